@@ -1,0 +1,1 @@
+"""The event loop, Deferreds, transports and protocols: the pivot of torsion."""

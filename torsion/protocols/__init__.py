@@ -1,0 +1,1 @@
+"""Ready-made protocols and the helpers for writing new ones."""

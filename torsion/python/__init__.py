@@ -1,0 +1,1 @@
+"""Python-level helpers shared by every part of torsion (failures, logging, context)."""

@@ -1,0 +1,1 @@
+"""A unit-testing kit for torsion code: trial-compatible test cases and a pytest plugin."""

@@ -1,0 +1,1 @@
+"""The pytest plugin that torsion registers (entry point ``pytest11``)."""
