@@ -5,6 +5,8 @@ Tests: tests/internet/test_error.py and the tests of each transport.
 
 from __future__ import annotations
 
+import builtins
+
 
 class AlreadyCalled(ValueError):
     """The DelayedCall has already run; it can no longer be cancelled or reset."""
@@ -44,3 +46,12 @@ class ReactorNotRestartable(RuntimeError):
 
 class ReactorAlreadyInstalledError(AssertionError):
     """A reactor was installed already; installing another would split the program."""
+
+
+class TimeoutError(builtins.TimeoutError):
+    """An operation (a connection attempt, a Deferred with addTimeout) ran out of time."""
+
+    def __str__(self) -> str:
+        return "User timeout caused connection failure." + (
+            f" {' '.join(map(str, self.args))}" if self.args else ""
+        )
