@@ -6,6 +6,7 @@ Tests: tests/internet/test_error.py and the tests of each transport.
 from __future__ import annotations
 
 import builtins
+import errno
 
 
 class AlreadyCalled(ValueError):
@@ -55,3 +56,136 @@ class TimeoutError(builtins.TimeoutError):
         return "User timeout caused connection failure." + (
             f" {' '.join(map(str, self.args))}" if self.args else ""
         )
+
+
+class UserError(Exception):
+    """The caller asked for something that cannot be done (for example, connecting twice)."""
+
+
+class BindError(Exception):
+    """A socket could not be bound to the requested local address."""
+
+
+class CannotListenError(BindError):
+    """``listenTCP`` (or another listen call) could not listen on an address.
+
+    Args:
+        interface: the interface that was asked for ('' meaning every IPv4 interface).
+        port: the port number that was asked for.
+        socketError: the OSError that the operating system raised.
+    """
+
+    def __init__(self, interface: str, port: int, socketError: BaseException) -> None:
+        super().__init__(interface, port, socketError)
+        self.interface = interface
+        self.port = port
+        self.socketError = socketError
+
+    def __str__(self) -> str:
+        where = f"{self.interface or 'all interfaces'}:{self.port}"
+        code = getattr(self.socketError, "errno", None)
+        if code == errno.EADDRINUSE:
+            hint = "the port is in use by another process; choose another port"
+        elif code == errno.EACCES:
+            hint = "permission denied; ports below 1024 need privileges, choose a higher port"
+        elif code == errno.EADDRNOTAVAIL:
+            hint = "that address is not on this machine; choose one of its interfaces"
+        else:
+            hint = "check the address and port"
+        return f"Couldn't listen on {where}: {self.socketError}; {hint}."
+
+
+class ConnectError(Exception):
+    """A connection attempt failed; the subclasses say why.
+
+    Args:
+        osError: the underlying error (an errno string or an exception), if any.
+        string: extra words describing the failure.
+    """
+
+    defaultMessage = "An error occurred while connecting"
+
+    def __init__(self, osError: object = None, string: str = "") -> None:
+        self.osError = osError
+        super().__init__(string)
+
+    def __str__(self) -> str:
+        text = self.defaultMessage
+        if self.osError:
+            text = f"{text}: {self.osError}"
+        if self.args and self.args[0]:
+            text = f"{text}: {self.args[0]}"
+        return text + "."
+
+
+class ConnectBindError(ConnectError):
+    """The client socket could not be bound to the requested ``bindAddress``."""
+
+    defaultMessage = "Couldn't bind"
+
+
+class UnknownHostError(ConnectError):
+    """The host name could not be found."""
+
+    defaultMessage = "Hostname couldn't be looked up"
+
+
+class DNSLookupError(OSError):
+    """A host name lookup failed (the name does not exist, or the lookup timed out)."""
+
+
+class NoRouteError(ConnectError):
+    """There is no route to the host."""
+
+    defaultMessage = "No route to host"
+
+
+class ConnectionRefusedError(ConnectError):
+    """The other side refused the connection (nothing listens on that port)."""
+
+    defaultMessage = "Connection was refused by other side"
+
+
+class TCPTimedOutError(ConnectError):
+    """The operating system gave up on the TCP connection attempt."""
+
+    defaultMessage = "TCP connection timed out"
+
+
+class ConnectingCancelledError(Exception):
+    """A connection attempt was cancelled before it completed.
+
+    Args:
+        address: the address that was being connected to.
+    """
+
+    def __init__(self, address: object) -> None:
+        super().__init__(address)
+        self.address = address
+
+
+class ConnectionFdescWentAway(ConnectionLost):
+    """The file descriptor of the connection was closed underneath it."""
+
+
+class ConnectionAborted(ConnectionLost):
+    """The connection was closed with ``abortConnection``, dropping unsent data."""
+
+    def __str__(self) -> str:
+        return "Connection was aborted locally using ITCPTransport.abortConnection." + (
+            f" {self.args[0]}" if self.args else ""
+        )
+
+
+class NotConnectingError(RuntimeError):
+    """``stopConnecting`` was called on a connector that is not connecting."""
+
+
+class AlreadyListened(Exception):
+    """The port is already listening."""
+
+
+class ServiceNameUnknownError(ConnectError):
+    """A service name given as the port (such as 'http') is not known."""
+
+    defaultMessage = "Service name given as port is unknown"

@@ -9,6 +9,9 @@ Tests: tests/internet/test_interfaces.py and each implementer's tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from zope.interface import Attribute, Interface
 
 # zope.interface method declarations take no ``self``; mypy-zope understands that.
@@ -43,7 +46,9 @@ class IReactorTime(Interface):
     def seconds() -> float:
         """Return the current time in seconds, on the clock callLater uses."""
 
-    def callLater(delay: float, callable: object, *args: object, **kw: object) -> IDelayedCall:
+    def callLater(
+        delay: float, callable: Callable[..., Any], *args: object, **kw: object
+    ) -> IDelayedCall:
         """Call ``callable(*args, **kw)`` after ``delay`` seconds; return an IDelayedCall."""
 
     def getDelayedCalls() -> list[IDelayedCall]:
@@ -206,4 +211,182 @@ __all__ = [
     "IReactorTime",
     "ITCPTransport",
     "ITransport",
+]
+
+
+class IReactorCore(Interface):
+    """The core of an event loop: running, stopping and system events."""
+
+    running = Attribute("True while the reactor is running (after startup, before shutdown).")
+
+    def resolve(name: str, timeout: Sequence[float] = ...) -> Any:
+        """Return a Deferred firing with the IP address that host ``name`` resolves to."""
+
+    def run() -> None:
+        """Fire 'startup', then run the event loop until ``stop`` or ``crash``."""
+
+    def stop() -> None:
+        """Fire 'shutdown' and stop the loop; raise ReactorNotRunning if it is not running."""
+
+    def crash() -> None:
+        """Stop the loop at once, without firing 'shutdown' (for tests)."""
+
+    def iterate(delay: float = 0.0) -> None:
+        """Run one pass of the loop, waiting at most ``delay`` seconds for events."""
+
+    def fireSystemEvent(eventType: str) -> None:
+        """Run the before, during and after triggers of ``eventType``."""
+
+    def addSystemEventTrigger(
+        phase: str, eventType: str, callable: Callable[..., Any], *args: object, **kw: object
+    ) -> object:
+        """Call ``callable`` in ``phase`` of ``eventType``; return a handle for removal."""
+
+    def removeSystemEventTrigger(triggerID: Any) -> None:
+        """Remove a trigger added with ``addSystemEventTrigger``."""
+
+    def callWhenRunning(callable: Callable[..., Any], *args: object, **kw: object) -> object | None:
+        """Call ``callable`` now if running, else once the reactor starts."""
+
+
+class IReactorFromThreads(Interface):
+    """What other threads may ask of the reactor."""
+
+    def callFromThread(callable: Callable[..., Any], *args: object, **kw: object) -> None:
+        """Run ``callable`` in the reactor thread soon, in call order; thread-safe."""
+
+
+class IReactorInThreads(Interface):
+    """Running code in threads owned by the reactor."""
+
+    def callInThread(callable: Callable[..., Any], *args: object, **kw: object) -> None:
+        """Run ``callable`` in the reactor's thread pool."""
+
+
+class IReactorThreads(IReactorFromThreads, IReactorInThreads):
+    """The reactor's thread pool and cross-thread calls."""
+
+    def getThreadPool() -> object:
+        """Return the reactor's ThreadPool, creating it on first use."""
+
+    def suggestThreadPoolSize(size: int) -> None:
+        """Ask for at most ``size`` threads in the pool."""
+
+
+class IResolverSimple(Interface):
+    """Looking up the address of a host name."""
+
+    def getHostByName(name: str, timeout: Sequence[float] = ...) -> Any:
+        """Return a Deferred firing with an address for ``name`` or failing with DNSLookupError."""
+
+
+class IReactorPluggableResolver(Interface):
+    """A reactor whose host name resolver can be replaced."""
+
+    def installResolver(resolver: IResolverSimple) -> IResolverSimple:
+        """Use ``resolver`` from now on; return the one it replaces."""
+
+
+class IReadDescriptor(ILoggingContext):
+    """Something the reactor watches for readability."""
+
+    def fileno() -> int:
+        """Return the file descriptor (-1 once closed)."""
+
+    def doRead() -> object:
+        """Read what is available; return None, or an exception/Failure to disconnect."""
+
+    def connectionLost(reason: object) -> None:
+        """The descriptor was closed or failed."""
+
+
+class IWriteDescriptor(ILoggingContext):
+    """Something the reactor watches for writability."""
+
+    def fileno() -> int:
+        """Return the file descriptor (-1 once closed)."""
+
+    def doWrite() -> object:
+        """Write what is buffered; return None, or an exception/Failure to disconnect."""
+
+    def connectionLost(reason: object) -> None:
+        """The descriptor was closed or failed."""
+
+
+class IReadWriteDescriptor(IReadDescriptor, IWriteDescriptor):
+    """Something the reactor watches for both readability and writability."""
+
+
+class IReactorFDSet(Interface):
+    """Direct control over which descriptors the reactor watches."""
+
+    def addReader(reader: IReadDescriptor) -> None:
+        """Watch ``reader`` for readability."""
+
+    def addWriter(writer: IWriteDescriptor) -> None:
+        """Watch ``writer`` for writability."""
+
+    def removeReader(reader: IReadDescriptor) -> None:
+        """Stop watching ``reader`` for readability."""
+
+    def removeWriter(writer: IWriteDescriptor) -> None:
+        """Stop watching ``writer`` for writability."""
+
+    def removeAll() -> list[IReadDescriptor]:
+        """Stop watching everything except the reactor's own waker; return the readers."""
+
+    def getReaders() -> list[IReadDescriptor]:
+        """Return what is watched for readability."""
+
+    def getWriters() -> list[IWriteDescriptor]:
+        """Return what is watched for writability."""
+
+
+class IConnector(Interface):
+    """A client's connection attempt, which can be repeated (ReconnectingClientFactory)."""
+
+    def stopConnecting() -> None:
+        """Abandon the attempt in progress; raise NotConnectingError if none is."""
+
+    def disconnect() -> None:
+        """Stop connecting, or drop the connection if it was made."""
+
+    def connect() -> None:
+        """Start (again) connecting."""
+
+    def getDestination() -> IAddress:
+        """Return the address being connected to."""
+
+
+class IReactorTCP(Interface):
+    """TCP servers and clients."""
+
+    def listenTCP(
+        port: int, factory: IProtocolFactory, backlog: int = 50, interface: str = ""
+    ) -> IListeningPort:
+        """Listen on ``interface``:``port``; raise CannotListenError on failure."""
+
+    def connectTCP(
+        host: str,
+        port: int,
+        factory: object,
+        timeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> IConnector:
+        """Connect to ``host``:``port``, reporting to the ClientFactory ``factory``."""
+
+
+__all__ += [
+    "IConnector",
+    "IReactorCore",
+    "IReactorFDSet",
+    "IReactorFromThreads",
+    "IReactorInThreads",
+    "IReactorPluggableResolver",
+    "IReactorTCP",
+    "IReactorThreads",
+    "IReadDescriptor",
+    "IReadWriteDescriptor",
+    "IResolverSimple",
+    "IWriteDescriptor",
 ]

@@ -1,0 +1,274 @@
+"""FileDescriptor: the buffered, flow-controlled base of every selectable transport.
+
+It owns the write buffer (appends are cheap; the loop sends what was written during
+one pass in a single batch at the end of that pass, with no quadratic copying, and
+watches for writability only when the kernel cannot take it all), closes only once that buffer has
+drained, and does producer/consumer flow control: a registered push producer is paused
+when the buffer passes ``bufferSize`` bytes and resumed when it drains, a pull producer
+is asked for more whenever the buffer is empty. The transport itself is a push
+producer: ``pauseProducing`` stops reading from the peer.
+Tests: tests/internet/test_tcp.py (through real TCP connections).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zope.interface import implementer
+
+from torsion.internet import error
+from torsion.internet.interfaces import (
+    IConsumer,
+    IPushProducer,
+    IReadWriteDescriptor,
+)
+from torsion.python.failure import Failure
+
+__all__ = ["FileDescriptor"]
+
+
+@implementer(IPushProducer, IReadWriteDescriptor, IConsumer)
+class FileDescriptor:
+    """A transport over one file descriptor, watched by ``reactor``.
+
+    Subclasses provide ``fileno()``, ``doRead()``, ``writeSomeData(data)`` (send what
+    the OS takes, return the count or an exception meaning the connection is gone) and
+    ``_closeWriteConnection()``; they extend ``connectionLost`` to close the descriptor.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_current",
+        "_offset",
+        "_pending",
+        "_pendingSize",
+        "_writeDisconnected",
+        "_writeDisconnecting",
+        "connected",
+        "disconnected",
+        "disconnecting",
+        "producer",
+        "producerPaused",
+        "reactor",
+        "streamingProducer",
+    )
+
+    # A registered push producer is paused when more than this many bytes wait to go.
+    bufferSize = 2**16
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+        self.connected = False
+        self.disconnected = False
+        self.disconnecting = False
+        self._writeDisconnecting = False
+        self._writeDisconnected = False
+        self._pending: list[bytes] = []
+        self._pendingSize = 0
+        self._current = b""
+        self._offset = 0
+        self.producer: Any = None
+        self.streamingProducer = False
+        self.producerPaused = False
+
+    def fileno(self) -> int:
+        """Return the descriptor, or -1 once it is closed."""
+        return -1
+
+    def logPrefix(self) -> str:
+        """Return the log system name for what happens on this descriptor."""
+        return "-"
+
+    # -- reading and writing ----------------------------------------------------------
+
+    def doRead(self) -> object:
+        """Read what is available (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement doRead")
+
+    def writeSomeData(self, data: memoryview) -> int | BaseException:
+        """Send what the OS takes of ``data``; return the count (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement writeSomeData")
+
+    def _closeWriteConnection(self) -> None:
+        """Shut down the sending half (subclasses)."""
+
+    def startReading(self) -> None:
+        """Ask the reactor to call ``doRead`` when data arrives."""
+        self.reactor.addReader(self)
+
+    def stopReading(self) -> None:
+        """Stop reading (the peer's data waits in the kernel)."""
+        self.reactor.removeReader(self)
+
+    def startWriting(self) -> None:
+        """Ask the reactor to call ``doWrite`` when the descriptor can take data."""
+        self.reactor.addWriter(self)
+
+    def stopWriting(self) -> None:
+        """Stop watching for writability."""
+        self.reactor.removeWriter(self)
+
+    def bufferedSize(self) -> int:
+        """Return how many bytes wait to be sent."""
+        return self._pendingSize + len(self._current) - self._offset
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` to be sent; it goes out when the loop finds the socket writable.
+
+        Raises:
+            TypeError: if ``data`` is not bytes.
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"Data must be bytes, not {type(data).__name__}")
+        if not self.connected or self._writeDisconnected or not data:
+            return
+        if not self._pendingSize and self._offset >= len(self._current):
+            # The reactor sends everything written during this pass of the loop in one
+            # go at its end, and watches for writability only if the kernel is full.
+            self.reactor._scheduleWrite(self)
+        self._pending.append(bytes(data) if not isinstance(data, bytes) else data)
+        self._pendingSize += len(data)
+        self._maybePauseProducer()
+
+    def writeSequence(self, iovec: Any) -> None:
+        """Queue every bytes object of ``iovec``, in order."""
+        for data in iovec:
+            self.write(data)
+
+    def _maybePauseProducer(self) -> None:
+        if (
+            self.producer is not None
+            and self.streamingProducer
+            and not self.producerPaused
+            and self.bufferedSize() > self.bufferSize
+        ):
+            self.producerPaused = True
+            self.producer.pauseProducing()
+
+    def doWrite(self) -> object:
+        """Send as much buffered data as the OS takes; finish closing once it is all out.
+
+        Returns:
+            None, or the reason the connection is gone.
+        """
+        if self._offset >= len(self._current):
+            pending = self._pending
+            if len(pending) == 1:
+                self._current = pending[0]
+            else:
+                self._current = b"".join(pending)
+            pending.clear()
+            self._pendingSize = 0
+            self._offset = 0
+        if self._current:
+            sent = self.writeSomeData(memoryview(self._current)[self._offset :])
+            if isinstance(sent, BaseException):
+                return sent
+            self._offset += sent
+            if self._offset < len(self._current) or self._pendingSize:
+                return None
+            self._current = b""
+            self._offset = 0
+        self.stopWriting()
+        if self.producer is not None and (not self.streamingProducer or self.producerPaused):
+            self.producerPaused = False
+            self.producer.resumeProducing()
+            return None
+        if self.disconnecting:
+            return self._postLoseConnection()
+        if self._writeDisconnecting:
+            self._writeDisconnected = True
+            self._closeWriteConnection()
+        return None
+
+    def _postLoseConnection(self) -> object:
+        """The buffer has drained after loseConnection: the reason to close with."""
+        return error.ConnectionDone()
+
+    # -- closing ----------------------------------------------------------------------
+
+    def loseConnection(self) -> None:
+        """Close once everything written has been sent (and a producer unregistered)."""
+        if self.connected and not self.disconnecting:
+            if self._writeDisconnected:
+                self.stopReading()
+                self.stopWriting()
+                self.reactor.callLater(0, self._disconnectNow, error.ConnectionDone())
+                self.disconnecting = True
+                return
+            self.stopReading()
+            self.startWriting()
+            self.disconnecting = True
+
+    def loseWriteConnection(self) -> None:
+        """Half-close: stop sending (after the buffer drains) but go on reading."""
+        self._writeDisconnecting = True
+        self.startWriting()
+
+    def _disconnectNow(self, reason: BaseException) -> None:
+        if not self.disconnected:
+            self.reactor.removeReader(self)
+            self.reactor.removeWriter(self)
+            self.connectionLost(Failure(reason))
+
+    def connectionLost(self, reason: Any) -> None:
+        """The descriptor is closed: stop watching it and stop any producer."""
+        self.disconnected = True
+        self.connected = False
+        if self.producer is not None:
+            try:
+                self.producer.stopProducing()
+            finally:
+                self.producer = None
+        self.stopReading()
+        self.stopWriting()
+        self._pending = []
+        self._pendingSize = 0
+        self._current = b""
+        self._offset = 0
+
+    # -- consumer -----------------------------------------------------------------------
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        """Take data from ``producer`` (``streaming``: a push producer, else pull).
+
+        Raises:
+            RuntimeError: if a producer is registered already.
+        """
+        if self.producer is not None:
+            raise RuntimeError(
+                f"Cannot register producer {producer!r}, "
+                f"because producer {self.producer!r} was never unregistered."
+            )
+        if self.disconnected:
+            producer.stopProducing()
+            return
+        self.producer = producer
+        self.streamingProducer = streaming
+        self.producerPaused = False
+        if not streaming:
+            producer.resumeProducing()
+        else:
+            self._maybePauseProducer()
+
+    def unregisterProducer(self) -> None:
+        """Forget the producer (a pending loseConnection can now complete)."""
+        self.producer = None
+        self.producerPaused = False
+        if self.connected and self.disconnecting:
+            self.startWriting()
+
+    # -- producer -----------------------------------------------------------------------
+
+    def pauseProducing(self) -> None:
+        """Stop reading from the peer until ``resumeProducing``."""
+        self.stopReading()
+
+    def resumeProducing(self) -> None:
+        """Read from the peer again."""
+        if self.connected and not self.disconnecting:
+            self.startReading()
+
+    def stopProducing(self) -> None:
+        """Close the connection."""
+        self.loseConnection()

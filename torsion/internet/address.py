@@ -1,0 +1,62 @@
+"""Addresses of the two ends of an IP connection: IPv4Address and IPv6Address.
+
+``transport.getPeer()`` and ``transport.getHost()`` return these, as do listening
+ports' ``getHost()``. They are frozen dataclasses, so they compare by value, hash, and
+print as Twisted's do: ``IPv4Address(type='TCP', host='127.0.0.1', port=49514)``.
+Tests: tests/internet/test_address.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from zope.interface import implementer
+
+from torsion.internet.interfaces import IAddress
+
+__all__ = ["IPv4Address", "IPv6Address"]
+
+
+@implementer(IAddress)
+@dataclass(frozen=True, slots=True)
+class IPv4Address:
+    """An IPv4 socket endpoint.
+
+    Args:
+        type: 'TCP' or 'UDP'.
+        host: the dotted-quad address, such as '127.0.0.1'.
+        port: the port number.
+    """
+
+    type: Literal["TCP", "UDP"]
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        if self.type not in ("TCP", "UDP"):
+            raise ValueError(f"address type must be 'TCP' or 'UDP', not {self.type!r}")
+
+
+@implementer(IAddress)
+@dataclass(frozen=True, slots=True)
+class IPv6Address:
+    """An IPv6 socket endpoint.
+
+    Args:
+        type: 'TCP' or 'UDP'.
+        host: the address in text form, such as '::1'.
+        port: the port number.
+        flowInfo: the IPv6 flow label (usually 0).
+        scopeID: the scope (interface) of a link-local address (usually 0).
+    """
+
+    type: Literal["TCP", "UDP"]
+    host: str
+    port: int
+    flowInfo: int = 0
+    scopeID: int | str = 0
+
+    def __post_init__(self) -> None:
+        if self.type not in ("TCP", "UDP"):
+            raise ValueError(f"address type must be 'TCP' or 'UDP', not {self.type!r}")

@@ -1,0 +1,267 @@
+"""Protocols and the factories that build them (Twisted's ``internet.protocol``).
+
+A Protocol handles one connection: ``connectionMade``, ``dataReceived``,
+``connectionLost``. A Factory builds a Protocol per connection and holds what the
+connections share; ``doStart``/``doStop`` run ``startFactory``/``stopFactory`` once
+however many ports use the factory (the seed's two-phase initialisation). Client
+factories hear how connection attempts go; ReconnectingClientFactory retries with
+exponential back-off and jitter.
+Tests: tests/internet/test_protocol.py.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, TypeVar
+
+from zope.interface import implementer
+
+from torsion.internet import error
+from torsion.internet.defer import Deferred
+from torsion.internet.interfaces import ILoggingContext, IProtocol, IProtocolFactory
+from torsion.python import log
+from torsion.python.failure import Failure
+
+__all__ = [
+    "ClientCreator",
+    "ClientFactory",
+    "Factory",
+    "Protocol",
+    "ReconnectingClientFactory",
+    "ServerFactory",
+    "connectionDone",
+]
+
+_F = TypeVar("_F", bound="Factory")
+
+connectionDone = Failure(error.ConnectionDone())
+connectionDone.cleanFailure()
+
+
+@implementer(IProtocol, ILoggingContext)
+class Protocol:
+    """The base of every stream protocol: override the callbacks you need.
+
+    ``transport`` is set by ``makeConnection``; ``factory`` by the factory that built
+    it. ``connected`` is true between connectionMade and connectionLost.
+    """
+
+    factory: Any = None
+    transport: Any = None
+    connected = False
+
+    def logPrefix(self) -> str:
+        """Return the name used in log lines about this protocol (its class name)."""
+        return type(self).__name__
+
+    def makeConnection(self, transport: Any) -> None:
+        """Attach ``transport`` and call ``connectionMade`` (transports call this)."""
+        self.connected = True
+        self.transport = transport
+        self.connectionMade()
+
+    def connectionMade(self) -> None:
+        """The connection is up; override to greet the peer or set up state."""
+
+    def dataReceived(self, data: bytes) -> None:
+        """Some bytes arrived (in chunks of any size); override to handle them."""
+
+    def connectionLost(self, reason: object = connectionDone) -> None:
+        """The connection is closed: ``reason`` wraps ConnectionDone when it was clean."""
+        self.connected = False
+
+
+@implementer(IProtocolFactory, ILoggingContext)
+class Factory:
+    """Builds protocols of class ``protocol`` and sets their ``factory``.
+
+    ``noisy`` controls the "Starting factory"/"Stopping factory" log lines.
+    """
+
+    protocol: Any = None
+    noisy = True
+    numPorts = 0
+
+    @classmethod
+    def forProtocol(cls: type[_F], protocol: Any, *args: Any, **kwargs: Any) -> _F:
+        """Return a factory (made with ``args``/``kwargs``) building ``protocol``."""
+        factory = cls(*args, **kwargs)
+        factory.protocol = protocol
+        return factory
+
+    def logPrefix(self) -> str:
+        """Return the name used in log lines about this factory (its class name)."""
+        return type(self).__name__
+
+    def doStart(self) -> None:
+        """Called by each port or connector that starts using the factory."""
+        if not self.numPorts:
+            if self.noisy:
+                log.msg(f"Starting factory {self!r}")
+            self.startFactory()
+        self.numPorts += 1
+
+    def doStop(self) -> None:
+        """Called by each port or connector that stops using the factory."""
+        if self.numPorts == 0:
+            return
+        self.numPorts -= 1
+        if not self.numPorts:
+            if self.noisy:
+                log.msg(f"Stopping factory {self!r}")
+            self.stopFactory()
+
+    def startFactory(self) -> None:
+        """Set up shared state (open files, databases) before the first connection."""
+
+    def stopFactory(self) -> None:
+        """Release what ``startFactory`` set up, after the last port closes."""
+
+    def buildProtocol(self, addr: Any) -> Any:
+        """Return a new ``self.protocol()`` for a connection from ``addr`` (None refuses)."""
+        instance = self.protocol()
+        instance.factory = self
+        return instance
+
+
+class ServerFactory(Factory):
+    """A factory for servers (listenTCP)."""
+
+
+class ClientFactory(Factory):
+    """A factory for clients (connectTCP): told how each attempt goes."""
+
+    def startedConnecting(self, connector: Any) -> None:
+        """A connection attempt began."""
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        """The attempt failed (refused, timed out, name not found...)."""
+
+    def clientConnectionLost(self, connector: Any, reason: Failure) -> None:
+        """An established connection closed."""
+
+
+class ReconnectingClientFactory(ClientFactory):
+    """A client factory that reconnects after failures and losses, backing off.
+
+    Each retry waits ``factor`` times longer than the last (with ``jitter``), never
+    more than ``maxDelay`` seconds; ``maxRetries`` (None: forever) bounds the tries.
+    Call ``resetDelay`` once a connection works (from the protocol's connectionMade),
+    and ``stopTrying`` to stop.
+    """
+
+    maxDelay = 3600.0
+    initialDelay = 1.0
+    factor = 2.7182818284590451
+    jitter = 0.11962656472
+    delay = initialDelay
+    retries = 0
+    maxRetries: int | None = None
+    _callID: Any = None
+    connector: Any = None
+    clock: Any = None
+    continueTrying = True
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        """Retry after the back-off delay."""
+        if self.continueTrying:
+            self.connector = connector
+            self.retry()
+
+    def clientConnectionLost(self, connector: Any, unused_reason: Failure) -> None:
+        """Retry after the back-off delay."""
+        if self.continueTrying:
+            self.connector = connector
+            self.retry()
+
+    def retry(self, connector: Any = None) -> None:
+        """Schedule the next attempt, unless retries are used up."""
+        if not self.continueTrying:
+            return
+        if connector is None:
+            connector = self.connector
+            if connector is None:
+                raise ValueError("no connector to retry with")
+        self.retries += 1
+        if self.maxRetries is not None and self.retries > self.maxRetries:
+            if self.noisy:
+                log.msg(f"Abandoning {connector!r} after {self.retries - 1} retries.")
+            return
+        self.delay = min(self.delay * self.factor, self.maxDelay)
+        if self.jitter:
+            self.delay = random.normalvariate(self.delay, self.delay * self.jitter)
+            self.delay = max(0.0, min(self.delay, self.maxDelay))
+        if self.noisy:
+            log.msg(f"{connector!r} will retry in {round(self.delay)} seconds")
+
+        def reconnector() -> None:
+            self._callID = None
+            connector.connect()
+
+        clock = self.clock
+        if clock is None:
+            from torsion.internet import reactor as clock
+        self._callID = clock.callLater(self.delay, reconnector)
+
+    def stopTrying(self) -> None:
+        """Stop retrying (and stop an attempt in progress)."""
+        if self._callID is not None:
+            self._callID.cancel()
+            self._callID = None
+        self.continueTrying = False
+        if self.connector is not None:
+            try:
+                self.connector.stopConnecting()
+            except error.NotConnectingError:
+                pass
+
+    def resetDelay(self) -> None:
+        """Start the back-off afresh (call it when a connection succeeded)."""
+        self.delay = self.initialDelay
+        self.retries = 0
+        self._callID = None
+        self.continueTrying = True
+
+
+class _InstanceFactory(ClientFactory):
+    """ClientCreator's one-shot factory: fires a Deferred with the connected protocol."""
+
+    noisy = False
+
+    def __init__(self, instance: Any, deferred: Deferred[Any]) -> None:
+        self.instance = instance
+        self.deferred = deferred
+
+    def buildProtocol(self, addr: Any) -> Any:
+        self.deferred.callback(self.instance)
+        return self.instance
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        if not self.deferred.called:
+            self.deferred.errback(reason)
+
+
+class ClientCreator:
+    """Connect with a protocol instance built from ``protocolClass(*args, **kwargs)``.
+
+    ``connectTCP`` returns a Deferred firing with the connected protocol.
+    """
+
+    def __init__(self, reactor: Any, protocolClass: Any, *args: Any, **kwargs: Any) -> None:
+        self.reactor = reactor
+        self.protocolClass = protocolClass
+        self.args = args
+        self.kwargs = kwargs
+
+    def connectTCP(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> Deferred[Any]:
+        """Connect to ``host``:``port``; the Deferred fires with the protocol."""
+        result: Deferred[Any] = Deferred(lambda d: connector.stopConnecting())
+        factory = _InstanceFactory(self.protocolClass(*self.args, **self.kwargs), result)
+        connector = self.reactor.connectTCP(host, port, factory, timeout, bindAddress)
+        return result
