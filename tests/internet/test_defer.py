@@ -312,6 +312,38 @@ def test_nestedPausesNeedAsManyUnpauses() -> None:
     assert got == [1]
 
 
+def test_outerPausingItselfDoesNotStallTheInnerChain() -> None:
+    """An inner Deferred's own callbacks after the hand-over run even if the outer pauses."""
+    inner: Deferred[int] = Deferred()
+    outer: Deferred[None] = Deferred()
+    outer.addCallback(lambda _: inner)
+    outer.callback(None)
+    innerAfter = results(inner)
+    outer.addCallback(lambda _: outer.pause())
+    outerGot = results(outer)
+    inner.callback(7)
+    assert innerAfter == [None]
+    assert outerGot == []
+    outer.unpause()
+    assert outerGot == [None]
+
+
+def test_outerWaitingOnAnotherDeferredDoesNotStallTheInnerChain() -> None:
+    first: Deferred[int] = Deferred()
+    second: Deferred[int] = Deferred()
+    outer: Deferred[None] = Deferred()
+    outer.addCallback(lambda _: first)
+    outer.callback(None)
+    firstAfter = results(first)
+    outer.addCallback(lambda r: second.addCallback(lambda s: r + s))
+    outerGot = results(outer)
+    first.callback(1)
+    assert firstAfter == [None]
+    assert outerGot == []
+    second.callback(10)
+    assert outerGot == [11]
+
+
 def test_callbackAddingCallbackRunsItInOrder() -> None:
     d: Deferred[int] = Deferred()
     order = []

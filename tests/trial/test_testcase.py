@@ -168,3 +168,97 @@ def test_synchronousTestDoesNotLookUpAReactor(
             pass
 
     assert runCase(Case("test_x")).result.wasSuccessful()
+
+
+class LoopWithSockets(PrivateLoop):
+    """A PrivateLoop that also tracks registered descriptors, like a real reactor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readers: list[Any] = []
+
+    def getReaders(self) -> list[Any]:
+        return list(self.readers)
+
+    def getWriters(self) -> list[Any]:
+        return []
+
+    def removeReader(self, reader: Any) -> None:
+        if reader in self.readers:
+            self.readers.remove(reader)
+
+    def removeWriter(self, writer: Any) -> None:
+        pass
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.lost: list[object] = []
+
+    def connectionLost(self, reason: object) -> None:
+        self.lost.append(reason)
+
+    def __repr__(self) -> str:
+        return "<FakeSocket left behind>"
+
+
+def test_socketLeftOpenFailsTheTestAndIsClosed(
+    monkeypatch: pytest.MonkeyPatch, runCase: Any
+) -> None:
+    sockets = LoopWithSockets()
+    monkeypatch.setattr(trialunittest, "installedReactor", lambda: sockets)
+    left = FakeSocket()
+
+    class Case(TestCase):
+        def test_x(self) -> None:
+            sockets.readers.append(left)
+
+    text = runCase(Case("test_x")).text
+    assert "left 1 socket(s) open in the reactor" in text
+    assert "<FakeSocket left behind>" in text
+    assert sockets.readers == []
+    assert len(left.lost) == 1
+
+
+def test_socketsOpenBeforeTheTestAreNotBlamed(
+    monkeypatch: pytest.MonkeyPatch, runCase: Any
+) -> None:
+    sockets = LoopWithSockets()
+    sockets.readers.append(FakeSocket())
+    monkeypatch.setattr(trialunittest, "installedReactor", lambda: sockets)
+
+    class Case(TestCase):
+        def test_x(self) -> None:
+            pass
+
+    assert runCase(Case("test_x")).result.wasSuccessful()
+    assert len(sockets.readers) == 1
+
+
+def test_socketClosedWithinAPassOfTheLoopIsNotBlamed(
+    monkeypatch: pytest.MonkeyPatch, runCase: Any
+) -> None:
+    sockets = LoopWithSockets()
+    monkeypatch.setattr(trialunittest, "installedReactor", lambda: sockets)
+    closing = FakeSocket()
+
+    class Case(TestCase):
+        def test_x(self) -> None:
+            sockets.readers.append(closing)
+            sockets.callLater(0, sockets.removeReader, closing)
+
+    assert runCase(Case("test_x")).result.wasSuccessful()
+    assert closing.lost == []
+
+
+def test_reactorsOwnWakerIsNotBlamed(monkeypatch: pytest.MonkeyPatch, runCase: Any) -> None:
+    """A reactor installed during the test registers its waker; that is not a leak."""
+    sockets = LoopWithSockets()
+    monkeypatch.setattr(trialunittest, "installedReactor", lambda: sockets)
+
+    class Case(TestCase):
+        def test_x(self) -> None:
+            sockets.waker = FakeSocket()  # type: ignore[attr-defined]
+            sockets.readers.append(sockets.waker)  # type: ignore[attr-defined]
+
+    assert runCase(Case("test_x")).result.wasSuccessful()

@@ -27,7 +27,6 @@ from typing import (
     NoReturn,
     ParamSpec,
     TypeVar,
-    cast,
     overload,
 )
 
@@ -363,7 +362,12 @@ class Deferred(Generic[_T]):
                 "Deferred.callback() got a Deferred; to wait for one Deferred inside "
                 "another, return it from a callback instead"
             )
-        self._startRunCallbacks(result)
+        if self.called or self.debug:
+            self._startRunCallbacks(result)
+            return
+        self.called = True
+        self.result = result
+        self._runCallbacks()
 
     def errback(self, fail: Failure | BaseException | None = None) -> None:
         """Give this Deferred a failure and run the errbacks.
@@ -490,65 +494,81 @@ class Deferred(Generic[_T]):
         while chain:
             current = chain[-1]
             if current.paused:
-                return
+                # Its unpause() will run the rest; carry on with whoever chained to it.
+                chain.pop()
+                continue
             finished = True
             current._chainedTo = None
             callbacks = current.callbacks
             # Set for the whole walk: re-entrant calls (a callback adding callbacks or
-            # unpausing us) leave the work to this loop.
+            # unpausing us) leave the work to this loop, which sees appended entries.
             current._runningCallbacks = True
-            while callbacks:
+            done = 0
+            # Iterating the list itself also visits entries appended while it runs.
+            for callback, args, kwargs, errback, errArgs, errKwargs in callbacks:
                 if current.paused:
                     # A callback paused us; carry on when unpaused.
                     finished = False
                     break
-                entry = callbacks.pop(0)
+                done += 1
                 result = current.result
-                if type(result) is Failure or isinstance(result, Failure):
-                    fn, args, kwargs = entry[3], entry[4], entry[5]
-                else:
-                    fn, args, kwargs = entry[0], entry[1], entry[2]
-                if fn is passthru:
+                if isinstance(result, Failure):
+                    callback, args, kwargs = errback, errArgs, errKwargs
+                if callback is passthru:
                     continue
-                if fn is _CONTINUE:
-                    outer: Deferred[Any] = args[0]
+                if callback is _CONTINUE:
+                    # A continuation entry: ``args`` is the outer Deferred itself.
+                    outer: Deferred[Any] = args
                     outer.result = result
                     current.result = None
                     if current._debugInfo is not None:
                         current._debugInfo.failResult = None
                     outer.paused -= 1
-                    chain.append(outer)
+                    if done == len(callbacks):
+                        # Nothing follows the hand-over, so this Deferred is done (its
+                        # result is None now): the outer one takes its place.
+                        chain[-1] = outer
+                    else:
+                        chain.append(outer)
                     finished = False
                     break
                 try:
-                    result = fn(result, *args, **kwargs) if args or kwargs else fn(result)
+                    if args or kwargs:
+                        result = callback(result, *args, **kwargs)
+                    else:
+                        result = callback(result)
                 except BaseException:
                     result = Failure(captureVars=current.debug)
-                if type(result) is CoroutineType:
+                resultType = type(result)
+                if resultType is CoroutineType:
                     result = Deferred.fromCoroutine(result)
+                elif resultType is not Deferred and not isinstance(result, Deferred):
+                    current.result = result
+                    continue
                 current.result = result
-                if isinstance(result, Deferred):
-                    if result is current:
-                        current.result = Failure(
-                            TypeError(
-                                f"a callback of the Deferred at 0x{id(current):x} "
-                                "returned that same Deferred"
-                            )
+                if result is current:
+                    current.result = Failure(
+                        TypeError(
+                            f"a callback of the Deferred at 0x{id(current):x} "
+                            "returned that same Deferred"
                         )
-                        continue
-                    if result.called and not result.paused and not result._runningCallbacks:
-                        # Already fired: take its result over, without waiting.
-                        current.result = result.result
-                        result.result = None
-                        if result._debugInfo is not None:
-                            result._debugInfo.failResult = None
-                    else:
-                        current.paused += 1
-                        current._chainedTo = result
-                        result.callbacks.append(
-                            (_CONTINUE, (current,), None, _CONTINUE, (current,), None)
-                        )
-                        break
+                    )
+                    continue
+                if result.called and not result.paused and not result._runningCallbacks:
+                    # Already fired: take its result over, without waiting.
+                    current.result = result.result
+                    result.result = None
+                    if result._debugInfo is not None:
+                        result._debugInfo.failResult = None
+                else:
+                    current.paused += 1
+                    current._chainedTo = result
+                    result.callbacks.append((_CONTINUE, current, None, _CONTINUE, current, None))
+                    break
+            if done == len(callbacks):
+                callbacks.clear()
+            else:
+                del callbacks[:done]
             current._runningCallbacks = False
             if finished:
                 result = current.result
@@ -593,9 +613,11 @@ class Deferred(Generic[_T]):
                 if self._debugInfo is not None:
                     self._debugInfo.failResult = None
                 result.raiseException()
-            return cast(_T, result)
+            value: _T = result
+            return value
         try:
-            return cast(_T, (yield self))
+            sent: _T = yield self
+            return sent
         except RuntimeError as e:
             # An asyncio Task refuses to wait on an object it does not know and throws
             # this back at the yield; wait through an asyncio Future instead.
