@@ -1,4 +1,4 @@
-"""Tests for torsion.internet.address."""
+"""Tests for torsion.internet.address: values, reprs and the IAddress role."""
 
 from __future__ import annotations
 
@@ -11,15 +11,24 @@ from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.interfaces import IAddress
 
 
-def test_ipv4ReprMatchesTwisted() -> None:
+def test_ipv4ReprIsTheSeedsLogForm() -> None:
     address = IPv4Address("TCP", "127.0.0.1", 49514)
-    assert repr(address) == "IPv4Address(type='TCP', host='127.0.0.1', port=49514)"
+    assert repr(address) == "IPv4Address(TCP, '127.0.0.1', 49514)"
+    assert str(address) == repr(address)
 
 
-def test_ipv6ReprIncludesFlowInfoAndScope() -> None:
-    assert repr(IPv6Address("TCP", "::1", 80)) == (
-        "IPv6Address(type='TCP', host='::1', port=80, flowInfo=0, scopeID=0)"
-    )
+def test_ipv6ReprLeavesOutDefaultFlowInfoAndScope() -> None:
+    assert repr(IPv6Address("TCP", "::1", 80)) == "IPv6Address(TCP, '::1', 80)"
+
+
+def test_ipv6ReprShowsFlowInfoAndScopeWhenSet() -> None:
+    address = IPv6Address("UDP", "fe80::1", 80, 0, 2)
+    assert repr(address) == "IPv6Address(UDP, 'fe80::1', 80, 0, 2)"
+
+
+def test_ipv6AddressesCompareWithFlowInfoAndScope() -> None:
+    assert IPv6Address("TCP", "::1", 80) == IPv6Address("TCP", "::1", 80, 0, 0)
+    assert IPv6Address("TCP", "fe80::1", 80, 0, 1) != IPv6Address("TCP", "fe80::1", 80, 0, 2)
 
 
 def test_addressesCompareAndHashByValue() -> None:

@@ -282,3 +282,69 @@ def test_isIPAddressRecognisesLiterals() -> None:
     assert isIPAddress("10.0.0.1")
     assert isIPAddress("::1")
     assert not isIPAddress("example.com")
+
+
+def test_iterateWaitsAboutDelayWhenNothingHappens(reactor: Any) -> None:
+    started = reactor.seconds()
+    reactor.iterate(0.05)
+    assert 0.03 <= reactor.seconds() - started < 2
+
+
+def recordAndStop(reactor: Any, record: list[Any], value: object) -> None:
+    record.append(value)
+    reactor.stop()
+
+
+def test_callLaterRunsOnTimeWhileRunning(reactor: Any) -> None:
+    times: list[float] = []
+    started = reactor.seconds()
+    reactor.callLater(0.05, lambda: recordAndStop(reactor, times, reactor.seconds()))
+    reactor.callLater(5, reactor.stop)
+    reactor.run(installSignalHandlers=False)
+    assert len(times) == 1 and 0.04 <= times[0] - started < 2
+
+
+def test_callResetEarlierWhileRunningRunsAtNewTime(reactor: Any) -> None:
+    calls: list[str] = []
+    late = reactor.callLater(30, recordAndStop, reactor, calls, "late")
+    reactor.callLater(0.01, late.reset, 0.01)
+    timeout = reactor.callLater(5, recordAndStop, reactor, calls, "timed out")
+    reactor.run(installSignalHandlers=False)
+    assert calls == ["late"]
+    assert timeout.active()
+
+
+def test_callFromThreadWhileRunning(reactor: Any) -> None:
+    calls: list[str] = []
+    timer = threading.Timer(0.05, reactor.callFromThread, (recordAndStop, reactor, calls, "called"))
+    reactor.callWhenRunning(timer.start)
+    timeout = reactor.callLater(5, recordAndStop, reactor, calls, "timed out")
+    reactor.run(installSignalHandlers=False)
+    timer.join(5)
+    assert calls == ["called"]
+    assert timeout.active()
+
+
+def test_nextTimedCallTimeSkipsCancelledAndMovedCalls(reactor: Any) -> None:
+    assert reactor._nextTimedCallTime() is None
+    first = reactor.callLater(1, lambda: None)
+    second = reactor.callLater(2, lambda: None)
+    first.cancel()
+    assert reactor._nextTimedCallTime() == second.time
+    second.delay(10)
+    assert reactor._nextTimedCallTime() == second.time
+
+
+def test_runningReactorRegistersItsThreadAsTheIOThread(reactor: Any) -> None:
+    from torsion.python import threadable
+
+    seen: list[bool] = []
+
+    def check() -> None:
+        seen.append(threadable.isInIOThread())
+        reactor.stop()
+
+    threadable.ioThread = None
+    reactor.callWhenRunning(check)
+    reactor.run(installSignalHandlers=False)
+    assert seen == [True]

@@ -13,8 +13,11 @@ import textwrap
 import pytest
 
 from torsion.internet import main
+from torsion.internet.default import reactorClass
 from torsion.internet.error import ReactorAlreadyInstalledError
 from torsion.internet.selectreactor import SelectReactor
+
+DEFAULT = reactorClass().__name__
 
 
 def runPython(code: str) -> subprocess.CompletedProcess[str]:
@@ -26,7 +29,7 @@ def runPython(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_importingReactorInstallsSelectReactor() -> None:
+def test_importingReactorInstallsDefaultReactor() -> None:
     result = runPython(
         """
         import sys
@@ -34,7 +37,7 @@ def test_importingReactorInstallsSelectReactor() -> None:
         print(type(reactor).__name__, sys.modules["torsion.internet.reactor"] is reactor)
         """
     )
-    assert result.stdout.strip() == "SelectReactor True", result.stderr
+    assert result.stdout.strip() == f"{DEFAULT} True", result.stderr
 
 
 def test_installedReactorIsWhatReactorImportGives() -> None:
@@ -63,8 +66,8 @@ def test_secondInstallErrorSaysWhoInstalledWhatAndWhere() -> None:
     )
     out = result.stdout
     assert out.startswith("ReactorAlreadyInstalledError"), result.stderr
-    assert "SelectReactor was installed at <string>:2" in out
-    assert "cannot also install SelectReactor" in out
+    assert f"{DEFAULT} was installed at <string>:2" in out
+    assert f"cannot also install {DEFAULT}" in out
 
 
 def test_installReactorInProcessRaisesWhenOneIsInstalled() -> None:
@@ -79,8 +82,7 @@ def test_installReactorInProcessRaisesWhenOneIsInstalled() -> None:
     finally:
         main._uninstallReactor()
         for r in (first, second):
-            r.waker.connectionLost(None)
-            r._selector.close()
+            r._close()
     assert "torsion.internet.reactor" not in sys.modules
 
 

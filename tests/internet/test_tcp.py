@@ -1,8 +1,16 @@
-"""Tests for torsion.internet.tcp over real sockets on 127.0.0.1 (and ::1)."""
+"""Tests for torsion.internet.tcp over real sockets on 127.0.0.1 (and ::1).
+
+Every test runs on each reactor of the ``reactor`` fixture and uses only the public
+reactor API. The faults (refused, reset, EMFILE, raising protocols, descriptor leaks)
+are in test_tcp_faults.py, which shares the helpers defined here.
+"""
 
 from __future__ import annotations
 
+import io
 import socket
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -25,7 +33,12 @@ reactor = reactormixins.reactor
 
 
 class Recorder(Protocol):
-    """Records what happens to it; fires ``made``/``lost`` Deferreds."""
+    """Records what happens to it; fires ``made``/``lost`` Deferreds.
+
+    With ``pauseAfterData`` set it stops reading after each chunk (a slow reader).
+    """
+
+    pauseAfterData = False
 
     def __init__(self) -> None:
         self.data = b""
@@ -38,6 +51,8 @@ class Recorder(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         self.data += data
+        if self.pauseAfterData:
+            self.transport.pauseProducing()
 
     def connectionLost(self, reason: object = None) -> None:
         self.lostReasons.append(reason)
@@ -67,6 +82,26 @@ class OneProtocolFactory(ClientFactory):
 
 def listen(reactor: Any, factory: Any, interface: str = "127.0.0.1") -> Any:
     return reactor.listenTCP(0, factory, interface=interface)
+
+
+def connectedPair(reactor: Any) -> tuple[Recorder, Recorder]:
+    """Connect a Recorder client to a Recorder server; return (client, server)."""
+    servers: list[Recorder] = []
+    port = listen(reactor, serverFactory(servers))
+    client = Recorder()
+    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
+    runUntilFired(reactor, client.made)
+    runUntil(reactor, lambda: servers and servers[0].made.called)
+    return client, servers[0]
+
+
+def echoClient(reactor: Any) -> Recorder:
+    """Return a Recorder connected to an Echo server."""
+    port = listen(reactor, Factory.forProtocol(Echo))
+    client = Recorder()
+    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
+    runUntilFired(reactor, client.made)
+    return client
 
 
 def serverFactory(protocols: list[Recorder]) -> Factory:
@@ -114,13 +149,7 @@ def test_cannotListenErrorNamesAddressAndAdvice(reactor: Any) -> None:
 
 
 def test_clientAndServerExchangeDataAndAddresses(reactor: Any) -> None:
-    servers: list[Recorder] = []
-    port = listen(reactor, serverFactory(servers))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
-    runUntil(reactor, lambda: servers and servers[0].transport is not None)
-    server = servers[0]
+    client, server = connectedPair(reactor)
     assert client.transport.getPeer() == server.transport.getHost()
     assert server.transport.getPeer() == client.transport.getHost()
     client.transport.write(b"ping")
@@ -129,27 +158,19 @@ def test_clientAndServerExchangeDataAndAddresses(reactor: Any) -> None:
 
 
 def test_loseConnectionFlushesBufferFirst(reactor: Any) -> None:
-    servers: list[Recorder] = []
-    port = listen(reactor, serverFactory(servers))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client, server = connectedPair(reactor)
     payload = b"x" * (4 * 1024 * 1024)
     client.transport.write(payload)
     client.transport.loseConnection()
-    runUntil(reactor, lambda: servers and servers[0].lost.called)
-    assert servers[0].data == payload
-    assert servers[0].lostReasons[0].check(error.ConnectionDone)
+    runUntilFired(reactor, server.lost)
+    assert server.data == payload
+    assert server.lostReasons[0].check(error.ConnectionDone)
     runUntilFired(reactor, client.lost)
     assert client.lostReasons[0].check(error.ConnectionDone)
 
 
 def test_connectionLostCalledExactlyOnce(reactor: Any) -> None:
-    servers: list[Recorder] = []
-    port = listen(reactor, serverFactory(servers))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client = echoClient(reactor)
     client.transport.loseConnection()
     client.transport.loseConnection()
     client.transport.abortConnection()
@@ -160,28 +181,13 @@ def test_connectionLostCalledExactlyOnce(reactor: Any) -> None:
 
 
 def test_abortConnectionDropsBufferedData(reactor: Any) -> None:
-    servers: list[Recorder] = []
-    port = listen(reactor, serverFactory(servers))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client, server = connectedPair(reactor)
     client.transport.write(b"never sent")
     client.transport.abortConnection()
     runUntilFired(reactor, client.lost)
     assert client.lostReasons[0].check(error.ConnectionAborted)
-    runUntil(reactor, lambda: servers and servers[0].lost.called)
-    assert servers[0].data == b""
-
-
-def test_connectionRefusedReportsToFactory(reactor: Any) -> None:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    number = probe.getsockname()[1]
-    probe.close()
-    factory = OneProtocolFactory(Recorder())
-    reactor.connectTCP("127.0.0.1", number, factory)
-    runUntilFired(reactor, factory.failed)
-    assert factory.failReason.check(error.ConnectionRefusedError)
+    runUntilFired(reactor, server.lost)
+    assert server.data == b""
 
 
 def test_stopConnectingFailsWithUserError(reactor: Any) -> None:
@@ -217,57 +223,116 @@ def test_connectorGetDestination(reactor: Any) -> None:
     connector.stopConnecting()
 
 
-def test_protocolExceptionClosesOnlyThatConnection(
-    reactor: Any, loggedErrors: list[dict[str, Any]]
-) -> None:
-    class Exploding(Echo):
-        def dataReceived(self, data: bytes) -> None:
-            if data == b"boom":
-                raise RuntimeError("boom")
-            super().dataReceived(data)
-
-    port = listen(reactor, Factory.forProtocol(Exploding))
-    first, second = Recorder(), Recorder()
-    for p in (first, second):
-        reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(p))
-        runUntilFired(reactor, p.made)
-    first.transport.write(b"boom")
-    runUntilFired(reactor, first.lost)
-    second.transport.write(b"still here")
-    runUntil(reactor, lambda: second.data == b"still here")
-    assert not second.lost.called
-    assert len(loggedErrors) == 1
-    assert loggedErrors[0]["failure"].check(RuntimeError)
+def messagesWith(events: list[dict[str, Any]], word: str) -> list[dict[str, Any]]:
+    return [e for e in events if word in " ".join(map(str, e.get("message", ())))]
 
 
-def test_logPrefixNamesProtocolSessionAndPeer(
+class Talker(Protocol):
+    """Logs from every callback, so tests can check the system of each line."""
+
+    def connectionMade(self) -> None:
+        log.msg("talker made")
+
+    def dataReceived(self, data: bytes) -> None:
+        log.msg("talker got", data)
+        if data == b"abort":
+            self.transport.abortConnection()
+
+    def connectionLost(self, reason: object = None) -> None:
+        log.msg("talker lost")
+
+
+def test_serverLogPrefixNamesProtocolSessionAndPeerInEveryCallback(
     reactor: Any, loggedMessages: list[dict[str, Any]]
 ) -> None:
-    class Talker(Protocol):
-        def connectionMade(self) -> None:
-            log.msg("hello from the server side")
-
     port = listen(reactor, Factory.forProtocol(Talker))
+    clients = [Recorder(), Recorder()]
+    for client in clients:
+        reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
+        runUntilFired(reactor, client.made)
+    clients[0].transport.write(b"hi")
+    runUntil(reactor, lambda: messagesWith(loggedMessages, "talker got"))
+    clients[0].transport.loseConnection()
+    runUntil(reactor, lambda: messagesWith(loggedMessages, "talker lost"))
+    clients[1].transport.write(b"abort")
+    runUntil(reactor, lambda: len(messagesWith(loggedMessages, "talker lost")) == 2)
+    systems = {
+        word: [e["system"] for e in messagesWith(loggedMessages, word)]
+        for word in ("talker made", "talker got", "talker lost")
+    }
+    assert systems == {
+        "talker made": ["Talker,0,127.0.0.1", "Talker,1,127.0.0.1"],
+        "talker got": ["Talker,0,127.0.0.1", "Talker,1,127.0.0.1"],
+        # The second one is lost through abortConnection, from a timed call.
+        "talker lost": ["Talker,0,127.0.0.1", "Talker,1,127.0.0.1"],
+    }
+
+
+def test_serverLogPrefixUsesProtocolsOwnLogPrefix(
+    reactor: Any, loggedMessages: list[dict[str, Any]]
+) -> None:
+    class Named(Talker):
+        def logPrefix(self) -> str:
+            return "custom"
+
+    port = listen(reactor, Factory.forProtocol(Named))
     client = Recorder()
     reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntil(
-        reactor,
-        lambda: any("hello from" in str(e.get("message")) for e in loggedMessages),
+    runUntil(reactor, lambda: messagesWith(loggedMessages, "talker made"))
+    assert messagesWith(loggedMessages, "talker made")[0]["system"] == "custom,0,127.0.0.1"
+
+
+def test_clientLogPrefixIsProtocolNameAndClient(
+    reactor: Any, loggedMessages: list[dict[str, Any]]
+) -> None:
+    port = listen(reactor, Factory.forProtocol(Echo))
+    connector = reactor.connectTCP(
+        "127.0.0.1", port.getHost().port, ClientFactory.forProtocol(Talker)
     )
-    event = next(e for e in loggedMessages if "hello from" in str(e.get("message")))
-    assert event["system"] == "Talker,0,127.0.0.1"
+    runUntil(reactor, lambda: messagesWith(loggedMessages, "talker made"))
+    connector.transport.write(b"ping")
+    runUntil(reactor, lambda: messagesWith(loggedMessages, "talker got"))
+    connector.disconnect()
+    runUntil(reactor, lambda: messagesWith(loggedMessages, "talker lost"))
+    for word in ("talker made", "talker got", "talker lost"):
+        assert messagesWith(loggedMessages, word)[0]["system"] == "Talker,client"
+
+
+def test_seedLogLineShowsPrefixAndPeerAddress(reactor: Any) -> None:
+    class EcoPerRiga(Protocol):
+        def dataReceived(self, data: bytes) -> None:
+            log.msg(self.transport.getPeer(), data.decode().strip())
+
+    out = io.StringIO()
+    observer = log.FileLogObserver(out)
+    observer.start()
+    try:
+        port = listen(reactor, Factory.forProtocol(EcoPerRiga))
+        client = Recorder()
+        reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
+        runUntilFired(reactor, client.made)
+        client.transport.write(b"una riga\r\n")
+        runUntil(reactor, lambda: "una riga" in out.getvalue())
+    finally:
+        observer.stop()
+    clientPort = client.transport.getHost().port
+    expected = f"[EcoPerRiga,0,127.0.0.1] IPv4Address(TCP, '127.0.0.1', {clientPort}) una riga"
+    assert expected in out.getvalue()
+
+
+class EchoFactory(Factory):
+    protocol = Echo
 
 
 def test_factoryStartAndPortLogLines(reactor: Any, loggedMessages: list[dict[str, Any]]) -> None:
-    class EchoFactory(Factory):
-        protocol = Echo
-
     port = listen(reactor, EchoFactory())
     number = port.getHost().port
     runUntilFired(reactor, port.stopListening())
     texts = [" ".join(map(str, e.get("message", ()))) for e in loggedMessages]
-    assert f"EchoFactory starting on {number}" in texts
+    assert texts[0] == f"tests.internet.test_tcp.EchoFactory starting on {number}"
+    assert texts[1].startswith("Starting factory <tests.internet.test_tcp.EchoFactory")
     assert f"(TCP Port {number} Closed)" in texts
+    assert any(t.startswith("Stopping factory <") for t in texts)
 
 
 def test_stopListeningFiresAndStopsFactory(reactor: Any) -> None:
@@ -327,37 +392,15 @@ def test_halfCloseKeepsWritingAfterPeerStopsSending(reactor: Any) -> None:
     assert client.data == b"SHOUT"
 
 
-def test_peerCloseWithoutHalfCloseIsConnectionDone(reactor: Any) -> None:
-    port = listen(reactor, Factory.forProtocol(Echo))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
-    runUntilFired(reactor, port.stopListening())
+def test_reactorDisconnectAllClosesConnections(reactor: Any) -> None:
+    client, server = connectedPair(reactor)
     reactor.disconnectAll()
     runUntilFired(reactor, client.lost)
-
-
-def test_resetByPeerIsConnectionLost(reactor: Any) -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", listener.getsockname()[1], OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
-    accepted, _ = listener.accept()
-    accepted.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    accepted.close()
-    listener.close()
-    client.transport.write(b"x" * 100000)
-    runUntilFired(reactor, client.lost)
-    assert client.lostReasons[0].check(error.ConnectionLost, error.ConnectionDone)
+    runUntilFired(reactor, server.lost)
 
 
 def test_tcpNoDelayAndKeepAliveOptions(reactor: Any) -> None:
-    port = listen(reactor, Factory.forProtocol(Echo))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client = echoClient(reactor)
     transport = client.transport
     transport.setTcpNoDelay(True)
     transport.setTcpKeepAlive(True)
@@ -401,10 +444,7 @@ class CountingProducer:
 
 
 def test_pushProducerPausedWhenBufferFullAndResumedWhenDrained(reactor: Any) -> None:
-    port = listen(reactor, Factory.forProtocol(Echo))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client = echoClient(reactor)
     producer = CountingProducer(client.transport)
     client.transport.registerProducer(producer, True)
     client.transport.write(b"y" * (client.transport.bufferSize + 1))
@@ -413,10 +453,7 @@ def test_pushProducerPausedWhenBufferFullAndResumedWhenDrained(reactor: Any) -> 
 
 
 def test_pullProducerAskedForMoreWhenBufferEmpty(reactor: Any) -> None:
-    port = listen(reactor, Factory.forProtocol(Echo))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client = echoClient(reactor)
     chunks = [b"a", b"b", b"c"]
 
     class Pull:
@@ -434,20 +471,14 @@ def test_pullProducerAskedForMoreWhenBufferEmpty(reactor: Any) -> None:
 
 
 def test_registeringSecondProducerRaises(reactor: Any) -> None:
-    port = listen(reactor, Factory.forProtocol(Echo))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client = echoClient(reactor)
     client.transport.registerProducer(CountingProducer(None), True)
     with pytest.raises(RuntimeError):
         client.transport.registerProducer(CountingProducer(None), True)
 
 
 def test_producerStoppedWhenConnectionLost(reactor: Any) -> None:
-    port = listen(reactor, Factory.forProtocol(Echo))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client = echoClient(reactor)
     producer = CountingProducer(client.transport)
     client.transport.registerProducer(producer, True)
     client.transport.abortConnection()
@@ -456,10 +487,7 @@ def test_producerStoppedWhenConnectionLost(reactor: Any) -> None:
 
 
 def test_pausedTransportStopsReading(reactor: Any) -> None:
-    port = listen(reactor, Factory.forProtocol(Echo))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client = echoClient(reactor)
     client.transport.pauseProducing()
     client.transport.write(b"echo me")
     for _ in range(10):
@@ -470,10 +498,7 @@ def test_pausedTransportStopsReading(reactor: Any) -> None:
 
 
 def test_writeRejectsText(reactor: Any) -> None:
-    port = listen(reactor, Factory.forProtocol(Echo))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client = echoClient(reactor)
     with pytest.raises(TypeError):
         client.transport.write("text")  # type: ignore[arg-type]
 
@@ -504,14 +529,347 @@ def test_connectTimeoutFailsWithTimeoutError(reactor: Any) -> None:
 
 
 def test_writeAfterLoseConnectionIsIgnored(reactor: Any) -> None:
-    servers: list[Recorder] = []
-    port = listen(reactor, serverFactory(servers))
-    client = Recorder()
-    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
-    runUntilFired(reactor, client.made)
+    client, server = connectedPair(reactor)
     client.transport.write(b"before")
     client.transport.loseConnection()
     runUntilFired(reactor, client.lost)
     client.transport.write(b"after")
-    runUntil(reactor, lambda: servers and servers[0].lost.called)
-    assert servers[0].data == b"before"
+    runUntilFired(reactor, server.lost)
+    assert server.data == b"before"
+
+
+def test_bindAddressChoosesClientsLocalAddress(reactor: Any) -> None:
+    port = listen(reactor, Factory.forProtocol(Echo))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        local = probe.getsockname()[1]
+    client = Recorder()
+    reactor.connectTCP(
+        "127.0.0.1",
+        port.getHost().port,
+        OneProtocolFactory(client),
+        bindAddress=("127.0.0.1", local),
+    )
+    runUntilFired(reactor, client.made)
+    assert client.transport.getHost() == IPv4Address("TCP", "127.0.0.1", local)
+
+
+def test_bindAddressInUseFailsWithConnectBindError(reactor: Any) -> None:
+    port = listen(reactor, Factory.forProtocol(Echo))
+    factory = OneProtocolFactory(Recorder())
+    reactor.connectTCP(
+        "127.0.0.1", port.getHost().port, factory, bindAddress=("127.0.0.1", port.getHost().port)
+    )
+    runUntilFired(reactor, factory.failed)
+    assert factory.failReason.check(error.ConnectBindError)
+    assert "Address already in use" in str(factory.failReason.value)
+
+
+def test_connectorConnectsAgainAfterConnectionLost(reactor: Any) -> None:
+    servers: list[Recorder] = []
+    port = listen(reactor, serverFactory(servers))
+    protocols: list[Recorder] = []
+
+    class Again(ClientFactory):
+        def buildProtocol(self, addr: Any) -> Recorder:
+            protocols.append(Recorder())
+            return protocols[-1]
+
+    connector = reactor.connectTCP("127.0.0.1", port.getHost().port, Again())
+    runUntil(reactor, lambda: protocols and protocols[0].made.called)
+    assert connector.state == "connected"
+    with pytest.raises(RuntimeError, match="connected"):
+        connector.connect()
+    connector.disconnect()
+    runUntilFired(reactor, protocols[0].lost)
+    connector.connect()
+    runUntil(reactor, lambda: len(protocols) == 2 and protocols[1].made.called)
+    runUntil(reactor, lambda: len(servers) == 2)
+
+
+def test_connectorDisconnectWhileConnectingStopsTheAttempt(reactor: Any) -> None:
+    factory = OneProtocolFactory(Recorder())
+    connector = reactor.connectTCP("127.0.0.1", 9, factory)
+    connector.disconnect()
+    runUntilFired(reactor, factory.failed)
+    assert factory.failReason.check(error.UserError)
+    assert connector.state == "disconnected"
+
+
+def test_startedConnectingToldWithConnector(reactor: Any) -> None:
+    started: list[Any] = []
+
+    class Noting(OneProtocolFactory):
+        def startedConnecting(self, connector: Any) -> None:
+            started.append(connector)
+
+    port = listen(reactor, Factory.forProtocol(Echo))
+    factory = Noting(Recorder())
+    connector = reactor.connectTCP("127.0.0.1", port.getHost().port, factory)
+    assert started == [connector]
+    runUntilFired(reactor, factory.instance.made)  # type: ignore[attr-defined]
+
+
+def test_portListensAgainAfterStopListening(reactor: Any) -> None:
+    factory = EchoFactory()
+    port = listen(reactor, factory)
+    runUntilFired(reactor, port.stopListening())
+    port.startListening()
+    assert factory.numPorts == 1
+    client = Recorder()
+    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
+    runUntilFired(reactor, client.made)
+    second = port.stopListening()
+    assert not second.called
+    runUntilFired(reactor, second)
+    assert factory.numPorts == 0
+
+
+def test_startListeningTwiceRaises(reactor: Any) -> None:
+    port = listen(reactor, EchoFactory())
+    with pytest.raises(error.AlreadyListened, match="stop it first"):
+        port.startListening()
+
+
+def test_getHostStillAnswersAfterStopListening(reactor: Any) -> None:
+    port = listen(reactor, EchoFactory())
+    address = port.getHost()
+    runUntilFired(reactor, port.stopListening())
+    assert port.getHost() == address
+
+
+def test_stopListeningTwiceReturnsSameDeferred(reactor: Any) -> None:
+    port = listen(reactor, EchoFactory())
+    first = port.stopListening()
+    assert port.stopListening() is first
+    runUntilFired(reactor, first)
+
+
+def test_listenOnAllInterfacesIsReachableOnLoopback(reactor: Any) -> None:
+    port = reactor.listenTCP(0, EchoFactory())
+    assert port.getHost().host == "0.0.0.0"
+    client = Recorder()
+    reactor.connectTCP("127.0.0.1", port.getHost().port, OneProtocolFactory(client))
+    runUntilFired(reactor, client.made)
+
+
+def test_peerAddressesAreSeedReprAndSurviveClose(reactor: Any) -> None:
+    client, server = connectedPair(reactor)
+    peer = client.transport.getPeer()
+    assert repr(peer) == f"IPv4Address(TCP, '127.0.0.1', {peer.port})"
+    client.transport.loseConnection()
+    runUntilFired(reactor, client.lost)
+    assert client.transport.getPeer() == peer
+    runUntilFired(reactor, server.lost)
+    assert server.transport.getPeer().port == client.transport.getHost().port
+
+
+def test_getHandleIsTheSocket(reactor: Any) -> None:
+    client, _ = connectedPair(reactor)
+    handle = client.transport.getHandle()
+    assert isinstance(handle, socket.socket)
+    assert handle.getsockname()[1] == client.transport.getHost().port
+
+
+def test_writeSequenceSendsInOrderAsOneBatch(reactor: Any) -> None:
+    client, server = connectedPair(reactor)
+    client.transport.writeSequence(iter([b"a", bytearray(b"b"), memoryview(b"c"), b""]))
+    client.transport.writeSequence([])
+    runUntil(reactor, lambda: server.data == b"abc")
+
+
+def test_writeSequenceWithTextQueuesNothing(reactor: Any) -> None:
+    client, server = connectedPair(reactor)
+    with pytest.raises(TypeError, match="encode"):
+        client.transport.writeSequence([b"first", "second"])  # type: ignore[list-item]
+    client.transport.write(b"only this")
+    runUntil(reactor, lambda: server.data == b"only this")
+    for _ in range(3):
+        reactor.iterate(0.01)
+    assert server.data == b"only this"
+
+
+def shrinkKernelBuffers(client: Recorder, server: Recorder) -> None:
+    """Make the kernel hold little between the two, so the transport's buffer fills."""
+    client.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    server.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+
+
+def writeManySmallChunks(reactor: Any, count: int) -> float:
+    """Write ``count`` 100-byte chunks to a peer that is not reading; return the CPU seconds.
+
+    The loop runs every 100 writes, so the transport tries to send while its buffer
+    keeps growing behind a full kernel buffer: the case where buffer code that copies
+    what is pending on each write goes quadratic. Then checks every byte arrives.
+    """
+    client, server = connectedPair(reactor)
+    shrinkKernelBuffers(client, server)
+    server.transport.pauseProducing()
+    chunk = b"0123456789" * 10
+    write = client.transport.write
+    # CPU time of this thread: other processes taking turns on the cores would add
+    # more wall-clock time to the long run than to the short one.
+    started, startedCPU = time.perf_counter(), time.thread_time()
+    for i in range(count):
+        write(chunk)
+        if i % 100 == 0:
+            reactor.iterate(0)
+            if time.perf_counter() - started > 5.0:
+                pytest.fail(f"{i} writes took over 5 seconds: the write buffer is slow")
+    for _ in range(5):
+        reactor.iterate(0)
+    elapsed = time.thread_time() - startedCPU
+    assert client.transport.bufferedSize() > 0  # The kernel did not take it all.
+    server.transport.resumeProducing()
+    runUntil(reactor, lambda: len(server.data) == count * len(chunk), timeout=20)
+    assert server.data[:200] == chunk * 2 and server.data[-100:] == chunk
+    return elapsed
+
+
+def test_manySmallWritesToStalledPeerTakeLinearTime(reactor: Any) -> None:
+    small = min(writeManySmallChunks(reactor, 5_000) for _ in range(3))
+    large = min(writeManySmallChunks(reactor, 50_000) for _ in range(2))
+    # Ten times the writes: linear code takes about ten times as long; a copy of the
+    # pending buffer per write would take about a hundred times as long.
+    assert large < max(small, 0.002) * 30, (small, large)
+
+
+@implementer(IPushProducer)
+class FloodingProducer:
+    """Writes ``total`` bytes as fast as the consumer allows, a tick at a time."""
+
+    chunk = b"z" * 16384
+
+    def __init__(self, reactor: Any, transport: Any, total: int) -> None:
+        self.reactor = reactor
+        self.transport = transport
+        self.left = total
+        self.paused = False
+        self.pauses = 0
+        self.maxBuffered = 0
+        self.done: Deferred[None] = Deferred()
+        reactor.callLater(0, self.produce)
+
+    def produce(self) -> None:
+        while not self.paused and self.left > 0:
+            self.transport.write(self.chunk)
+            self.left -= len(self.chunk)
+            self.maxBuffered = max(self.maxBuffered, self.transport.bufferedSize())
+        if self.left <= 0:
+            self.transport.unregisterProducer()
+            self.done.callback(None)
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+        self.pauses += 1
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self.reactor.callLater(0, self.produce)
+
+    def stopProducing(self) -> None:
+        self.left = 0
+
+
+def test_pushProducerToSlowReaderKeepsBufferBounded(reactor: Any) -> None:
+    client, server = connectedPair(reactor)
+    shrinkKernelBuffers(client, server)
+    total = 512 * 1024
+    producer = FloodingProducer(reactor, client.transport, total)
+    client.transport.registerProducer(producer, True)
+    # The reader takes one read's worth, then pauses until the next slowRead.
+    server.pauseAfterData = True
+    server.transport.pauseProducing()
+
+    def slowRead() -> None:
+        server.transport.resumeProducing()
+        if len(server.data) < total:
+            reactor.callLater(0.002, slowRead)
+
+    slowRead()
+    runUntil(reactor, lambda: len(server.data) == total, timeout=20)
+    assert producer.done.called
+    assert producer.pauses >= 3
+    assert producer.maxBuffered <= client.transport.bufferSize + len(FloodingProducer.chunk)
+
+
+def test_transportAsPushProducerStopProducingCloses(reactor: Any) -> None:
+    client, server = connectedPair(reactor)
+    client.transport.write(b"last words")
+    client.transport.stopProducing()
+    runUntilFired(reactor, server.lost)
+    assert server.data == b"last words"
+    assert server.lostReasons[0].check(error.ConnectionDone)
+
+
+def test_pullProducerWithLoseConnectionClosesAfterUnregister(reactor: Any) -> None:
+    client, server = connectedPair(reactor)
+    chunks = [b"1", b"2", b"3"]
+    transport = client.transport
+
+    class Pull:
+        def resumeProducing(self) -> None:
+            if chunks:
+                transport.write(chunks.pop(0))
+            else:
+                transport.unregisterProducer()
+
+        def stopProducing(self) -> None:
+            pass
+
+    transport.registerProducer(Pull(), False)
+    transport.loseConnection()
+    runUntilFired(reactor, server.lost)
+    assert server.data == b"123"
+
+
+def test_resolveLocalhost(reactor: Any) -> None:
+    reactor.getThreadPool().start()
+    address = runUntilFired(reactor, reactor.resolve("localhost"), timeout=10)
+    assert address in ("127.0.0.1", "::1")
+
+
+def test_resolveAddressLiteralNeedsNoLookup(reactor: Any) -> None:
+    d = reactor.resolve("127.0.0.1")
+    assert d.called
+    assert runUntilFired(reactor, d) == "127.0.0.1"
+
+
+def test_resolveUnknownNameFailsWithDNSLookupError(reactor: Any) -> None:
+    reactor.getThreadPool().start()
+    with pytest.raises(error.DNSLookupError, match=r"no-such-host\.invalid"):
+        runUntilFired(reactor, reactor.resolve("no-such-host.invalid"), timeout=10)
+
+
+def test_resolveTimesOutWhenLookupHangs(reactor: Any) -> None:
+    pool = reactor.getThreadPool()
+    reactor.suggestThreadPoolSize(1)
+    pool.start()
+    release = threading.Event()
+    reactor.callInThread(release.wait, 10)  # Keeps the only thread busy.
+    try:
+        with pytest.raises(error.DNSLookupError, match="timed out"):
+            runUntilFired(reactor, reactor.resolve("localhost", timeout=(0.05,)))
+    finally:
+        release.set()
+
+
+def test_installResolverIsUsedByConnectTCP(reactor: Any) -> None:
+    asked: list[str] = []
+
+    @implementer(IResolverSimple)
+    class Fixed:
+        def getHostByName(self, name: str, timeout: Any = ()) -> Deferred[str]:
+            asked.append(name)
+            d: Deferred[str] = Deferred()
+            reactor.callLater(0, d.callback, "127.0.0.1")
+            return d
+
+    previous = reactor.installResolver(Fixed())
+    assert IResolverSimple.providedBy(previous)
+    assert runUntilFired(reactor, reactor.resolve("example.test")) == "127.0.0.1"
+    port = listen(reactor, EchoFactory())
+    client = Recorder()
+    reactor.connectTCP("my-server.test", port.getHost().port, OneProtocolFactory(client))
+    runUntilFired(reactor, client.made)
+    assert asked == ["example.test", "my-server.test"]

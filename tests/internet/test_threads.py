@@ -1,4 +1,5 @@
-"""Tests for torsion.internet.threads: deferToThreadPool and blockingCallFromThread."""
+"""Tests for torsion.internet.threads: deferToThread(Pool), callMultipleInThread and
+blockingCallFromThread (including its refusal to run in the reactor thread)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torsion.internet import threads
 from torsion.internet.defer import Deferred, succeed
 from torsion.internet.threads import blockingCallFromThread, deferToThreadPool
 from torsion.logger import LogEvent, globalLogPublisher
+from torsion.python import threadable
 from torsion.python.failure import Failure
 from torsion.python.threadpool import ThreadPool
 
@@ -135,7 +137,10 @@ class ThreadedFakeReactor:
 
 
 @pytest.fixture
-def reactorThread() -> Iterator[ThreadedFakeReactor]:
+def reactorThread(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadedFakeReactor]:
+    # A reactor run earlier in this process registered the main thread as the I/O
+    # thread; this fake reactor's I/O thread is its own.
+    monkeypatch.setattr(threadable, "ioThread", None)
     r = ThreadedFakeReactor()
     try:
         yield r
@@ -337,3 +342,70 @@ def test_blockingCallFromThreadWithRealReactor(realReactor: Any) -> None:
     d = deferToThreadPool(reactor, reactor.getThreadPool(), inThread)
     assert runReactorUntil(reactor, d) == [42]
     assert ranIn == [threading.current_thread()]
+
+
+def runInThread(f: Callable[[], object]) -> list[object]:
+    """Run ``f`` in a new thread (bounded); return what it returned or raised."""
+    outcome: list[object] = []
+
+    def target() -> None:
+        try:
+            outcome.append(f())
+        except BaseException as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive(), "blocked: it deadlocked instead of raising"
+    return outcome
+
+
+def test_blockingCallFromThreadInRegisteredIOThreadRaises() -> None:
+    reactor = FakeReactor()
+    saved = threadable.ioThread
+
+    def inIOThread() -> object:
+        threadable.registerAsIOThread()
+        return blockingCallFromThread(reactor, lambda: 1)
+
+    try:
+        outcome = runInThread(inIOThread)
+    finally:
+        threadable.ioThread = saved
+    assert isinstance(outcome[0], RuntimeError)
+    assert "reactor thread" in str(outcome[0]) and "deadlock" in str(outcome[0])
+    assert reactor.calls.empty()
+
+
+def test_blockingCallFromThreadInsideRunningReactorRaises(realReactor: Any) -> None:
+    reactor = realReactor
+    seen: list[object] = []
+
+    def check() -> None:
+        try:
+            seen.append(blockingCallFromThread(reactor, lambda: 1))
+        except RuntimeError as e:
+            seen.append(e)
+        finally:
+            reactor.stop()
+
+    def runReactor() -> None:
+        reactor.callWhenRunning(check)
+        reactor.callLater(TIMEOUT, reactor.stop)
+        reactor.run(installSignalHandlers=False)
+
+    assert runInThread(runReactor) == [None]
+    assert isinstance(seen[0], RuntimeError)
+    assert "call the function directly" in str(seen[0])
+
+
+def test_blockingCallFromOtherThreadStillWorksWhileIOThreadRegistered(
+    reactorThread: ThreadedFakeReactor,
+) -> None:
+    saved = threadable.ioThread
+    threadable.ioThread = reactorThread.thread.ident
+    try:
+        assert blockingCallFromThread(reactorThread, lambda: "fine") == "fine"
+    finally:
+        threadable.ioThread = saved

@@ -384,3 +384,39 @@ def test_pythonLoggingObserverAndHandlerDoNotLoop(stdlibLogger: logging.Logger) 
     finally:
         observer.stop()
     assert [r.getMessage() for r in recorded.records] == ["from torsion", "from stdlib"]
+
+
+def test_callWithLoggerAsksForThePrefixOnlyWhenSomethingIsLogged(
+    events: list[dict[str, Any]],
+) -> None:
+    """The reactor wraps every I/O event in callWithLogger; most log nothing."""
+    asked: list[int] = []
+
+    class Counting:
+        def logPrefix(self) -> str:
+            asked.append(1)
+            return "Counting,1,127.0.0.1"
+
+    log.callWithLogger(Counting(), lambda: None)
+    assert asked == []
+
+    def logTwice() -> None:
+        log.msg("one")
+        log.msg("two")
+
+    log.callWithLogger(Counting(), logTwice)
+    assert asked == [1]
+    assert [e["system"] for e in events] == ["Counting,1,127.0.0.1"] * 2
+
+
+def test_contextNestedInsideCallWithLoggerWins(events: list[dict[str, Any]]) -> None:
+    class Transport:
+        def logPrefix(self) -> str:
+            return "outer"
+
+    def inner() -> None:
+        log.msg("in transport")
+        log.callWithContext({"system": "inner"}, log.msg, "nested")
+
+    log.callWithLogger(Transport(), inner)
+    assert [e["system"] for e in events] == ["outer", "inner"]

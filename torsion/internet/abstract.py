@@ -12,6 +12,7 @@ Tests: tests/internet/test_tcp.py (through real TCP connections).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from zope.interface import implementer
@@ -22,9 +23,18 @@ from torsion.internet.interfaces import (
     IPushProducer,
     IReadWriteDescriptor,
 )
+from torsion.python import log
 from torsion.python.failure import Failure
 
 __all__ = ["FileDescriptor"]
+
+
+def _asBytes(data: object) -> bytes:
+    """Return bytes-like ``data`` as bytes; anything else is the caller's mistake."""
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    hint = " (encode text first, for example data.encode('utf-8'))" if isinstance(data, str) else ""
+    raise TypeError(f"transports send bytes, not {type(data).__name__}{hint}")
 
 
 @implementer(IPushProducer, IReadWriteDescriptor, IConsumer)
@@ -113,27 +123,38 @@ class FileDescriptor:
         return self._pendingSize + len(self._current) - self._offset
 
     def write(self, data: bytes) -> None:
-        """Queue ``data`` to be sent; it goes out when the loop finds the socket writable.
+        """Queue ``data`` to be sent; it goes out at the end of this pass of the loop.
 
         Raises:
-            TypeError: if ``data`` is not bytes.
+            TypeError: if ``data`` is not bytes (text must be encoded first).
         """
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError(f"Data must be bytes, not {type(data).__name__}")
+        if not isinstance(data, bytes):
+            data = _asBytes(data)
         if not self.connected or self._writeDisconnected or not data:
             return
         if not self._pendingSize and self._offset >= len(self._current):
             # The reactor sends everything written during this pass of the loop in one
             # go at its end, and watches for writability only if the kernel is full.
             self.reactor._scheduleWrite(self)
-        self._pending.append(bytes(data) if not isinstance(data, bytes) else data)
+        self._pending.append(data)
         self._pendingSize += len(data)
         self._maybePauseProducer()
 
-    def writeSequence(self, iovec: Any) -> None:
-        """Queue every bytes object of ``iovec``, in order."""
-        for data in iovec:
-            self.write(data)
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        """Queue every bytes object of ``iovec``, in order, as one batch.
+
+        Raises:
+            TypeError: if an element is not bytes; nothing of ``iovec`` is queued then.
+        """
+        chunks = [data if isinstance(data, bytes) else _asBytes(data) for data in iovec]
+        size = sum(map(len, chunks))
+        if not self.connected or self._writeDisconnected or not size:
+            return
+        if not self._pendingSize and self._offset >= len(self._current):
+            self.reactor._scheduleWrite(self)
+        self._pending.extend(chunks)
+        self._pendingSize += size
+        self._maybePauseProducer()
 
     def _maybePauseProducer(self) -> None:
         if (
@@ -209,17 +230,21 @@ class FileDescriptor:
         if not self.disconnected:
             self.reactor.removeReader(self)
             self.reactor.removeWriter(self)
-            self.connectionLost(Failure(reason))
+            # Often run from a timed call, outside the reactor's per-descriptor log
+            # context: set it, so what connectionLost logs carries the prefix.
+            log.callWithLogger(self, self.connectionLost, Failure(reason))
 
     def connectionLost(self, reason: Any) -> None:
         """The descriptor is closed: stop watching it and stop any producer."""
         self.disconnected = True
         self.connected = False
-        if self.producer is not None:
+        producer, self.producer = self.producer, None
+        if producer is not None:
             try:
-                self.producer.stopProducing()
-            finally:
-                self.producer = None
+                producer.stopProducing()
+            except Exception:
+                # The descriptor must still close and its protocol hear of it.
+                log.err(None, f"Error in {type(producer).__name__}.stopProducing")
         self.stopReading()
         self.stopWriting()
         self._pending = []

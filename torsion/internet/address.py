@@ -1,8 +1,10 @@
 """Addresses of the two ends of an IP connection: IPv4Address and IPv6Address.
 
 ``transport.getPeer()`` and ``transport.getHost()`` return these, as do listening
-ports' ``getHost()``. They are frozen dataclasses, so they compare by value, hash, and
-print as Twisted's do: ``IPv4Address(type='TCP', host='127.0.0.1', port=49514)``.
+ports' ``getHost()``. They are frozen dataclasses, so they compare by value and hash.
+They print as in the seed's log lines, ``IPv4Address(TCP, '127.0.0.1', 49514)`` (the
+2004 form; today's Twisted spells the field names out), so that a log line a protocol
+writes with ``print(self.transport.getPeer(), line)`` reads as the talk shows it.
 Tests: tests/internet/test_address.py.
 """
 
@@ -19,7 +21,7 @@ __all__ = ["IPv4Address", "IPv6Address"]
 
 
 @implementer(IAddress)
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class IPv4Address:
     """An IPv4 socket endpoint.
 
@@ -37,9 +39,12 @@ class IPv4Address:
         if self.type not in ("TCP", "UDP"):
             raise ValueError(f"address type must be 'TCP' or 'UDP', not {self.type!r}")
 
+    def __repr__(self) -> str:
+        return f"IPv4Address({self.type}, {self.host!r}, {self.port})"
+
 
 @implementer(IAddress)
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class IPv6Address:
     """An IPv6 socket endpoint.
 
@@ -60,3 +65,8 @@ class IPv6Address:
     def __post_init__(self) -> None:
         if self.type not in ("TCP", "UDP"):
             raise ValueError(f"address type must be 'TCP' or 'UDP', not {self.type!r}")
+
+    def __repr__(self) -> str:
+        # The flow label and scope are shown only when set: they are almost always 0.
+        extra = f", {self.flowInfo}, {self.scopeID!r}" if self.flowInfo or self.scopeID else ""
+        return f"IPv6Address({self.type}, {self.host!r}, {self.port}{extra})"

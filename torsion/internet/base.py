@@ -2,10 +2,10 @@
 
 Timed calls, system event triggers (startup/shutdown in before/during/after phases),
 the run/stop/crash life cycle, cross-thread calls, the thread pool and name
-resolution live here. A concrete reactor (torsion.internet.selectreactor) adds
-``doIteration(timeout)`` (wait for I/O and dispatch it) and ``wakeUp()`` (make a
-waiting ``doIteration`` return). BaseConnector, the client side of a connection
-attempt shared by every transport, is here too.
+resolution live here. A concrete reactor (torsion.internet._selectorreactor, or
+torsion.internet.asyncioreactor) adds ``doIteration(timeout)`` (wait for I/O and
+dispatch it) and ``wakeUp()`` (make a waiting ``doIteration`` return). BaseConnector,
+the client side of a connection attempt shared by every transport, is here too.
 Tests: tests/internet/test_base.py.
 """
 
@@ -35,7 +35,7 @@ from torsion.internet.interfaces import (
     IReactorTime,
     IResolverSimple,
 )
-from torsion.python import log
+from torsion.python import log, threadable
 from torsion.python.failure import Failure
 
 __all__ = ["BaseConnector", "ReactorBase", "ThreadedResolver", "isIPAddress"]
@@ -255,6 +255,13 @@ class ReactorBase:
     def _moveCallLater(self, call: DelayedCall) -> None:
         self._staleTimedCalls += 1
         heapq.heappush(self._timedCalls, (call.time, next(self._sequence), call))
+        self._timedCallMoved(call)
+
+    def _timedCallMoved(self, call: DelayedCall) -> None:
+        """A timed call was reset or delayed: make a waiting loop see its new time.
+
+        Reactors that schedule timers elsewhere (the asyncio reactor) override this.
+        """
         if threading.current_thread() is not self._mainThread:
             self.wakeUp()
 
@@ -284,11 +291,20 @@ class ReactorBase:
         """Return how long the loop may wait before the next timed call (None: no call)."""
         if self._threadCallQueue:
             return 0.0
+        when = self._nextTimedCallTime()
+        return None if when is None else max(0.0, when - self.seconds())
+
+    def _nextTimedCallTime(self) -> float | None:
+        """Return when the earliest live timed call is due (None: there is none).
+
+        Stale heap entries (cancelled calls, old times of moved calls) found on the way
+        are dropped.
+        """
         heap = self._timedCalls
         while heap:
             when, _, call = heap[0]
             if call.active() and when == call.time:
-                return max(0.0, when - self.seconds())
+                return when
             heapq.heappop(heap)
             self._staleTimedCalls = max(0, self._staleTimedCalls - 1)
         return None
@@ -389,6 +405,7 @@ class ReactorBase:
         self._started = True
         self._stopped = False
         self._mainThread = threading.current_thread()
+        threadable.registerAsIOThread()
         if installSignalHandlers:
             self._installSignalHandlers()
         self.fireSystemEvent("startup")

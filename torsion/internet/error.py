@@ -1,5 +1,10 @@
 """Exceptions raised by the reactor and its transports (Twisted's ``internet.error``).
 
+The hierarchy is Twisted's, so ``except`` clauses port unchanged: ConnectionDone and
+ConnectionLost are both ConnectionClosed; every failed connection attempt is a
+ConnectError (``getConnectError`` picks the subclass for an OSError); TimeoutError is
+a UserError and also the built-in TimeoutError. The process, SSL and UDP multicast
+errors arrive with those transports.
 Tests: tests/internet/test_error.py and the tests of each transport.
 """
 
@@ -7,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import socket
 
 
 class AlreadyCalled(ValueError):
@@ -17,14 +23,18 @@ class AlreadyCancelled(ValueError):
     """The DelayedCall was cancelled; it can no longer be cancelled or reset."""
 
 
-class ConnectionDone(Exception):
+class ConnectionClosed(Exception):
+    """The connection is closed, cleanly (ConnectionDone) or not (ConnectionLost)."""
+
+
+class ConnectionDone(ConnectionClosed):
     """The connection was closed cleanly."""
 
     def __str__(self) -> str:
         return "Connection was closed cleanly." + (f" {self.args[0]}" if self.args else "")
 
 
-class ConnectionLost(Exception):
+class ConnectionLost(ConnectionClosed):
     """The connection was lost in an unclean way."""
 
     def __str__(self) -> str:
@@ -49,17 +59,17 @@ class ReactorAlreadyInstalledError(AssertionError):
     """A reactor was installed already; installing another would split the program."""
 
 
-class TimeoutError(builtins.TimeoutError):
+class UserError(Exception):
+    """The caller asked for something that cannot be done (for example, connecting twice)."""
+
+
+class TimeoutError(UserError, builtins.TimeoutError):
     """An operation (a connection attempt, a Deferred with addTimeout) ran out of time."""
 
     def __str__(self) -> str:
         return "User timeout caused connection failure." + (
             f" {' '.join(map(str, self.args))}" if self.args else ""
         )
-
-
-class UserError(Exception):
-    """The caller asked for something that cannot be done (for example, connecting twice)."""
 
 
 class BindError(Exception):
@@ -90,6 +100,8 @@ class CannotListenError(BindError):
             hint = "permission denied; ports below 1024 need privileges, choose a higher port"
         elif code == errno.EADDRNOTAVAIL:
             hint = "that address is not on this machine; choose one of its interfaces"
+        elif code in (errno.EMFILE, errno.ENFILE):
+            hint = "too many open files; close some or raise the limit (ulimit -n)"
         else:
             hint = "check the address and port"
         return f"Couldn't listen on {where}: {self.socketError}; {hint}."
@@ -189,3 +201,78 @@ class ServiceNameUnknownError(ConnectError):
     """A service name given as the port (such as 'http') is not known."""
 
     defaultMessage = "Service name given as port is unknown"
+
+
+class ConnectInProgressError(Exception):
+    """A connection attempt is already under way on this connector."""
+
+
+class BadFileError(ConnectError):
+    """The file named for a UNIX socket cannot be used."""
+
+    defaultMessage = "File used for UNIX socket is no good"
+
+
+class NotListeningError(RuntimeError):
+    """The port was asked to stop listening but it is not listening."""
+
+
+class NoProtocol(Exception):
+    """The factory's buildProtocol returned None, so the connection was closed."""
+
+
+class UnsupportedAddressFamily(Exception):
+    """The address family asked for is not supported by this reactor or transport."""
+
+
+class UnsupportedSocketType(Exception):
+    """The socket type asked for is not supported by this reactor or transport."""
+
+
+class InvalidAddressError(ValueError):
+    """An address (for example a host given to listenTCP) is not valid.
+
+    Args:
+        address: the address that was given.
+        message: what is wrong with it.
+    """
+
+    def __init__(self, address: object, message: str) -> None:
+        super().__init__(address, message)
+        self.address = address
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"Invalid address {self.address!r}: {self.message}"
+
+
+# The errno values that have their own ConnectError subclass; others get ConnectError.
+errnoMapping: dict[int, type[ConnectError]] = {
+    errno.ECONNREFUSED: ConnectionRefusedError,
+    errno.ENETUNREACH: NoRouteError,
+    errno.EHOSTUNREACH: NoRouteError,
+    errno.ETIMEDOUT: TCPTimedOutError,
+}
+
+
+def getConnectError(e: BaseException | tuple[int, str]) -> ConnectError:
+    """Return the ConnectError that describes why a connection attempt failed.
+
+    Args:
+        e: the OSError raised by the attempt, or an ``(errno, text)`` pair.
+
+    Returns:
+        An instance of the most specific ConnectError subclass: ConnectionRefusedError,
+        NoRouteError, TCPTimedOutError, UnknownHostError (for a name lookup error) or
+        ConnectError itself.
+    """
+    if isinstance(e, socket.gaierror):
+        return UnknownHostError(string=e.strerror or str(e))
+    if isinstance(e, tuple):
+        number, text = e
+    elif isinstance(e, OSError) and e.errno is not None:
+        number, text = e.errno, e.strerror or str(e)
+    else:
+        return ConnectError(string=str(e))
+    klass = errnoMapping.get(number, ConnectError)
+    return klass(osError=errno.errorcode.get(number, str(number)), string=text)

@@ -9,7 +9,7 @@ Tests: tests/internet/test_interfaces.py and each implementer's tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from zope.interface import Attribute, Interface
@@ -101,7 +101,7 @@ class ITransport(Interface):
     def write(data: bytes) -> None:
         """Queue ``data`` for sending, in order, without blocking."""
 
-    def writeSequence(data: object) -> None:
+    def writeSequence(data: Iterable[bytes]) -> None:
         """Queue every bytes object of the iterable ``data``, in order."""
 
     def loseConnection() -> None:

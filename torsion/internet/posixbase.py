@@ -1,11 +1,17 @@
-"""PosixReactorBase: descriptor bookkeeping, the waker and TCP for polling reactors.
+"""The descriptor-watching half of every torsion reactor, and the polling reactors' base.
 
-A polling reactor (torsion.internet.selectreactor) subclasses it and supplies the
-IReactorFDSet methods and ``doIteration``. This module gives it the waker (a socket
-pair: a byte written from any thread, or from a signal handler, makes the poll return),
-the dispatch of one descriptor's events (under its log prefix, with errors turned into
-a disconnection of that descriptor only), and listenTCP/connectTCP.
-Tests: tests/internet/test_selectreactor.py, tests/internet/test_tcp.py.
+``DescriptorReactorMixin`` is what a reactor needs once it can watch descriptors: the
+batched writes (what transports write during one pass of the loop goes out in one send
+at its end), the dispatch of one descriptor's events (under its log prefix, with an
+error closing that descriptor only), closing everything at shutdown, and
+listenTCP/connectTCP. Both the selector reactors (torsion.internet._selectorreactor)
+and the asyncio reactor (torsion.internet.asyncioreactor) build on it.
+
+``PosixReactorBase`` adds what a reactor that polls for itself needs: the waker, a
+socket pair that a byte written from any thread, or from a signal handler, makes the
+poll return.
+Tests: tests/internet/test_selectreactor.py, tests/internet/test_tcp.py and the rest of
+the reactor conformance suite (tests/internet/reactormixins.py runs them on every reactor).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from torsion.internet.interfaces import IReactorFDSet, IReactorTCP, IReadDescrip
 from torsion.python import log
 from torsion.python.failure import Failure
 
-__all__ = ["PosixReactorBase", "Waker"]
+__all__ = ["DescriptorReactorMixin", "PosixReactorBase", "Waker"]
 
 
 @implementer(IReadDescriptor)
@@ -64,14 +70,18 @@ class Waker:
 
 
 @implementer(IReactorFDSet, IReactorTCP)
-class PosixReactorBase(ReactorBase):
-    """A ReactorBase that watches descriptors; subclasses implement the IReactorFDSet part."""
+class DescriptorReactorMixin:
+    """Dispatch, batched writes, shutdown and TCP for a reactor that watches descriptors.
+
+    Mix it in before ReactorBase. The reactor supplies the IReactorFDSet methods, and
+    calls ``_flushPendingWrites`` at the end of each pass of its loop (or arranges
+    for it in ``_scheduleWrite``).
+    """
 
     def __init__(self) -> None:
-        super().__init__()
+        # Transports that wrote during this pass of the loop (see FileDescriptor.write).
         self._pendingWriters: list[Any] = []
-        self.waker = Waker()
-        self.addReader(self.waker)
+        super().__init__()
 
     def _scheduleWrite(self, writer: Any) -> None:
         """Send ``writer``'s new data at the end of this pass of the loop."""
@@ -93,37 +103,33 @@ class PosixReactorBase(ReactorBase):
             if writer.connected and writer.bufferedSize():
                 self.addWriter(writer)
 
-    def wakeUp(self) -> None:
-        """Make a blocked ``doIteration`` return (safe from any thread)."""
-        self.waker.wakeUp()
-
     def addReader(self, reader: Any) -> None:
-        """Watch ``reader`` for readability (subclasses)."""
-        raise NotImplementedError
+        """Watch ``reader`` for readability (the reactor provides it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement addReader")
 
     def removeReader(self, reader: Any) -> None:
-        """Stop watching ``reader`` (subclasses)."""
-        raise NotImplementedError
+        """Stop watching ``reader`` (the reactor provides it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement removeReader")
 
     def addWriter(self, writer: Any) -> None:
-        """Watch ``writer`` for writability (subclasses)."""
-        raise NotImplementedError
+        """Watch ``writer`` for writability (the reactor provides it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement addWriter")
 
     def removeWriter(self, writer: Any) -> None:
-        """Stop watching ``writer`` (subclasses)."""
-        raise NotImplementedError
+        """Stop watching ``writer`` (the reactor provides it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement removeWriter")
 
     def removeAll(self) -> list[Any]:
-        """Stop watching everything but the waker (subclasses)."""
-        raise NotImplementedError
+        """Stop watching every user descriptor; return them (the reactor provides it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement removeAll")
 
     def getReaders(self) -> list[Any]:
-        """Return what is watched for readability (subclasses)."""
-        raise NotImplementedError
+        """Return what is watched for readability (the reactor provides it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement getReaders")
 
     def getWriters(self) -> list[Any]:
-        """Return what is watched for writability (subclasses)."""
-        raise NotImplementedError
+        """Return what is watched for writability (the reactor provides it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement getWriters")
 
     def _dispatch(self, selectable: Any, readable: bool, writable: bool) -> None:
         """Run one descriptor's read and write handlers, disconnecting it on failure.
@@ -160,7 +166,7 @@ class PosixReactorBase(ReactorBase):
             selectable.connectionLost(reason)
 
     def disconnectAll(self) -> None:
-        """At shutdown: close every descriptor except the waker, as connection lost."""
+        """At shutdown: close every watched descriptor, as connection lost."""
         for selectable in self.removeAll():
             log.callWithLogger(
                 selectable, selectable.connectionLost, Failure(error.ConnectionLost())
@@ -190,3 +196,27 @@ class PosixReactorBase(ReactorBase):
         connector = tcp.Connector(host, port, factory, timeout, bindAddress, self)
         connector.connect()
         return connector
+
+
+class PosixReactorBase(DescriptorReactorMixin, ReactorBase):
+    """A reactor that polls for itself: the mixin plus a waker that interrupts the poll.
+
+    Subclasses implement the IReactorFDSet methods, ``doIteration`` and ``_close``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waker = Waker()
+        self.addReader(self.waker)
+
+    def wakeUp(self) -> None:
+        """Make a blocked ``doIteration`` return (safe from any thread)."""
+        self.waker.wakeUp()
+
+    def _close(self) -> None:
+        """Release the reactor's own descriptors (for tests and embedders that make many).
+
+        Connections and ports are not touched: close them first (``disconnectAll``).
+        """
+        self.removeReader(self.waker)
+        self.waker.connectionLost(None)

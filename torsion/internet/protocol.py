@@ -23,6 +23,7 @@ from torsion.python import log
 from torsion.python.failure import Failure
 
 __all__ = [
+    "BaseProtocol",
     "ClientCreator",
     "ClientFactory",
     "Factory",
@@ -38,21 +39,16 @@ connectionDone = Failure(error.ConnectionDone())
 connectionDone.cleanFailure()
 
 
-@implementer(IProtocol, ILoggingContext)
-class Protocol:
-    """The base of every stream protocol: override the callbacks you need.
+class BaseProtocol:
+    """What every kind of protocol shares: a transport and the connectionMade hook.
 
-    ``transport`` is set by ``makeConnection``; ``factory`` by the factory that built
-    it. ``connected`` is true between connectionMade and connectionLost.
+    Protocol (streams) builds on it; process and datagram protocols will too.
+    ``transport`` is set by ``makeConnection``; ``connected`` is true from then on
+    until the connection is lost.
     """
 
-    factory: Any = None
     transport: Any = None
     connected = False
-
-    def logPrefix(self) -> str:
-        """Return the name used in log lines about this protocol (its class name)."""
-        return type(self).__name__
 
     def makeConnection(self, transport: Any) -> None:
         """Attach ``transport`` and call ``connectionMade`` (transports call this)."""
@@ -62,6 +58,21 @@ class Protocol:
 
     def connectionMade(self) -> None:
         """The connection is up; override to greet the peer or set up state."""
+
+
+@implementer(IProtocol, ILoggingContext)
+class Protocol(BaseProtocol):
+    """The base of every stream protocol: override the callbacks you need.
+
+    ``transport`` is set by ``makeConnection``; ``factory`` by the factory that built
+    it. ``connected`` is true between connectionMade and connectionLost.
+    """
+
+    factory: Any = None
+
+    def logPrefix(self) -> str:
+        """Return the name used in log lines about this protocol (its class name)."""
+        return type(self).__name__
 
     def dataReceived(self, data: bytes) -> None:
         """Some bytes arrived (in chunks of any size); override to handle them."""
@@ -221,6 +232,18 @@ class ReconnectingClientFactory(ClientFactory):
         self.retries = 0
         self._callID = None
         self.continueTrying = True
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Persist the configuration, not the live state of the retries.
+
+        The connector, the pending retry and the clock belong to the running process
+        (they hold the reactor), so a persisted application that is loaded again
+        starts its back-off afresh.
+        """
+        state = self.__dict__.copy()
+        for transient in ("connector", "_callID", "clock", "retries", "delay", "continueTrying"):
+            state.pop(transient, None)
+        return state
 
 
 class _InstanceFactory(ClientFactory):

@@ -4,7 +4,9 @@
   its result back in the reactor thread as a Deferred.
 - ``callMultipleInThread``: run several calls one after another in one pool thread.
 - ``blockingCallFromThread``: from a thread that is not the reactor's, run a function
-  in the reactor thread and wait for its result (plain, Deferred or coroutine).
+  in the reactor thread and wait for its result (plain, Deferred or coroutine). Called
+  from the reactor thread itself it raises RuntimeError at once: waiting there for the
+  reactor would wait for ever.
 
 Results cross threads only through ``reactor.callFromThread``, so callbacks on the
 returned Deferreds always run in the reactor thread.
@@ -15,6 +17,7 @@ Tests: tests/internet/test_threads.py.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Coroutine
 from inspect import iscoroutine
 from typing import Any, Protocol, TypeVar, cast, overload
@@ -22,6 +25,7 @@ from typing import Any, Protocol, TypeVar, cast, overload
 from torsion.internet._cooperator import globalReactor
 from torsion.internet.defer import Deferred
 from torsion.logger import Logger
+from torsion.python import threadable
 from torsion.python.failure import Failure
 from torsion.python.threadpool import ThreadPool
 
@@ -110,6 +114,20 @@ def callMultipleInThread(tupleList: list[_CallTuple]) -> None:
     _reactor().callInThread(_runMultiple, tupleList)
 
 
+def _isReactorThread(reactor: object) -> bool:
+    """Return True if the caller is the thread running ``reactor`` (or the I/O thread).
+
+    A reactor records the thread that ran it (``_mainThread``, set by startRunning);
+    one driven without ``run`` has none, and then the thread registered with
+    ``threadable.registerAsIOThread`` is taken for it. (That registration is
+    process-wide and names the last reactor run, so a reactor's own record wins.)
+    """
+    mainThread = getattr(reactor, "_mainThread", None)
+    if mainThread is not None:
+        return mainThread is threading.current_thread()
+    return threadable.isInIOThread()
+
+
 @overload
 def blockingCallFromThread(
     reactor: _ThreadCallingReactor,
@@ -139,16 +157,24 @@ def blockingCallFromThread(
 ) -> Any:
     """Run ``f(*args, **kwargs)`` in the reactor thread and wait for its result.
 
-    Call this from a thread other than the reactor's (calling it from the reactor
-    thread would wait for ever). ``f`` may return a plain value, a Deferred, or a
-    coroutine (a coroutine function is accepted), whose result is waited for.
+    Call this from a thread other than the reactor's. ``f`` may return a plain value,
+    a Deferred, or a coroutine (a coroutine function is accepted), whose result is
+    waited for.
 
     Returns:
         The (eventual) result of ``f``.
 
     Raises:
+        RuntimeError: if called from the reactor's own thread (it would deadlock);
+            there, call ``f`` directly or use its Deferred.
         The exception ``f`` raised or its Deferred failed with.
     """
+    if _isReactorThread(reactor):
+        raise RuntimeError(
+            "blockingCallFromThread was called from the reactor thread, where waiting "
+            "for the reactor would deadlock; call the function directly (and add "
+            "callbacks to its Deferred) instead"
+        )
     results: queue.Queue[Any] = queue.Queue(1)
 
     def inReactor() -> None:

@@ -49,6 +49,26 @@ def call(newContext: Mapping[object, object], func: Callable[..., _T], *args: An
         _current.reset(token)
 
 
+def current() -> Mapping[object, object] | None:
+    """Return the mapping of the innermost ``call`` (None outside any), for extensions."""
+    return _current.get()
+
+
+def callWithMapping(
+    mapping: Mapping[object, object], func: Callable[..., _T], *args: Any, **kw: Any
+) -> _T:
+    """Call ``func`` with ``mapping`` as the whole current context, replacing the outer one.
+
+    For extensions that compute their context lazily: ``mapping`` must itself answer for
+    the keys of the outer context (``current()``) that it wants to keep visible.
+    """
+    token = _current.set(mapping)
+    try:
+        return func(*args, **kw)
+    finally:
+        _current.reset(token)
+
+
 def get(key: object, default: object = None) -> Any:
     """Return the value of ``key`` in the current context, or ``default`` if it is not set."""
     current = _current.get()
@@ -57,4 +77,4 @@ def get(key: object, default: object = None) -> Any:
     return defaultContextDict.get(key, default)
 
 
-__all__ = ["call", "defaultContextDict", "get", "setDefault"]
+__all__ = ["call", "callWithMapping", "current", "defaultContextDict", "get", "setDefault"]

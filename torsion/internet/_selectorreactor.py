@@ -1,0 +1,216 @@
+"""SelectorReactor: the one implementation behind the select, poll, epoll and kqueue reactors.
+
+Each public reactor (torsion.internet.selectreactor, pollreactor, epollreactor,
+kqreactor) is this class with a different ``selectors`` selector class, so they share
+their bookkeeping and their per-event path and differ only in the system call that
+waits. The per-event path in ``doIteration`` is kept to local lookups and one call per
+ready descriptor, since every byte a torsion server moves goes through it.
+Tests: tests/internet/test_selectreactor.py (the shared logic, with real and fake
+selectors), tests/internet/test_kqreactor.py (kqueue's split read/write events) and
+the conformance suite, which runs on every one of these reactors.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from torsion.internet import error
+from torsion.internet.main import installReactor
+from torsion.internet.posixbase import PosixReactorBase
+from torsion.python import log
+from torsion.python.failure import Failure
+
+__all__ = ["SelectorReactor", "installSelectorReactor"]
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+
+
+class SelectorReactor(PosixReactorBase):
+    """A reactor that waits for I/O with a ``selectors`` selector.
+
+    Subclasses name their selector class in ``selectorFactory``.
+
+    Args:
+        selector: the selector to use instead of a new ``selectorFactory()`` (tests pass
+            fakes; any ``selectors.BaseSelector`` works). The reactor owns it and closes
+            it in ``_close``.
+    """
+
+    selectorFactory: ClassVar[Callable[[], selectors.BaseSelector]]
+
+    def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
+        self._selector = selector if selector is not None else type(self).selectorFactory()
+        # What each watched object is registered as: its descriptor and event mask. The
+        # descriptor is kept because an object's fileno() is -1 once it is closed.
+        self._registered: dict[Any, tuple[int, int]] = {}
+        super().__init__()
+
+    def _update(self, selectable: Any, add: int, remove: int) -> None:
+        entry = self._registered.get(selectable)
+        if entry is None:
+            if not add:
+                return
+            fd = selectable.fileno()
+            if fd == -1:
+                return
+            self._selector.register(fd, add, selectable)
+            self._registered[selectable] = (fd, add)
+            return
+        fd, mask = entry
+        newMask = (mask | add) & ~remove
+        if newMask == mask:
+            return
+        if newMask:
+            self._selector.modify(fd, newMask, selectable)
+            self._registered[selectable] = (fd, newMask)
+        else:
+            try:
+                self._selector.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
+            del self._registered[selectable]
+
+    def addReader(self, reader: Any) -> None:
+        """Watch ``reader`` for readability."""
+        self._update(reader, _READ, 0)
+
+    def addWriter(self, writer: Any) -> None:
+        """Watch ``writer`` for writability."""
+        self._update(writer, _WRITE, 0)
+
+    def removeReader(self, reader: Any) -> None:
+        """Stop watching ``reader`` for readability."""
+        self._update(reader, 0, _READ)
+
+    def removeWriter(self, writer: Any) -> None:
+        """Stop watching ``writer`` for writability."""
+        self._update(writer, 0, _WRITE)
+
+    def removeAll(self) -> list[Any]:
+        """Stop watching everything but the waker; return what was watched."""
+        removed = [s for s in self._registered if s is not self.waker]
+        for selectable in removed:
+            self._update(selectable, 0, _READ | _WRITE)
+        return removed
+
+    def getReaders(self) -> list[Any]:
+        """Return everything watched for readability (the waker included)."""
+        return [s for s, (_, mask) in self._registered.items() if mask & _READ]
+
+    def getWriters(self) -> list[Any]:
+        """Return everything watched for writability."""
+        return [s for s, (_, mask) in self._registered.items() if mask & _WRITE]
+
+    def doIteration(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` seconds for I/O and dispatch what is ready."""
+        if self._pendingWriters:
+            self._flushPendingWrites()
+            if self._pendingWriters:
+                timeout = 0  # A pull producer wrote more: don't sleep on it.
+        try:
+            events = self._selector.select(timeout)
+        except (OSError, ValueError) as e:
+            # select(2) refuses the whole set when one descriptor in it was closed
+            # behind the reactor's back; find that one, drop it, and go on.
+            self._dropBadDescriptors(e)
+            return
+        registered = self._registered
+        callWithLogger = log.callWithLogger
+        dispatch = self._dispatch
+        waker = self.waker
+        for key, mask in events:
+            selectable = key.data
+            if selectable not in registered:
+                continue  # Removed by an earlier handler in this same pass.
+            if selectable is waker:
+                selectable.doRead()
+                continue
+            callWithLogger(selectable, dispatch, selectable, mask & _READ, mask & _WRITE)
+        if self._pendingWriters:
+            self._flushPendingWrites()
+
+    def _dropBadDescriptors(self, problem: BaseException) -> None:
+        """Disconnect every watched object that the selector cannot watch any more.
+
+        That is one whose descriptor was closed (or replaced) behind the reactor's back,
+        or, for select(2), one whose descriptor number is too high for it.
+
+        Raises:
+            OSError or ValueError: the selector's error again, if no watched descriptor
+                explains it (so a broken selector is not mistaken for a bad connection).
+        """
+        bad: list[tuple[Any, BaseException]] = []
+        for selectable, (fd, mask) in self._registered.items():
+            if selectable is self.waker:
+                continue
+            if selectable.fileno() != fd:
+                bad.append((selectable, self._closedBehindOurBack(fd)))
+                continue
+            try:
+                os.fstat(fd)
+            except OSError:
+                bad.append((selectable, self._closedBehindOurBack(fd)))
+                continue
+            if not self._canWatchAlone(fd, mask):
+                bad.append(
+                    (
+                        selectable,
+                        error.ConnectionLost(
+                            f"{type(self).__name__} cannot watch descriptor {fd}; "
+                            "use torsion.internet.default.install() for a reactor that can"
+                        ),
+                    )
+                )
+        if not bad:
+            raise problem
+        for selectable, reason in bad:
+            log.msg(f"Dropping {selectable!r}: {reason}")
+            self._update(selectable, 0, _READ | _WRITE)
+            log.callWithLogger(selectable, selectable.connectionLost, Failure(reason))
+
+    @staticmethod
+    def _closedBehindOurBack(fd: int) -> BaseException:
+        return error.ConnectionFdescWentAway(
+            f"descriptor {fd} was closed while the reactor watched it; "
+            "call stopReading() and stopWriting() before closing a descriptor"
+        )
+
+    def _canWatchAlone(self, fd: int, mask: int) -> bool:
+        """Return True if a fresh selector of this reactor's kind can watch ``fd``."""
+        probe = type(self).selectorFactory()
+        try:
+            probe.register(fd, mask)
+            probe.select(0)
+        except (OSError, ValueError):
+            return False
+        finally:
+            probe.close()
+        return True
+
+    def _close(self) -> None:
+        """Close the waker and the selector; the reactor is unusable afterwards."""
+        super()._close()
+        self._registered.clear()
+        self._selector.close()
+
+
+_Reactor = TypeVar("_Reactor", bound=SelectorReactor)
+
+
+def installSelectorReactor(reactorClass: type[_Reactor]) -> _Reactor:
+    """Make a new ``reactorClass()`` the global reactor and return it.
+
+    Raises:
+        ReactorAlreadyInstalledError: if a reactor is installed already.
+    """
+    reactor = reactorClass()
+    try:
+        installReactor(reactor)
+    except BaseException:
+        reactor._close()
+        raise
+    return reactor
