@@ -52,6 +52,7 @@ class FileDescriptor:
         "_offset",
         "_pending",
         "_pendingSize",
+        "_watchingWrites",
         "_writeDisconnected",
         "_writeDisconnecting",
         "connected",
@@ -70,6 +71,7 @@ class FileDescriptor:
         self.reactor = reactor
         self.connected = False
         self.disconnected = False
+        self._watchingWrites = False
         self.disconnecting = False
         self._writeDisconnecting = False
         self._writeDisconnected = False
@@ -95,7 +97,7 @@ class FileDescriptor:
         """Read what is available (subclasses)."""
         raise NotImplementedError(f"{type(self).__name__} must implement doRead")
 
-    def writeSomeData(self, data: memoryview) -> int | BaseException:
+    def writeSomeData(self, data: bytes | memoryview) -> int | BaseException:
         """Send what the OS takes of ``data``; return the count (subclasses)."""
         raise NotImplementedError(f"{type(self).__name__} must implement writeSomeData")
 
@@ -112,11 +114,16 @@ class FileDescriptor:
 
     def startWriting(self) -> None:
         """Ask the reactor to call ``doWrite`` when the descriptor can take data."""
+        self._watchingWrites = True
         self.reactor.addWriter(self)
 
     def stopWriting(self) -> None:
         """Stop watching for writability."""
-        self.reactor.removeWriter(self)
+        # Most sends complete at once, without writability ever being watched: skip
+        # the reactor call then (doWrite calls this after every complete send).
+        if self._watchingWrites:
+            self._watchingWrites = False
+            self.reactor.removeWriter(self)
 
     def bufferedSize(self) -> int:
         """Return how many bytes wait to be sent."""
@@ -138,7 +145,8 @@ class FileDescriptor:
             self.reactor._scheduleWrite(self)
         self._pending.append(data)
         self._pendingSize += len(data)
-        self._maybePauseProducer()
+        if self.producer is not None:
+            self._maybePauseProducer()
 
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
         """Queue every bytes object of ``iovec``, in order, as one batch.
@@ -182,7 +190,9 @@ class FileDescriptor:
             self._pendingSize = 0
             self._offset = 0
         if self._current:
-            sent = self.writeSomeData(memoryview(self._current)[self._offset :])
+            offset = self._offset
+            current = self._current
+            sent = self.writeSomeData(memoryview(current)[offset:] if offset else current)
             if isinstance(sent, BaseException):
                 return sent
             self._offset += sent

@@ -99,9 +99,22 @@ class DescriptorReactorMixin:
         for writer in pending:
             if writer.disconnected or not writer.bufferedSize():
                 continue
-            callWithLogger(writer, self._dispatch, writer, False, True)
+            if writer.producer is None and not (
+                writer.disconnecting or writer._writeDisconnecting
+            ):
+                # With no producer to resume and no close to finish, sending runs no
+                # code of the user's: no log context is needed unless it fails.
+                try:
+                    why = writer.doWrite()
+                except BaseException:
+                    why = Failure()
+                    callWithLogger(writer, self._logDispatchError, writer, why)
+                if why:
+                    callWithLogger(writer, self._disconnectSelectable, writer, why, False)
+            else:
+                callWithLogger(writer, self._dispatch, writer, False, True)
             if writer.connected and writer.bufferedSize():
-                self.addWriter(writer)
+                writer.startWriting()
 
     def addReader(self, reader: Any) -> None:
         """Watch ``reader`` for readability (the reactor provides it)."""
@@ -148,9 +161,12 @@ class DescriptorReactorMixin:
                 isRead = False
         except BaseException:
             why = Failure()
-            log.err(why, f"Unhandled error while handling {selectable!r}; closing it")
+            self._logDispatchError(selectable, why)
         if why:
             self._disconnectSelectable(selectable, why, isRead)
+
+    def _logDispatchError(self, selectable: Any, failure: Failure) -> None:
+        log.err(failure, f"Unhandled error while handling {selectable!r}; closing it")
 
     def _disconnectSelectable(self, selectable: Any, why: object, isRead: bool) -> None:
         self.removeReader(selectable)

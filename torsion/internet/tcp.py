@@ -90,12 +90,26 @@ def _qualifiedName(thing: Any) -> str:
 class Connection(FileDescriptor):
     """A connected TCP socket: the transport a protocol writes to."""
 
-    __slots__ = ("_fileno", "_hostAddress", "_logPrefix", "_recv", "_send", "protocol", "socket")
+    __slots__ = (
+        "_fileno",
+        "_hostAddress",
+        "_logPrefix",
+        "_readSize",
+        "_recv",
+        "_send",
+        "protocol",
+        "socket",
+    )
 
     # The most one read takes. 256 KiB (asyncio's figure; Twisted reads 64 KiB) halves
     # the passes of the loop per byte of a bulk transfer: bench/net.py's bulk echo
-    # moved about twice the bytes per server CPU-second, with ping-pong unchanged.
+    # moved about twice the bytes per server CPU-second.
     readSize = 2**18
+    # But reads start at this size, and grow to readSize only while they come back
+    # full. glibc maps allocations above 128 KiB with mmap, and recv() then shrinks
+    # its buffer to what arrived with mremap: every small read into a 256 KiB buffer
+    # cost an mmap, a mremap and a munmap, a quarter of a ping-pong server's time.
+    _firstReadSize = 2**16
 
     def __init__(self, sock: socket.socket, protocol: Any, reactor: Any) -> None:
         super().__init__(reactor)
@@ -103,6 +117,7 @@ class Connection(FileDescriptor):
         self._fileno = sock.fileno()
         self._recv = sock.recv
         self._send = sock.send
+        self._readSize = min(self._firstReadSize, self.readSize)
         self.protocol = protocol
         self._logPrefix = "-"
         self._hostAddress: IPv4Address | IPv6Address | None = None
@@ -118,8 +133,9 @@ class Connection(FileDescriptor):
 
     def doRead(self) -> object:
         """Read what the peer sent and hand it to the protocol."""
+        size = self._readSize
         try:
-            data = self._recv(self.readSize)
+            data = self._recv(size)
         except BlockingIOError:
             return None
         except InterruptedError:
@@ -128,12 +144,18 @@ class Connection(FileDescriptor):
             if e.errno in _CONNECTION_LOST_ERRNOS:
                 return error.ConnectionLost(str(e))
             raise
+        received = len(data)
+        if received == size:
+            if size < self.readSize:
+                self._readSize = min(size * 4, self.readSize)
+        elif received < self._firstReadSize < size:
+            self._readSize = self._firstReadSize
         if not data:
             return error.ConnectionDone()
         self.protocol.dataReceived(data)
         return None
 
-    def writeSomeData(self, data: memoryview) -> int | BaseException:
+    def writeSomeData(self, data: bytes | memoryview) -> int | BaseException:
         """Send what the kernel takes of ``data``."""
         try:
             return self._send(data)
