@@ -2,8 +2,9 @@
 
 ``reactor`` is a pytest fixture parametrised over every reactor available here: the
 select, poll, epoll and kqueue reactors where the platform has them, and the asyncio
-reactor on a new asyncio loop and, when uvloop is installed, on a new uvloop loop. The
-tests that take it are the reactor conformance suite. Each test gets a new, uninstalled
+reactor on a new asyncio loop and, when uvloop is installed, on a new uvloop loop, each
+both with TCP on the loop's own transports (the default) and on torsion's own ("-fd").
+The tests that take it are the reactor conformance suite. Each test gets a new, uninstalled
 reactor that is torn down afterwards (its descriptors, thread pool and loop closed), so
 tests do not share state and run in parallel. ``runUntilFired`` spins a reactor until a
 Deferred fires, failing the test after a few seconds instead of hanging. The rest are
@@ -37,6 +38,7 @@ def _availableReactors() -> dict[str, Callable[[], Any]]:
     factories: dict[str, Callable[[], Any]] = {
         "select": SelectReactor,
         "asyncio": lambda: AsyncioSelectorReactor(asyncio.new_event_loop()),
+        "asyncio-fd": lambda: AsyncioSelectorReactor(asyncio.new_event_loop(), False),
     }
     if hasattr(selectors, "PollSelector"):
         factories["poll"] = PollReactor
@@ -54,10 +56,23 @@ def _availableReactors() -> dict[str, Callable[[], Any]]:
         pass
     else:
         factories["asyncio+uvloop"] = lambda: AsyncioSelectorReactor(uvloop.new_event_loop())
+        factories["asyncio+uvloop-fd"] = lambda: AsyncioSelectorReactor(
+            uvloop.new_event_loop(), False
+        )
     return factories
 
 
 REACTOR_FACTORIES: dict[str, Callable[[], Any]] = _availableReactors()
+
+
+def skipOnLoopTransports(reactor: Any, reason: str) -> None:
+    """Skip the test when ``reactor`` runs TCP on an asyncio loop's own transports.
+
+    For tests of what only torsion's own transports do (their writes wait in torsion's
+    buffer until the end of the pass); ``reason`` says why the loop's cannot.
+    """
+    if getattr(reactor, "nativeTransports", False):
+        pytest.skip(f"on the loop's own transports, {reason}")
 
 
 def runUntilFired(reactor: Any, d: Deferred[Any], timeout: float = 5.0) -> Any:

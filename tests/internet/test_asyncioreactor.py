@@ -1,10 +1,12 @@
 """Tests for torsion.internet.asyncioreactor: torsion and asyncio code on one loop.
 
 The reactor's general behaviour is tested by the conformance suite (it is in
-reactormixins.REACTOR_FACTORIES on both asyncio's loop and uvloop's); these tests are
-about sharing the loop: asyncio coroutines, streams and servers next to torsion ones,
-Deferreds and Futures awaiting each other, the loop driven by ``reactor.run()`` or by
-asyncio itself, and ``install()``.
+reactormixins.REACTOR_FACTORIES on both asyncio's loop and uvloop's, with TCP on the
+loop's transports and on torsion's); its TCP on the loop's transports in
+test_asynciotcp.py. These tests are about sharing the loop: asyncio coroutines, streams
+and servers next to torsion ones, Deferreds and Futures awaiting each other, the loop
+driven by ``reactor.run()`` or by asyncio itself, and ``install()``; each runs with
+both kinds of TCP transport.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.internet.reactormixins import closeReactor
+from tests.internet.reactormixins import closeReactor, runUntilFired
 from torsion.internet import error
 from torsion.internet.asyncioreactor import AsyncioSelectorReactor
 from torsion.internet.defer import Deferred
@@ -55,9 +57,11 @@ def loop(
         made.close()
 
 
-@pytest.fixture
-def reactor(loop: asyncio.AbstractEventLoop) -> Iterator[AsyncioSelectorReactor]:
-    made = AsyncioSelectorReactor(loop)
+@pytest.fixture(params=[True, False], ids=["loopTransports", "fdTransports"])
+def reactor(
+    loop: asyncio.AbstractEventLoop, request: pytest.FixtureRequest
+) -> Iterator[AsyncioSelectorReactor]:
+    made = AsyncioSelectorReactor(loop, nativeTransports=request.param)
     try:
         yield made
     finally:
@@ -308,12 +312,13 @@ def test_installMakesGlobalReactorOnTheCurrentLoop() -> None:
         """
         import asyncio
         from torsion.internet import asyncioreactor
-        installed = asyncioreactor.install()
+        installed = asyncioreactor.install(nativeTransports=False)
         from torsion.internet import reactor
         print(reactor is installed, reactor._asyncioEventloop is asyncio.get_event_loop())
+        print(reactor.nativeTransports, asyncioreactor.AsyncioSelectorReactor().nativeTransports)
         """
     )
-    assert result.stdout.strip() == "True True", result.stderr
+    assert result.stdout.split() == ["True", "True", "False", "True"], result.stderr
 
 
 def test_installOnUvloopRunsEchoAndSecondInstallFails() -> None:
@@ -374,15 +379,21 @@ def test_signalStopsReactorOnEitherLoop(loopKind: str) -> None:
     assert result.stdout.splitlines() == ["shut down", "returned True"], result.stderr
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["loopTransports", "fdTransports"])
 def test_noDescriptorsLeakAcrossManyReactors(
-    loopFactory: Callable[[], asyncio.AbstractEventLoop],
+    loopFactory: Callable[[], asyncio.AbstractEventLoop], native: bool
 ) -> None:
     if not os.path.isdir("/proc/self/fd"):
         pytest.skip("needs /proc/self/fd to count descriptors")
     before = len(os.listdir("/proc/self/fd"))
     for _ in range(20):
-        made = AsyncioSelectorReactor(loopFactory())
-        made.listenTCP(0, Factory.forProtocol(Echo), interface="127.0.0.1")
+        made = AsyncioSelectorReactor(loopFactory(), native)
+        port = made.listenTCP(0, Factory.forProtocol(Echo), interface="127.0.0.1")
+        client = Collector()
+        made.connectTCP("127.0.0.1", port.getHost().port, OneClient(client))
+        runUntilFired(made, client.made)
+        # Left open, with one more attempt under way: closing the reactor ends both.
+        made.connectTCP("127.0.0.1", port.getHost().port, OneClient(Collector()))
         made.callLater(30, lambda: None)
         closeReactor(made)
     assert len(os.listdir("/proc/self/fd")) <= before

@@ -1,34 +1,12 @@
 """Tests for torsion.logger._file: the text file observer and its line format."""
 
 import io
-import os
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
+from tests.logger.helpers import SEED_TIME
 from torsion.logger import FileLogObserver, Logger, LogPublisher, textFileLogObserver
 from torsion.python import log
 from torsion.python.failure import Failure
-
-# 2004/04/24 17:08 in Central European Summer Time, the seed's example line.
-SEED_TIME = 1082819280.0
-
-
-@pytest.fixture
-def cest() -> Iterator[None]:
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Rome"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 def test_fileObserverWritesFormatterOutput() -> None:

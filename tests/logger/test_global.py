@@ -125,7 +125,9 @@ def test_globalPublisherBuffersUntilLoggingBegins() -> None:
     Logger(namespace="t.buffered").info("kept for later")
     seen: list[dict[str, Any]] = []
     buffer.replayTo(seen.append)
-    assert "kept for later" in [e["log_format"] for e in seen if e["log_namespace"] == "t.buffered"]
+    assert "kept for later" in [
+        e["log_format"] for e in seen if e.get("log_namespace") == "t.buffered"
+    ]
 
 
 def test_realWarningsModuleIsUntouchedByFakeBeginner() -> None:

@@ -1,11 +1,11 @@
 """Tests for torsion.logger._stdlib: the bridges with the standard library's logging."""
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.logger.helpers import RecordingHandler
 from torsion.logger import (
     Logger,
     LogLevel,
@@ -17,26 +17,6 @@ from torsion.logger import (
 from torsion.logger._stdlib import fromStdlibLevel, toStdlibLevel
 from torsion.python import log
 from torsion.python.failure import Failure
-
-
-class RecordingHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def stdlibLogger(request: pytest.FixtureRequest) -> Iterator[logging.Logger]:
-    """A stdlib logger private to the test, left with no handlers afterwards."""
-    logger = logging.getLogger(f"torsion-test.{request.node.name}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    yield logger
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
 
 
 @pytest.mark.parametrize("level", list(LogLevel))

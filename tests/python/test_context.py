@@ -122,3 +122,76 @@ def test_taskCreatedInsideCallInheritsContext() -> None:
         return await asyncio.wait_for(task, 10)
 
     assert asyncio.run(main()) == "creator"
+
+
+def test_callLazilyMakesTheContextOnlyWhenLookedAt() -> None:
+    made: list[object] = []
+
+    def factory(outer: object, argument: object) -> dict[object, object]:
+        made.append(argument)
+        return {"who": argument}
+
+    assert context.callLazily(factory, "first", lambda: "untouched") == "untouched"
+    assert made == []
+    assert context.callLazily(factory, "second", context.get, "who") == "second"
+    assert made == ["second"]
+
+
+def test_lazyContextSeesTheOuterOneAndNestedCallsSeeBoth() -> None:
+    def factory(outer: object, argument: object) -> dict[object, object]:
+        merged = dict(context.resolve(outer) or {})  # type: ignore[arg-type]
+        merged["lazy"] = argument
+        return merged
+
+    def inside() -> tuple[object, object, object]:
+        return context.call(
+            {"inner": 3}, lambda: (context.get("outer"), context.get("lazy"), context.get("inner"))
+        )
+
+    result = context.call({"outer": 1}, context.callLazily, factory, 2, inside)
+    assert result == (1, 2, 3)
+    assert context.get("lazy") is None
+
+
+def layerFactory(outer: object, argument: object) -> dict[object, object]:
+    merged = dict(context.resolve(outer) or {})  # type: ignore[arg-type]
+    merged["layer"] = argument
+    return merged
+
+
+def test_threadLayerIsInnermostUntilCodeEntersItsOwnContext() -> None:
+    context.threadLayer.layer = (layerFactory, context.currentVariable(), "L")
+    try:
+        assert context.get("layer") == "L"
+        inner = context.call({"mine": 1}, lambda: (context.get("layer"), context.get("mine")))
+        assert inner == ("L", 1)
+        assert context.get("layer") == "L"
+        assert context.get("mine") is None
+    finally:
+        context.threadLayer.layer = None
+    assert context.get("layer") is None
+
+
+def test_threadLayerIsNotSeenByOtherThreads() -> None:
+    import threading
+
+    seen: list[object] = []
+    context.threadLayer.layer = (layerFactory, context.currentVariable(), "L")
+    try:
+        worker = threading.Thread(target=lambda: seen.append(context.get("layer", "none")))
+        worker.start()
+        worker.join(5)
+    finally:
+        context.threadLayer.layer = None
+    assert seen == ["none"]
+
+
+def test_threadLayerEnteredInsideAContextSeesIt() -> None:
+    def enterLayer() -> tuple[object, object]:
+        context.threadLayer.layer = (layerFactory, context.currentVariable(), "L")
+        try:
+            return context.get("outer"), context.get("layer")
+        finally:
+            context.threadLayer.layer = None
+
+    assert context.call({"outer": "O"}, enterLayer) == ("O", "L")

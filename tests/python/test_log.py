@@ -2,14 +2,13 @@
 
 import io
 import logging
-import os
-import time
 import types
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.logger.helpers import RecordingHandler
 from torsion.logger import (
     LogBeginner,
     Logger,
@@ -40,21 +39,6 @@ def legacyEvents() -> Iterator[list[dict[str, Any]]]:
     log.addObserver(seen.append)
     yield seen
     log.removeObserver(seen.append)
-
-
-@pytest.fixture
-def cest() -> Iterator[None]:
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Rome"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 def test_msgPublishesClassicAndNewKeys(events: list[dict[str, Any]]) -> None:
@@ -340,25 +324,6 @@ def test_startLoggingWithObserverReplaysToClassicObserver(
     assert stdio.stdout == "out"
 
 
-class RecordingHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def stdlibLogger(request: pytest.FixtureRequest) -> Iterator[logging.Logger]:
-    logger = logging.getLogger(f"torsion-test.{request.node.name}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    yield logger
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-
-
 def test_pythonLoggingObserverSendsClassicEvents(stdlibLogger: logging.Logger) -> None:
     recorded = RecordingHandler()
     stdlibLogger.addHandler(recorded)
@@ -386,7 +351,7 @@ def test_pythonLoggingObserverAndHandlerDoNotLoop(stdlibLogger: logging.Logger) 
     assert [r.getMessage() for r in recorded.records] == ["from torsion", "from stdlib"]
 
 
-def test_callWithLoggerAsksForThePrefixOnlyWhenSomethingIsLogged(
+def test_callWithLoggerAsksForThePrefixOnlyForWhatIsLogged(
     events: list[dict[str, Any]],
 ) -> None:
     """The reactor wraps every I/O event in callWithLogger; most log nothing."""
@@ -405,7 +370,7 @@ def test_callWithLoggerAsksForThePrefixOnlyWhenSomethingIsLogged(
         log.msg("two")
 
     log.callWithLogger(Counting(), logTwice)
-    assert asked == [1]
+    assert asked == [1, 1]
     assert [e["system"] for e in events] == ["Counting,1,127.0.0.1"] * 2
 
 

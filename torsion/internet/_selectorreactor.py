@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 from torsion.internet import error
 from torsion.internet.main import installReactor
 from torsion.internet.posixbase import PosixReactorBase
-from torsion.python import log
+from torsion.python import context, log
 from torsion.python.failure import Failure
 
 __all__ = ["SelectorReactor", "installSelectorReactor"]
@@ -119,17 +119,26 @@ class SelectorReactor(PosixReactorBase):
             self._dropBadDescriptors(e)
             return
         registered = self._registered
-        callWithLogger = log.callWithLogger
         dispatch = self._dispatch
         waker = self.waker
-        for key, mask in events:
-            selectable = key.data
-            if selectable not in registered:
-                continue  # Removed by an earlier handler in this same pass.
-            if selectable is waker:
-                selectable.doRead()
-                continue
-            callWithLogger(selectable, dispatch, selectable, mask & _READ, mask & _WRITE)
+        # Each event is handled under its descriptor's log prefix, through the thread's
+        # lazy context layer: the same as log.callWithLogger, at a fraction of the cost.
+        layers = context.threadLayer
+        previous = layers.layer
+        outer = context.currentVariable()
+        loggerContext = log.loggerContext
+        try:
+            for key, mask in events:
+                selectable = key.data
+                if selectable not in registered:
+                    continue  # Removed by an earlier handler in this same pass.
+                if selectable is waker:
+                    selectable.doRead()
+                    continue
+                layers.layer = (loggerContext, outer, selectable)
+                dispatch(selectable, mask & _READ, mask & _WRITE)
+        finally:
+            layers.layer = previous
         if self._pendingWriters:
             self._flushPendingWrites()
 

@@ -200,7 +200,8 @@ class FileDescriptor:
                 return None
             self._current = b""
             self._offset = 0
-        self.stopWriting()
+        if self._watchingWrites:
+            self.stopWriting()
         if self.producer is not None and (not self.streamingProducer or self.producerPaused):
             self.producerPaused = False
             self.producer.resumeProducing()

@@ -5,6 +5,10 @@ coroutine (through ``Deferred.fromFuture``), asyncio code can await a Deferred
 (``d.asFuture(loop)``), and both kinds of servers run side by side. The reactor keeps
 no loop of its own:
 
+- TCP connections are the loop's own transports (libuv's, on uvloop), with a thin
+  adapter to torsion's protocols (torsion.internet._asynciotcp); torsion still makes
+  the sockets, so ports and connectors behave as on every other reactor. With
+  ``nativeTransports=False`` they are torsion's own transports instead, as below;
 - descriptors are watched with ``loop.add_reader``/``add_writer``; their events go
   through the same dispatch as the selector reactors (torsion.internet.posixbase);
 - timed calls keep ReactorBase's heap (so DelayedCall behaves exactly as elsewhere),
@@ -27,7 +31,8 @@ from asyncio import AbstractEventLoop, TimerHandle
 from collections.abc import Callable
 from typing import Any
 
-from torsion.internet import error
+from torsion.internet import error, tcp
+from torsion.internet._asynciotcp import LoopConnection, LoopConnector, LoopPort
 from torsion.internet._delayedcall import DelayedCall
 from torsion.internet.base import ReactorBase
 from torsion.internet.main import installReactor
@@ -71,10 +76,19 @@ class AsyncioSelectorReactor(DescriptorReactorMixin, ReactorBase):
     Args:
         eventloop: the loop to run on. None: the thread's current asyncio loop (see
             ``install``). The reactor never closes a loop it was given.
+        nativeTransports: run TCP connections on the loop's own transports (the
+            default: on uvloop, much faster). False: on torsion's own transports, with
+            the loop only watching their descriptors, exactly as the other reactors
+            run them (for comparison, or for code that needs torsion's write batching).
     """
 
-    def __init__(self, eventloop: AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self, eventloop: AbstractEventLoop | None = None, nativeTransports: bool = True
+    ) -> None:
         self._asyncioEventloop = eventloop if eventloop is not None else _currentLoop()
+        self.nativeTransports = nativeTransports
+        # Connections run by the loop's transports, and attempts to make them.
+        self._loopConnections: set[LoopConnection] = set()
         # The descriptor each watched object was registered with (fileno() is -1 once
         # the object is closed, but the loop must be told which one to forget).
         self._readers: dict[Any, int] = {}
@@ -162,6 +176,43 @@ class AsyncioSelectorReactor(DescriptorReactorMixin, ReactorBase):
     def _flushSoon(self) -> None:
         if self._pendingWriters:
             self._flushPendingWrites()
+
+    # -- TCP ---------------------------------------------------------------------------
+
+    def listenTCP(
+        self, port: int, factory: Any, backlog: int = 50, interface: str = ""
+    ) -> tcp.Port:
+        """Listen for TCP connections on ``interface``:``port`` (0: a free port).
+
+        Raises:
+            CannotListenError: naming the address, if it cannot be listened on.
+        """
+        if not self.nativeTransports:
+            return super().listenTCP(port, factory, backlog, interface)
+        listening = LoopPort(port, factory, backlog, interface, self)
+        listening.startListening()
+        return listening
+
+    def connectTCP(
+        self,
+        host: str,
+        port: int,
+        factory: Any,
+        timeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> tcp.Connector:
+        """Connect to ``host``:``port`` (names resolved with ``resolve``), telling ``factory``."""
+        if not self.nativeTransports:
+            return super().connectTCP(host, port, factory, timeout, bindAddress)
+        connector = LoopConnector(host, port, factory, timeout, bindAddress, self)
+        connector.connect()
+        return connector
+
+    def disconnectAll(self) -> None:
+        """At shutdown: close every port and connection, and give up every attempt."""
+        super().disconnectAll()
+        for connection in list(self._loopConnections):
+            connection._abandon()
 
     # -- timed calls and cross-thread calls ----------------------------------------------
 
@@ -333,7 +384,9 @@ class AsyncioSelectorReactor(DescriptorReactorMixin, ReactorBase):
             self._timerWhen = None
 
 
-def install(eventloop: AbstractEventLoop | None = None) -> AsyncioSelectorReactor:
+def install(
+    eventloop: AbstractEventLoop | None = None, nativeTransports: bool = True
+) -> AsyncioSelectorReactor:
     """Make an AsyncioSelectorReactor on ``eventloop`` the global reactor; return it.
 
     Args:
@@ -341,11 +394,13 @@ def install(eventloop: AbstractEventLoop | None = None) -> AsyncioSelectorReacto
             current loop (``asyncio.set_event_loop``, or what an installed policy such
             as uvloop's makes); else a new loop, which becomes the current one so that
             asyncio code finds it with ``asyncio.get_event_loop()``.
+        nativeTransports: run TCP on the loop's own transports (see
+            AsyncioSelectorReactor).
 
     Raises:
         ReactorAlreadyInstalledError: if a reactor is installed already.
     """
-    reactor = AsyncioSelectorReactor(eventloop)
+    reactor = AsyncioSelectorReactor(eventloop, nativeTransports)
     try:
         installReactor(reactor)
     except BaseException:

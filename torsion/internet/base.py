@@ -189,6 +189,9 @@ class ReactorBase:
     def __init__(self) -> None:
         self._timedCalls: list[tuple[float, int, DelayedCall]] = []
         self._sequence = itertools.count()
+        # Bound once: every callLater hands these to its DelayedCall.
+        self._cancelHook = self._cancelCallLater
+        self._moveHook = self._moveCallLater
         self._staleTimedCalls = 0
         self._threadCallQueue: deque[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
         self._threadCallQueue = deque()
@@ -233,14 +236,9 @@ class ReactorBase:
         """
         if delay < 0:
             raise ValueError(f"callLater delay must not be negative, got {delay!r}")
+        now = self.seconds
         call = DelayedCall(
-            self.seconds() + delay,
-            callable,
-            args,
-            kw,
-            self._cancelCallLater,
-            self._moveCallLater,
-            self.seconds,
+            now() + delay, callable, args, kw, self._cancelHook, self._moveHook, now
         )
         heapq.heappush(self._timedCalls, (call.time, next(self._sequence), call))
         return call
@@ -321,14 +319,18 @@ class ReactorBase:
                 log.err(None, f"Unhandled error in callFromThread call {f!r}")
         heap = self._timedCalls
         now = self.seconds()
+        heappop = heapq.heappop
         while heap and heap[0][0] <= now:
-            when, _, call = heapq.heappop(heap)
-            if not call.active() or when != call.time:
+            when, _, call = heappop(heap)
+            if call.called or call.cancelled or when != call.time:
                 self._staleTimedCalls = max(0, self._staleTimedCalls - 1)
                 continue
             call.called = True
             try:
-                call.func(*call.args, **call.kw)
+                if call.kw:
+                    call.func(*call.args, **call.kw)
+                else:
+                    call.func(*call.args)
             except BaseException:
                 log.err(None, f"Unhandled error in delayed call {call!r}")
         if self._justStopped:

@@ -4,7 +4,7 @@ epoll's cost does not grow with the number of idle descriptors, which makes it t
 right choice for servers with many connections. Importing this module where epoll does
 not exist raises ImportError. All the work is done by the shared
 torsion.internet._selectorreactor.SelectorReactor.
-Tests: tests/internet/test_epollreactor.py and the conformance suite.
+Tests: tests/internet/test_pollingreactors.py and the conformance suite.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ poll(2) has no descriptor-number limit, unlike select(2), but still costs time i
 proportion to the number of watched descriptors; ``torsion.internet.default`` picks it
 on POSIX systems that have neither epoll nor kqueue. All the work is done by the shared
 torsion.internet._selectorreactor.SelectorReactor.
-Tests: tests/internet/test_pollreactor.py and the conformance suite.
+Tests: tests/internet/test_pollingreactors.py and the conformance suite.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class DescriptorReactorMixin:
         self._pendingWriters = []
         callWithLogger = log.callWithLogger
         for writer in pending:
-            if writer.disconnected or not writer.bufferedSize():
+            if writer.disconnected:
                 continue
             if writer.producer is None and not (
                 writer.disconnecting or writer._writeDisconnecting
@@ -111,7 +111,7 @@ class DescriptorReactorMixin:
                     callWithLogger(writer, self._logDispatchError, writer, why)
                 if why:
                     callWithLogger(writer, self._disconnectSelectable, writer, why, False)
-            else:
+            elif writer.bufferedSize():
                 callWithLogger(writer, self._dispatch, writer, False, True)
             if writer.connected and writer.bufferedSize():
                 writer.startWriting()
@@ -144,7 +144,7 @@ class DescriptorReactorMixin:
         """Return what is watched for writability (the reactor provides it)."""
         raise NotImplementedError(f"{type(self).__name__} must implement getWriters")
 
-    def _dispatch(self, selectable: Any, readable: bool, writable: bool) -> None:
+    def _dispatch(self, selectable: Any, readable: int, writable: int) -> None:
         """Run one descriptor's read and write handlers, disconnecting it on failure.
 
         Runs under the descriptor's log prefix; an exception (say, from a protocol's

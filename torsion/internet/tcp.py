@@ -67,6 +67,10 @@ _ACCEPT_SKIP_ERRNOS = frozenset(
 )
 
 
+# For annotations inside classes that have an attribute named ``socket``.
+_Socket = socket.socket
+
+
 def _addressFor(family: int, sockaddr: Any) -> IPv4Address | IPv6Address:
     if family == socket.AF_INET6:
         return IPv6Address("TCP", sockaddr[0], sockaddr[1], *sockaddr[2:4])
@@ -86,8 +90,62 @@ def _qualifiedName(thing: Any) -> str:
     return f"{cls.__module__}.{cls.__name__}"
 
 
+class _SocketOptions:
+    """The socket-level methods of a TCP transport, on its ``socket`` attribute.
+
+    Shared by Connection and the asyncio reactor's loop-run connections
+    (torsion.internet._asynciotcp), which own a socket the same way.
+    """
+
+    __slots__ = ()
+
+    # Slots of the classes that mix this in (two bases cannot both have slots).
+    socket: _Socket
+    _hostAddress: IPv4Address | IPv6Address | None
+
+    def getHandle(self) -> _Socket:
+        """Return the socket, for options this transport has no method for."""
+        return self.socket
+
+    def getPeer(self) -> IPv4Address | IPv6Address:
+        """Return the address of the other end."""
+        raise NotImplementedError
+
+    def getHost(self) -> IPv4Address | IPv6Address:
+        """Return the address of this end (once asked, also after the connection closes).
+
+        Raises:
+            RuntimeError: if first asked after the socket was closed.
+        """
+        if self._hostAddress is None:
+            try:
+                sockname = self.socket.getsockname()
+            except OSError as e:
+                raise RuntimeError(
+                    "the socket is closed; call getHost while connected (connectionMade)"
+                ) from e
+            self._hostAddress = _addressFor(self.socket.family, sockname)  # type: ignore[misc]
+        return self._hostAddress
+
+    def getTcpNoDelay(self) -> bool:
+        """Return True if Nagle's algorithm is off."""
+        return bool(self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        """Turn Nagle's algorithm off (True) or on (False)."""
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(enabled))
+
+    def getTcpKeepAlive(self) -> bool:
+        """Return True if TCP keepalive probes are on."""
+        return bool(self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        """Turn TCP keepalive probes on or off."""
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(enabled))
+
+
 @implementer(ITCPTransport)
-class Connection(FileDescriptor):
+class Connection(_SocketOptions, FileDescriptor):
     """A connected TCP socket: the transport a protocol writes to."""
 
     __slots__ = (
@@ -95,8 +153,6 @@ class Connection(FileDescriptor):
         "_hostAddress",
         "_logPrefix",
         "_readSize",
-        "_recv",
-        "_send",
         "protocol",
         "socket",
     )
@@ -115,8 +171,6 @@ class Connection(FileDescriptor):
         super().__init__(reactor)
         self.socket = sock
         self._fileno = sock.fileno()
-        self._recv = sock.recv
-        self._send = sock.send
         self._readSize = min(self._firstReadSize, self.readSize)
         self.protocol = protocol
         self._logPrefix = "-"
@@ -135,7 +189,7 @@ class Connection(FileDescriptor):
         """Read what the peer sent and hand it to the protocol."""
         size = self._readSize
         try:
-            data = self._recv(size)
+            data = self.socket.recv(size)
         except BlockingIOError:
             return None
         except InterruptedError:
@@ -158,7 +212,7 @@ class Connection(FileDescriptor):
     def writeSomeData(self, data: bytes | memoryview) -> int | BaseException:
         """Send what the kernel takes of ``data``."""
         try:
-            return self._send(data)
+            return self.socket.send(data)
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError as e:
@@ -237,46 +291,6 @@ class Connection(FileDescriptor):
         except Exception:
             log.err(None, f"Error in {type(protocol).__name__}.connectionLost")
 
-    def getHandle(self) -> socket.socket:
-        """Return the socket, for options this transport has no method for."""
-        return self.socket
-
-    def getPeer(self) -> IPv4Address | IPv6Address:
-        """Return the address of the other end."""
-        raise NotImplementedError
-
-    def getHost(self) -> IPv4Address | IPv6Address:
-        """Return the address of this end (once asked, also after the connection closes).
-
-        Raises:
-            RuntimeError: if first asked after the socket was closed.
-        """
-        if self._hostAddress is None:
-            try:
-                sockname = self.socket.getsockname()
-            except OSError as e:
-                raise RuntimeError(
-                    "the socket is closed; call getHost while connected (connectionMade)"
-                ) from e
-            self._hostAddress = _addressFor(self.socket.family, sockname)
-        return self._hostAddress
-
-    def getTcpNoDelay(self) -> bool:
-        """Return True if Nagle's algorithm is off."""
-        return bool(self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-
-    def setTcpNoDelay(self, enabled: bool) -> None:
-        """Turn Nagle's algorithm off (True) or on (False)."""
-        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(enabled))
-
-    def getTcpKeepAlive(self) -> bool:
-        """Return True if TCP keepalive probes are on."""
-        return bool(self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
-
-    def setTcpKeepAlive(self, enabled: bool) -> None:
-        """Turn TCP keepalive probes on or off."""
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(enabled))
-
 
 class Server(Connection):
     """A connection accepted by a Port."""
@@ -296,7 +310,14 @@ class Server(Connection):
         self.client = client
         self.server = server
         self.sessionno = sessionno
-        self._logPrefix = f"{_logPrefixOf(protocol)},{sessionno},{client.host}"
+
+    def logPrefix(self) -> str:
+        """Return "Protocol,sessionno,peerhost".
+
+        Made when asked (the reactor asks only when something is logged) rather than
+        kept: a server holds many idle connections, and each string costs memory.
+        """
+        return f"{_logPrefixOf(self.protocol)},{self.sessionno},{self.client.host}"
 
     def getPeer(self) -> IPv4Address | IPv6Address:
         """Return the client's address."""
@@ -442,6 +463,12 @@ class Port(FileDescriptor):
             return
         sessionno = self._sessionno
         self._sessionno += 1
+        self._serve(sock, protocol, peer, sessionno)
+
+    def _serve(
+        self, sock: socket.socket, protocol: Any, peer: IPv4Address | IPv6Address, sessionno: int
+    ) -> None:
+        """Make the transport of an accepted connection and connect its protocol."""
         transport = Server(sock, protocol, peer, self, sessionno, self.reactor)
         log.callWithLogger(transport, transport._makeConnection)
 
@@ -578,7 +605,6 @@ class Client(Connection):
                 return
             self.socket.close()
             self.socket, self._fileno = sock, sock.fileno()
-            self._recv, self._send = sock.recv, sock.send
             if not self._bind():
                 return
         self.addr = (address, self.port)

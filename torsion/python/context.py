@@ -11,15 +11,34 @@ Tests: tests/python/test_context.py.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
-_current: ContextVar[Mapping[object, object] | None] = ContextVar(
-    "torsion.python.context", default=None
-)
+# The current context: None (nothing set), a mapping, or a lazy context: a tuple
+# (factory, outer, argument) standing for the mapping ``factory(outer, argument)``, which
+# is made only if someone looks. The reactor enters a lazy context for every I/O event
+# (see ``callLazily``), and building a tuple is far cheaper than building a mapping.
+_Context = Mapping[object, object] | tuple[Any, Any, Any] | None
+_current: ContextVar[_Context] = ContextVar("torsion.python.context", default=None)
+
+# A per-thread lazy layer, for the reactor's loop: ``threadLayer.layer`` may hold a lazy
+# context tuple whose ``outer`` is the context var's value when it was entered. While
+# the context var still holds exactly that value, the layer is the innermost context
+# of this thread; once code enters a context of its own, that one is. Entering the
+# layer costs one attribute store, against a context var's set and reset and two
+# calls for ``callLazily``: the reactor does it for every I/O event. asyncio tasks do
+# not inherit it (they copy the context var only), so it is for loops that run no tasks.
+class _ThreadLayer(threading.local):
+    # A class-level default: a thread that never entered a layer reads None without
+    # the cost of a failed attribute lookup.
+    layer: tuple[Any, Any, Any] | None = None
+
+
+threadLayer = _ThreadLayer()
 
 # Values seen by every context that does not set the key itself.
 defaultContextDict: dict[object, object] = {}
@@ -28,6 +47,24 @@ defaultContextDict: dict[object, object] = {}
 def setDefault(key: object, value: object) -> None:
     """Set the value that ``get(key)`` returns where no enclosing ``call`` sets ``key``."""
     defaultContextDict[key] = value
+
+
+def resolve(context: _Context) -> Mapping[object, object] | None:
+    """Return the mapping that ``context`` (as returned by ``current()``) stands for."""
+    if type(context) is tuple:
+        factory, outer, argument = context
+        made: Mapping[object, object] = factory(outer, argument)
+        return made
+    return context  # type: ignore[return-value]
+
+
+def _innermost() -> _Context:
+    """The innermost context of this thread/task, as stored: the layer or the context var."""
+    current = _current.get()
+    layer = threadLayer.layer
+    if layer is not None and layer[1] is current:
+        return layer
+    return current
 
 
 def call(newContext: Mapping[object, object], func: Callable[..., _T], *args: Any, **kw: Any) -> _T:
@@ -39,7 +76,7 @@ def call(newContext: Mapping[object, object], func: Callable[..., _T], *args: An
     Returns:
         Whatever ``func`` returns.
     """
-    outer = _current.get()
+    outer = resolve(_innermost())
     merged = dict(outer) if outer else {}
     merged.update(newContext)
     token = _current.set(merged)
@@ -49,20 +86,30 @@ def call(newContext: Mapping[object, object], func: Callable[..., _T], *args: An
         _current.reset(token)
 
 
-def current() -> Mapping[object, object] | None:
-    """Return the mapping of the innermost ``call`` (None outside any), for extensions."""
+def current() -> _Context:
+    """Return the innermost context as it is stored (see ``resolve``), for extensions."""
+    return _innermost()
+
+
+def currentVariable() -> _Context:
+    """Return the context variable's own value (what a thread layer records as outer)."""
     return _current.get()
 
 
-def callWithMapping(
-    mapping: Mapping[object, object], func: Callable[..., _T], *args: Any, **kw: Any
+def callLazily(
+    factory: Callable[[Any, Any], Mapping[object, object]],
+    argument: object,
+    func: Callable[..., _T],
+    *args: Any,
+    **kw: Any,
 ) -> _T:
-    """Call ``func`` with ``mapping`` as the whole current context, replacing the outer one.
+    """Call ``func`` in the context ``factory(outer, argument)``, made only if looked at.
 
-    For extensions that compute their context lazily: ``mapping`` must itself answer for
-    the keys of the outer context (``current()``) that it wants to keep visible.
+    ``outer`` is the enclosing context as ``current()`` returns it (pass it to
+    ``resolve``); the mapping ``factory`` returns replaces it as a whole, so it should
+    include the outer keys it wants to keep. ``factory`` may run several times.
     """
-    token = _current.set(mapping)
+    token = _current.set((factory, _innermost(), argument))
     try:
         return func(*args, **kw)
     finally:
@@ -71,10 +118,20 @@ def callWithMapping(
 
 def get(key: object, default: object = None) -> Any:
     """Return the value of ``key`` in the current context, or ``default`` if it is not set."""
-    current = _current.get()
+    current = resolve(_innermost())
     if current is not None and key in current:
         return current[key]
     return defaultContextDict.get(key, default)
 
 
-__all__ = ["call", "callWithMapping", "current", "defaultContextDict", "get", "setDefault"]
+__all__ = [
+    "call",
+    "callLazily",
+    "current",
+    "currentVariable",
+    "defaultContextDict",
+    "get",
+    "resolve",
+    "setDefault",
+    "threadLayer",
+]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any, TypeVar
 
 from torsion.logger import (
@@ -60,61 +60,47 @@ def callWithLogger(logger: Any, func: Callable[..., _T], *args: Any, **kw: Any) 
     transport or protocol. A ``logPrefix`` that raises is logged and replaced by
     "(buggy logPrefix method)", so the call still happens.
 
-    The reactor calls this for every I/O event, so the prefix is computed only when
-    something is logged during the call, once, rather than on every call.
+    The reactor calls this for every I/O event, so the prefix is asked for only when
+    something is logged during the call.
     """
-    return context.callWithMapping(_LoggerContext(context.current(), logger), func, *args, **kw)
+    return context.callLazily(loggerContext, logger, func, *args, **kw)
 
 
-class _LoggerContext(Mapping[object, object]):
-    """The context inside ``callWithLogger``: the outer one with the logger's ``system``.
+# Loggers whose logPrefix is failing right now: the error logged about it looks its
+# own system up, which must not ask the same logger again.
+_failingLoggers: set[int] = set()
 
-    Built lazily on first lookup, so an event that logs nothing costs no dict copies.
+
+def loggerContext(outer: Any, logger: Any) -> dict[object, object]:
+    """The context inside ``callWithLogger``: the outer one with the logger's system.
+
+    A lazy-context factory (``torsion.python.context.callLazily``), also used directly
+    by the reactor's loop.
     """
-
-    __slots__ = ("_logger", "_outer", "_resolved")
-
-    def __init__(self, outer: Mapping[object, object] | None, logger: Any) -> None:
-        self._outer = outer
-        self._logger = logger
-        self._resolved: dict[object, object] | None = None
-
-    def _resolve(self) -> dict[object, object]:
-        resolved = self._resolved
-        if resolved is not None:
-            return resolved
-        outer = self._outer
-        resolved = dict(outer) if outer else {}
-        outerLogContext = (
-            outer[ILogContext]
-            if outer and ILogContext in outer
-            else context.defaultContextDict.get(ILogContext)
-        )
-        logContext: dict[str, object] = (
-            dict(outerLogContext) if isinstance(outerLogContext, Mapping) else {}
-        )
-        # Resolve before calling logPrefix: if it raises, the error logged below looks
-        # its system up here and must find an answer, not recurse.
-        logContext["system"] = "(buggy logPrefix method)"
-        resolved[ILogContext] = logContext
-        self._resolved = resolved
+    outerMapping = context.resolve(outer)
+    made: dict[object, object] = dict(outerMapping) if outerMapping else {}
+    outerLogContext = made.get(ILogContext, context.defaultContextDict.get(ILogContext))
+    logContext: dict[str, object] = (
+        dict(outerLogContext) if isinstance(outerLogContext, Mapping) else {}
+    )
+    key = id(logger)
+    if key in _failingLoggers:
+        logContext["system"] = _BUGGY_PREFIX
+    else:
         try:
-            logContext["system"] = str(self._logger.logPrefix())
+            logContext["system"] = str(logger.logPrefix())
         except Exception:
-            err(system="(buggy logPrefix method)")
-        return resolved
+            logContext["system"] = _BUGGY_PREFIX
+            _failingLoggers.add(key)
+            try:
+                err(system=_BUGGY_PREFIX)
+            finally:
+                _failingLoggers.discard(key)
+    made[ILogContext] = logContext
+    return made
 
-    def __getitem__(self, key: object) -> object:
-        return self._resolve()[key]
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._resolve()
-
-    def __iter__(self) -> Iterator[object]:
-        return iter(self._resolve())
-
-    def __len__(self) -> int:
-        return len(self._resolve())
+_BUGGY_PREFIX = "(buggy logPrefix method)"
 
 
 def msg(*message: object, **kw: Any) -> None:
