@@ -542,7 +542,7 @@ class LoopServer(LoopConnection):
         return f"<{type(self.protocol).__name__} #{self.sessionno} on {self.server.port}>"
 
 
-class LoopClient(LoopConnection):
+class LoopClient(tcp._Connecting, LoopConnection):
     """An outgoing connection attempt that becomes, run by the loop, the transport.
 
     Raises:
@@ -560,7 +560,7 @@ class LoopClient(LoopConnection):
         reactor: Any,
     ) -> None:
         family = socket.AF_INET6 if ":" in host and isIPAddress(host) else socket.AF_INET
-        super().__init__(tcp.Client._makeSocket(family), None, reactor)
+        super().__init__(tcp._makeClientSocket(family), None, reactor)
         self._connecting = True
         self._peer: IPv4Address | IPv6Address | None = None
         self._logPrefix = "Uninitialized"
@@ -572,35 +572,10 @@ class LoopClient(LoopConnection):
         if self._bind():
             reactor.resolve(host).addCallbacks(self._resolved, self._resolveFailed)
 
-    def _bind(self) -> bool:
-        """Bind to ``bindAddress`` if one was given; on failure, fail the attempt soon."""
-        if self.bindAddress is None:
-            return True
-        try:
-            self.socket.bind(self.bindAddress)
-        except OSError as e:
-            self.reactor.callLater(0, self.failIfNotConnected, error.ConnectBindError(e))
-            return False
-        return True
+    def _useSocket(self, sock: socket.socket) -> None:
+        self.socket = sock
 
-    def _resolveFailed(self, reason: Failure) -> None:
-        self.failIfNotConnected(error.DNSLookupError(str(reason.value)))
-
-    def _resolved(self, address: str) -> None:
-        if not self._connecting or self.disconnected:
-            return
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        if family != self.socket.family:
-            try:
-                sock = tcp.Client._makeSocket(family)
-            except OSError as e:
-                self.failIfNotConnected(error.getConnectError(e))
-                return
-            self.socket.close()
-            self.socket = sock
-            if not self._bind():
-                return
-        self.addr = (address, self.port)
+    def _connectResolved(self) -> None:
         self._startTask(self._connect())
 
     async def _connect(self) -> None:

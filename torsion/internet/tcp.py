@@ -538,7 +538,75 @@ class Port(FileDescriptor):
         return self._hostAddress
 
 
-class Client(Connection):
+class _Connecting:
+    """Binding, name resolution and the socket's family of an outgoing connection.
+
+    Shared by Client and the asyncio reactor's loop-run client
+    (torsion.internet._asynciotcp.LoopClient). The class supplies ``failIfNotConnected``,
+    ``_useSocket`` (adopt a new socket) and ``_connectResolved`` (start connecting to
+    ``addr``).
+    """
+
+    __slots__ = ()
+
+    # Slots of the classes that mix this in.
+    socket: _Socket
+    reactor: Any
+    bindAddress: tuple[str, int] | None
+    port: int
+    addr: tuple[str, int]
+    _connecting: bool
+    disconnected: bool
+
+    def failIfNotConnected(self, err: BaseException) -> None:
+        raise NotImplementedError
+
+    def _useSocket(self, sock: _Socket) -> None:
+        raise NotImplementedError
+
+    def _connectResolved(self) -> None:
+        raise NotImplementedError
+
+    def _bind(self) -> bool:
+        """Bind to ``bindAddress`` if one was given; on failure, fail the attempt soon."""
+        if self.bindAddress is None:
+            return True
+        try:
+            self.socket.bind(self.bindAddress)
+        except OSError as e:
+            self.reactor.callLater(0, self.failIfNotConnected, error.ConnectBindError(e))
+            return False
+        return True
+
+    def _resolveFailed(self, reason: Failure) -> None:
+        self.failIfNotConnected(error.DNSLookupError(str(reason.value)))
+
+    def _resolved(self, address: str) -> None:
+        """Connect to ``address``, first swapping the socket if its family differs."""
+        if not self._connecting or self.disconnected:
+            return
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        if family != self.socket.family:
+            try:
+                sock = _makeClientSocket(family)
+            except OSError as e:
+                self.failIfNotConnected(error.getConnectError(e))
+                return
+            self.socket.close()
+            self._useSocket(sock)
+            if not self._bind():
+                return
+        self.addr = (address, self.port)  # type: ignore[misc]
+        self._connectResolved()
+
+
+def _makeClientSocket(family: int) -> _Socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock
+
+
+class Client(_Connecting, Connection):
     """An outgoing connection attempt that becomes the connection's transport.
 
     Raises:
@@ -573,41 +641,12 @@ class Client(Connection):
         else:
             reactor.resolve(host).addCallbacks(self._resolved, self._resolveFailed)
 
-    @staticmethod
-    def _makeSocket(family: int) -> socket.socket:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        return sock
+    _makeSocket = staticmethod(_makeClientSocket)
 
-    def _bind(self) -> bool:
-        """Bind to ``bindAddress`` if one was given; on failure, fail the attempt."""
-        if self.bindAddress is None:
-            return True
-        try:
-            self.socket.bind(self.bindAddress)
-        except OSError as e:
-            self.reactor.callLater(0, self.failIfNotConnected, error.ConnectBindError(e))
-            return False
-        return True
+    def _useSocket(self, sock: socket.socket) -> None:
+        self.socket, self._fileno = sock, sock.fileno()
 
-    def _resolveFailed(self, reason: Failure) -> None:
-        self.failIfNotConnected(error.DNSLookupError(str(reason.value)))
-
-    def _resolved(self, address: str) -> None:
-        if not self._connecting or self.disconnected:
-            return
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        if family != self.socket.family:
-            try:
-                sock = self._makeSocket(family)
-            except OSError as e:
-                self.failIfNotConnected(error.getConnectError(e))
-                return
-            self.socket.close()
-            self.socket, self._fileno = sock, sock.fileno()
-            if not self._bind():
-                return
-        self.addr = (address, self.port)
+    def _connectResolved(self) -> None:
         self.doConnect()
 
     def doConnect(self) -> None:
