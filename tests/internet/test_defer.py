@@ -543,3 +543,17 @@ def test_unhandledFailureLogWithDebuggingSaysWhereCreated(
 def test_publicClassesNameThePublicModule() -> None:
     assert Deferred.__module__ == "torsion.internet.defer"
     assert CancelledError.__module__ == "torsion.internet.defer"
+
+
+def test_failureHandledByWaitingOnAnotherDeferredIsNotReportedUnhandled(
+    logged: list[dict[str, Any]],
+) -> None:
+    import gc
+
+    d: Deferred[int] = Deferred()
+    d.errback(ValueError("handled later"))
+    pending: Deferred[int] = Deferred()
+    d.addErrback(lambda _, inner=pending: inner)
+    del d, pending
+    gc.collect()
+    assert [e for e in logged if "Unhandled" in str(e.get("log_format", ""))] == []

@@ -482,104 +482,119 @@ class Deferred(Generic[_T]):
     def _runCallbacks(self) -> None:
         """Run pending callbacks of this Deferred and of any it is chained into.
 
-        ``chain`` is an explicit stack: when an inner Deferred finishes and its
-        continuation entry is reached, the outer Deferred is pushed and processed in the
-        same loop, so depth costs memory, not recursion.
+        When an inner Deferred reaches its continuation entry, the loop switches to the
+        outer Deferred (remembering the inner one if it has callbacks left), so depth
+        costs memory, not recursion.
         """
         if self._runningCallbacks:
             # A callback of ours added a callback or unpaused us; the running loop
             # will pick the new work up.
             return
-        chain: list[Deferred[Any]] = [self]
-        while chain:
-            current = chain[-1]
-            if current.paused:
-                # Its unpause() will run the rest; carry on with whoever chained to it.
-                chain.pop()
-                continue
-            finished = True
-            current._chainedTo = None
-            callbacks = current.callbacks
-            # Set for the whole walk: re-entrant calls (a callback adding callbacks or
-            # unpausing us) leave the work to this loop, which sees appended entries.
-            current._runningCallbacks = True
-            done = 0
-            # Iterating the list itself also visits entries appended while it runs.
-            for callback, args, kwargs, errback, errArgs, errKwargs in callbacks:
-                if current.paused:
-                    # A callback paused us; carry on when unpaused.
-                    finished = False
-                    break
-                done += 1
-                result = current.result
-                if isinstance(result, Failure):
-                    callback, args, kwargs = errback, errArgs, errKwargs
-                if callback is passthru:
-                    continue
-                if callback is _CONTINUE:
-                    # A continuation entry: ``args`` is the outer Deferred itself.
-                    outer: Deferred[Any] = args
-                    outer.result = result
-                    current.result = None
-                    if current._debugInfo is not None:
-                        current._debugInfo.failResult = None
-                    outer.paused -= 1
-                    if done == len(callbacks):
-                        # Nothing follows the hand-over, so this Deferred is done (its
-                        # result is None now): the outer one takes its place.
-                        chain[-1] = outer
-                    else:
-                        chain.append(outer)
-                    finished = False
-                    break
-                try:
-                    if args or kwargs:
-                        result = callback(result, *args, **kwargs)
-                    else:
-                        result = callback(result)
-                except BaseException:
-                    result = Failure(captureVars=current.debug)
-                resultType = type(result)
-                if resultType is CoroutineType:
-                    result = Deferred.fromCoroutine(result)
-                elif resultType is not Deferred and not isinstance(result, Deferred):
+        # ``current`` is the Deferred being run; ``waiting`` holds Deferreds to come back
+        # to (an inner one with callbacks left after handing its result to an outer
+        # one). Made only when needed: most runs involve one Deferred.
+        current: Deferred[Any] = self
+        waiting: list[Deferred[Any]] | None = None
+        while True:
+            switchTo: Deferred[Any] | None = None
+            if not current.paused:
+                finished = True
+                current._chainedTo = None
+                callbacks = current.callbacks
+                # Set for the whole walk: re-entrant calls (a callback adding callbacks
+                # or unpausing us) leave the work to this loop, which sees appended
+                # entries.
+                current._runningCallbacks = True
+                done = 0
+                # Iterating the list itself also visits entries appended while it runs.
+                for callback, args, kwargs, errback, errArgs, errKwargs in callbacks:
+                    if current.paused:
+                        # A callback paused us; carry on when unpaused.
+                        finished = False
+                        break
+                    done += 1
+                    result = current.result
+                    if isinstance(result, Failure):
+                        callback, args, kwargs = errback, errArgs, errKwargs
+                    if callback is passthru:
+                        continue
+                    if callback is _CONTINUE:
+                        # A continuation entry: ``args`` is the outer Deferred itself.
+                        outer: Deferred[Any] = args
+                        outer.result = result
+                        current.result = None
+                        if current._debugInfo is not None:
+                            current._debugInfo.failResult = None
+                        outer.paused -= 1
+                        switchTo = outer
+                        finished = False
+                        break
+                    try:
+                        if args or kwargs:
+                            result = callback(result, *args, **kwargs)
+                        else:
+                            result = callback(result)
+                    except BaseException:
+                        result = Failure(captureVars=current.debug)
+                    resultType = type(result)
+                    if resultType is CoroutineType:
+                        result = Deferred.fromCoroutine(result)
+                    elif resultType is not Deferred and not isinstance(result, Deferred):
+                        current.result = result
+                        continue
                     current.result = result
-                    continue
-                current.result = result
-                if result is current:
-                    current.result = Failure(
-                        TypeError(
-                            f"a callback of the Deferred at 0x{id(current):x} "
-                            "returned that same Deferred"
+                    if result is current:
+                        current.result = Failure(
+                            TypeError(
+                                f"a callback of the Deferred at 0x{id(current):x} "
+                                "returned that same Deferred"
+                            )
                         )
-                    )
-                    continue
-                if result.called and not result.paused and not result._runningCallbacks:
-                    # Already fired: take its result over, without waiting.
-                    current.result = result.result
-                    result.result = None
-                    if result._debugInfo is not None:
-                        result._debugInfo.failResult = None
+                        continue
+                    if result.called and not result.paused and not result._runningCallbacks:
+                        # Already fired: take its result over, without waiting.
+                        current.result = result.result
+                        result.result = None
+                        if result._debugInfo is not None:
+                            result._debugInfo.failResult = None
+                    else:
+                        current.paused += 1
+                        current._chainedTo = result
+                        result.callbacks.append(
+                            (_CONTINUE, current, None, _CONTINUE, current, None)
+                        )
+                        if current._debugInfo is not None:
+                            # A failure it ended with before is being handled now.
+                            current._debugInfo.failResult = None
+                        finished = False
+                        break
+                if done == len(callbacks):
+                    callbacks.clear()
                 else:
-                    current.paused += 1
-                    current._chainedTo = result
-                    result.callbacks.append((_CONTINUE, current, None, _CONTINUE, current, None))
-                    break
-            if done == len(callbacks):
-                callbacks.clear()
+                    del callbacks[:done]
+                current._runningCallbacks = False
+                if finished:
+                    result = current.result
+                    if isinstance(result, Failure):
+                        result.cleanFailure()
+                        if current._debugInfo is None:
+                            current._debugInfo = _DebugInfo()
+                        current._debugInfo.failResult = result
+                    elif current._debugInfo is not None:
+                        current._debugInfo.failResult = None
+                elif switchTo is not None and callbacks:
+                    # Callbacks follow the hand-over: come back to them after the
+                    # outer Deferred (and whatever it leads to) has run.
+                    if waiting is None:
+                        waiting = []
+                    waiting.append(current)
+            # A paused Deferred is left for its unpause() to resume.
+            if switchTo is not None:
+                current = switchTo
+            elif waiting:
+                current = waiting.pop()
             else:
-                del callbacks[:done]
-            current._runningCallbacks = False
-            if finished:
-                result = current.result
-                if isinstance(result, Failure):
-                    result.cleanFailure()
-                    if current._debugInfo is None:
-                        current._debugInfo = _DebugInfo()
-                    current._debugInfo.failResult = result
-                elif current._debugInfo is not None:
-                    current._debugInfo.failResult = None
-                chain.pop()
+                return
 
     # -- describing -----------------------------------------------------------------
 
