@@ -37,7 +37,7 @@ from typing import Any
 from zope.interface import implementer
 
 from torsion.internet import error, tcp
-from torsion.internet.abstract import _asBytes
+from torsion.internet.abstract import _asBytes, attachProducer
 from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.base import isIPAddress
 from torsion.internet.interfaces import (
@@ -442,17 +442,8 @@ class LoopConnection(tcp._SocketOptions, asyncio.Protocol):
         Raises:
             RuntimeError: if a producer is registered already.
         """
-        if self.producer is not None:
-            raise RuntimeError(
-                f"Cannot register producer {producer!r}, because producer "
-                f"{self.producer!r} was never unregistered; call unregisterProducer first."
-            )
-        if self.disconnected:
-            producer.stopProducing()
+        if not attachProducer(self, producer, streaming):
             return
-        self.producer = producer
-        self.streamingProducer = streaming
-        self.producerPaused = False
         if not streaming:
             producer.resumeProducing()
             return

@@ -38,6 +38,29 @@ def _asBytes(data: object) -> bytes:
 
 
 @implementer(IPushProducer, IReadWriteDescriptor, IConsumer)
+def attachProducer(consumer: Any, producer: Any, streaming: bool) -> bool:
+    """The checks and bookkeeping every transport's ``registerProducer`` starts with.
+
+    Returns False (having stopped ``producer``) if ``consumer`` is disconnected already,
+    else True with the producer recorded as ``consumer.producer``, not paused.
+
+    Raises:
+        RuntimeError: if ``consumer`` has a producer registered already.
+    """
+    if consumer.producer is not None:
+        raise RuntimeError(
+            f"Cannot register producer {producer!r}, because producer "
+            f"{consumer.producer!r} was never unregistered; call unregisterProducer first."
+        )
+    if consumer.disconnected:
+        producer.stopProducing()
+        return False
+    consumer.producer = producer
+    consumer.streamingProducer = streaming
+    consumer.producerPaused = False
+    return True
+
+
 class FileDescriptor:
     """A transport over one file descriptor, watched by ``reactor``.
 
@@ -271,17 +294,8 @@ class FileDescriptor:
         Raises:
             RuntimeError: if a producer is registered already.
         """
-        if self.producer is not None:
-            raise RuntimeError(
-                f"Cannot register producer {producer!r}, "
-                f"because producer {self.producer!r} was never unregistered."
-            )
-        if self.disconnected:
-            producer.stopProducing()
+        if not attachProducer(self, producer, streaming):
             return
-        self.producer = producer
-        self.streamingProducer = streaming
-        self.producerPaused = False
         if not streaming:
             producer.resumeProducing()
         else:
