@@ -37,7 +37,6 @@ def _asBytes(data: object) -> bytes:
     raise TypeError(f"transports send bytes, not {type(data).__name__}{hint}")
 
 
-@implementer(IPushProducer, IReadWriteDescriptor, IConsumer)
 def attachProducer(consumer: Any, producer: Any, streaming: bool) -> bool:
     """The checks and bookkeeping every transport's ``registerProducer`` starts with.
 
@@ -61,6 +60,7 @@ def attachProducer(consumer: Any, producer: Any, streaming: bool) -> bool:
     return True
 
 
+@implementer(IPushProducer, IReadWriteDescriptor, IConsumer)
 class FileDescriptor:
     """A transport over one file descriptor, watched by ``reactor``.
 
