@@ -123,12 +123,8 @@ def describe(side: Side) -> dict[str, Any]:
         versions[side.framework] = getattr(framework, "__version__", "?")
         reactor = installReactor(side)
         info["reactor"] = f"{type(reactor).__module__}.{type(reactor).__name__}"
-        selector = getattr(reactor, "_selector", None)
-        info["selector"] = type(selector).__name__ if selector is not None else None
         # select(2) cannot watch descriptors from FD_SETSIZE (1024) up.
-        if info["selector"] == "SelectSelector" or (
-            selector is None and side.reactorModule.endswith(".selectreactor")
-        ):
+        if side.reactorModule.endswith(".selectreactor"):
             info["fdLimit"] = 1024
     info["versions"] = versions
     return info

@@ -40,7 +40,7 @@ def test_kqueueReactorUsesKqueue() -> None:
 
     made = KQueueReactor()
     try:
-        assert type(made._selector).__name__ == "KqueueSelector"
+        assert type(made._poller.selector).__name__ == "KqueueSelector"
     finally:
         made._close()
 

@@ -184,7 +184,7 @@ def faked(fakeSelector: FakeSelector) -> Iterator[SelectReactor]:
 def test_selectReactorReallyUsesSelect() -> None:
     made = SelectReactor()
     try:
-        assert type(made._selector) is selectors.SelectSelector
+        assert type(made._poller.selector) is selectors.SelectSelector
     finally:
         made._close()
 
@@ -250,17 +250,43 @@ def test_descriptorClosedBehindReactorsBackIsDropped(
     calls: list[int] = []
     reactor.callLater(0.01, calls.append, 1)
     runUntil(reactor, lambda: calls)
-    kind = type(reactor._selector)
-    if kind is selectors.SelectSelector:
+    kind = type(reactor).__name__
+    if kind == "SelectReactor":
         assert victim.lost[0].check(error.ConnectionFdescWentAway)
         assert "stopReading()" in str(victim.lost[0].value)
-    elif kind is getattr(selectors, "PollSelector", None):
+    elif kind == "PollReactor":
         assert victim.lost[0].check(OSError) and len(loggedErrors) == 1
     else:
         assert victim.lost == []
     assert len(victim.lost) <= 1
     if victim.lost:
         assert victim not in reactor.getReaders()
+
+
+def test_descriptorNumberReusedAfterCloseGoesToItsNewOwner(reactor: Any) -> None:
+    if not isinstance(reactor, SelectorReactor):
+        pytest.skip("the asyncio loop, not torsion, deals with descriptors closed under it")
+    a, b = socket.socketpair()
+    stale = Descriptor(a)
+    reactor.addReader(stale)
+    fd = a.fileno()
+    a.close()  # Behind the reactor's back: it was never told to stop reading.
+    c, d = socket.socketpair()
+    try:
+        # The lowest free number is handed out first, so one of the new pair has fd.
+        reused, peer = (c, d) if c.fileno() == fd else (d, c)
+        assert reused.fileno() == fd
+        owner = Descriptor(reused)
+        reactor.addReader(owner)
+        assert owner in reactor.getReaders() and stale not in reactor.getReaders()
+        peer.send(b"x")
+        runUntil(reactor, lambda: owner.reads == 1)
+        assert stale.reads == 0
+        reactor.removeReader(owner)
+        assert owner not in reactor.getReaders()
+    finally:
+        for s in (b, c, d):
+            s.close()
 
 
 def test_selectDropsDescriptorItCannotWatch(

@@ -1,10 +1,11 @@
 """SelectorReactor: the one implementation behind the select, poll, epoll and kqueue reactors.
 
 Each public reactor (torsion.internet.selectreactor, pollreactor, epollreactor,
-kqreactor) is this class with a different ``selectors`` selector class, so they share
-their bookkeeping and their per-event path and differ only in the system call that
-waits. The per-event path in ``doIteration`` is kept to local lookups and one call per
-ready descriptor, since every byte a torsion server moves goes through it.
+kqreactor) is this class with a different poller (torsion.internet._pollers), so they
+share their bookkeeping and their per-event path and differ only in the system call
+that waits. The per-event path in ``doIteration`` is kept to local lookups and, for
+the commonest event (a descriptor that is only readable), one call, since every byte
+a torsion server moves goes through it.
 Tests: tests/internet/test_selectreactor.py (the shared logic, with real and fake
 selectors), tests/internet/test_kqreactor.py (kqueue's split read/write events) and
 the conformance suite, which runs on every one of these reactors.
@@ -18,6 +19,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from torsion.internet import error
+from torsion.internet._pollers import READ as _READ
+from torsion.internet._pollers import WRITE as _WRITE
+from torsion.internet._pollers import Poller, SelectorsPoller
 from torsion.internet.main import installReactor
 from torsion.internet.posixbase import PosixReactorBase
 from torsion.python import context, log
@@ -25,28 +29,29 @@ from torsion.python.failure import Failure
 
 __all__ = ["SelectorReactor", "installSelectorReactor"]
 
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
-
 
 class SelectorReactor(PosixReactorBase):
-    """A reactor that waits for I/O with a ``selectors`` selector.
+    """A reactor that waits for I/O with a poller (epoll, poll, select, kqueue).
 
-    Subclasses name their selector class in ``selectorFactory``.
+    Subclasses name how to make their poller in ``pollerFactory``.
 
     Args:
-        selector: the selector to use instead of a new ``selectorFactory()`` (tests pass
-            fakes; any ``selectors.BaseSelector`` works). The reactor owns it and closes
-            it in ``_close``.
+        selector: a ``selectors`` selector to wait with instead of a new poller (tests
+            pass fakes; any ``selectors.BaseSelector`` works). The reactor owns it and
+            closes it in ``_close``.
     """
 
-    selectorFactory: ClassVar[Callable[[], selectors.BaseSelector]]
+    pollerFactory: ClassVar[Callable[[], Poller]]
 
     def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
-        self._selector = selector if selector is not None else type(self).selectorFactory()
+        self._poller: Poller = (
+            SelectorsPoller(selector) if selector is not None else type(self).pollerFactory()
+        )
         # What each watched object is registered as: its descriptor and event mask. The
         # descriptor is kept because an object's fileno() is -1 once it is closed.
         self._registered: dict[Any, tuple[int, int]] = {}
+        # The other way round, for the poller's events: descriptor -> watched object.
+        self._selectables: dict[int, Any] = {}
         super().__init__()
 
     def _update(self, selectable: Any, add: int, remove: int) -> None:
@@ -57,22 +62,33 @@ class SelectorReactor(PosixReactorBase):
             fd = selectable.fileno()
             if fd == -1:
                 return
-            self._selector.register(fd, add, selectable)
+            stale = self._selectables.get(fd)
+            if stale is not None:
+                # The descriptor was closed behind the reactor's back (epoll and kqueue
+                # forget it then) and its number reused: the new owner takes it over.
+                del self._registered[stale]
+                self._forget(fd)
+            self._poller.register(fd, add)
             self._registered[selectable] = (fd, add)
+            self._selectables[fd] = selectable
             return
         fd, mask = entry
         newMask = (mask | add) & ~remove
         if newMask == mask:
             return
         if newMask:
-            self._selector.modify(fd, newMask, selectable)
+            self._poller.modify(fd, newMask)
             self._registered[selectable] = (fd, newMask)
         else:
-            try:
-                self._selector.unregister(fd)
-            except (KeyError, ValueError, OSError):
-                pass
+            self._forget(fd)
             del self._registered[selectable]
+            del self._selectables[fd]
+
+    def _forget(self, fd: int) -> None:
+        try:
+            self._poller.unregister(fd)
+        except (KeyError, ValueError, OSError):
+            pass  # Closed already: the kernel (or select's own set) has forgotten it.
 
     def addReader(self, reader: Any) -> None:
         """Watch ``reader`` for readability."""
@@ -112,15 +128,15 @@ class SelectorReactor(PosixReactorBase):
             if self._pendingWriters:
                 timeout = 0  # A pull producer wrote more: don't sleep on it.
         try:
-            events = self._selector.select(timeout)
+            ready = self._poller.poll(timeout)
         except (OSError, ValueError) as e:
             # select(2) refuses the whole set when one descriptor in it was closed
             # behind the reactor's back; find that one, drop it, and go on.
             self._dropBadDescriptors(e)
             return
+        selectables = self._selectables
         registered = self._registered
         dispatch = self._dispatch
-        waker = self.waker
         # Each event is handled under its descriptor's log prefix, through the thread's
         # lazy context layer: the same as log.callWithLogger, at a fraction of the cost.
         layers = context.threadLayer
@@ -128,15 +144,28 @@ class SelectorReactor(PosixReactorBase):
         outer = context.currentVariable()
         loggerContext = log.loggerContext
         try:
-            for key, mask in events:
-                selectable = key.data
-                if selectable not in registered:
+            for fd, events in ready:
+                selectable = selectables.get(fd)
+                if selectable is None:
                     continue  # Removed by an earlier handler in this same pass.
-                if selectable is waker:
-                    selectable.doRead()
-                    continue
                 layers.layer = (loggerContext, outer, selectable)
-                dispatch(selectable, mask & _READ, mask & _WRITE)
+                if events == _READ:
+                    # Only readable, so watched for reading: _dispatch, inlined for the
+                    # commonest event of all.
+                    try:
+                        why = selectable.doRead()
+                    except BaseException:
+                        why = Failure()
+                        self._logDispatchError(selectable, why)
+                    if why:
+                        self._disconnectSelectable(selectable, why, True)
+                    continue
+                # Writable, or an error or hang-up, which the kernel reports whatever was
+                # asked for: it counts for the directions that are being watched.
+                mask = registered[selectable][1]
+                dispatch(
+                    selectable, mask & _READ and events & ~_WRITE, mask & _WRITE and events & ~_READ
+                )
         finally:
             layers.layer = previous
         if self._pendingWriters:
@@ -190,10 +219,10 @@ class SelectorReactor(PosixReactorBase):
 
     def _canWatchAlone(self, fd: int, mask: int) -> bool:
         """Return True if a fresh selector of this reactor's kind can watch ``fd``."""
-        probe = type(self).selectorFactory()
+        probe = type(self).pollerFactory()
         try:
             probe.register(fd, mask)
-            probe.select(0)
+            probe.poll(0)
         except (OSError, ValueError):
             return False
         finally:
@@ -204,7 +233,8 @@ class SelectorReactor(PosixReactorBase):
         """Close the waker and the selector; the reactor is unusable afterwards."""
         super()._close()
         self._registered.clear()
-        self._selector.close()
+        self._selectables.clear()
+        self._poller.close()
 
 
 _Reactor = TypeVar("_Reactor", bound=SelectorReactor)

@@ -162,7 +162,7 @@ class FileDescriptor:
             data = _asBytes(data)
         if not self.connected or self._writeDisconnected or not data:
             return
-        if not self._pendingSize and self._offset >= len(self._current):
+        if not self._pendingSize and not self._current:
             # The reactor sends everything written during this pass of the loop in one
             # go at its end, and watches for writability only if the kernel is full.
             self.reactor._scheduleWrite(self)
@@ -181,7 +181,7 @@ class FileDescriptor:
         size = sum(map(len, chunks))
         if not self.connected or self._writeDisconnected or not size:
             return
-        if not self._pendingSize and self._offset >= len(self._current):
+        if not self._pendingSize and not self._current:
             self.reactor._scheduleWrite(self)
         self._pending.extend(chunks)
         self._pendingSize += size
@@ -200,29 +200,39 @@ class FileDescriptor:
     def doWrite(self) -> object:
         """Send as much buffered data as the OS takes; finish closing once it is all out.
 
+        What the kernel does not take stays buffered, and writability is watched until
+        it does (the commonest case, one chunk taken whole, touches no poller at all).
+
         Returns:
             None, or the reason the connection is gone.
         """
-        if self._offset >= len(self._current):
-            pending = self._pending
-            if len(pending) == 1:
-                self._current = pending[0]
-            else:
-                self._current = b"".join(pending)
-            pending.clear()
-            self._pendingSize = 0
-            self._offset = 0
-        if self._current:
+        current = self._current
+        if current:
+            # Left over from a send the kernel did not take whole.
             offset = self._offset
-            current = self._current
             sent = self.writeSomeData(memoryview(current)[offset:] if offset else current)
             if isinstance(sent, BaseException):
                 return sent
-            self._offset += sent
-            if self._offset < len(self._current) or self._pendingSize:
+            offset += sent
+            if offset < len(current):
+                self._offset = offset
+                self._waitUntilWritable()
                 return None
             self._current = b""
             self._offset = 0
+        if self._pendingSize:
+            pending = self._pending
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending.clear()
+            self._pendingSize = 0
+            sent = self.writeSomeData(data)
+            if isinstance(sent, BaseException):
+                return sent
+            if sent < len(data):
+                self._current = data
+                self._offset = sent
+                self._waitUntilWritable()
+                return None
         if self._watchingWrites:
             self.stopWriting()
         if self.producer is not None and (not self.streamingProducer or self.producerPaused):
@@ -235,6 +245,10 @@ class FileDescriptor:
             self._writeDisconnected = True
             self._closeWriteConnection()
         return None
+
+    def _waitUntilWritable(self) -> None:
+        if not self._watchingWrites and self.connected:
+            self.startWriting()
 
     def _postLoseConnection(self) -> object:
         """The buffer has drained after loseConnection: the reason to close with."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import selectors
 
+from torsion.internet._pollers import epollPoller
 from torsion.internet._selectorreactor import SelectorReactor, installSelectorReactor
 
 __all__ = ["EPollReactor", "install"]
@@ -23,9 +24,9 @@ if not hasattr(selectors, "EpollSelector"):
 
 
 class EPollReactor(SelectorReactor):
-    """A reactor polling with epoll (``selectors.EpollSelector``)."""
+    """A reactor polling with epoll (a bare ``select.epoll`` object)."""
 
-    selectorFactory = selectors.EpollSelector
+    pollerFactory = staticmethod(epollPoller)
 
 
 def install() -> EPollReactor:

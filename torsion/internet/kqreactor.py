@@ -14,6 +14,7 @@ from __future__ import annotations
 import selectors
 import sys
 
+from torsion.internet._pollers import SelectorsPoller
 from torsion.internet._selectorreactor import SelectorReactor, installSelectorReactor
 
 __all__ = ["KQueueReactor", "install"]
@@ -29,7 +30,9 @@ if sys.platform in ("linux", "win32") or not hasattr(selectors, "KqueueSelector"
 class KQueueReactor(SelectorReactor):
     """A reactor polling with kqueue (``selectors.KqueueSelector``)."""
 
-    selectorFactory = selectors.KqueueSelector
+    @staticmethod
+    def pollerFactory() -> SelectorsPoller:
+        return SelectorsPoller(selectors.KqueueSelector())
 
 
 def install() -> KQueueReactor:

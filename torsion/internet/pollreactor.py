@@ -9,17 +9,16 @@ Tests: tests/internet/test_pollingreactors.py and the conformance suite.
 
 from __future__ import annotations
 
-import selectors
-
+from torsion.internet._pollers import PollPoller
 from torsion.internet._selectorreactor import SelectorReactor, installSelectorReactor
 
 __all__ = ["PollReactor", "install"]
 
 
 class PollReactor(SelectorReactor):
-    """A reactor polling with poll(2) (``selectors.PollSelector``)."""
+    """A reactor polling with poll(2) (``select.poll``)."""
 
-    selectorFactory = selectors.PollSelector
+    pollerFactory = PollPoller
 
 
 def install() -> PollReactor:

@@ -88,7 +88,8 @@ class DescriptorReactorMixin:
         self._pendingWriters.append(writer)
 
     def _flushPendingWrites(self) -> None:
-        """Send what was written during this pass; watch for writability if some is left.
+        """Send what was written during this pass (doWrite watches for writability if
+        the kernel does not take it all).
 
         Writing at the end of the pass batches the writes of one dataReceived or timer
         into one send, and costs no poll registration when the kernel takes it all.
@@ -113,8 +114,6 @@ class DescriptorReactorMixin:
                     callWithLogger(writer, self._disconnectSelectable, writer, why, False)
             elif writer.bufferedSize():
                 callWithLogger(writer, self._dispatch, writer, False, True)
-            if writer.connected and writer.bufferedSize():
-                writer.startWriting()
 
     def addReader(self, reader: Any) -> None:
         """Watch ``reader`` for readability (the reactor provides it)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import selectors
 
+from torsion.internet._pollers import SelectorsPoller
 from torsion.internet._selectorreactor import SelectorReactor, installSelectorReactor
 
 __all__ = ["SelectReactor", "install"]
@@ -19,7 +20,9 @@ __all__ = ["SelectReactor", "install"]
 class SelectReactor(SelectorReactor):
     """A reactor polling with select(2) (``selectors.SelectSelector``)."""
 
-    selectorFactory = selectors.SelectSelector
+    @staticmethod
+    def pollerFactory() -> SelectorsPoller:
+        return SelectorsPoller(selectors.SelectSelector())
 
 
 def install() -> SelectReactor:
