@@ -70,3 +70,9 @@ class IPv6Address:
         # The flow label and scope are shown only when set: they are almost always 0.
         extra = f", {self.flowInfo}, {self.scopeID!r}" if self.flowInfo or self.scopeID else ""
         return f"IPv6Address({self.type}, {self.host!r}, {self.port}{extra})"
+
+
+# -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
+
+
+# -- processes (torsion.internet.process) ----------------------------------------------

@@ -276,3 +276,18 @@ def getConnectError(e: BaseException | tuple[int, str]) -> ConnectError:
         return ConnectError(string=str(e))
     klass = errnoMapping.get(number, ConnectError)
     return klass(osError=errno.errorcode.get(number, str(number)), string=text)
+
+
+# -- TLS (torsion.internet.ssl, torsion.protocols.tls) ---------------------------------
+
+
+# -- UDP and multicast (torsion.internet.udp) ------------------------------------------
+
+
+# -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
+
+
+# -- processes (torsion.internet.process) ----------------------------------------------
+
+
+# -- endpoints (torsion.internet.endpoints) --------------------------------------------

@@ -390,3 +390,21 @@ __all__ += [
     "IResolverSimple",
     "IWriteDescriptor",
 ]
+
+
+# -- TLS (torsion.internet.ssl, torsion.protocols.tls) ---------------------------------
+
+
+# -- UDP and multicast (torsion.internet.udp) ------------------------------------------
+
+
+# -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
+
+
+# -- processes (torsion.internet.process) ----------------------------------------------
+
+
+# -- stdio, files and loopback (torsion.internet.stdio, fdesc, torsion.protocols.loopback) ----
+
+
+# -- endpoints (torsion.internet.endpoints) --------------------------------------------

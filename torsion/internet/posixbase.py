@@ -213,6 +213,18 @@ class DescriptorReactorMixin:
         return connector
 
 
+    # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------
+
+
+    # -- UDP and multicast (torsion.internet.udp) --------------------------------------
+
+
+    # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
+
+
+    # -- processes (torsion.internet.process) ------------------------------------------
+
+
 class PosixReactorBase(DescriptorReactorMixin, ReactorBase):
     """A reactor that polls for itself: the mixin plus a waker that interrupts the poll.
 

@@ -288,3 +288,9 @@ class ClientCreator:
         factory = _InstanceFactory(self.protocolClass(*self.args, **self.kwargs), result)
         connector = self.reactor.connectTCP(host, port, factory, timeout, bindAddress)
         return result
+
+
+# -- UDP and multicast (torsion.internet.udp) ------------------------------------------
+
+
+# -- processes (torsion.internet.process) ----------------------------------------------

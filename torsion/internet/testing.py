@@ -460,6 +460,14 @@ class MemoryReactor:
         self.tcpClients: list[tuple[str, int, Any, float, Any]] = []
         self.connectors: list[_FakeConnector] = []
         self.firedEvents: list[str] = []
+        # One tuple of the call's arguments per call, as for TCP (filled by the methods
+        # of the transports' sections below).
+        self.sslServers: list[tuple[Any, ...]] = []
+        self.sslClients: list[tuple[Any, ...]] = []
+        self.udpServers: list[tuple[Any, ...]] = []
+        self.unixServers: list[tuple[Any, ...]] = []
+        self.unixClients: list[tuple[Any, ...]] = []
+        self.spawnedProcesses: list[tuple[Any, ...]] = []
 
     def install(self) -> None:
         """Record that the reactor was installed."""
@@ -559,6 +567,18 @@ class MemoryReactor:
             startedConnecting(connector)
         self.connectors.append(connector)
         return connector
+
+
+    # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------
+
+
+    # -- UDP and multicast (torsion.internet.udp) --------------------------------------
+
+
+    # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
+
+
+    # -- processes (torsion.internet.process) ------------------------------------------
 
 
 class MemoryReactorClock(MemoryReactor, Clock):
