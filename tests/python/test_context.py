@@ -159,8 +159,17 @@ def layerFactory(outer: object, argument: object) -> dict[object, object]:
     return merged
 
 
+def enter(argument: object) -> None:
+    layer = context.threadLayer()
+    layer.factory, layer.outer, layer.argument = layerFactory, context.currentVariable(), argument
+
+
+def leave() -> None:
+    context.threadLayer().factory = None
+
+
 def test_threadLayerIsInnermostUntilCodeEntersItsOwnContext() -> None:
-    context.threadLayer.layer = (layerFactory, context.currentVariable(), "L")
+    enter("L")
     try:
         assert context.get("layer") == "L"
         inner = context.call({"mine": 1}, lambda: (context.get("layer"), context.get("mine")))
@@ -168,7 +177,7 @@ def test_threadLayerIsInnermostUntilCodeEntersItsOwnContext() -> None:
         assert context.get("layer") == "L"
         assert context.get("mine") is None
     finally:
-        context.threadLayer.layer = None
+        leave()
     assert context.get("layer") is None
 
 
@@ -176,22 +185,22 @@ def test_threadLayerIsNotSeenByOtherThreads() -> None:
     import threading
 
     seen: list[object] = []
-    context.threadLayer.layer = (layerFactory, context.currentVariable(), "L")
+    enter("L")
     try:
         worker = threading.Thread(target=lambda: seen.append(context.get("layer", "none")))
         worker.start()
         worker.join(5)
     finally:
-        context.threadLayer.layer = None
+        leave()
     assert seen == ["none"]
 
 
 def test_threadLayerEnteredInsideAContextSeesIt() -> None:
     def enterLayer() -> tuple[object, object]:
-        context.threadLayer.layer = (layerFactory, context.currentVariable(), "L")
+        enter("L")
         try:
             return context.get("outer"), context.get("layer")
         finally:
-            context.threadLayer.layer = None
+            leave()
 
     assert context.call({"outer": "O"}, enterLayer) == ("O", "L")

@@ -139,16 +139,16 @@ class SelectorReactor(PosixReactorBase):
         dispatch = self._dispatch
         # Each event is handled under its descriptor's log prefix, through the thread's
         # lazy context layer: the same as log.callWithLogger, at a fraction of the cost.
-        layers = context.threadLayer
-        previous = layers.layer
-        outer = context.currentVariable()
-        loggerContext = log.loggerContext
+        layer = context.threadLayer()
+        previous = (layer.factory, layer.outer, layer.argument)
+        layer.factory = log.loggerContext
+        layer.outer = context.currentVariable()
         try:
             for fd, events in ready:
                 selectable = selectables.get(fd)
                 if selectable is None:
                     continue  # Removed by an earlier handler in this same pass.
-                layers.layer = (loggerContext, outer, selectable)
+                layer.argument = selectable
                 if events == _READ:
                     # Only readable, so watched for reading: _dispatch, inlined for the
                     # commonest event of all.
@@ -167,7 +167,7 @@ class SelectorReactor(PosixReactorBase):
                     selectable, mask & _READ and events & ~_WRITE, mask & _WRITE and events & ~_READ
                 )
         finally:
-            layers.layer = previous
+            layer.factory, layer.outer, layer.argument = previous
         if self._pendingWriters:
             self._flushPendingWrites()
 

@@ -162,12 +162,15 @@ class FileDescriptor:
             data = _asBytes(data)
         if not self.connected or self._writeDisconnected or not data:
             return
-        if not self._pendingSize and not self._current:
-            # The reactor sends everything written during this pass of the loop in one
-            # go at its end, and watches for writability only if the kernel is full.
+        if not self._current:
+            # The buffer is empty: this chunk heads it. The reactor sends what was
+            # written during this pass of the loop in one go at its end, and watches
+            # for writability only if the kernel cannot take it all.
+            self._current = data
             self.reactor._scheduleWrite(self)
-        self._pending.append(data)
-        self._pendingSize += len(data)
+        else:
+            self._pending.append(data)
+            self._pendingSize += len(data)
         if self.producer is not None:
             self._maybePauseProducer()
 
@@ -178,13 +181,14 @@ class FileDescriptor:
             TypeError: if an element is not bytes; nothing of ``iovec`` is queued then.
         """
         chunks = [data if isinstance(data, bytes) else _asBytes(data) for data in iovec]
-        size = sum(map(len, chunks))
-        if not self.connected or self._writeDisconnected or not size:
+        chunks = [data for data in chunks if data]
+        if not self.connected or self._writeDisconnected or not chunks:
             return
-        if not self._pendingSize and not self._current:
+        if not self._current:
+            self._current = chunks.pop(0)
             self.reactor._scheduleWrite(self)
         self._pending.extend(chunks)
-        self._pendingSize += size
+        self._pendingSize += sum(map(len, chunks))
         self._maybePauseProducer()
 
     def _maybePauseProducer(self) -> None:
@@ -200,39 +204,40 @@ class FileDescriptor:
     def doWrite(self) -> object:
         """Send as much buffered data as the OS takes; finish closing once it is all out.
 
-        What the kernel does not take stays buffered, and writability is watched until
-        it does (the commonest case, one chunk taken whole, touches no poller at all).
+        The buffer is a head chunk (``_current``, sent from ``_offset`` on) and the
+        chunks written after it (``_pending``). What the kernel does not take stays
+        buffered, and writability is watched until it does (the commonest case, one
+        chunk taken whole, touches no poller at all).
 
         Returns:
             None, or the reason the connection is gone.
         """
         current = self._current
-        if current:
-            # Left over from a send the kernel did not take whole.
+        while current:
             offset = self._offset
+            if not offset and self._pendingSize:
+                # What was written after the head goes out in the same send. Only a
+                # head not yet partly sent is joined, so no byte is copied twice.
+                pending = self._pending
+                pending.insert(0, current)
+                current = self._current = b"".join(pending)
+                pending.clear()
+                self._pendingSize = 0
             sent = self.writeSomeData(memoryview(current)[offset:] if offset else current)
             if isinstance(sent, BaseException):
                 return sent
             offset += sent
             if offset < len(current):
+                # The kernel is full: go on once it can take more.
                 self._offset = offset
                 self._waitUntilWritable()
                 return None
-            self._current = b""
             self._offset = 0
-        if self._pendingSize:
-            pending = self._pending
-            data = pending[0] if len(pending) == 1 else b"".join(pending)
-            pending.clear()
-            self._pendingSize = 0
-            sent = self.writeSomeData(data)
-            if isinstance(sent, BaseException):
-                return sent
-            if sent < len(data):
-                self._current = data
-                self._offset = sent
-                self._waitUntilWritable()
-                return None
+            if not self._pendingSize:
+                self._current = b""
+                break
+            current = self._current = self._pending.pop(0)
+            self._pendingSize -= len(current)
         if self._watchingWrites:
             self.stopWriting()
         if self.producer is not None and (not self.streamingProducer or self.producerPaused):

@@ -104,6 +104,7 @@ class AsyncioSelectorReactor(DescriptorReactorMixin, ReactorBase):
         self._iterating = False
         self._loopRunByReactor = False
         super().__init__()
+        self._scheduleWrite = self._scheduleWriteSoon
 
     # -- descriptors --------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class AsyncioSelectorReactor(DescriptorReactorMixin, ReactorBase):
         if self._iterating:
             self._stopIterating()
 
-    def _scheduleWrite(self, writer: Any) -> None:
+    def _scheduleWriteSoon(self, writer: Any) -> None:
         """Send ``writer``'s new data at the end of this pass (or soon, outside one)."""
         pending = self._pendingWriters
         if not pending and not self._inPass:

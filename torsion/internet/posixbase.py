@@ -17,6 +17,7 @@ the reactor conformance suite (tests/internet/reactormixins.py runs them on ever
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from zope.interface import implementer
@@ -24,7 +25,7 @@ from zope.interface import implementer
 from torsion.internet import error, tcp
 from torsion.internet.base import ReactorBase
 from torsion.internet.interfaces import IReactorFDSet, IReactorTCP, IReadDescriptor
-from torsion.python import log
+from torsion.python import context, log
 from torsion.python.failure import Failure
 
 __all__ = ["DescriptorReactorMixin", "PosixReactorBase", "Waker"]
@@ -81,11 +82,12 @@ class DescriptorReactorMixin:
     def __init__(self) -> None:
         # Transports that wrote during this pass of the loop (see FileDescriptor.write).
         self._pendingWriters: list[Any] = []
+        # Called by a transport whose buffer was empty when it wrote: "send my data at
+        # the end of this pass". Here the list's own append, which costs a transport no
+        # Python call; a reactor whose passes do not always end in a flush puts its own
+        # function here.
+        self._scheduleWrite: Callable[[Any], None] = self._pendingWriters.append
         super().__init__()
-
-    def _scheduleWrite(self, writer: Any) -> None:
-        """Send ``writer``'s new data at the end of this pass of the loop."""
-        self._pendingWriters.append(writer)
 
     def _flushPendingWrites(self) -> None:
         """Send what was written during this pass (doWrite watches for writability if
@@ -94,26 +96,30 @@ class DescriptorReactorMixin:
         Writing at the end of the pass batches the writes of one dataReceived or timer
         into one send, and costs no poll registration when the kernel takes it all.
         """
-        pending = self._pendingWriters
-        self._pendingWriters = []
-        callWithLogger = log.callWithLogger
-        for writer in pending:
-            if writer.disconnected:
-                continue
-            if writer.producer is None and not (
-                writer.disconnecting or writer._writeDisconnecting
-            ):
-                # With no producer to resume and no close to finish, sending runs no
-                # code of the user's: no log context is needed unless it fails.
+        # The list itself stays (``_scheduleWrite`` may be its append): empty it in place.
+        pending = self._pendingWriters.copy()
+        self._pendingWriters.clear()
+        # Each send runs under its transport's log prefix (a producer it resumes, or a
+        # close it completes, runs the user's code), through the thread's lazy layer.
+        layer = context.threadLayer()
+        previous = (layer.factory, layer.outer, layer.argument)
+        layer.factory = log.loggerContext
+        layer.outer = context.currentVariable()
+        try:
+            for writer in pending:
+                # Skipped if gone, or if a writability event of this pass sent it all.
+                if writer.disconnected or not writer._current:
+                    continue
+                layer.argument = writer
                 try:
                     why = writer.doWrite()
                 except BaseException:
                     why = Failure()
-                    callWithLogger(writer, self._logDispatchError, writer, why)
+                    self._logDispatchError(writer, why)
                 if why:
-                    callWithLogger(writer, self._disconnectSelectable, writer, why, False)
-            elif writer.bufferedSize():
-                callWithLogger(writer, self._dispatch, writer, False, True)
+                    self._disconnectSelectable(writer, why, False)
+        finally:
+            layer.factory, layer.outer, layer.argument = previous
 
     def addReader(self, reader: Any) -> None:
         """Watch ``reader`` for readability (the reactor provides it)."""

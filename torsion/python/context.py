@@ -25,20 +25,38 @@ _T = TypeVar("_T")
 _Context = Mapping[object, object] | tuple[Any, Any, Any] | None
 _current: ContextVar[_Context] = ContextVar("torsion.python.context", default=None)
 
-# A per-thread lazy layer, for the reactor's loop: ``threadLayer.layer`` may hold a lazy
-# context tuple whose ``outer`` is the context var's value when it was entered. While
-# the context var still holds exactly that value, the layer is the innermost context
-# of this thread; once code enters a context of its own, that one is. Entering the
-# layer costs one attribute store, against a context var's set and reset and two
-# calls for ``callLazily``: the reactor does it for every I/O event. asyncio tasks do
-# not inherit it (they copy the context var only), so it is for loops that run no tasks.
-class _ThreadLayer(threading.local):
-    # A class-level default: a thread that never entered a layer reads None without
-    # the cost of a failed attribute lookup.
-    layer: tuple[Any, Any, Any] | None = None
+# A per-thread lazy layer, for the reactor's loop: this thread's ``Layer`` may stand for
+# a lazy context ``(factory, outer, argument)`` whose ``outer`` is the context var's value
+# when it was entered. While the context var still holds exactly that value, the layer
+# is the innermost context of this thread; once code enters a context of its own, that
+# one is. The layer is mutable so that a loop can enter it once per pass and then move
+# it from event to event with a single attribute store (``layer.argument = x``), against
+# a context var's set and reset and two calls for ``callLazily``, or even a new tuple
+# per event: the reactor does it for every I/O event. asyncio tasks do not inherit it
+# (they copy the context var only), so it is for loops that run no tasks.
+class Layer:
+    """One thread's lazy layer; ``factory`` None means no layer is entered."""
+
+    __slots__ = ("argument", "factory", "outer")
+
+    def __init__(self) -> None:
+        self.factory: Callable[[Any, Any], Mapping[object, object]] | None = None
+        self.outer: _Context = None
+        self.argument: object = None
 
 
-threadLayer = _ThreadLayer()
+class _ThreadLayers(threading.local):
+    def __init__(self) -> None:
+        self.layer = Layer()
+
+
+_threadLayers = _ThreadLayers()
+
+
+def threadLayer() -> Layer:
+    """Return this thread's lazy layer, for loops that enter it (see ``Layer``)."""
+    return _threadLayers.layer
+
 
 # Values seen by every context that does not set the key itself.
 defaultContextDict: dict[object, object] = {}
@@ -61,9 +79,9 @@ def resolve(context: _Context) -> Mapping[object, object] | None:
 def _innermost() -> _Context:
     """The innermost context of this thread/task, as stored: the layer or the context var."""
     current = _current.get()
-    layer = threadLayer.layer
-    if layer is not None and layer[1] is current:
-        return layer
+    layer = _threadLayers.layer
+    if layer.factory is not None and layer.outer is current:
+        return (layer.factory, current, layer.argument)
     return current
 
 
@@ -125,6 +143,7 @@ def get(key: object, default: object = None) -> Any:
 
 
 __all__ = [
+    "Layer",
     "call",
     "callLazily",
     "current",
