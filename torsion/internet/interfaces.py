@@ -408,3 +408,29 @@ __all__ += [
 
 
 # -- endpoints (torsion.internet.endpoints) --------------------------------------------
+
+
+class IStreamServerEndpoint(Interface):
+    """Somewhere to listen for stream connections: a TCP port, a UNIX socket, stdio..."""
+
+    def listen(protocolFactory: IProtocolFactory) -> Any:
+        """Listen with ``protocolFactory``; return a Deferred firing with an IListeningPort.
+
+        The Deferred fails with CannotListenError (or the transport's own error) if
+        listening is impossible.
+        """
+
+
+class IStreamClientEndpoint(Interface):
+    """Somewhere to connect a stream to."""
+
+    def connect(protocolFactory: IProtocolFactory) -> Any:
+        """Connect; return a Deferred firing with the protocol once it is connected.
+
+        The protocol comes from ``protocolFactory.buildProtocol`` and has had its
+        ``connectionMade`` called. Cancelling the Deferred abandons the attempt
+        (ConnectingCancelledError); a failed attempt fails it with the reason.
+        """
+
+
+__all__ += ["IStreamClientEndpoint", "IStreamServerEndpoint"]
