@@ -319,6 +319,11 @@ class Port(FileDescriptor):
             except OSError as e:
                 if not self._readFailed(e):
                     raise
+                if self._reading:
+                    # libuv (so uvloop) stops watching a descriptor once it reports an
+                    # error: watch it afresh, or the next refusal would go unheard.
+                    self.reactor.removeReader(self)
+                    self.reactor.addReader(self)
             else:
                 if ipv6:
                     addr = addr[:2]
