@@ -47,6 +47,7 @@ from torsion.internet.interfaces import (
     ITCPTransport,
 )
 from torsion.internet.protocol import ClientFactory, Factory
+from torsion.internet.tcp import _logPrefixOf
 from torsion.python.failure import Failure
 
 __all__ = [
@@ -655,8 +656,7 @@ class _TellWhenLost:
             directlyProvides(self, IHalfCloseableProtocol)
 
     def logPrefix(self) -> str:
-        prefix = getattr(self.wrapped, "logPrefix", None)
-        return str(prefix()) if prefix is not None else type(self.wrapped).__name__
+        return _logPrefixOf(self.wrapped)
 
     def makeConnection(self, transport: Any) -> None:
         self.wrapped.makeConnection(transport)
