@@ -613,6 +613,8 @@ def test_fullSendBufferQueuesDatagramsAndSendsThemInOrder(
         port.write(b"%d" % i, peer.getsockname())
     assert port.bufferedSize() == 3
     assert full.attempts == 1  # Later datagrams queue behind the first, in order.
+    with pytest.raises(TypeError, match="encode"):
+        port.write("text", peer.getsockname())
     assert port in reactor.getWriters()
     full.full = False
     runUntil(reactor, lambda: port.bufferedSize() == 0)

@@ -489,6 +489,8 @@ class Port(FileDescriptor):
         raise e
 
     def _enqueue(self, datagram: Any, addr: Any) -> None:
+        if not isinstance(datagram, bytes | bytearray | memoryview):
+            raise _badDatagram(datagram, addr, TypeError())
         queue = self._queue
         if len(queue) >= self.maxQueuedDatagrams:
             self._dropped += 1
