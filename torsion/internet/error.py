@@ -284,6 +284,60 @@ def getConnectError(e: BaseException | tuple[int, str]) -> ConnectError:
 # -- UDP and multicast (torsion.internet.udp) ------------------------------------------
 
 
+class MessageLengthError(Exception):
+    """A datagram was too long to send (EMSGSIZE): split it, or send less at a time.
+
+    UDP carries at most 65,507 bytes of data per datagram over IPv4 (65,527 over
+    IPv6), and a connected port may learn that its path carries less.
+    """
+
+    def __str__(self) -> str:
+        text = "Message is too long to send"
+        if self.args:
+            text = f"{text}: {' '.join(map(str, self.args))}"
+        return text + "."
+
+
+class MulticastJoinError(Exception):
+    """Joining (or leaving) a multicast group failed.
+
+    Args:
+        group: the group address that was asked for.
+        interface: the interface address ('' meaning the system's choice).
+        errno: the operating system's error number, if any.
+        strerror: its text.
+        action: 'join' or 'leave'.
+    """
+
+    def __init__(
+        self,
+        group: str,
+        interface: str,
+        errno: int | None = None,
+        strerror: str = "",
+        action: str = "join",
+    ) -> None:
+        super().__init__(group, interface, errno, strerror)
+        self.group = group
+        self.interface = interface
+        self.errno = errno
+        self.strerror = strerror
+        self.action = action
+
+    def __str__(self) -> str:
+        where = f"on interface {self.interface}" if self.interface else "on the default interface"
+        reason = f": {self.strerror}" if self.strerror else ""
+        if self.action == "leave":
+            hint = "leave only a group this port joined, on the interface it joined it on"
+        else:
+            hint = (
+                "the group must be a multicast address (224.0.0.0 to 239.255.255.255) "
+                "and the interface an IPv4 address of this machine"
+            )
+        return f"Couldn't {self.action} multicast group {self.group} {where}{reason}; {hint}."
+
+
+
 # -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
 
 

@@ -398,6 +398,81 @@ __all__ += [
 # -- UDP and multicast (torsion.internet.udp) ------------------------------------------
 
 
+class IReactorUDP(Interface):
+    """UDP ports."""
+
+    def listenUDP(
+        port: int, protocol: object, interface: str = "", maxPacketSize: int = 8192
+    ) -> IListeningPort:
+        """Bind a UDP port for the DatagramProtocol ``protocol``; raise CannotListenError."""
+
+
+class IReactorMulticast(Interface):
+    """UDP ports that can join IP multicast groups."""
+
+    def listenMulticast(
+        port: int,
+        protocol: object,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+        listenMultiple: bool = False,
+    ) -> IListeningPort:
+        """Bind a multicast-capable UDP port; ``listenMultiple`` lets ports share it."""
+
+
+class IUDPTransport(Interface):
+    """A UDP port as its DatagramProtocol sees it."""
+
+    def write(packet: bytes, addr: tuple[str, int] | None = None) -> None:
+        """Send one datagram to ``addr`` (None on a connected port); raise on failure."""
+
+    def connect(host: str, port: int) -> None:
+        """Send only to, and receive only from, the IP address ``host``:``port``."""
+
+    def getHost() -> IAddress:
+        """Return the address the port is bound to."""
+
+    def stopListening() -> object:
+        """Close the port; return a Deferred that fires once it is closed."""
+
+    def setBroadcastAllowed(enabled: bool) -> None:
+        """Allow (or forbid) sending to broadcast addresses (SO_BROADCAST)."""
+
+    def getBroadcastAllowed() -> bool:
+        """Return whether sending to broadcast addresses is allowed."""
+
+
+class IMulticastTransport(Interface):
+    """The multicast controls of a port made by ``listenMulticast``."""
+
+    def getOutgoingInterface() -> str:
+        """Return the address of the interface multicast datagrams are sent from."""
+
+    def setOutgoingInterface(addr: str) -> Any:
+        """Send multicast datagrams from interface ``addr``; return a Deferred."""
+
+    def getLoopbackMode() -> bool:
+        """Return whether this host's own members of a group get what it sends."""
+
+    def setLoopbackMode(mode: bool) -> None:
+        """Deliver (true) or not (false) sent multicast datagrams to this host too."""
+
+    def getTTL() -> int:
+        """Return the time to live (hop limit) of sent multicast datagrams."""
+
+    def setTTL(ttl: int) -> None:
+        """Set the time to live of sent multicast datagrams (0 to 255)."""
+
+    def joinGroup(addr: str, interface: str = "") -> Any:
+        """Join group ``addr`` on ``interface``; a Deferred fails with MulticastJoinError."""
+
+    def leaveGroup(addr: str, interface: str = "") -> Any:
+        """Leave group ``addr`` on ``interface``; return a Deferred."""
+
+
+__all__ += ["IMulticastTransport", "IReactorMulticast", "IReactorUDP", "IUDPTransport"]
+
+
 # -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
 
 

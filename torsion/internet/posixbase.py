@@ -22,9 +22,15 @@ from typing import Any
 
 from zope.interface import implementer
 
-from torsion.internet import error, tcp
+from torsion.internet import error, tcp, udp
 from torsion.internet.base import ReactorBase
-from torsion.internet.interfaces import IReactorFDSet, IReactorTCP, IReadDescriptor
+from torsion.internet.interfaces import (
+    IReactorFDSet,
+    IReactorMulticast,
+    IReactorTCP,
+    IReactorUDP,
+    IReadDescriptor,
+)
 from torsion.python import context, log
 from torsion.python.failure import Failure
 
@@ -70,7 +76,7 @@ class Waker:
         self._writer.close()
 
 
-@implementer(IReactorFDSet, IReactorTCP)
+@implementer(IReactorFDSet, IReactorTCP, IReactorUDP, IReactorMulticast)
 class DescriptorReactorMixin:
     """Dispatch, batched writes, shutdown and TCP for a reactor that watches descriptors.
 
@@ -223,6 +229,38 @@ class DescriptorReactorMixin:
 
 
     # -- UDP and multicast (torsion.internet.udp) --------------------------------------
+
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> udp.Port:
+        """Bind a UDP port for the DatagramProtocol ``protocol`` (port 0: a free one).
+
+        Raises:
+            CannotListenError: naming the address, if it cannot be bound.
+        """
+        listening = udp.Port(port, protocol, interface, maxPacketSize, self)
+        listening.startListening()
+        return listening
+
+    def listenMulticast(
+        self,
+        port: int,
+        protocol: Any,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+        listenMultiple: bool = False,
+    ) -> udp.MulticastPort:
+        """Bind a UDP port that can join multicast groups (see udp.MulticastPort).
+
+        Raises:
+            CannotListenError: naming the address, if it cannot be bound (another
+                port has it, and one of them was made without ``listenMultiple``).
+        """
+        listening = udp.MulticastPort(
+            port, protocol, interface, maxPacketSize, self, listenMultiple
+        )
+        listening.startListening()
+        return listening
 
 
     # -- UNIX sockets (torsion.internet.unix) ------------------------------------------

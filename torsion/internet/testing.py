@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from io import BytesIO
 from typing import Any, Protocol, cast
 
-from zope.interface import implementer
+from zope.interface import classImplements, implementer
 
 from torsion.internet.address import IPv4Address
 from torsion.internet.error import ConnectionDone, NotConnectingError
@@ -574,6 +574,27 @@ class MemoryReactor:
 
     # -- UDP and multicast (torsion.internet.udp) --------------------------------------
 
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> Any:
+        """Record ``(port, protocol, interface, maxPacketSize)`` in ``udpServers``; return
+        a fake port (the protocol is not started)."""
+        self.udpServers.append((port, protocol, interface, maxPacketSize))
+        return _FakePort(IPv4Address("UDP", interface or "0.0.0.0", port))
+
+    def listenMulticast(
+        self,
+        port: int,
+        protocol: Any,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+        listenMultiple: bool = False,
+    ) -> Any:
+        """Record ``(port, protocol, interface, maxPacketSize, listenMultiple)`` in
+        ``udpServers``; return a fake port (the protocol is not started)."""
+        self.udpServers.append((port, protocol, interface, maxPacketSize, listenMultiple))
+        return _FakePort(IPv4Address("UDP", interface or "0.0.0.0", port))
+
 
     # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
 
@@ -619,3 +640,13 @@ class RaisingMemoryReactor(MemoryReactor):
         if self._connectException is not None:
             raise self._connectException
         return super().connectTCP(host, port, factory, timeout, bindAddress)
+
+
+# -- in-memory connections and UDP (torsion.protocols.loopback, torsion.internet.udp) ------
+
+from torsion.internet.interfaces import IReactorMulticast, IReactorUDP  # noqa: E402
+from torsion.protocols.loopback import IOPump, connectedServerAndClient  # noqa: E402
+
+classImplements(MemoryReactor, IReactorUDP, IReactorMulticast)
+
+__all__ += ["IOPump", "connectedServerAndClient"]
