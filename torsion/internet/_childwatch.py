@@ -82,7 +82,7 @@ def _report(onExit: ExitHandler, status: int | None) -> None:
 class _PidfdWatch:
     """A pidfd, watched for readability: the child has exited."""
 
-    __slots__ = ("_fd", "_onExit", "_pid", "_reactor")
+    __slots__ = ("__weakref__", "_fd", "_onExit", "_pid", "_reactor")
 
     def __init__(self, reactor: Any, pid: int, fd: int, onExit: ExitHandler) -> None:
         self._reactor = reactor

@@ -418,11 +418,11 @@ class IProcessProtocol(Interface):
     def childConnectionLost(childFD: int) -> None:
         """The pipe of the child's descriptor ``childFD`` is closed."""
 
-    def processExited(reason: object) -> None:
+    def processExited(reason: Any) -> None:
         """The child exited (its pipes may still hold output): a ProcessDone or
         ProcessTerminated Failure."""
 
-    def processEnded(reason: object) -> None:
+    def processEnded(reason: Any) -> None:
         """The child exited and every pipe to it is closed: nothing more will happen."""
 
 

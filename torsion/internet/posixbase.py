@@ -235,7 +235,7 @@ class DescriptorReactorMixin:
         processProtocol: Any,
         executable: str | bytes,
         args: Sequence[str | bytes] = (),
-        env: Mapping[str | bytes, str | bytes] | None = {},  # noqa: B006 (never changed)
+        env: Mapping[str | bytes, str | bytes] | None = {},  # Twisted's default (never changed)
         path: str | bytes | None = None,
         uid: int | None = None,
         gid: int | None = None,

@@ -21,7 +21,7 @@ import os
 import signal
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
 
@@ -119,9 +119,11 @@ class _BaseProcess:
     closed) and ``_childExited()`` (what to do with those channels at the exit).
     """
 
-    __slots__ = ()
+    if not TYPE_CHECKING:
+        # Empty, so that PTYProcess can also be a FileDescriptor; the attributes below
+        # are slots of the classes that mix this in (mypy would take them for ours).
+        __slots__ = ()
 
-    # Slots of the classes that mix this in.
     proto: Any
     pid: int | None
     status: int
@@ -430,7 +432,16 @@ class PTYProcess(_BaseProcess, FileDescriptor):
         OSError: if the child cannot start (the terminal is closed then).
     """
 
-    __slots__ = ("_ended", "_exitReason", "_master", "_pidText", "pid", "proto", "status")
+    __slots__ = (
+        "_ended",
+        "_exitReason",
+        "_master",
+        "_outputEnded",
+        "_pidText",
+        "pid",
+        "proto",
+        "status",
+    )
 
     def __init__(
         self,
@@ -457,7 +468,8 @@ class PTYProcess(_BaseProcess, FileDescriptor):
             raise
         finally:
             os.close(slave)
-        self._master = master
+        self._master: int = master
+        self._outputEnded = False
         setNonBlocking(master)
         self._setUpProcess(proto, pid)
         self.connected = True
@@ -481,10 +493,17 @@ class PTYProcess(_BaseProcess, FileDescriptor):
         except OSError:
             # EIO: every descriptor of the terminal in the child (and its children) is
             # closed. Linux hands over what they wrote before saying so.
+            data = b""
+        if data:
+            self.proto.childDataReceived(1, data)
+            return None
+        # The output is over. But closing our side hangs the terminal up, which sends
+        # SIGHUP to the child: one that closed its descriptors and has yet to exit
+        # (cat does) would seem killed by it. So the terminal stays open until the exit.
+        self._outputEnded = True
+        self.stopReading()
+        if self._exitReason is not None:
             return error.ConnectionDone()
-        if not data:
-            return error.ConnectionDone()
-        self.proto.childDataReceived(1, data)
         return None
 
     def writeSomeData(self, data: bytes | memoryview) -> int | BaseException:
@@ -509,7 +528,9 @@ class PTYProcess(_BaseProcess, FileDescriptor):
         return self.disconnected
 
     def _childExited(self) -> None:
-        """The terminal stays open until the child's side closes (the output drains)."""
+        """Close the terminal if the output is over (else once it is: see doRead)."""
+        if self._outputEnded and not self.disconnected:
+            self._disconnectNow(error.ConnectionDone())
 
     def setWindowSize(self, rows: int, columns: int) -> None:
         """Tell the child the terminal now has ``rows`` x ``columns`` (it gets SIGWINCH).
