@@ -261,9 +261,7 @@ def test_outputWaitingInThePipeWhenTheChildExitsIsDelivered(reactor: Any) -> Non
     size = 60_000
     proto = spawn(
         reactor,
-        python(
-            f"import os; os.write(1, b'o' * {size}); os.write(2, b'e' * {size}); os._exit(0)"
-        ),
+        python(f"import os; os.write(1, b'o' * {size}); os.write(2, b'e' * {size}); os._exit(0)"),
     )
     proto.transport.pauseProducing()
     runUntilFired(reactor, proto.exited, 10)
@@ -278,7 +276,10 @@ def test_aChildWritingALotAndExitingAtOnceLosesNothing(reactor: Any) -> None:
     size = 4 * 2**20
     proto = spawn(
         reactor,
-        python(f"import os, sys; sys.stdout.buffer.write(b'x' * {size}); sys.stdout.flush(); os._exit(0)"),
+        python(
+            f"import os, sys; sys.stdout.buffer.write(b'x' * {size}); "
+            "sys.stdout.flush(); os._exit(0)"
+        ),
     )
     reason = ended(reactor, proto, timeout=30)
     assert isinstance(reason, error.ProcessDone)
@@ -404,9 +405,7 @@ def test_childFDsCanSwapDescriptors(reactor: Any) -> None:
 
 @needsProc
 @pytest.mark.parametrize("viaFork", [False, True], ids=["posix_spawn", "fork"])
-def test_onlyTheNamedDescriptorsReachTheChild(
-    reactor: Any, tmp_path: Path, viaFork: bool
-) -> None:
+def test_onlyTheNamedDescriptorsReachTheChild(reactor: Any, tmp_path: Path, viaFork: bool) -> None:
     readEnd, writeEnd = os.pipe()
     os.set_inheritable(writeEnd, True)
     try:
@@ -489,7 +488,7 @@ def test_aUidAloneTakesThatUsersGroups(reactor: Any) -> None:
 def test_aMissingProgramIsAClearErrorAndHarmsNothing(reactor: Any) -> None:
     before = openDescriptors() if os.path.isdir("/proc/self/fd") else None
     proto = Recorder()
-    with pytest.raises(FileNotFoundError, match="cannot run 'no-such-program-here'.*PATH"):
+    with pytest.raises(FileNotFoundError, match=r"cannot run 'no-such-program-here'.*PATH"):
         reactor.spawnProcess(proto, "no-such-program-here", ["no-such-program-here"])
     assert proto.events == []  # never connected
     with pytest.raises(FileNotFoundError, match="no such file"):
@@ -712,9 +711,7 @@ def test_onAPtyTheChildHasATerminal(reactor: Any) -> None:
 
 def test_aPtyChildsOutputArrivesWhole(reactor: Any) -> None:
     lines = 2000
-    proto = spawn(
-        reactor, python(f"import sys\nfor i in range({lines}): print(i)\n"), usePTY=True
-    )
+    proto = spawn(reactor, python(f"import sys\nfor i in range({lines}): print(i)\n"), usePTY=True)
     ended(reactor, proto)
     assert proto.output().split(b"\r\n")[:-1] == [str(i).encode() for i in range(lines)]
 

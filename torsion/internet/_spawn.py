@@ -139,8 +139,7 @@ def _failure(stage: str, code: int, executable: bytes, path: Any, uid: Any, gid:
         hints = {
             errno.ENOENT: "no such file; check the path (relative paths start from the "
             "child's directory)",
-            errno.EACCES: "permission denied; is it executable (chmod +x) and not a "
-            "directory?",
+            errno.EACCES: "permission denied; is it executable (chmod +x) and not a directory?",
             errno.ENOEXEC: "the file is not a program this system can run (a script needs "
             "a #! line)",
         }

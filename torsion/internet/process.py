@@ -189,9 +189,7 @@ class _BaseProcess:
         if self._ended or self._exitReason is None or not self._allClosed():
             return
         self._ended = True
-        log.callWithLogger(
-            self, self._callProtocol, "processEnded", Failure(self._exitReason)
-        )
+        log.callWithLogger(self, self._callProtocol, "processEnded", Failure(self._exitReason))
 
     def signalProcess(self, signalID: str | int) -> None:
         """Send the signal ``signalID`` ('TERM', 'KILL', 'INT', 'HUP', ... or a number).

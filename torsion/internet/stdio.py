@@ -59,9 +59,7 @@ class StandardIO:
         reactor: the reactor to run in (default: the global one).
     """
 
-    def __init__(
-        self, proto: Any, stdin: int = 0, stdout: int = 1, reactor: Any = None
-    ) -> None:
+    def __init__(self, proto: Any, stdin: int = 0, stdout: int = 1, reactor: Any = None) -> None:
         if reactor is None:
             from torsion.internet import reactor
         self.protocol = proto
