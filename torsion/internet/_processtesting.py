@@ -4,7 +4,7 @@ It records what the protocol does to the "child" (writes per descriptor, closes,
 signals, producers) and lets a test play the child's part: ``childWrites`` delivers
 output, ``childCloses`` closes one of its pipes, ``exit`` ends it with an exit code or
 a signal, with processExited and processEnded in the real order.
-Tests: tests/internet/test_processtesting.py.
+Tests: tests/internet/test_processprotocol.py.
 """
 
 from __future__ import annotations
