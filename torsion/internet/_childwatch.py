@@ -175,6 +175,8 @@ class ChildWatcher:
         self._checkQueued = False
         self._backstop: Any = None
         self._interval = self.backstopInterval
+        # A reactor that stops watches no more: its children are reaped by later checks.
+        reactor.addSystemEventTrigger("after", "shutdown", self._abandon)
 
     def watch(self, pid: int, onExit: ExitHandler) -> None:
         """Call ``onExit(status)`` from the reactor once ``pid`` exits.
@@ -199,6 +201,16 @@ class ChildWatcher:
         # It may have exited already, before the handler was there.
         self._wake()
         self._armBackstop()
+
+    def _abandon(self) -> None:
+        for pid in self._waiting:
+            if not reap(pid)[0]:
+                _orphans.add(pid)
+        self._waiting.clear()
+        if self._backstop is not None and self._backstop.active():
+            self._backstop.cancel()
+        self._backstop = None
+        _sigchldWatchers.discard(self)
 
     def _wake(self) -> None:
         """Check the children soon (safe from a signal handler)."""

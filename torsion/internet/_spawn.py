@@ -165,15 +165,24 @@ def _openDescriptors() -> list[int]:
             names = os.listdir(directory)
         except OSError:
             continue
-        return sorted(int(n) for n in names if n.isdigit())
+        try:
+            return [int(name) for name in names]
+        except ValueError:
+            return [int(name) for name in names if name.isdigit()]
     return list(range(min(os.sysconf("SC_OPEN_MAX"), 4096)))
 
 
 def _inheritableDescriptors() -> list[int]:
+    """Return the open descriptors that a child would inherit.
+
+    This lists every open descriptor, so it costs time in proportion to how many
+    there are (about a microsecond each): the price of not leaking any to the child.
+    """
     inheritable = []
+    isInheritable = os.get_inheritable
     for fd in _openDescriptors():
         try:
-            if os.get_inheritable(fd):
+            if isInheritable(fd):
                 inheritable.append(fd)
         except OSError:
             pass  # The directory listing's own descriptor, closed since.
