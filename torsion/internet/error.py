@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import signal
 import socket
 
 
@@ -342,6 +343,67 @@ class MulticastJoinError(Exception):
 
 
 # -- processes (torsion.internet.process) ----------------------------------------------
+
+
+def _signalName(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class ProcessDone(ConnectionDone):
+    """A child process exited with status 0 (``reason.value`` in processEnded).
+
+    Args:
+        status: the wait status as ``os.waitpid`` returned it.
+    """
+
+    def __init__(self, status: int = 0) -> None:
+        super().__init__(status)
+        self.exitCode = 0
+        self.signal: int | None = None
+        self.status = status
+
+    def __str__(self) -> str:
+        return "A process has ended without apparent errors: it exited with code 0."
+
+
+class ProcessTerminated(ConnectionLost):
+    """A child process exited with a non-zero code, or was killed by a signal.
+
+    Exactly one of ``exitCode`` and ``signal`` is set, except when the exit status
+    could not be collected (someone else reaped the child): then both are None.
+
+    Args:
+        exitCode: the code the process passed to exit(), if it exited.
+        signal: the number of the signal that killed it, if one did.
+        status: the wait status as ``os.waitpid`` returned it (None if unknown).
+    """
+
+    def __init__(
+        self, exitCode: int | None = None, signal: int | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(exitCode, signal, status)
+        self.exitCode = exitCode
+        self.signal = signal
+        self.status = status
+
+    def __str__(self) -> str:
+        if self.signal is not None:
+            how = f"it was killed by signal {self.signal} ({_signalName(self.signal)})"
+        elif self.exitCode is not None:
+            how = f"it exited with code {self.exitCode}"
+        else:
+            how = (
+                "its exit status is unknown (something else in this program waited for "
+                "it: do not call os.wait or os.waitpid(-1, ...) on torsion's children)"
+            )
+        return f"A process has ended with a probable error condition: {how}."
+
+
+class ProcessExitedAlready(Exception):
+    """The process has exited (and was reaped), so it can no longer be signalled."""
 
 
 # -- endpoints (torsion.internet.endpoints) --------------------------------------------

@@ -478,6 +478,77 @@ __all__ += ["IMulticastTransport", "IReactorMulticast", "IReactorUDP", "IUDPTran
 
 # -- processes (torsion.internet.process) ----------------------------------------------
 
+__all__ += ["IProcessProtocol", "IProcessTransport", "IReactorProcess"]
+
+
+class IProcessProtocol(Interface):
+    """What a spawned process tells its protocol (ProcessProtocol implements it)."""
+
+    def makeConnection(process: IProcessTransport) -> None:
+        """The process was started; ``process`` is its transport."""
+
+    def childDataReceived(childFD: int, data: bytes) -> None:
+        """The child wrote ``data`` to its descriptor ``childFD`` (1: stdout, 2: stderr)."""
+
+    def childConnectionLost(childFD: int) -> None:
+        """The pipe of the child's descriptor ``childFD`` is closed."""
+
+    def processExited(reason: Any) -> None:
+        """The child exited (its pipes may still hold output): a ProcessDone or
+        ProcessTerminated Failure."""
+
+    def processEnded(reason: Any) -> None:
+        """The child exited and every pipe to it is closed: nothing more will happen."""
+
+
+class IProcessTransport(ITransport):
+    """A running child process, as its protocol sees it."""
+
+    pid = Attribute("The child's process id, or None once it has exited and been reaped.")
+
+    def closeStdin() -> None:
+        """Close the child's standard input once what was written has been sent."""
+
+    def closeStdout() -> None:
+        """Close the pipe of the child's standard output."""
+
+    def closeStderr() -> None:
+        """Close the pipe of the child's standard error."""
+
+    def closeChildFD(descriptor: int) -> None:
+        """Close the pipe of the child's descriptor ``descriptor``."""
+
+    def writeToChild(childFD: int, data: bytes) -> None:
+        """Write ``data`` to the child's descriptor ``childFD`` (one it reads)."""
+
+    def loseConnection() -> None:
+        """Close standard input (after pending writes), output and error."""
+
+    def signalProcess(signalID: str | int) -> None:
+        """Send a signal ('TERM', 'KILL', 'INT', 'HUP' or a number) to the child.
+
+        Raises ProcessExitedAlready once the child has exited.
+        """
+
+
+class IReactorProcess(Interface):
+    """Starting child processes."""
+
+    def spawnProcess(
+        processProtocol: IProcessProtocol,
+        executable: str | bytes,
+        args: Sequence[str | bytes] = (),
+        env: Any = None,
+        path: str | bytes | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: object = False,
+        childFDs: dict[int, str | int] | None = None,
+    ) -> IProcessTransport:
+        """Start ``executable`` with ``args`` (``args[0]`` is its name) in directory
+        ``path``, environment ``env``, as ``uid``/``gid``, on a pseudo-terminal if
+        ``usePTY``, with descriptors ``childFDs``; return its transport."""
+
 
 # -- stdio, files and loopback (torsion.internet.stdio, fdesc, torsion.protocols.loopback) ----
 

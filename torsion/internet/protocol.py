@@ -382,3 +382,57 @@ __all__ += ["AbstractDatagramProtocol", "DatagramProtocol"]
 
 
 # -- processes (torsion.internet.process) ----------------------------------------------
+from torsion.internet.interfaces import IProcessProtocol  # noqa: E402
+
+__all__ += ["ProcessProtocol"]
+
+
+@implementer(IProcessProtocol)
+class ProcessProtocol(BaseProtocol):
+    """The protocol of a child process started with ``reactor.spawnProcess``.
+
+    Override what you need. Output arrives in ``outReceived`` (stdout) and
+    ``errReceived`` (stderr), or for any descriptor in ``childDataReceived``; the ends
+    of the pipes are announced by ``inConnectionLost``, ``outConnectionLost`` and
+    ``errConnectionLost``. ``processExited`` comes as soon as the child exits (output
+    may still be on its way); ``processEnded`` comes once the child has exited *and*
+    every pipe is closed, so all its output has been delivered: it is the last call.
+    Both get a Failure of ProcessDone (exit code 0) or ProcessTerminated.
+    """
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        """The child wrote ``data`` on ``childFD``: hands stdout and stderr on."""
+        if childFD == 1:
+            self.outReceived(data)
+        elif childFD == 2:
+            self.errReceived(data)
+
+    def outReceived(self, data: bytes) -> None:
+        """The child wrote ``data`` to its standard output."""
+
+    def errReceived(self, data: bytes) -> None:
+        """The child wrote ``data`` to its standard error."""
+
+    def childConnectionLost(self, childFD: int) -> None:
+        """The pipe of ``childFD`` closed: hands stdin, stdout and stderr on."""
+        if childFD == 0:
+            self.inConnectionLost()
+        elif childFD == 1:
+            self.outConnectionLost()
+        elif childFD == 2:
+            self.errConnectionLost()
+
+    def inConnectionLost(self) -> None:
+        """The child's standard input is closed (by closeStdin, or by the child)."""
+
+    def outConnectionLost(self) -> None:
+        """The child's standard output is closed: no more ``outReceived``."""
+
+    def errConnectionLost(self) -> None:
+        """The child's standard error is closed: no more ``errReceived``."""
+
+    def processExited(self, reason: Failure) -> None:
+        """The child exited; ``reason.value`` is ProcessDone or ProcessTerminated."""
+
+    def processEnded(self, reason: Failure) -> None:
+        """The child exited and all its pipes are closed; the last call."""

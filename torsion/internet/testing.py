@@ -601,6 +601,31 @@ class MemoryReactor:
 
     # -- processes (torsion.internet.process) ------------------------------------------
 
+    def spawnProcess(
+        self,
+        processProtocol: Any,
+        executable: Any,
+        args: Any = (),
+        env: Any = {},  # noqa: B006 (never changed)
+        path: Any = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: Any = False,
+        childFDs: Any = None,
+    ) -> Any:
+        """Record the call in ``spawnedProcesses``; start nothing.
+
+        The protocol is connected to a MemoryProcess (returned), through which the
+        test plays the child: ``childWrites(1, data)``, ``exit(code)``, and reads what
+        the protocol wrote with ``value()``.
+        """
+        from torsion.internet._processtesting import MemoryProcess
+
+        self.spawnedProcesses.append(
+            (processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs)
+        )
+        return MemoryProcess(processProtocol, childFDs)
+
 
 class MemoryReactorClock(MemoryReactor, Clock):
     """A MemoryReactor that also keeps time as a ``task.Clock`` (``advance`` it)."""
