@@ -667,11 +667,15 @@ class RaisingMemoryReactor(MemoryReactor):
         return super().connectTCP(host, port, factory, timeout, bindAddress)
 
 
-# -- in-memory connections and UDP (torsion.protocols.loopback, torsion.internet.udp) ------
+# -- in-memory connections, and the reactor interfaces of the other transports ---------------
 
-from torsion.internet.interfaces import IReactorMulticast, IReactorUDP  # noqa: E402
+from torsion.internet.interfaces import (  # noqa: E402
+    IReactorMulticast,
+    IReactorProcess,
+    IReactorUDP,
+)
 from torsion.protocols.loopback import IOPump, connectedServerAndClient  # noqa: E402
 
-classImplements(MemoryReactor, IReactorUDP, IReactorMulticast)
+classImplements(MemoryReactor, IReactorUDP, IReactorMulticast, IReactorProcess)
 
 __all__ += ["IOPump", "connectedServerAndClient"]
