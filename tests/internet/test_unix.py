@@ -318,6 +318,32 @@ def test_withRealPeerNetcat(reactor: Any, sockdir: Path) -> None:
         proc.wait()
 
 
+def test_clientCreatorConnectUNIXFiresWithConnectedProtocol(reactor: Any, sockdir: Path) -> None:
+    from torsion.internet.protocol import ClientCreator
+
+    path = str(sockdir / "creator.sock")
+    reactor.listenUNIX(path, Factory.forProtocol(Echo))
+    seen: list[Any] = []
+    d = ClientCreator(reactor, Recorder).connectUNIX(path)
+    # Whoever waits can write at once: the transport is attached when it fires.
+    d.addCallback(lambda p: (seen.append(p.transport), p.transport.write(b"at once"), p)[-1])
+    protocol = runUntilFired(reactor, d)
+    assert seen == [protocol.transport] and seen[0] is not None
+    runUntil(reactor, lambda: protocol.data == b"at once")
+    failing = ClientCreator(reactor, Recorder).connectUNIX(str(sockdir / "none.sock"))
+    with pytest.raises(error.BadFileError):
+        runUntilFired(reactor, failing)
+
+
+def test_liveSocketOfOtherTypeIsInUse(reactor: Any, sockdir: Path) -> None:
+    path = str(sockdir / "dgram.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as other:
+        other.bind(path)
+        with pytest.raises(error.CannotListenError, match="in use"):
+            reactor.listenUNIX(path, Factory.forProtocol(Echo))
+        assert os.path.exists(path)
+
+
 # -- passing descriptors -----------------------------------------------------------------
 
 
@@ -834,7 +860,7 @@ def test_connectToMissingPathFailsSayingSo(reactor: Any, sockdir: Path) -> None:
     runUntilFired(reactor, factory.failed)
     assert factory.failReason.check(error.BadFileError)
     text = str(factory.failReason.value)
-    assert "ENOENT" in text and repr(path) in text and "is the server running" in text
+    assert "ENOENT" in text and repr(path) in text and "start the server, or check the path" in text
 
 
 def test_connectToStaleSocketIsRefused(reactor: Any, sockdir: Path) -> None:

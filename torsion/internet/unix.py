@@ -101,10 +101,11 @@ def _connectError(name: str, code: int, kind: str = "stream") -> error.ConnectEr
     if code == errno.ECONNREFUSED:
         return error.ConnectionRefusedError(
             osError=osError,
-            string=f"nothing listens on {name!r} (a socket file left by a server that stopped?)",
+            string=f"nothing listens on {name!r}: the socket file is left from a server "
+            "that stopped; start the server again",
         )
     if code == errno.ENOENT:
-        text = f"there is no socket {name!r}; is the server running, and is that its path?"
+        text = f"there is no socket {name!r}; start the server, or check the path"
     elif code == errno.ENOTDIR:
         text = f"a part of the path {name!r} that should be a directory is not one"
     elif code in (errno.EACCES, errno.EPERM):
