@@ -114,7 +114,8 @@ def listenError(name: str, e: OSError) -> error.CannotListenError:
     code = e.errno
     where = _directoryOf(name)
     if code == errno.EADDRINUSE:
-        hint = "the name is in use by another socket; choose another name"
+        what = "name" if isAbstract(name) else "path"
+        hint = f"the {what} is in use by another socket; stop its server, or choose another {what}"
     elif code in (errno.EACCES, errno.EPERM):
         hint = (
             f"this user may not create files in {where!r}; choose a directory it can "

@@ -14,9 +14,9 @@ What UNIX sockets add:
 - Passing descriptors: ``transport.sendFileDescriptor(fd)`` sends a duplicate of
   ``fd`` with the first byte written after the call (SCM_RIGHTS); a protocol that
   provides IFileDescriptorReceiver gets ``fileDescriptorReceived(fd)`` before the
-  bytes it came with; any other protocol's received descriptors are closed and
-  logged. At most ``maxFileDescriptorsPerMessage`` go in one message, and at most
-  ``maxPendingFileDescriptors`` wait to be sent.
+  bytes it came with; descriptors sent to any other protocol are closed by the
+  kernel, and never reach this process. At most ``maxFileDescriptorsPerMessage``
+  go in one message, and at most ``maxPendingFileDescriptors`` wait to be sent.
 - Peer credentials: ``transport.getPeerCredentials()`` (torsion's: Twisted has no
   public API for it) returns PeerCredentials(pid, uid, gid) of the other process.
 - Socket files: ``mode`` is applied to the socket file, a stale socket file (nobody
@@ -85,6 +85,9 @@ _FD_SIZE = array("i").itemsize
 # Received descriptors are close-on-exec from the start where the kernel can do that.
 _RECV_FLAGS = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 _CONNECTION_LOST_ERRNOS = tcp._CONNECTION_LOST_ERRNOS
+# What a connection with no descriptors to pass does: exactly what TCP's does.
+_streamRead = tcp._StreamConnection.doRead
+_streamWrite = tcp._StreamConnection.writeSomeData
 
 
 def _defaultReactor(reactor: Any) -> Any:
@@ -127,19 +130,26 @@ def _connectError(name: str, code: int, kind: str = "stream") -> error.ConnectEr
 class _UNIXConnection(tcp._StreamConnection[UNIXAddress]):
     """What UNIX stream connections add to a stream socket: descriptors and credentials.
 
-    The classes that mix this in declare its slots (``_fdQueue``, ``_sentBytes``,
-    ``_credentials``: a client's stream bases have slots of their own, and two bases
-    with slots cannot be combined) and call ``_initUNIX``.
+    The classes that mix this in declare its slots (the attributes annotated below:
+    a client's stream bases have slots of their own, and two bases with slots cannot
+    be combined) and call ``_initUNIX``.
+
+    Only a protocol that provides IFileDescriptorReceiver is read with recvmsg(),
+    which costs a fifth of a small-message connection's throughput; any other is
+    read with recv() as TCP is, and the kernel closes descriptors sent to it (it
+    never installs them in this process without a buffer for them). Bytes count
+    towards descriptors' positions only while descriptors wait to be sent.
     """
 
     __slots__ = ()
 
+    # (position in the stream of the byte it goes with, our duplicate of it)
     _fdQueue: deque[tuple[int, int]]
+    # Bytes sent since the queue was last empty: the positions count from there.
     _sentBytes: int
     _credentials: PeerCredentials | None
+    _receivesDescriptors: bool
 
-    # UNIX sockets are read 64 KiB at a time (TCP's reads grow to 256 KiB).
-    readSize = 2**16
     # The most descriptors sent in one message, and received from one (a peer that
     # sends more at once loses the rest: the kernel closes them).
     maxFileDescriptorsPerMessage = 64
@@ -147,10 +157,14 @@ class _UNIXConnection(tcp._StreamConnection[UNIXAddress]):
     maxPendingFileDescriptors = 256
 
     def _initUNIX(self) -> None:
-        # (stream offset of the byte it goes with, our duplicate of the descriptor)
         self._fdQueue = deque()  # type: ignore[misc]
         self._sentBytes = 0  # type: ignore[misc]
         self._credentials = None  # type: ignore[misc]
+        self._receivesDescriptors = False  # type: ignore[misc]
+
+    def _makeConnection(self) -> None:
+        self._receivesDescriptors = IFileDescriptorReceiver.providedBy(self.protocol)  # type: ignore[misc]
+        super()._makeConnection()
 
     def getHandle(self) -> socket.socket:
         """Return the socket, for options this transport has no method for."""
@@ -215,16 +229,15 @@ class _UNIXConnection(tcp._StreamConnection[UNIXAddress]):
             duplicate = os.dup(descriptor)
         except (OSError, TypeError) as e:
             raise ValueError(f"{descriptor!r} is not an open file descriptor") from e
+        if not queue:
+            self._sentBytes = 0  # type: ignore[misc]
         queue.append((self._sentBytes + self.bufferedSize(), duplicate))
 
     def writeSomeData(self, data: bytes | memoryview) -> int | BaseException:
         """Send what the kernel takes of ``data``, with any descriptors that go with it."""
         if self._fdQueue:
             return self._sendWithDescriptors(memoryview(data))
-        sent = super().writeSomeData(data)
-        if not isinstance(sent, BaseException):
-            self._sentBytes += sent  # type: ignore[misc]
-        return sent
+        return _streamWrite(self, data)
 
     def _sendWithDescriptors(self, data: memoryview) -> int | BaseException:
         queue = self._fdQueue
@@ -269,7 +282,7 @@ class _UNIXConnection(tcp._StreamConnection[UNIXAddress]):
             else:
                 end = size if not queue else min(size, total + queue[0][0] - position)
                 chunk = data[total:end]
-                result = super().writeSomeData(chunk)
+                result = _streamWrite(self, chunk)
                 if isinstance(result, BaseException):
                     return result
                 sent = result
@@ -281,9 +294,11 @@ class _UNIXConnection(tcp._StreamConnection[UNIXAddress]):
 
     def doRead(self) -> object:
         """Read what the peer sent, with any descriptors, and hand both to the protocol."""
+        if not self._receivesDescriptors:
+            return _streamRead(self)
         try:
             data, ancillary, flags, _ = self.socket.recvmsg(
-                self.readSize,
+                self._readSize,
                 socket.CMSG_SPACE(self.maxFileDescriptorsPerMessage * _FD_SIZE),
                 _RECV_FLAGS,
             )
@@ -317,17 +332,7 @@ class _UNIXConnection(tcp._StreamConnection[UNIXAddress]):
                 "descriptors in one message; the kernel closed the rest (send fewer at "
                 "a time, or raise maxFileDescriptorsPerMessage)"
             )
-        if not fds:
-            return
         protocol = self.protocol
-        if not IFileDescriptorReceiver.providedBy(protocol):
-            for fd in fds:
-                os.close(fd)
-            log.msg(
-                f"{tcp._logPrefixOf(protocol)} does not provide IFileDescriptorReceiver, "
-                f"so the {len(fds)} file descriptor(s) the peer sent were closed"
-            )
-            return
         for index, fd in enumerate(fds):
             try:
                 protocol.fileDescriptorReceived(fd)
@@ -353,7 +358,15 @@ class _UNIXConnection(tcp._StreamConnection[UNIXAddress]):
 class Server(_UNIXConnection):
     """A connection accepted by a UNIX Port."""
 
-    __slots__ = ("_credentials", "_fdQueue", "_sentBytes", "client", "server", "sessionno")
+    __slots__ = (
+        "_credentials",
+        "_fdQueue",
+        "_receivesDescriptors",
+        "_sentBytes",
+        "client",
+        "server",
+        "sessionno",
+    )
 
     def __init__(
         self,
@@ -494,7 +507,7 @@ class Client(tcp._StreamClient[UNIXAddress], _UNIXConnection):
         OSError: if no socket can be made (Connector turns that into a failed attempt).
     """
 
-    __slots__ = ("_credentials", "_fdQueue", "_sentBytes")
+    __slots__ = ("_credentials", "_fdQueue", "_receivesDescriptors", "_sentBytes")
 
     # A UNIX connect completes (or fails) at once; EAGAIN means the server's listen
     # queue is full, and is retried after this many seconds until the timeout.
