@@ -1046,3 +1046,18 @@ def test_memoryReactorRecordsUNIXCalls() -> None:
 def test_cannotListenErrorForUNIXPathNamesPathNotInterface() -> None:
     e = error.CannotListenError(None, "/run/x.sock", OSError(errno.EADDRINUSE, "in use: stop it"))
     assert str(e) == "Couldn't listen on '/run/x.sock': [Errno 98] in use: stop it"
+
+
+def test_permissionDeniedIsExplained() -> None:
+    # The OS raises this where the directory is not writable (the reactor test of it
+    # skips as root); here the wording of that error is checked on its own.
+    from torsion.internet._unixpaths import listenError
+
+    e = listenError("/srv/app/s.sock", OSError(errno.EACCES, "Permission denied"))
+    assert isinstance(e, error.CannotListenError)
+    assert e.socketError.errno == errno.EACCES
+    assert str(e) == (
+        "Couldn't listen on '/srv/app/s.sock': [Errno 13] Permission denied: this user "
+        "may not create files in '/srv/app'; choose a directory it can write to (such as "
+        "$XDG_RUNTIME_DIR or /tmp), or change the directory's permissions"
+    )

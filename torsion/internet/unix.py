@@ -210,7 +210,8 @@ class _UNIXConnection(tcp._StreamConnection[UNIXAddress]):
         """Send (a duplicate of) ``descriptor`` with the first byte written after this call.
 
         A descriptor travels only with data: write at least one byte after it. The
-        transport sends a duplicate, so the caller may close its own at once.
+        transport sends a duplicate, so the caller may close its own at once. Once the
+        connection is closing it is ignored, as ``write`` is.
 
         Raises:
             ValueError: ``descriptor`` is not an open file descriptor.
