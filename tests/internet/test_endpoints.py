@@ -16,12 +16,13 @@ import pytest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.internet import reactormixins
+from tests.internet import reactormixins, test_unix
 from tests.internet.reactormixins import runUntil, runUntilFired
 from tests.internet.test_tcp import Recorder, listen, serverFactory
 from torsion.internet import endpoints, error
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import (
+    IFileDescriptorReceiver,
     IHalfCloseableProtocol,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
@@ -31,6 +32,7 @@ from torsion.internet.testing import MemoryReactorClock
 from torsion.python.failure import Failure
 
 reactor = reactormixins.reactor
+sockdir = test_unix.sockdir
 
 
 def failureOf(d: Deferred[Any]) -> Failure:
@@ -422,3 +424,48 @@ def test_standardIOEndpointConnectsAProtocolToThePipes(reactor: Any) -> None:
     finally:
         for fd in (inWrite, outRead):
             os.close(fd)
+
+
+# -- UNIX sockets, on every reactor ---------------------------------------------------------
+
+
+
+@implementer(IFileDescriptorReceiver)
+class DescriptorTaker(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.descriptors: list[int] = []
+
+    def fileDescriptorReceived(self, descriptor: int) -> None:
+        self.descriptors.append(descriptor)
+
+
+def test_unixEndpointsConnectAndPassDescriptors(reactor: Any, sockdir: Any) -> None:
+    path = str(sockdir / "endpoint.sock")
+    servers: list[Recorder] = []
+    server = endpoints.UNIXServerEndpoint(reactor, path)
+    port = runUntilFired(reactor, server.listen(serverFactory(servers)))
+    client = endpoints.UNIXClientEndpoint(reactor, path)
+    taker = runUntilFired(reactor, client.connect(Factory.forProtocol(DescriptorTaker)))
+    runUntil(reactor, lambda: servers)
+    # The endpoint's wrapper must not hide that the protocol takes descriptors.
+    readEnd, writeEnd = os.pipe()
+    try:
+        servers[0].transport.sendFileDescriptor(writeEnd)
+        servers[0].transport.write(b"x")
+        runUntil(reactor, lambda: taker.descriptors and taker.data == b"x")
+        os.write(taker.descriptors[0], b"via the passed descriptor")
+        assert os.read(readEnd, 100) == b"via the passed descriptor"
+    finally:
+        for fd in (readEnd, writeEnd, *taker.descriptors):
+            os.close(fd)
+    runUntilFired(reactor, port.stopListening())
+
+
+def test_unixServerEndpointOnAPathInUseFails(reactor: Any, sockdir: Any) -> None:
+    path = str(sockdir / "busy.sock")
+    first = endpoints.UNIXServerEndpoint(reactor, path)
+    runUntilFired(reactor, first.listen(Factory.forProtocol(Protocol)))
+    again = endpoints.UNIXServerEndpoint(reactor, path)
+    failure = failureOf(again.listen(Factory.forProtocol(Protocol)))
+    assert failure.check(error.CannotListenError) and "in use" in str(failure.value)

@@ -207,8 +207,10 @@ def test_clientFactoryCallbacksDoNothingByDefault() -> None:
     factory.clientConnectionLost(None, reason())
 
 
-def test_clientCreatorFiresWithProtocol() -> None:
-    class FakeReactor:
+def test_clientCreatorFiresWithProtocolOnceConnected() -> None:
+    from torsion.internet.task import Clock
+
+    class FakeReactor(Clock):
         def connectTCP(self, host: str, port: int, factory: Any, *args: Any) -> Any:
             self.factory = factory
             return FakeConnector()
@@ -218,6 +220,9 @@ def test_clientCreatorFiresWithProtocol() -> None:
     results: list[Any] = []
     d.addCallback(results.append)
     built = reactor.factory.buildProtocol(ADDRESS)
+    # The transport connects the protocol after buildProtocol returns: not fired yet.
+    assert results == []
+    reactor.advance(0)
     assert results == [built]
 
 

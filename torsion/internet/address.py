@@ -1,15 +1,17 @@
-"""Addresses of the two ends of an IP connection: IPv4Address and IPv6Address.
+"""Addresses of the ends of connections: IPv4Address, IPv6Address and UNIXAddress.
 
 ``transport.getPeer()`` and ``transport.getHost()`` return these, as do listening
 ports' ``getHost()``. They are frozen dataclasses, so they compare by value and hash.
 They print as in the seed's log lines, ``IPv4Address(TCP, '127.0.0.1', 49514)`` (the
 2004 form; today's Twisted spells the field names out), so that a log line a protocol
 writes with ``print(self.transport.getPeer(), line)`` reads as the talk shows it.
+UNIXAddress names a UNIX socket: ``UNIXAddress('/tmp/x')``.
 Tests: tests/internet/test_address.py.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -73,6 +75,35 @@ class IPv6Address:
 
 
 # -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
+
+
+@implementer(IAddress)
+@dataclass(frozen=True, slots=True, repr=False, init=False)
+class UNIXAddress:
+    """The address of a UNIX socket.
+
+    ``name`` is a filesystem path, an abstract-namespace name (Linux only: a name that
+    starts with a NUL character, ``'\\0torsion-demo'``), or None for a socket that
+    has no name (the usual client end). Twisted's UNIXAddress keeps the name as
+    bytes; torsion keeps it as text, so that it prints and compares as users write
+    it: a bytes name given here, or reported by the socket, is decoded with
+    ``os.fsdecode`` (``os.fsencode(address.name)`` gives the bytes back exactly).
+    Addresses compare and hash by name; an empty name is the same as None.
+
+    Args:
+        name: a str, bytes or os.PathLike path, an abstract name, or None.
+    """
+
+    name: str | None
+
+    def __init__(self, name: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None) -> None:
+        object.__setattr__(self, "name", os.fsdecode(name) if name else None)
+
+    def __repr__(self) -> str:
+        return f"UNIXAddress({self.name!r})"
+
+
+__all__ += ["UNIXAddress"]
 
 
 # -- processes (torsion.internet.process) ----------------------------------------------

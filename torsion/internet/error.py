@@ -81,18 +81,25 @@ class CannotListenError(BindError):
     """``listenTCP`` (or another listen call) could not listen on an address.
 
     Args:
-        interface: the interface that was asked for ('' meaning every IPv4 interface).
-        port: the port number that was asked for.
+        interface: the interface that was asked for ('' meaning every IPv4 interface;
+            None for a UNIX socket, whose path is then ``port``).
+        port: the port number that was asked for (a UNIX socket's path).
         socketError: the OSError that the operating system raised.
     """
 
-    def __init__(self, interface: str, port: int, socketError: BaseException) -> None:
+    def __init__(
+        self, interface: str | None, port: int | str, socketError: BaseException
+    ) -> None:
         super().__init__(interface, port, socketError)
         self.interface = interface
         self.port = port
         self.socketError = socketError
 
     def __str__(self) -> str:
+        if self.interface is None:
+            # A UNIX socket path: torsion.internet.unix words socketError to say why
+            # and what to do.
+            return f"Couldn't listen on {self.port!r}: {self.socketError}"
         where = f"{self.interface or 'all interfaces'}:{self.port}"
         code = getattr(self.socketError, "errno", None)
         if code == errno.EADDRINUSE:
@@ -289,7 +296,8 @@ class MessageLengthError(Exception):
     """A datagram was too long to send (EMSGSIZE): split it, or send less at a time.
 
     UDP carries at most 65,507 bytes of data per datagram over IPv4 (65,527 over
-    IPv6), and a connected port may learn that its path carries less.
+    IPv6), and a connected port may learn that its path carries less; a UNIX
+    datagram socket is limited by its send buffer (SO_SNDBUF).
     """
 
     def __str__(self) -> str:

@@ -476,6 +476,107 @@ __all__ += ["IMulticastTransport", "IReactorMulticast", "IReactorUDP", "IUDPTran
 # -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
 
 
+class IReactorUNIX(Interface):
+    """UNIX socket (SOCK_STREAM) servers and clients."""
+
+    def listenUNIX(
+        address: str | bytes,
+        factory: IProtocolFactory,
+        backlog: int = 50,
+        mode: int = 0o666,
+        wantPID: bool = False,
+    ) -> IListeningPort:
+        """Listen on the UNIX socket ``address`` (a path, or a Linux abstract name).
+
+        ``mode`` is given to the socket file; ``wantPID`` keeps a lock file
+        (``address`` + ".lock") holding this process's pid. Raises CannotListenError,
+        saying why, if the path is in use, cannot be made, or is too long.
+        """
+
+    def connectUNIX(
+        address: str | bytes, factory: object, timeout: float = 30, checkPID: bool = False
+    ) -> IConnector:
+        """Connect to the UNIX socket ``address``, reporting to the ClientFactory ``factory``.
+
+        With ``checkPID`` the attempt fails (BadFileError) unless a live process holds
+        the server's lock file (see ``listenUNIX``'s ``wantPID``).
+        """
+
+
+class IReactorUNIXDatagram(Interface):
+    """UNIX datagram (SOCK_DGRAM) sockets."""
+
+    def listenUNIXDatagram(
+        address: str | bytes, protocol: object, maxPacketSize: int = 8192, mode: int = 0o666
+    ) -> IListeningPort:
+        """Bind a datagram socket to ``address`` and connect the datagram ``protocol``."""
+
+    def connectUNIXDatagram(
+        address: str | bytes,
+        protocol: object,
+        maxPacketSize: int = 8192,
+        mode: int = 0o666,
+        bindAddress: str | bytes | None = None,
+    ) -> IListeningPort:
+        """Connect a datagram socket (bound to ``bindAddress``, if given) to ``address``."""
+
+
+class IUNIXTransport(ITransport):
+    """A UNIX stream connection, which can pass file descriptors to the other process."""
+
+    def sendFileDescriptor(descriptor: int) -> None:
+        """Send (a duplicate of) ``descriptor`` with the next byte written after this call."""
+
+
+class IUNIXPeerCredentials(Interface):
+    """A connection that knows who is at the other end (torsion's; Twisted has none)."""
+
+    def getPeerCredentials() -> Any:
+        """Return the peer's PeerCredentials (pid, uid, gid) as the kernel reports them."""
+
+
+class IFileDescriptorReceiver(Interface):
+    """A protocol that accepts file descriptors passed over a UNIX socket."""
+
+    def fileDescriptorReceived(descriptor: int) -> None:
+        """``descriptor`` arrived (before the bytes it came with); it is the protocol's
+        to close."""
+
+
+class IUNIXDatagramTransport(Interface):
+    """An unconnected UNIX datagram socket."""
+
+    def write(packet: bytes, address: str | bytes) -> None:
+        """Send ``packet`` to the socket named ``address``."""
+
+    def getHost() -> IAddress:
+        """Return this socket's UNIXAddress."""
+
+
+class IUNIXDatagramConnectedTransport(Interface):
+    """A UNIX datagram socket connected to one peer."""
+
+    def write(packet: bytes) -> None:
+        """Send ``packet`` to the peer."""
+
+    def getHost() -> IAddress:
+        """Return this socket's UNIXAddress."""
+
+    def getPeer() -> IAddress:
+        """Return the peer's UNIXAddress."""
+
+
+__all__ += [
+    "IFileDescriptorReceiver",
+    "IReactorUNIX",
+    "IReactorUNIXDatagram",
+    "IUNIXDatagramConnectedTransport",
+    "IUNIXDatagramTransport",
+    "IUNIXPeerCredentials",
+    "IUNIXTransport",
+]
+
+
 # -- processes (torsion.internet.process) ----------------------------------------------
 
 __all__ += ["IProcessProtocol", "IProcessTransport", "IReactorProcess"]

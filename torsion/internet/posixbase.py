@@ -3,9 +3,10 @@
 ``DescriptorReactorMixin`` is what a reactor needs once it can watch descriptors: the
 batched writes (what transports write during one pass of the loop goes out in one send
 at its end), the dispatch of one descriptor's events (under its log prefix, with an
-error closing that descriptor only), closing everything at shutdown, and
-listenTCP/connectTCP. Both the selector reactors (torsion.internet._selectorreactor)
-and the asyncio reactor (torsion.internet.asyncioreactor) build on it.
+error closing that descriptor only), closing everything at shutdown, and the
+transports: listenTCP/connectTCP, listenUNIX/connectUNIX and the UNIX datagram calls.
+Both the selector reactors (torsion.internet._selectorreactor) and the asyncio reactor
+(torsion.internet.asyncioreactor) build on it.
 
 ``PosixReactorBase`` adds what a reactor that polls for itself needs: the waker, a
 socket pair that a byte written from any thread, or from a signal handler, makes the
@@ -23,6 +24,7 @@ from typing import Any
 from zope.interface import implementer
 
 from torsion.internet import error, tcp, udp
+from torsion.internet import unix as _unix
 from torsion.internet.base import ReactorBase
 from torsion.internet.interfaces import (
     IReactorFDSet,
@@ -30,6 +32,8 @@ from torsion.internet.interfaces import (
     IReactorProcess,
     IReactorTCP,
     IReactorUDP,
+    IReactorUNIX,
+    IReactorUNIXDatagram,
     IReadDescriptor,
 )
 from torsion.python import context, log
@@ -77,7 +81,15 @@ class Waker:
         self._writer.close()
 
 
-@implementer(IReactorFDSet, IReactorTCP, IReactorUDP, IReactorMulticast, IReactorProcess)
+@implementer(
+    IReactorFDSet,
+    IReactorTCP,
+    IReactorUDP,
+    IReactorMulticast,
+    IReactorUNIX,
+    IReactorUNIXDatagram,
+    IReactorProcess,
+)
 class DescriptorReactorMixin:
     """Dispatch, batched writes, shutdown and TCP for a reactor that watches descriptors.
 
@@ -265,6 +277,72 @@ class DescriptorReactorMixin:
 
 
     # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
+
+    def listenUNIX(
+        self,
+        address: _unix._Name,
+        factory: Any,
+        backlog: int = 50,
+        mode: int = 0o666,
+        wantPID: bool = False,
+    ) -> _unix.Port:
+        """Listen for connections on the UNIX socket ``address``.
+
+        ``address`` is a path (str, bytes or path-like) or, on Linux, an abstract
+        name (a leading NUL). The socket file gets ``mode``; a stale socket file is
+        removed first; ``wantPID`` keeps the lock file ``address`` + ".lock" holding
+        this process's pid. ``stopListening`` removes both files.
+
+        Raises:
+            CannotListenError: saying why (in use, directory missing or not
+                writable, path too long, not a socket) and what to do.
+        """
+        listening = _unix.Port(address, factory, backlog, mode, self, wantPID)
+        listening.startListening()
+        return listening
+
+    def connectUNIX(
+        self, address: _unix._Name, factory: Any, timeout: float = 30, checkPID: bool = False
+    ) -> _unix.Connector:
+        """Connect to the UNIX socket ``address``, telling ``factory`` how it goes.
+
+        With ``checkPID`` the attempt fails (BadFileError) unless a live process
+        holds the lock file ``address`` + ".lock" (see listenUNIX's ``wantPID``).
+        """
+        connector = _unix.Connector(address, factory, timeout, self, checkPID)
+        connector.connect()
+        return connector
+
+    def listenUNIXDatagram(
+        self, address: _unix._Name, protocol: Any, maxPacketSize: int = 8192, mode: int = 0o666
+    ) -> _unix.DatagramPort:
+        """Bind a UNIX datagram socket to ``address`` and attach the datagram ``protocol``.
+
+        Raises:
+            CannotListenError: saying why the name cannot be bound.
+        """
+        port = _unix.DatagramPort(address, protocol, maxPacketSize, mode, self)
+        port.startListening()
+        return port
+
+    def connectUNIXDatagram(
+        self,
+        address: _unix._Name,
+        protocol: Any,
+        maxPacketSize: int = 8192,
+        mode: int = 0o666,
+        bindAddress: _unix._Name | None = None,
+    ) -> _unix.ConnectedDatagramPort:
+        """Connect a UNIX datagram socket to ``address`` (bound to ``bindAddress`` if given).
+
+        ``protocol`` is a connected datagram protocol: a failure to connect goes to
+        its ``connectionFailed``.
+        """
+        port = _unix.ConnectedDatagramPort(
+            address, protocol, maxPacketSize, mode, bindAddress, self
+        )
+        port.startListening()
+        return port
 
 
     # -- processes (torsion.internet.process) ------------------------------------------

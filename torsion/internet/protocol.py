@@ -251,13 +251,29 @@ class _InstanceFactory(ClientFactory):
 
     noisy = False
 
-    def __init__(self, instance: Any, deferred: Deferred[Any]) -> None:
+    def __init__(self, reactor: Any, instance: Any, deferred: Deferred[Any]) -> None:
+        self.reactor = reactor
         self.instance = instance
         self.deferred = deferred
+        self.pending: Any = None
 
     def buildProtocol(self, addr: Any) -> Any:
-        self.deferred.callback(self.instance)
+        # The transport connects the protocol just after this returns: fire on the next
+        # pass, so that whoever waits gets a protocol that has its transport.
+        self.pending = self.reactor.callLater(0, self._fire)
         return self.instance
+
+    def _fire(self) -> None:
+        self.pending = None
+        if not self.deferred.called:
+            self.deferred.callback(self.instance)
+
+    def cancel(self, connector: Any) -> None:
+        """The Deferred was cancelled: give up the attempt, or drop the connection."""
+        connector.disconnect()
+        if self.pending is not None and self.pending.active():
+            self.pending.cancel()
+        self.pending = None
 
     def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
         if not self.deferred.called:
@@ -267,7 +283,8 @@ class _InstanceFactory(ClientFactory):
 class ClientCreator:
     """Connect with a protocol instance built from ``protocolClass(*args, **kwargs)``.
 
-    ``connectTCP`` returns a Deferred firing with the connected protocol.
+    ``connectTCP`` (and ``connectUNIX``) return a Deferred firing with the connected
+    protocol, once its connectionMade has run.
     """
 
     def __init__(self, reactor: Any, protocolClass: Any, *args: Any, **kwargs: Any) -> None:
@@ -275,6 +292,10 @@ class ClientCreator:
         self.protocolClass = protocolClass
         self.args = args
         self.kwargs = kwargs
+
+    def _instanceFactory(self, result: Deferred[Any]) -> _InstanceFactory:
+        instance = self.protocolClass(*self.args, **self.kwargs)
+        return _InstanceFactory(self.reactor, instance, result)
 
     def connectTCP(
         self,
@@ -284,9 +305,18 @@ class ClientCreator:
         bindAddress: tuple[str, int] | None = None,
     ) -> Deferred[Any]:
         """Connect to ``host``:``port``; the Deferred fires with the protocol."""
-        result: Deferred[Any] = Deferred(lambda d: connector.stopConnecting())
-        factory = _InstanceFactory(self.protocolClass(*self.args, **self.kwargs), result)
+        result: Deferred[Any] = Deferred(lambda d: factory.cancel(connector))
+        factory = self._instanceFactory(result)
         connector = self.reactor.connectTCP(host, port, factory, timeout, bindAddress)
+        return result
+
+    def connectUNIX(
+        self, address: Any, timeout: float = 30, checkPID: bool = False
+    ) -> Deferred[Any]:
+        """Connect to the UNIX socket ``address``; the Deferred fires with the protocol."""
+        result: Deferred[Any] = Deferred(lambda d: factory.cancel(connector))
+        factory = self._instanceFactory(result)
+        connector = self.reactor.connectUNIX(address, factory, timeout, checkPID)
         return result
 
 
@@ -378,7 +408,24 @@ class DatagramProtocol(AbstractDatagramProtocol):
         """
 
 
-__all__ += ["AbstractDatagramProtocol", "DatagramProtocol"]
+class ConnectedDatagramProtocol(AbstractDatagramProtocol):
+    """The protocol of a connected UNIX datagram port (``connectUNIXDatagram``).
+
+    Such a port has one peer, so ``datagramReceived(datagram)`` takes no address and
+    ``transport.write(datagram)`` needs none.
+    """
+
+    def datagramReceived(self, datagram: bytes) -> None:  # type: ignore[override]
+        """A datagram arrived from the peer; override to handle it."""
+
+    def connectionFailed(self, failure: Failure) -> None:
+        """The peer could not be reached at all (its socket does not exist)."""
+
+    def connectionRefused(self) -> None:
+        """The peer refused a datagram: its socket has gone away."""
+
+
+__all__ += ["AbstractDatagramProtocol", "ConnectedDatagramProtocol", "DatagramProtocol"]
 
 
 # -- processes (torsion.internet.process) ----------------------------------------------

@@ -17,6 +17,11 @@ a ConnectionLost; when accept fails for want of descriptors (EMFILE and kin) the
 logs once, stops watching the socket for ``acceptRetryDelay`` seconds instead of
 spinning, and accepts again once descriptors are free. A client whose socket cannot
 even be made reports that to its factory like any other failed attempt.
+
+The stream machinery that is not TCP's own (reading and writing a connected socket,
+half-close, the connect state machine of a client, the accept loop of a port) lives
+in the private bases ``_StreamConnection``, ``_StreamClient`` and ``_BasePort``,
+which torsion.internet.unix builds its UNIX socket transports on.
 Tests: tests/internet/test_tcp.py and tests/internet/test_tcp_faults.py.
 """
 
@@ -25,7 +30,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from zope.interface import implementer
 
@@ -69,6 +74,11 @@ _ACCEPT_SKIP_ERRNOS = frozenset(
 
 # For annotations inside classes that have an attribute named ``socket``.
 _Socket = socket.socket
+
+# The address type of a stream transport's ends (IPv4Address | IPv6Address for TCP,
+# UNIXAddress for UNIX sockets).
+_A = TypeVar("_A")
+_IPAddress = IPv4Address | IPv6Address
 
 
 def _addressFor(
@@ -147,9 +157,11 @@ class _SocketOptions:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(enabled))
 
 
-@implementer(ITCPTransport)
-class Connection(_SocketOptions, FileDescriptor):
-    """A connected TCP socket: the transport a protocol writes to."""
+class _StreamConnection(FileDescriptor, Generic[_A]):
+    """A connected stream socket: what TCP and UNIX socket connections share.
+
+    ``_A`` is the type of the addresses of its ends.
+    """
 
     __slots__ = (
         "_fileno",
@@ -177,7 +189,7 @@ class Connection(_SocketOptions, FileDescriptor):
         self._readSize = min(self._firstReadSize, self.readSize)
         self.protocol = protocol
         self._logPrefix = "-"
-        self._hostAddress: IPv4Address | IPv6Address | None = None
+        self._hostAddress: _A | None = None
         self.connected = True
 
     def fileno(self) -> int:
@@ -295,6 +307,13 @@ class Connection(_SocketOptions, FileDescriptor):
             log.err(None, f"Error in {type(protocol).__name__}.connectionLost")
 
 
+@implementer(ITCPTransport)
+class Connection(_SocketOptions, _StreamConnection[_IPAddress]):
+    """A connected TCP socket: the transport a protocol writes to."""
+
+    __slots__ = ()
+
+
 class Server(Connection):
     """A connection accepted by a Port."""
 
@@ -330,16 +349,12 @@ class Server(Connection):
         return f"<{type(self.protocol).__name__} #{self.sessionno} on {self.server.port}>"
 
 
-@implementer(IListeningPort)
-class Port(FileDescriptor):
-    """A listening TCP socket that accepts connections and builds their protocols.
+class _BasePort(FileDescriptor, Generic[_A]):
+    """A listening stream socket: the accept loop that TCP and UNIX socket ports share.
 
-    Args:
-        port: the port number (0: any free port).
-        factory: the IProtocolFactory to build a protocol per connection.
-        backlog: the listen queue length.
-        interface: the address to bind ('' for every IPv4 interface; '::' for IPv6).
-        reactor: the reactor to run in.
+    Subclasses bind the socket and call ``_startAccepting``; they provide
+    ``_peerAddress`` (the address object of an accepted peer), ``_serve`` (make the
+    transport of an accepted connection) and ``_closedMessage`` (the log line).
     """
 
     __slots__ = (
@@ -347,14 +362,10 @@ class Port(FileDescriptor):
         "_acceptStarved",
         "_fileno",
         "_hostAddress",
-        "_realPortNumber",
         "_sessionno",
         "_stoppedDeferred",
-        "addressFamily",
         "backlog",
         "factory",
-        "interface",
-        "port",
         "socket",
     )
 
@@ -365,26 +376,17 @@ class Port(FileDescriptor):
     # the pending connections wait in the backlog instead of the loop spinning on them.
     acceptRetryDelay = 0.1
 
-    def __init__(self, port: int, factory: Any, backlog: int, interface: str, reactor: Any) -> None:
+    def __init__(self, factory: Any, backlog: int, reactor: Any) -> None:
         super().__init__(reactor)
-        self.port = port
         self.factory = factory
         self.backlog = backlog
-        self.interface = interface
-        self.addressFamily = socket.AF_INET6 if interface and ":" in interface else socket.AF_INET
         self.socket: socket.socket | None = None
         self._fileno = -1
-        self._realPortNumber: int | None = None
-        self._hostAddress: IPv4Address | IPv6Address | None = None
+        self._hostAddress: _A | None = None
         self._sessionno = 0
         self._stoppedDeferred: Deferred[None] | None = None
         self._acceptRetry: Any = None
         self._acceptStarved = False
-
-    def __repr__(self) -> str:
-        if self._realPortNumber is not None:
-            return f"<{type(self.factory).__name__} on {self._realPortNumber}>"
-        return f"<{type(self.factory).__name__} (not listening)>"
 
     def fileno(self) -> int:
         """Return the listening socket's descriptor, or -1."""
@@ -394,38 +396,18 @@ class Port(FileDescriptor):
         """Return the factory's log prefix."""
         return _logPrefixOf(self.factory)
 
-    def startListening(self) -> None:
-        """Bind, listen, start the factory and begin accepting.
-
-        A port stopped with ``stopListening`` may be started again.
-
-        Raises:
-            CannotListenError: if the address cannot be bound or listened on.
-            AlreadyListened: if the port is listening already.
-        """
+    def _checkNotListening(self) -> None:
         if self.connected:
             raise error.AlreadyListened(f"{self!r} is already listening; stop it first")
-        try:
-            sock = socket.socket(self.addressFamily, socket.SOCK_STREAM)
-        except OSError as e:
-            raise error.CannotListenError(self.interface, self.port, e) from e
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if self.addressFamily == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind((self.interface, self.port))
-            sock.listen(self.backlog)
-        except OSError as e:
-            sock.close()
-            raise error.CannotListenError(self.interface, self.port, e) from e
+
+    def _startAccepting(self, sock: socket.socket, where: str) -> None:
+        """Adopt the bound, listening ``sock``, start the factory and begin accepting."""
         sock.setblocking(False)
         self.socket = sock
         self._fileno = sock.fileno()
-        self._hostAddress = _addressFor(self.addressFamily, sock.getsockname())
-        self._realPortNumber = self._hostAddress.port
         self._stoppedDeferred = None
         self.disconnected = self.disconnecting = False
-        log.msg(f"{_qualifiedName(self.factory)} starting on {self._realPortNumber}")
+        log.msg(f"{_qualifiedName(self.factory)} starting on {where}")
         self.factory.doStart()
         self.connected = True
         self.startReading()
@@ -454,7 +436,7 @@ class Port(FileDescriptor):
 
     def _accepted(self, sock: socket.socket, addr: Any) -> None:
         sock.setblocking(False)
-        peer = _addressFor(self.addressFamily, addr)
+        peer = self._peerAddress(addr)
         try:
             protocol = self.factory.buildProtocol(peer)
         except Exception:
@@ -468,12 +450,15 @@ class Port(FileDescriptor):
         self._sessionno += 1
         self._serve(sock, protocol, peer, sessionno)
 
-    def _serve(
-        self, sock: socket.socket, protocol: Any, peer: IPv4Address | IPv6Address, sessionno: int
-    ) -> None:
+    def _peerAddress(self, addr: Any) -> _A:
+        raise NotImplementedError(f"{type(self).__name__} must implement _peerAddress")
+
+    def _serve(self, sock: socket.socket, protocol: Any, peer: _A, sessionno: int) -> None:
         """Make the transport of an accepted connection and connect its protocol."""
-        transport = Server(sock, protocol, peer, self, sessionno, self.reactor)
-        log.callWithLogger(transport, transport._makeConnection)
+        raise NotImplementedError(f"{type(self).__name__} must implement _serve")
+
+    def _closedMessage(self) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must implement _closedMessage")
 
     def _pauseAccepting(self, reason: OSError) -> None:
         """Out of descriptors or memory: leave the backlog alone for a moment."""
@@ -518,7 +503,7 @@ class Port(FileDescriptor):
         if self._acceptRetry is not None and self._acceptRetry.active():
             self._acceptRetry.cancel()
         self._acceptRetry = None
-        log.msg(f"(TCP Port {self._realPortNumber} Closed)")
+        log.msg(self._closedMessage())
         if self.socket is not None:
             self.socket.close()
         self._fileno = -1
@@ -530,8 +515,8 @@ class Port(FileDescriptor):
             if not self._stoppedDeferred.called:
                 self._stoppedDeferred.callback(None)
 
-    def getHost(self) -> IPv4Address | IPv6Address:
-        """Return the address the port is (or was last) bound to, with the real port number.
+    def getHost(self) -> _A:
+        """Return the address the port is (or was last) bound to.
 
         Raises:
             RuntimeError: if the port never listened.
@@ -539,6 +524,73 @@ class Port(FileDescriptor):
         if self._hostAddress is None:
             raise RuntimeError("the port is not listening; call startListening first")
         return self._hostAddress
+
+
+@implementer(IListeningPort)
+class Port(_BasePort[_IPAddress]):
+    """A listening TCP socket that accepts connections and builds their protocols.
+
+    Args:
+        port: the port number (0: any free port).
+        factory: the IProtocolFactory to build a protocol per connection.
+        backlog: the listen queue length.
+        interface: the address to bind ('' for every IPv4 interface; '::' for IPv6).
+        reactor: the reactor to run in.
+    """
+
+    __slots__ = ("_realPortNumber", "addressFamily", "interface", "port")
+
+    def __init__(self, port: int, factory: Any, backlog: int, interface: str, reactor: Any) -> None:
+        super().__init__(factory, backlog, reactor)
+        self.port = port
+        self.interface = interface
+        self.addressFamily = socket.AF_INET6 if interface and ":" in interface else socket.AF_INET
+        self._realPortNumber: int | None = None
+
+    def __repr__(self) -> str:
+        if self._realPortNumber is not None:
+            return f"<{type(self.factory).__name__} on {self._realPortNumber}>"
+        return f"<{type(self.factory).__name__} (not listening)>"
+
+    def startListening(self) -> None:
+        """Bind, listen, start the factory and begin accepting.
+
+        A port stopped with ``stopListening`` may be started again.
+
+        Raises:
+            CannotListenError: if the address cannot be bound or listened on.
+            AlreadyListened: if the port is listening already.
+        """
+        self._checkNotListening()
+        try:
+            sock = socket.socket(self.addressFamily, socket.SOCK_STREAM)
+        except OSError as e:
+            raise error.CannotListenError(self.interface, self.port, e) from e
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.addressFamily == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((self.interface, self.port))
+            sock.listen(self.backlog)
+        except OSError as e:
+            sock.close()
+            raise error.CannotListenError(self.interface, self.port, e) from e
+        self._hostAddress = _addressFor(self.addressFamily, sock.getsockname())
+        self._realPortNumber = self._hostAddress.port
+        self._startAccepting(sock, str(self._realPortNumber))
+
+    def _peerAddress(self, addr: Any) -> _IPAddress:
+        return _addressFor(self.addressFamily, addr)
+
+    def _serve(
+        self, sock: socket.socket, protocol: Any, peer: IPv4Address | IPv6Address, sessionno: int
+    ) -> None:
+        """Make the transport of an accepted connection and connect its protocol."""
+        transport = Server(sock, protocol, peer, self, sessionno, self.reactor)
+        log.callWithLogger(transport, transport._makeConnection)
+
+    def _closedMessage(self) -> str:
+        return f"(TCP Port {self._realPortNumber} Closed)"
 
 
 class _Connecting:
@@ -609,48 +661,30 @@ def _makeClientSocket(family: int) -> _Socket:
     return sock
 
 
-class Client(_Connecting, Connection):
-    """An outgoing connection attempt that becomes the connection's transport.
+class _StreamClient(_StreamConnection[_A]):
+    """The connect state machine of an outgoing stream connection, TCP's or UNIX's.
 
-    Raises:
-        OSError: if no socket can be made (Connector turns that into a failed attempt).
+    The subclass makes the socket, starts ``doConnect`` (once the address is known)
+    and provides ``_learnAddresses`` (set ``_peer`` and ``_hostAddress`` once
+    connected); ``_connectError`` and ``_connectAgainLater`` let it word a failure
+    and retry a refusal that is only temporary.
     """
 
-    __slots__ = ("_connecting", "_peer", "addr", "bindAddress", "connector", "host", "port")
+    __slots__ = ("_connecting", "_peer", "addr", "connector")
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        bindAddress: tuple[str, int] | None,
-        connector: Connector,
-        reactor: Any,
-    ) -> None:
-        family = socket.AF_INET6 if ":" in host and isIPAddress(host) else socket.AF_INET
-        super().__init__(self._makeSocket(family), None, reactor)
+    # Where the connect is going (what connect_ex takes).
+    addr: Any
+    # connect_ex results meaning "under way": readiness of the socket finishes it.
+    _connectPending = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, errno.EINTR})
+
+    def __init__(self, sock: socket.socket, addr: Any, connector: Any, reactor: Any) -> None:
+        super().__init__(sock, None, reactor)
         self.connected = False
         self._connecting = True
-        self._peer: IPv4Address | IPv6Address | None = None
-        self.host = host
-        self.port = port
-        self.addr: tuple[str, int] = (host, port)
-        self.bindAddress = bindAddress
+        self._peer: _A | None = None
+        self.addr = addr
         self.connector = connector
         self._logPrefix = "Uninitialized"
-        if not self._bind():
-            return
-        if isIPAddress(host):
-            reactor.callLater(0, self._resolved, host)
-        else:
-            reactor.resolve(host).addCallbacks(self._resolved, self._resolveFailed)
-
-    _makeSocket = staticmethod(_makeClientSocket)
-
-    def _useSocket(self, sock: socket.socket) -> None:
-        self.socket, self._fileno = sock, sock.fileno()
-
-    def _connectResolved(self) -> None:
-        self.doConnect()
 
     def doConnect(self) -> None:
         """Start or finish the non-blocking connect."""
@@ -659,26 +693,33 @@ class Client(_Connecting, Connection):
         code = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if not code:
             code = self.socket.connect_ex(self.addr)
-            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, errno.EINTR):
+            if code in self._connectPending:
                 self.startReading()
                 self.startWriting()
                 return
         if code and code != errno.EISCONN:
-            self.failIfNotConnected(error.getConnectError((code, os.strerror(code))))
+            if not self._connectAgainLater(code):
+                self.failIfNotConnected(self._connectError(code))
             return
         self.stopReading()
         self.stopWriting()
         self._connectDone()
 
+    def _connectError(self, code: int) -> BaseException:
+        """Return the error that the failed connect's ``code`` (an errno) means."""
+        return error.getConnectError((code, os.strerror(code)))
+
+    def _connectAgainLater(self, code: int) -> bool:
+        """Arrange to try connecting again if ``code`` is a temporary refusal."""
+        return False
+
+    def _learnAddresses(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _learnAddresses")
+
     def _connectDone(self) -> None:
         self._connecting = False
         self.connected = True
-        try:
-            self._peer = _addressFor(self.socket.family, self.socket.getpeername())
-            self._hostAddress = _addressFor(self.socket.family, self.socket.getsockname())
-        except OSError:
-            # Reset already: the connection will report it as soon as it reads.
-            self._peer = _addressFor(self.socket.family, self.addr)
+        self._learnAddresses()
         protocol = self.connector.buildProtocol(self._peer)
         if protocol is None:
             self.protocol = None
@@ -719,14 +760,14 @@ class Client(_Connecting, Connection):
         if self.disconnected:
             return
         if self.protocol is None:
-            super(Connection, self).connectionLost(reason)
+            FileDescriptor.connectionLost(self, reason)
             self._fileno = -1
             self.socket.close()
         else:
             super().connectionLost(reason)
         self.connector.connectionLost(reason)
 
-    def getPeer(self) -> IPv4Address | IPv6Address:
+    def getPeer(self) -> _A:
         """Return the server's address (also after the connection is closed).
 
         Raises:
@@ -740,6 +781,54 @@ class Client(_Connecting, Connection):
         return f"<{type(self).__name__} to {self.addr} at {id(self):#x}>"
 
 
+class Client(_StreamClient[_IPAddress], _Connecting, Connection):
+    """An outgoing TCP connection attempt that becomes the connection's transport.
+
+    Raises:
+        OSError: if no socket can be made (Connector turns that into a failed attempt).
+    """
+
+    __slots__ = ("bindAddress", "host", "port")
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        bindAddress: tuple[str, int] | None,
+        connector: Connector,
+        reactor: Any,
+    ) -> None:
+        family = socket.AF_INET6 if ":" in host and isIPAddress(host) else socket.AF_INET
+        super().__init__(self._makeSocket(family), (host, port), connector, reactor)
+        self.host = host
+        self.port = port
+        self.addr: tuple[str, int]
+        self.bindAddress = bindAddress
+        if not self._bind():
+            return
+        if isIPAddress(host):
+            reactor.callLater(0, self._resolved, host)
+        else:
+            reactor.resolve(host).addCallbacks(self._resolved, self._resolveFailed)
+
+    _makeSocket = staticmethod(_makeClientSocket)
+
+    def _useSocket(self, sock: socket.socket) -> None:
+        self.socket, self._fileno = sock, sock.fileno()
+
+    def _connectResolved(self) -> None:
+        self.doConnect()
+
+    def _learnAddresses(self) -> None:
+        family = self.socket.family
+        try:
+            self._peer = _addressFor(family, self.socket.getpeername())
+            self._hostAddress = _addressFor(family, self.socket.getsockname())
+        except OSError:
+            # Reset already: the connection will report it as soon as it reads.
+            self._peer = _addressFor(family, self.addr)
+
+
 class _FailedAttempt:
     """Stands in for a Client whose socket could not be made, and fails the attempt soon.
 
@@ -747,8 +836,8 @@ class _FailedAttempt:
     loop, as every other failed attempt does, instead of being raised from connectTCP.
     """
 
-    def __init__(self, connector: Connector, reason: BaseException) -> None:
-        self.connector: Connector | None = connector
+    def __init__(self, connector: BaseConnector, reason: BaseException) -> None:
+        self.connector: BaseConnector | None = connector
         self._call = connector.reactor.callLater(0, self.failIfNotConnected, reason)
 
     def failIfNotConnected(self, err: BaseException) -> None:

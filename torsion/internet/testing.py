@@ -23,7 +23,7 @@ from typing import Any, Protocol, cast
 
 from zope.interface import classImplements, implementer
 
-from torsion.internet.address import IPv4Address
+from torsion.internet.address import IPv4Address, UNIXAddress
 from torsion.internet.error import ConnectionDone, NotConnectingError
 from torsion.internet.interfaces import (
     IAddress,
@@ -35,6 +35,8 @@ from torsion.internet.interfaces import (
     IPushProducer,
     IReactorCore,
     IReactorTCP,
+    IReactorUNIX,
+    IReactorUNIXDatagram,
     ITCPTransport,
 )
 from torsion.internet.task import Clock
@@ -433,7 +435,7 @@ class _FakeConnector:
         return self._address
 
 
-@implementer(IReactorCore, IReactorTCP)
+@implementer(IReactorCore, IReactorTCP, IReactorUNIX, IReactorUNIXDatagram)
 class MemoryReactor:
     """A reactor that records what it is asked to do and does none of it.
 
@@ -442,7 +444,13 @@ class MemoryReactor:
     Attributes:
         tcpServers: one ``(port, factory, backlog, interface)`` per ``listenTCP``.
         tcpClients: one ``(host, port, factory, timeout, bindAddress)`` per ``connectTCP``.
-        connectors: the fake connectors handed out by ``connectTCP``.
+        unixServers: one ``(address, factory, backlog, mode, wantPID)`` per
+            ``listenUNIX``, and ``(address, protocol, maxPacketSize, mode)`` per
+            ``listenUNIXDatagram``.
+        unixClients: one ``(address, factory, timeout, checkPID)`` per ``connectUNIX``,
+            and ``(address, protocol, maxPacketSize, mode, bindAddress)`` per
+            ``connectUNIXDatagram``.
+        connectors: the fake connectors handed out by ``connectTCP`` and ``connectUNIX``.
         whenRunningHooks: ``(callable, args, kw)`` given to ``callWhenRunning``.
         triggers: ``{phase: {eventType: [(callable, args, kw), ...]}}``.
         running, hasRun, hasStopped, hasCrashed, hasInstalled: the life so far.
@@ -597,6 +605,52 @@ class MemoryReactor:
 
 
     # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
+
+    def listenUNIX(
+        self,
+        address: Any,
+        factory: Any,
+        backlog: int = 50,
+        mode: int = 0o666,
+        wantPID: bool = False,
+    ) -> Any:
+        """Record the call in ``unixServers``; return a fake listening port for the path."""
+        self.unixServers.append((address, factory, backlog, mode, wantPID))
+        return _FakePort(UNIXAddress(address))
+
+    def connectUNIX(
+        self, address: Any, factory: Any, timeout: float = 30, checkPID: bool = False
+    ) -> Any:
+        """Record the call in ``unixClients``, tell the factory it started connecting,
+        and return a connector."""
+        self.unixClients.append((address, factory, timeout, checkPID))
+        connector = _FakeConnector(UNIXAddress(address))
+        startedConnecting = getattr(factory, "startedConnecting", None)
+        if startedConnecting is not None:
+            startedConnecting(connector)
+        self.connectors.append(connector)
+        return connector
+
+    def listenUNIXDatagram(
+        self, address: Any, protocol: Any, maxPacketSize: int = 8192, mode: int = 0o666
+    ) -> Any:
+        """Record the call in ``unixServers``; return a fake port (the protocol is not
+        started)."""
+        self.unixServers.append((address, protocol, maxPacketSize, mode))
+        return _FakePort(UNIXAddress(address))
+
+    def connectUNIXDatagram(
+        self,
+        address: Any,
+        protocol: Any,
+        maxPacketSize: int = 8192,
+        mode: int = 0o666,
+        bindAddress: Any = None,
+    ) -> Any:
+        """Record the call in ``unixClients``; return a fake port bound to ``bindAddress``
+        (the protocol is not started)."""
+        self.unixClients.append((address, protocol, maxPacketSize, mode, bindAddress))
+        return _FakePort(UNIXAddress(bindAddress))
 
 
     # -- processes (torsion.internet.process) ------------------------------------------
