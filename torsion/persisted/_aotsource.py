@@ -73,6 +73,12 @@ def renderSource(tree: Any) -> str:
     return f"{VARIABLE} = {_Layout().pretty(tree, 0)}\n"
 
 
+def _after(text: str, column: int) -> int:
+    """The column at which the text following ``text`` (written at ``column``) starts."""
+    lastLine = text.rpartition("\n")[2]
+    return len(lastLine) if "\n" in text else column + len(text)
+
+
 def _bracketDepth(node: Any) -> int:
     """How deeply the brackets of ``node``'s source form nest."""
     kind = type(node)
@@ -100,94 +106,123 @@ def _bracketDepth(node: Any) -> int:
 
 
 class _Layout:
-    def pretty(self, node: Any, indent: int) -> str:
-        flat = self.flat(node, WIDTH - indent)
+    def pretty(self, node: Any, indent: int, column: int = 0, tail: int = 0) -> str:
+        """Lay ``node`` out starting at ``column``, with ``tail`` characters after it.
+
+        Continuation lines are indented by ``indent`` (their items by two more).
+        """
+        flat = self.flat(node, WIDTH - column - tail)
         if flat is not None:
             return flat
         kind = type(node)
-        inner = " " * (indent + 2)
-        closing = " " * indent
+        step = indent + 2
+        if kind is str or kind is bytes:
+            return self._chunks(node, indent)
         if kind is list:
-            return self._block("[", [self.pretty(x, indent + 2) for x in node], "]", indent)
+            return self._block("[", [self.pretty(x, step, step, 1) for x in node], "]", indent)
         if kind is tuple:
-            return self._block("(", [self.pretty(x, indent + 2) for x in node], ")", indent)
+            return self._block("(", [self.pretty(x, step, step, 1) for x in node], ")", indent)
         if kind is dict:
-            lines = [
-                f"{self.pretty(k, indent + 2)}: {self.pretty(v, indent + 2)}"
-                for k, v in node.items()
-            ]
+            lines = []
+            for key, value in node.items():
+                keyText = self.pretty(key, step, step, 2) + ": "
+                lines.append(keyText + self.pretty(value, step, _after(keyText, step), 1))
             return self._block("{", lines, "}", indent)
         if kind is Ref:
-            return f"Ref({node.number}, {self.pretty(node.obj, indent)})"
+            head = f"Ref({node.number}, "
+            return f"{head}{self.pretty(node.obj, indent, column + len(head), tail + 1)})"
         if kind is Instance:
             head = f"Instance({node.className!r},"
             state = node.state
             if type(state) is dict and state and all(map(isKeywordName, state)):
-                lines = [f"{k}={self.pretty(v, indent + 2)}" for k, v in state.items()]
-                body = "".join(f"{inner}{line},\n" for line in lines)
-                return f"{head}\n{body}{closing})"
-            return f"{head} {self.pretty(state, indent)})"
+                lines = [
+                    f"{k}={self.pretty(v, step, step + len(k) + 1, 1)}" for k, v in state.items()
+                ]
+                return self._block(head, lines, ")", indent)
+            head += " "
+            return f"{head}{self.pretty(state, indent, column + len(head), tail + 1)})"
         if kind in (Set, FrozenSet):
-            return f"{kind.__name__}({self.pretty(node.items, indent)})"
+            head = f"{kind.__name__}("
+            return f"{head}{self.pretty(node.items, indent, column + len(head), tail + 1)})"
         if kind is InstanceMethod:
-            return (
-                f"InstanceMethod({node.name!r}, {node.klass!r},"
-                f" {self.pretty(node.instance, indent)})"
-            )
+            head = f"InstanceMethod({node.name!r}, {node.klass!r}, "
+            return f"{head}{self.pretty(node.instance, indent, column + len(head), tail + 1)})"
         if kind is Copyreg:
-            parts = [self.pretty(node.factory, indent + 2), self.pretty(node.args, indent + 2)]
-            parts += [f"{k}={self.pretty(v, indent + 2)}" for k, v in node.options()]
+            parts = [self.pretty(node.factory, step, step, 1), self.pretty(node.args, step, step, 1)]
+            parts += [
+                f"{k}={self.pretty(v, step, step + len(k) + 1, 1)}" for k, v in node.options()
+            ]
             return self._block("Copyreg(", parts, ")", indent)
-        return repr(node)
+        return atomRepr(node) if kind in ATOMS else repr(node)
 
     def _block(self, opening: str, lines: list[str], closing: str, indent: int) -> str:
         inner = " " * (indent + 2)
         body = "".join(f"{inner}{line},\n" for line in lines)
         return f"{opening}\n{body}{' ' * indent}{closing}"
 
+    def _chunks(self, value: str | bytes, indent: int) -> str:
+        """A long string as adjacent literals in parentheses, one a line."""
+        room = max(WIDTH - indent - 2, 20)
+        pieces: list[str] = []
+        start = 0
+        while start < len(value):
+            # The longest piece whose repr fits (a piece is never longer than its repr).
+            low, high = start + 1, min(len(value), start + room)
+            while low < high:
+                middle = (low + high + 1) // 2
+                if len(repr(value[start:middle])) <= room:
+                    low = middle
+                else:
+                    high = middle - 1
+            pieces.append(repr(value[start:low]))
+            start = low
+        return self._block("(", pieces, ")", indent).replace(",\n", "\n")
+
     def flat(self, node: Any, budget: int) -> str | None:
         """The one-line form of ``node`` if it is at most ``budget`` long, else None."""
-        parts: list[str] = []
+        self._out: list[str] = []
+        self._budget = budget
         try:
-            self._flat(node, parts, [budget])
+            self._flat(node)
         except _TooLong:
             return None
-        return "".join(parts)
+        return "".join(self._out)
 
-    def _flat(self, node: Any, out: list[str], budget: list[int]) -> None:
-        def put(text: str) -> None:
-            budget[0] -= len(text)
-            if budget[0] < 0:
-                raise _TooLong
-            out.append(text)
+    def _put(self, text: str) -> None:
+        self._budget -= len(text)
+        if self._budget < 0:
+            raise _TooLong
+        self._out.append(text)
 
-        def items(values: Any, opening: str, closing: str) -> None:
-            put(opening)
-            for index, value in enumerate(values):
-                if index:
-                    put(", ")
-                self._flat(value, out, budget)
-            put(closing)
+    def _items(self, values: Any, opening: str, closing: str) -> None:
+        self._put(opening)
+        for index, value in enumerate(values):
+            if index:
+                self._put(", ")
+            self._flat(value)
+        self._put(closing)
 
+    def _flat(self, node: Any) -> None:
+        put = self._put
         kind = type(node)
         if kind in ATOMS:
             put(atomRepr(node))
         elif kind is list:
-            items(node, "[", "]")
+            self._items(node, "[", "]")
         elif kind is tuple:
-            items(node, "(", ",)" if len(node) == 1 else ")")
+            self._items(node, "(", ",)" if len(node) == 1 else ")")
         elif kind is dict:
             put("{")
             for index, (key, value) in enumerate(node.items()):
                 if index:
                     put(", ")
-                self._flat(key, out, budget)
+                self._flat(key)
                 put(": ")
-                self._flat(value, out, budget)
+                self._flat(value)
             put("}")
         elif kind is Ref:
             put(f"Ref({node.number}, ")
-            self._flat(node.obj, out, budget)
+            self._flat(node.obj)
             put(")")
         elif kind is Instance:
             put(f"Instance({node.className!r}")
@@ -195,27 +230,27 @@ class _Layout:
             if type(state) is dict and state and all(map(isKeywordName, state)):
                 for key, value in state.items():
                     put(f", {key}=")
-                    self._flat(value, out, budget)
+                    self._flat(value)
             elif state is not None:
                 put(", ")
-                self._flat(state, out, budget)
+                self._flat(state)
             put(")")
         elif kind in (Set, FrozenSet):
             put(f"{kind.__name__}(")
-            self._flat(node.items, out, budget)
+            self._flat(node.items)
             put(")")
         elif kind is InstanceMethod:
             put(f"InstanceMethod({node.name!r}, {node.klass!r}, ")
-            self._flat(node.instance, out, budget)
+            self._flat(node.instance)
             put(")")
         elif kind is Copyreg:
             put("Copyreg(")
-            self._flat(node.factory, out, budget)
+            self._flat(node.factory)
             put(", ")
-            self._flat(node.args, out, budget)
+            self._flat(node.args)
             for key, value in node.options():
                 put(f", {key}=")
-                self._flat(value, out, budget)
+                self._flat(value)
             put(")")
         else:
             put(repr(node))

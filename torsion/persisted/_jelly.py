@@ -86,6 +86,7 @@ class _Jellier:
         # them alive keeps their id()s from being reused for other objects meanwhile.
         self._alive: list[object] = []
         self._count = 0
+        self._names: dict[int, str] = {}
 
     def jelly(self, obj: object) -> Any:
         kind = type(obj)
@@ -108,11 +109,19 @@ class _Jellier:
         shell.node = self._jellyNew(obj, kind)
         return shell
 
+    def _name(self, obj: object) -> str:
+        # Finding the name again imports and looks up; do it once per class or function.
+        name = self._names.get(id(obj))
+        if name is None:
+            name = self._names[id(obj)] = qualifiedName(obj)
+            self._alive.append(obj)
+        return name
+
     def _byName(self, obj: object, kind: type) -> Any:
         if isinstance(obj, type):
-            return Class(qualifiedName(obj))
+            return Class(self._name(obj))
         if kind is types.FunctionType:
-            return Function(qualifiedName(obj))
+            return Function(self._name(obj))
         if kind is types.ModuleType:
             return Module(qualifiedName(obj))
         if kind is _BUILTIN_FUNCTION:
@@ -198,7 +207,7 @@ class _Jellier:
             and listitems is None
             and dictitems is None
         ):
-            name = qualifiedName(kind)
+            name = self._name(kind)
             try:
                 return Instance(name, None if state is None else self.jelly(state))
             except NotPersistableError as e:

@@ -111,6 +111,7 @@ class _Unjellier:
         self.refs: dict[int, Any] = {}
         self._unfilled: dict[int, _Filler] = {}
         self._pendings: list[_Pending] = []
+        self._nameCache: dict[str, Any] = {}
         self._builders: dict[type, Callable[[Any, int | None], Any]] = {
             list: self._list,
             tuple: self._tuple,
@@ -157,6 +158,13 @@ class _Unjellier:
                 "the object graph cannot be rebuilt: an object's constructor arguments (a"
                 " tuple, a frozenset or the arguments of a Copyreg) contain the object itself"
             )
+
+    def _lookUp(self, name: str) -> Any:
+        try:
+            return self._nameCache[name]
+        except KeyError:
+            value = self._nameCache[name] = namedObject(name)
+            return value
 
     def _pending(self) -> _Pending:
         pending = _Pending()
@@ -283,7 +291,7 @@ class _Unjellier:
     # -- objects ---------------------------------------------------------------------
 
     def _instance(self, node: Instance, number: int | None) -> Any:
-        cls = namedObject(node.className)
+        cls = self._lookUp(node.className)
         if not isinstance(cls, type):
             raise FormatError(f"Instance({node.className!r}) does not name a class")
         new: Any = cls.__new__
@@ -344,28 +352,28 @@ class _Unjellier:
         return self._result(done)
 
     def _class(self, node: Class, number: int | None) -> Any:
-        cls = namedObject(node.name)
+        cls = self._lookUp(node.name)
         if not isinstance(cls, type):
             raise FormatError(f"Class({node.name!r}) does not name a class")
         self._register(number, cls)
         return cls
 
     def _function(self, node: Function, number: int | None) -> Any:
-        func = namedObject(node.name)
+        func = self._lookUp(node.name)
         if not callable(func):
             raise FormatError(f"Function({node.name!r}) does not name a function")
         self._register(number, func)
         return func
 
     def _module(self, node: Module, number: int | None) -> Any:
-        module = namedObject(node.name)
+        module = self._lookUp(node.name)
         if not isinstance(module, types.ModuleType):
             raise FormatError(f"Module({node.name!r}) does not name a module")
         self._register(number, module)
         return module
 
     def _named(self, node: Named, number: int | None) -> Any:
-        value = namedObject(node.name)
+        value = self._lookUp(node.name)
         self._register(number, value)
         return value
 

@@ -111,13 +111,26 @@ def aotToXML(tree: Any) -> str:
     root = ET.Element(ROOT, version=VERSION)
     try:
         root.append(_element(tree))
-        ET.indent(root)
+        _indent(root, 0)
     except RecursionError:
         raise NotPersistableError(
             "the object graph is nested too deeply for the XML form; use the pickle form"
         ) from None
     body = ET.tostring(root, encoding="unicode")
     return f"<?xml version='1.0' encoding='utf-8'?>\n{body}\n"
+
+
+def _indent(element: ET.Element, level: int) -> None:
+    """Put each element on its own line, except a single leaf, kept beside its parent."""
+    children = list(element)
+    if not children or (len(children) == 1 and not len(children[0]) and level):
+        return
+    inner = "\n" + "  " * (level + 1)
+    element.text = inner
+    for child in children:
+        _indent(child, level + 1)
+        child.tail = inner
+    children[-1].tail = "\n" + "  " * level
 
 
 def _leaf(tag: str, text: str | None = None, **attributes: str) -> ET.Element:
