@@ -64,7 +64,7 @@ class Versioned:
     and counts as version 0.
     """
 
-    persistenceVersion: ClassVar[int] = 0
+    persistenceVersion: ClassVar[int]
     persistenceForgets: ClassVar[tuple[str, ...]] = ()
 
     def __getstate__(self) -> dict[str, Any]:
