@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from tests.persisted.graphs import MyList, Node, Reduced, Slotted, assertSameGraph, cycles
+from tests.persisted.graphs import (
+    Factory,
+    MyList,
+    Node,
+    Reduced,
+    Slotted,
+    assertSameGraph,
+    cycles,
+    seedLikeApplication,
+)
 from torsion.persisted import aot
 from torsion.persisted.aot import (
     Class,
@@ -28,44 +37,15 @@ from torsion.persisted.aot import (
 from torsion.persisted.error import FormatError, NotPersistableError
 
 
-class Application:
-    """Shaped like the seed's application: services that point back at their parent."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.services: list[Any] = []
-
-
-class Server:
-    def __init__(self, port: int, factory: Any, parent: Application) -> None:
-        self.args = (port, factory)
-        self.kwargs: dict[str, Any] = {}
-        self.parent = parent
-        parent.services.append(self)
-
-
-class Factory:
-    protocol: Any = None
-    numPorts = 0
-
-
-def seedLikeApplication() -> Application:
-    app = Application("echo")
-    factory = Factory()
-    factory.protocol = Node
-    Server(7, factory, app)
-    return app
-
-
 def test_sourceLooksLikeTheSeedListing() -> None:
     assert jellyToSource(seedLikeApplication()) == (
-        "app = Ref(1, Instance('tests.persisted.test_aot.Application',\n"
+        "app = Ref(1, Instance('tests.persisted.graphs.Application',\n"
         "  name='echo',\n"
         "  services=[\n"
-        "    Instance('tests.persisted.test_aot.Server',\n"
+        "    Instance('tests.persisted.graphs.Server',\n"
         "      args=(\n"
         "        7,\n"
-        "        Instance('tests.persisted.test_aot.Factory',"
+        "        Instance('tests.persisted.graphs.Factory',"
         " protocol=Class('tests.persisted.graphs.Node')),\n"
         "      ),\n"
         "      kwargs={},\n"
@@ -88,10 +68,10 @@ def test_sourceRebuildsTheApplication() -> None:
 def test_aTwistedStyleListingLoads() -> None:
     # Written by hand in the seed's style: "app=", a positional state dict, odd spacing.
     text = (
-        "app=Ref(2, Instance('tests.persisted.test_aot.Application',{\n"
+        "app=Ref(2, Instance('tests.persisted.graphs.Application',{\n"
         "'name':'echo',\n"
-        "  'services':[Instance('tests.persisted.test_aot.Server',\n"
-        "  args=(7,Instance('tests.persisted.test_aot.Factory',numPorts=0,\n"
+        "  'services':[Instance('tests.persisted.graphs.Server',\n"
+        "  args=(7,Instance('tests.persisted.graphs.Factory',numPorts=0,\n"
         "protocol=Class('tests.persisted.graphs.Node')),),\n"
         "  kwargs={}, parent=Deref(2),),],}))\n"
     )

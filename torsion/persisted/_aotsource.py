@@ -117,7 +117,9 @@ class _Layout:
         kind = type(node)
         step = indent + 2
         if kind is str or kind is bytes:
-            return self._chunks(node, indent)
+            text = repr(node)
+            # Split only what would not fit on a line of its own.
+            return self._chunks(node, indent) if len(text) > WIDTH - indent - 2 else text
         if kind is list:
             return self._block("[", [self.pretty(x, step, step, 1) for x in node], "]", indent)
         if kind is tuple:

@@ -39,8 +39,10 @@ from torsion.persisted.error import FormatError
 __all__ = ["setState", "unjellyFromAOT"]
 
 
-def unjellyFromAOT(tree: Any) -> Any:
+def unjellyFromAOT(tree: Any, filename: str | None = None) -> Any:
     """Rebuild and return the object graph that ``tree`` describes.
+
+    ``filename``, if given, is where the tree was read from, for the error messages.
 
     Raises:
         FormatError: the tree is malformed (an unknown node, a ``Deref`` before its
@@ -49,10 +51,18 @@ def unjellyFromAOT(tree: Any) -> Any:
     unjellier = _Unjellier()
     try:
         value = unjellier.unjelly(tree)
+        unjellier.checkFinished()
     except RecursionError:
-        raise FormatError("the object tree is nested too deeply to be rebuilt") from None
-    unjellier.checkFinished()
+        raise FormatError(_inFile(filename, "the object tree is nested too deeply")) from None
+    except FormatError as e:
+        if filename is None:
+            raise
+        raise FormatError(_inFile(filename, str(e))) from None
     return value
+
+
+def _inFile(filename: str | None, message: str) -> str:
+    return message if filename is None else f"{filename}: {message}"
 
 
 def setState(obj: Any, state: Any) -> None:

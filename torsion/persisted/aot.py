@@ -108,7 +108,7 @@ def unjellyFromSource(stringOrFile: Any, filename: str = "<source>") -> Any:
         stringOrFile = stringOrFile.read()
     if isinstance(stringOrFile, bytes):
         stringOrFile = stringOrFile.decode("utf-8")
-    return unjellyFromAOT(parseSource(stringOrFile, filename))
+    return unjellyFromAOT(parseSource(stringOrFile, filename), filename)
 
 
 def prettify(tree: Any) -> str:

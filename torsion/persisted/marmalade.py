@@ -100,7 +100,7 @@ def unjellyFromXML(stringOrFile: Any, filename: str = "<xml>") -> Any:
     if hasattr(stringOrFile, "read"):
         filename = getattr(stringOrFile, "name", filename)
         stringOrFile = stringOrFile.read()
-    return unjellyFromAOT(xmlToAOT(stringOrFile, filename))
+    return unjellyFromAOT(xmlToAOT(stringOrFile, filename), filename)
 
 
 # -- writing ---------------------------------------------------------------------------
