@@ -240,7 +240,7 @@ def assertSameGraph(a: Any, b: Any) -> None:
         elif isinstance(x, set | frozenset):
             if len(x) != len(y):
                 fail(path, f"{len(x)} items became {len(y)}")
-            if all(type(item) in _ATOMS for item in x):
+            if all(type(item) in (*_ATOMS, float, complex) for item in x):
                 if x != y:
                     fail(path, f"{x!r} became {y!r}")
             else:
@@ -272,8 +272,8 @@ _ATOMS = (type(None), bool, int, str, bytes)
 
 
 def _byKind(p: Any, q: Any) -> int:
-    left = (type(p).__qualname__, repr(p) if type(p) in _ATOMS else "")
-    right = (type(q).__qualname__, repr(q) if type(q) in _ATOMS else "")
+    left = (type(p).__qualname__, repr(p) if type(p) in (*_ATOMS, float, complex) else "")
+    right = (type(q).__qualname__, repr(q) if type(q) in (*_ATOMS, float, complex) else "")
     return (left > right) - (left < right)
 
 
@@ -295,16 +295,33 @@ def everyKind() -> dict[str, Any]:
         "ints": [0, -1, 2**100, -(2**70)],
         "floats": [0.0, -0.0, 1.5, 1e300, float("inf"), float("-inf"), float("nan")],
         "complex": [1 + 2j, complex(-0.0, float("inf")), complex(float("nan"), 0)],
-        "strs": ["", "plain", "héllo wörld ✓", "tab\tand\nnewline", "cr\r\n", "\x00\x1b",
-                 "\ud800 lone surrogate", "  spaces  ", "quote ' and \" and \\"],
+        "strs": [
+            "",
+            "plain",
+            "héllo wörld ✓",
+            "tab\tand\nnewline",
+            "cr\r\n",
+            "\x00\x1b",
+            "\ud800 lone surrogate",
+            "  spaces  ",
+            "quote ' and \" and \\",
+        ],
         "bytes": [b"", b"\x00\xff binary", bytes(range(256))],
         "tuples": [(), (1,), (1, "two", (3.0,))],
         "nested": [[[], {}], {"a": {"b": [()]}}],
         "set": {1, 2, 3},
         "frozenset": frozenset({"a", "b"}),
         "emptySet": set(),
-        "keys": {1: "int", 2.5: "float", (1, 2): "tuple", None: "none", b"b": "bytes",
-                 frozenset({1}): "frozenset", True: "bool", "class": "keyword", "a.b": "dot"},
+        "keys": {
+            1: "int",
+            2.5: "float",
+            (1, 2): "tuple",
+            None: "none",
+            b"b": "bytes",
+            frozenset({1}): "frozenset",
+            "class": "keyword",
+            "a.b": "dot",
+        },
         "shared": [shared, shared, node, node],
         "classes": [Node, int, Outer.Inner, collections.OrderedDict],
         "functions": [helper, len, math.sqrt, functools.reduce],
@@ -319,7 +336,7 @@ def everyKind() -> dict[str, Any]:
         "enum": Color.GREEN,
         "reduced": Reduced([node]),
         "stdlib": [
-            datetime.datetime(2004, 5, 8, 12, 30, tzinfo=datetime.timezone.utc),
+            datetime.datetime(2004, 5, 8, 12, 30, tzinfo=datetime.UTC),
             datetime.timedelta(days=3),
             decimal.Decimal("1.10"),
             fractions.Fraction(1, 3),
@@ -365,5 +382,17 @@ def cycles() -> Any:
     frozenHolder.frozen = frozenset({frozenHolder})
     reduced = Reduced(None)
     reduced.extra = reduced
-    return [selfList, selfDict, parent, tupleCycle, outerTuple, methodCycle, keyed, holder,
-            slotted, myList, frozenHolder, reduced]
+    return [
+        selfList,
+        selfDict,
+        parent,
+        tupleCycle,
+        outerTuple,
+        methodCycle,
+        keyed,
+        holder,
+        slotted,
+        myList,
+        frozenHolder,
+        reduced,
+    ]

@@ -116,9 +116,16 @@ def test_aotTreeRoundTripsByItself() -> None:
 
 
 def test_treeBuiltByHandRebuilds() -> None:
-    tree = Ref(1, Instance("tests.persisted.graphs.Node", name="me", me=Deref(1),
-                           items=Set([1, 2]), slotted=Instance("tests.persisted.graphs.Slotted",
-                                                               (None, {"a": 1}))))
+    tree = Ref(
+        1,
+        Instance(
+            "tests.persisted.graphs.Node",
+            name="me",
+            me=Deref(1),
+            items=Set([1, 2]),
+            slotted=Instance("tests.persisted.graphs.Slotted", (None, {"a": 1})),
+        ),
+    )
     node = unjellyFromAOT(tree)
     assert node.me is node
     assert node.items == {1, 2}
@@ -240,8 +247,10 @@ def test_errorsNameTheFile() -> None:
         ("app = Class('tests.persisted.graphs.helper')", "does not name a class"),
         ("app = Module('tests.persisted.graphs.Node')", "does not name a module"),
         ("app = Function('tests.persisted.graphs.Color.RED')", "does not name a function"),
-        ("app = InstanceMethod('nope', 'x.Y', Instance('tests.persisted.graphs.Node'))",
-         "has no attribute 'nope'"),
+        (
+            "app = InstanceMethod('nope', 'x.Y', Instance('tests.persisted.graphs.Node'))",
+            "has no attribute 'nope'",
+        ),
         ("app = Ref(1, Copyreg(Function('builtins.tuple'), ([Deref(1)],)))", "cannot be rebuilt"),
         ("app = Ref(1, Copyreg(Function('builtins.list'), (Deref(1),)))", "cannot be rebuilt"),
         ("app = Copyreg(1, ())", "not callable"),

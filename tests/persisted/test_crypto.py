@@ -69,7 +69,7 @@ def test_appendedBytesAreDetected() -> None:
 def test_unknownFormatVersionSaysSo() -> None:
     sealed = bytearray(encrypt(PLAIN, "pw"))
     sealed[len(MAGIC)] = 2
-    with pytest.raises(FormatError, match="encryption format 2 .* newer torsion"):
+    with pytest.raises(FormatError, match=r"encryption format 2 .* newer torsion"):
         decrypt(bytes(sealed), "pw")
 
 

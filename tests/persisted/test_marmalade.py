@@ -106,8 +106,9 @@ PLAIN_DOCTYPE = """<?xml version="1.0"?>
 """
 
 
-@pytest.mark.parametrize("text", [LAUGHS, EXTERNAL, PLAIN_DOCTYPE], ids=["laughs", "external",
-                                                                         "plain"])
+@pytest.mark.parametrize(
+    "text", [LAUGHS, EXTERNAL, PLAIN_DOCTYPE], ids=["laughs", "external", "plain"]
+)
 def test_doctypeIsRefused(text: str) -> None:
     with pytest.raises(FormatError, match="line 2: a DOCTYPE is not allowed"):
         unjellyFromXML(text, "evil.tax")
@@ -133,7 +134,10 @@ def test_doctypeIsRefused(text: str) -> None:
         ("<dict><entry><int>1</int></entry></dict>", "an <entry> holds"),
         ("<dict><entry><list/><int>1</int></entry></dict>", "cannot be a dict key"),
         ("<copyreg><args><tuple/></args></copyreg>", "needs <factory> and <args>"),
-        ("<copyreg><factory><none/></factory><factory><none/></factory></copyreg>", "one <factory>"),
+        (
+            "<copyreg><factory><none/></factory><factory><none/></factory></copyreg>",
+            "one <factory>",
+        ),
         ("<copyreg><other/></copyreg>", "<other> is not a part"),
         ("<copyreg><factory><none/></factory><args><list/></args></copyreg>", "as a tuple"),
         ("<class/>", "needs a name= attribute"),

@@ -75,7 +75,9 @@ def test_namedObjectErrorsSayWhatIsMissing(name: str, message: str) -> None:
         namedObject(name)
 
 
-def test_brokenModuleIsNotMistakenForAMissingOne(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_brokenModuleIsNotMistakenForAMissingOne(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "brokenmodule_for_names.py").write_text("import nosuchdependency\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(FormatError, match="importing brokenmodule_for_names"):

@@ -56,12 +56,19 @@ def test_filesCarryTheGraph(style: str, encrypted: bool, graph: str, tmp_path: P
 
 
 def test_conversionsBetweenFormsKeepTheGraph(tmp_path: Path) -> None:
-    original = cycles() + [everyKind(), seedLikeApplication()]
+    original = [*cycles(), everyKind(), seedLikeApplication()]
     value = original
     path = ""
     for step, (style, passphrase) in enumerate(
-        [("pickle", None), ("source", "pw"), ("xml", None), ("pickle", "pw2"), ("source", None),
-         ("xml", "pw3"), ("pickle", None)]
+        [
+            ("pickle", None),
+            ("source", "pw"),
+            ("xml", None),
+            ("pickle", "pw2"),
+            ("source", None),
+            ("xml", "pw3"),
+            ("pickle", None),
+        ]
     ):
         persistent = sob.Persistent(value, str(tmp_path / f"step{step}"))
         persistent.setStyle(style)

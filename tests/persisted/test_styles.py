@@ -137,10 +137,12 @@ def test_baseClassesUpgradeBeforeSubclasses(
     saved = save(Derived())
     monkeypatch.setattr(Base, "persistenceVersion", 2)
     monkeypatch.setattr(Derived, "persistenceVersion", 2)
-    monkeypatch.setattr(Base, "upgradeToVersion2", lambda self: self.log.append("base 2"),
-                        raising=False)
-    monkeypatch.setattr(Derived, "upgradeToVersion2",
-                        lambda self: self.log.append("derived 2"), raising=False)
+    monkeypatch.setattr(
+        Base, "upgradeToVersion2", lambda self: self.log.append("base 2"), raising=False
+    )
+    monkeypatch.setattr(
+        Derived, "upgradeToVersion2", lambda self: self.log.append("derived 2"), raising=False
+    )
     assert saved.load().log == ["base 2", "derived 2"]
 
 
@@ -149,12 +151,15 @@ def test_eachClassUpgradesFromItsOwnSavedVersion(
 ) -> None:
     saved = save(Derived())
     monkeypatch.setattr(Derived, "persistenceVersion", 3)
-    monkeypatch.setattr(Base, "upgradeToVersion2", lambda self: self.log.append("base 2"),
-                        raising=False)
-    monkeypatch.setattr(Derived, "upgradeToVersion2", lambda self: self.log.append("d2"),
-                        raising=False)
-    monkeypatch.setattr(Derived, "upgradeToVersion3", lambda self: self.log.append("d3"),
-                        raising=False)
+    monkeypatch.setattr(
+        Base, "upgradeToVersion2", lambda self: self.log.append("base 2"), raising=False
+    )
+    monkeypatch.setattr(
+        Derived, "upgradeToVersion2", lambda self: self.log.append("d2"), raising=False
+    )
+    monkeypatch.setattr(
+        Derived, "upgradeToVersion3", lambda self: self.log.append("d3"), raising=False
+    )
     # Base stayed at version 1: only Derived's steps run.
     assert saved.load().log == ["d2", "d3"]
 
@@ -189,8 +194,9 @@ def test_stateSavedBeforeVersioningCountsAsVersionZero(
     saved = save(Unversioned())
     calls: list[int] = []
     monkeypatch.setattr(Unversioned, "persistenceVersion", 1, raising=False)
-    monkeypatch.setattr(Unversioned, "upgradeToVersion1", lambda self: calls.append(1),
-                        raising=False)
+    monkeypatch.setattr(
+        Unversioned, "upgradeToVersion1", lambda self: calls.append(1), raising=False
+    )
     saved.load()
     assert calls == [1]
 

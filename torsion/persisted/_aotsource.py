@@ -49,8 +49,19 @@ _MAX_BRACKETS = 190
 
 _NODES: dict[str, Callable[..., Any]] = {
     cls.__name__: cls
-    for cls in (Class, Copyreg, Deref, FrozenSet, Function, Instance, InstanceMethod, Module,
-                Named, Ref, Set)
+    for cls in (
+        Class,
+        Copyreg,
+        Deref,
+        FrozenSet,
+        Function,
+        Instance,
+        InstanceMethod,
+        Module,
+        Named,
+        Ref,
+        Set,
+    )
 }
 
 
@@ -150,7 +161,10 @@ class _Layout:
             head = f"InstanceMethod({node.name!r}, {node.klass!r}, "
             return f"{head}{self.pretty(node.instance, indent, column + len(head), tail + 1)})"
         if kind is Copyreg:
-            parts = [self.pretty(node.factory, step, step, 1), self.pretty(node.args, step, step, 1)]
+            parts = [
+                self.pretty(node.factory, step, step, 1),
+                self.pretty(node.args, step, step, 1),
+            ]
             parts += [
                 f"{k}={self.pretty(v, step, step + len(k) + 1, 1)}" for k, v in node.options()
             ]
@@ -343,8 +357,9 @@ class _Evaluator:
         kwargs = {k.arg: self.evaluate(k.value) for k in node.keywords if k.arg is not None}
         if name == "float":
             if kwargs or len(args) != 1 or args[0] not in ("nan", "inf", "-inf"):
-                raise self.fail(node, "float() is written only as float('nan'), float('inf')"
-                                " or float('-inf')")
+                raise self.fail(
+                    node, "float() is written only as float('nan'), float('inf') or float('-inf')"
+                )
             return float(args[0])
         if name == "complex":
             if kwargs or len(args) != 2 or any(type(a) not in (int, float) for a in args):

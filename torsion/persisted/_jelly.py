@@ -283,4 +283,3 @@ def _unshell(node: Any) -> Any:
     elif kind in (Set, FrozenSet):
         node.items = _unshell(node.items)
     return node
-

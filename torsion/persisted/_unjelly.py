@@ -316,9 +316,7 @@ class _Unjellier:
 
     def _applyState(self, obj: Any, stateNode: Any) -> None:
         state = self.unjelly(stateNode)
-        self._whenAll(
-            [state], lambda s: self._whenFilled(s[0], lambda: setState(obj, s[0]))
-        )
+        self._whenAll([state], lambda s: self._whenFilled(s[0], lambda: setState(obj, s[0])))
 
     def _copyreg(self, node: Copyreg, number: int | None) -> Any:
         done = self._pending()

@@ -183,8 +183,7 @@ def _element(node: Any) -> ET.Element:
     if kind in (Class, Function, Module, Named):
         return _leaf(kind.__name__.lower(), name=node.name)
     if kind is InstanceMethod:
-        return _parent("method", [_element(node.instance)], name=node.name,
-                       **{"class": node.klass})
+        return _parent("method", [_element(node.instance)], name=node.name, **{"class": node.klass})
     if kind is Copyreg:
         parts = [("factory", node.factory), ("args", node.args), *node.options()]
         return _parent("copyreg", (_parent(tag, [_element(v)]) for tag, v in parts))
@@ -247,8 +246,9 @@ def xmlToAOT(data: str | bytes, filename: str = "<xml>") -> Any:
         raise reader.fail(root, f"the document element is <{root.tag}>, not <{ROOT}>")
     if root.get("version") != VERSION:
         raise reader.fail(
-            root, f"version {root.get('version')!r} of the XML form is not known here"
-            f" (this torsion reads version {VERSION})"
+            root,
+            f"version {root.get('version')!r} of the XML form is not known here"
+            f" (this torsion reads version {VERSION})",
         )
     try:
         return reader.node(reader.only(root))

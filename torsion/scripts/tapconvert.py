@@ -50,19 +50,35 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"Passphrases: ${PASSPHRASE_VARIABLE} (input, and output unless"
         f" ${NEW_PASSPHRASE_VARIABLE} is set), else asked on the terminal.",
     )
-    parser.add_argument("-i", "--in", dest="input", required=True, metavar="IN",
-                        help="the file to read")
-    parser.add_argument("-o", "--out", dest="output", required=True, metavar="OUT",
-                        help="the file to write")
-    parser.add_argument("-f", "--typein", default="guess",
-                        choices=["guess", "python", *sob.STYLES],
-                        help="the input form (default: guess from the extension)")
-    parser.add_argument("-t", "--typeout", default=None, choices=list(sob.STYLES),
-                        help="the output form (default: from OUT's extension, else source)")
-    parser.add_argument("-d", "--decrypt", action="store_true",
-                        help="the input is encrypted: ask for its passphrase")
-    parser.add_argument("-e", "--encrypt", action="store_true",
-                        help="encrypt the output: ask for a passphrase")
+    parser.add_argument(
+        "-i", "--in", dest="input", required=True, metavar="IN", help="the file to read"
+    )
+    parser.add_argument(
+        "-o", "--out", dest="output", required=True, metavar="OUT", help="the file to write"
+    )
+    parser.add_argument(
+        "-f",
+        "--typein",
+        default="guess",
+        choices=["guess", "python", *sob.STYLES],
+        help="the input form (default: guess from the extension)",
+    )
+    parser.add_argument(
+        "-t",
+        "--typeout",
+        default=None,
+        choices=list(sob.STYLES),
+        help="the output form (default: from OUT's extension, else source)",
+    )
+    parser.add_argument(
+        "-d",
+        "--decrypt",
+        action="store_true",
+        help="the input is encrypted: ask for its passphrase",
+    )
+    parser.add_argument(
+        "-e", "--encrypt", action="store_true", help="encrypt the output: ask for a passphrase"
+    )
     return parser
 
 
@@ -72,6 +88,8 @@ def _passphrase(variables: Sequence[str], prompt: str, confirm: bool) -> str:
         if value:
             return value
     names = " or ".join(f"${v}" for v in variables)
+    if not _haveTerminal():
+        raise _Failure(f"no passphrase given: set {names}, or run in a terminal")
     try:
         value = getpass.getpass(prompt)
         if confirm and getpass.getpass("Again, to confirm: ") != value:
@@ -81,6 +99,16 @@ def _passphrase(variables: Sequence[str], prompt: str, confirm: bool) -> str:
     if not value:
         raise _Failure("the passphrase is empty")
     return value
+
+
+def _haveTerminal() -> bool:
+    """Tell whether getpass can ask on a terminal (it reads /dev/tty, not stdin)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
 
 
 def _outputStyle(typeout: str | None, output: str) -> str:
