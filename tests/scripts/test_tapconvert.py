@@ -15,6 +15,7 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,21 @@ application = seedLikeApplication()
 """
 
 
+# Runs tapconvert like ``python -m``, but derives encryption keys with scrypt n=2**10
+# instead of 2**17 to keep the suite quick (the cost is read back from each file, so
+# decrypting takes the same path either way). The tests marked realCost use ``-m`` itself.
+CHEAP = (
+    "import sys; from torsion.persisted import _crypto; _crypto.SCRYPT_LOG2N = 10;"
+    " from torsion.scripts.tapconvert import run; sys.argv[0] = 'tapconvert'; sys.exit(run())"
+)
+
+
 def tapconvertProcess(
-    directory: Path, *args: str, passphrase: str | None = None, newPassphrase: str | None = None
+    directory: Path,
+    *args: str,
+    passphrase: str | None = None,
+    newPassphrase: str | None = None,
+    realCost: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TORSION_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -40,8 +54,9 @@ def tapconvertProcess(
         env["TORSION_PASSPHRASE"] = passphrase
     if newPassphrase is not None:
         env["TORSION_NEW_PASSPHRASE"] = newPassphrase
+    command = ["-m", "torsion.scripts.tapconvert"] if realCost else ["-c", CHEAP]
     return subprocess.run(
-        [sys.executable, "-m", "torsion.scripts.tapconvert", *args],
+        [sys.executable, *command, *args],
         cwd=directory,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -52,8 +67,8 @@ def tapconvertProcess(
     )
 
 
-def convert(directory: Path, *args: str, **passphrases: str) -> None:
-    done = tapconvertProcess(directory, *args, **passphrases)
+def convert(directory: Path, *args: str, **options: Any) -> None:
+    done = tapconvertProcess(directory, *args, **options)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
 
@@ -75,7 +90,7 @@ def work(tmp_path: Path) -> Path:
 
 
 def test_walkThroughEveryForm(work: Path) -> None:
-    convert(work, "-i", "echo.tac", "-o", "echo.tap")
+    convert(work, "-i", "echo.tac", "-o", "echo.tap", realCost=True)
     convert(work, "-i", "echo.tap", "-o", "echo.tas")
     convert(work, "-i", "echo.tas", "-o", "echo.tax")
     convert(work, "-i", "echo.tax", "-o", "back.tap", "-t", "pickle")
@@ -106,8 +121,21 @@ def test_explicitFormsOverrideExtensions(work: Path) -> None:
 
 
 def test_encryptAndDecrypt(work: Path) -> None:
-    convert(work, "-i", "echo.tac", "-o", "echo.etap", "-t", "pickle", "-e", passphrase="pw")
-    assert (work / "echo.etap").read_bytes().startswith(b"torsion-encrypted\n")
+    convert(
+        work,
+        "-i",
+        "echo.tac",
+        "-o",
+        "echo.etap",
+        "-t",
+        "pickle",
+        "-e",
+        passphrase="pw",
+        realCost=True,
+    )
+    header = (work / "echo.etap").read_bytes()
+    assert header.startswith(b"torsion-encrypted\n")
+    assert header[len(b"torsion-encrypted\n") + 2] == 17  # the real scrypt cost
     convert(work, "-i", "echo.etap", "-o", "echo.tas", "-d", passphrase="pw")
     assertSameGraph(seedLikeApplication(), sob.load(str(work / "echo.tas"), "source"))
     convert(work, "-i", "echo.tas", "-o", "echo.etax", "-e", passphrase="pw")
