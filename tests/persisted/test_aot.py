@@ -254,6 +254,18 @@ def test_errorsNameTheFile() -> None:
         ("app = Ref(1, Copyreg(Function('builtins.tuple'), ([Deref(1)],)))", "cannot be rebuilt"),
         ("app = Ref(1, Copyreg(Function('builtins.list'), (Deref(1),)))", "cannot be rebuilt"),
         ("app = Copyreg(1, ())", "not callable"),
+        ("app = Set([[1]])", r"\[1\] cannot be a set item: it is unhashable"),
+        ("app = FrozenSet([{}])", "cannot be a set item"),
+        ("app = [Ref(1, []), {Deref(1): 2}]", r"\[\] cannot be a dict key"),
+        (
+            "app = Instance('tests.persisted.graphs.Node', 5)",
+            "setting the state of a Node failed: TypeError",
+        ),
+        (
+            "app = Instance('tests.persisted.graphs.Slotted', (None, {'zz': 1}))",
+            "setting the state of a Slotted failed: AttributeError",
+        ),
+        ("app = Copyreg(Class('builtins.list'), (1,))", r"calling list\(1,\) failed: TypeError"),
     ],
 )
 def test_badTreesAreRefused(text: str, message: str) -> None:
@@ -282,3 +294,37 @@ def test_stateWaitsForATupleCycleToClose() -> None:
     loaded = unjellyFromSource(jellyToSource(pair))
     assert loaded[1].items is loaded[0]
     assert loaded[0][0] is loaded
+
+
+# -- damaged files -------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.persisted.test_roundtrip import plainData  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=plainData, data=st.data())
+def test_damagedSourceLoadsOrFailsCleanly(value: Any, data: st.DataObject) -> None:
+    text = jellyToSource([value, Node("n")])
+    position = data.draw(st.integers(0, len(text) - 1))
+    replacement = data.draw(st.sampled_from(list("()[]{},:'\"=0123456789-+.jx \n\\")))
+    damaged = text[:position] + replacement + text[position + 1 :]
+    try:
+        unjellyFromSource(damaged, "damaged.tas")
+    except FormatError as e:
+        assert str(e).startswith("damaged.tas")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=200))
+def test_arbitraryTextLoadsOrFailsCleanly(text: str) -> None:
+    try:
+        unjellyFromSource(text, "random.tas")
+    except FormatError:
+        pass
+
+
+def test_prettifyWritesATree() -> None:
+    assert aot.prettify(jellyToAOT([1, (2,)])) == "[1, (2,)]"

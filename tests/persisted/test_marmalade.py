@@ -180,3 +180,33 @@ def test_namesInTheDocumentAreTheOnlyImports(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(importlib, "import_module", recording)
     unjellyFromXML(jellyToXML([Node("n"), {"a": (1, 2.5)}]))
     assert set(imported) <= {"tests.persisted.graphs.Node", "tests.persisted.graphs"}
+
+
+# -- damaged files -------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.persisted.test_roundtrip import plainData  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=plainData, data=st.data())
+def test_damagedDocumentLoadsOrFailsCleanly(value: Any, data: st.DataObject) -> None:
+    text = jellyToXML([value, Node("n")])
+    position = data.draw(st.integers(0, len(text) - 1))
+    replacement = data.draw(st.sampled_from(list("<>/=\"'&;!x1 \nabc")))
+    damaged = text[:position] + replacement + text[position + 1 :]
+    try:
+        unjellyFromXML(damaged, "damaged.tax")
+    except FormatError as e:
+        assert str(e).startswith("damaged.tax")
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_arbitraryBytesLoadOrFailCleanly(data: bytes) -> None:
+    try:
+        unjellyFromXML(data, "random.tax")
+    except FormatError:
+        pass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -280,7 +281,11 @@ def parseSource(text: str, filename: str = "<source>") -> Any:
             assignment of an object tree; the message names the line.
     """
     try:
-        module = ast.parse(text, filename=filename, mode="exec")
+        with warnings.catch_warnings():
+            # Python warns about odd escapes in string literals; they still mean what
+            # they meant when the file was written, so they are not the reader's concern.
+            warnings.simplefilter("ignore")
+            module = ast.parse(text, filename=filename, mode="exec")
     except SyntaxError as e:
         raise FormatError(f"{filename}, line {e.lineno}: {e.msg}") from None
     except (ValueError, MemoryError, RecursionError) as e:

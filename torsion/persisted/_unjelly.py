@@ -271,9 +271,9 @@ class _Unjellier:
             key = self.unjelly(keyNode)
             value = self.unjelly(valueNode)
             if isinstance(key, _Pending) or isinstance(value, _Pending):
-                self._later(result, [key, value], lambda kv: result.__setitem__(kv[0], kv[1]))
+                self._later(result, [key, value], lambda kv: _insert(result, kv[0], kv[1]))
             else:
-                result[key] = value
+                _insert(result, key, value)
         return result
 
     def _set(self, node: Set, number: int | None) -> Any:
@@ -282,15 +282,17 @@ class _Unjellier:
         for child in node.items:
             value = self.unjelly(child)
             if isinstance(value, _Pending):
-                self._later(result, [value], lambda v: result.add(v[0]))
+                self._later(result, [value], lambda v: _add(result, v[0]))
             else:
-                result.add(value)
+                _add(result, value)
         return result
 
     def _frozenSet(self, node: FrozenSet, number: int | None) -> Any:
         done = self._pending()
 
         def build(values: list[Any]) -> None:
+            for item in values:
+                _checkHashable(item, "a set item")
             value = frozenset(values)
             self._register(number, value)
             done.resolve(value)
@@ -316,7 +318,7 @@ class _Unjellier:
 
     def _applyState(self, obj: Any, stateNode: Any) -> None:
         state = self.unjelly(stateNode)
-        self._whenAll([state], lambda s: self._whenFilled(s[0], lambda: setState(obj, s[0])))
+        self._whenAll([state], lambda s: self._whenFilled(s[0], lambda: _build(obj, s[0])))
 
     def _copyreg(self, node: Copyreg, number: int | None) -> Any:
         done = self._pending()
@@ -325,7 +327,7 @@ class _Unjellier:
             factory, args = parts
             if not callable(factory):
                 raise FormatError(f"the factory of {node!r:.60} is not callable")
-            self._whenFilled(args, lambda: made(factory(*args)))
+            self._whenFilled(args, lambda: made(_call(factory, args)))
 
         def made(obj: Any) -> None:
             self._register(number, obj)
@@ -384,6 +386,45 @@ class _Unjellier:
         value = self._lookUp(node.name)
         self._register(number, value)
         return value
+
+
+def _checkHashable(value: Any, what: str) -> None:
+    try:
+        hash(value)
+    except TypeError:
+        raise FormatError(f"{_short(value)} cannot be {what}: it is unhashable") from None
+
+
+def _insert(mapping: dict[Any, Any], key: Any, value: Any) -> None:
+    _checkHashable(key, "a dict key")
+    mapping[key] = value
+
+
+def _add(items: set[Any], value: Any) -> None:
+    _checkHashable(value, "a set item")
+    items.add(value)
+
+
+def _build(obj: Any, state: Any) -> None:
+    try:
+        setState(obj, state)
+    except Exception as e:
+        raise FormatError(
+            f"setting the state of a {type(obj).__qualname__} failed: {type(e).__name__}: {e}"
+        ) from e
+
+
+def _call(factory: Any, args: tuple[Any, ...]) -> Any:
+    try:
+        return factory(*args)
+    except Exception as e:
+        name = getattr(factory, "__qualname__", repr(factory))
+        raise FormatError(f"calling {name}{_short(args)} failed: {type(e).__name__}: {e}") from e
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _setter(container: list[Any], index: int) -> Callable[[list[Any]], None]:
