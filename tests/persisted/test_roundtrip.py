@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from zope.interface import directlyProvides
 
 from tests.persisted.graphs import Node, assertSameGraph, cycles, everyKind, seedLikeApplication
 from torsion.persisted import aot, marmalade, sob
@@ -125,6 +126,10 @@ def sharedGraphs(draw: st.DrawFn) -> Any:
             node.pair = (draw(st.sampled_from(nodes)), sharedList)
         if draw(st.booleans()):
             node.table = {draw(hashables): draw(st.sampled_from(nodes))}
+        if draw(st.booleans()):
+            # Shared objects as keys, and as parts of keys, with values that share them.
+            key = draw(st.sampled_from(nodes))
+            node.byNode = {key: [key, draw(st.sampled_from(nodes))], (key, 1): node}
     return draw(st.sampled_from([nodes, nodes[0], (nodes, sharedList)]))
 
 
@@ -160,3 +165,16 @@ def _hasNaNKeys(value: Any) -> bool:
     return isinstance(value, dict) and any(
         isinstance(key, float) and math.isnan(key) for key in value
     )
+
+
+@pytest.mark.parametrize("form", sorted(IN_MEMORY))
+def test_interfacesAndDirectDeclarationsRoundTrip(form: str) -> None:
+    # Applications keep their adapters in dicts keyed by interface, and objects may
+    # provide interfaces directly.
+    node = Node("n")
+    directlyProvides(node, sob.IPersistable)
+    loaded = IN_MEMORY[form]({sob.IPersistable: node, "other": [node]})
+    (key,) = [k for k in loaded if k != "other"]
+    assert key is sob.IPersistable
+    assert sob.IPersistable.providedBy(loaded[key])
+    assert loaded["other"][0] is loaded[key]

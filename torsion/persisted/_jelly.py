@@ -158,7 +158,9 @@ class _Jellier:
         result = {}
         for key, value in mapping.items():
             try:
-                result[self.jelly(key)] = self.jelly(value)
+                # Keys first, as the readers rebuild them (``a[k] = v`` evaluates v first).
+                jellied = self.jelly(key)
+                result[jellied] = self.jelly(value)
             except NotPersistableError as e:
                 raise _where(e, _stepOf(key)) from None
         return result
