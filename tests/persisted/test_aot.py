@@ -328,3 +328,16 @@ def test_arbitraryTextLoadsOrFailsCleanly(text: str) -> None:
 
 def test_prettifyWritesATree() -> None:
     assert aot.prettify(jellyToAOT([1, (2,)])) == "[1, (2,)]"
+
+
+def test_contentsOfAnObjectMadeLaterAreReadInOrder() -> None:
+    # The Copyreg's argument is the tuple around it, so it is made only once the tuple
+    # is; its state defines Ref(3), which a later item refers to.
+    text = (
+        "app = [Ref(1, ([Copyreg(Function('tests.persisted.graphs.rebuildReduced'),"
+        " (Deref(1),), state={'extra': Ref(3, [7])})],)), Deref(3)]"
+    )
+    loaded = unjellyFromSource(text)
+    reduced = loaded[0][0][0]
+    assert reduced.value is loaded[0]
+    assert reduced.extra is loaded[1] == [7]

@@ -313,11 +313,10 @@ class _Unjellier:
             raise FormatError(f"cannot make an Instance({node.className!r}): {e}") from e
         self._register(number, obj)
         if node.state is not None:
-            self._applyState(obj, node.state)
+            self._setStateWhenReady(obj, self.unjelly(node.state))
         return obj
 
-    def _applyState(self, obj: Any, stateNode: Any) -> None:
-        state = self.unjelly(stateNode)
+    def _setStateWhenReady(self, obj: Any, state: Any) -> None:
         self._whenAll([state], lambda s: self._whenFilled(s[0], lambda: _build(obj, s[0])))
 
     def _copyreg(self, node: Copyreg, number: int | None) -> Any:
@@ -332,16 +331,23 @@ class _Unjellier:
         def made(obj: Any) -> None:
             self._register(number, obj)
             done.resolve(obj)
-            if node.listitems is not None:
-                items = [self.unjelly(item) for item in node.listitems]
-                self._whenAll(items, lambda values: _extend(obj, values))
-            if node.dictitems is not None:
-                mapping = self.unjelly(node.dictitems)
-                self._whenFilled(mapping, lambda: _update(obj, mapping))
-            if node.state is not None:
-                self._applyState(obj, node.state)
 
         self._whenAll([self.unjelly(node.factory), self.unjelly(node.args)], create)
+        # The contents are read now, in the order they were written, even when the
+        # object cannot be made yet: a Ref among them must come before later Derefs.
+        items = None if node.listitems is None else [self.unjelly(i) for i in node.listitems]
+        mapping = None if node.dictitems is None else self.unjelly(node.dictitems)
+        state = None if node.state is None else self.unjelly(node.state)
+
+        def fill(obj: Any) -> None:
+            if items is not None:
+                self._whenAll(items, lambda values: _extend(obj, values))
+            if mapping is not None:
+                self._whenFilled(mapping, lambda: _update(obj, mapping))
+            if state is not None:
+                self._setStateWhenReady(obj, state)
+
+        done.addWaiter(fill)
         return self._result(done)
 
     def _instanceMethod(self, node: InstanceMethod, number: int | None) -> Any:
