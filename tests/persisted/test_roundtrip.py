@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zope.interface import directlyProvides
 
-from tests.persisted.graphs import Node, assertSameGraph, cycles, everyKind, seedLikeApplication
+from tests.persisted.graphs import (
+    Node,
+    Reduced,
+    assertSameGraph,
+    cycles,
+    everyKind,
+    seedLikeApplication,
+)
 from torsion.persisted import aot, marmalade, sob
 
 GRAPHS: dict[str, Callable[[], Any]] = {
@@ -130,6 +137,13 @@ def sharedGraphs(draw: st.DrawFn) -> Any:
             # Shared objects as keys, and as parts of keys, with values that share them.
             key = draw(st.sampled_from(nodes))
             node.byNode = {key: [key, draw(st.sampled_from(nodes))], (key, 1): node}
+        if draw(st.booleans()):
+            # A cycle through a tuple, and an object made by a call from a node.
+            holder: list[Any] = []
+            pair = (holder, node)
+            holder.append(pair)
+            node.cycle = pair
+            holder.append(Reduced(draw(st.sampled_from(nodes))))
     return draw(st.sampled_from([nodes, nodes[0], (nodes, sharedList)]))
 
 
