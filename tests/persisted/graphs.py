@@ -16,6 +16,8 @@ import math
 import types
 from typing import Any
 
+from hypothesis import strategies as st
+
 from torsion.persisted import styles
 
 
@@ -396,3 +398,36 @@ def cycles() -> Any:
         frozenHolder,
         reduced,
     ]
+
+
+# -- generated plain data (hypothesis) ------------------------------------------------
+
+atoms = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.complex_numbers()
+    | st.text()
+    | st.binary()
+)
+hashableAtoms = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary()
+)
+hashables = st.recursive(
+    hashableAtoms,
+    lambda children: st.tuples(children, children) | st.frozensets(hashableAtoms, max_size=3),
+    max_leaves=4,
+)
+plainData = st.recursive(
+    atoms,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children)
+        | st.tuples(children, children, children)
+        | st.dictionaries(hashables, children, max_size=4)
+        | st.sets(hashableAtoms, max_size=4)
+        | st.frozensets(hashableAtoms, max_size=4)
+    ),
+    max_leaves=20,
+)

@@ -6,6 +6,8 @@ import io
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.persisted.graphs import (
     Factory,
@@ -15,6 +17,7 @@ from tests.persisted.graphs import (
     Slotted,
     assertSameGraph,
     cycles,
+    plainData,
     seedLikeApplication,
 )
 from torsion.persisted import aot
@@ -297,11 +300,6 @@ def test_stateWaitsForATupleCycleToClose() -> None:
 
 
 # -- damaged files -------------------------------------------------------------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from tests.persisted.test_roundtrip import plainData  # noqa: E402
 
 
 @settings(max_examples=200, deadline=None)

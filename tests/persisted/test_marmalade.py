@@ -7,8 +7,10 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.persisted.graphs import Node, assertSameGraph
+from tests.persisted.graphs import Node, assertSameGraph, plainData
 from torsion.persisted.error import FormatError
 from torsion.persisted.marmalade import jellyToXML, unjellyFromXML
 
@@ -183,11 +185,6 @@ def test_namesInTheDocumentAreTheOnlyImports(monkeypatch: pytest.MonkeyPatch) ->
 
 
 # -- damaged files -------------------------------------------------------------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from tests.persisted.test_roundtrip import plainData  # noqa: E402
 
 
 @settings(max_examples=200, deadline=None)

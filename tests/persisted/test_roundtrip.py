@@ -24,6 +24,8 @@ from tests.persisted.graphs import (
     assertSameGraph,
     cycles,
     everyKind,
+    hashables,
+    plainData,
     seedLikeApplication,
 )
 from torsion.persisted import aot, marmalade, sob
@@ -87,36 +89,6 @@ def test_conversionsBetweenFormsKeepTheGraph(tmp_path: Path) -> None:
 
 
 # -- generated graphs ----------------------------------------------------------------------
-
-atoms = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.complex_numbers()
-    | st.text()
-    | st.binary()
-)
-hashableAtoms = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary()
-)
-hashables = st.recursive(
-    hashableAtoms,
-    lambda children: st.tuples(children, children) | st.frozensets(hashableAtoms, max_size=3),
-    max_leaves=4,
-)
-plainData = st.recursive(
-    atoms,
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.tuples(children)
-        | st.tuples(children, children, children)
-        | st.dictionaries(hashables, children, max_size=4)
-        | st.sets(hashableAtoms, max_size=4)
-        | st.frozensets(hashableAtoms, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 
 @st.composite

@@ -141,6 +141,8 @@ class Ephemeral:
     Subclass it for things that mean nothing in another process (open files, sockets,
     caches). Any subclass instance comes back as a bare ``Ephemeral``, so code that
     loads an application must recreate such objects, typically in ``startService``.
+    (``copy.copy`` and ``copy.deepcopy`` use the same protocol, and give a bare
+    ``Ephemeral`` too.)
     """
 
     def __reduce__(self) -> tuple[type[Ephemeral], tuple[()]]:
