@@ -1,0 +1,1 @@
+"""Command-line tools, each a module with a ``run(argv)`` entry point (``tapconvert``)."""
