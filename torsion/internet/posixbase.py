@@ -24,7 +24,12 @@ from zope.interface import implementer
 
 from torsion.internet import error, tcp
 from torsion.internet.base import ReactorBase
-from torsion.internet.interfaces import IReactorFDSet, IReactorTCP, IReadDescriptor
+from torsion.internet.interfaces import (
+    IReactorFDSet,
+    IReactorSocket,
+    IReactorTCP,
+    IReadDescriptor,
+)
 from torsion.python import context, log
 from torsion.python.failure import Failure
 
@@ -70,7 +75,7 @@ class Waker:
         self._writer.close()
 
 
-@implementer(IReactorFDSet, IReactorTCP)
+@implementer(IReactorFDSet, IReactorTCP, IReactorSocket)
 class DescriptorReactorMixin:
     """Dispatch, batched writes, shutdown and TCP for a reactor that watches descriptors.
 
@@ -217,6 +222,33 @@ class DescriptorReactorMixin:
         connector = tcp.Connector(host, port, factory, timeout, bindAddress, self)
         connector.connect()
         return connector
+
+    # -- adopted sockets (IReactorSocket) ----------------------------------------------
+
+    def adoptStreamPort(self, fileDescriptor: int, addressFamily: int, factory: Any) -> tcp.Port:
+        """Accept connections on an inherited listening TCP socket (systemd, a parent).
+
+        The port uses a duplicate of ``fileDescriptor``; close the original yourself.
+
+        Raises:
+            UnsupportedAddressFamily: not AF_INET/AF_INET6, or not the socket's family.
+            UnsupportedSocketType: the socket is not a stream socket.
+            CannotListenError: the socket is not listening.
+        """
+        listening = tcp.Port._fromListeningDescriptor(self, fileDescriptor, addressFamily, factory)
+        listening.startListening()
+        return listening
+
+    def adoptStreamConnection(self, fileDescriptor: int, addressFamily: int, factory: Any) -> None:
+        """Serve a connected TCP socket made elsewhere with a protocol from ``factory``.
+
+        The transport uses a duplicate of ``fileDescriptor``; close the original yourself.
+
+        Raises:
+            UnsupportedAddressFamily: not AF_INET/AF_INET6, or not the socket's family.
+            UnsupportedSocketType: the socket is not a stream socket.
+        """
+        tcp.Server._fromConnectedSocket(fileDescriptor, addressFamily, factory, self)
 
 
     # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------

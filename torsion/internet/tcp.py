@@ -77,6 +77,43 @@ def _addressFor(family: int, sockaddr: Any) -> IPv4Address | IPv6Address:
     return IPv4Address("TCP", sockaddr[0], sockaddr[1])
 
 
+def _adoptSocket(fileDescriptor: int, addressFamily: int) -> socket.socket:
+    """Return a socket on a duplicate of ``fileDescriptor``, checked to be TCP of that family.
+
+    Raises:
+        UnsupportedAddressFamily: the family is not IPv4 or IPv6, or not the socket's.
+        UnsupportedSocketType: the socket is not a stream socket.
+        OSError: the descriptor is not an open socket.
+    """
+    if addressFamily not in (socket.AF_INET, socket.AF_INET6):
+        raise error.UnsupportedAddressFamily(
+            f"cannot adopt a socket of address family {addressFamily!r}: "
+            "only AF_INET and AF_INET6 stream sockets can be adopted"
+        )
+    try:
+        duplicate = os.dup(fileDescriptor)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot adopt descriptor {fileDescriptor}: {e.strerror}") from e
+    try:
+        sock = socket.socket(fileno=duplicate)
+    except OSError as e:
+        os.close(duplicate)
+        raise OSError(e.errno, f"cannot adopt descriptor {fileDescriptor}: {e.strerror}") from e
+    if sock.family != addressFamily:
+        sock.close()
+        raise error.UnsupportedAddressFamily(
+            f"descriptor {fileDescriptor} is a {socket.AddressFamily(sock.family).name} "
+            f"socket, not {socket.AddressFamily(addressFamily).name} as given"
+        )
+    if sock.type != socket.SOCK_STREAM:
+        sock.close()
+        raise error.UnsupportedSocketType(
+            f"descriptor {fileDescriptor} is a {socket.SocketKind(sock.type).name} socket; "
+            "only SOCK_STREAM sockets can be adopted as a stream port or connection"
+        )
+    return sock
+
+
 def _logPrefixOf(thing: Any) -> str:
     """Return ``thing.logPrefix()``, or its class name if it has none (or it fails)."""
     try:
@@ -302,7 +339,7 @@ class Server(Connection):
         sock: socket.socket,
         protocol: Any,
         client: IPv4Address | IPv6Address,
-        server: Port,
+        server: Port | None,
         sessionno: int,
         reactor: Any,
     ) -> None:
@@ -310,6 +347,29 @@ class Server(Connection):
         self.client = client
         self.server = server
         self.sessionno = sessionno
+
+    @classmethod
+    def _fromConnectedSocket(
+        cls, fileDescriptor: int, addressFamily: int, factory: Any, reactor: Any
+    ) -> Server | None:
+        """Serve a connected socket (reactor.adoptStreamConnection) on a duplicate of it.
+
+        Returns None if the factory builds no protocol (the duplicate is closed).
+        """
+        sock = _adoptSocket(fileDescriptor, addressFamily)
+        sock.setblocking(False)
+        try:
+            peer = _addressFor(addressFamily, sock.getpeername())
+        except OSError as e:
+            sock.close()
+            raise OSError(e.errno, f"descriptor {fileDescriptor} is not connected") from e
+        protocol = factory.buildProtocol(peer)
+        if protocol is None:
+            sock.close()
+            return None
+        transport = cls(sock, protocol, peer, None, 0, reactor)
+        log.callWithLogger(transport, transport._makeConnection)
+        return transport
 
     def logPrefix(self) -> str:
         """Return "Protocol,sessionno,peerhost".
@@ -324,7 +384,8 @@ class Server(Connection):
         return self.client
 
     def __repr__(self) -> str:
-        return f"<{type(self.protocol).__name__} #{self.sessionno} on {self.server.port}>"
+        where = "an adopted socket" if self.server is None else self.server.port
+        return f"<{type(self.protocol).__name__} #{self.sessionno} on {where}>"
 
 
 @implementer(IListeningPort)
@@ -344,6 +405,7 @@ class Port(FileDescriptor):
         "_acceptStarved",
         "_fileno",
         "_hostAddress",
+        "_preexistingSocket",
         "_realPortNumber",
         "_sessionno",
         "_stoppedDeferred",
@@ -377,6 +439,33 @@ class Port(FileDescriptor):
         self._stoppedDeferred: Deferred[None] | None = None
         self._acceptRetry: Any = None
         self._acceptStarved = False
+        self._preexistingSocket: socket.socket | None = None
+
+    @classmethod
+    def _fromListeningDescriptor(
+        cls, reactor: Any, fileDescriptor: int, addressFamily: int, factory: Any
+    ) -> Port:
+        """Make a Port for a socket already bound and listening (reactor.adoptStreamPort).
+
+        The port works on a duplicate of ``fileDescriptor``; the caller keeps the
+        original. Once stopped, the port can be started again: it then binds a new
+        socket to the same address.
+        """
+        sock = _adoptSocket(fileDescriptor, addressFamily)
+        try:
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except OSError:
+            listening = 1  # Platforms without SO_ACCEPTCONN: trust the caller.
+        if not listening:
+            sock.close()
+            raise error.CannotListenError(
+                "", 0, OSError(errno.EINVAL, f"descriptor {fileDescriptor} is not listening")
+            )
+        host, portNumber = sock.getsockname()[:2]
+        port = cls(portNumber, factory, 50, host, reactor)
+        port.addressFamily = socket.AddressFamily(addressFamily)
+        port._preexistingSocket = sock
+        return port
 
     def __repr__(self) -> str:
         if self._realPortNumber is not None:
@@ -402,6 +491,22 @@ class Port(FileDescriptor):
         """
         if self.connected:
             raise error.AlreadyListened(f"{self!r} is already listening; stop it first")
+        sock, self._preexistingSocket = self._preexistingSocket, None
+        if sock is None:
+            sock = self._bindSocket()
+        sock.setblocking(False)
+        self.socket = sock
+        self._fileno = sock.fileno()
+        self._hostAddress = _addressFor(self.addressFamily, sock.getsockname())
+        self._realPortNumber = self._hostAddress.port
+        self._stoppedDeferred = None
+        self.disconnected = self.disconnecting = False
+        log.msg(f"{_qualifiedName(self.factory)} starting on {self._realPortNumber}")
+        self.factory.doStart()
+        self.connected = True
+        self.startReading()
+
+    def _bindSocket(self) -> socket.socket:
         try:
             sock = socket.socket(self.addressFamily, socket.SOCK_STREAM)
         except OSError as e:
@@ -415,17 +520,7 @@ class Port(FileDescriptor):
         except OSError as e:
             sock.close()
             raise error.CannotListenError(self.interface, self.port, e) from e
-        sock.setblocking(False)
-        self.socket = sock
-        self._fileno = sock.fileno()
-        self._hostAddress = _addressFor(self.addressFamily, sock.getsockname())
-        self._realPortNumber = self._hostAddress.port
-        self._stoppedDeferred = None
-        self.disconnected = self.disconnecting = False
-        log.msg(f"{_qualifiedName(self.factory)} starting on {self._realPortNumber}")
-        self.factory.doStart()
-        self.connected = True
-        self.startReading()
+        return sock
 
     def doRead(self) -> object:
         """Accept waiting connections and connect a new protocol to each."""
