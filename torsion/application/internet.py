@@ -339,4 +339,6 @@ class StreamServerEndpointService(Service):
             self.running = False
             return result
 
-        return waiting.addCallback(stopListening).addBoth(stopped)
+        done: Deferred[Any] = Deferred()
+        waiting.addCallback(stopListening).addBoth(stopped).chainDeferred(done)
+        return done

@@ -224,7 +224,8 @@ class MultiService(Service):
             stopped: Deferred[Any] = defer.maybeDeferred(service.stopService)
             stopped.addErrback(self._stopFailed, service)
             stopping.append(stopped)
-        return defer.DeferredList(stopping)
+        # Each failure is logged above, naming its service; the list still reports it.
+        return defer.DeferredList(stopping, consumeErrors=True)
 
     def _stopFailed(self, reason: Any, service: Any) -> Any:
         log.err(reason, f"Error stopping {service!r} (a child of {self!r})")
