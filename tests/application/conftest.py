@@ -4,11 +4,13 @@
 _fakesob.py installed under that name for the test. ``fakeReactor`` is a
 MemoryReactorClock that also records the listen/connect calls of the transports the
 ready services use (SSL, UNIX, UDP, multicast, UNIX datagram), whether or not this
-tree's real reactors have them yet.
+tree's real reactors have them yet. ``installedAsGlobal`` makes a test's reactor the
+global one for a while (as torsiond's is), then puts back what was there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import types
 from collections.abc import Iterator
@@ -140,3 +142,23 @@ class RecordingReactor(MemoryReactorClock):
 @pytest.fixture
 def fakeReactor() -> RecordingReactor:
     return RecordingReactor()
+
+
+@contextlib.contextmanager
+def installedAsGlobal(made: Any) -> Iterator[None]:
+    """Install ``made`` as the global reactor for a while, then put back what was there."""
+    import torsion.internet
+    from torsion.internet import main
+
+    previous = sys.modules.get("torsion.internet.reactor")
+    previousFrom = main._installedFrom
+    main._uninstallReactor()
+    main.installReactor(made)
+    try:
+        yield
+    finally:
+        main._uninstallReactor()
+        if previous is not None:
+            sys.modules["torsion.internet.reactor"] = previous
+            torsion.internet.reactor = previous  # type: ignore[attr-defined]
+            main._installedFrom = previousFrom

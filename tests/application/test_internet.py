@@ -9,17 +9,19 @@ TimerService and ClientService have their own modules.
 
 from __future__ import annotations
 
-import contextlib
 import pickle
 import socket
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from zope.interface import implementer
 
-from tests.application.conftest import RecordedConnector, RecordedPort, RecordingReactor
+from tests.application.conftest import (
+    RecordedConnector,
+    RecordedPort,
+    RecordingReactor,
+    installedAsGlobal,
+)
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil, runUntilFired
 from tests.internet.test_tcp import OneProtocolFactory, Recorder
@@ -49,26 +51,6 @@ CLIENTS: list[tuple[type, str, tuple[Any, ...], dict[str, Any]]] = [
     (internet.UNIXClient, "connectUNIX", ("/tmp/x.sock", Factory()), {"timeout": 3}),
     (internet.UNIXDatagramClient, "connectUNIXDatagram", ("/tmp/d.sock", "protocol"), {}),
 ]
-
-
-@contextlib.contextmanager
-def installedAsGlobal(made: Any) -> Iterator[None]:
-    """Install ``made`` as the global reactor for a while, then put back what was there."""
-    import torsion.internet
-    from torsion.internet import main
-
-    previous = sys.modules.get("torsion.internet.reactor")
-    previousFrom = main._installedFrom
-    main._uninstallReactor()
-    main.installReactor(made)
-    try:
-        yield
-    finally:
-        main._uninstallReactor()
-        if previous is not None:
-            sys.modules["torsion.internet.reactor"] = previous
-            torsion.internet.reactor = previous  # type: ignore[attr-defined]
-            main._installedFrom = previousFrom
 
 
 def ids(cases: list[tuple[type, str, tuple[Any, ...], dict[str, Any]]]) -> list[str]:
