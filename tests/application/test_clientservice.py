@@ -103,7 +103,9 @@ def endpoint() -> ScriptedEndpoint:
 
 
 def made(endpoint: Any, clock: Clock, **kwargs: Any) -> ClientService:
-    return ClientService(endpoint, Factory.forProtocol(Client), retryPolicy=policy, clock=clock, **kwargs)
+    return ClientService(
+        endpoint, Factory.forProtocol(Client), retryPolicy=policy, clock=clock, **kwargs
+    )
 
 
 def results(d: Deferred[Any]) -> list[Any]:
@@ -138,7 +140,9 @@ def test_proxyProvidesWhatTheProtocolProvides(endpoint: ScriptedEndpoint, clock:
     assert endpoint.last.proxy.dataReceived == endpoint.last.proxy._protocol.dataReceived
 
 
-def test_failedAttemptIsRetriedAfterThePolicysDelay(endpoint: ScriptedEndpoint, clock: Clock) -> None:
+def test_failedAttemptIsRetriedAfterThePolicysDelay(
+    endpoint: ScriptedEndpoint, clock: Clock
+) -> None:
     s = made(endpoint, clock)
     s.startService()
     endpoint.last.fail()
@@ -155,7 +159,9 @@ def test_failedAttemptIsRetriedAfterThePolicysDelay(endpoint: ScriptedEndpoint, 
     assert results(s.whenConnected()) == [protocol]
 
 
-def test_aLostConnectionIsRemadeAfterTheFirstDelay(endpoint: ScriptedEndpoint, clock: Clock) -> None:
+def test_aLostConnectionIsRemadeAfterTheFirstDelay(
+    endpoint: ScriptedEndpoint, clock: Clock
+) -> None:
     s = made(endpoint, clock)
     s.startService()
     endpoint.last.fail()
@@ -234,7 +240,9 @@ def test_stopWhileWaitingCancelsTheRetry(endpoint: ScriptedEndpoint, clock: Cloc
     assert len(endpoint.attempts) == 1
 
 
-def test_stopWhileConnectedClosesAndWaitsForTheLoss(endpoint: ScriptedEndpoint, clock: Clock) -> None:
+def test_stopWhileConnectedClosesAndWaitsForTheLoss(
+    endpoint: ScriptedEndpoint, clock: Clock
+) -> None:
     s = made(endpoint, clock)
     s.startService()
     protocol = endpoint.last.succeed()
@@ -248,7 +256,9 @@ def test_stopWhileConnectedClosesAndWaitsForTheLoss(endpoint: ScriptedEndpoint, 
     assert len(endpoint.attempts) == 1
 
 
-def test_whenConnectedOnAStoppedServiceIsCancelled(endpoint: ScriptedEndpoint, clock: Clock) -> None:
+def test_whenConnectedOnAStoppedServiceIsCancelled(
+    endpoint: ScriptedEndpoint, clock: Clock
+) -> None:
     s = made(endpoint, clock)
     s.startService()
     s.stopService()
@@ -303,7 +313,9 @@ def test_anEndpointThatRaisesCountsAsAFailure(clock: Clock) -> None:
     assert failing[0].check(RuntimeError)
 
 
-def test_prepareConnectionRunsBeforeTheWaitersHear(endpoint: ScriptedEndpoint, clock: Clock) -> None:
+def test_prepareConnectionRunsBeforeTheWaitersHear(
+    endpoint: ScriptedEndpoint, clock: Clock
+) -> None:
     prepared: list[Any] = []
     ready: Deferred[None] = Deferred()
 
@@ -384,7 +396,9 @@ def test_factoryReturningNoProtocol(endpoint: ScriptedEndpoint, clock: Clock) ->
 
 
 def test_picklesWhileConnected(clock: Clock) -> None:
-    s = ClientService(PicklableEndpoint(), Factory.forProtocol(Protocol), retryPolicy=backoffPolicy())
+    s = ClientService(
+        PicklableEndpoint(), Factory.forProtocol(Protocol), retryPolicy=backoffPolicy()
+    )
     s.startService()
     s._machine._protocol = object()  # Pretend: live objects that must not be pickled.
     s._machine.state = "connected"
@@ -483,7 +497,9 @@ def test_givesUpWhenTheServerIsAbsent(reactor: Any) -> None:
     number = probe.getHost().port
     runUntilFired(reactor, probe.stopListening())
     endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", number)
-    s = internet.ClientService(endpoint, Factory.forProtocol(Client), retryPolicy=lambda n: 0.01, clock=reactor)
+    s = internet.ClientService(
+        endpoint, Factory.forProtocol(Client), retryPolicy=lambda n: 0.01, clock=reactor
+    )
     s.startService()
     with pytest.raises(error.ConnectionRefusedError):
         runUntilFired(reactor, s.whenConnected(failAfterFailures=2))

@@ -25,7 +25,7 @@ from tests.application.conftest import (
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil, runUntilFired
 from tests.internet.test_tcp import OneProtocolFactory, Recorder
-from torsion.application import internet, service
+from torsion.application import internet
 from torsion.internet import defer, error
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import IStreamServerEndpoint
@@ -118,7 +118,7 @@ def test_serverPicklesWhileRunningAndListensAgainWhenStarted(
 
 def test_serverWithoutTheReactorMethodSaysWhatIsMissing() -> None:
     server = internet.UNIXDatagramServer("/tmp/x", "protocol", reactor=MemoryReactor())
-    with pytest.raises(NotImplementedError, match="needs reactor.listenUNIXDatagram"):
+    with pytest.raises(NotImplementedError, match=r"needs reactor\.listenUNIXDatagram"):
         server.privilegedStartService()
     assert server._port is None
 
@@ -179,7 +179,9 @@ def test_clientPicklesWhileRunningAndConnectsAgainWhenStarted(
 
 
 def test_tcpServerServesAndStops(reactor: Any) -> None:
-    server = internet.TCPServer(0, Factory.forProtocol(Echo), interface="127.0.0.1", reactor=reactor)
+    server = internet.TCPServer(
+        0, Factory.forProtocol(Echo), interface="127.0.0.1", reactor=reactor
+    )
     server.privilegedStartService()
     server.startService()
     port = server._port.getHost().port

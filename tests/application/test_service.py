@@ -281,7 +281,7 @@ def test_getServiceNamed() -> None:
     unnamed.setServiceParent(parent)
     assert parent.getServiceNamed("db") is child
     assert list(parent) == [child, unnamed]
-    with pytest.raises(KeyError, match="no service named 'web'.*'db'"):
+    with pytest.raises(KeyError, match=r"no service named 'web'.*'db'"):
         parent.getServiceNamed("web")
 
 

@@ -309,7 +309,9 @@ def test_tlsNestedEndpointErrorsNameTheNestedDescription() -> None:
 
 def test_unknownPrefixListsTheKnownOnes() -> None:
     message = badServer("tpc:80")
-    assert message.startswith("unknown endpoint type 'tpc' in 'tpc:80'; known types: tcp, tcp6, ssl")
+    assert message.startswith(
+        "unknown endpoint type 'tpc' in 'tpc:80'; known types: tcp, tcp6, ssl"
+    )
     assert "unix, systemd, stdio" in message and "did you mean 'tcp'?" in message
     message = badClient("tlz:example.com")
     assert "known types: tcp, tcp6, ssl, unix, tls" in message and "'tls'" in message

@@ -28,7 +28,9 @@ from torsion.protocols.wire import Echo
 
 pytest.importorskip("torsion.internet.ssl")
 if shutil.which("openssl") is None:
-    pytest.skip("the openssl program (to make test certificates) is missing", allow_module_level=True)
+    pytest.skip(
+        "the openssl program (to make test certificates) is missing", allow_module_level=True
+    )
 
 reactor = reactormixins.reactor
 
@@ -64,16 +66,18 @@ def test_sslServerFromTheSeedsDescription(reactor: Any, certificate: dict[str, P
 
     def talk() -> None:
         context = stdlibssl.create_default_context(cafile=str(certificate["cert"]))
-        with socket.create_connection(("127.0.0.1", number), timeout=10) as raw:
-            with context.wrap_socket(raw, server_hostname="localhost") as tls:
-                tls.sendall(b"over tls")
-                data = b""
-                while len(data) < 8:
-                    chunk = tls.recv(100)
-                    if not chunk:
-                        break
-                    data += chunk
-                received.append(data)
+        with (
+            socket.create_connection(("127.0.0.1", number), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            tls.sendall(b"over tls")
+            data = b""
+            while len(data) < 8:
+                chunk = tls.recv(100)
+                if not chunk:
+                    break
+                data += chunk
+            received.append(data)
 
     thread = threading.Thread(target=talk, daemon=True)
     thread.start()

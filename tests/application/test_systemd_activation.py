@@ -1,9 +1,10 @@
 """Socket activation for real: a child process gets a listening socket as descriptor 3.
 
-The test plays systemd: it binds a socket on 127.0.0.1, starts a child with that
-socket as descriptor 3 (handed to a shell as its stdin, which it moves to 3), LISTEN_FDS=1 and LISTEN_PID set to the child's own pid (by a
-``sh -c 'LISTEN_PID=$$ exec python ...'`` wrapper), and talks to the echo server the
-child runs on ``strports.service("systemd:domain=INET:index=0", ...)``.
+The test plays systemd: it binds a socket on 127.0.0.1 and starts a child with that
+socket as descriptor 3, LISTEN_FDS=1 and LISTEN_PID set to the child's own pid: a
+``sh -c 'LISTEN_PID=$$ exec python ... 3<&0'`` wrapper gets the socket as its stdin
+and moves it to 3. The test then talks to the echo server the child runs on
+``strports.service("systemd:domain=INET:index=0", ...)``.
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ def test_mioecoTacFindsItsClassesByModuleName(
     assert type(factory).__module__ == "mioeco" and type(factory).__name__ == "Fabbrica"
     saved = pickle.dumps(application)
     assert b"mioeco" in saved and b"Fabbrica" in saved
-    assert type(list(service.IService(pickle.loads(saved)))[0].args[1]) is type(factory)
+    [loaded] = list(service.IService(pickle.loads(saved)))
+    assert type(loaded.args[1]) is type(factory)
 
 
 def test_theDocsShowEchoTacAsItIs() -> None:

@@ -120,7 +120,7 @@ def test_oneFactoryForSeveralInterfaces() -> None:
 @pytest.mark.usefixtures("cleanRegistry")
 def test_registeringTheSamePairTwiceFails() -> None:
     components.registerAdapter(PersonGreeter, Person, IGreeter)
-    with pytest.raises(ValueError, match="already registered.*ALLOW_DUPLICATES"):
+    with pytest.raises(ValueError, match=r"already registered.*ALLOW_DUPLICATES"):
         components.registerAdapter(lambda p: None, Person, IGreeter)
     assert isinstance(IGreeter(Person("a")), PersonGreeter)
 
