@@ -15,8 +15,8 @@ object, or a module holding some) or added in-process with ``registerParser``. A
 built-in prefix cannot be replaced.
 
 Every error is a ValueError that says what is wrong, quotes the description, and
-says what would be right ("unknown option 'interfac' in 'tcp:80:interfac=::1'; tcp
-takes: port, interface, backlog").
+says what would be right ("unknown option 'interfac' for tcp (did you mean
+'interface'?) in 'tcp:80:interfac=127.0.0.1'; tcp takes: port, interface, backlog").
 
 The ssl, tls and stdio parsers build on torsion.internet.ssl and the standard I/O
 endpoint; they import them only when used, and say so if they are missing.

@@ -180,7 +180,6 @@ class ThreadedResolver:
         return result
 
 
-@implementer(IReactorCore, IReactorTime, IReactorThreads, IReactorPluggableResolver)
 def _globalReactor() -> Any:
     """What a pickled global reactor unpickles as: this process's global reactor."""
     from torsion.internet import reactor
@@ -188,6 +187,7 @@ def _globalReactor() -> Any:
     return reactor
 
 
+@implementer(IReactorCore, IReactorTime, IReactorThreads, IReactorPluggableResolver)
 class ReactorBase:
     """The polling-independent part of every torsion reactor.
 
