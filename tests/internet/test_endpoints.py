@@ -8,6 +8,7 @@ lookups and attempts; one test resolves "localhost" for real.
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
@@ -355,3 +356,69 @@ def test_realLookupOfAMissingNameIsDNSLookupError(reactor: Any, monkeypatch: Any
     with pytest.raises(error.DNSLookupError, match=r"no-such-host\.invalid"):
         runUntilFired(reactor, client.connect(Factory.forProtocol(Protocol)))
 
+
+
+# -- standard I/O and child processes, on every reactor -------------------------------------
+
+
+def test_processEndpointTalksToTheChild(reactor: Any) -> None:
+    cat = endpoints.ProcessEndpoint(reactor, "/bin/cat", ["cat"])
+    assert repr(cat) == "ProcessEndpoint('/bin/cat')"
+    protocol = runUntilFired(reactor, cat.connect(Factory.forProtocol(Recorder)))
+    assert protocol.made.called
+    protocol.transport.write(b"through a child")
+    runUntil(reactor, lambda: protocol.data == b"through a child", timeout=10)
+    assert protocol.transport.pid > 0
+    protocol.transport.loseConnection()  # cat sees the end of its input and exits 0.
+    runUntilFired(reactor, protocol.lost, timeout=10)
+    assert protocol.lostReasons[0].check(error.ConnectionDone)
+
+
+def test_processEndpointReportsAFailedChild(reactor: Any) -> None:
+    failing = endpoints.ProcessEndpoint(reactor, "/bin/sh", ["sh", "-c", "exit 3"])
+    protocol = runUntilFired(reactor, failing.connect(Factory.forProtocol(Recorder)))
+    runUntilFired(reactor, protocol.lost, timeout=10)
+    reason = protocol.lostReasons[0]
+    assert reason.check(error.ProcessTerminated) and reason.value.exitCode == 3
+
+
+def test_processEndpointLogsOrDropsStandardError(
+    reactor: Any, loggedMessages: list[dict[str, Any]]
+) -> None:
+    script = ["sh", "-c", "echo oops >&2"]
+    for flag in (endpoints.StandardErrorBehavior.DROP, endpoints.StandardErrorBehavior.LOG):
+        child = endpoints.ProcessEndpoint(reactor, "/bin/sh", script, errFlag=flag)
+        protocol = runUntilFired(reactor, child.connect(Factory.forProtocol(Recorder)))
+        runUntilFired(reactor, protocol.lost, timeout=10)
+    texts = [" ".join(map(str, e.get("message", ()))) for e in loggedMessages]
+    oops = [t for t in texts if "wrote to stderr" in t]
+    assert len(oops) == 1 and "'/bin/sh'" in oops[0] and "oops" in oops[0]
+
+
+loggedMessages = reactormixins.loggedMessages
+
+
+def test_processEndpointThatCannotStartFailsTheDeferred(reactor: Any) -> None:
+    missing = endpoints.ProcessEndpoint(reactor, "/nonexistent/program", ["program"])
+    with pytest.raises(OSError, match="nonexistent"):
+        runUntilFired(reactor, missing.connect(Factory.forProtocol(Recorder)))
+
+
+def test_standardIOEndpointConnectsAProtocolToThePipes(reactor: Any) -> None:
+    inRead, inWrite = os.pipe()
+    outRead, outWrite = os.pipe()
+    try:
+        stdio = endpoints.StandardIOEndpoint(reactor, stdin=inRead, stdout=outWrite)
+        servers: list[Recorder] = []
+        port = runUntilFired(reactor, stdio.listen(serverFactory(servers)))
+        assert servers and servers[0].made.called
+        os.write(inWrite, b"in through stdin")
+        runUntil(reactor, lambda: servers[0].data == b"in through stdin")
+        servers[0].transport.write(b"out through stdout")
+        servers[0].transport.loseConnection()
+        runUntilFired(reactor, servers[0].lost)
+        assert os.read(outRead, 100) == b"out through stdout"
+        assert port is servers[0].transport
+    finally:
+        for fd in (inWrite, outRead):
+            os.close(fd)

@@ -76,3 +76,21 @@ class IPv6Address:
 
 
 # -- processes (torsion.internet.process) ----------------------------------------------
+
+__all__ += ["PipeAddress", "_ProcessAddress"]
+
+
+@implementer(IAddress)
+@dataclass(frozen=True, slots=True)
+class _ProcessAddress:
+    """The address of either end of a process transport: a process has no address.
+
+    ``getHost()`` and ``getPeer()`` of a spawned process return one, so code that logs
+    ``transport.getPeer()`` for every transport works for processes too.
+    """
+
+
+@implementer(IAddress)
+@dataclass(frozen=True, slots=True)
+class PipeAddress:
+    """The address of either end of a pipe (``StandardIO``'s getHost and getPeer)."""

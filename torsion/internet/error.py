@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import signal
 import socket
 
 
@@ -284,10 +285,125 @@ def getConnectError(e: BaseException | tuple[int, str]) -> ConnectError:
 # -- UDP and multicast (torsion.internet.udp) ------------------------------------------
 
 
+class MessageLengthError(Exception):
+    """A datagram was too long to send (EMSGSIZE): split it, or send less at a time.
+
+    UDP carries at most 65,507 bytes of data per datagram over IPv4 (65,527 over
+    IPv6), and a connected port may learn that its path carries less.
+    """
+
+    def __str__(self) -> str:
+        text = "Message is too long to send"
+        if self.args:
+            text = f"{text}: {' '.join(map(str, self.args))}"
+        return text + "."
+
+
+class MulticastJoinError(Exception):
+    """Joining (or leaving) a multicast group failed.
+
+    Args:
+        group: the group address that was asked for.
+        interface: the interface address ('' meaning the system's choice).
+        errno: the operating system's error number, if any.
+        strerror: its text.
+        action: 'join' or 'leave'.
+    """
+
+    def __init__(
+        self,
+        group: str,
+        interface: str,
+        errno: int | None = None,
+        strerror: str = "",
+        action: str = "join",
+    ) -> None:
+        super().__init__(group, interface, errno, strerror)
+        self.group = group
+        self.interface = interface
+        self.errno = errno
+        self.strerror = strerror
+        self.action = action
+
+    def __str__(self) -> str:
+        where = f"on interface {self.interface}" if self.interface else "on the default interface"
+        reason = f": {self.strerror}" if self.strerror else ""
+        if self.action == "leave":
+            hint = "leave only a group this port joined, on the interface it joined it on"
+        else:
+            hint = (
+                "the group must be a multicast address (224.0.0.0 to 239.255.255.255) "
+                "and the interface an IPv4 address of this machine"
+            )
+        return f"Couldn't {self.action} multicast group {self.group} {where}{reason}; {hint}."
+
+
+
 # -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
 
 
 # -- processes (torsion.internet.process) ----------------------------------------------
+
+
+def _signalName(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class ProcessDone(ConnectionDone):
+    """A child process exited with status 0 (``reason.value`` in processEnded).
+
+    Args:
+        status: the wait status as ``os.waitpid`` returned it.
+    """
+
+    def __init__(self, status: int = 0) -> None:
+        super().__init__(status)
+        self.exitCode = 0
+        self.signal: int | None = None
+        self.status = status
+
+    def __str__(self) -> str:
+        return "A process has ended without apparent errors: it exited with code 0."
+
+
+class ProcessTerminated(ConnectionLost):
+    """A child process exited with a non-zero code, or was killed by a signal.
+
+    Exactly one of ``exitCode`` and ``signal`` is set, except when the exit status
+    could not be collected (someone else reaped the child): then both are None.
+
+    Args:
+        exitCode: the code the process passed to exit(), if it exited.
+        signal: the number of the signal that killed it, if one did.
+        status: the wait status as ``os.waitpid`` returned it (None if unknown).
+    """
+
+    def __init__(
+        self, exitCode: int | None = None, signal: int | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(exitCode, signal, status)
+        self.exitCode = exitCode
+        self.signal = signal
+        self.status = status
+
+    def __str__(self) -> str:
+        if self.signal is not None:
+            how = f"it was killed by signal {self.signal} ({_signalName(self.signal)})"
+        elif self.exitCode is not None:
+            how = f"it exited with code {self.exitCode}"
+        else:
+            how = (
+                "its exit status is unknown (something else in this program waited for "
+                "it: do not call os.wait or os.waitpid(-1, ...) on torsion's children)"
+            )
+        return f"A process has ended with a probable error condition: {how}."
+
+
+class ProcessExitedAlready(Exception):
+    """The process has exited (and was reaped), so it can no longer be signalled."""
 
 
 # -- endpoints (torsion.internet.endpoints) --------------------------------------------

@@ -398,10 +398,156 @@ __all__ += [
 # -- UDP and multicast (torsion.internet.udp) ------------------------------------------
 
 
+class IReactorUDP(Interface):
+    """UDP ports."""
+
+    def listenUDP(
+        port: int, protocol: object, interface: str = "", maxPacketSize: int = 8192
+    ) -> IListeningPort:
+        """Bind a UDP port for the DatagramProtocol ``protocol``; raise CannotListenError."""
+
+
+class IReactorMulticast(Interface):
+    """UDP ports that can join IP multicast groups."""
+
+    def listenMulticast(
+        port: int,
+        protocol: object,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+        listenMultiple: bool = False,
+    ) -> IListeningPort:
+        """Bind a multicast-capable UDP port; ``listenMultiple`` lets ports share it."""
+
+
+class IUDPTransport(Interface):
+    """A UDP port as its DatagramProtocol sees it."""
+
+    def write(packet: bytes, addr: tuple[str, int] | None = None) -> None:
+        """Send one datagram to ``addr`` (None on a connected port); raise on failure."""
+
+    def connect(host: str, port: int) -> None:
+        """Send only to, and receive only from, the IP address ``host``:``port``."""
+
+    def getHost() -> IAddress:
+        """Return the address the port is bound to."""
+
+    def stopListening() -> object:
+        """Close the port; return a Deferred that fires once it is closed."""
+
+    def setBroadcastAllowed(enabled: bool) -> None:
+        """Allow (or forbid) sending to broadcast addresses (SO_BROADCAST)."""
+
+    def getBroadcastAllowed() -> bool:
+        """Return whether sending to broadcast addresses is allowed."""
+
+
+class IMulticastTransport(Interface):
+    """The multicast controls of a port made by ``listenMulticast``."""
+
+    def getOutgoingInterface() -> str:
+        """Return the address of the interface multicast datagrams are sent from."""
+
+    def setOutgoingInterface(addr: str) -> Any:
+        """Send multicast datagrams from interface ``addr``; return a Deferred."""
+
+    def getLoopbackMode() -> bool:
+        """Return whether this host's own members of a group get what it sends."""
+
+    def setLoopbackMode(mode: bool) -> None:
+        """Deliver (true) or not (false) sent multicast datagrams to this host too."""
+
+    def getTTL() -> int:
+        """Return the time to live (hop limit) of sent multicast datagrams."""
+
+    def setTTL(ttl: int) -> None:
+        """Set the time to live of sent multicast datagrams (0 to 255)."""
+
+    def joinGroup(addr: str, interface: str = "") -> Any:
+        """Join group ``addr`` on ``interface``; a Deferred fails with MulticastJoinError."""
+
+    def leaveGroup(addr: str, interface: str = "") -> Any:
+        """Leave group ``addr`` on ``interface``; return a Deferred."""
+
+
+__all__ += ["IMulticastTransport", "IReactorMulticast", "IReactorUDP", "IUDPTransport"]
+
+
 # -- UNIX sockets (torsion.internet.unix) ----------------------------------------------
 
 
 # -- processes (torsion.internet.process) ----------------------------------------------
+
+__all__ += ["IProcessProtocol", "IProcessTransport", "IReactorProcess"]
+
+
+class IProcessProtocol(Interface):
+    """What a spawned process tells its protocol (ProcessProtocol implements it)."""
+
+    def makeConnection(process: IProcessTransport) -> None:
+        """The process was started; ``process`` is its transport."""
+
+    def childDataReceived(childFD: int, data: bytes) -> None:
+        """The child wrote ``data`` to its descriptor ``childFD`` (1: stdout, 2: stderr)."""
+
+    def childConnectionLost(childFD: int) -> None:
+        """The pipe of the child's descriptor ``childFD`` is closed."""
+
+    def processExited(reason: Any) -> None:
+        """The child exited (its pipes may still hold output): a ProcessDone or
+        ProcessTerminated Failure."""
+
+    def processEnded(reason: Any) -> None:
+        """The child exited and every pipe to it is closed: nothing more will happen."""
+
+
+class IProcessTransport(ITransport):
+    """A running child process, as its protocol sees it."""
+
+    pid = Attribute("The child's process id, or None once it has exited and been reaped.")
+
+    def closeStdin() -> None:
+        """Close the child's standard input once what was written has been sent."""
+
+    def closeStdout() -> None:
+        """Close the pipe of the child's standard output."""
+
+    def closeStderr() -> None:
+        """Close the pipe of the child's standard error."""
+
+    def closeChildFD(descriptor: int) -> None:
+        """Close the pipe of the child's descriptor ``descriptor``."""
+
+    def writeToChild(childFD: int, data: bytes) -> None:
+        """Write ``data`` to the child's descriptor ``childFD`` (one it reads)."""
+
+    def loseConnection() -> None:
+        """Close standard input (after pending writes), output and error."""
+
+    def signalProcess(signalID: str | int) -> None:
+        """Send a signal ('TERM', 'KILL', 'INT', 'HUP' or a number) to the child.
+
+        Raises ProcessExitedAlready once the child has exited.
+        """
+
+
+class IReactorProcess(Interface):
+    """Starting child processes."""
+
+    def spawnProcess(
+        processProtocol: IProcessProtocol,
+        executable: str | bytes,
+        args: Sequence[str | bytes] = (),
+        env: Any = None,
+        path: str | bytes | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: object = False,
+        childFDs: dict[int, str | int] | None = None,
+    ) -> IProcessTransport:
+        """Start ``executable`` with ``args`` (``args[0]`` is its name) in directory
+        ``path``, environment ``env``, as ``uid``/``gid``, on a pseudo-terminal if
+        ``usePTY``, with descriptors ``childFDs``; return its transport."""
 
 
 # -- stdio, files and loopback (torsion.internet.stdio, fdesc, torsion.protocols.loopback) ----

@@ -17,17 +17,20 @@ the reactor conformance suite (tests/internet/reactormixins.py runs them on ever
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from zope.interface import implementer
 
-from torsion.internet import error, tcp
+from torsion.internet import error, tcp, udp
 from torsion.internet.base import ReactorBase
 from torsion.internet.interfaces import (
     IReactorFDSet,
+    IReactorMulticast,
+    IReactorProcess,
     IReactorSocket,
     IReactorTCP,
+    IReactorUDP,
     IReadDescriptor,
 )
 from torsion.python import context, log
@@ -75,7 +78,9 @@ class Waker:
         self._writer.close()
 
 
-@implementer(IReactorFDSet, IReactorTCP, IReactorSocket)
+@implementer(
+    IReactorFDSet, IReactorTCP, IReactorUDP, IReactorMulticast, IReactorProcess, IReactorSocket
+)
 class DescriptorReactorMixin:
     """Dispatch, batched writes, shutdown and TCP for a reactor that watches descriptors.
 
@@ -256,11 +261,87 @@ class DescriptorReactorMixin:
 
     # -- UDP and multicast (torsion.internet.udp) --------------------------------------
 
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> udp.Port:
+        """Bind a UDP port for the DatagramProtocol ``protocol`` (port 0: a free one).
+
+        Raises:
+            CannotListenError: naming the address, if it cannot be bound.
+        """
+        listening = udp.Port(port, protocol, interface, maxPacketSize, self)
+        listening.startListening()
+        return listening
+
+    def listenMulticast(
+        self,
+        port: int,
+        protocol: Any,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+        listenMultiple: bool = False,
+    ) -> udp.MulticastPort:
+        """Bind a UDP port that can join multicast groups (see udp.MulticastPort).
+
+        Raises:
+            CannotListenError: naming the address, if it cannot be bound (another
+                port has it, and one of them was made without ``listenMultiple``).
+        """
+        listening = udp.MulticastPort(
+            port, protocol, interface, maxPacketSize, self, listenMultiple
+        )
+        listening.startListening()
+        return listening
+
 
     # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
 
 
     # -- processes (torsion.internet.process) ------------------------------------------
+
+    def spawnProcess(
+        self,
+        processProtocol: Any,
+        executable: str | bytes,
+        args: Sequence[str | bytes] = (),
+        env: Mapping[str | bytes, str | bytes] | None = {},  # Twisted's default (never changed)
+        path: str | bytes | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: Any = False,
+        childFDs: Mapping[int, str | int] | None = None,
+    ) -> Any:
+        """Start ``executable`` as a child process talking to ``processProtocol``.
+
+        Args:
+            processProtocol: a ProcessProtocol; its ``transport`` is the child's.
+            executable: the program; a name without a slash is looked up in the PATH
+                of ``env`` if it sets one, else in this process's PATH.
+            args: its arguments, ``args[0]`` being its name (empty: just the name).
+            env: its whole environment, as in Twisted: {} (the default) gives it an
+                empty one; None gives it a copy of this process's.
+            path: the directory to start it in (None: this process's).
+            uid, gid: the user and group to run it as (needs root).
+            usePTY: run it on a new pseudo-terminal (True), or on ``(master, slave,
+                ttyname)`` from os.openpty.
+            childFDs: the child's descriptors: {number: 'r'} a pipe we read, 'w' a
+                pipe we write, or one of our descriptors to pass on; the default is
+                {0: 'w', 1: 'r', 2: 'r'}. Descriptors not named are closed in the child.
+
+        Returns:
+            The child's IProcessTransport (torsion.internet.process.Process, or
+            PTYProcess with ``usePTY``).
+
+        Raises:
+            OSError: (FileNotFoundError, PermissionError, ...) if the child cannot
+                start, saying why; the protocol is not connected then.
+            ValueError, TypeError: for arguments that make no sense.
+        """
+        from torsion.internet import process
+
+        return process.spawnProcess(
+            self, processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs
+        )
 
 
 class PosixReactorBase(DescriptorReactorMixin, ReactorBase):

@@ -293,4 +293,146 @@ class ClientCreator:
 # -- UDP and multicast (torsion.internet.udp) ------------------------------------------
 
 
+@implementer(ILoggingContext)
+class AbstractDatagramProtocol:
+    """The base of protocols for datagram transports (UDP ports, multicast ports).
+
+    A datagram protocol is given to ``listenUDP`` itself, not built by a factory: one
+    instance serves the whole port. ``startProtocol`` runs when it is first attached
+    to a port and ``stopProtocol`` when the last such port closes (``numPorts``
+    counts them), so do set-up there rather than in ``__init__``.
+    ``noisy`` controls the "Starting protocol"/"Stopping protocol" log lines.
+    """
+
+    transport: Any = None
+    numPorts = 0
+    noisy = True
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Persist the protocol without its transport (which holds a live socket)."""
+        state = self.__dict__.copy()
+        state["transport"] = None
+        return state
+
+    def logPrefix(self) -> str:
+        """Return the name used in log lines about this protocol (its class name)."""
+        return type(self).__name__
+
+    def doStart(self) -> None:
+        """Called by each port that starts using the protocol."""
+        if not self.numPorts:
+            if self.noisy:
+                log.msg(f"Starting protocol {self!r}")
+            self.startProtocol()
+        self.numPorts += 1
+
+    def doStop(self) -> None:
+        """Called by each port that stops using the protocol (it forgets its transport)."""
+        if self.numPorts == 0:
+            return
+        self.numPorts -= 1
+        self.transport = None
+        if not self.numPorts:
+            if self.noisy:
+                log.msg(f"Stopping protocol {self!r}")
+            self.stopProtocol()
+
+    def startProtocol(self) -> None:
+        """The port is listening: set up state, join groups, ``connect``, send."""
+
+    def stopProtocol(self) -> None:
+        """The last port using this protocol closed: release what startProtocol set up."""
+
+    def makeConnection(self, transport: Any) -> None:
+        """Attach ``transport`` and run ``doStart`` (ports call this).
+
+        Raises:
+            RuntimeError: if the protocol is attached to another, listening port.
+        """
+        if self.transport is not None and self.transport is not transport:
+            raise RuntimeError(
+                f"{type(self).__name__} is already attached to {self.transport!r}; "
+                "one datagram protocol instance serves one port at a time, so make "
+                "another instance or stop that port first"
+            )
+        self.transport = transport
+        self.doStart()
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        """A datagram arrived from ``addr`` ((host, port)); override to handle it."""
+
+
+class DatagramProtocol(AbstractDatagramProtocol):
+    """The protocol of a UDP port: override ``datagramReceived(datagram, addr)``.
+
+    ``self.transport`` is the port: ``write(datagram, (host, port))`` answers, and
+    ``connect(host, port)`` makes it a connected UDP port, after which ``write``
+    needs no address and refusals by the peer arrive as ``connectionRefused``.
+    """
+
+    def connectionRefused(self) -> None:
+        """A connected port's peer refused a datagram (nothing listens there).
+
+        Only connected ports hear of this (see ``transport.connect``), and only as
+        often as the peer's machine says so: datagrams can also vanish unreported.
+        """
+
+
+__all__ += ["AbstractDatagramProtocol", "DatagramProtocol"]
+
+
 # -- processes (torsion.internet.process) ----------------------------------------------
+from torsion.internet.interfaces import IProcessProtocol  # noqa: E402
+
+__all__ += ["ProcessProtocol"]
+
+
+@implementer(IProcessProtocol)
+class ProcessProtocol(BaseProtocol):
+    """The protocol of a child process started with ``reactor.spawnProcess``.
+
+    Override what you need. Output arrives in ``outReceived`` (stdout) and
+    ``errReceived`` (stderr), or for any descriptor in ``childDataReceived``; the ends
+    of the pipes are announced by ``inConnectionLost``, ``outConnectionLost`` and
+    ``errConnectionLost``. ``processExited`` comes as soon as the child exits (output
+    may still be on its way); ``processEnded`` comes once the child has exited *and*
+    every pipe is closed, so all its output has been delivered: it is the last call.
+    Both get a Failure of ProcessDone (exit code 0) or ProcessTerminated.
+    """
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        """The child wrote ``data`` on ``childFD``: hands stdout and stderr on."""
+        if childFD == 1:
+            self.outReceived(data)
+        elif childFD == 2:
+            self.errReceived(data)
+
+    def outReceived(self, data: bytes) -> None:
+        """The child wrote ``data`` to its standard output."""
+
+    def errReceived(self, data: bytes) -> None:
+        """The child wrote ``data`` to its standard error."""
+
+    def childConnectionLost(self, childFD: int) -> None:
+        """The pipe of ``childFD`` closed: hands stdin, stdout and stderr on."""
+        if childFD == 0:
+            self.inConnectionLost()
+        elif childFD == 1:
+            self.outConnectionLost()
+        elif childFD == 2:
+            self.errConnectionLost()
+
+    def inConnectionLost(self) -> None:
+        """The child's standard input is closed (by closeStdin, or by the child)."""
+
+    def outConnectionLost(self) -> None:
+        """The child's standard output is closed: no more ``outReceived``."""
+
+    def errConnectionLost(self) -> None:
+        """The child's standard error is closed: no more ``errReceived``."""
+
+    def processExited(self, reason: Failure) -> None:
+        """The child exited; ``reason.value`` is ProcessDone or ProcessTerminated."""
+
+    def processEnded(self, reason: Failure) -> None:
+        """The child exited and all its pipes are closed; the last call."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Any
+from typing import Any, Literal
 
 from zope.interface import implementer
 
@@ -71,10 +71,13 @@ _ACCEPT_SKIP_ERRNOS = frozenset(
 _Socket = socket.socket
 
 
-def _addressFor(family: int, sockaddr: Any) -> IPv4Address | IPv6Address:
+def _addressFor(
+    family: int, sockaddr: Any, kind: Literal["TCP", "UDP"] = "TCP"
+) -> IPv4Address | IPv6Address:
+    """Return the address object of a socket address (torsion.internet.udp's too)."""
     if family == socket.AF_INET6:
-        return IPv6Address("TCP", sockaddr[0], sockaddr[1], *sockaddr[2:4])
-    return IPv4Address("TCP", sockaddr[0], sockaddr[1])
+        return IPv6Address(kind, sockaddr[0], sockaddr[1], *sockaddr[2:4])
+    return IPv4Address(kind, sockaddr[0], sockaddr[1])
 
 
 def _adoptSocket(fileDescriptor: int, addressFamily: int) -> socket.socket:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from io import BytesIO
 from typing import Any, Protocol, cast
 
-from zope.interface import implementer
+from zope.interface import classImplements, implementer
 
 from torsion.internet.address import IPv4Address
 from torsion.internet.error import ConnectionDone, NotConnectingError
@@ -574,11 +574,57 @@ class MemoryReactor:
 
     # -- UDP and multicast (torsion.internet.udp) --------------------------------------
 
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> Any:
+        """Record ``(port, protocol, interface, maxPacketSize)`` in ``udpServers``; return
+        a fake port (the protocol is not started)."""
+        self.udpServers.append((port, protocol, interface, maxPacketSize))
+        return _FakePort(IPv4Address("UDP", interface or "0.0.0.0", port))
+
+    def listenMulticast(
+        self,
+        port: int,
+        protocol: Any,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+        listenMultiple: bool = False,
+    ) -> Any:
+        """Record ``(port, protocol, interface, maxPacketSize, listenMultiple)`` in
+        ``udpServers``; return a fake port (the protocol is not started)."""
+        self.udpServers.append((port, protocol, interface, maxPacketSize, listenMultiple))
+        return _FakePort(IPv4Address("UDP", interface or "0.0.0.0", port))
+
 
     # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
 
 
     # -- processes (torsion.internet.process) ------------------------------------------
+
+    def spawnProcess(
+        self,
+        processProtocol: Any,
+        executable: Any,
+        args: Any = (),
+        env: Any = {},  # noqa: B006 (never changed)
+        path: Any = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: Any = False,
+        childFDs: Any = None,
+    ) -> Any:
+        """Record the call in ``spawnedProcesses``; start nothing.
+
+        The protocol is connected to a MemoryProcess (returned), through which the
+        test plays the child: ``childWrites(1, data)``, ``exit(code)``, and reads what
+        the protocol wrote with ``value()``.
+        """
+        from torsion.internet._processtesting import MemoryProcess
+
+        self.spawnedProcesses.append(
+            (processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs)
+        )
+        return MemoryProcess(processProtocol, childFDs)
 
 
 class MemoryReactorClock(MemoryReactor, Clock):
@@ -619,3 +665,17 @@ class RaisingMemoryReactor(MemoryReactor):
         if self._connectException is not None:
             raise self._connectException
         return super().connectTCP(host, port, factory, timeout, bindAddress)
+
+
+# -- in-memory connections, and the reactor interfaces of the other transports ---------------
+
+from torsion.internet.interfaces import (  # noqa: E402
+    IReactorMulticast,
+    IReactorProcess,
+    IReactorUDP,
+)
+from torsion.protocols.loopback import IOPump, connectedServerAndClient  # noqa: E402
+
+classImplements(MemoryReactor, IReactorUDP, IReactorMulticast, IReactorProcess)
+
+__all__ += ["IOPump", "connectedServerAndClient"]
