@@ -29,7 +29,7 @@ from torsion.application import internet
 from torsion.internet import defer, error
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import IStreamServerEndpoint
-from torsion.internet.protocol import Factory, ServerFactory
+from torsion.internet.protocol import DatagramProtocol, Factory, ServerFactory
 from torsion.internet.testing import MemoryReactor
 from torsion.protocols.wire import Echo
 
@@ -211,6 +211,34 @@ def test_tcpClientConnectsAndDisconnects(reactor: Any) -> None:
     clientService.stopService()
     runUntilFired(reactor, client.lost)
     runUntil(reactor, lambda: bool(servers) and servers[0].lost.called)
+
+
+def test_udpServerServesAndStops(reactor: Any) -> None:
+    class UDPEcho(DatagramProtocol):
+        def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+            self.transport.write(datagram, addr)
+
+    server = internet.UDPServer(0, UDPEcho(), interface="127.0.0.1", reactor=reactor)
+    server.privilegedStartService()
+    server.startService()
+    host = server._port.getHost()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.bind(("127.0.0.1", 0))
+        peer.setblocking(False)
+        peer.sendto(b"udp", (host.host, host.port))
+        answers: list[bytes] = []
+
+        def answered() -> bool:
+            try:
+                answers.append(peer.recv(10))
+            except BlockingIOError:
+                pass
+            return bool(answers)
+
+        runUntil(reactor, answered)
+    assert answers == [b"udp"]
+    runUntilFired(reactor, server.stopService())
+    assert server._port is None
 
 
 # -- StreamServerEndpointService ---------------------------------------------------------

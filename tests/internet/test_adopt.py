@@ -1,4 +1,5 @@
-"""Tests for IReactorSocket: adoptStreamPort and adoptStreamConnection on every reactor.
+"""Tests for IReactorSocket: adoptStreamPort, adoptStreamConnection and adoptDatagramPort,
+on every reactor.
 
 The sockets are made with Python's socket module on 127.0.0.1 (as systemd or a
 parent process would make them) and handed to the reactor by descriptor number.
@@ -20,11 +21,24 @@ from tests.internet.test_endpoints import hasIPv6Loopback
 from tests.internet.test_tcp import OneProtocolFactory, Recorder, serverFactory
 from torsion.internet import error
 from torsion.internet.interfaces import IListeningPort, IReactorSocket
-from torsion.internet.protocol import Factory
+from torsion.internet.protocol import DatagramProtocol, Factory
 from torsion.protocols.wire import Echo
 
 reactor = reactormixins.reactor
 loggedMessages = reactormixins.loggedMessages
+
+
+class UDPEcho(DatagramProtocol):
+    noisy = False
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    def startProtocol(self) -> None:
+        self.started += 1
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self.transport.write(datagram, addr)
 
 
 @pytest.fixture
@@ -225,3 +239,48 @@ def test_adoptStreamConnectionOfAnUnconnectedSocketFails(reactor: Any) -> None:
         pytest.raises(OSError, match="is not connected"),
     ):
         reactor.adoptStreamConnection(sock.fileno(), socket.AF_INET, Factory())
+
+
+# -- datagram ports ----------------------------------------------------------------------
+
+
+def test_adoptedDatagramPortServesTheBoundSocket(reactor: Any) -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bound,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer,
+    ):
+        bound.bind(("127.0.0.1", 0))
+        echo = UDPEcho()
+        port = reactor.adoptDatagramPort(bound.fileno(), socket.AF_INET, echo, maxPacketSize=512)
+        assert port.fileno() != bound.fileno()
+        assert (port.getHost().host, port.getHost().port) == bound.getsockname()
+        assert echo.started == 1
+        bound.close()  # The caller's copy goes; the port carries on.
+        peer.bind(("127.0.0.1", 0))
+        peer.setblocking(False)
+        peer.sendto(b"adopted datagram", (port.getHost().host, port.getHost().port))
+        answers: list[bytes] = []
+
+        def answered() -> bool:
+            try:
+                answers.append(peer.recv(100))
+            except BlockingIOError:
+                pass
+            return bool(answers)
+
+        runUntil(reactor, answered)
+        assert answers == [b"adopted datagram"]
+        assert port.maxPacketSize == 512
+        runUntilFired(reactor, port.stopListening())
+
+
+def test_adoptingAStreamSocketAsADatagramPortFails(reactor: Any, listening: socket.socket) -> None:
+    with pytest.raises(error.UnsupportedSocketType, match="only SOCK_DGRAM sockets"):
+        reactor.adoptDatagramPort(listening.fileno(), socket.AF_INET, UDPEcho())
+
+
+def test_adoptingADatagramSocketOfAnotherFamilyFails(reactor: Any) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bound:
+        bound.bind(("127.0.0.1", 0))
+        with pytest.raises(error.UnsupportedAddressFamily, match="not AF_INET6"):
+            reactor.adoptDatagramPort(bound.fileno(), socket.AF_INET6, UDPEcho())

@@ -589,8 +589,7 @@ class IReactorSocket(Interface):
     """Take over sockets made elsewhere: inherited from a parent, or passed by systemd.
 
     The reactor works on a duplicate of the descriptor it is given; the caller still
-    owns (and should close) the original. The datagram counterpart,
-    ``adoptDatagramPort``, joins this interface with the UDP transport's support for it.
+    owns (and should close) the original.
     """
 
     def adoptStreamPort(
@@ -609,6 +608,14 @@ class IReactorSocket(Interface):
 
         The factory's startFactory/stopFactory are not called: there is no port whose
         life they would bracket.
+        """
+
+    def adoptDatagramPort(
+        fileDescriptor: int, addressFamily: int, protocol: object, maxPacketSize: int = 8192
+    ) -> IListeningPort:
+        """Serve a bound SOCK_DGRAM socket with the DatagramProtocol ``protocol``.
+
+        Raises UnsupportedAddressFamily or UnsupportedSocketType as adoptStreamPort does.
         """
 
 

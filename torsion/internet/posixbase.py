@@ -255,6 +255,23 @@ class DescriptorReactorMixin:
         """
         tcp.Server._fromConnectedSocket(fileDescriptor, addressFamily, factory, self)
 
+    def adoptDatagramPort(
+        self, fileDescriptor: int, addressFamily: int, protocol: Any, maxPacketSize: int = 8192
+    ) -> udp.Port:
+        """Serve a bound UDP socket made elsewhere with the DatagramProtocol ``protocol``.
+
+        The port uses a duplicate of ``fileDescriptor``; close the original yourself.
+
+        Raises:
+            UnsupportedAddressFamily: not AF_INET/AF_INET6, or not the socket's family.
+            UnsupportedSocketType: the socket is not a datagram socket.
+        """
+        port = udp.Port._fromListeningDescriptor(
+            self, fileDescriptor, addressFamily, protocol, maxPacketSize
+        )
+        port.startListening()
+        return port
+
 
     # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------
 

@@ -80,18 +80,22 @@ def _addressFor(
     return IPv4Address(kind, sockaddr[0], sockaddr[1])
 
 
-def _adoptSocket(fileDescriptor: int, addressFamily: int) -> socket.socket:
-    """Return a socket on a duplicate of ``fileDescriptor``, checked to be TCP of that family.
+def _adoptSocket(
+    fileDescriptor: int, addressFamily: int, socketType: int = socket.SOCK_STREAM
+) -> socket.socket:
+    """Return a socket on a duplicate of ``fileDescriptor``, checked to be of that family
+    and type (reactor.adoptStreamPort and kin; torsion.internet.udp's too).
 
     Raises:
         UnsupportedAddressFamily: the family is not IPv4 or IPv6, or not the socket's.
-        UnsupportedSocketType: the socket is not a stream socket.
+        UnsupportedSocketType: the socket is not of ``socketType``.
         OSError: the descriptor is not an open socket.
     """
+    kind = socket.SocketKind(socketType).name
     if addressFamily not in (socket.AF_INET, socket.AF_INET6):
         raise error.UnsupportedAddressFamily(
             f"cannot adopt a socket of address family {addressFamily!r}: "
-            "only AF_INET and AF_INET6 stream sockets can be adopted"
+            f"only AF_INET and AF_INET6 {kind} sockets can be adopted"
         )
     try:
         duplicate = os.dup(fileDescriptor)
@@ -108,11 +112,12 @@ def _adoptSocket(fileDescriptor: int, addressFamily: int) -> socket.socket:
             f"descriptor {fileDescriptor} is a {socket.AddressFamily(sock.family).name} "
             f"socket, not {socket.AddressFamily(addressFamily).name} as given"
         )
-    if sock.type != socket.SOCK_STREAM:
+    if sock.type != socketType:
         sock.close()
+        what = "a stream port or connection" if socketType == socket.SOCK_STREAM else "a port"
         raise error.UnsupportedSocketType(
             f"descriptor {fileDescriptor} is a {socket.SocketKind(sock.type).name} socket; "
-            "only SOCK_STREAM sockets can be adopted as a stream port or connection"
+            f"only {kind} sockets can be adopted as {what}"
         )
     return sock
 
