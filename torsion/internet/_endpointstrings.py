@@ -308,17 +308,39 @@ def _sslModule(prefix: str) -> Any:
     return ssl
 
 
-_SSL_METHODS = frozenset(
-    {
-        "SSLv23_METHOD",
-        "TLS_METHOD",
-        "TLSv1_METHOD",
-        "TLSv1_1_METHOD",
-        "TLSv1_2_METHOD",
-        "TLS_SERVER_METHOD",
-        "TLS_CLIENT_METHOD",
-    }
-)
+# Twisted's sslmethod names, as the TLS versions they allow: (oldest, newest), None for
+# torsion.internet.ssl's default (TLS 1.2 and up). Before TLS 1.2 is insecure, and
+# CertificateOptions only goes there when asked in so many words.
+_SSL_METHODS: dict[str, tuple[str | None, str | None]] = {
+    "SSLv23_METHOD": (None, None),
+    "TLS_METHOD": (None, None),
+    "TLS_SERVER_METHOD": (None, None),
+    "TLS_CLIENT_METHOD": (None, None),
+    "TLSv1_METHOD": ("TLSv1_0", "TLSv1_0"),
+    "TLSv1_1_METHOD": ("TLSv1_1", "TLSv1_1"),
+    "TLSv1_2_METHOD": ("TLSv1_2", "TLSv1_2"),
+    "TLSv1_3_METHOD": ("TLSv1_3", "TLSv1_3"),
+}
+
+
+def _versionOptions(ssl: Any, sslmethod: str | None) -> dict[str, Any]:
+    """The CertificateOptions arguments that allow only the versions of ``sslmethod``."""
+    oldest, newest = _SSL_METHODS[sslmethod] if sslmethod is not None else (None, None)
+    options: dict[str, Any] = {}
+    if oldest is not None:
+        minimum = ssl.TLSVersion[oldest]
+        if minimum.value < ssl.TLSVersion.TLSv1_2.value:
+            options["insecurelyLowerMinimumTo"] = minimum
+        else:
+            options["raiseMinimumTo"] = minimum
+    if newest is not None:
+        options["lowerMaximumSecurityTo"] = ssl.TLSVersion[newest]
+    return options
+
+
+def _loadFailed(ssl: Any) -> tuple[type[BaseException], ...]:
+    """What torsion.internet.ssl raises for a file it cannot use."""
+    return (getattr(ssl, "CertificateLoadError", ValueError), ValueError)
 
 
 def _serverTLSOptions(
@@ -328,14 +350,16 @@ def _serverTLSOptions(
     extraCertChain: str | None,
     dhParameters: str | None,
 ) -> Any:
-    """The server context factory of an ``ssl:`` description (glue to torsion.internet.ssl)."""
+    """The server CertificateOptions of an ``ssl:`` description (torsion.internet.ssl).
+
+    The files are read and checked here, so that their errors name the option.
+    """
     if sslmethod is not None and sslmethod not in _SSL_METHODS:
-        raise _Bad(
-            f"unknown sslmethod {sslmethod!r}", f"use one of {', '.join(sorted(_SSL_METHODS))}"
-        )
+        raise _Bad(f"unknown sslmethod {sslmethod!r}", f"use one of {', '.join(_SSL_METHODS)}")
     certPath = privateKey if certKey is None else certKey
     keyPEM = _privateKeyIn(_readFile(privateKey, "privateKey"), privateKey, "privateKey")
-    certPEM = _certificatesIn(_readFile(certPath, "certKey"), certPath, "certKey")[0]
+    # The certificates after the first in the file are sent as its chain.
+    certPEM = b"\n".join(_certificatesIn(_readFile(certPath, "certKey"), certPath, "certKey"))
     chain = None
     if extraCertChain is not None:
         chain = _certificatesIn(
@@ -344,17 +368,23 @@ def _serverTLSOptions(
     if dhParameters is not None:
         _readFile(dhParameters, "dhParameters")
     ssl = _sslModule("ssl")
-    certificate = ssl.PrivateCertificate.loadPEM(certPEM + b"\n" + keyPEM)
-    kw: dict[str, Any] = {}
-    if sslmethod is not None:
-        kw["method"] = getattr(ssl.SSL, sslmethod)
-    if chain is not None:
-        kw["extraCertChain"] = [ssl.Certificate.loadPEM(pem).original for pem in chain]
-    if dhParameters is not None:
-        kw["dhParameters"] = ssl.DiffieHellmanParameters.fromFile(Path(dhParameters))
-    return ssl.CertificateOptions(
-        privateKey=certificate.privateKey.original, certificate=certificate.original, **kw
-    )
+    unusable: tuple[type[BaseException], ...] = (*_loadFailed(ssl), OSError)
+    try:
+        options = ssl.CertificateOptions(
+            privateKey=keyPEM,
+            certificate=certPEM,
+            extraCertChain=chain,
+            **_versionOptions(ssl, sslmethod),
+        )
+        if dhParameters is not None:
+            # The server context is made once and reused: parameters loaded into it stay.
+            options.getContext().load_dh_params(dhParameters)
+    except unusable as e:
+        raise _Bad(
+            f"the TLS settings cannot be used ({e})",
+            "check privateKey, certKey, extraCertChain and dhParameters",
+        ) from None
+    return options
 
 
 def _clientTLSOptions(
@@ -364,9 +394,9 @@ def _clientTLSOptions(
     certificate: str | None,
     privateKey: str | None,
 ) -> Any:
-    """The client context factory of ``ssl:``/``tls:`` (glue to torsion.internet.ssl).
+    """The client options of ``ssl:``/``tls:``: optionsForClientTLS (torsion.internet.ssl).
 
-    It checks the server's certificate against ``trustRoots`` (a PEM file or a
+    They check the server's certificate against ``trustRoots`` (a PEM file or a
     directory of them; the platform's trust store by default) and its host name.
     """
     roots = None if trustRoots is None else _certificateDirectory(trustRoots, "trustRoots")
@@ -382,13 +412,17 @@ def _clientTLSOptions(
         clientPEM = certPEM[0] + b"\n" + keyPEM
     ssl = _sslModule(prefix)
     kw: dict[str, Any] = {}
-    if roots is not None:
-        kw["trustRoot"] = ssl.trustRootFromCertificates(
-            [ssl.Certificate.loadPEM(pem) for pem in roots]
-        )
-    if clientPEM is not None:
-        kw["clientCertificate"] = ssl.PrivateCertificate.loadPEM(clientPEM)
-    return ssl.optionsForClientTLS(host, **kw)
+    try:
+        if roots is not None:
+            kw["trustRoot"] = [ssl.Certificate.loadPEM(pem) for pem in roots]
+        if clientPEM is not None:
+            kw["clientCertificate"] = ssl.PrivateCertificate.loadPEM(clientPEM)
+        return ssl.optionsForClientTLS(host, **kw)
+    except _loadFailed(ssl) as e:
+        raise _Bad(
+            f"the TLS settings cannot be used ({e})",
+            "check trustRoots, certificate and privateKey",
+        ) from None
 
 
 # -- the built-in server parsers -----------------------------------------------------------
@@ -569,13 +603,13 @@ def _tlsClient(reactor: Any, o: dict[str, str | None]) -> Any:
             reactor, host, port, timeout, _bindAddress(o["bindAddress"])
         )
     options = _clientTLSOptions("tls", host, o["trustRoots"], o["certificate"], o["privateKey"])
-    wrapClientTLS = getattr(endpoints, "wrapClientTLS", None)
-    if wrapClientTLS is None:
+    try:
+        return endpoints.wrapClientTLS(options, inner)
+    except ImportError as e:
         raise _Bad(
-            "tls endpoints need endpoints.wrapClientTLS, which this torsion does not have",
+            f"tls endpoints need torsion.protocols.tls, which cannot be imported ({e})",
             "install a torsion with TLS support",
-        )
-    return wrapClientTLS(options, inner)
+        ) from None
 
 
 _TCP_CLIENT_USAGE = "{}:HOST:PORT[:timeout=SECONDS][:bindAddress=ADDRESS]"

@@ -19,6 +19,7 @@ Tests: tests/internet/test_endpoints.py.
 from __future__ import annotations
 
 import enum
+import importlib
 import os
 import socket
 import types
@@ -59,6 +60,7 @@ __all__ = [
     "registerParser",
     "serverFromString",
     "unregisterParser",
+    "wrapClientTLS",
 ]
 
 
@@ -790,6 +792,46 @@ class AdoptedStreamServerEndpoint:
         except BaseException:
             return defer.fail()
         return defer.succeed(port)
+
+
+# -- TLS over any client endpoint ------------------------------------------------------------
+
+
+def wrapClientTLS(connectionCreator: Any, wrappedEndpoint: Any) -> IStreamClientEndpoint:
+    """Return a client endpoint that runs TLS over the connections of ``wrappedEndpoint``.
+
+    ``connectionCreator`` says how, typically ``ssl.optionsForClientTLS(hostname)``
+    (which checks the server's certificate and name). The Deferred of ``connect``
+    fires with the protocol once the connection below is made; the handshake follows,
+    and a refused certificate reaches the protocol's connectionLost.
+
+    Raises:
+        ImportError: this torsion has no TLS (torsion.protocols.tls).
+    """
+    tls = importlib.import_module("torsion.protocols.tls")
+    return _TLSClientEndpoint(tls.TLSMemoryBIOFactory, connectionCreator, wrappedEndpoint)
+
+
+@implementer(IStreamClientEndpoint)
+class _TLSClientEndpoint:
+    """What wrapClientTLS returns: connects below with each protocol under TLS."""
+
+    def __init__(self, tlsFactory: Any, connectionCreator: Any, wrappedEndpoint: Any) -> None:
+        self._tlsFactory = tlsFactory
+        self._connectionCreator = connectionCreator
+        self._wrappedEndpoint = wrappedEndpoint
+
+    def __repr__(self) -> str:
+        return f"<TLS over {self._wrappedEndpoint!r}>"
+
+    def connect(self, protocolFactory: Any) -> Deferred[Any]:
+        """Connect; the Deferred fires with ``protocolFactory``'s protocol, under TLS."""
+        try:
+            wrapping = self._tlsFactory(self._connectionCreator, True, protocolFactory)
+        except BaseException:
+            return defer.fail()
+        connected: Deferred[Any] = self._wrappedEndpoint.connect(wrapping)
+        return connected.addCallback(lambda tlsProtocol: tlsProtocol.wrappedProtocol)
 
 
 # -- the endpoint string language (torsion.internet._endpointstrings) ---------------------------
