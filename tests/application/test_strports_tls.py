@@ -14,6 +14,7 @@ import socket
 import ssl as stdlibssl
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,71 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )  # fmt: skip
     both = where / "pvk.pem"
     both.write_bytes(key.read_bytes() + cert.read_bytes())
-    return {"key": key, "cert": cert, "both": both}
+    dh = where / "dh.pem"
+    subprocess.run(
+        ["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+         "-out", str(dh)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    rsa = where / "rsa.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(rsa),
+         "-out", str(where / "rsacert.pem"), "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    rsaBoth = where / "rsaboth.pem"
+    rsaBoth.write_bytes(rsa.read_bytes() + (where / "rsacert.pem").read_bytes())
+    return {
+        "key": key,
+        "cert": cert,
+        "both": both,
+        "dh": dh,
+        "rsa": rsaBoth,
+        "rsacert": where / "rsacert.pem",
+    }
+
+
+def handshake(
+    reactor: Any,
+    description: str,
+    trusted: Path,
+    configure: Callable[[stdlibssl.SSLContext], None] = lambda context: None,
+) -> str | None:
+    """Listen on ``description``; connect with Python's ssl (its context set up by
+    ``configure``); return the TLS version used, or None if the handshake failed."""
+    port = runUntilFired(
+        reactor, endpoints.serverFromString(reactor, description).listen(Factory.forProtocol(Echo))
+    )
+    number = port.getHost().port
+    versions: list[str] = []
+
+    def talk() -> None:
+        context = stdlibssl.create_default_context(cafile=str(trusted))
+        configure(context)
+        with (
+            socket.create_connection(("127.0.0.1", number), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            tls.sendall(b"x")
+            tls.recv(1)
+            versions.append(str(tls.version()))
+
+    def attempt() -> None:
+        try:
+            talk()
+        except stdlibssl.SSLError:
+            pass
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    runUntil(reactor, lambda: not thread.is_alive(), timeout=15)
+    runUntilFired(reactor, port.stopListening())
+    return versions[0] if versions else None
 
 
 def test_sslServerFromTheSeedsDescription(reactor: Any, certificate: dict[str, Path]) -> None:
@@ -125,3 +190,42 @@ def test_tlsClientVerifiesTheServer(reactor: Any, certificate: dict[str, Path]) 
     runUntil(reactor, lambda: bool(failed) or refused.lost.called, timeout=15)
     assert refused.data == b""
     runUntilFired(reactor, port.stopListening())
+
+
+def test_sslmethodLimitsTheVersions(reactor: Any, certificate: dict[str, Path]) -> None:
+    base = f"ssl:0:privateKey={certificate['both']}:interface=127.0.0.1"
+    assert handshake(reactor, base, certificate["cert"]) == "TLSv1.3"
+    limited = base + ":sslmethod=TLSv1_2_METHOD"
+    assert handshake(reactor, limited, certificate["cert"]) == "TLSv1.2"
+
+
+def onlyFiniteFieldDiffieHellman(context: stdlibssl.SSLContext) -> None:
+    context.maximum_version = stdlibssl.TLSVersion.TLSv1_2
+    context.set_ciphers("DHE-RSA-AES128-GCM-SHA256")
+
+
+def test_dhParametersEnableDHECiphers(reactor: Any, certificate: dict[str, Path]) -> None:
+    base = f"ssl:0:privateKey={certificate['rsa']}:interface=127.0.0.1"
+    trusted = certificate["rsacert"]
+    assert handshake(reactor, base, trusted, onlyFiniteFieldDiffieHellman) is None
+    withDH = base + f":dhParameters={certificate['dh']}"
+    assert handshake(reactor, withDH, trusted, onlyFiniteFieldDiffieHellman) == "TLSv1.2"
+
+
+def test_unusableFilesAreReportedAsTheDescriptionsFault(certificate: dict[str, Path]) -> None:
+    with pytest.raises(ValueError, match="TLS settings cannot be used"):
+        endpoints.serverFromString(
+            None, f"ssl:443:privateKey={certificate['both']}:dhParameters={certificate['cert']}"
+        )
+    other = certificate["dh"].parent / "otherkey.pem"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-out", str(other)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="TLS settings cannot be used"):
+        endpoints.serverFromString(
+            None, f"ssl:443:privateKey={other}:certKey={certificate['cert']}"
+        )
