@@ -378,6 +378,9 @@ def test_applicationPicklesWhileRunning(sob: types.ModuleType, fakeReactor: Any)
 
 def test_applicationWithoutSobSaysWhatIsMissing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torsion.persisted.sob", None)
+    package = sys.modules.get("torsion.persisted")
+    if package is not None:
+        monkeypatch.delattr(package, "sob", raising=False)
     with pytest.raises(ImportError, match=r"needs torsion\.persisted\.sob"):
         service.Application("x")
 

@@ -3,7 +3,8 @@
 A .tac is Python run for its ``application`` variable, as torsiond will run it. The
 echo server is then started for real (on a free port instead of the privileged port
 7), pickled while it runs as torsiond does at shutdown (a .tap), loaded back, and
-started again.
+started again; with torsion.persisted.sob, it is also saved and loaded in each of
+sob's forms (.tap, .tas source, .tax XML).
 """
 
 from __future__ import annotations
@@ -106,3 +107,36 @@ def test_theDocsShowEchoTacAsItIs() -> None:
     code = [line for line in text.splitlines() if line and not line.startswith("#")]
     missing = [line for line in code if line not in page]
     assert not missing, f"docs/application.md does not show these lines of echo.tac: {missing}"
+
+
+@pytest.mark.parametrize("style", ["pickle", "source", "xml"])
+def test_runningEchoTacIsSavedAndLoadedInEveryStyle(
+    reactor: Any, style: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What torsiond does at shutdown and at the next start, with sob's three forms."""
+    sob = pytest.importorskip("torsion.persisted.sob")
+    monkeypatch.chdir(tmp_path)
+    application = loadTac("echo.tac")
+    top = service.IService(application)
+    [server] = list(top)
+    server.args = (0, server.args[1])
+    server.kwargs = {"interface": "127.0.0.1"}
+    with installedAsGlobal(reactor):
+        top.privilegedStartService()
+        top.startService()
+        persistent = sob.IPersistable(application)
+        persistent.setStyle(style)
+        saved = persistent.save(tag="shutdown")
+        runUntilFired(reactor, top.stopService())
+        assert saved == f"echo-shutdown.{sob.STYLES[style][0]}"
+
+        resumed = sob.load(saved, style)
+        again = service.IService(resumed)
+        assert again.name == "echo" and not again.running
+        [serverAgain] = list(again)
+        assert serverAgain.args[1].protocol is wire.Echo
+        assert sob.IPersistable(resumed).original is resumed
+        again.privilegedStartService()
+        again.startService()
+        echoThrough(reactor, serverAgain._port.getHost().port)
+        runUntilFired(reactor, again.stopService())
