@@ -30,7 +30,6 @@ from torsion.internet import defer, error
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import IStreamServerEndpoint
 from torsion.internet.protocol import DatagramProtocol, Factory, ServerFactory
-from torsion.internet.testing import MemoryReactor
 from torsion.protocols.wire import Echo
 
 reactor = reactormixins.reactor
@@ -116,8 +115,15 @@ def test_serverPicklesWhileRunningAndListensAgainWhenStarted(
     assert fakeReactor.ports[0].stopped == 0  # The original's port is its own.
 
 
+class TCPOnlyReactor:
+    """A reactor with TCP only."""
+
+    def listenTCP(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("not called")
+
+
 def test_serverWithoutTheReactorMethodSaysWhatIsMissing() -> None:
-    server = internet.UNIXDatagramServer("/tmp/x", "protocol", reactor=MemoryReactor())
+    server = internet.UNIXDatagramServer("/tmp/x", "protocol", reactor=TCPOnlyReactor())
     with pytest.raises(NotImplementedError, match=r"needs reactor\.listenUNIXDatagram"):
         server.privilegedStartService()
     assert server._port is None

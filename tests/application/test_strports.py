@@ -565,3 +565,23 @@ def test_serviceServesForReal(reactor: Any) -> None:
     runUntilFired(reactor, made.lost)
     runUntilFired(reactor, s.stopService())
     assert not port.connected
+
+
+def test_unixDescriptionsListenAndConnect(reactor: Any, tmp_path: Path) -> None:
+    pytest.importorskip("torsion.internet.unix")
+    path = tmp_path / "echo.sock"
+    listening = runUntilFired(
+        reactor,
+        endpoints.serverFromString(reactor, f"unix:{path}:mode=600").listen(
+            Factory.forProtocol(Echo)
+        ),
+    )
+    assert path.stat().st_mode & 0o777 == 0o600
+    made = Recorder()
+    connecting = endpoints.clientFromString(reactor, f"unix:path={path}:timeout=5")
+    runUntilFired(reactor, connecting.connect(OneProtocolFactory(made)))
+    made.transport.write(b"over unix")
+    runUntil(reactor, lambda: made.data == b"over unix")
+    made.transport.loseConnection()
+    runUntilFired(reactor, made.lost)
+    runUntilFired(reactor, listening.stopListening())
