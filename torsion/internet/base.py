@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import pickle
 import signal
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -178,6 +180,13 @@ class ThreadedResolver:
         return result
 
 
+def _globalReactor() -> Any:
+    """What a pickled global reactor unpickles as: this process's global reactor."""
+    from torsion.internet import reactor
+
+    return reactor
+
+
 @implementer(IReactorCore, IReactorTime, IReactorThreads, IReactorPluggableResolver)
 class ReactorBase:
     """The polling-independent part of every torsion reactor.
@@ -209,6 +218,23 @@ class ReactorBase:
         self.addSystemEventTrigger("during", "startup", self._reallyStartRunning)
         self.addSystemEventTrigger("during", "shutdown", self.crash)
         self.addSystemEventTrigger("during", "shutdown", self.disconnectAll)
+
+    def __reduce__(self) -> tuple[Callable[[], Any], tuple[()]]:
+        """Pickle the installed global reactor as a reference to "the global reactor".
+
+        Saved services and endpoints (a .tap file) hold the reactor; unpickling gives
+        them the global reactor of the process that loads them. Any other reactor
+        holds descriptors and threads that cannot be saved, so pickling it fails.
+        """
+        installed: object = sys.modules.get("torsion.internet.reactor")
+        if installed is not self:
+            raise pickle.PicklingError(
+                f"cannot pickle {type(self).__name__} at {id(self):#x}: only the installed "
+                "global reactor can be pickled (as a reference to the global reactor of "
+                "the process that unpickles it); install this reactor, or give the "
+                "objects you pickle no reactor of their own"
+            )
+        return (_globalReactor, ())
 
     # -- the hooks a polling reactor provides --------------------------------------
 

@@ -19,6 +19,8 @@ Tests: tests/internet/test_endpoints.py.
 from __future__ import annotations
 
 import enum
+import importlib
+import os
 import socket
 import types
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +41,7 @@ from torsion.python import log
 from torsion.python.failure import Failure
 
 __all__ = [
+    "AdoptedStreamServerEndpoint",
     "HostnameEndpoint",
     "ProcessEndpoint",
     "SSL4ClientEndpoint",
@@ -51,7 +54,13 @@ __all__ = [
     "TCP6ServerEndpoint",
     "UNIXClientEndpoint",
     "UNIXServerEndpoint",
+    "clientFromString",
     "connectProtocol",
+    "quoteStringArgument",
+    "registerParser",
+    "serverFromString",
+    "unregisterParser",
+    "wrapClientTLS",
 ]
 
 
@@ -737,3 +746,152 @@ class ProcessEndpoint:
             return protocol
 
         return defer.execute(spawn)
+
+
+# -- adopted sockets ---------------------------------------------------------------------------
+
+
+@implementer(IStreamServerEndpoint)
+class AdoptedStreamServerEndpoint:
+    """Listen on a listening socket this process inherited (from systemd, or a parent).
+
+    ``listen`` hands the descriptor to ``reactor.adoptStreamPort`` (IReactorSocket),
+    which works on a duplicate, then closes ``fileno`` itself; so it listens once.
+
+    Args:
+        reactor: an IReactorSocket.
+        fileno: the descriptor of the bound, listening socket.
+        addressFamily: its family (``socket.AF_INET``, ``AF_INET6``...).
+    """
+
+    _close = staticmethod(os.close)
+
+    def __init__(self, reactor: Any, fileno: int, addressFamily: int) -> None:
+        self.reactor = reactor
+        self.fileno = fileno
+        self.addressFamily = addressFamily
+        self._used = False
+
+    def __repr__(self) -> str:
+        family = socket.AddressFamily(self.addressFamily).name
+        return f"AdoptedStreamServerEndpoint(fileno={self.fileno!r}, {family})"
+
+    def listen(self, protocolFactory: Any) -> Deferred[Any]:
+        """Adopt the socket with ``protocolFactory``; the Deferred fires with the port.
+
+        It fails with AlreadyListened on a second call.
+        """
+        if self._used:
+            return defer.fail(
+                error.AlreadyListened(f"{self!r} has listened already: its descriptor is closed")
+            )
+        self._used = True
+        try:
+            port = self.reactor.adoptStreamPort(self.fileno, self.addressFamily, protocolFactory)
+            self._close(self.fileno)
+        except BaseException:
+            return defer.fail()
+        return defer.succeed(port)
+
+
+# -- TLS over any client endpoint ------------------------------------------------------------
+
+
+def wrapClientTLS(connectionCreator: Any, wrappedEndpoint: Any) -> IStreamClientEndpoint:
+    """Return a client endpoint that runs TLS over the connections of ``wrappedEndpoint``.
+
+    ``connectionCreator`` says how, typically ``ssl.optionsForClientTLS(hostname)``
+    (which checks the server's certificate and name). The Deferred of ``connect``
+    fires with the protocol once the connection below is made; the handshake follows,
+    and a refused certificate reaches the protocol's connectionLost.
+
+    Raises:
+        ImportError: this torsion has no TLS (torsion.protocols.tls).
+    """
+    tls = importlib.import_module("torsion.protocols.tls")
+    return _TLSClientEndpoint(tls.TLSMemoryBIOFactory, connectionCreator, wrappedEndpoint)
+
+
+@implementer(IStreamClientEndpoint)
+class _TLSClientEndpoint:
+    """What wrapClientTLS returns: connects below with each protocol under TLS."""
+
+    def __init__(self, tlsFactory: Any, connectionCreator: Any, wrappedEndpoint: Any) -> None:
+        self._tlsFactory = tlsFactory
+        self._connectionCreator = connectionCreator
+        self._wrappedEndpoint = wrappedEndpoint
+
+    def __repr__(self) -> str:
+        return f"<TLS over {self._wrappedEndpoint!r}>"
+
+    def connect(self, protocolFactory: Any) -> Deferred[Any]:
+        """Connect; the Deferred fires with ``protocolFactory``'s protocol, under TLS."""
+        try:
+            wrapping = self._tlsFactory(self._connectionCreator, True, protocolFactory)
+        except BaseException:
+            return defer.fail()
+        connected: Deferred[Any] = self._wrappedEndpoint.connect(wrapping)
+        return connected.addCallback(lambda tlsProtocol: tlsProtocol.wrappedProtocol)
+
+
+# -- the endpoint string language (torsion.internet._endpointstrings) ---------------------------
+
+
+def serverFromString(reactor: Any, description: str) -> Any:
+    """Return the server endpoint that ``description`` describes (``"tcp:8080"``).
+
+    The language is described in docs/strports.md: a prefix naming the kind of
+    endpoint, then arguments separated by ``:``, some of them ``name=value``;
+    ``\\`` escapes a ``:``, ``=`` or ``\\`` (see ``quoteStringArgument``). Prefixes:
+    tcp, tcp6, ssl, unix, systemd, stdio, and those of IStreamServerEndpointStringParser
+    plugins (the ``torsion.plugins`` entry points, and ``registerParser``).
+
+    Raises:
+        ValueError: the description is bad; the message names the bad part.
+    """
+    from torsion.internet import _endpointstrings
+
+    return _endpointstrings.serverFromString(reactor, description)
+
+
+def clientFromString(reactor: Any, description: str) -> Any:
+    """Return the client endpoint that ``description`` describes (``"tcp:example.com:80"``).
+
+    Prefixes: tcp, tcp6, ssl, unix, tls, and those of
+    IStreamClientEndpointStringParserWithReactor plugins. See ``serverFromString``.
+
+    Raises:
+        ValueError: the description is bad; the message names the bad part.
+    """
+    from torsion.internet import _endpointstrings
+
+    return _endpointstrings.clientFromString(reactor, description)
+
+
+def quoteStringArgument(argument: str) -> str:
+    """Escape ``argument`` to be one argument of an endpoint description (``\\``, ``:``, ``=``)."""
+    from torsion.internet import _endpointstrings
+
+    return _endpointstrings.quoteStringArgument(argument)
+
+
+def registerParser(parser: Any) -> None:
+    """Add a string parser plugin (server, client or both) in this process.
+
+    For plugins that an application makes itself; installed packages declare theirs
+    as ``torsion.plugins`` entry points instead.
+
+    Raises:
+        TypeError: ``parser`` provides neither parser interface.
+        ValueError: its prefix is a built-in one, or registered already.
+    """
+    from torsion.internet import _endpointstrings
+
+    _endpointstrings.registerParser(parser)
+
+
+def unregisterParser(parser: Any) -> None:
+    """Remove a parser added with ``registerParser`` (nothing happens if it is not there)."""
+    from torsion.internet import _endpointstrings
+
+    _endpointstrings.unregisterParser(parser)

@@ -681,3 +681,80 @@ class IStreamClientEndpoint(Interface):
 
 
 __all__ += ["IStreamClientEndpoint", "IStreamServerEndpoint"]
+
+
+# -- adopted sockets (IReactorSocket) ----------------------------------------------------
+
+
+class IReactorSocket(Interface):
+    """Take over sockets made elsewhere: inherited from a parent, or passed by systemd.
+
+    The reactor works on a duplicate of the descriptor it is given; the caller still
+    owns (and should close) the original.
+    """
+
+    def adoptStreamPort(
+        fileDescriptor: int, addressFamily: int, factory: IProtocolFactory
+    ) -> IListeningPort:
+        """Accept connections on a bound, listening SOCK_STREAM socket; return the port.
+
+        Raises UnsupportedAddressFamily for a family the reactor cannot adopt,
+        UnsupportedSocketType for a socket that is not SOCK_STREAM.
+        """
+
+    def adoptStreamConnection(
+        fileDescriptor: int, addressFamily: int, factory: IProtocolFactory
+    ) -> None:
+        """Serve a connected SOCK_STREAM socket with a protocol from ``factory``.
+
+        The factory's startFactory/stopFactory are not called: there is no port whose
+        life they would bracket.
+        """
+
+    def adoptDatagramPort(
+        fileDescriptor: int, addressFamily: int, protocol: object, maxPacketSize: int = 8192
+    ) -> IListeningPort:
+        """Serve a bound SOCK_DGRAM socket with the DatagramProtocol ``protocol``.
+
+        Raises UnsupportedAddressFamily or UnsupportedSocketType as adoptStreamPort does.
+        """
+
+
+__all__ += ["IReactorSocket"]
+
+
+# -- endpoint string parsers ---------------------------------------------------------------
+
+
+class IStreamServerEndpointStringParser(Interface):
+    """A plugin that adds a prefix to the server endpoint string language.
+
+    ``serverFromString(reactor, "prefix:a:b:key=value")`` calls
+    ``parseStreamServer(reactor, "a", "b", key="value")`` on the parser whose
+    ``prefix`` is "prefix". Parsers are found through the ``torsion.plugins``
+    entry-point group (see torsion.internet.endpoints).
+    """
+
+    prefix = Attribute("The prefix (a str, such as 'tcp') of the descriptions it parses.")
+
+    def parseStreamServer(reactor: Any, *args: str, **kwargs: str) -> IStreamServerEndpoint:
+        """Return the server endpoint the arguments describe; raise ValueError if bad."""
+
+
+class IStreamClientEndpointStringParserWithReactor(Interface):
+    """A plugin that adds a prefix to the client endpoint string language.
+
+    ``clientFromString(reactor, "prefix:a:key=value")`` calls
+    ``parseStreamClient(reactor, "a", key="value")`` on the parser of that prefix.
+    """
+
+    prefix = Attribute("The prefix (a str, such as 'tcp') of the descriptions it parses.")
+
+    def parseStreamClient(reactor: Any, *args: str, **kwargs: str) -> IStreamClientEndpoint:
+        """Return the client endpoint the arguments describe; raise ValueError if bad."""
+
+
+__all__ += [
+    "IStreamClientEndpointStringParserWithReactor",
+    "IStreamServerEndpointStringParser",
+]

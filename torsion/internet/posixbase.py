@@ -30,6 +30,7 @@ from torsion.internet.interfaces import (
     IReactorFDSet,
     IReactorMulticast,
     IReactorProcess,
+    IReactorSocket,
     IReactorTCP,
     IReactorUDP,
     IReactorUNIX,
@@ -89,6 +90,7 @@ class Waker:
     IReactorUNIX,
     IReactorUNIXDatagram,
     IReactorProcess,
+    IReactorSocket,
 )
 class DescriptorReactorMixin:
     """Dispatch, batched writes, shutdown and TCP for a reactor that watches descriptors.
@@ -236,6 +238,50 @@ class DescriptorReactorMixin:
         connector = tcp.Connector(host, port, factory, timeout, bindAddress, self)
         connector.connect()
         return connector
+
+    # -- adopted sockets (IReactorSocket) ----------------------------------------------
+
+    def adoptStreamPort(self, fileDescriptor: int, addressFamily: int, factory: Any) -> tcp.Port:
+        """Accept connections on an inherited listening TCP socket (systemd, a parent).
+
+        The port uses a duplicate of ``fileDescriptor``; close the original yourself.
+
+        Raises:
+            UnsupportedAddressFamily: not AF_INET/AF_INET6, or not the socket's family.
+            UnsupportedSocketType: the socket is not a stream socket.
+            CannotListenError: the socket is not listening.
+        """
+        listening = tcp.Port._fromListeningDescriptor(self, fileDescriptor, addressFamily, factory)
+        listening.startListening()
+        return listening
+
+    def adoptStreamConnection(self, fileDescriptor: int, addressFamily: int, factory: Any) -> None:
+        """Serve a connected TCP socket made elsewhere with a protocol from ``factory``.
+
+        The transport uses a duplicate of ``fileDescriptor``; close the original yourself.
+
+        Raises:
+            UnsupportedAddressFamily: not AF_INET/AF_INET6, or not the socket's family.
+            UnsupportedSocketType: the socket is not a stream socket.
+        """
+        tcp.Server._fromConnectedSocket(fileDescriptor, addressFamily, factory, self)
+
+    def adoptDatagramPort(
+        self, fileDescriptor: int, addressFamily: int, protocol: Any, maxPacketSize: int = 8192
+    ) -> udp.Port:
+        """Serve a bound UDP socket made elsewhere with the DatagramProtocol ``protocol``.
+
+        The port uses a duplicate of ``fileDescriptor``; close the original yourself.
+
+        Raises:
+            UnsupportedAddressFamily: not AF_INET/AF_INET6, or not the socket's family.
+            UnsupportedSocketType: the socket is not a datagram socket.
+        """
+        port = udp.Port._fromListeningDescriptor(
+            self, fileDescriptor, addressFamily, protocol, maxPacketSize
+        )
+        port.startListening()
+        return port
 
 
     # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------

@@ -90,6 +90,48 @@ def _addressFor(
     return IPv4Address(kind, sockaddr[0], sockaddr[1])
 
 
+def _adoptSocket(
+    fileDescriptor: int, addressFamily: int, socketType: int = socket.SOCK_STREAM
+) -> socket.socket:
+    """Return a socket on a duplicate of ``fileDescriptor``, checked to be of that family
+    and type (reactor.adoptStreamPort and kin; torsion.internet.udp's too).
+
+    Raises:
+        UnsupportedAddressFamily: the family is not IPv4 or IPv6, or not the socket's.
+        UnsupportedSocketType: the socket is not of ``socketType``.
+        OSError: the descriptor is not an open socket.
+    """
+    kind = socket.SocketKind(socketType).name
+    if addressFamily not in (socket.AF_INET, socket.AF_INET6):
+        raise error.UnsupportedAddressFamily(
+            f"cannot adopt a socket of address family {addressFamily!r}: "
+            f"only AF_INET and AF_INET6 {kind} sockets can be adopted"
+        )
+    try:
+        duplicate = os.dup(fileDescriptor)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot adopt descriptor {fileDescriptor}: {e.strerror}") from e
+    try:
+        sock = socket.socket(fileno=duplicate)
+    except OSError as e:
+        os.close(duplicate)
+        raise OSError(e.errno, f"cannot adopt descriptor {fileDescriptor}: {e.strerror}") from e
+    if sock.family != addressFamily:
+        sock.close()
+        raise error.UnsupportedAddressFamily(
+            f"descriptor {fileDescriptor} is a {socket.AddressFamily(sock.family).name} "
+            f"socket, not {socket.AddressFamily(addressFamily).name} as given"
+        )
+    if sock.type != socketType:
+        sock.close()
+        what = "a stream port or connection" if socketType == socket.SOCK_STREAM else "a port"
+        raise error.UnsupportedSocketType(
+            f"descriptor {fileDescriptor} is a {socket.SocketKind(sock.type).name} socket; "
+            f"only {kind} sockets can be adopted as {what}"
+        )
+    return sock
+
+
 def _logPrefixOf(thing: Any) -> str:
     """Return ``thing.logPrefix()``, or its class name if it has none (or it fails)."""
     try:
@@ -324,7 +366,7 @@ class Server(Connection):
         sock: socket.socket,
         protocol: Any,
         client: IPv4Address | IPv6Address,
-        server: Port,
+        server: Port | None,
         sessionno: int,
         reactor: Any,
     ) -> None:
@@ -332,6 +374,29 @@ class Server(Connection):
         self.client = client
         self.server = server
         self.sessionno = sessionno
+
+    @classmethod
+    def _fromConnectedSocket(
+        cls, fileDescriptor: int, addressFamily: int, factory: Any, reactor: Any
+    ) -> Server | None:
+        """Serve a connected socket (reactor.adoptStreamConnection) on a duplicate of it.
+
+        Returns None if the factory builds no protocol (the duplicate is closed).
+        """
+        sock = _adoptSocket(fileDescriptor, addressFamily)
+        sock.setblocking(False)
+        try:
+            peer = _addressFor(addressFamily, sock.getpeername())
+        except OSError as e:
+            sock.close()
+            raise OSError(e.errno, f"descriptor {fileDescriptor} is not connected") from e
+        protocol = factory.buildProtocol(peer)
+        if protocol is None:
+            sock.close()
+            return None
+        transport = cls(sock, protocol, peer, None, 0, reactor)
+        log.callWithLogger(transport, transport._makeConnection)
+        return transport
 
     def logPrefix(self) -> str:
         """Return "Protocol,sessionno,peerhost".
@@ -346,7 +411,8 @@ class Server(Connection):
         return self.client
 
     def __repr__(self) -> str:
-        return f"<{type(self.protocol).__name__} #{self.sessionno} on {self.server.port}>"
+        where = "an adopted socket" if self.server is None else self.server.port
+        return f"<{type(self.protocol).__name__} #{self.sessionno} on {where}>"
 
 
 class _BasePort(FileDescriptor, Generic[_A]):
@@ -362,6 +428,7 @@ class _BasePort(FileDescriptor, Generic[_A]):
         "_acceptStarved",
         "_fileno",
         "_hostAddress",
+        "_preexistingSocket",
         "_sessionno",
         "_stoppedDeferred",
         "backlog",
@@ -387,6 +454,7 @@ class _BasePort(FileDescriptor, Generic[_A]):
         self._stoppedDeferred: Deferred[None] | None = None
         self._acceptRetry: Any = None
         self._acceptStarved = False
+        self._preexistingSocket: socket.socket | None = None
 
     def fileno(self) -> int:
         """Return the listening socket's descriptor, or -1."""
@@ -552,16 +620,51 @@ class Port(_BasePort[_IPAddress]):
             return f"<{type(self.factory).__name__} on {self._realPortNumber}>"
         return f"<{type(self.factory).__name__} (not listening)>"
 
+    @classmethod
+    def _fromListeningDescriptor(
+        cls, reactor: Any, fileDescriptor: int, addressFamily: int, factory: Any
+    ) -> Port:
+        """Make a Port for a socket already bound and listening (reactor.adoptStreamPort).
+
+        The port works on a duplicate of ``fileDescriptor``; the caller keeps the
+        original. Once stopped, the port can be started again: it then binds a new
+        socket to the same address.
+        """
+        sock = _adoptSocket(fileDescriptor, addressFamily)
+        try:
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except OSError:
+            listening = 1  # Platforms without SO_ACCEPTCONN: trust the caller.
+        if not listening:
+            sock.close()
+            raise error.CannotListenError(
+                "", 0, OSError(errno.EINVAL, f"descriptor {fileDescriptor} is not listening")
+            )
+        host, portNumber = sock.getsockname()[:2]
+        port = cls(portNumber, factory, 50, host, reactor)
+        port.addressFamily = socket.AddressFamily(addressFamily)
+        port._preexistingSocket = sock
+        return port
+
     def startListening(self) -> None:
         """Bind, listen, start the factory and begin accepting.
 
-        A port stopped with ``stopListening`` may be started again.
+        A port stopped with ``stopListening`` may be started again (an adopted port
+        then binds a new socket to the same address).
 
         Raises:
             CannotListenError: if the address cannot be bound or listened on.
             AlreadyListened: if the port is listening already.
         """
         self._checkNotListening()
+        sock, self._preexistingSocket = self._preexistingSocket, None
+        if sock is None:
+            sock = self._bindSocket()
+        self._hostAddress = _addressFor(self.addressFamily, sock.getsockname())
+        self._realPortNumber = self._hostAddress.port
+        self._startAccepting(sock, str(self._realPortNumber))
+
+    def _bindSocket(self) -> socket.socket:
         try:
             sock = socket.socket(self.addressFamily, socket.SOCK_STREAM)
         except OSError as e:
@@ -575,9 +678,7 @@ class Port(_BasePort[_IPAddress]):
         except OSError as e:
             sock.close()
             raise error.CannotListenError(self.interface, self.port, e) from e
-        self._hostAddress = _addressFor(self.addressFamily, sock.getsockname())
-        self._realPortNumber = self._hostAddress.port
-        self._startAccepting(sock, str(self._realPortNumber))
+        return sock
 
     def _peerAddress(self, addr: Any) -> _IPAddress:
         return _addressFor(self.addressFamily, addr)

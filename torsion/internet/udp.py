@@ -52,7 +52,7 @@ from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.base import isIPAddress
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import IListeningPort, IMulticastTransport, IUDPTransport
-from torsion.internet.tcp import _addressFor, _logPrefixOf, _qualifiedName
+from torsion.internet.tcp import _addressFor, _adoptSocket, _logPrefixOf, _qualifiedName
 from torsion.python import log
 from torsion.python.failure import Failure
 
@@ -106,6 +106,7 @@ class Port(FileDescriptor):
         "_hostAddress",
         "_lastHost",
         "_logPrefix",
+        "_preexistingSocket",
         "_queue",
         "_reading",
         "_realPortNumber",
@@ -162,6 +163,28 @@ class Port(FileDescriptor):
         self._truncationLogged = False
         self._stoppedDeferred: Deferred[None] | None = None
         self._logPrefix = f"{_logPrefixOf(proto)} (UDP)"
+        self._preexistingSocket: socket.socket | None = None
+
+    @classmethod
+    def _fromListeningDescriptor(
+        cls, reactor: Any, fileDescriptor: int, addressFamily: int, proto: Any, maxPacketSize: int
+    ) -> Port:
+        """Make a Port for a UDP socket already bound (reactor.adoptDatagramPort).
+
+        The port works on a duplicate of ``fileDescriptor``; the caller keeps the
+        original. Once stopped, it can be started again on a new socket bound to the
+        same address.
+        """
+        sock = _adoptSocket(fileDescriptor, addressFamily, socket.SOCK_DGRAM)
+        host, portNumber = sock.getsockname()[:2]
+        try:
+            port = cls(portNumber, proto, host, maxPacketSize, reactor)
+        except BaseException:
+            sock.close()
+            raise
+        port.addressFamily = socket.AddressFamily(addressFamily)
+        port._preexistingSocket = sock
+        return port
 
     def __repr__(self) -> str:
         name = type(self.protocol).__name__
@@ -202,15 +225,9 @@ class Port(FileDescriptor):
         """
         if self.connected:
             raise error.AlreadyListened(f"{self!r} is already listening; stop it first")
-        try:
-            sock = self._makeSocket()
-        except OSError as e:
-            raise error.CannotListenError(self.interface, self.port, e) from e
-        try:
-            sock.bind((self.interface, self.port))
-        except OSError as e:
-            sock.close()
-            raise error.CannotListenError(self.interface, self.port, e) from e
+        sock, self._preexistingSocket = self._preexistingSocket, None
+        if sock is None:
+            sock = self._bindSocket()
         sock.setblocking(False)
         self.socket = sock
         self._fileno = sock.fileno()
@@ -222,6 +239,18 @@ class Port(FileDescriptor):
         log.msg(f"{_qualifiedName(self.protocol)} starting on {self._realPortNumber}")
         self.connected = True
         self._connectToProtocol()
+
+    def _bindSocket(self) -> _Socket:
+        try:
+            sock = self._makeSocket()
+        except OSError as e:
+            raise error.CannotListenError(self.interface, self.port, e) from e
+        try:
+            sock.bind((self.interface, self.port))
+        except OSError as e:
+            sock.close()
+            raise error.CannotListenError(self.interface, self.port, e) from e
+        return sock
 
     def _connectToProtocol(self) -> None:
         """Attach the protocol; if its startProtocol raises, close and re-raise."""
