@@ -45,6 +45,7 @@ from torsion.internet.interfaces import (
     IHalfCloseableProtocol,
     IPushProducer,
     ITCPTransport,
+    ITLSTransport,
 )
 from torsion.python import context, log
 from torsion.python.failure import Failure
@@ -75,7 +76,7 @@ def _endOfEvent(reactor: Any) -> None:
         reactor._stopIterating()
 
 
-@implementer(ITCPTransport, IConsumer, IPushProducer)
+@implementer(ITCPTransport, ITLSTransport, IConsumer, IPushProducer)
 class LoopConnection(tcp._SocketOptions, asyncio.Protocol):
     """A TCP connection run by the asyncio loop: its protocol and torsion's transport.
 
@@ -541,6 +542,7 @@ class LoopClient(tcp._Connecting, LoopConnection):
     """
 
     __slots__ = ("_connecting", "_logPrefix", "_peer", "addr", "bindAddress", "connector", "port")
+    _tlsClientDefault = True
 
     def __init__(
         self,

@@ -38,6 +38,7 @@ from torsion.internet.interfaces import (
     IHalfCloseableProtocol,
     IListeningPort,
     ITCPTransport,
+    ITLSTransport,
 )
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -143,8 +144,17 @@ class _SocketOptions:
         """Turn TCP keepalive probes on or off."""
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(enabled))
 
+    # Whether startTLS takes the client side of the handshake (the side that connected).
+    _tlsClientDefault = False
 
-@implementer(ITCPTransport)
+    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
+        """Start TLS on this connection now (STARTTLS); see torsion.protocols.tls.startTLS."""
+        from torsion.protocols.tls import startTLS
+
+        startTLS(self, contextFactory, normal)
+
+
+@implementer(ITCPTransport, ITLSTransport)
 class Connection(_SocketOptions, FileDescriptor):
     """A connected TCP socket: the transport a protocol writes to."""
 
@@ -614,6 +624,7 @@ class Client(_Connecting, Connection):
     """
 
     __slots__ = ("_connecting", "_peer", "addr", "bindAddress", "connector", "host", "port")
+    _tlsClientDefault = True
 
     def __init__(
         self,
