@@ -29,6 +29,7 @@ import enum
 import os
 import ssl as _ssl
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -446,9 +447,13 @@ class CertificateOptions:
 
     def _configure(self, context: _ssl.SSLContext) -> None:
         """What the server and client contexts share: versions, ciphers, certificate, ALPN."""
-        context.minimum_version = self._minimum
-        if self._maximum is not None:
-            context.maximum_version = self._maximum
+        with warnings.catch_warnings():
+            # The standard library warns of the versions before 1.2, which only
+            # insecurelyLowerMinimumTo (or lowerMaximumSecurityTo) asks for, knowingly.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = self._minimum
+            if self._maximum is not None:
+                context.maximum_version = self._maximum
         context.options |= _ssl.OP_NO_COMPRESSION | getattr(_ssl, "OP_NO_RENEGOTIATION", 0)
         if self._minimum < _ssl.TLSVersion.TLSv1_2 and self._ciphers is None:
             # OpenSSL 3 allows the old versions only at security level 0.

@@ -421,10 +421,9 @@ class TLSMemoryBIOProtocol:
                 "TLS handshake failed: the peer closed the connection before the handshake "
                 "completed (it may have refused this side's certificate or TLS version)"
             )
-        midRecord = " in the middle of a TLS record" if self.incomingBIO.pending else ""
         return error.ConnectionLost(
-            f"the peer closed the connection{midRecord} without TLS's close_notify, so what "
-            "it sent may have been cut short"
+            "the peer closed the connection without TLS's close_notify (perhaps in the "
+            "middle of a record), so what it sent may have been cut short"
         )
 
     # -- the handshake -------------------------------------------------------------------
@@ -486,14 +485,17 @@ class TLSMemoryBIOProtocol:
     def _peerClosedTLS(self) -> None:
         """The peer's close_notify arrived."""
         self._readClosed = True
-        if self._writeClosed:
-            self._closeBelow()
-            return
         wrapped = self.wrappedProtocol
         if IHalfCloseableProtocol.providedBy(wrapped) and not self.disconnecting:
             wrapped.readConnectionLost()
-            return
-        self._shutdownTLS()
+            if self.disconnected:
+                return
+            if not self._writeClosed:
+                return  # It may go on writing, and closes when it is done.
+        if self._writeClosed:
+            self._closeBelow()
+        else:
+            self._shutdownTLS()
 
     def _maybeShutdown(self) -> None:
         """Send close_notify now, unless the handshake or a pull producer is not done."""
