@@ -355,7 +355,7 @@ def test_refusedConnectionReachesTheFactory(reactor: Any) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
-    client, factory = connect(reactor, free)
+    _, factory = connect(reactor, free)
     runUntil(reactor, lambda: factory.failReasons)
     assert factory.failReasons[0].check(error.ConnectionRefusedError)
 

@@ -187,6 +187,23 @@ class Child:
             self.output += line
         return self.output
 
+    def seen(self, condition: Callable[[bytes], bool]) -> bool:
+        """Take the output that has arrived (without waiting); return ``condition(it)``.
+
+        For ``runUntil(reactor, lambda: child.seen(...))``: the reactor must go on
+        running while openssl talks to it.
+        """
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                self.lines.put(None)
+                break
+            self.output += line
+        return condition(self.output)
+
     def finish(self, timeout: float = 10) -> int:
         """Wait for the exit (killing it after ``timeout``); return its status."""
         try:
@@ -195,11 +212,13 @@ class Child:
         except OSError:
             pass
         try:
-            return self.process.wait(timeout)
+            status = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
             pytest.fail(f"openssl did not exit within {timeout} s; output: {self.output!r}")
+        self.waitFor(lambda out: False, timeout=5)  # The rest of its output.
+        return status
 
     def kill(self) -> None:
         if self.process.poll() is None:

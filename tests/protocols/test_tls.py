@@ -589,7 +589,9 @@ def test_sniCallbackChoosesTheCertificate() -> None:
         asked.append(name)
         return _namedOptions("c.example") if name == "c.example" else None
 
-    pair = Pair(serverOpts=serverOptions(perHostOptions=choose), clientOpts=clientOptions("c.example"))
+    pair = Pair(
+        serverOpts=serverOptions(perHostOptions=choose), clientOpts=clientOptions("c.example")
+    )
     pair.pump()
     assert asked == ["c.example"]
     assert pair.client._handshakeDone and not pair.clientProtocol.reasons
@@ -817,7 +819,7 @@ def test_somethingThatMakesNoTLSIsATypeError() -> None:
         def getContext(self) -> object:
             return object()
 
-    with pytest.raises(TypeError, match="needs an ssl.SSLContext"):
+    with pytest.raises(TypeError, match=r"needs an ssl\.SSLContext"):
         TLSMemoryBIOFactory(PyOpenSSLStyle(), False, None)
 
 
