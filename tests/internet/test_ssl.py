@@ -188,6 +188,13 @@ def test_privateCertificateFromOnePEM() -> None:
     assert tssl.PrivateCertificate.loadPEM(certificate.dumpPEM()) == certificate
 
 
+def test_dumpingAPrivateCertificateLeavesTheKeyOutUnlessAskedFor() -> None:
+    certificate = privateCertificate(serverCert())
+    assert b"PRIVATE KEY" not in certificate.dump(tssl.FILETYPE_PEM)
+    assert b"PRIVATE KEY" not in certificate.dump()
+    assert b"PRIVATE KEY" in certificate.dumpPEM()
+
+
 def test_privateCertificateFromTwoFiles(tmp_path: Path) -> None:
     (tmp_path / "c.pem").write_bytes(leafPEM())
     (tmp_path / "k.pem").write_bytes(keyPEM())

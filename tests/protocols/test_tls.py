@@ -582,6 +582,20 @@ def test_sniChoosesTheCertificateForTheName(asked: str, found: str) -> None:
     assert found in peer._label()
 
 
+def test_sniChoiceBringsItsOwnALPNProtocols() -> None:
+    leaf = theCA().issue_cert("a.example")
+    named = tssl.CertificateOptions(
+        privateKey=leaf.private_key_pem.bytes(),
+        certificate=leaf.cert_chain_pems[0].bytes(),
+        acceptableProtocols=[b"http/1.1"],
+    )
+    server = serverOptions(acceptableProtocols=[b"h2"], perHostOptions={"a.example": named})
+    client = clientOptions("a.example", acceptableProtocols=[b"h2", b"http/1.1"])
+    pair = Pair(serverOpts=server, clientOpts=client)
+    pair.pump()
+    assert pair.client.negotiatedProtocol == b"http/1.1"
+
+
 def test_sniCallbackChoosesTheCertificate() -> None:
     asked: list[str] = []
 

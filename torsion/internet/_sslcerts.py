@@ -269,9 +269,9 @@ class Certificate:
         return Certificate(peer.original)
 
     def dump(self, format: int = FILETYPE_ASN1) -> bytes:
-        """Return the certificate encoded as DER (the default) or PEM."""
+        """Return the certificate (never a key) encoded as DER (the default) or PEM."""
         if format == FILETYPE_PEM:
-            return self.dumpPEM()
+            return self.original.public_bytes(serialization.Encoding.PEM)
         if format != FILETYPE_ASN1:
             raise ValueError(f"unknown format {format!r}: use FILETYPE_PEM or FILETYPE_ASN1")
         return self.original.public_bytes(serialization.Encoding.DER)
