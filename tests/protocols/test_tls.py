@@ -434,6 +434,24 @@ def test_tcpClosedDuringTheHandshakeIsAnSSLError() -> None:
     assert "before the handshake completed" in str(pair.clientProtocol.reason.value)
 
 
+def test_handshakeThatNeverCompletesTimesOut() -> None:
+    pair = Pair(connect=False)
+    pair.server.makeConnection(pair.serverTransport)  # No client ever speaks.
+    pair.clock.advance(TLSMemoryBIOProtocol.handshakeTimeout - 1)
+    assert not pair.serverTransport.aborted
+    pair.clock.advance(1)
+    assert pair.serverTransport.aborted
+    pair.server.connectionLost(Failure(error.ConnectionAborted()))
+    reason = pair.serverProtocol.reason
+    assert reason.check(error.SSLError) and "did not complete it within 60" in str(reason.value)
+
+
+def test_completedHandshakeLeavesNoTimerBehind() -> None:
+    pair = Pair()
+    pair.pump()
+    assert pair.clock.getDelayedCalls() == []
+
+
 def test_connectionLostAfterLoseConnectionIsDoneEvenWithoutTheAnswer() -> None:
     pair = Pair()
     pair.pump()

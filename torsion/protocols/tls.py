@@ -17,7 +17,8 @@ closes once the peer answers with its own close_notify (or closes, or
 and keeps reading (a half-closeable wrapped protocol hears readConnectionLost when the
 peer's close_notify arrives). A failed handshake or a bad record reaches the wrapped
 protocol's connectionLost as an SSLError (a ConnectionLost), a refused certificate as a
-CertificateVerificationError; a peer that closes TCP without close_notify (a truncation
+CertificateVerificationError, a handshake slower than ``handshakeTimeout`` (60
+seconds) as an SSLError too; a peer that closes TCP without close_notify (a truncation
 attack, or a crash, maybe mid-record) as a ConnectionLost, never ConnectionDone.
 
 Flow control crosses the layer both ways: a wrapped producer is registered with the
@@ -25,8 +26,8 @@ transport below (so a full transport pauses it), and pausing this transport stop
 reading below. Writes made before the handshake completes wait in order (a push
 producer is paused while more than ``bufferSize`` bytes wait); large writes are
 encrypted in pieces, and each arrival is decrypted completely, in one delivery.
-Tests: tests/protocols/test_tls.py (in memory and over loopback TCP) and
-tests/internet/test_tls_reactor.py (on every reactor, against openssl and Python's ssl).
+Tests: tests/protocols/test_tls.py (in memory), tests/internet/test_tls_reactor.py (on
+every reactor) and tests/internet/test_tls_peers.py (openssl, Python's ssl, startTLS).
 """
 
 from __future__ import annotations
@@ -247,7 +248,6 @@ class TLSMemoryBIOProtocol:
         "_aborted",
         "_appSendBuffer",
         "_appSendSize",
-        "_closeTimer",
         "_connectWrapped",
         "_halfClosing",
         "_handshakeDone",
@@ -256,6 +256,7 @@ class TLSMemoryBIOProtocol:
         "_producer",
         "_producerBelow",
         "_readClosed",
+        "_timer",
         "_tls",
         "_wrappedConnected",
         "_writeClosed",
@@ -275,6 +276,9 @@ class TLSMemoryBIOProtocol:
     # Seconds to wait, after sending close_notify for loseConnection, for the peer's
     # close_notify (or its closing TCP) before closing anyway.
     closeTimeout = 30.0
+    # Seconds a handshake may take before the connection is dropped (None: no limit), so
+    # that peers that connect and never finish cannot pile up.
+    handshakeTimeout: float | None = 60.0
 
     def __init__(self, factory: Any, wrappedProtocol: Any, _connectWrapped: bool = True) -> None:
         self.factory = factory
@@ -292,7 +296,8 @@ class TLSMemoryBIOProtocol:
         self._producer: _ProducerMembrane | None = None
         self._producerBelow = False
         self._lostReason: Failure | None = None
-        self._closeTimer: Any = None
+        # The handshake's time limit, then the wait for the peer's close_notify.
+        self._timer: Any = None
         self._readClosed = False
         self._writeClosed = False
         self._halfClosing = False
@@ -326,7 +331,23 @@ class TLSMemoryBIOProtocol:
         else:
             self._wrappedConnected = True
         if not self.disconnected:
+            if self.handshakeTimeout is not None:
+                self._timer = self._reactor().callLater(
+                    self.handshakeTimeout, self._handshakeTimedOut
+                )
             self._continueHandshake()
+
+    def _handshakeTimedOut(self) -> None:
+        self._timer = None
+        if self._handshakeDone or self.disconnected:
+            return
+        self._lostReason = Failure(
+            error.SSLError(
+                f"TLS handshake failed: the peer did not complete it within "
+                f"{self.handshakeTimeout} seconds"
+            )
+        )
+        self.abortConnection()
 
     def dataReceived(self, data: bytes) -> None:
         """Bytes from the peer: go on with the handshake, then decrypt every record."""
@@ -398,10 +419,7 @@ class TLSMemoryBIOProtocol:
             return
         self.disconnected = True
         self.connected = False
-        if self._closeTimer is not None:
-            if self._closeTimer.active():
-                self._closeTimer.cancel()
-            self._closeTimer = None
+        self._cancelTimer()
         if self._lostReason is not None:
             reason = self._lostReason
         elif (
@@ -449,6 +467,7 @@ class TLSMemoryBIOProtocol:
             self._tlsFailed(e)
             return
         self._handshakeDone = True
+        self._cancelTimer()
         if self.outgoingBIO.pending:
             self.transport.write(self.outgoingBIO.read())
         if self._appSendBuffer:
@@ -536,7 +555,7 @@ class TLSMemoryBIOProtocol:
         if loseWrite is not None:
             loseWrite()
         if self.disconnecting:
-            self._closeTimer = self._reactor().callLater(self.closeTimeout, self._closeBelow)
+            self._timer = self._reactor().callLater(self.closeTimeout, self._closeBelow)
         else:
             wrapped = self.wrappedProtocol
             if IHalfCloseableProtocol.providedBy(wrapped):
@@ -549,9 +568,14 @@ class TLSMemoryBIOProtocol:
             from torsion.internet import reactor
         return reactor
 
+    def _cancelTimer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
     def _closeBelow(self) -> None:
         """Close the transport below (after it sends what it holds)."""
-        self._closeTimer = None
+        self._cancelTimer()
         if self.disconnected:
             return
         if self._producerBelow:
