@@ -476,3 +476,25 @@ def test_memoryReactorRecordsSSLCalls() -> None:
     connector = reactor.connectSSL("example.com", 443, factory, client, 5, None)
     assert reactor.sslClients == [("example.com", 443, factory, client, 5, None)]
     assert factory.connectors == [connector]
+
+
+def test_twistedNamesAreThere() -> None:
+    for name in (
+        "AcceptableCiphers",
+        "Certificate",
+        "CertificateOptions",
+        "ClientTLSOptions",
+        "DN",
+        "DefaultOpenSSLContextFactory",
+        "DistinguishedName",
+        "KeyPair",
+        "OpenSSLAcceptableCiphers",
+        "PrivateCertificate",
+        "TLSVersion",
+        "optionsForClientTLS",
+        "platformTrust",
+        "trustRootFromCertificates",
+    ):
+        assert name in tssl.__all__ and hasattr(tssl, name), name
+    assert tssl.supported is True
+    assert {v.name for v in tssl.TLSVersion} >= {"TLSv1_0", "TLSv1_1", "TLSv1_2", "TLSv1_3"}

@@ -59,10 +59,12 @@ from torsion.internet.interfaces import (
 from torsion.python import log
 
 __all__ = [
+    "DN",
     "FILETYPE_ASN1",
     "FILETYPE_PEM",
     "TYPE_EC",
     "TYPE_RSA",
+    "AcceptableCiphers",
     "Certificate",
     "CertificateLoadError",
     "CertificateOptions",
@@ -78,8 +80,12 @@ __all__ = [
     "loadCertificates",
     "optionsForClientTLS",
     "platformTrust",
+    "supported",
     "trustRootFromCertificates",
 ]
+
+# TLS is always there (the standard library's ssl module); Twisted programs check this.
+supported = True
 
 
 class TLSVersion(enum.Enum):
@@ -119,6 +125,11 @@ class OpenSSLAcceptableCiphers:
     def fromOpenSSLCipherString(cls, cipherString: str) -> OpenSSLAcceptableCiphers:
         """Make the set from an OpenSSL cipher string (see ``openssl ciphers -v``)."""
         return cls(cipherString)
+
+
+# Twisted's other names for these.
+AcceptableCiphers = OpenSSLAcceptableCiphers
+DN = DistinguishedName
 
 
 # -- trust roots ------------------------------------------------------------------------
