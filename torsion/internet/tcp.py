@@ -148,8 +148,9 @@ class _SocketOptions:
     _tlsClientDefault = False
 
     def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
-        """Start TLS on this connection now (STARTTLS); see torsion.protocols.tls.startTLS."""
-        from torsion.protocols.tls import startTLS
+        """Start TLS on this connection now (STARTTLS): what was written before goes out
+        in clear, the rest encrypted; see torsion.protocols._starttls.startTLS."""
+        from torsion.protocols._starttls import startTLS
 
         startTLS(self, contextFactory, normal)
 

@@ -6,9 +6,8 @@ object's incoming memory BIO, and whatever TLS has to send comes out of the outg
 one and is written down. To the wrapped protocol it is the transport (ISSLTransport):
 its writes are encrypted, the peer's records decrypted, and it can ask for the peer's
 certificate and the ALPN choice. TLSMemoryBIOFactory wraps any protocol factory with
-it; that is all ``listenSSL`` and ``connectSSL`` do. ``startTLS`` (on torsion's TCP
-transports and on the asyncio reactor's loop transports) puts one under a live
-connection's protocol, for STARTTLS.
+it; that is all ``listenSSL`` and ``connectSSL`` do. A TCP transport's ``startTLS``
+(torsion.protocols._starttls) puts one under a live connection's protocol.
 
 How a connection ends says what happened. ``loseConnection`` sends TLS's close_notify
 after what was written (and after a pull producer unregisters), half-closes TCP, and
@@ -33,8 +32,7 @@ every reactor) and tests/internet/test_tls_peers.py (openssl, Python's ssl, star
 from __future__ import annotations
 
 import ssl
-import types
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from zope.interface import implementer
@@ -53,9 +51,10 @@ from torsion.internet.interfaces import (
     IPushProducer,
     ISSLTransport,
 )
+from torsion.protocols._tlscontext import describeSSLError, sslObjectMaker
 from torsion.python.failure import Failure
 
-__all__ = ["TLSMemoryBIOFactory", "TLSMemoryBIOProtocol", "startTLS"]
+__all__ = ["TLSMemoryBIOFactory", "TLSMemoryBIOProtocol"]
 
 # What one read of the TLS object asks for. A read returns one record's plaintext (16
 # KiB at most), but asking for more than that decrypted 1.7 times as fast (OpenSSL
@@ -71,114 +70,6 @@ def _logPrefixOf(thing: Any) -> str:
         return str(thing.logPrefix())
     except Exception:
         return type(thing).__name__
-
-
-def _describeSSLError(problem: BaseException, handshaking: bool, isClient: bool) -> error.SSLError:
-    """Turn the ``ssl`` module's exception into the reason a TLS connection ended."""
-    peer = "server" if isClient else "client"
-    where = "TLS handshake failed" if handshaking else "TLS failed"
-    if isinstance(problem, ssl.SSLCertVerificationError):
-        code, message = problem.verify_code, problem.verify_message
-        hint = _VERIFY_HINTS.get(code, "")
-        text = f"{where}: the {peer}'s certificate was refused: {message}"
-        return error.CertificateVerificationError(
-            text + (f" ({hint})" if hint else ""), problem, code, message
-        )
-    reason = getattr(problem, "reason", None) or ""
-    text = f"{where}: {problem}"
-    for marks, hint in _REASON_HINTS:
-        if any(mark in reason for mark in marks):
-            text += " (" + hint.format(peer=peer) + ")"
-            break
-    return error.SSLError(text, problem)
-
-
-# Hints by OpenSSL's X509_V_ERR_* code.
-_VERIFY_HINTS = {
-    18: "it is self-signed; to trust it, pass it as trustRoot",
-    19: "its chain ends in a self-signed certificate that is not trusted; pass that "
-    "authority as trustRoot",
-    20: "its issuer is not trusted here; pass the issuing authority as trustRoot, or "
-    "install it in the system's trust store",
-    10: "it has expired; it must be renewed",
-    9: "it is not valid yet; check both machines' clocks",
-    62: "it was not issued for the host name asked for; connect with a name it is for",
-    64: "it was not issued for the IP address asked for; connect with a name it is for",
-}
-# Hints by parts of OpenSSL's reason names.
-_REASON_HINTS = (
-    (
-        ("VERSION_TOO_LOW", "UNSUPPORTED_PROTOCOL", "PROTOCOL_VERSION", "NO_PROTOCOLS"),
-        "the {peer} offers only TLS versions this side refuses: both need TLS 1.2 or "
-        "later unless insecurelyLowerMinimumTo says otherwise",
-    ),
-    (
-        ("PEER_DID_NOT_RETURN_A_CERTIFICATE", "CERTIFICATE_REQUIRED"),
-        "the server requires a client certificate: give one with clientCertificate",
-    ),
-    (
-        ("ALERT_BAD_CERTIFICATE", "ALERT_UNKNOWN_CA", "ALERT_CERTIFICATE_UNKNOWN"),
-        "the {peer} refused this side's certificate",
-    ),
-    (
-        ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "RECORD_LAYER_FAILURE", "PACKET_LENGTH"),
-        "the {peer} does not seem to speak TLS on this connection",
-    ),
-    (("NO_SHARED_CIPHER", "HANDSHAKE_FAILURE"), "the two sides share no cipher suite"),
-)
-
-
-def _sslObjectMaker(contextFactory: Any, isClient: bool) -> Callable[[Any], ssl.SSLObject]:
-    """How to make each connection's TLS object from what the user gave as its options.
-
-    Accepted: a connection creator (``clientConnectionForTLS``/``serverConnectionForTLS``,
-    as CertificateOptions and optionsForClientTLS's result have), an old-style context
-    factory (``getContext()``), or an ``ssl.SSLContext``.
-
-    Raises:
-        TypeError: ``contextFactory`` is none of those.
-        ValueError: an ``ssl.SSLContext`` made for the other side, or a client context
-            that checks host names without knowing which.
-    """
-    side = "client" if isClient else "server"
-    method = "clientConnectionForTLS" if isClient else "serverConnectionForTLS"
-    creator = getattr(contextFactory, method, None)
-    if creator is not None:
-        return creator  # type: ignore[no-any-return]
-    if isinstance(contextFactory, ssl.SSLContext):
-        _checkContext(contextFactory, isClient)
-        return lambda p: contextFactory.wrap_bio(
-            p.incomingBIO, p.outgoingBIO, server_side=not isClient
-        )
-    getContext = getattr(contextFactory, "getContext", None)
-    if getContext is not None:
-        context = getContext()
-        if not isinstance(context, ssl.SSLContext):
-            raise TypeError(
-                f"{contextFactory!r}.getContext() returned {type(context).__name__}; torsion "
-                "needs an ssl.SSLContext (pyOpenSSL contexts are not used)"
-            )
-        _checkContext(context, isClient)
-        return lambda p: getContext().wrap_bio(
-            p.incomingBIO, p.outgoingBIO, server_side=not isClient
-        )
-    raise TypeError(
-        f"{contextFactory!r} cannot set up TLS for a {side}: give CertificateOptions "
-        "(servers), optionsForClientTLS(hostname) (clients), an ssl.SSLContext, or an "
-        f"object with {method}(tlsProtocol) or getContext()"
-    )
-
-
-def _checkContext(context: ssl.SSLContext, isClient: bool) -> None:
-    if isClient and context.protocol == ssl.PROTOCOL_TLS_SERVER:
-        raise ValueError("this ssl.SSLContext is for servers (PROTOCOL_TLS_SERVER), not clients")
-    if not isClient and context.protocol == ssl.PROTOCOL_TLS_CLIENT:
-        raise ValueError("this ssl.SSLContext is for clients (PROTOCOL_TLS_CLIENT), not servers")
-    if isClient and context.check_hostname:
-        raise ValueError(
-            "this ssl.SSLContext checks host names but is not told which name to check: "
-            "use optionsForClientTLS(hostname) from torsion.internet.ssl"
-        )
 
 
 @implementer(IPushProducer)
@@ -501,7 +392,7 @@ class TLSMemoryBIOProtocol:
         """TLS failed: send the alert OpenSSL wrote, close, and report ``problem``."""
         if self._lostReason is None:
             self._lostReason = Failure(
-                _describeSSLError(problem, not self._handshakeDone, self._isClient)
+                describeSSLError(problem, not self._handshakeDone, self._isClient)
             )
         if self.outgoingBIO.pending:
             self.transport.write(self.outgoingBIO.read())
@@ -793,7 +684,7 @@ class TLSMemoryBIOFactory:
     def __init__(self, contextFactory: Any, isClient: bool, wrappedFactory: Any) -> None:
         self._contextFactory = contextFactory
         self._isClient = isClient
-        self._makeSSLObject = _sslObjectMaker(contextFactory, isClient)
+        self._makeSSLObject = sslObjectMaker(contextFactory, isClient)
         self.wrappedFactory = wrappedFactory
 
     def logPrefix(self) -> str:
@@ -840,132 +731,3 @@ class TLSMemoryBIOFactory:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} for {self.wrappedFactory!r}>"
-
-
-# -- startTLS on a live connection ------------------------------------------------------
-
-
-class _TLSConnectionMixin:
-    """What a TCP connection's class becomes once TLS is started on it.
-
-    Writing, closing and producers go through its protocol, which is now the
-    TLSMemoryBIOProtocol wrapping the connection's original protocol.
-    """
-
-    __slots__ = ()
-    protocol: TLSMemoryBIOProtocol
-
-    def write(self, data: bytes) -> None:
-        self.protocol.write(data)
-
-    def writeSequence(self, iovec: Iterable[bytes]) -> None:
-        self.protocol.writeSequence(iovec)
-
-    def loseConnection(self) -> None:
-        self.protocol.loseConnection()
-
-    def loseWriteConnection(self) -> None:
-        self.protocol.loseWriteConnection()
-
-    def abortConnection(self) -> None:
-        self.protocol.abortConnection()
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        self.protocol.registerProducer(producer, streaming)
-
-    def unregisterProducer(self) -> None:
-        self.protocol.unregisterProducer()
-
-    def getPeerCertificate(self) -> Any:
-        return self.protocol.getPeerCertificate()
-
-    def getHandle(self) -> Any:
-        return self.protocol.getHandle()
-
-    @property
-    def negotiatedProtocol(self) -> bytes | None:
-        return self.protocol.negotiatedProtocol
-
-    def whenHandshakeDone(self) -> Deferred[None]:
-        return self.protocol.whenHandshakeDone()
-
-    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
-        raise RuntimeError("TLS is already started on this connection")
-
-
-class _PlainTransport:
-    """A TLS-started connection's own clear-text methods: the TLS layer's transport."""
-
-    _METHODS = (
-        "abortConnection",
-        "getHandle",
-        "loseConnection",
-        "loseWriteConnection",
-        "registerProducer",
-        "unregisterProducer",
-        "write",
-        "writeSequence",
-    )
-    __slots__ = ("_connection", *_METHODS)
-
-    def __init__(self, connection: Any, plainClass: type) -> None:
-        self._connection = connection
-        for name in self._METHODS:
-            setattr(self, name, types.MethodType(getattr(plainClass, name), connection))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._connection, name)
-
-
-_tlsClasses: dict[type, type] = {}
-
-
-def _tlsClassFor(plainClass: type) -> type:
-    tlsClass = _tlsClasses.get(plainClass)
-    if tlsClass is None:
-        tlsClass = type(
-            f"TLS{plainClass.__name__}",
-            (_TLSConnectionMixin, plainClass),
-            {"__slots__": (), "__module__": plainClass.__module__},
-        )
-        tlsClass = implementer(ISSLTransport, INegotiated)(tlsClass)
-        _tlsClasses[plainClass] = tlsClass
-    return tlsClass
-
-
-def startTLS(transport: Any, contextFactory: Any, normal: bool = True) -> None:
-    """Start TLS on a live TCP ``transport``, under the protocol it already has.
-
-    What was written before goes out in clear; from now on the transport's writes are
-    encrypted and the protocol receives decrypted data. The transport takes the client
-    side of the handshake if it made the connection (``normal=False`` swaps the sides).
-    A registered producer moves over to the TLS layer.
-
-    Raises:
-        RuntimeError: if TLS is started already, or the connection is not open.
-        TypeError, ValueError: ``contextFactory`` cannot make TLS for this side.
-    """
-    plainClass = type(transport)
-    if isinstance(transport, _TLSConnectionMixin):
-        raise RuntimeError("TLS is already started on this connection")
-    if not transport.connected or transport.disconnecting or transport.disconnected:
-        raise RuntimeError(
-            "startTLS needs an open connection; this one is not connected or is closing"
-        )
-    isClient = bool(plainClass._tlsClientDefault) == bool(normal)
-    factory = TLSMemoryBIOFactory(contextFactory, isClient, None)
-    wrapped = transport.protocol
-    tlsProtocol = TLSMemoryBIOProtocol(factory, wrapped, _connectWrapped=False)
-    producer, streaming = transport.producer, transport.streamingProducer
-    if producer is not None:
-        transport.unregisterProducer()
-    transport.__class__ = _tlsClassFor(plainClass)
-    transport.protocol = tlsProtocol
-    try:
-        tlsProtocol.makeConnection(_PlainTransport(transport, plainClass))
-    except BaseException:
-        transport.__class__ = plainClass
-        transport.protocol = wrapped
-        raise
-    if producer is not None:
-        tlsProtocol.registerProducer(producer, streaming)
