@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zope.interface.verify import verifyObject
 
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil, runUntilFired
@@ -411,7 +412,7 @@ def test_startTLSTwiceOrOnAClosingConnectionOrWithBadOptionsIsRefused(reactor: A
         first.transport.startTLS(object())
     assert not ISSLTransport.providedBy(first.transport)
     first.transport.startTLS(clientOptions())
-    assert ISSLTransport.providedBy(first.transport)
+    assert verifyObject(ISSLTransport, first.transport)
     with pytest.raises(RuntimeError, match="already started"):
         first.transport.startTLS(clientOptions())
     first.transport.abortConnection()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from zope.interface import implementer
+from zope.interface.verify import verifyObject
 
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil, runUntilFired
@@ -26,7 +27,12 @@ from tests.internet.tlshelpers import (
 from torsion.internet import error
 from torsion.internet import ssl as tssl
 from torsion.internet.defer import Deferred
-from torsion.internet.interfaces import IHalfCloseableProtocol, IPushProducer, ISSLTransport
+from torsion.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IPushProducer,
+    IReactorSSL,
+    ISSLTransport,
+)
 from torsion.internet.protocol import ClientFactory, Factory, Protocol
 from torsion.protocols.wire import Echo
 
@@ -358,6 +364,10 @@ def test_refusedConnectionReachesTheFactory(reactor: Any) -> None:
     _, factory = connect(reactor, free)
     runUntil(reactor, lambda: factory.failReasons)
     assert factory.failReasons[0].check(error.ConnectionRefusedError)
+
+
+def test_reactorProvidesIReactorSSL(reactor: Any) -> None:
+    assert verifyObject(IReactorSSL, reactor)
 
 
 def test_listenSSLWithUnusableOptionsFailsAtOnce(reactor: Any) -> None:
