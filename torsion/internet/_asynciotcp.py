@@ -45,6 +45,7 @@ from torsion.internet.interfaces import (
     IHalfCloseableProtocol,
     IPushProducer,
     ITCPTransport,
+    ITLSTransport,
 )
 from torsion.python import context, log
 from torsion.python.failure import Failure
@@ -75,8 +76,8 @@ def _endOfEvent(reactor: Any) -> None:
         reactor._stopIterating()
 
 
-@implementer(ITCPTransport, IConsumer, IPushProducer)
-class LoopConnection(tcp._SocketOptions, asyncio.Protocol):
+@implementer(ITCPTransport, ITLSTransport, IConsumer, IPushProducer)
+class LoopConnection(tcp._SocketOptions, tcp._StartsTLS, asyncio.Protocol):
     """A TCP connection run by the asyncio loop: its protocol and torsion's transport.
 
     Subclasses start the hand-over of the socket to the loop (``_startTask``) and
@@ -541,6 +542,7 @@ class LoopClient(tcp._Connecting, LoopConnection):
     """
 
     __slots__ = ("_connecting", "_logPrefix", "_peer", "addr", "bindAddress", "connector", "port")
+    _tlsClientDefault = True
 
     def __init__(
         self,

@@ -287,6 +287,45 @@ def getConnectError(e: BaseException | tuple[int, str]) -> ConnectError:
 
 
 # -- TLS (torsion.internet.ssl, torsion.protocols.tls) ---------------------------------
+class SSLError(ConnectionLost):
+    """TLS failed on a connection: the handshake, a record, or the peer's certificate.
+
+    It is the reason a TLS connection's protocol gets in ``connectionLost`` when the
+    TLS layer ends it (a ConnectionLost, so code that only checks for an unclean close
+    still sees one). ``sslError`` is the standard library's ``ssl.SSLError`` behind it,
+    when there is one.
+
+    Args:
+        message: what went wrong, and what to do about it.
+        sslError: the ``ssl.SSLError`` (or other exception) the TLS library raised.
+    """
+
+    def __init__(self, message: str = "", sslError: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.sslError = sslError
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args and self.args[0] else "TLS failed."
+
+
+class CertificateVerificationError(SSLError):
+    """The peer's certificate was refused: untrusted, expired, or for another host name.
+
+    ``verifyMessage`` is OpenSSL's reason ("Hostname mismatch, certificate is not
+    valid for 'example.com'.", "self-signed certificate", ...) and ``verifyCode`` its
+    number (``X509_V_ERR_*``), when known.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        sslError: BaseException | None = None,
+        verifyCode: int | None = None,
+        verifyMessage: str | None = None,
+    ) -> None:
+        super().__init__(message, sslError)
+        self.verifyCode = verifyCode
+        self.verifyMessage = verifyMessage
 
 
 # -- UDP and multicast (torsion.internet.udp) ------------------------------------------

@@ -393,6 +393,109 @@ __all__ += [
 
 
 # -- TLS (torsion.internet.ssl, torsion.protocols.tls) ---------------------------------
+class ISSLTransport(ITCPTransport):
+    """A connection secured with TLS."""
+
+    def getPeerCertificate() -> Any:
+        """Return the peer's certificate (a torsion.internet.ssl.Certificate), or None.
+
+        None until the handshake is done, and when the peer sent none (a client that
+        was not asked for one).
+        """
+
+
+class ITLSTransport(ITCPTransport):
+    """A TCP connection that can start TLS in the middle (STARTTLS in SMTP, IMAP, XMPP)."""
+
+    def startTLS(contextFactory: Any) -> None:
+        """Start TLS now: what was written before goes out in clear, what follows encrypted.
+
+        ``contextFactory`` is what ``listenSSL``/``connectSSL`` take (for a client,
+        ``optionsForClientTLS(hostname)``). The protocol keeps its transport, which
+        provides ISSLTransport from then on.
+        """
+
+
+class INegotiated(Interface):
+    """A connection that negotiated an application protocol (TLS ALPN)."""
+
+    negotiatedProtocol = Attribute(
+        "The protocol both sides chose (bytes such as b'h2'), or None: none was "
+        "offered or agreed, or the handshake is not done yet."
+    )
+
+
+class IHandshakeListener(Interface):
+    """A protocol over TLS that wants to know when the TLS handshake has completed."""
+
+    def handshakeCompleted() -> None:
+        """The handshake succeeded: the peer's certificate and ALPN choice are known."""
+
+
+class IOpenSSLContextFactory(Interface):
+    """The old way to configure TLS: something that makes an ``ssl.SSLContext``."""
+
+    def getContext() -> Any:
+        """Return the ``ssl.SSLContext`` to make each connection's TLS object from."""
+
+
+class IOpenSSLServerConnectionCreator(Interface):
+    """Makes the TLS object of each accepted connection (CertificateOptions does)."""
+
+    def serverConnectionForTLS(tlsProtocol: Any) -> Any:
+        """Return the ``ssl.SSLObject`` for ``tlsProtocol``'s server side.
+
+        Make it on the protocol's memory BIOs: ``context.wrap_bio(
+        tlsProtocol.incomingBIO, tlsProtocol.outgoingBIO, server_side=True)``.
+        """
+
+
+class IOpenSSLClientConnectionCreator(Interface):
+    """Makes the TLS object of each outgoing connection (optionsForClientTLS does)."""
+
+    def clientConnectionForTLS(tlsProtocol: Any) -> Any:
+        """Return the ``ssl.SSLObject`` for ``tlsProtocol``'s client side.
+
+        Make it on the protocol's memory BIOs: ``context.wrap_bio(
+        tlsProtocol.incomingBIO, tlsProtocol.outgoingBIO, server_side=False,
+        server_hostname=...)``.
+        """
+
+
+class IReactorSSL(Interface):
+    """TLS servers and clients over TCP."""
+
+    def listenSSL(
+        port: int,
+        factory: IProtocolFactory,
+        contextFactory: Any,
+        backlog: int = 50,
+        interface: str = "",
+    ) -> IListeningPort:
+        """Listen for TLS connections; ``contextFactory`` is, say, a CertificateOptions."""
+
+    def connectSSL(
+        host: str,
+        port: int,
+        factory: object,
+        contextFactory: Any,
+        timeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> IConnector:
+        """Connect with TLS; ``contextFactory`` is, say, ``optionsForClientTLS(host)``."""
+
+
+__all__ += [
+    "IHandshakeListener",
+    "INegotiated",
+    "IOpenSSLClientConnectionCreator",
+    "IOpenSSLContextFactory",
+    "IOpenSSLServerConnectionCreator",
+    "IReactorSSL",
+    "ISSLTransport",
+    "ITLSTransport",
+]
+
 
 
 # -- UDP and multicast (torsion.internet.udp) ------------------------------------------

@@ -31,6 +31,7 @@ from torsion.internet.interfaces import (
     IReactorMulticast,
     IReactorProcess,
     IReactorSocket,
+    IReactorSSL,
     IReactorTCP,
     IReactorUDP,
     IReactorUNIX,
@@ -85,6 +86,7 @@ class Waker:
 @implementer(
     IReactorFDSet,
     IReactorTCP,
+    IReactorSSL,
     IReactorUDP,
     IReactorMulticast,
     IReactorUNIX,
@@ -285,6 +287,52 @@ class DescriptorReactorMixin:
 
 
     # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------
+
+    def listenSSL(
+        self,
+        port: int,
+        factory: Any,
+        contextFactory: Any,
+        backlog: int = 50,
+        interface: str = "",
+    ) -> tcp.Port:
+        """Listen for TLS connections: listenTCP with ``factory`` wrapped in TLS.
+
+        ``contextFactory`` is, say, ``CertificateOptions(privateKey=..., certificate=...)``
+        (torsion.internet.ssl).
+
+        Raises:
+            CannotListenError: naming the address, if it cannot be listened on.
+            TypeError, ValueError: ``contextFactory`` cannot make a TLS server.
+        """
+        from torsion.protocols.tls import TLSMemoryBIOFactory
+
+        return self.listenTCP(
+            port, TLSMemoryBIOFactory(contextFactory, False, factory), backlog, interface
+        )
+
+    def connectSSL(
+        self,
+        host: str,
+        port: int,
+        factory: Any,
+        contextFactory: Any,
+        timeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> tcp.Connector:
+        """Connect with TLS: connectTCP with ``factory`` wrapped in TLS.
+
+        ``contextFactory`` is, say, ``optionsForClientTLS("example.com")``, which
+        verifies the server's certificate and host name.
+
+        Raises:
+            TypeError, ValueError: ``contextFactory`` cannot make a TLS client.
+        """
+        from torsion.protocols.tls import TLSMemoryBIOFactory
+
+        return self.connectTCP(
+            host, port, TLSMemoryBIOFactory(contextFactory, True, factory), timeout, bindAddress
+        )
 
 
     # -- UDP and multicast (torsion.internet.udp) --------------------------------------

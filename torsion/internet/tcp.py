@@ -43,6 +43,7 @@ from torsion.internet.interfaces import (
     IHalfCloseableProtocol,
     IListeningPort,
     ITCPTransport,
+    ITLSTransport,
 )
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -199,7 +200,23 @@ class _SocketOptions:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(enabled))
 
 
-class _StreamConnection(FileDescriptor, Generic[_A]):
+class _StartsTLS:
+    """``startTLS`` for the stream transports (torsion's and the asyncio loop's)."""
+
+    __slots__ = ()
+
+    # Whether startTLS takes the client side of the handshake (the side that connected).
+    _tlsClientDefault = False
+
+    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
+        """Start TLS on this connection now (STARTTLS): what was written before goes out
+        in clear, the rest encrypted; see torsion.protocols._starttls.startTLS."""
+        from torsion.protocols._starttls import startTLS
+
+        startTLS(self, contextFactory, normal)
+
+
+class _StreamConnection(_StartsTLS, FileDescriptor, Generic[_A]):
     """A connected stream socket: what TCP and UNIX socket connections share.
 
     ``_A`` is the type of the addresses of its ends.
@@ -349,7 +366,7 @@ class _StreamConnection(FileDescriptor, Generic[_A]):
             log.err(None, f"Error in {type(protocol).__name__}.connectionLost")
 
 
-@implementer(ITCPTransport)
+@implementer(ITCPTransport, ITLSTransport)
 class Connection(_SocketOptions, _StreamConnection[_IPAddress]):
     """A connected TCP socket: the transport a protocol writes to."""
 
@@ -772,6 +789,7 @@ class _StreamClient(_StreamConnection[_A]):
     """
 
     __slots__ = ("_connecting", "_peer", "addr", "connector")
+    _tlsClientDefault = True
 
     # Where the connect is going (what connect_ex takes).
     addr: Any

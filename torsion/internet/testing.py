@@ -34,6 +34,7 @@ from torsion.internet.interfaces import (
     IPullProducer,
     IPushProducer,
     IReactorCore,
+    IReactorSSL,
     IReactorTCP,
     IReactorUNIX,
     IReactorUNIXDatagram,
@@ -435,7 +436,7 @@ class _FakeConnector:
         return self._address
 
 
-@implementer(IReactorCore, IReactorTCP, IReactorUNIX, IReactorUNIXDatagram)
+@implementer(IReactorCore, IReactorTCP, IReactorSSL, IReactorUNIX, IReactorUNIXDatagram)
 class MemoryReactor:
     """A reactor that records what it is asked to do and does none of it.
 
@@ -578,6 +579,38 @@ class MemoryReactor:
 
 
     # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------
+
+    def listenSSL(
+        self,
+        port: int,
+        factory: Any,
+        contextFactory: Any,
+        backlog: int = 50,
+        interface: str = "",
+    ) -> Any:
+        """Record ``(port, factory, contextFactory, backlog, interface)`` in sslServers;
+        return a fake listening port for the address."""
+        self.sslServers.append((port, factory, contextFactory, backlog, interface))
+        return _FakePort(IPv4Address("TCP", interface or "0.0.0.0", port))
+
+    def connectSSL(
+        self,
+        host: str,
+        port: int,
+        factory: Any,
+        contextFactory: Any,
+        timeout: float = 30,
+        bindAddress: Any = None,
+    ) -> Any:
+        """Record ``(host, port, factory, contextFactory, timeout, bindAddress)`` in
+        sslClients, tell the factory it started connecting, return a connector."""
+        self.sslClients.append((host, port, factory, contextFactory, timeout, bindAddress))
+        connector = _FakeConnector(IPv4Address("TCP", host, port))
+        startedConnecting = getattr(factory, "startedConnecting", None)
+        if startedConnecting is not None:
+            startedConnecting(connector)
+        self.connectors.append(connector)
+        return connector
 
 
     # -- UDP and multicast (torsion.internet.udp) --------------------------------------
