@@ -344,6 +344,39 @@ def test_startTLSOnTheServerSideWithAPythonClient(reactor: Any) -> None:
     assert built[0].reasons[0].check(error.ConnectionDone)
 
 
+def test_startTLSOverAUNIXSocket(reactor: Any, tmp_path: Path) -> None:
+    built: list[StartTLSServer] = []
+
+    class Built(Factory):
+        def buildProtocol(self, addr: Any) -> StartTLSServer:
+            built.append(StartTLSServer())
+            return built[-1]
+
+    path = str(tmp_path / "starttls.sock")
+    reactor.listenUNIX(path, Built())
+
+    def peer() -> tuple[bytes, bytes]:
+        raw = socket.socket(socket.AF_UNIX)
+        raw.settimeout(10)
+        raw.connect(path)
+        raw.sendall(b"hello\nSTARTTLS\n")
+        clear = recvAll(raw, lambda data: data.endswith(b"GO AHEAD\n"))
+        with pythonClientContext().wrap_socket(
+            raw, server_hostname="localhost", suppress_ragged_eofs=False
+        ) as tls:
+            tls.sendall(b"secret\nQUIT\n")
+            rest = recvAll(tls, lambda data: data.endswith(b"BYE True\n"))
+        return clear, rest
+
+    thread = PeerThread(peer)
+    runUntil(reactor, thread.done, timeout=10)
+    clear, rest = thread.join()
+    assert clear == b"ECHO hello\nGO AHEAD\n"
+    assert rest == b"ECHO secret\nBYE True\n"
+    runUntil(reactor, lambda: built[0].reasons)
+    assert built[0].lines == [b"hello", b"STARTTLS", b"secret", b"QUIT"]
+
+
 class StartTLSClient(LineReceiver):
     delimiter = b"\n"
 
