@@ -25,9 +25,12 @@ import socket
 import stat
 import struct
 import sys
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from torsion.internet import error
+
+# What callers may name a socket with.
+_Name = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 __all__ = ["PIDLock", "PeerCredentials", "bindUNIX", "isAbstract", "peerCredentials", "socketName"]
 
@@ -403,3 +406,37 @@ def _peerEid(sock: socket.socket) -> PeerCredentials:
         localPeerPid = 0x002  # LOCAL_PEERPID, at level SOL_LOCAL (0)
         pid = struct.unpack("i", sock.getsockopt(0, localPeerPid, 4))[0] or None
     return PeerCredentials(pid, uid.value, gid.value)
+
+
+def _defaultReactor(reactor: Any) -> Any:
+    if reactor is None:
+        from torsion.internet import reactor as installed
+
+        return installed
+    return reactor
+
+
+def _connectError(name: str, code: int, kind: str = "stream") -> error.ConnectError:
+    """Return the ConnectError for connecting to the UNIX socket ``name`` failing with ``code``."""
+    osError = errno.errorcode.get(code, str(code))
+    if code == errno.ECONNREFUSED:
+        return error.ConnectionRefusedError(
+            osError=osError,
+            string=f"nothing listens on {name!r}: the socket file is left from a server "
+            "that stopped; start the server again",
+        )
+    if code == errno.ENOENT:
+        text = f"there is no socket {name!r}; start the server, or check the path"
+    elif code == errno.ENOTDIR:
+        text = f"a part of the path {name!r} that should be a directory is not one"
+    elif code in (errno.EACCES, errno.EPERM):
+        text = (
+            f"this user may not connect to {name!r}; see the socket file's mode and "
+            "its directory's permissions"
+        )
+    elif code == errno.EPROTOTYPE:
+        other = "a datagram" if kind == "stream" else "a stream"
+        text = f"{name!r} is {other} socket, not a {kind} socket"
+    else:
+        return error.ConnectError(osError=osError, string=f"{os.strerror(code)} ({name!r})")
+    return error.BadFileError(osError=osError, string=text)

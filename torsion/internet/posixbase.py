@@ -23,7 +23,7 @@ from typing import Any
 
 from zope.interface import implementer
 
-from torsion.internet import error, tcp, udp
+from torsion.internet import _unixpaths, error, tcp, udp
 from torsion.internet import unix as _unix
 from torsion.internet.base import ReactorBase
 from torsion.internet.interfaces import (
@@ -374,7 +374,7 @@ class DescriptorReactorMixin:
 
     def listenUNIX(
         self,
-        address: _unix._Name,
+        address: _unixpaths._Name,
         factory: Any,
         backlog: int = 50,
         mode: int = 0o666,
@@ -396,7 +396,7 @@ class DescriptorReactorMixin:
         return listening
 
     def connectUNIX(
-        self, address: _unix._Name, factory: Any, timeout: float = 30, checkPID: bool = False
+        self, address: _unixpaths._Name, factory: Any, timeout: float = 30, checkPID: bool = False
     ) -> _unix.Connector:
         """Connect to the UNIX socket ``address``, telling ``factory`` how it goes.
 
@@ -408,7 +408,7 @@ class DescriptorReactorMixin:
         return connector
 
     def listenUNIXDatagram(
-        self, address: _unix._Name, protocol: Any, maxPacketSize: int = 8192, mode: int = 0o666
+        self, address: _unixpaths._Name, protocol: Any, maxPacketSize: int = 8192, mode: int = 0o666
     ) -> _unix.DatagramPort:
         """Bind a UNIX datagram socket to ``address`` and attach the datagram ``protocol``.
 
@@ -421,11 +421,11 @@ class DescriptorReactorMixin:
 
     def connectUNIXDatagram(
         self,
-        address: _unix._Name,
+        address: _unixpaths._Name,
         protocol: Any,
         maxPacketSize: int = 8192,
         mode: int = 0o666,
-        bindAddress: _unix._Name | None = None,
+        bindAddress: _unixpaths._Name | None = None,
     ) -> _unix.ConnectedDatagramPort:
         """Connect a UNIX datagram socket to ``address`` (bound to ``bindAddress`` if given).
 
