@@ -6,6 +6,7 @@ writes are involved); loopbackTCP runs on every reactor of the conformance suite
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from torsion.protocols.loopback import (
     identityPumpPolicy,
     loopbackAsync,
     loopbackTCP,
+    loopbackUNIX,
 )
 from torsion.python.failure import Failure
 
@@ -469,3 +471,14 @@ def test_loopbackTCPKeepsTheServersLogPrefixAndHalfClose(reactor: Any) -> None:
     runUntilFired(reactor, loopbackTCP(server, client, noisy=False, reactor=reactor))
     assert server.events == ["read lost"]
     assert client.data == b"done"
+
+
+def test_loopbackUNIXRunsTheConversationOverAUNIXSocket(reactor: Any) -> None:
+    server = Echo()
+    client = Recorder(b"over unix", closeAfter=9)
+    d = loopbackUNIX(server, client, noisy=False, reactor=reactor)
+    assert runUntilFired(reactor, d) is None
+    path = client.transport.getPeer().name
+    assert server.data == client.data == b"over unix"
+    assert path.endswith("loopback.sock")
+    assert not os.path.exists(os.path.dirname(path))  # Cleaned up.

@@ -6,8 +6,9 @@ other's ``dataReceived``; its Deferred fires once both have been told
 ``connectionLost``. Nothing touches a socket: what the protocols do at once happens
 inside the call, and what they do later (from timers, Deferreds) is moved on the
 next turn of the reactor, so a protocol is never handed data while it is still
-inside its own ``write``. ``loopbackTCP`` runs the same conversation over a real
-TCP connection on 127.0.0.1, when a test needs real transports.
+inside its own ``write``. ``loopbackTCP`` and ``loopbackUNIX`` run the same
+conversation over a real TCP connection on 127.0.0.1 or a real UNIX socket, when a
+test needs real transports.
 
 The transports behave as TCP ones do where it matters to protocols: writes after
 closing are dropped, ``loseConnection`` delivers what was written first,
@@ -29,6 +30,9 @@ Tests: tests/protocols/test_loopback.py.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -60,6 +64,7 @@ __all__ = [
     "identityPumpPolicy",
     "loopbackAsync",
     "loopbackTCP",
+    "loopbackUNIX",
 ]
 
 PumpPolicy = Callable[["LoopbackQueue", Any], None]
@@ -720,12 +725,55 @@ def loopbackTCP(
     """
     if reactor is None:
         from torsion.internet import reactor
+
+    def listen(factory: Any) -> Any:
+        return reactor.listenTCP(port, factory, interface="127.0.0.1")
+
+    def connect(listening: Any, factory: Any) -> None:
+        reactor.connectTCP("127.0.0.1", listening.getHost().port, factory)
+
+    return _loopbackOver(listen, connect, server, client, noisy)
+
+
+def loopbackUNIX(
+    server: Any, client: Any, noisy: bool = True, reactor: Any = None
+) -> Deferred[None]:
+    """Connect ``server`` and ``client`` over a real UNIX socket in a new temporary folder.
+
+    Otherwise as ``loopbackTCP``; the socket file and its folder are removed at the end.
+    """
+    if reactor is None:
+        from torsion.internet import reactor
+    folder = tempfile.mkdtemp(prefix="torsion-loopback-")
+    path = os.path.join(folder, "loopback.sock")
+
+    def listen(factory: Any) -> Any:
+        return reactor.listenUNIX(path, factory)
+
+    def connect(listening: Any, factory: Any) -> None:
+        reactor.connectUNIX(path, factory)
+
+    def removeFolder(result: Any) -> Any:
+        shutil.rmtree(folder, ignore_errors=True)
+        return result
+
+    done = _loopbackOver(listen, connect, server, client, noisy)
+    done.addBoth(removeFolder)
+    return done
+
+
+def _loopbackOver(
+    listen: Callable[[Any], Any],
+    connect: Callable[[Any, Any], None],
+    server: Any,
+    client: Any,
+    noisy: bool,
+) -> Deferred[None]:
+    """The conversation of loopbackTCP and loopbackUNIX, over the given listen/connect."""
     serverLost: Deferred[None] = Deferred()
-    listening = reactor.listenTCP(
-        port, _OneServerFactory(_TellWhenLost(server, serverLost), noisy), interface="127.0.0.1"
-    )
+    listening = listen(_OneServerFactory(_TellWhenLost(server, serverLost), noisy))
     clientFactory = _OneClientFactory(client, noisy)
-    reactor.connectTCP("127.0.0.1", listening.getHost().port, clientFactory)
+    connect(listening, clientFactory)
 
     def stopListening(result: object) -> Deferred[None]:
         return listening.stopListening().addCallback(lambda _: result)  # type: ignore[no-any-return]
