@@ -596,6 +596,31 @@ def main() -> int:
         return 2
 
 
+def runHeader(
+    rounds: int,
+    source: str,
+    versions: dict[str, str],
+    extra: str,
+    started: float,
+    loadBefore: float,
+    noisy: int,
+    options: argparse.Namespace,
+) -> str:
+    """The first line of a report: what ran, where, how long, and how busy the machine was."""
+    return (
+        f"Medians of {rounds} round(s); torsion at {source}; {machine()}; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+        + extra
+        + f"; {time.monotonic() - started:.0f} s; load average {loadBefore:.2f} before, "
+        + f"{os.getloadavg()[0]:.2f} after"
+        + (
+            f"; {noisy} measurement(s) started while other programs kept the CPUs busy.\n"
+            if options.quiet_wait
+            else ".\n"
+        )
+    )
+
+
 def run(options: argparse.Namespace, settings: Settings) -> int:
     """Check the sides, measure, print the tables (and the profile); the exit status."""
     cases = options.cases.split(",")
@@ -613,17 +638,7 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
     versions: dict[str, str] = {}
     for side in sides:
         versions.update(infos[side].get("versions", {}))
-    print(
-        f"Medians of {settings.rounds} round(s); torsion at {source}; {machine()}; "
-        + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
-        + f"; {time.monotonic() - started:.0f} s; load average {loadBefore:.2f} before, "
-        + f"{os.getloadavg()[0]:.2f} after"
-        + (
-            f"; {noisy} measurement(s) started while other programs kept the CPUs busy.\n"
-            if options.quiet_wait
-            else ".\n"
-        )
-    )
+    print(runHeader(settings.rounds, source, versions, "", started, loadBefore, noisy, options))
     print(report(cases, sides, samples, defaultSide))
     for side in sides:
         print(f"\n{side}: {infos[side]['reactor']}", end="")

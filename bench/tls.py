@@ -49,7 +49,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import net  # noqa: E402
-from _netreport import Samples, betterRatio, machine, medians, number, roundRatios  # noqa: E402
+from _netreport import Samples, betterRatio, medians, number, roundRatios  # noqa: E402
 from deferred import TWISTED_VENV, twistedPython  # noqa: E402
 from net import BenchError, Child, fields, pinned, stats, waitUntil  # noqa: E402
 
@@ -385,18 +385,12 @@ def run(options: argparse.Namespace, settings: Settings, pem: Path) -> int:
     versions: dict[str, str] = {"OpenSSL (stdlib ssl)": ssl.OPENSSL_VERSION.split()[1]}
     for side in sides:
         versions.update(infos[side].get("versions", {}))
+    extra = (
+        f"; {settings.bulkBytes // 2**20} MiB per transfer, {settings.handshakeClients} "
+        f"s_time clients for {settings.handshakeSeconds} s"
+    )
     print(
-        f"Medians of {settings.rounds} round(s); torsion at {source}; {machine()}; "
-        + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
-        + f"; {settings.bulkBytes // 2**20} MiB per transfer, {settings.handshakeClients} "
-        + f"s_time clients for {settings.handshakeSeconds} s"
-        + f"; {time.monotonic() - started:.0f} s; load average {loadBefore:.2f} before, "
-        + f"{os.getloadavg()[0]:.2f} after"
-        + (
-            f"; {noisy} measurement(s) started while other programs kept the CPUs busy.\n"
-            if options.quiet_wait
-            else ".\n"
-        )
+        net.runHeader(settings.rounds, source, versions, extra, started, loadBefore, noisy, options)
     )
     print(report(cases, sides, samples, defaultSide))
     if options.json:
