@@ -28,7 +28,7 @@ from torsion.logger import Logger, globalLogBeginner, globalLogPublisher, textFi
 from torsion.logger._legacy import LegacyLogObserverWrapper
 from torsion.persisted import sob
 from torsion.plugin import getPlugins
-from torsion.python import usage
+from torsion.python import log, usage
 from torsion.python.util import gidFromString, uidFromString
 
 __all__ = [
@@ -37,10 +37,16 @@ __all__ = [
     "NoSuchReactor",
     "ServerOptions",
     "StartupError",
+    "findServiceMaker",
     "getApplication",
+    "gidCoerce",
+    "globalReactor",
     "installReactor",
+    "pluginCommands",
     "reactorProblem",
+    "saveApplication",
     "startApplication",
+    "uidCoerce",
 ]
 
 _log = Logger(namespace="torsiond")
@@ -71,6 +77,13 @@ REACTORS: dict[str, tuple[str, str, str | None]] = {
     "uvloop": ("torsion.internet.asyncioreactor", "on a uvloop event loop (pip install "
                "uvloop)", None),
 }
+
+
+def globalReactor() -> Any:
+    """Return the installed global reactor (installing the default one if none is)."""
+    from torsion.internet import reactor
+
+    return reactor
 
 
 def reactorProblem(name: str) -> str | None:
@@ -133,11 +146,13 @@ def _count(value: str) -> int:
     return count
 
 
-def _user(value: str) -> int:
+def uidCoerce(value: str) -> int:
+    """Coerce a ``--uid`` (a user name or number) to a user id; ValueError if none."""
     return uidFromString(value)
 
 
-def _group(value: str) -> int:
+def gidCoerce(value: str) -> int:
+    """Coerce a ``--gid`` (a group name or number) to a group id; ValueError if none."""
     return gidFromString(value)
 
 
@@ -189,9 +204,9 @@ class ServerOptions(usage.Options):
         ["umask", None, None, "The file-creation mask, in octal (default: 077 for a "
          "daemon; unchanged with --nodaemon).", _octal],
         ["uid", "u", None, "Switch to this user (name or number) once the ports are "
-         "bound.", _user],
+         "bound.", uidCoerce],
         ["gid", "g", None, "Switch to this group (name or number) once the ports are "
-         "bound (default: the user's primary group).", _group],
+         "bound (default: the user's primary group).", gidCoerce],
         ["chroot", None, None, "Change the root directory to this one before starting "
          "the application (needs root)."],
         ["reactor", "r", None, "The reactor: select, poll, epoll, kqueue, asyncio or uvloop "
@@ -212,13 +227,9 @@ class ServerOptions(usage.Options):
         sys.exit(0)
 
     @property
-    def subCommands(self) -> list[tuple[str, None, Callable[[], Any], str]]:  # type: ignore[override]
+    def subCommands(self) -> list[tuple[str, None, Callable[[], Any], str]]:
         """One sub-command per IServiceMaker plugin (found when asked for)."""
-        commands = []
-        for plugin in sorted(_servicePlugins(), key=lambda p: str(p.tapname)):
-            commands.append((str(plugin.tapname), None, _optionsMaker(plugin),
-                             str(plugin.description)))
-        return commands
+        return pluginCommands()
 
     def postOptions(self) -> None:
         """Check that the options fit together, and make the paths absolute."""
@@ -269,6 +280,16 @@ def _servicePlugins() -> list[Any]:
     return list(getPlugins(service.IServiceMaker))
 
 
+def pluginCommands() -> list[tuple[str, None, Callable[[], Any], str]]:
+    """The IServiceMaker plugins as ``usage.Options.subCommands`` (by name)."""
+    commands = []
+    for plugin in sorted(_servicePlugins(), key=lambda p: str(p.tapname)):
+        commands.append(
+            (str(plugin.tapname), None, _optionsMaker(plugin), str(plugin.description))
+        )
+    return commands
+
+
 def _optionsMaker(plugin: Any) -> Callable[[], Any]:
     def make() -> Any:
         return plugin.options()
@@ -287,7 +308,12 @@ def _primaryGroup(uid: int) -> int | None:
         return None
 
 
-def _pluginNamed(name: str) -> Any:
+def findServiceMaker(name: str) -> Any:
+    """Return the IServiceMaker plugin whose tapname is ``name``.
+
+    Raises:
+        StartupError: there is none.
+    """
     for plugin in _servicePlugins():
         if plugin.tapname == name:
             return plugin
@@ -308,7 +334,7 @@ def getApplication(config: ServerOptions, passphrase: str | None) -> Any:
     found = config.applicationFile()
     if found is None:
         assert config.subCommand is not None
-        return _applicationFromPlugin(_pluginNamed(config.subCommand), config.subOptions)
+        return _applicationFromPlugin(findServiceMaker(config.subCommand), config.subOptions)
     path, style = found
     for directory in (os.getcwd(), os.path.dirname(path)):
         if directory not in sys.path:
@@ -376,8 +402,7 @@ def startApplication(
         onFailed: called with a one-line message if ``startService`` raised; the
             reactor is then stopped, and the application is not saved.
     """
-    from torsion.internet import reactor
-
+    reactor = globalReactor()
     root = service.IService(application)
     outcome: dict[str, bool] = {"started": False}
 
@@ -396,7 +421,7 @@ def startApplication(
 
     def saveAtShutdown() -> None:
         if save and outcome["started"]:
-            saveApplication(application, passphrase)
+            log.callWithContext({"system": "-"}, saveApplication, application, passphrase)
 
     reactor.callWhenRunning(start)
     reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
@@ -477,7 +502,7 @@ class AppLogger:
             )
         except OSError as e:
             raise StartupError(f"cannot open the log file {name}: {e.strerror or e}") from None
-        return textFileLogObserver(self.logFile)  # type: ignore[arg-type]
+        return textFileLogObserver(self.logFile)
 
     def start(self) -> None:
         """Open the log and begin logging to it (stdout and stderr included).
@@ -498,8 +523,7 @@ class AppLogger:
 
     def logReactor(self) -> None:
         """Log the class of the installed reactor, and rotate the log file on SIGUSR1."""
-        from torsion.internet import reactor
-
+        reactor = globalReactor()
         cls = type(reactor)
         _log.info("reactor class: {name}.", name=f"{cls.__module__}.{cls.__qualname__}")
         if self.logFile is not None and hasattr(signal, "SIGUSR1"):

@@ -187,11 +187,11 @@ class Options(dict[str, Any]):
         methods = self._methods()
         byLong = {_key(name): method for method in methods for name in method.longs}
         for entry in _accumulated(type(self), "optFlags"):
-            long, short, doc = (list(entry) + [None, None])[:3]
+            long, short, doc = [*entry, None, None][:3]
             handler = self._handlerFor(byLong.pop(_key(long), None), methods)
             self._declare(long, short, False, doc, 0, handler or self._flagHandler(long))
         for entry in _accumulated(type(self), "optParameters"):
-            long, short, default, doc, coerce = (list(entry) + [None] * 4)[:5]
+            long, short, default, doc, coerce = [*entry, None, None, None, None][:5]
             handler = self._handlerFor(byLong.pop(_key(long), None), methods)
             self._declare(
                 long,
@@ -442,19 +442,24 @@ class Options(dict[str, Any]):
     # -- help -----------------------------------------------------------------------
 
     def getSynopsis(self) -> str:
-        """Return the "Usage: ..." line (for a sub-command, the parent's line and its name)."""
+        """Return the "Usage: ..." line.
+
+        A sub-command's line is its parent's, up to the parent's first placeholder
+        (COMMAND, PLUGIN...), then the sub-command's name and its own ``synopsis``; a
+        ``synopsis`` that starts with "Usage:" is the whole line already.
+        """
         if self.synopsis is not None:
             own = self.synopsis.rstrip()
+            if own.startswith("Usage:"):
+                return own
         elif self.parent is None:
             own = f"Usage: {programName()}" + (" [options]" if self._shown else "")
         else:
             own = "[options]" if self._shown else ""
-        if self.parent is not None:
-            return " ".join(
-                part for part in (self.parent.getSynopsis(), self.parent.subCommand or "", own)
-                if part
-            )
-        return own
+        if self.parent is None:
+            return own
+        prefix = _beforePlaceholder(self.parent.getSynopsis())
+        return " ".join(part for part in (prefix, self.parent.subCommand or "", own) if part)
 
     def getUsage(self, width: int | None = None) -> str:
         """Return the help below the synopsis: the options, ``longdesc``, the commands."""
@@ -494,6 +499,17 @@ class Options(dict[str, Any]):
         return self.getSynopsis() + "\n" + self.getUsage()
 
 
+def _beforePlaceholder(synopsis: str) -> str:
+    """The words of ``synopsis`` before the first upper-case placeholder (COMMAND...)."""
+    kept = []
+    for word in synopsis.split():
+        letters = word.strip("[]()|.")
+        if len(letters) > 1 and letters.isupper():
+            break
+        kept.append(word)
+    return " ".join(kept)
+
+
 def _sortKey(option: _Option) -> str:
     return (option.long or option.short or "").lower()
 
@@ -507,10 +523,19 @@ def _table(rows: Iterable[tuple[str, str]], width: int) -> str:
         if len(name) + 2 > left:
             lines.append(f"  {name}")
             if doc:
-                lines.extend(textwrap.wrap(doc, width, initial_indent=indent,
-                                           subsequent_indent=indent))
+                lines.extend(
+                    textwrap.wrap(
+                        doc,
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                    )
+                )
             continue
         first = f"  {name:<{left}}"
-        wrapped = textwrap.wrap(doc, width, initial_indent=first, subsequent_indent=indent)
+        wrapped = textwrap.wrap(
+            doc, width, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False
+        )
         lines.extend(wrapped or [first.rstrip()])
     return "\n".join(lines)

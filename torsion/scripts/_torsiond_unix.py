@@ -27,7 +27,7 @@ from torsion.logger import Logger
 from torsion.python.util import switchUID
 from torsion.scripts._passphrase import PASSPHRASE_VARIABLE, PassphraseError, askPassphrase
 
-__all__ = ["UnixApplicationRunner", "checkPID", "daemonize", "removePID", "writePID"]
+__all__ = ["PidFile", "UnixApplicationRunner", "checkPID", "daemonize"]
 
 _log = Logger(namespace="torsiond")
 
@@ -60,8 +60,8 @@ def checkPID(pidfile: str) -> None:
     if not pidfile:
         return
     try:
-        with open(pidfile, encoding="ascii", errors="replace") as f:
-            text = f.read().strip()
+        with open(pidfile, "rb") as f:
+            text = f.read(64).strip()
     except FileNotFoundError:
         return
     except OSError as e:
@@ -89,32 +89,60 @@ def checkPID(pidfile: str) -> None:
     _log.info("Removed the stale pid file {pidfile} (pid {pid})", pidfile=pidfile, pid=pid)
 
 
-def writePID(pidfile: str) -> None:
-    """Write this process's id to ``pidfile``.
+class PidFile:
+    """The pid file this process wrote, removed at exit even after a chroot or a chdir.
 
-    Raises:
-        app.StartupError: the file cannot be written.
+    The directory is held open from the start, so that removing the file works by the
+    directory's descriptor wherever the process's root and working directory are by
+    then. Only bytes are read and written: after dropping privileges, Python may be
+    unable to import even a text codec.
     """
-    try:
-        fd = os.open(pidfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
-    except OSError as e:
-        raise app.StartupError(f"cannot write the pid file {pidfile}: {e.strerror}") from None
 
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._name = os.path.basename(path)
+        self._directory: int | None = None
 
-def removePID(pidfile: str) -> None:
-    """Remove ``pidfile`` if it still holds this process's id; log why if it cannot."""
-    try:
-        with open(pidfile, encoding="ascii", errors="replace") as f:
-            if f.read().strip() != str(os.getpid()):
-                return
-        os.unlink(pidfile)
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        _log.warn("Could not remove the pid file {pidfile}: {error}", pidfile=pidfile,
-                  error=e.strerror)
+    def write(self) -> None:
+        """Write this process's id to the file.
+
+        Raises:
+            app.StartupError: the file cannot be written.
+        """
+        try:
+            self._directory = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY)
+            fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644,
+                         dir_fd=self._directory)
+            try:
+                os.fchmod(fd, 0o644)  # Readable by all, whatever the umask, as pid files are.
+                os.write(fd, b"%d\n" % os.getpid())
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise app.StartupError(
+                f"cannot write the pid file {self.path}: {e.strerror}"
+            ) from None
+
+    def remove(self) -> None:
+        """Remove the file if it still holds this process's id; log why if that fails."""
+        if self._directory is None:
+            return
+        try:
+            fd = os.open(self._name, os.O_RDONLY, dir_fd=self._directory)
+            try:
+                held = os.read(fd, 64).strip()
+            finally:
+                os.close(fd)
+            if held == b"%d" % os.getpid():
+                os.unlink(self._name, dir_fd=self._directory)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            _log.warn("Could not remove the pid file {pidfile}: {error}", pidfile=self.path,
+                      error=e.strerror)
+        finally:
+            os.close(self._directory)
+            self._directory = None
 
 
 class _StartupReport:
@@ -230,8 +258,7 @@ class UnixApplicationRunner:
         self.passphrase: str | None = None
         self._report = _StartupReport(None, self.stderr)
         self._logging = False
-        self._pidfile: str | None = None
-        self._chrooted = False
+        self._pidfile: PidFile | None = None
         self._waited = False
         self.exitCode = 0
 
@@ -287,8 +314,8 @@ class UnixApplicationRunner:
         self._logging = True
         self.logger.logReactor()
         if self.config["pidfile"]:
-            writePID(self.config["pidfile"])
-            self._pidfile = self.config["pidfile"]
+            self._pidfile = PidFile(self.config["pidfile"])
+            self._pidfile.write()
         self.application = app.getApplication(self.config, self.passphrase)
         self._setupEnvironment()
         self._privilegedStart()
@@ -303,13 +330,16 @@ class UnixApplicationRunner:
                 os.chdir("/")
             except OSError as e:
                 hint = "; only root can chroot" if e.errno == errno.EPERM else ""
-                raise app.StartupError(f"cannot chroot to {chroot}: {e.strerror}{hint}") from None
-            self._chrooted = True
+                raise app.StartupError(
+                    f"cannot chroot to {chroot}: {e.strerror}{hint}"
+                ) from None
         rundir = self.config["rundir"]
         try:
             os.chdir(rundir)
         except OSError as e:
-            raise app.StartupError(f"cannot change to the directory {rundir}: {e.strerror}") from None
+            raise app.StartupError(
+                f"cannot change to the directory {rundir}: {e.strerror}"
+            ) from None
 
     def _privilegedStart(self) -> None:
         try:
@@ -339,7 +369,7 @@ class UnixApplicationRunner:
         _log.info("Switched to uid {uid}, gid {gid}", uid=os.getuid(), gid=os.getgid())
 
     def _runReactor(self) -> None:
-        from torsion.internet import reactor
+        reactor = app.globalReactor()
 
         def failed(message: str) -> None:
             self.exitCode = 1
@@ -358,26 +388,14 @@ class UnixApplicationRunner:
     def _cleanUp(self) -> None:
         if self._waited:
             return  # The first process, which waited for the daemon: nothing of its own.
-        if self._pidfile is not None:
-            pidfile = self._pidInRoot(self._pidfile)
-            if pidfile is not None:
-                removePID(pidfile)
-        if self._logging:
-            self.logger.stop()
-            self._logging = False
-        if not self._report.sent:
-            self._report.failed(
-                f"the application stopped before it started; see {self.logger.describe()}"
-            )
-
-    def _pidInRoot(self, path: str) -> str | None:
-        """The pid file's path as seen from inside the chroot (None if it is outside)."""
-        chroot = self.config["chroot"]
-        if not self._chrooted or chroot is None:
-            return path
-        relative = os.path.relpath(path, chroot)
-        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
-            _log.warn("The pid file {pidfile} is outside the chroot {chroot}, so it stays",
-                      pidfile=path, chroot=chroot)
-            return None
-        return "/" + relative
+        try:
+            if self._pidfile is not None:
+                self._pidfile.remove()
+            if self._logging:
+                self._logging = False
+                self.logger.stop()
+        finally:
+            if not self._report.sent:
+                self._report.failed(
+                    f"the application stopped before it started; see {self.logger.describe()}"
+                )
