@@ -445,8 +445,12 @@ def _oneLine(error: BaseException) -> str:
     text = " ".join(str(error).split())
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         text = f"{error.filename}: {error.strerror}"
-    known = ("CannotListenError", "PersistenceError", "StartupError")
-    return text if type(error).__name__ in known else f"{type(error).__name__}: {text}"
+    # These say what went wrong in words; for others, the exception's name helps.
+    if isinstance(error, (StartupError, sob.PersistenceError)):
+        return text
+    if type(error).__name__ == "CannotListenError":
+        return text
+    return f"{type(error).__name__}: {text}"
 
 
 class AppLogger:

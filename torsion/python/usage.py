@@ -420,7 +420,13 @@ class Options(dict[str, Any]):
         return f"wrong number of arguments: {' '.join(args)!r}"
 
     def parseArgs(self, *args: str) -> None:
-        """Take the arguments that follow the options; by default there must be none."""
+        """Take the arguments that follow the options; by default there must be none.
+
+        Raises:
+            UsageError: there are arguments (the default takes none).
+        """
+        if args:
+            raise UsageError(self._wrongArguments(list(args)))
 
     def postOptions(self) -> None:
         """Check or complete the parsed options as a whole; raise UsageError to refuse."""
