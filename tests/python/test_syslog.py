@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import syslog as stdlibSyslog
+import syslog as stdlib_syslog
 from typing import Any
 
 import pytest
@@ -14,15 +14,15 @@ from torsion.python import syslog
 class FakeSyslog:
     """Records what would go to the system log."""
 
-    LOG_USER = stdlibSyslog.LOG_USER
-    LOG_DAEMON = stdlibSyslog.LOG_DAEMON
-    LOG_PID = stdlibSyslog.LOG_PID
+    LOG_USER = stdlib_syslog.LOG_USER
+    LOG_DAEMON = stdlib_syslog.LOG_DAEMON
+    LOG_PID = stdlib_syslog.LOG_PID
 
     def __init__(self) -> None:
         self.opened: list[tuple[str, int, int]] = []
         self.messages: list[tuple[int, str]] = []
         for name in ("LOG_DEBUG", "LOG_INFO", "LOG_WARNING", "LOG_ERR", "LOG_CRIT", "LOG_ALERT"):
-            setattr(self, name, getattr(stdlibSyslog, name))
+            setattr(self, name, getattr(stdlib_syslog, name))
 
     def openlog(self, ident: str, options: int, facility: int) -> None:
         self.opened.append((ident, options, facility))
@@ -52,7 +52,7 @@ def test_opensTheLogWithThePrefix(fake: FakeSyslog) -> None:
 def test_eachLineIsAMessageWithTheSystem(fake: FakeSyslog) -> None:
     observer = syslog.SyslogObserver("torsion")
     observer.emit(event(message=("first\nsecond",), system="EcoPerRiga,0,127.0.0.1"))
-    info = stdlibSyslog.LOG_INFO | stdlibSyslog.LOG_USER
+    info = stdlib_syslog.LOG_INFO | stdlib_syslog.LOG_USER
     assert fake.messages == [
         (info, "[EcoPerRiga,0,127.0.0.1] first"),
         (info, "[EcoPerRiga,0,127.0.0.1] second"),
@@ -62,23 +62,23 @@ def test_eachLineIsAMessageWithTheSystem(fake: FakeSyslog) -> None:
 @pytest.mark.parametrize(
     ("level", "priority"),
     [
-        (LogLevel.debug, stdlibSyslog.LOG_DEBUG),
-        (LogLevel.info, stdlibSyslog.LOG_INFO),
-        (LogLevel.warn, stdlibSyslog.LOG_WARNING),
-        (LogLevel.error, stdlibSyslog.LOG_ERR),
-        (LogLevel.critical, stdlibSyslog.LOG_CRIT),
+        (LogLevel.debug, stdlib_syslog.LOG_DEBUG),
+        (LogLevel.info, stdlib_syslog.LOG_INFO),
+        (LogLevel.warn, stdlib_syslog.LOG_WARNING),
+        (LogLevel.error, stdlib_syslog.LOG_ERR),
+        (LogLevel.critical, stdlib_syslog.LOG_CRIT),
     ],
 )
 def test_priorityFollowsTheLevel(fake: FakeSyslog, level: LogLevel, priority: int) -> None:
-    syslog.SyslogObserver("torsion", facility=stdlibSyslog.LOG_DAEMON).emit(event(log_level=level))
-    assert fake.messages == [(priority | stdlibSyslog.LOG_DAEMON, "[-] hello")]
+    syslog.SyslogObserver("torsion", facility=stdlib_syslog.LOG_DAEMON).emit(event(log_level=level))
+    assert fake.messages == [(priority | stdlib_syslog.LOG_DAEMON, "[-] hello")]
 
 
 def test_classicErrorsAreCriticalAndAPriorityCanBeGiven(fake: FakeSyslog) -> None:
     observer = syslog.SyslogObserver("torsion")
     observer.emit(event(isError=1))
-    observer.emit(event(syslogPriority=stdlibSyslog.LOG_ALERT))
-    assert [p & 7 for p, _ in fake.messages] == [stdlibSyslog.LOG_CRIT, stdlibSyslog.LOG_ALERT]
+    observer.emit(event(syslogPriority=stdlib_syslog.LOG_ALERT))
+    assert [p & 7 for p, _ in fake.messages] == [stdlib_syslog.LOG_CRIT, stdlib_syslog.LOG_ALERT]
 
 
 def test_eventsWithoutTextAreSkipped(fake: FakeSyslog) -> None:

@@ -89,7 +89,8 @@ def test_longNamesTakeDashesOrUnderscores() -> None:
 def test_uniqueAbbreviationsOfLongOptions() -> None:
     assert parsed(Serve(), "--nod")["nodaemon"] == 1
     assert parsed(Serve(), "--log", "x")["logfile"] == "x"
-    with pytest.raises(usage.UsageError, match=r"--no is ambiguous: it could be --no_save, --nodaemon"):
+    ambiguous = r"--no is ambiguous: it could be --no_save, --nodaemon"
+    with pytest.raises(usage.UsageError, match=ambiguous):
         parsed(Serve(), "--no")
 
 

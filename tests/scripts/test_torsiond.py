@@ -83,7 +83,8 @@ def test_echoTacDaemonizesEchoesStopsSavesAndResumes(runner: Runner, tmp_path: P
     assert pid != os.getpid()
     log = tmp_path / "torsiond.log"
     port = portFromLog(log)
-    waitForLog(log, rf"^{STAMP} \[-\] torsion\.internet\.protocol\.ServerFactory starting on {port}$")
+    factory = r"torsion\.internet\.protocol\.ServerFactory"
+    waitForLog(log, rf"^{STAMP} \[-\] {factory} starting on {port}$")
     waitForLog(log, r"^.* \[-\] Starting factory <torsion\.internet\.protocol\.ServerFactory")
     assert echoes(port) == b"hello, torsion\r\n"
 
@@ -470,7 +471,8 @@ def test_badCommandLines(runner: Runner, args: list[str], fragment: str) -> None
     assertOneLineError(runner.torsiond(*args), fragment, status=2)
 
 
-def test_versionAndHelp(runner: Runner) -> None:
+def test_versionAndHelp(tmp_path: Path) -> None:
+    runner = Runner(tmp_path, cheapCrypto=False)  # python -m torsion.scripts.torsiond itself
     done = runner.torsiond("--version")
     assert (done.returncode, done.stdout) == (0, f"torsiond (torsion) {__version__}\n")
     done = runner.torsiond("--help")
@@ -485,13 +487,34 @@ def test_versionAndHelp(runner: Runner) -> None:
     assert re.search(r"^    select +select\(2\)", done.stdout, re.M)
 
 
-def test_consoleScriptIsInstalled(tmp_path: Path) -> None:
+def test_theReadmesQuickStartServes(tmp_path: Path) -> None:
+    """``.venv/bin/torsiond -n echo``: the echo plugin on 127.0.0.1:8007, in the foreground."""
     script = Path(sys.executable).parent / "torsiond"
     if not script.exists():
         pytest.skip("torsion is not installed in this Python's environment (pip install -e .)")
-    done = subprocess.run([str(script), "--version"], capture_output=True, text=True,
-                          timeout=60)
-    assert done.stdout == f"torsiond (torsion) {__version__}\n"
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", 8007))
+        except OSError:
+            pytest.skip("port 8007 of 127.0.0.1 is in use here")
+    child = subprocess.Popen(
+        [str(script), "-n", "echo"], cwd=tmp_path, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert child.stdout is not None and child.stderr is not None
+        reader = LineReader(child.stdout)
+        reader.waitFor(r"\[-\] torsion\.tap\.echo\.EchoFactory starting on 8007$", 30)
+        assert echoes(8007) == b"hello, torsion\r\n"
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=15) == 0
+        assert child.stderr.read() == ""
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert (tmp_path / "echo-shutdown.tap").exists()
 
 
 # -- privileges (root only) --------------------------------------------------------------

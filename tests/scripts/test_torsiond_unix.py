@@ -104,7 +104,7 @@ def test_pidFileLeavesAnotherProcesssFile(tmp_path: Path) -> None:
 
 
 def test_pidFileInAMissingDirectory(tmp_path: Path) -> None:
-    with pytest.raises(StartupError, match="cannot write the pid file .*nowhere/app.pid"):
+    with pytest.raises(StartupError, match=r"cannot write the pid file .*nowhere/app\.pid"):
         PidFile(str(tmp_path / "nowhere" / "app.pid")).write()
 
 

@@ -76,9 +76,9 @@ class Runner:
         """Run torsiond; if it daemonized, remember the daemon's pid from the pid file."""
         done = self.run("torsion.scripts.torsiond", *args, **kw)  # type: ignore[arg-type]
         pidfile = self._pidfile(args, kw.get("cwd"))  # type: ignore[arg-type]
-        if done.returncode == 0 and "-n" not in args and pidfile is not None:
-            if pidfile.exists():
-                self.daemons.append(int(pidfile.read_text()))
+        daemonized = done.returncode == 0 and "-n" not in args
+        if daemonized and pidfile is not None and pidfile.exists():
+            self.daemons.append(int(pidfile.read_text()))
         return done
 
     def torsion(self, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.application.conftest import installedAsGlobal
-from torsion.internet.testing import MemoryReactor
-
 from torsion.application.internet import StreamServerEndpointService
 from torsion.internet.endpoints import TCP4ServerEndpoint, UNIXServerEndpoint
+from torsion.internet.testing import MemoryReactor
 from torsion.protocols import wire
 from torsion.python import usage
 from torsion.tap import echo
