@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.scripts.torsiondkit import EXAMPLES, Runner, assertOneLineError
+from tests.scripts.torsiondkit import EXAMPLES, Runner, assertOneLineError, runInProcess
 from torsion.application import service
 from torsion.persisted import sob
+from torsion.scripts import torsion
 
 
 def loadApplication(path: Path, passphrase: str | None = None) -> Any:
@@ -115,9 +116,9 @@ def test_appendErrors(runner: Runner, tmp_path: Path, target: str, message: str)
         (["-u", "no-such-user-here", "echo"], "no user named"),
     ],
 )
-def test_usageErrors(runner: Runner, args: list[str], message: str) -> None:
-    assertOneLineError(runner.torsion("mktap", *args), message, status=2,
-                       program="torsion mktap")
+def test_usageErrors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    done = runInProcess(torsion.run, ["mktap", *args], capsys)
+    assertOneLineError(done, message, status=2, program="torsion mktap")
 
 
 def test_aFileThatCannotBeWritten(runner: Runner, tmp_path: Path) -> None:

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.examples.test_echoserv import LineReader
-from tests.scripts.torsiondkit import EXAMPLES, Runner, assertOneLineError, echoes, environment
+from tests.scripts.torsiondkit import (
+    EXAMPLES,
+    Runner,
+    assertOneLineError,
+    echoes,
+    environment,
+    runInProcess,
+)
+from torsion.scripts import torsion
 
 MKUNIT = "torsion mkunit"
 
@@ -161,8 +169,9 @@ def test_argumentsAreQuotedForSystemd(runner: Runner, tmp_path: Path) -> None:
         (["--name", "x", "--tac", "a.tac", "--socket", "tcp:7:frob=1"], "unknown frob"),
     ],
 )
-def test_usageErrors(runner: Runner, args: list[str], message: str) -> None:
-    assertOneLineError(runner.torsion("mkunit", *args), message, status=2, program=MKUNIT)
+def test_usageErrors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    done = runInProcess(torsion.run, ["mkunit", *args], capsys)
+    assertOneLineError(done, message, status=2, program=MKUNIT)
 
 
 def test_unwritableDirectory(runner: Runner, tmp_path: Path) -> None:

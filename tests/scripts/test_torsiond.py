@@ -19,6 +19,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,14 @@ from tests.scripts.torsiondkit import (
     copyTac,
     echoes,
     portFromLog,
+    runInProcess,
     waitForLog,
     waitGone,
 )
 from torsion import __version__
 from torsion.application.app import reactorProblem
 from torsion.persisted import sob
+from torsion.scripts import torsiond
 
 ECHO_CALL = "internet.TCPServer(7, factory)"
 MIOECO_CALL = "internet.TCPServer(7777, factory)"
@@ -176,6 +179,45 @@ def test_whatTheApplicationPrintsToStderrIsLoggedToo(runner: Runner, tmp_path: P
     waitForLog(log, rf"^{STAMP} \[-\] a complaint$")
     stopDaemon(tmp_path)
     assert not (tmp_path / "loud-shutdown.tap").exists()
+
+
+def test_syslogTakesTheLogInsteadOfStdout(runner: Runner, tmp_path: Path) -> None:
+    # Where the lines end up depends on the system's syslog daemon (tests/python/
+    # test_syslog.py checks the messages); here: torsiond runs with it, and stdout is quiet.
+    if not Path("/proc/self/net/tcp").exists():
+        pytest.skip("finding the port without a log needs Linux's /proc")
+    echoTac(tmp_path)
+    child = runner.popen("-n", "-o", "--syslog", "--prefix", "torsiond-test", "-y", "echo.tac")
+    assert child.stdout is not None and child.stderr is not None
+    for _ in range(500):
+        if (tmp_path / "torsiond.pid").exists():
+            break
+        time.sleep(0.02)
+    port = _listeningPort(child.pid)
+    assert echoes(port) == b"hello, torsion\r\n"
+    child.terminate()
+    assert child.wait(timeout=15) == 0
+    assert child.stdout.read() == "" and child.stderr.read() == ""
+    assert not (tmp_path / "torsiond.log").exists()
+
+
+def _listeningPort(pid: int) -> int:
+    """The TCP port that process ``pid`` listens on (from /proc), waiting a little."""
+    for _ in range(500):
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                return int(fields[1].split(":")[1], 16)
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} listens on no TCP port")
 
 
 def test_aPluginRunsItsServiceAndIsSavedAndResumed(runner: Runner, tmp_path: Path) -> None:
@@ -467,8 +509,14 @@ def test_daemonDyingSilently(runner: Runner, tmp_path: Path) -> None:
         (["--rotate_length", "-5", "-y", "a.tac"], "a size cannot be negative"),
     ],
 )
-def test_badCommandLines(runner: Runner, args: list[str], fragment: str) -> None:
-    assertOneLineError(runner.torsiond(*args), fragment, status=2)
+def test_badCommandLines(
+    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assertOneLineError(runInProcess(torsiond.run, args, capsys), fragment, status=2)
+
+
+def test_aBadCommandLineFromTheShell(runner: Runner) -> None:
+    assertOneLineError(runner.torsiond("-n", "--bogus"), "unknown option --bogus", status=2)
 
 
 def test_versionAndHelp(tmp_path: Path) -> None:

@@ -15,7 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from torsion.scripts._torsiond_unix import _processExists
 
@@ -176,6 +179,16 @@ def copyTac(source: Path, target: Path, old: str, new: str) -> Path:
     assert text.count(old) == 1, f"{source} no longer has {old!r}"
     target.write_text(text.replace(old, new), encoding="utf-8")
     return target
+
+
+def runInProcess(
+    run: Callable[[list[str]], int], args: list[str], capsys: pytest.CaptureFixture[str]
+) -> subprocess.CompletedProcess[str]:
+    """Call a command's ``run(argv)`` here, for checks that end before anything starts
+    (usage errors): much quicker than a child process, and the same code."""
+    status = run(args)
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, captured.out, captured.err)
 
 
 def assertOneLineError(
