@@ -112,6 +112,13 @@ def test_reactorProblems() -> None:
         app.installReactor("nope")
 
 
+def test_anInstalledReactorIsUsedOrRefused(memoryReactor: MemoryReactor) -> None:
+    assert app.installReactor(None) is memoryReactor
+    with pytest.raises(app.NoSuchReactor, match="cannot use the select reactor: reactor "
+                                                 "already installed: MemoryReactor"):
+        app.installReactor("select")
+
+
 def tac(path: Path, text: str) -> app.ServerOptions:
     path.write_text(text)
     return options("-y", str(path))

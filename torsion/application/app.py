@@ -104,22 +104,33 @@ def reactorProblem(name: str) -> str | None:
 def installReactor(name: str | None) -> Any:
     """Install the reactor called ``name`` (None: the platform's best) and return it.
 
-    Raises:
-        NoSuchReactor: the name is unknown or the reactor cannot run here.
-    """
-    if name is None:
-        from torsion.internet import default
+    If a reactor is installed already (a plugin module imported it, say), that one is
+    used when no name was given.
 
-        return default.install()
-    problem = reactorProblem(name)
+    Raises:
+        NoSuchReactor: the name is unknown, the reactor cannot run here, or another
+            reactor was installed already (the message says which, and from where).
+    """
+    from torsion.internet.error import ReactorAlreadyInstalledError
+
+    problem = None if name is None else reactorProblem(name)
     if problem is not None:
         raise NoSuchReactor(problem)
-    module = importlib.import_module(REACTORS[name][0])
-    if name == "uvloop":
-        import uvloop
+    try:
+        if name is None:
+            from torsion.internet import default
 
-        return module.install(uvloop.new_event_loop())
-    return module.install()
+            return default.install()
+        module = importlib.import_module(REACTORS[name][0])
+        if name == "uvloop":
+            import uvloop
+
+            return module.install(uvloop.new_event_loop())
+        return module.install()
+    except ReactorAlreadyInstalledError as e:
+        if name is None:
+            return globalReactor()
+        raise NoSuchReactor(f"cannot use the {name} reactor: {e}") from None
 
 
 def _octal(value: str) -> int:
