@@ -8,6 +8,10 @@ in the seed's shapes::
     2004/04/24 17:08 CEST [-] mioeco.Fabbrica starting on 7777
     2004/04/24 17:08 CEST [EcoPerRiga,0,127.0.0.1] IPv4Address(TCP, '127.0.0.1', 49514) una riga
 
+The protocol prints each line, as the seed's does (``print self.transport.getPeer(),
+riga``): logging takes over stdout, so the print becomes the log line above, with the
+connection's context; under torsiond (examples/mioeco.tac) it goes to torsiond.log.
+
 The classes live in the module ``mioeco``, not ``__main__``, even when this file is run
 as a script: the talk's point is that persisted state (and a .tac that says
 ``import mioeco``) must find them by a module name that stays the same.
@@ -26,11 +30,15 @@ from torsion.python import log
 
 
 class EcoPerRiga(basic.LineReceiver):
-    """Logs who sent each line and the line, then sends the line back."""
+    """Prints who sent each line and the line, then sends the line back.
+
+    As in the seed, it just prints: under torsiond (or after ``log.startLogging``) what
+    is printed becomes a log line, with this connection's log prefix.
+    """
 
     def lineReceived(self, riga: bytes) -> None:
-        """Log the peer and the line (as text), and echo the line."""
-        log.msg(self.transport.getPeer(), riga.decode("utf-8", "replace"))
+        """Print the peer and the line (as text), and echo the line."""
+        print(self.transport.getPeer(), riga.decode("utf-8", "replace"))
         self.sendLine(riga)
 
 

@@ -4,6 +4,7 @@ its classes in-process with a StringTransport."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import os
@@ -181,19 +182,32 @@ def test_classesAreNamedAfterTheModule(mioeco: ModuleType) -> None:
     assert mioeco.Fabbrica.protocol is mioeco.EcoPerRiga
 
 
-def test_ecoPerRigaLogsAndEchoesOverAStringTransport(mioeco: ModuleType) -> None:
-    events: list[dict[str, Any]] = []
-    log.addObserver(events.append)
-    try:
-        proto = mioeco.Fabbrica().buildProtocol(None)
-        transport = StringTransport()
-        proto.makeConnection(transport)
-        proto.dataReceived(b"una riga\r\nbyte non UTF-8: \xff\r\n")
-    finally:
-        log.removeObserver(events.append)
+def test_ecoPerRigaPrintsAndEchoesOverAStringTransport(
+    mioeco: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proto = mioeco.Fabbrica().buildProtocol(None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    proto.dataReceived(b"una riga\r\nbyte non UTF-8: \xff\r\n")
     assert transport.value() == b"una riga\r\nbyte non UTF-8: \xff\r\n"
-    texts = [" ".join(map(str, event["message"])) for event in events]
-    assert texts == [
+    assert capsys.readouterr().out.splitlines() == [
         "IPv4Address(TCP, '127.0.0.1', 54321) una riga",
         "IPv4Address(TCP, '127.0.0.1', 54321) byte non UTF-8: \ufffd",
+    ]
+
+
+def test_whatEcoPerRigaPrintsIsLoggedWithTheConnectionsPrefix(mioeco: ModuleType) -> None:
+    """Logging with stdout redirected (as startLogging and torsiond do) turns the print
+    into a log event whose system is the connection's log prefix."""
+    from torsion.logger import Logger, LoggingFile, LogLevel
+
+    events: list[dict[str, Any]] = []
+    proto = mioeco.Fabbrica().buildProtocol(None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    redirected = LoggingFile(Logger(namespace="stdout", observer=events.append), LogLevel.info)
+    with contextlib.redirect_stdout(redirected):  # type: ignore[type-var]
+        log.callWithLogger(proto, proto.dataReceived, b"una riga\r\n")
+    assert [(e["log_system"], e["log_io"]) for e in events] == [
+        ("EcoPerRiga", "IPv4Address(TCP, '127.0.0.1', 54321) una riga")
     ]

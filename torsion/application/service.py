@@ -30,6 +30,7 @@ from zope.interface import Attribute, Interface, implementer
 
 from torsion.internet import defer
 from torsion.internet.defer import Deferred
+from torsion.plugin import IPlugin
 from torsion.python import components, log
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "MultiService",
     "Process",
     "Service",
+    "ServiceMaker",
 ]
 
 
@@ -53,6 +55,45 @@ class IServiceMaker(Interface):
 
     def makeService(options: Any) -> IService:
         """Return the IService made from the parsed ``options``."""
+
+
+@implementer(IServiceMaker, IPlugin)
+class ServiceMaker:
+    """A plugin that makes services from a module's ``Options`` and ``makeService``.
+
+    Plugin modules are all imported whenever plugins are looked for, so this object
+    names the module that does the work (``"torsion.tap.echo"``) and imports it only
+    when its options are asked for or a service is made.
+
+    Args:
+        name: a human name for the plugin.
+        module: the dotted name of the module with ``Options`` and ``makeService``.
+        description: a one-line description (shown by ``torsiond --help``).
+        tapname: the command-line name (``torsiond TAPNAME``, ``torsion mktap TAPNAME``).
+    """
+
+    def __init__(self, name: str, module: str, description: str, tapname: str) -> None:
+        self.name = name
+        self.module = module
+        self.description = description
+        self.tapname = tapname
+
+    def __repr__(self) -> str:
+        return f"<ServiceMaker {self.tapname!r} ({self.module})>"
+
+    def _module(self) -> Any:
+        import importlib
+
+        return importlib.import_module(self.module)
+
+    @property
+    def options(self) -> Any:
+        """The plugin's Options class (the module's ``Options``)."""
+        return self._module().Options
+
+    def makeService(self, options: Any) -> Any:
+        """Return the module's ``makeService(options)``."""
+        return self._module().makeService(options)
 
 
 class IService(Interface):

@@ -2,7 +2,7 @@
 
 ``Persistent(original, name)`` saves ``original`` as ``NAME.tap`` (pickle), ``NAME.tas``
 (Python source, torsion.persisted.aot) or ``NAME.tax`` (XML,
-torsion.persisted.marmalade) as its style says; with a tag, ``NAME-TAG.tap`` (twistd
+torsion.persisted.marmalade) as its style says; with a tag, ``NAME-TAG.tap`` (torsiond
 saves ``echo-shutdown.tap`` on shutdown); with a passphrase, encrypted, as ``.etap``,
 ``.etas`` or ``.etax``. Files are written to a temporary file in the same directory and
 renamed over the old one, so a crash never leaves half a file; a new file is readable

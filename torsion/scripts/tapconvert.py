@@ -22,18 +22,21 @@ tests/scripts/test_tapconvert.py.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from torsion.persisted import sob
+from torsion.scripts._passphrase import (
+    NEW_PASSPHRASE_VARIABLE,
+    PASSPHRASE_VARIABLE,
+    PassphraseError,
+    askPassphrase,
+)
 
 __all__ = ["NEW_PASSPHRASE_VARIABLE", "PASSPHRASE_VARIABLE", "run"]
 
-PASSPHRASE_VARIABLE = "TORSION_PASSPHRASE"
-NEW_PASSPHRASE_VARIABLE = "TORSION_NEW_PASSPHRASE"
 PROGRAM = "tapconvert"
 
 
@@ -41,9 +44,9 @@ class _Failure(Exception):
     """An error to report as one line and exit 1."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROGRAM,
+        prog=prog,
         description="Convert a persisted application between the pickle (.tap), source"
         " (.tas) and XML (.tax) forms. Loading the input runs code: convert only files"
         " you trust.",
@@ -83,32 +86,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _passphrase(variables: Sequence[str], prompt: str, confirm: bool) -> str:
-    for variable in variables:
-        value = os.environ.get(variable)
-        if value:
-            return value
-    names = " or ".join(f"${v}" for v in variables)
-    if not _haveTerminal():
-        raise _Failure(f"no passphrase given: set {names}, or run in a terminal")
     try:
-        value = getpass.getpass(prompt)
-        if confirm and getpass.getpass("Again, to confirm: ") != value:
-            raise _Failure("the two passphrases differ")
-    except (EOFError, KeyboardInterrupt):
-        raise _Failure(f"no passphrase given (set {names}, or run in a terminal)") from None
-    if not value:
-        raise _Failure("the passphrase is empty")
-    return value
-
-
-def _haveTerminal() -> bool:
-    """Tell whether getpass can ask on a terminal (it reads /dev/tty, not stdin)."""
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
+        return askPassphrase(variables, prompt, confirm)
+    except PassphraseError as e:
+        raise _Failure(str(e)) from None
 
 
 def _outputStyle(typeout: str | None, output: str) -> str:
@@ -161,13 +142,17 @@ def _convert(options: argparse.Namespace) -> str:
         raise _Failure(f"cannot write {options.output}: {e.strerror or e}") from None
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Run tapconvert with ``argv`` (default: the command line); return the exit status."""
-    options = _parser().parse_args(argv)
+def run(argv: Sequence[str] | None = None, prog: str = PROGRAM) -> int:
+    """Run tapconvert with ``argv`` (default: the command line); return the exit status.
+
+    Args:
+        prog: the program name in messages (``torsion tapconvert`` passes its own).
+    """
+    options = _parser(prog).parse_args(argv)
     try:
         _convert(options)
     except (_Failure, sob.PersistenceError, ValueError) as e:
-        print(f"{PROGRAM}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     return 0
 
