@@ -146,7 +146,7 @@ class ProxyServer(Proxy):
 
     Override ``connectToPeer`` to connect elsewhere (the balancer does). ``reactor``
     (a class attribute, as in Twisted) is the reactor to connect with; None for the
-    global one.
+    factory's ``reactor``, or else the global one.
     """
 
     clientProtocolFactory: Any = ProxyClientFactory
@@ -168,7 +168,7 @@ class ProxyServer(Proxy):
 
     def connectToPeer(self, clientFactory: ProxyClientFactory) -> None:
         """Connect ``clientFactory`` to the destination."""
-        reactor = self.reactor
+        reactor: Any = self.reactor or getattr(self.factory, "reactor", None)
         if reactor is None:
             from torsion.internet import reactor
         reactor.connectTCP(self.factory.host, self.factory.port, clientFactory)
@@ -223,10 +223,20 @@ class ProxyServer(Proxy):
 
 
 class ProxyFactory(ServerFactory):
-    """Forwards each accepted connection to ``host``:``port``."""
+    """Forwards each accepted connection to ``host``:``port``.
+
+    Args:
+        host: the destination's host name or address.
+        port: the destination's port.
+        reactor: the reactor to connect with (the global one by default).
+    """
 
     protocol: Any = ProxyServer
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, reactor: Any = None) -> None:
         self.host = host
         self.port = port
+        self.reactor = reactor
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} to {self.host}:{self.port}>"
