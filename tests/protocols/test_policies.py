@@ -110,7 +110,7 @@ def test_wrapperIsHalfCloseableExactlyWhenTheWrappedProtocolIs() -> None:
     plain = policies.WrappingFactory(Factory.forProtocol(Recorder)).buildProtocol(PEER)
     assert not IHalfCloseableProtocol.providedBy(plain)
     factory = policies.WrappingFactory(Factory.forProtocol(HalfCloseRecorder))
-    wrapper, inner, transport = wrap(factory)
+    wrapper, inner, _transport = wrap(factory)
     assert IHalfCloseableProtocol.providedBy(wrapper)
     wrapper.readConnectionLost()
     wrapper.writeConnectionLost()
@@ -251,7 +251,7 @@ def throttled(**kw: Any) -> tuple[policies.ThrottlingFactory, Clock]:
 
 def test_throttlingRefusesConnectionsOverTheMaximum() -> None:
     factory, _ = throttled(maxConnectionCount=2)
-    first, _, firstTransport = wrap(factory)
+    _first, _, firstTransport = wrap(factory)
     wrap(factory)
     assert factory.buildProtocol(PEER) is None
     firstTransport.loseConnection()
@@ -272,7 +272,7 @@ def test_throttlingCountsNoConnectionTheWrappedFactoryRefused() -> None:
 def test_readLimitPausesEveryConnectionForTheExcess() -> None:
     factory, clock = throttled(readLimit=100)
     one, _, oneTransport = wrap(factory)
-    two, _, twoTransport = wrap(factory)
+    _two, _, twoTransport = wrap(factory)
     one.dataReceived(b"x" * 250)
     clock.advance(1)
     # 250 bytes in a second at 100 a second: 1.5 seconds too many.
@@ -549,7 +549,7 @@ def timeoutWrapped(period: float = 10) -> tuple[Any, Any, StringTransport, Clock
 
 
 def test_idleConnectionTimesOut() -> None:
-    wrapper, inner, transport, clock = timeoutWrapped()
+    _wrapper, inner, transport, clock = timeoutWrapped()
     clock.advance(9.9)
     assert not transport.disconnecting
     clock.advance(0.1)
@@ -572,11 +572,11 @@ def test_dataEitherWayPostponesTheTimeout() -> None:
 
 
 def test_timeoutCanBeChangedAndCancelled() -> None:
-    wrapper, inner, transport, clock = timeoutWrapped()
+    wrapper, _inner, transport, clock = timeoutWrapped()
     wrapper.setTimeout(2)
     clock.advance(2)
     assert transport.disconnecting
-    wrapper, inner, transport, clock = timeoutWrapped()
+    wrapper, _inner, transport, clock = timeoutWrapped()
     wrapper.cancelTimeout()
     clock.advance(100)
     assert not transport.disconnecting
@@ -584,7 +584,7 @@ def test_timeoutCanBeChangedAndCancelled() -> None:
 
 
 def test_lostConnectionStopsTheTimer() -> None:
-    wrapper, inner, transport, clock = timeoutWrapped()
+    _wrapper, _inner, transport, clock = timeoutWrapped()
     transport.loseConnection()
     assert clock.getDelayedCalls() == []
 
@@ -665,7 +665,7 @@ def test_spewingLogsEachChunk() -> None:
     events: list[dict[str, Any]] = []
     globalLogPublisher.addObserver(events.append)
     try:
-        wrapper, inner, transport = wrap(policies.SpewingFactory(Factory.forProtocol(Echo)))
+        wrapper, _inner, transport = wrap(policies.SpewingFactory(Factory.forProtocol(Echo)))
         wrapper.dataReceived(b"hello")
     finally:
         globalLogPublisher.removeObserver(events.append)
@@ -678,7 +678,7 @@ def test_spewingLogsEachChunk() -> None:
 def test_trafficLoggingWritesAFilePerConnection(tmp_path: Any) -> None:
     prefix = str(tmp_path / "traffic")
     factory = policies.TrafficLoggingFactory(Factory.forProtocol(Echo), prefix, lengthLimit=20)
-    wrapper, inner, transport = wrap(factory)
+    wrapper, inner, _transport = wrap(factory)
     wrapper.dataReceived(b"hello")
     inner.transport.writeSequence([b"a", b"b"])
     wrapper.dataReceived(b"z" * 50)
@@ -698,4 +698,3 @@ def test_trafficLoggingWritesAFilePerConnection(tmp_path: Any) -> None:
     factory.resetCounter()
     wrap(factory)
     assert (tmp_path / "traffic-1").read_text() == "*\n"
-

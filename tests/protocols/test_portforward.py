@@ -105,7 +105,7 @@ def readAll(reactor: Any, client: socket.socket, until: bytes | None = None) -> 
 
 
 def test_forwardsBothWays(reactor: Any) -> None:
-    factory, port = forwarder(reactor, Echo)
+    _factory, port = forwarder(reactor, Echo)
     client = connect(port)
     # Sent at once: it arrives before the forwarder has connected onwards, and waits.
     client.sendall(b"hello, ")
@@ -116,7 +116,7 @@ def test_forwardsBothWays(reactor: Any) -> None:
 
 
 def test_manyClientsAtOnce(reactor: Any) -> None:
-    factory, port = forwarder(reactor, Echo)
+    _factory, port = forwarder(reactor, Echo)
     clients = [connect(port) for _ in range(5)]
     for i, client in enumerate(clients):
         client.sendall(b"client %d" % i)
@@ -127,7 +127,7 @@ def test_manyClientsAtOnce(reactor: Any) -> None:
 
 def test_clientCloseClosesTheDestination(reactor: Any) -> None:
     dest = destinationClass()
-    factory, port = forwarder(reactor, dest)
+    _factory, port = forwarder(reactor, dest)
     client = connect(port)
     client.sendall(b"bye")
     runUntil(reactor, lambda: dest.instances and bytes(dest.instances[0].data) == b"bye")
@@ -141,7 +141,7 @@ def test_destinationCloseDeliversWhatItSentThenCloses(reactor: Any) -> None:
             self.transport.write(b"x" * 300_000 + b"end")
             self.transport.loseConnection()
 
-    factory, port = forwarder(reactor, Teller)
+    _factory, port = forwarder(reactor, Teller)
     client = connect(port)
     got = readAll(reactor, client)
     assert got == b"x" * 300_000 + b"end"
@@ -192,7 +192,7 @@ def test_halfCloseIsForwarded(reactor: Any) -> None:
 
 def test_halfCloseBeforeTheDestinationConnects(reactor: Any) -> None:
     dest = destinationClass()
-    factory, port = forwarder(reactor, dest)
+    _factory, port = forwarder(reactor, dest)
     client = connect(port)
     client.sendall(b"all of it")
     client.shutdown(socket.SHUT_WR)
@@ -315,7 +315,7 @@ def test_clientGoneBeforeTheDestinationConnects(reactor: Any) -> None:
 
 @pytest.mark.parametrize("garbage", [b"\x00\xff" * 5000, b"\r\n" * 3000])
 def test_anyBytesAreForwardedUnchanged(reactor: Any, garbage: bytes) -> None:
-    factory, port = forwarder(reactor, Echo)
+    _factory, port = forwarder(reactor, Echo)
     client = connect(port)
     client.sendall(garbage)
     assert readAll(reactor, client, garbage) == garbage
