@@ -384,6 +384,10 @@ class BalancerFactory(ServerFactory):
     def __init__(self, balancer: Balancer) -> None:
         self.balancer = balancer
 
+    def __repr__(self) -> str:
+        names = ", ".join(backend.name for backend in self.balancer.backends)
+        return f"<{type(self).__name__} to {names}>"
+
 
 # -- health checks ------------------------------------------------------------------------------
 
@@ -393,9 +397,14 @@ class _Probe(Protocol):
         self.transport.loseConnection()
 
 
+class _ProbeFactory(Factory):
+    protocol = _Probe
+    noisy = False
+
+
 def tcpProbe(backend: Backend) -> Deferred[bool]:
     """The default probe: ``backend`` is healthy if a connection to it can be made."""
-    connected: Deferred[Any] = backend.endpoint.connect(Factory.forProtocol(_Probe))
+    connected: Deferred[Any] = backend.endpoint.connect(_ProbeFactory())
     return connected.addCallback(lambda protocol: True)
 
 
