@@ -12,17 +12,20 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from zope.interface import implementer
 
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil, runUntilFired
 from torsion.internet import defer, endpoints
 from torsion.internet.defer import Deferred
+from torsion.internet.interfaces import IHalfCloseableProtocol
 from torsion.internet.protocol import Factory, Protocol
 from torsion.internet.task import Clock
 from torsion.protocols import balancer
 from torsion.protocols.balancer import Backend, Balancer, HealthChecker
 
 reactor = reactormixins.reactor
+loggedErrors = reactormixins.loggedErrors
 
 
 class Named(Protocol):
@@ -210,7 +213,7 @@ def test_bulkDataBothWaysThroughTheBalancer(reactor: Any) -> None:
     backends = Backends(reactor, 1)
     balance = Balancer(backends.descriptions(), reactor=reactor)
     port = listen(reactor, balance)
-    client, name = greeting(reactor, port)
+    client, _name = greeting(reactor, port)
     payload = bytes(range(256)) * 4096  # 1 MiB, echoed back.
     sent = 0
     got = bytearray()
@@ -234,6 +237,57 @@ def test_bulkDataBothWaysThroughTheBalancer(reactor: Any) -> None:
 
     runUntil(reactor, pump, timeout=20)
     assert bytes(got) == payload
+    client.close()
+
+
+def test_halfCloseGoesThroughTheBalancer(reactor: Any) -> None:
+    @implementer(IHalfCloseableProtocol)
+    class Answerer(Protocol):
+        def connectionMade(self) -> None:
+            self.question = b""
+
+        def dataReceived(self, data: bytes) -> None:
+            self.question += data
+
+        def readConnectionLost(self) -> None:
+            self.transport.write(b"answer to " + self.question)
+            self.transport.loseConnection()
+
+        def writeConnectionLost(self) -> None:
+            pass
+
+    backendPort = reactor.listenTCP(0, Factory.forProtocol(Answerer), interface="127.0.0.1")
+    balance = Balancer([f"tcp:127.0.0.1:{backendPort.getHost().port}"], reactor=reactor)
+    client = socket.create_connection(("127.0.0.1", listen(reactor, balance)), timeout=5)
+    client.setblocking(False)
+    client.sendall(b"the question")
+    client.shutdown(socket.SHUT_WR)
+    got = bytearray()
+
+    def ended() -> bool:
+        try:
+            chunk = client.recv(4096)
+        except BlockingIOError:
+            return False
+        got.extend(chunk)
+        return not chunk
+
+    runUntil(reactor, ended)
+    assert bytes(got) == b"answer to the question"
+    runUntil(reactor, lambda: balance.backends[0].activeConnections == 0)
+    client.close()
+
+
+def test_brokenPolicyClosesTheClientOnly(reactor: Any, loggedErrors: Any) -> None:
+    class Broken:
+        def choose(self, backends: Any) -> Any:
+            raise RuntimeError("policy bug")
+
+    backends = Backends(reactor, 1)
+    balance = Balancer(backends.descriptions(), Broken(), reactor=reactor)
+    client, name = greeting(reactor, listen(reactor, balance))
+    assert name == b""
+    assert any("policy bug" in str(event.get("failure")) for event in loggedErrors)
     client.close()
 
 

@@ -154,6 +154,15 @@ def test_v2TCP6() -> None:
     assert info is not None and (info.source, info.destination) == (V6_SOURCE, V6_DESTINATION)
 
 
+def test_v4MappedAddressesReadTheSameInBothVersions() -> None:
+    source = IPv6Address("TCP", "::ffff:192.0.2.1", 1)
+    destination = IPv6Address("TCP", "::ffff:0:0", 2)
+    fromV1, _ = V1Parser().feed(encodeV1(source, destination))
+    fromV2, _ = V2Parser().feed(encodeV2(source, destination))
+    assert fromV1 is not None and fromV2 is not None
+    assert (fromV1.source, fromV1.destination) == (fromV2.source, fromV2.destination)
+
+
 def test_v2UNIX() -> None:
     body = b"/run/client.sock".ljust(108, b"\0") + b"/run/app.sock".ljust(108, b"\0")
     info, _ = V2Parser().feed(v2(1, 0x31, body))

@@ -366,7 +366,12 @@ class BalancerServer(portforward.ProxyServer):
             balancer.connectionEnded(backend)
         balancer.connectionFailed(backend, reason)
         if self.connected:
-            self._tryNext()
+            try:
+                self._tryNext()
+            except Exception:
+                why = Failure()
+                _log.failure("Error choosing a backend; closing the connection", why)
+                self._connectFailed(why)
 
     def connectionLost(self, reason: object = None) -> None:
         """As ProxyServer; the backend's connection count goes down."""

@@ -164,7 +164,13 @@ class ProxyServer(Proxy):
         try:
             self.connectToPeer(client)
         except Exception:
-            self._connectFailed(Failure())
+            why = Failure()
+            _log.failure(
+                "Error in {name}.connectToPeer; closing the connection",
+                why,
+                name=type(self).__name__,
+            )
+            self._connectFailed(why)
 
     def connectToPeer(self, clientFactory: ProxyClientFactory) -> None:
         """Connect ``clientFactory`` to the destination."""

@@ -12,6 +12,7 @@ Tests: tests/protocols/test_haproxy.py.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import struct
@@ -67,17 +68,18 @@ def _unixPath(raw: bytes) -> UNIXAddress:
 
 
 def _addresses(family: int, block: bytes) -> tuple[Any, Any]:
+    # Addresses are written as the ipaddress module writes them, as V1Parser's are.
     if family == _INET_STREAM:
         sourcePort, destinationPort = struct.unpack("!HH", block[8:12])
         return (
-            IPv4Address("TCP", socket.inet_ntop(socket.AF_INET, block[0:4]), sourcePort),
-            IPv4Address("TCP", socket.inet_ntop(socket.AF_INET, block[4:8]), destinationPort),
+            IPv4Address("TCP", str(ipaddress.IPv4Address(block[0:4])), sourcePort),
+            IPv4Address("TCP", str(ipaddress.IPv4Address(block[4:8])), destinationPort),
         )
     if family == _INET6_STREAM:
         sourcePort, destinationPort = struct.unpack("!HH", block[32:36])
         return (
-            IPv6Address("TCP", socket.inet_ntop(socket.AF_INET6, block[0:16]), sourcePort),
-            IPv6Address("TCP", socket.inet_ntop(socket.AF_INET6, block[16:32]), destinationPort),
+            IPv6Address("TCP", str(ipaddress.IPv6Address(block[0:16])), sourcePort),
+            IPv6Address("TCP", str(ipaddress.IPv6Address(block[16:32])), destinationPort),
         )
     return _unixPath(block[0:108]), _unixPath(block[108:216])
 
