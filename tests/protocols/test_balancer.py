@@ -21,7 +21,7 @@ from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import IHalfCloseableProtocol
 from torsion.internet.protocol import Factory, Protocol
 from torsion.internet.task import Clock
-from torsion.protocols import balancer
+from torsion.protocols import balancer, haproxy
 from torsion.protocols.balancer import Backend, Balancer, HealthChecker
 
 reactor = reactormixins.reactor
@@ -288,6 +288,23 @@ def test_brokenPolicyClosesTheClientOnly(reactor: Any, loggedErrors: Any) -> Non
     client, name = greeting(reactor, listen(reactor, balance))
     assert name == b""
     assert any("policy bug" in str(event.get("failure")) for event in loggedErrors)
+    client.close()
+
+
+def test_sendsAPROXYHeaderToBackends(reactor: Any) -> None:
+    class SaysWhere(Protocol):
+        def connectionMade(self) -> None:
+            peer = self.transport.getPeer()
+            self.transport.write(f"{peer.host} {peer.port}\n".encode())
+
+    behindProxy = haproxy.HAProxyWrappingFactory(Factory.forProtocol(SaysWhere), clock=reactor)
+    backendPort = reactor.listenTCP(0, behindProxy, interface="127.0.0.1").getHost().port
+    balance = Balancer([f"tcp:127.0.0.1:{backendPort}"], reactor=reactor)
+    factory = balancer.BalancerFactory(balance, sendProxyHeader=2)
+    front = reactor.listenTCP(0, factory, interface="127.0.0.1").getHost().port
+    client, said = greeting(reactor, front)
+    host, port = client.getsockname()
+    assert said == f"{host} {port}".encode()
     client.close()
 
 

@@ -17,7 +17,7 @@ from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil
 from torsion.internet.interfaces import IHalfCloseableProtocol
 from torsion.internet.protocol import Factory, Protocol
-from torsion.protocols import policies, portforward
+from torsion.protocols import haproxy, policies, portforward
 from torsion.protocols.wire import Echo
 
 reactor = reactormixins.reactor
@@ -320,3 +320,28 @@ def test_anyBytesAreForwardedUnchanged(reactor: Any, garbage: bytes) -> None:
     client.sendall(garbage)
     assert readAll(reactor, client, garbage) == garbage
     client.close()
+
+
+class SaysWhere(Protocol):
+    def connectionMade(self) -> None:
+        peer = self.transport.getPeer()
+        self.transport.write(f"{peer.host} {peer.port}\n".encode())
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_sendsAPROXYHeaderNamingTheClient(reactor: Any, version: int) -> None:
+    behindProxy = haproxy.HAProxyWrappingFactory(Factory.forProtocol(SaysWhere), clock=reactor)
+    destinationPort = listen(reactor, behindProxy)
+    factory = portforward.ProxyFactory(
+        "127.0.0.1", destinationPort, reactor=reactor, sendProxyHeader=version
+    )
+    client = connect(listen(reactor, factory))
+    host, port = client.getsockname()
+    # The destination sees this client's own address, not the forwarder's.
+    assert readAll(reactor, client, b"\n") == f"{host} {port}\n".encode()
+    client.close()
+
+
+def test_badPROXYVersion() -> None:
+    with pytest.raises(ValueError, match="1, 2"):
+        portforward.ProxyFactory("h", 1, sendProxyHeader=3)

@@ -69,6 +69,7 @@ def test_options() -> None:
         (["-b", "localhost:1", "--policy", "fastest"], "unknown --policy 'fastest'"),
         (["-b", "localhost:1", "--health-interval", "0"], "--health-interval"),
         (["-b", "localhost:1", "--rise", "0"], "--rise"),
+        (["-b", "localhost:1", "--send-proxy", "v2"], "--send-proxy"),
         (["-b", "localhost:1", "--listen", "tcp"], "--listen"),
     ],
 )

@@ -46,6 +46,11 @@ def test_twistedsOptions() -> None:
     assert short["listen"] == "tcp:8080" and short["dest_port"] == 80
 
 
+def test_sendProxy() -> None:
+    assert parse("--send-proxy", "2")["send-proxy"] == 2
+    assert parse()["send-proxy"] is None
+
+
 def test_defaultsListenOnThisMachineOnly() -> None:
     assert parse()["listen"] == "tcp:6666:interface=127.0.0.1"
 
@@ -63,6 +68,7 @@ def test_portTakesADescription() -> None:
         (["--dest_port", "70000"], "--dest_port"),
         (["--dest_port", "http"], "--dest_port"),
         (["--host", ""], "--host is empty"),
+        (["--send-proxy", "3"], "--send-proxy"),
     ],
 )
 def test_badOptions(args: list[str], words: str) -> None:

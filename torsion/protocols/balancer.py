@@ -382,12 +382,18 @@ class BalancerServer(portforward.ProxyServer):
 
 
 class BalancerFactory(ServerFactory):
-    """Forwards each accepted connection to a backend of ``balancer``."""
+    """Forwards each accepted connection to a backend of ``balancer``.
+
+    ``sendProxyHeader`` (1 or 2) begins each forwarded connection with a PROXY
+    protocol header naming the client, as portforward.ProxyFactory's does.
+    """
 
     protocol: Any = BalancerServer
 
-    def __init__(self, balancer: Balancer) -> None:
+    def __init__(self, balancer: Balancer, sendProxyHeader: int | None = None) -> None:
+        portforward._checkProxyVersion(sendProxyHeader)
         self.balancer = balancer
+        self.sendProxyHeader = sendProxyHeader
 
     def __repr__(self) -> str:
         names = ", ".join(backend.name for backend in self.balancer.backends)

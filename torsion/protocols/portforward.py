@@ -202,6 +202,9 @@ class ProxyServer(Proxy):
     def _clientConnected(self, client: ProxyClient) -> None:
         """The destination is connected: send it what was held, then forward directly."""
         early, self._early = self._early, None
+        version = getattr(self.factory, "sendProxyHeader", None)
+        if version:
+            early = [_proxyHeader(version, self.transport), *(early or ())]
         if early:
             client.transport.writeSequence(early)
         if type(self).dataReceived is ProxyServer.dataReceived:
@@ -228,6 +231,26 @@ class ProxyServer(Proxy):
         self.transport.loseConnection()
 
 
+def _proxyHeader(version: int, transport: Any) -> bytes:
+    """The PROXY protocol header naming the client of ``transport`` (version 1 or 2)."""
+    from torsion.protocols.haproxy import encodeV1, encodeV2
+
+    peer, host = transport.getPeer(), transport.getHost()
+    if version == 1:
+        return encodeV1(peer, host)
+    try:
+        return encodeV2(peer, host)
+    except ValueError:
+        return encodeV2(None, None)  # Addresses the header cannot carry: LOCAL.
+
+
+def _checkProxyVersion(version: int | None) -> None:
+    if version not in (None, 1, 2):
+        raise ValueError(
+            f"sendProxyHeader is 1, 2 (the PROXY protocol version) or None, not {version!r}"
+        )
+
+
 class ProxyFactory(ServerFactory):
     """Forwards each accepted connection to ``host``:``port``.
 
@@ -235,14 +258,22 @@ class ProxyFactory(ServerFactory):
         host: the destination's host name or address.
         port: the destination's port.
         reactor: the reactor to connect with (the global one by default).
+        sendProxyHeader: 1 or 2 to begin each forwarded connection with a PROXY
+            protocol header of that version naming the client (for destinations
+            behind torsion.protocols.haproxy, HAProxy's accept-proxy, nginx's
+            proxy_protocol); None for none.
     """
 
     protocol: Any = ProxyServer
 
-    def __init__(self, host: str, port: int, *, reactor: Any = None) -> None:
+    def __init__(
+        self, host: str, port: int, *, reactor: Any = None, sendProxyHeader: int | None = None
+    ) -> None:
+        _checkProxyVersion(sendProxyHeader)
         self.host = host
         self.port = port
         self.reactor = reactor
+        self.sendProxyHeader = sendProxyHeader
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} to {self.host}:{self.port}>"

@@ -35,6 +35,12 @@ def _count(value: str) -> int:
     return number
 
 
+def _proxyVersion(value: str) -> int:
+    if value not in ("1", "2"):
+        raise ValueError(f"{value!r} is not a PROXY protocol version: give 1 or 2")
+    return int(value)
+
+
 class Options(usage.Options):
     """The options of the balance plugin."""
 
@@ -53,6 +59,13 @@ class Options(usage.Options):
         ["connect-timeout", None, 5.0, "Seconds to connect to a backend.", _positive],
         ["rise", None, 2, "Good checks that put a backend back.", _count],
         ["fall", None, 3, "Failed checks that take a backend out.", _count],
+        [
+            "send-proxy",
+            None,
+            None,
+            "Begin each forwarded connection with a PROXY protocol header (version 1 or 2).",
+            _proxyVersion,
+        ],
     ]
 
     def __init__(self) -> None:
@@ -99,7 +112,8 @@ def makeService(options: Any, reactor: Any = None) -> IService:
         connectTimeout=float(options["connect-timeout"]),
     )
     top = MultiService()
-    listening = strports.service(options["listen"], balancer.BalancerFactory(balance), reactor)
+    factory = balancer.BalancerFactory(balance, sendProxyHeader=options["send-proxy"])
+    listening = strports.service(options["listen"], factory, reactor)
     listening.setServiceParent(top)
     balancer.HealthChecker(
         balance,

@@ -22,6 +22,12 @@ __all__ = ["DEFAULT_LISTEN", "Options", "makeService"]
 DEFAULT_LISTEN = "tcp:6666:interface=127.0.0.1"
 
 
+def _proxyVersion(value: str) -> int:
+    if value not in ("1", "2"):
+        raise ValueError(f"{value!r} is not a PROXY protocol version: give 1 or 2")
+    return int(value)
+
+
 class Options(usage.Options):
     """The options of the portforward plugin."""
 
@@ -37,6 +43,13 @@ class Options(usage.Options):
         ["listen", "l", None, "Where to listen (an endpoint description)."],
         ["host", "h", "localhost", "The host to forward to."],
         ["dest_port", "d", 6665, "The port to forward to.", usage.portCoerce],
+        [
+            "send-proxy",
+            None,
+            None,
+            "Begin each forwarded connection with a PROXY protocol header (version 1 or 2).",
+            _proxyVersion,
+        ],
     ]
 
     def postOptions(self) -> None:
@@ -61,5 +74,7 @@ class Options(usage.Options):
 
 def makeService(options: Any) -> IService:
     """Return the service that forwards ``options['listen']`` to host:dest_port."""
-    factory = portforward.ProxyFactory(options["host"], int(options["dest_port"]))
+    factory = portforward.ProxyFactory(
+        options["host"], int(options["dest_port"]), sendProxyHeader=options["send-proxy"]
+    )
     return strports.service(options["listen"], factory)
