@@ -215,6 +215,7 @@ class ProxyServer(Proxy):
             self.transport.registerProducer(client.transport, True)
             client.transport.registerProducer(self.transport, True)
         if self._earlyEOF:
+            client.transport.unregisterProducer()  # Our transport has read its last.
             _halfClose(client.transport)
         else:
             self.transport.resumeProducing()
