@@ -359,6 +359,7 @@ def test_realLookupOfAMissingNameIsDNSLookupError(reactor: Any, monkeypatch: Any
         runUntilFired(reactor, client.connect(Factory.forProtocol(Protocol)))
 
 
+
 # -- standard I/O and child processes, on every reactor -------------------------------------
 
 
@@ -426,6 +427,7 @@ def test_standardIOEndpointConnectsAProtocolToThePipes(reactor: Any) -> None:
 
 
 # -- UNIX sockets, on every reactor ---------------------------------------------------------
+
 
 
 @implementer(IFileDescriptorReceiver)
