@@ -108,7 +108,7 @@ def test_appendErrors(runner: Runner, tmp_path: Path, target: str, message: str)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "name the plugin whose service to save (plugins: echo"),
+        ([], "name the plugin whose service to save (plugins: "),
         (["nosuch"], "unknown command: nosuch"),
         (["-t", "yaml", "echo"], "unknown --type 'yaml'"),
         (["--append", "x.tap", "-t", "source", "echo"], "--append writes the file back"),

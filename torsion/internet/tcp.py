@@ -301,6 +301,9 @@ class _StreamConnection(_StartsTLS, FileDescriptor, Generic[_A]):
         (its connectionLost gets that failure); the port or connector carries on.
         """
         protocol = self.protocol
+        # Reading starts first, so that a connectionMade that pauses the transport
+        # (a proxy waiting for its other side) or closes it stops it again.
+        self.startReading()
         try:
             protocol.makeConnection(self)
         except Exception:
@@ -308,8 +311,6 @@ class _StreamConnection(_StartsTLS, FileDescriptor, Generic[_A]):
             log.err(why, f"Error in {type(protocol).__name__}.connectionMade; closing it")
             self.connectionLost(why)
             return
-        if self.connected and not self.disconnecting:
-            self.startReading()
 
     def _closeWriteConnection(self) -> None:
         try:
