@@ -19,7 +19,7 @@ from torsion.internet.defer import Deferred
 from torsion.internet.error import ConnectionLost
 from torsion.internet.interfaces import IPullProducer, IPushProducer
 from torsion.internet.testing import EventLoggingObserver, StringTransport
-from torsion.logger import LogLevel, globalLogPublisher
+from torsion.logger import LogLevel, formatEvent, globalLogPublisher
 from torsion.protocols.basic import (
     FileSender,
     IncompleteNetstring,
@@ -236,6 +236,22 @@ def test_badNetstringMarksTheBrokenPeerAndDrops() -> None:
     assert proto.strings == [b"ok"]
     assert proto.brokenPeer == 1
     assert transport.disconnecting
+
+
+def test_badNetstringLengthLogsAWarningNamingThePeerAndTheProblem() -> None:
+    observer = EventLoggingObserver()
+    globalLogPublisher.addObserver(observer)
+    try:
+        proto = Strings()
+        connected(proto)
+        proto.dataReceived(b"x5:hello,")
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    [warning] = [e for e in observer if e.get("log_level") == LogLevel.warn]
+    text = formatEvent(warning)
+    assert "Strings dropped the connection from" in text
+    assert "54321" in text
+    assert "is not a netstring length" in text
 
 
 def test_brokenPeerIsIgnoredEvenIfTheTransportStaysOpen() -> None:

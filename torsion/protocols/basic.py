@@ -347,8 +347,9 @@ class _StringReceiver(_PausableReceiver):
 class NetstringReceiver(_StringReceiver):
     """A protocol of netstrings (``5:hello,``): override ``stringReceived``.
 
-    A malformed or too long netstring sets ``brokenPeer`` and drops the connection:
-    after that the stream cannot be put back in step.
+    A malformed or too long netstring sets ``brokenPeer``, logs a warning that names
+    the peer and what was wrong, and drops the connection: after that the stream
+    cannot be put back in step.
     """
 
     def _newParser(self) -> NetstringParser:
@@ -356,7 +357,15 @@ class NetstringReceiver(_StringReceiver):
 
     def _parseFailed(self, reason: Exception) -> None:
         self.brokenPeer = 1
-        self.transport.loseConnection()
+        transport = self.transport
+        peer = transport.getPeer() if transport is not None else None
+        _log.warn(
+            "{protocol} dropped the connection from {peer}: {reason}",
+            protocol=type(self).__name__,
+            peer=peer,
+            reason=str(reason),
+        )
+        transport.loseConnection()
 
     def sendString(self, string: bytes) -> None:
         """Send ``string`` as a netstring.
