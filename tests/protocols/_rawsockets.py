@@ -45,7 +45,7 @@ class RawClient:
             view = view[sent:]
 
     def _poll(self) -> bool:
-        while True:
+        for _ in range(16):
             try:
                 chunk = self.sock.recv(65536)
             except BlockingIOError:
@@ -57,6 +57,7 @@ class RawClient:
                 self.closed = True
                 return True
             self.received += chunk
+        return False
 
     def readUntil(self, size: int, timeout: float = 5.0) -> bytes:
         """Iterate until ``size`` bytes (or the close) arrived; return what did."""

@@ -16,6 +16,8 @@ from torsion.internet.protocol import Factory
 from torsion.internet.testing import StringTransport
 from torsion.protocols import wire
 from torsion.protocols.wire import (
+    QOTD,
+    QOTDUDP,
     Chargen,
     ChargenUDP,
     Daytime,
@@ -24,8 +26,6 @@ from torsion.protocols.wire import (
     DiscardUDP,
     Echo,
     EchoUDP,
-    QOTD,
-    QOTDUDP,
     Time,
     TimeUDP,
     Who,

@@ -40,7 +40,10 @@ from torsion.internet.protocol import DatagramProtocol, Protocol
 
 __all__ = [
     "DEFAULT_QUOTE",
+    "QOTD",
+    "QOTDUDP",
     "RFC868_EPOCH_OFFSET",
+    "UTMP_PATHS",
     "Chargen",
     "ChargenUDP",
     "Daytime",
@@ -49,11 +52,8 @@ __all__ = [
     "DiscardUDP",
     "Echo",
     "EchoUDP",
-    "QOTD",
-    "QOTDUDP",
     "Time",
     "TimeUDP",
-    "UTMP_PATHS",
     "UtmpEntry",
     "Who",
     "WhoUDP",
