@@ -217,9 +217,7 @@ def test_malformedQueriesGetAnErrorLineAndAClose(data: bytes, answer: bytes) -> 
 
 def test_aSecondQueryIsIgnored() -> None:
     pending: Deferred[str] = Deferred()
-    _, transport = serve(
-        b"a\r\nb\r\n", FingerFactory(lambda u, v: pending, reactor=task.Clock())
-    )
+    _, transport = serve(b"a\r\nb\r\n", FingerFactory(lambda u, v: pending, reactor=task.Clock()))
     pending.callback("only once")
     assert transport.value() == b"only once\r\n"
 
