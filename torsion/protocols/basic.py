@@ -300,6 +300,7 @@ class _StringReceiver(_PausableReceiver):
     brokenPeer = 0
     _busyReceiving = False
     _stringParser: Any = None
+    _held: tuple[list[bytes], Exception | None] | None = None
 
     def stringReceived(self, string: bytes) -> None:
         """Handle one complete string; subclasses must override this."""
@@ -315,7 +316,12 @@ class _StringReceiver(_PausableReceiver):
         raise NotImplementedError
 
     def dataReceived(self, data: bytes) -> None:
-        """Parse ``data`` and deliver each complete string, in order."""
+        """Parse ``data`` and deliver each complete string, in order.
+
+        The strings of a chunk are parsed in one pass, then delivered one by one;
+        those not delivered because a handler paused the protocol or closed the
+        connection wait in ``_held`` (with the error that followed them, if any).
+        """
         if self.brokenPeer:
             return
         parser = self._stringParser
@@ -326,22 +332,42 @@ class _StringReceiver(_PausableReceiver):
             return
         self._busyReceiving = True
         transport = self.transport
+        if transport is None:
+            transport = _NOT_CLOSING
+        stringReceived = self.stringReceived
         try:
-            while not (
-                self.paused
-                or self.brokenPeer
-                or (transport is not None and transport.disconnecting)
-            ):
-                try:
-                    string = parser.nextString(self.MAX_LENGTH)
-                except (NetstringParseError, LengthLimitExceeded) as e:
-                    self._parseFailed(e)
-                    continue
-                if string is None:
+            while True:
+                held = self._held
+                if held is not None:
+                    strings, error = held
+                    self._held = None
+                elif self.paused or self.brokenPeer or transport.disconnecting:
                     break
-                self.stringReceived(string)
+                else:
+                    strings, error = parser.nextStrings(self.MAX_LENGTH)
+                index = 0
+                count = len(strings)
+                while index < count and not (self.paused or transport.disconnecting):
+                    stringReceived(strings[index])
+                    index += 1
+                if index < count:
+                    self._held = (strings[index:], error)
+                    break
+                if error is not None:
+                    self._parseFailed(error)
+                elif not strings:
+                    break
         finally:
             self._busyReceiving = False
+
+
+class _NotClosing:
+    """Stands for the transport of a receiver that has none (a sans-IO test)."""
+
+    disconnecting = False
+
+
+_NOT_CLOSING = _NotClosing()
 
 
 class NetstringReceiver(_StringReceiver):
