@@ -490,9 +490,8 @@ class IntNParser(_ChunkBuffer):
         size = self._prefix.size
         unpack = self._prefix.unpack_from
         append = strings.append
-        while offset + size <= total:
+        while (start := offset + size) <= total:
             (length,) = unpack(buffer, offset)
-            start = offset + size
             if length > maxLength:
                 self._start = start
                 self._skip = length

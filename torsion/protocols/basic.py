@@ -346,11 +346,12 @@ class _StringReceiver(_PausableReceiver):
                 else:
                     strings, error = parser.nextStrings(self.MAX_LENGTH)
                 index = 0
-                count = len(strings)
-                while index < count and not (self.paused or transport.disconnecting):
-                    stringReceived(strings[index])
+                for string in strings:
+                    if self.paused or transport.disconnecting:
+                        break
+                    stringReceived(string)
                     index += 1
-                if index < count:
+                if index < len(strings):
                     self._held = (strings[index:], error)
                     break
                 if error is not None:
