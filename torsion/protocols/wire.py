@@ -267,8 +267,14 @@ class Echo(Protocol):
     """
 
     def connectionMade(self) -> None:
-        """Pause reading whenever the echoed bytes pile up unsent."""
-        self.transport.registerProducer(_TransportReader(self.transport), True)
+        """Pause reading whenever the echoed bytes pile up unsent.
+
+        (On a transport that is no consumer, or has a producer already, echo as is.)
+        """
+        transport = self.transport
+        register = getattr(transport, "registerProducer", None)
+        if register is not None and getattr(transport, "producer", None) is None:
+            register(_TransportReader(transport), True)
 
     def dataReceived(self, data: bytes) -> None:
         """Write ``data`` back to the peer."""
