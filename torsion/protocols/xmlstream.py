@@ -100,6 +100,10 @@ class StreamError:
 Event = StreamStart | ElementReceived | StreamEnd | StreamError
 
 
+# Past this many bytes without an event, chunks without a ">" wait (see feed).
+_STASH_FROM = 1024
+
+
 class _Refused(Exception):
     """Raised inside an expat handler to stop at something not allowed."""
 
@@ -134,6 +138,7 @@ class XmlStreamParser:
         self._lastEvent = 0
         self._childStart = -1
         self._done = False
+        self._stash: list[bytes] = []
         parser = self._parser = expat.ParserCreate(namespace_separator=" ")
         parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
         if hasattr(parser, "SetReparseDeferralEnabled"):
@@ -162,6 +167,21 @@ class XmlStreamParser:
         if self._done:
             return []
         self._fed += len(data)
+        if self._fed - self._lastEvent > _STASH_FROM and b">" not in data:
+            # A long token (tag, comment) is still open, and this cannot end it: expat
+            # would parse it all again for nothing, so keep the bytes until a ">" comes
+            # (expat before 2.6 has no reparse deferral; this is the cheap version).
+            self._stash.append(data)
+            try:
+                self._checkSizes(self._fed)
+            except _Refused as e:
+                self._fail(str(e))
+            events, self._events = self._events, []
+            return events
+        if self._stash:
+            self._stash.append(data)
+            data = b"".join(self._stash)
+            self._stash = []
         try:
             self._parser.Parse(data, False)
             self._checkSizes(self._fed)
