@@ -19,7 +19,7 @@ from torsion.internet.defer import Deferred
 from torsion.internet.error import ConnectionLost
 from torsion.internet.interfaces import IPullProducer, IPushProducer
 from torsion.internet.testing import EventLoggingObserver, StringTransport
-from torsion.logger import LogLevel, globalLogPublisher
+from torsion.logger import LogLevel, formatEvent, globalLogPublisher
 from torsion.protocols.basic import (
     FileSender,
     IncompleteNetstring,
@@ -182,6 +182,74 @@ def test_lengthPrefixedStringsSurviveAnyChunking(
     assert received == strings
 
 
+def drainBatches(parser: Any, maxLength: int) -> list[bytes | str]:
+    """Everything nextStrings gives, with "error" where it reports one."""
+    out: list[bytes | str] = []
+    while True:
+        strings, error = parser.nextStrings(maxLength)
+        out.extend(strings)
+        if error is not None:
+            out.append("error")
+        elif not strings:
+            return out
+
+
+def drainOneByOne(parser: Any, maxLength: int) -> list[bytes | str]:
+    out: list[bytes | str] = []
+    while True:
+        try:
+            string = parser.nextString(maxLength)
+        except (NetstringParseError, LengthLimitExceeded):
+            out.append("error")
+            continue
+        if string is None:
+            return out
+        out.append(string)
+
+
+@given(
+    st.data(),
+    st.lists(st.binary(max_size=40), max_size=20),
+    st.sampled_from(["!B", "!H", "!I"]),
+    st.integers(0, 30),
+)
+def test_intNBatchesGiveWhatOneByOneGivesWhateverTheChunks(
+    data: st.DataObject, strings: list[bytes], structFormat: str, limit: int
+) -> None:
+    stream = b"".join(struct.pack(structFormat, len(s)) + s for s in strings)
+    one = IntNParser(structFormat)
+    batch = IntNParser(structFormat)
+    expectedAll: list[bytes | str] = []
+    gotAll: list[bytes | str] = []
+    for chunk in data.draw(chunkings(stream)):
+        one.feed(chunk)
+        batch.feed(chunk)
+        expectedAll += drainOneByOne(one, limit)
+        gotAll += drainBatches(batch, limit)
+    assert gotAll == expectedAll
+    assert [s for s in gotAll if s != "error"] == [s for s in strings if len(s) <= limit]
+
+
+def test_int32PausedInsideStringReceivedHoldsTheRestOfTheBatch() -> None:
+    class Pausing(Int32StringReceiver):
+        def __init__(self) -> None:
+            self.strings: list[bytes] = []
+
+        def stringReceived(self, string: bytes) -> None:
+            self.strings.append(string)
+            if string == b"pause":
+                self.pauseProducing()
+
+    proto = Pausing()
+    proto.makeConnection(StringTransport())
+    frames = b"".join(struct.pack("!I", len(s)) + s for s in [b"a", b"pause", b"b", b"c"])
+    proto.dataReceived(frames + struct.pack("!I", 10**9))
+    assert proto.strings == [b"a", b"pause"]
+    proto.resumeProducing()
+    assert proto.strings == [b"a", b"pause", b"b", b"c"]
+    assert proto.transport.disconnecting  # the oversized string after them
+
+
 @given(st.binary(max_size=200), st.integers(0, 30))
 def test_netstringParserOnGarbageFailsCleanlyAndStaysBounded(garbage: bytes, limit: int) -> None:
     parser = NetstringParser()
@@ -236,6 +304,22 @@ def test_badNetstringMarksTheBrokenPeerAndDrops() -> None:
     assert proto.strings == [b"ok"]
     assert proto.brokenPeer == 1
     assert transport.disconnecting
+
+
+def test_badNetstringLengthLogsAWarningNamingThePeerAndTheProblem() -> None:
+    observer = EventLoggingObserver()
+    globalLogPublisher.addObserver(observer)
+    try:
+        proto = Strings()
+        connected(proto)
+        proto.dataReceived(b"x5:hello,")
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    [warning] = [e for e in observer if e.get("log_level") == LogLevel.warn]
+    text = formatEvent(warning)
+    assert "Strings dropped the connection from" in text
+    assert "54321" in text
+    assert "is not a netstring length" in text
 
 
 def test_brokenPeerIsIgnoredEvenIfTheTransportStaysOpen() -> None:

@@ -308,6 +308,24 @@ class _ChunkBuffer:
         self._start += count
         return count
 
+    def nextString(self, maxLength: int) -> bytes | None:
+        raise NotImplementedError
+
+    def nextStrings(self, maxLength: int) -> tuple[list[bytes], Exception | None]:
+        """Take every complete string buffered, in order (the batch form of nextString).
+
+        Returns:
+            ``(strings, error)``: the strings, and None, or, if the next string after
+            them is bad, the exception nextString would raise for it, in place of None.
+        """
+        strings: list[bytes] = []
+        try:
+            while (string := self.nextString(maxLength)) is not None:
+                strings.append(string)
+        except (NetstringParseError, LengthLimitExceeded) as e:
+            return strings, e
+        return strings, None
+
     def takeAll(self) -> bytes:
         """Empty the buffer and return what it held."""
         self._join()
@@ -443,3 +461,47 @@ class IntNParser(_ChunkBuffer):
         self._start = end
         self._length = -1
         return buffer[start:end]
+
+    def nextStrings(self, maxLength: int) -> tuple[list[bytes], Exception | None]:
+        """Take every complete string buffered, in order, in one pass (the fast path).
+
+        Returns:
+            ``(strings, error)``: the strings, and None, or LengthLimitExceeded for the
+            string announced after them, in place of None (its bytes are then skipped
+            as nextString skips them).
+        """
+        strings: list[bytes] = []
+        if self._skip:
+            self._skip -= self._discard(self._skip)
+            if self._skip:
+                return strings, None
+        self._join()
+        buffer = self._buffer
+        offset = self._start
+        total = len(buffer)
+        length = self._length
+        if length >= 0:
+            # The prefix of this string was read by an earlier call.
+            if offset + length > total:
+                return strings, None
+            strings.append(buffer[offset : offset + length])
+            offset += length
+            self._length = -1
+        size = self._prefix.size
+        unpack = self._prefix.unpack_from
+        append = strings.append
+        while (start := offset + size) <= total:
+            (length,) = unpack(buffer, offset)
+            if length > maxLength:
+                self._start = start
+                self._skip = length
+                return strings, LengthLimitExceeded(length, maxLength)
+            end = start + length
+            if end > total:
+                self._start = start
+                self._length = length
+                return strings, None
+            append(buffer[start:end])
+            offset = end
+        self._start = offset
+        return strings, None

@@ -300,6 +300,7 @@ class _StringReceiver(_PausableReceiver):
     brokenPeer = 0
     _busyReceiving = False
     _stringParser: Any = None
+    _held: tuple[list[bytes], Exception | None] | None = None
 
     def stringReceived(self, string: bytes) -> None:
         """Handle one complete string; subclasses must override this."""
@@ -315,7 +316,12 @@ class _StringReceiver(_PausableReceiver):
         raise NotImplementedError
 
     def dataReceived(self, data: bytes) -> None:
-        """Parse ``data`` and deliver each complete string, in order."""
+        """Parse ``data`` and deliver each complete string, in order.
+
+        The strings of a chunk are parsed in one pass, then delivered one by one;
+        those not delivered because a handler paused the protocol or closed the
+        connection wait in ``_held`` (with the error that followed them, if any).
+        """
         if self.brokenPeer:
             return
         parser = self._stringParser
@@ -326,29 +332,51 @@ class _StringReceiver(_PausableReceiver):
             return
         self._busyReceiving = True
         transport = self.transport
+        if transport is None:
+            transport = _NOT_CLOSING
+        stringReceived = self.stringReceived
         try:
-            while not (
-                self.paused
-                or self.brokenPeer
-                or (transport is not None and transport.disconnecting)
-            ):
-                try:
-                    string = parser.nextString(self.MAX_LENGTH)
-                except (NetstringParseError, LengthLimitExceeded) as e:
-                    self._parseFailed(e)
-                    continue
-                if string is None:
+            while True:
+                held = self._held
+                if held is not None:
+                    strings, error = held
+                    self._held = None
+                elif self.paused or self.brokenPeer or transport.disconnecting:
                     break
-                self.stringReceived(string)
+                else:
+                    strings, error = parser.nextStrings(self.MAX_LENGTH)
+                index = 0
+                for string in strings:
+                    if self.paused or transport.disconnecting:
+                        break
+                    stringReceived(string)
+                    index += 1
+                if index < len(strings):
+                    self._held = (strings[index:], error)
+                    break
+                if error is not None:
+                    self._parseFailed(error)
+                elif not strings:
+                    break
         finally:
             self._busyReceiving = False
+
+
+class _NotClosing:
+    """Stands for the transport of a receiver that has none (a sans-IO test)."""
+
+    disconnecting = False
+
+
+_NOT_CLOSING = _NotClosing()
 
 
 class NetstringReceiver(_StringReceiver):
     """A protocol of netstrings (``5:hello,``): override ``stringReceived``.
 
-    A malformed or too long netstring sets ``brokenPeer`` and drops the connection:
-    after that the stream cannot be put back in step.
+    A malformed or too long netstring sets ``brokenPeer``, logs a warning that names
+    the peer and what was wrong, and drops the connection: after that the stream
+    cannot be put back in step.
     """
 
     def _newParser(self) -> NetstringParser:
@@ -356,7 +384,15 @@ class NetstringReceiver(_StringReceiver):
 
     def _parseFailed(self, reason: Exception) -> None:
         self.brokenPeer = 1
-        self.transport.loseConnection()
+        transport = self.transport
+        peer = transport.getPeer() if transport is not None else None
+        _log.warn(
+            "{protocol} dropped the connection from {peer}: {reason}",
+            protocol=type(self).__name__,
+            peer=peer,
+            reason=str(reason),
+        )
+        transport.loseConnection()
 
     def sendString(self, string: bytes) -> None:
         """Send ``string`` as a netstring.
