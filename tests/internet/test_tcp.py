@@ -883,3 +883,32 @@ def test_installResolverIsUsedByConnectTCP(reactor: Any) -> None:
     reactor.connectTCP("my-server.test", port.getHost().port, OneProtocolFactory(client))
     runUntilFired(reactor, client.made)
     assert asked == ["example.test", "my-server.test"]
+
+
+class PausesAtOnce(Recorder):
+    """Pauses its transport in connectionMade, as a proxy waiting for its other side."""
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.transport.pauseProducing()
+
+
+def test_aTransportPausedInConnectionMadeStaysPaused(reactor: Any) -> None:
+    servers: list[Recorder] = []
+
+    class PausingFactory(Factory):
+        def buildProtocol(self, addr: Any) -> Recorder:
+            servers.append(PausesAtOnce())
+            return servers[-1]
+
+    port = listen(reactor, PausingFactory())
+    with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5) as peer:
+        peer.sendall(b"early data")
+        runUntil(reactor, lambda: servers and servers[0].made.called)
+        for _ in range(20):
+            reactor.iterate(0.01)
+        assert servers[0].data == b""  # Nothing delivered while paused.
+        servers[0].transport.resumeProducing()
+        runUntil(reactor, lambda: servers[0].data == b"early data")
+        peer.sendall(b" and more")
+        runUntil(reactor, lambda: servers[0].data == b"early data and more")

@@ -87,11 +87,13 @@ class LoopConnection(tcp._SocketOptions, tcp._StartsTLS, asyncio.Protocol):
     __slots__ = (
         "_canWrite",
         "_closing",
+        "_heldData",
         "_hostAddress",
         "_logContext",
         "_lostReason",
         "_pullScheduled",
         "_readEOF",
+        "_readPaused",
         "_task",
         "_transport",
         "_writeEOF",
@@ -122,6 +124,10 @@ class LoopConnection(tcp._SocketOptions, tcp._StartsTLS, asyncio.Protocol):
         self._hostAddress: IPv4Address | IPv6Address | None = None
         # Set when the reason is known before the loop reports the loss (an abort).
         self._lostReason: Failure | None = None
+        # Paused by pauseProducing, and what the loop delivered anyway meanwhile (uvloop
+        # starts reading once connection_made returns, even if it was paused in it).
+        self._readPaused = False
+        self._heldData: bytes | None = None
         self.connected = False
         self.disconnected = False
         self.disconnecting = False
@@ -230,6 +236,11 @@ class LoopConnection(tcp._SocketOptions, tcp._StartsTLS, asyncio.Protocol):
             self._loseNow(why)
 
     def data_received(self, data: bytes) -> None:
+        if self._readPaused:
+            held = self._heldData
+            self._heldData = data if held is None else held + data
+            self._transport.pause_reading()
+            return
         try:
             if context.currentVariable() is self._logContext:
                 self.protocol.dataReceived(data)
@@ -421,11 +432,18 @@ class LoopConnection(tcp._SocketOptions, tcp._StartsTLS, asyncio.Protocol):
     def pauseProducing(self) -> None:
         """Stop reading from the peer until ``resumeProducing``."""
         if self.connected and not self._closing:
+            self._readPaused = True
             self._transport.pause_reading()
 
     def resumeProducing(self) -> None:
-        """Read from the peer again."""
+        """Read from the peer again (first handing over what arrived while paused)."""
         if self.connected and not self.disconnecting and not self._closing:
+            self._readPaused = False
+            held, self._heldData = self._heldData, None
+            if held is not None:
+                log.callWithLogger(self, self.data_received, held)
+                if self._readPaused or not self.connected:
+                    return  # Paused again, or closed, by what the protocol was given.
             self._transport.resume_reading()
 
     def stopProducing(self) -> None:
