@@ -448,8 +448,7 @@ def _isIPv6Address(text: str) -> bool:
 # -- TLS -----------------------------------------------------------------------------------
 
 
-@implementer(IStreamServerEndpoint)
-class SSL4ServerEndpoint:
+class SSL4ServerEndpoint(TCP4ServerEndpoint):
     """Listen for TLS over TCP on an IPv4 ``interface``, with ``sslContextFactory``."""
 
     def __init__(
@@ -460,14 +459,8 @@ class SSL4ServerEndpoint:
         backlog: int = 50,
         interface: str = "",
     ) -> None:
-        self._reactor = reactor
-        self._port = port
+        super().__init__(reactor, port, backlog, interface)
         self._contextFactory = sslContextFactory
-        self._backlog = backlog
-        self._interface = interface
-
-    def __repr__(self) -> str:
-        return f"SSL4ServerEndpoint(port={self._port!r}, interface={self._interface!r})"
 
     def listen(self, protocolFactory: Any) -> Deferred[Any]:
         """Listen with ``protocolFactory``; the Deferred fires with the port."""
@@ -482,8 +475,7 @@ class SSL4ServerEndpoint:
         )
 
 
-@implementer(IStreamClientEndpoint)
-class SSL4ClientEndpoint:
+class SSL4ClientEndpoint(TCP4ClientEndpoint):
     """Connect with TLS over TCP to ``host``, with ``sslContextFactory``."""
 
     def __init__(
@@ -495,15 +487,8 @@ class SSL4ClientEndpoint:
         timeout: float = 30,
         bindAddress: tuple[str, int] | None = None,
     ) -> None:
-        self._reactor = reactor
-        self._host = host
-        self._port = port
+        super().__init__(reactor, host, port, timeout, bindAddress)
         self._contextFactory = sslContextFactory
-        self._timeout = timeout
-        self._bindAddress = bindAddress
-
-    def __repr__(self) -> str:
-        return f"SSL4ClientEndpoint(host={self._host!r}, port={self._port!r})"
 
     def connect(self, protocolFactory: Any) -> Deferred[Any]:
         """Connect, building the protocol with ``protocolFactory``."""
