@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -566,11 +566,19 @@ def parseArguments() -> argparse.Namespace:
         "--profile", metavar="SIDE", help="after the table, py-spy hot spots of SIDE per case"
     )
     options = parser.parse_args()
-    for name, given, known in (("case", options.cases, CASES), ("side", options.sides, SIDES)):
-        unknown = [item for item in given.split(",") if item not in known]
-        if unknown:
-            parser.error(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(known)}")
+    checkChoices(parser, (("case", options.cases, CASES), ("side", options.sides, SIDES)))
     return options
+
+
+def checkChoices(
+    parser: argparse.ArgumentParser, lists: Iterable[tuple[str, str, Iterable[str]]]
+) -> None:
+    """Stop with a usage error if a comma-separated option names something unknown."""
+    for name, given, known in lists:
+        choices = sorted(known)
+        unknown = [item for item in given.split(",") if item not in choices]
+        if unknown:
+            parser.error(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(choices)}")
 
 
 def main() -> int:

@@ -342,12 +342,7 @@ def parseArguments() -> argparse.Namespace:
     )
     options = parser.parse_args()
     known = set(net.SIDES)
-    for name, given, choices in (("case", options.cases, CASES), ("side", options.sides, known)):
-        unknown = [item for item in given.split(",") if item not in choices]
-        if unknown:
-            parser.error(
-                f"unknown {name} {', '.join(unknown)}; choose from {', '.join(sorted(choices))}"
-            )
+    net.checkChoices(parser, (("case", options.cases, CASES), ("side", options.sides, known)))
     return options
 
 
