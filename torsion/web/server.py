@@ -50,15 +50,16 @@ class Request(http.Request, components.Componentized):
 
     site: Any = None
     appRootURL: bytes | None = None
+    session: Any = None
+    _secureSession: Any = None
+    prepath: list[bytes]
+    postpath: list[bytes]
+    sitepath: list[bytes] = []
 
     def __init__(self, channel: HTTPChannel, queued: object = None) -> None:
         http.Request.__init__(self, channel, queued)
         self._adapterCache: dict[str, Any] = {}  # what Componentized keeps, made cheaply
         self.prepath: list[bytes] = []
-        self.postpath: list[bytes] = []
-        self.sitepath: list[bytes] = []
-        self.session: Any = None
-        self._secureSession: Any = None
 
     def process(self) -> None:
         """Find the resource for the path and render it; a failure is a 500 page."""
