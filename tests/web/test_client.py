@@ -7,18 +7,20 @@ from __future__ import annotations
 import functools
 import gzip
 import http.cookiejar
-import http.server as stdlibServer
 import io
 import socket
 import time
 import zlib
+from http import server as stdlib_server
 from typing import Any
 
 import pytest
 from zope.interface.verify import verifyObject
 
-from tests.internet.reactormixins import reactor, runUntil, runUntilFired  # noqa: F401
+from tests.internet import reactormixins
+from tests.internet.reactormixins import runUntil, runUntilFired
 from tests.internet.tlshelpers import caCertificate, serverOptions, theCA
+from tests.web import webhelpers
 from tests.web.webhelpers import (
     cooperator,
     freePort,
@@ -26,7 +28,6 @@ from tests.web.webhelpers import (
     pythonServer,
     readHead,
     serveRaw,
-    webReactor,  # noqa: F401
 )
 from torsion.internet import defer
 from torsion.internet import ssl as tssl
@@ -61,6 +62,9 @@ from torsion.web.client import (
 )
 from torsion.web.http_headers import Headers
 from torsion.web.iweb import UNKNOWN_LENGTH, IAgent, IPolicyForHTTPS
+
+reactor = reactormixins.reactor
+webReactor = webhelpers.webReactor
 
 
 class Echo(resource.Resource):
@@ -126,7 +130,7 @@ def test_providesTheInterfaces(webReactor: Any) -> None:
 # -- plain requests (conformance: every reactor) -------------------------------------------
 
 
-def test_getAndPostOnEveryReactor(reactor: Any) -> None:  # noqa: F811
+def test_getAndPostOnEveryReactor(reactor: Any) -> None:
     port = listenSite(reactor, Echo())
     agent = Agent(reactor, pool=HTTPConnectionPool(reactor))
     response, body = get(reactor, agent, b"http://127.0.0.1:%d/a?b=c" % port)
@@ -141,7 +145,7 @@ def test_getAndPostOnEveryReactor(reactor: Any) -> None:  # noqa: F811
     runUntilFired(reactor, agent._pool.closeCachedConnections())
 
 
-def test_asyncDefWithAgentAndReadBody(reactor: Any) -> None:  # noqa: F811
+def test_asyncDefWithAgentAndReadBody(reactor: Any) -> None:
     port = listenSite(reactor, Echo())
 
     async def fetch() -> bytes:
@@ -232,7 +236,9 @@ def test_readBodyMaxSize(webReactor: Any) -> None:
             return b"x" * 100_000
 
     port = listenSite(webReactor, Big())
-    response = runUntilFired(webReactor, Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % port))
+    response = runUntilFired(
+        webReactor, Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % port)
+    )
     f = failureOf(webReactor, readBody(response, maxSize=1000))
     assert f.check(ResponseBodyTooLarge) and "1000 bytes" in str(f.value)
 
@@ -266,7 +272,9 @@ def test_bodyIsStreamedWithBackPressure(webReactor: Any) -> None:
             return server.NOT_DONE_YET
 
     port = listenSite(webReactor, Stream())
-    response = runUntilFired(webReactor, Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % port))
+    response = runUntilFired(
+        webReactor, Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % port)
+    )
 
     class Slow(Protocol):
         received = 0
@@ -293,7 +301,7 @@ def test_bodyIsStreamedWithBackPressure(webReactor: Any) -> None:
 # -- against Python's http.server ---------------------------------------------------------------
 
 
-class PythonHandler(stdlibServer.BaseHTTPRequestHandler):
+class PythonHandler(stdlib_server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     ports: list[int] = []
 
@@ -390,7 +398,9 @@ def test_nonPersistentPoolClosesEachConnection(webReactor: Any) -> None:
     port = listenSite(webReactor, Echo())
     agent = Agent(webReactor)
     url = b"http://127.0.0.1:%d/" % port
-    ports = {get(webReactor, agent, url)[0].headers.getRawHeaders(b"x-client-port")[0] for _ in range(2)}
+    ports = {
+        get(webReactor, agent, url)[0].headers.getRawHeaders(b"x-client-port")[0] for _ in range(2)
+    }
     assert len(ports) == 2
 
 
@@ -398,7 +408,9 @@ def test_nonPersistentPoolClosesEachConnection(webReactor: Any) -> None:
 
 
 def test_connectionRefused(webReactor: Any) -> None:
-    f = failureOf(webReactor, Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % freePort()))
+    f = failureOf(
+        webReactor, Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % freePort())
+    )
     assert f.check(ConnectionRefusedError)
 
 
@@ -414,7 +426,9 @@ def test_serverClosingMidBody(webReactor: Any) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
 
     with serveRaw(cut) as port:
-        response = runUntilFired(webReactor, Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % port))
+        response = runUntilFired(
+            webReactor, Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % port)
+        )
 
         class Keep(Protocol):
             data = b""
@@ -456,7 +470,11 @@ def test_wholeRequestTimeout(webReactor: Any) -> None:
             return server.NOT_DONE_YET
 
     port = listenSite(webReactor, Never())
-    d = Agent(webReactor).request(b"GET", b"http://127.0.0.1:%d/" % port).addTimeout(0.3, webReactor)
+    d = (
+        Agent(webReactor)
+        .request(b"GET", b"http://127.0.0.1:%d/" % port)
+        .addTimeout(0.3, webReactor)
+    )
     assert failureOf(webReactor, d).check(TimeoutError)
     runUntil(webReactor, lambda: lost)
 
@@ -702,7 +720,7 @@ def test_unknownEncodingIsLeftAlone(webReactor: Any) -> None:
     assert body == b"opaque" and response.headers.getRawHeaders(b"content-encoding") == [b"br"]
 
 
-# -- cookies ----------------------------------------------------------------------------------------
+# -- cookies ---------------------------------------------------------------------------
 
 
 def test_cookieAgentStoresAndSendsCookies(webReactor: Any) -> None:
@@ -725,7 +743,7 @@ def test_cookieAgentStoresAndSendsCookies(webReactor: Any) -> None:
     assert get(webReactor, agent, base + b"/show")[1] == b"flavour=oat"
 
 
-# -- proxies ---------------------------------------------------------------------------------------------
+# -- proxies ---------------------------------------------------------------------------
 
 
 def test_proxyAgentSendsAbsoluteFormToTheProxy(webReactor: Any) -> None:
@@ -748,7 +766,7 @@ def test_proxyAgentSendsAbsoluteFormToTheProxy(webReactor: Any) -> None:
     endpoint = TCP4ClientEndpoint(webReactor, "127.0.0.1", proxyPort)
     agent = ProxyAgent(endpoint, webReactor)
     url = b"http://127.0.0.1:%d/via?x=1" % backend
-    response, body = get(webReactor, agent, url)
+    _, body = get(webReactor, agent, url)
     assert targets == [url]
     assert body.startswith(b"GET /via?x=1 host=127.0.0.1:%d" % backend)
     f = failureOf(webReactor, agent.request(b"GET", b"https://127.0.0.1/"))

@@ -128,7 +128,9 @@ def test_bodyOfKnownLengthIsSentWithContentLength() -> None:
     producer.consumer.write(b"ab")
     producer.consumer.write(b"cde")
     producer.finished.callback(None)
-    assert transport.value().endswith(b"Content-Length: 5\r\nConnection: close\r\nHost: example.com\r\n\r\nabcde")
+    assert transport.value().endswith(
+        b"Content-Length: 5\r\nConnection: close\r\nHost: example.com\r\n\r\nabcde"
+    )
     assert transport.producer is None
 
 
@@ -386,7 +388,7 @@ def test_producerWritingTooLittleOrTooMuch() -> None:
 
 def test_responseBeforeBodyIsSentWaitsForTheBody() -> None:
     quiescent: list[Any] = []
-    client, transport = connected(quiescent)
+    client, _ = connected(quiescent)
     producer = Producer(3)
     d = client.request(get(persistent=True, method=b"POST", body=producer))
     client.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")

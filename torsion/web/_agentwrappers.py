@@ -148,7 +148,8 @@ class RedirectAgent:
     ) -> Any:
         if response.code in self._redirectResponses:
             if method not in (b"GET", b"HEAD"):
-                location = (response.headers.getRawHeaders(b"location") or [None])[0]
+                locations = response.headers.getRawHeaders(b"location")
+                location = locations[0] if locations else None
                 refused = error.PageRedirect(response.code, location=location)
                 raise ResponseFailed([Failure(refused)], response)
             return self._handleRedirect(response, method, uri, headers, redirectCount)

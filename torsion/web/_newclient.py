@@ -263,8 +263,7 @@ class _BodyWriter:
             if self._length is not None and self._written != self._length:
                 result.errback(
                     WrongBodyLength(
-                        f"the body producer promised {self._length} bytes and wrote "
-                        f"{self._written}"
+                        f"the body producer promised {self._length} bytes and wrote {self._written}"
                     )
                 )
                 return

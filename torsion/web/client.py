@@ -37,7 +37,7 @@ from zope.interface import implementer
 from torsion.internet import defer, protocol, task
 from torsion.internet.defer import CancelledError, Deferred
 from torsion.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from torsion.internet.error import ConnectingCancelledError, ConnectionDone, ConnectionLost
+from torsion.internet.error import ConnectionDone, ConnectionLost
 from torsion.python.failure import Failure
 from torsion.web import error
 from torsion.web._newclient import (
@@ -62,6 +62,7 @@ from torsion.web.iweb import (
 )
 
 __all__ = [
+    "URI",
     "Agent",
     "BrowserLikePolicyForHTTPS",
     "BrowserLikeRedirectAgent",
@@ -82,7 +83,6 @@ __all__ = [
     "ResponseDone",
     "ResponseFailed",
     "ResponseNeverReceived",
-    "URI",
     "readBody",
 ]
 
@@ -265,7 +265,7 @@ class _StandardEndpointFactory:
             kwargs["timeout"] = self._connectTimeout
         if self._bindAddress is not None:
             kwargs["bindAddress"] = self._bindAddress
-        endpoint = HostnameEndpoint(self._reactor, uri.host, uri.port, **kwargs)
+        endpoint: Any = HostnameEndpoint(self._reactor, uri.host, uri.port, **kwargs)
         if uri.scheme == b"https":
             creator = self._policy.creatorForNetloc(uri.host, uri.port)
             endpoint = wrapClientTLS(creator, endpoint)
@@ -364,7 +364,9 @@ class HTTPConnectionPool:
         def quiescentCallback(connection: HTTP11ClientProtocol) -> None:
             self._putConnection(key, connection)
 
-        connected: Deferred[Any] = endpoint.connect(self._factory(quiescentCallback, repr(endpoint)))
+        connected: Deferred[Any] = endpoint.connect(
+            self._factory(quiescentCallback, repr(endpoint))
+        )
         return connected
 
     def _putConnection(self, key: Any, connection: HTTP11ClientProtocol) -> None:
@@ -411,8 +413,9 @@ class HTTPConnectionPool:
 def _cancellable(inner: Deferred[Any]) -> Deferred[Any]:
     """`inner`'s outcome, except that cancelling gives CancelledError at every stage.
 
-    (A connection attempt cancelled fails with ConnectingCancelledError; callers of an
-    agent, and addTimeout, expect CancelledError.)
+    (A connection attempt cancelled fails with ConnectingCancelledError, an endpoint's
+    canceller may fail otherwise; callers of an agent, and addTimeout, expect
+    CancelledError.)
     """
     cancelled = False
 
@@ -425,9 +428,7 @@ def _cancellable(inner: Deferred[Any]) -> Deferred[Any]:
 
     def failed(reason: Failure) -> None:
         if cancelled and not reason.check(CancelledError):
-            if reason.check(ConnectingCancelledError) or not outer.called:
-                outer.errback(Failure(CancelledError()))
-                return
+            reason = Failure(CancelledError())
         outer.errback(reason)
 
     inner.addCallbacks(outer.callback, failed)
@@ -550,9 +551,9 @@ class ProxyAgent(_AgentBase):
 
     def __init__(self, endpoint: Any, reactor: Any = None, pool: HTTPConnectionPool | None = None):
         if reactor is None:
-            from torsion.internet import reactor as globalReactor
+            from torsion.web._channel import _defaultReactor
 
-            reactor = globalReactor
+            reactor = _defaultReactor()
         super().__init__(reactor, pool)
         self._proxyEndpoint = endpoint
 

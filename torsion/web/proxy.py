@@ -177,7 +177,9 @@ def _relayHead(response: Response, request: Any) -> None:
 def _forwardedHeaders(request: Any, backendHost: bytes) -> Headers:
     headers = Headers()
     raw = headers._raw
-    for name, values in _forwardable(request.requestHeaders, frozenset((b"host", b"content-length"))):
+    for name, values in _forwardable(
+        request.requestHeaders, frozenset((b"host", b"content-length"))
+    ):
         raw[name] = list(values)
     raw[b"host"] = [backendHost]
     client = request.getClientIP()
@@ -213,9 +215,9 @@ class ReverseProxyResource(resource.Resource):
     ) -> None:
         super().__init__()
         if reactor is None:
-            from torsion.internet import reactor as globalReactor
+            from torsion.web._channel import _defaultReactor
 
-            reactor = globalReactor
+            reactor = _defaultReactor()
         from torsion.web.client import HTTPConnectionPool
 
         self.host = host.decode("ascii") if isinstance(host, bytes) else host
@@ -410,9 +412,9 @@ class ProxyRequest(http.Request):
         if reactor is None:
             reactor = getattr(channel.factory, "_reactor", None)
         if reactor is None:
-            from torsion.internet import reactor as globalReactor
+            from torsion.web._channel import _defaultReactor
 
-            reactor = globalReactor
+            reactor = _defaultReactor()
         self.reactor = reactor
 
     def process(self) -> None:
@@ -469,9 +471,9 @@ class ReverseProxyRequest(http.Request):
         if reactor is None:
             reactor = getattr(channel.factory, "_reactor", None)
         if reactor is None:
-            from torsion.internet import reactor as globalReactor
+            from torsion.web._channel import _defaultReactor
 
-            reactor = globalReactor
+            reactor = _defaultReactor()
         self.reactor = reactor
 
     def process(self) -> None:
