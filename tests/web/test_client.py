@@ -771,3 +771,17 @@ def test_proxyAgentSendsAbsoluteFormToTheProxy(webReactor: Any) -> None:
     assert body.startswith(b"GET /via?x=1 host=127.0.0.1:%d" % backend)
     f = failureOf(webReactor, agent.request(b"GET", b"https://127.0.0.1/"))
     assert f.check(error.SchemeNotSupported)
+
+
+def test_gzipMembersAndEmptyBodies(webReactor: Any) -> None:
+    port = listenSite(webReactor, Gzipped(gzip.compress(b"one ") + gzip.compress(b"two")))
+    agent = ContentDecoderAgent(Agent(webReactor), [(b"gzip", GzipDecoder)])
+    assert get(webReactor, agent, b"http://127.0.0.1:%d/" % port)[1] == b"one two"
+    empty = listenSite(webReactor, Gzipped(b""))
+    response = runUntilFired(webReactor, agent.request(b"HEAD", b"http://127.0.0.1:%d/" % empty))
+    assert runUntilFired(webReactor, readBody(response)) == b""
+
+
+def test_cookieAgentRefusesABadURI(webReactor: Any) -> None:
+    agent = CookieAgent(Agent(webReactor), http.cookiejar.CookieJar())
+    assert failureOf(webReactor, agent.request(b"GET", b"not a uri")).check(ValueError)

@@ -402,3 +402,51 @@ def test_proxyClientHooksCanBeOverridden(webReactor: Any) -> None:
         b"Connection: close\r\n\r\n" % backendPort,
     )
     assert answer.startswith(b"HTTP/1.1 200 OK") and b"\r\nX-Via: tagging\r\n" in answer
+
+
+def test_reverseProxyForwardsALargeBody(webReactor: Any) -> None:
+    backend = Backend()
+    front = frontFor(webReactor, listenSite(webReactor, backend))
+    payload = bytes(range(256)) * 12000  # 3 MB: spooled to a file by the front server
+    producer = FileBodyProducer(io.BytesIO(payload), webhelpers.cooperator(webReactor))
+    response, body = fetch(
+        webReactor, b"http://127.0.0.1:%d/api/upload" % front, b"PUT", bodyProducer=producer
+    )
+    assert response.code == 200
+    assert body.endswith(b"\n" + payload)
+
+
+class TunnellingRequest(proxy.ProxyRequest):
+    allowConnect = True
+
+
+class TunnellingProxy(proxy.Proxy):
+    requestFactory = TunnellingRequest
+
+
+@needsCurl
+def test_connectTunnelWhenEnabled(webReactor: Any) -> None:
+    backendPort = listenSite(webReactor, Backend())
+    factory = http.HTTPFactory(reactor=webReactor)
+    factory.protocol = TunnellingProxy
+    proxyPort = webReactor.listenTCP(0, factory, interface="127.0.0.1").getHost().port
+    done = curl(
+        webReactor,
+        "-p",
+        "-x",
+        f"http://127.0.0.1:{proxyPort}",
+        f"http://127.0.0.1:{backendPort}/backend/tunnelled",
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"HTTP/1.1 200 Connection Established" in done.stdout
+    assert b"GET /backend/tunnelled " in done.stdout
+
+
+def test_connectTunnelErrors(webReactor: Any) -> None:
+    factory = http.HTTPFactory(reactor=webReactor)
+    factory.protocol = TunnellingProxy
+    proxyPort = webReactor.listenTCP(0, factory, interface="127.0.0.1").getHost().port
+    for target, status in ((b"127.0.0.1:%d" % freePort(), b"502"), (b"no-port", b"400")):
+        request = b"CONNECT %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target
+        answer = rawExchange(webReactor, proxyPort, request)
+        assert answer.startswith(b"HTTP/1.1 " + status), answer

@@ -31,7 +31,7 @@ from urllib.parse import urljoin
 from zope.interface import implementer
 
 from torsion.internet import protocol
-from torsion.internet.defer import Deferred
+from torsion.internet.defer import Deferred, fail
 from torsion.python.failure import Failure
 from torsion.web import error
 from torsion.web._newclient import ResponseDone, ResponseFailed
@@ -214,6 +214,7 @@ class _GzipProtocol(protocol.Protocol):
         self._maxSize = maxSize
         self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)
         self._produced = 0
+        self._compressed = 0
         self._failed = False
 
     def makeConnection(self, transport: Any) -> None:
@@ -223,11 +224,17 @@ class _GzipProtocol(protocol.Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._failed:
             return
-        inflate = self._inflate
+        self._compressed += len(data)
         try:
-            while data and not inflate.eof:
+            while data:
+                inflate = self._inflate
+                if inflate.eof:
+                    if not data.strip(b"\0"):
+                        return  # padding after the last member, as some servers send
+                    # gzip allows several members one after the other (RFC 1952 2.2).
+                    inflate = self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)
                 out = inflate.decompress(data, self._step)
-                data = inflate.unconsumed_tail
+                data = inflate.unconsumed_tail or inflate.unused_data
                 if out:
                     self._produced += len(out)
                     if self._produced > self._maxSize:
@@ -248,7 +255,7 @@ class _GzipProtocol(protocol.Protocol):
         if self._failed:
             return
         failure = reason if isinstance(reason, Failure) else Failure(reason)
-        if failure.check(ResponseDone):
+        if failure.check(ResponseDone) and self._compressed:
             try:
                 rest = self._inflate.flush()
             except zlib.error as corrupt:
@@ -340,15 +347,18 @@ class CookieAgent:
         headers: Headers | None = None,
         bodyProducer: Any = None,
     ) -> Deferred[Any]:
-        textURI = uri.decode("ascii") if isinstance(uri, bytes) else uri
-        textMethod = method.decode("ascii") if isinstance(method, bytes) else method
-        stdlibRequest = urllib.request.Request(textURI, method=textMethod)
-        headers = Headers() if headers is None else headers.copy()
-        if not headers.hasHeader(b"cookie"):
-            self.cookieJar.add_cookie_header(stdlibRequest)
-            cookie = stdlibRequest.get_header("Cookie")
-            if cookie is not None:
-                headers.addRawHeader(b"cookie", cookie)
+        try:
+            textURI = uri.decode("ascii") if isinstance(uri, bytes) else uri
+            textMethod = method.decode("ascii") if isinstance(method, bytes) else method
+            stdlibRequest = urllib.request.Request(textURI, method=textMethod)
+            headers = Headers() if headers is None else headers.copy()
+            if not headers.hasHeader(b"cookie"):
+                self.cookieJar.add_cookie_header(stdlibRequest)
+                cookie = stdlibRequest.get_header("Cookie")
+                if cookie is not None:
+                    headers.addRawHeader(b"cookie", cookie)
+        except Exception:
+            return fail()
         d: Deferred[Any] = self._agent.request(method, uri, headers, bodyProducer)
 
         def extract(response: Any) -> Any:

@@ -10,8 +10,8 @@ both ways: a slow client pauses the backend connection.
   connection; a backend that cannot be reached is a 502.
 - `Proxy` is an HTTPChannel whose requests (`ProxyRequest`) are absolute-form requests
   from clients configured to use a proxy (`curl -x`); each is forwarded by a
-  `ProxyClient`. Only http is forwarded; CONNECT is answered 405 (this proxy makes no
-  tunnels), other schemes 501.
+  `ProxyClient`. Only http is forwarded, other schemes are answered 501; CONNECT is
+  answered 405 unless `ProxyRequest.allowConnect` is set, when it opens a tunnel.
 - `ReverseProxy` / `ReverseProxyRequest`: the channel-level reverse proxy, sending
   every request to `factory.host:factory.port`.
 
@@ -113,6 +113,53 @@ class _BytesProducer:
         pass
 
 
+@implementer(IBodyProducer)
+class _ContentProducer:
+    """A server request's spooled body, read a piece at a time while the connection
+    has room (the transport pauses it synchronously when its buffer fills)."""
+
+    _readSize = 65536
+
+    def __init__(self, content: Any, length: int) -> None:
+        self._content = content
+        self.length = length
+        self._consumer: Any = None
+        self._done: Deferred[None] | None = None
+        self._paused = False
+        self._writing = False
+
+    def startProducing(self, consumer: Any) -> Deferred[None]:
+        self._consumer = consumer
+        self._done = Deferred()
+        self._write()
+        return self._done
+
+    def _write(self) -> None:
+        if self._writing:
+            return
+        self._writing = True
+        try:
+            while not self._paused and self._done is not None:
+                data = self._content.read(self._readSize)
+                if not data:
+                    done, self._done = self._done, None
+                    done.callback(None)
+                    return
+                self._consumer.write(data)
+        finally:
+            self._writing = False
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        self._write()
+
+    def stopProducing(self) -> None:
+        self._done = None
+
+
 def _requestBody(request: Any) -> Any:
     """The body of a server request as a producer, or None if it has none."""
     content = request.content
@@ -121,11 +168,9 @@ def _requestBody(request: Any) -> Any:
     content.seek(0)
     if not length and request.method not in (b"POST", b"PUT", b"PATCH"):
         return None
-    if length <= 1024 * 1024:
+    if length <= 65536:
         return _BytesProducer(content.read())
-    from torsion.web.client import FileBodyProducer
-
-    return FileBodyProducer(content)
+    return _ContentProducer(content, length)
 
 
 class _RelayBody(protocol.Protocol):
@@ -406,6 +451,8 @@ class ProxyRequest(http.Request):
 
     protocols: dict[bytes, Any] = {b"http": ProxyClientFactory}
     ports: dict[bytes, int] = {b"http": 80}
+    allowConnect = False
+    """Open CONNECT tunnels (see Proxy) instead of answering 405."""
 
     def __init__(self, channel: HTTPChannel, queued: object = None, reactor: Any = None) -> None:
         super().__init__(channel, queued)
@@ -419,7 +466,12 @@ class ProxyRequest(http.Request):
 
     def process(self) -> None:
         if self.method == b"CONNECT":
-            _answer(self, http.NOT_ALLOWED, "405 Method Not Allowed: this proxy makes no tunnels")
+            if self.allowConnect and isinstance(self.channel, Proxy):
+                _openTunnel(self)
+            else:
+                _answer(
+                    self, http.NOT_ALLOWED, "405 Method Not Allowed: this proxy makes no tunnels"
+                )
             return
         parsed = urlsplit(self.uri)
         scheme = parsed.scheme.lower()
@@ -455,10 +507,80 @@ class ProxyRequest(http.Request):
         self.reactor.connectTCP(host, port, clientFactory)
 
 
+class _Tunnel(protocol.Protocol):
+    """The server end of a CONNECT tunnel: bytes both ways, each side pacing the other."""
+
+    def __init__(self, request: ProxyRequest) -> None:
+        self.request = request
+
+    def connectionMade(self) -> None:
+        request = self.request
+        channel = request.channel
+        if request._disconnected or channel.transport is None:
+            self.transport.loseConnection()
+            return
+        channel.transport.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        channel._tunnel = self
+        channel.transport.registerProducer(self.transport, True)
+        self.transport.registerProducer(channel.transport, True)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.request.channel.transport.write(data)
+
+    def connectionLost(self, reason: object = protocol.connectionDone) -> None:
+        channel = self.request.channel
+        if channel._tunnel is self and channel.transport is not None:
+            channel.transport.loseConnection()
+
+
+class _TunnelFactory(protocol.ClientFactory):
+    noisy = False
+
+    def __init__(self, request: ProxyRequest) -> None:
+        self.request = request
+
+    def buildProtocol(self, addr: Any) -> _Tunnel:
+        return _Tunnel(self.request)
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        _answer(
+            self.request, http.BAD_GATEWAY, f"502 Bad Gateway: could not connect ({reason.value})"
+        )
+
+
+def _openTunnel(request: ProxyRequest) -> None:
+    host, colon, portText = request.uri.rpartition(b":")
+    host = host.strip(b"[]")
+    if not colon or not host or not portText.isdigit() or not 0 < int(portText) < 65536:
+        _answer(request, http.BAD_REQUEST, "400 Bad Request: CONNECT names host:port")
+        return
+    request.reactor.connectTCP(host.decode("idna"), int(portText), _TunnelFactory(request))
+
+
 class Proxy(HTTPChannel):
-    """A forward HTTP proxy's connection: listen with an HTTPFactory whose protocol it is."""
+    """A forward HTTP proxy's connection: listen with an HTTPFactory whose protocol it is.
+
+    With `ProxyRequest.allowConnect` set (in a subclass), CONNECT opens a TCP tunnel
+    to the host:port asked for and the connection carries bytes both ways from then
+    on. Anyone who can reach such a proxy can make connections from its host, so
+    listen only where your clients are, or check `uri` in `process` first.
+    """
 
     requestFactory = ProxyRequest
+    _tunnel: _Tunnel | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        tunnel = self._tunnel
+        if tunnel is not None:
+            tunnel.transport.write(data)
+            return
+        super().dataReceived(data)
+
+    def connectionLost(self, reason: object = protocol.connectionDone) -> None:
+        tunnel, self._tunnel = self._tunnel, None
+        if tunnel is not None and tunnel.transport is not None:
+            tunnel.transport.loseConnection()
+        super().connectionLost(reason)
 
 
 class ReverseProxyRequest(http.Request):
