@@ -19,7 +19,16 @@ from zope.interface.verify import verifyObject
 
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil, runUntilFired
-from tests.internet.tlshelpers import caCertificate, serverOptions, theCA
+from tests.internet.tlshelpers import (
+    OPENSSL,
+    Child,
+    caCertificate,
+    needsOpenSSL,
+    pythonServerContext,
+    serverOptions,
+    theCA,
+    writeFiles,
+)
 from tests.web import webhelpers
 from tests.web.webhelpers import (
     cooperator,
@@ -551,6 +560,35 @@ def test_httpsUntrustedByDefault(webReactor: Any) -> None:
     f = failureOf(webReactor, Agent(webReactor).request(b"GET", b"https://127.0.0.1:%d/" % port))
     assert f.check(ResponseNeverReceived)
     assert f.value.reasons[0].check(CertificateVerificationError)
+
+
+def test_httpsAgainstPythonSSLServer(webReactor: Any) -> None:
+    PythonHandler.ports = []
+    with pythonServer(PythonHandler) as httpd:
+        httpd.socket = pythonServerContext().wrap_socket(httpd.socket, server_side=True)
+        agent = Agent(webReactor, BrowserLikePolicyForHTTPS(trustRoot=caCertificate()))
+        url = b"https://127.0.0.1:%d/py-tls" % httpd.server_address[1]
+        assert get(webReactor, agent, url)[1] == b"python says /py-tls"
+
+
+@needsOpenSSL
+def test_httpsAgainstOpenSSLServer(webReactor: Any, tmp_path: Any) -> None:
+    files = writeFiles(tmp_path)
+    assert OPENSSL is not None
+    argv = [OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-cert", str(files["server"])]
+    server = Child([*argv, "-naccept", "1", "-www"], tmp_path)
+    try:
+        out = server.waitFor(lambda out: b"ACCEPT" in out and out.endswith(b"\n"))
+        port = int(out.split(b"ACCEPT 127.0.0.1:")[1].split()[0])
+        agent = Agent(webReactor, BrowserLikePolicyForHTTPS(trustRoot=caCertificate()))
+        d = agent.request(b"GET", b"https://127.0.0.1:%d/" % port)
+        response = runUntilFired(webReactor, d, timeout=10)
+        assert response.code == 200
+        # -www answers HTTP/1.0 without a length: the body ends with the connection.
+        f = failureOf(webReactor, readBody(response), timeout=10)
+        assert f.check(PartialDownloadError) and b"s_server" in f.value.response
+    finally:
+        server.kill()
 
 
 # -- redirects ----------------------------------------------------------------------------------
