@@ -427,6 +427,8 @@ def test_unsupportedScheme(webReactor: Any) -> None:
     f = failureOf(webReactor, Agent(webReactor).request(b"GET", b"ftp://127.0.0.1/"))
     assert f.check(error.SchemeNotSupported) and "http and https" in str(f.value)
     assert failureOf(webReactor, Agent(webReactor).request(b"GET", b"/relative")).check(ValueError)
+    wrongHeaders = Agent(webReactor).request(b"GET", b"http://127.0.0.1/", {b"a": b"b"})  # type: ignore[arg-type]
+    assert "Headers" in str(failureOf(webReactor, wrongHeaders).value)
 
 
 def test_serverClosingMidBody(webReactor: Any) -> None:

@@ -454,6 +454,11 @@ class _AgentBase:
         bodyProducer: Any,
         requestPath: bytes,
     ) -> Deferred[Response]:
+        if headers is not None and not isinstance(headers, Headers):
+            raise TypeError(
+                f"headers is a torsion.web.http_headers.Headers, not {type(headers).__name__}: "
+                "Headers({b'name': [b'value']})"
+            )
         headers = Headers() if headers is None else headers.copy()
         if not headers.hasHeader(b"host"):
             headers.addRawHeader(

@@ -512,10 +512,11 @@ class _Tunnel(protocol.Protocol):
 
     def __init__(self, request: ProxyRequest) -> None:
         self.request = request
+        self.channel: Proxy = request.channel  # type: ignore[assignment]
 
     def connectionMade(self) -> None:
         request = self.request
-        channel = request.channel
+        channel = self.channel
         if request._disconnected or channel.transport is None:
             self.transport.loseConnection()
             return
@@ -525,10 +526,10 @@ class _Tunnel(protocol.Protocol):
         self.transport.registerProducer(channel.transport, True)
 
     def dataReceived(self, data: bytes) -> None:
-        self.request.channel.transport.write(data)
+        self.channel.transport.write(data)
 
     def connectionLost(self, reason: object = protocol.connectionDone) -> None:
-        channel = self.request.channel
+        channel = self.channel
         if channel._tunnel is self and channel.transport is not None:
             channel.transport.loseConnection()
 
