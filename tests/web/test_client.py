@@ -122,7 +122,16 @@ def test_uriParsing() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [b"/relative", b"http://", b"http://h:99999/", b"http://h:x/", b"http://[::1/"]
+    "bad",
+    [
+        b"/relative",
+        b"http://",
+        b"http://h:99999/",
+        b"http://h:x/",
+        b"http://[::1/",
+        b"http://h\r\nX-Injected: 1/",
+        b"http://a b/",
+    ],
 )
 def test_uriRejectsWhatIsNotAnAbsoluteURI(bad: bytes) -> None:
     with pytest.raises(ValueError):

@@ -540,7 +540,12 @@ class HTTP11ClientProtocol(protocol.Protocol):
         result: Deferred[Response] = Deferred(self._cancelRequest)
         self._responseDeferred = result
         try:
-            writing = request.writeTo(self.transport)
+            if request.bodyProducer is None:
+                # The common case, without a Deferred for the body that is not there.
+                self.transport.write(request._head())
+                writing = None
+            else:
+                writing = request.writeTo(self.transport)
         except BaseException:
             failure = Failure()
             self._responseDeferred = None
@@ -548,8 +553,11 @@ class HTTP11ClientProtocol(protocol.Protocol):
             self.transport.abortConnection()
             result.errback(RequestGenerationFailed([failure]))
             return result
-        self._writing = writing
-        writing.addCallbacks(self._requestSent, self._requestFailed)
+        if writing is None:
+            self._requestSent(None)
+        else:
+            self._writing = writing
+            writing.addCallbacks(self._requestSent, self._requestFailed)
         return result
 
     def _cancelRequest(self, result: Deferred[Response]) -> None:

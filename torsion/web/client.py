@@ -119,6 +119,7 @@ def _asBytes(value: bytes | str, what: str) -> bytes:
 # -- URIs -------------------------------------------------------------------------------
 
 _PORT = re.compile(rb"[0-9]{1,5}")
+_UNSAFE = re.compile(rb"[\x00-\x20\x7f]")
 
 
 class URI:
@@ -158,6 +159,10 @@ class URI:
             ValueError: the URI is not absolute, or its port is not a number.
         """
         raw = _asBytes(uri, "URI").strip()
+        if _UNSAFE.search(raw) is not None:
+            raise ValueError(
+                f"the URI {raw!r} holds spaces or control characters; percent-encode them"
+            )
         scheme, sep, rest = raw.partition(b"://")
         if not sep or not scheme:
             raise ValueError(f"{raw!r} is not an absolute URI (scheme://host/path)")
@@ -460,10 +465,10 @@ class _AgentBase:
                 "Headers({b'name': [b'value']})"
             )
         headers = Headers() if headers is None else headers.copy()
-        if not headers.hasHeader(b"host"):
-            headers.addRawHeader(
-                b"host", _hostHeader(parsedURI.scheme, parsedURI.host, parsedURI.port)
-            )
+        raw = headers._raw
+        if b"host" not in raw:
+            # URI.fromBytes refused controls and spaces, so the value is safe as it is.
+            raw[b"host"] = [_hostHeader(parsedURI.scheme, parsedURI.host, parsedURI.port)]
         request = Request._construct(
             method, requestPath, headers, bodyProducer, self._pool.persistent, parsedURI
         )
