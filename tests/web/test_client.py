@@ -8,6 +8,7 @@ import functools
 import gzip
 import http.cookiejar
 import io
+import re
 import socket
 import time
 import zlib
@@ -15,6 +16,8 @@ from http import server as stdlib_server
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface.verify import verifyObject
 
 from tests.internet import reactormixins
@@ -136,6 +139,18 @@ def test_uriParsing() -> None:
 def test_uriRejectsWhatIsNotAnAbsoluteURI(bad: bytes) -> None:
     with pytest.raises(ValueError):
         URI.fromBytes(bad)
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_uriParsingOfAnyBytesIsSafe(raw: bytes) -> None:
+    try:
+        uri = URI.fromBytes(raw)
+    except ValueError:
+        return
+    assert not re.search(rb"[\x00-\x20\x7f]", uri.host + uri.netloc + uri.originForm)
+    assert 0 < uri.port < 65536 and uri.host
+    assert URI.fromBytes(uri.toBytes()).toBytes() == uri.toBytes()
 
 
 def test_providesTheInterfaces(webReactor: Any) -> None:

@@ -3,9 +3,12 @@ response and its body come back, back-pressure, and every way an exchange can fa
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from torsion.internet import defer
 from torsion.internet.defer import CancelledError, Deferred
@@ -452,3 +455,30 @@ def test_abortFiresWhenClosed() -> None:
 def test_wrapperErrorsSayWhatHappened() -> None:
     error = ResponseFailed([Failure(ConnectionLost("gone"))])
     assert "ConnectionLost" in str(error) and error.response is None
+
+
+@given(
+    body=st.binary(max_size=3000),
+    cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=8),
+    chunked=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_anySplitOfAResponseGivesTheSameBody(body: bytes, cuts: list[int], chunked: bool) -> None:
+    from torsion.web._http11 import encodeChunk
+
+    if chunked:
+        framed = b"".join(encodeChunk(body[i : i + 700]) for i in range(0, len(body), 700))
+        wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + framed + b"0\r\n\r\n"
+    else:
+        wire = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    quiescent: list[Any] = []
+    client, _ = connected(quiescent)
+    d = client.request(get(persistent=True))
+    received = Body()
+    d.addCallback(lambda response: response.deliverBody(received))
+    points = sorted({min(c, len(wire)) for c in cuts} | {0, len(wire)})
+    for start, end in itertools.pairwise(points):
+        client.dataReceived(wire[start:end])
+    assert b"".join(received.data) == body
+    assert received.reason is not None and received.reason.check(ResponseDone)
+    assert quiescent == [client]
