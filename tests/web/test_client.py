@@ -453,6 +453,8 @@ def test_unsupportedScheme(webReactor: Any) -> None:
     assert failureOf(webReactor, Agent(webReactor).request(b"GET", b"/relative")).check(ValueError)
     wrongHeaders = Agent(webReactor).request(b"GET", b"http://127.0.0.1/", {b"a": b"b"})  # type: ignore[arg-type]
     assert "Headers" in str(failureOf(webReactor, wrongHeaders).value)
+    notAProducer = Agent(webReactor).request(b"POST", b"http://127.0.0.1/", None, b"data")
+    assert "FileBodyProducer" in str(failureOf(webReactor, notAProducer).value)
 
 
 def test_serverClosingMidBody(webReactor: Any) -> None:
@@ -579,6 +581,29 @@ def test_httpsHostNameMismatchIsRejected(webReactor: Any) -> None:
     assert f.value.reasons[0].check(CertificateVerificationError)
     assert "127.0.0.1" in str(f.value.reasons[0].value)
     assert served == []
+
+
+def test_hostnameCachingPolicyReusesCreators(webReactor: Any) -> None:
+    from torsion.web.client import HostnameCachingHTTPSPolicy
+
+    made: list[bytes] = []
+
+    class Counting(BrowserLikePolicyForHTTPS):
+        def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+            made.append(hostname)
+            return super().creatorForNetloc(hostname, port)
+
+    policy = HostnameCachingHTTPSPolicy(Counting(trustRoot=caCertificate()), cacheSize=2)
+    assert verifyObject(IPolicyForHTTPS, policy)
+    first = policy.creatorForNetloc(b"127.0.0.1", 1)
+    assert policy.creatorForNetloc(b"127.0.0.1", 2) is first
+    policy.creatorForNetloc(b"a.example", 1)
+    policy.creatorForNetloc(b"b.example", 1)
+    assert policy.creatorForNetloc(b"127.0.0.1", 1) is not first  # evicted
+    assert made == [b"127.0.0.1", b"a.example", b"b.example", b"127.0.0.1"]
+    port = listenTLS(webReactor, Echo())
+    response, _ = get(webReactor, Agent(webReactor, policy), b"https://127.0.0.1:%d/" % port)
+    assert response.code == 200
 
 
 def test_httpsUntrustedByDefault(webReactor: Any) -> None:

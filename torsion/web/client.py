@@ -71,6 +71,7 @@ __all__ = [
     "FileBodyProducer",
     "GzipDecoder",
     "HTTPConnectionPool",
+    "HostnameCachingHTTPSPolicy",
     "PartialDownloadError",
     "PotentialDataLoss",
     "ProxyAgent",
@@ -241,6 +242,26 @@ class BrowserLikePolicyForHTTPS:
 
         name = hostname.decode("idna") if isinstance(hostname, bytes) else hostname
         return optionsForClientTLS(name, trustRoot=self._trustRoot)
+
+
+@implementer(IPolicyForHTTPS)
+class HostnameCachingHTTPSPolicy:
+    """Wraps a policy and keeps the TLS settings of the last `cacheSize` hosts, so a
+    client talking to the same hosts again does not build a context each time."""
+
+    def __init__(self, policyforHTTPS: Any, cacheSize: int = 20) -> None:
+        self._policyForHTTPS = policyforHTTPS
+        self._cacheSize = cacheSize
+        self._cache: dict[bytes, Any] = {}
+
+    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+        creator = self._cache.pop(hostname, None)
+        if creator is None:
+            creator = self._policyForHTTPS.creatorForNetloc(hostname, port)
+            if len(self._cache) >= self._cacheSize:
+                del self._cache[next(iter(self._cache))]
+        self._cache[hostname] = creator
+        return creator
 
 
 @implementer(IAgentEndpointFactory)
@@ -463,6 +484,11 @@ class _AgentBase:
             raise TypeError(
                 f"headers is a torsion.web.http_headers.Headers, not {type(headers).__name__}: "
                 "Headers({b'name': [b'value']})"
+            )
+        if bodyProducer is not None and not hasattr(bodyProducer, "startProducing"):
+            raise TypeError(
+                f"bodyProducer is an IBodyProducer, not {type(bodyProducer).__name__}; "
+                "for bytes in memory use FileBodyProducer(io.BytesIO(data))"
             )
         headers = Headers() if headers is None else headers.copy()
         raw = headers._raw
