@@ -85,7 +85,7 @@ class Echo(resource.Resource):
     isLeaf = True
 
     def render(self, request: Any) -> bytes:
-        request.setHeader(b"x-client-port", str(request.getClientAddress().port))
+        request.setHeader(b"x-client-port", str(getattr(request.getClientAddress(), "port", 0)))
         seen = [request.method, request.uri]
         for name in (b"host", b"cookie", b"authorization", b"accept-encoding", b"x-test"):
             value = request.getHeader(name)
@@ -874,3 +874,20 @@ def test_gzipMembersAndEmptyBodies(webReactor: Any) -> None:
 def test_cookieAgentRefusesABadURI(webReactor: Any) -> None:
     agent = CookieAgent(Agent(webReactor), http.cookiejar.CookieJar())
     assert failureOf(webReactor, agent.request(b"GET", b"not a uri")).check(ValueError)
+
+
+def test_usingEndpointFactoryOverAUnixSocket(webReactor: Any, tmp_path: Any) -> None:
+    from torsion.internet.endpoints import UNIXClientEndpoint
+
+    path = str(tmp_path / "web.sock")
+    webReactor.listenUNIX(path, server.Site(Echo(), reactor=webReactor))
+
+    class ToTheSocket:
+        def endpointForURI(self, uri: URI) -> Any:
+            return UNIXClientEndpoint(webReactor, path)
+
+    agent = Agent.usingEndpointFactory(webReactor, ToTheSocket(), HTTPConnectionPool(webReactor))
+    for _ in range(2):
+        _, body = get(webReactor, agent, b"http://unix.example/over-unix")
+        assert body.startswith(b"GET /over-unix host=unix.example")
+    runUntilFired(webReactor, agent._pool.closeCachedConnections())
