@@ -96,7 +96,7 @@ class HTTPChannel(protocol.Protocol):
         if parser is None or self._phase == _CLOSING:
             return
         parser.feed(data)
-        if self._request is not None:
+        if self._request is not None and self._head is None:
             # A response is in progress: this is pipelined data, parsed once it is done.
             if parser.buffered > self.maxPipelinedBytes and not self._pausedForPipeline:
                 self._pausedForPipeline = True
@@ -140,6 +140,10 @@ class HTTPChannel(protocol.Protocol):
         elif self._head is not None and self.bodyTimeout is not None:
             self._phase = _BODY
             self._setDeadline(self._clock.seconds() + self.bodyTimeout)
+        elif self._head is None and not self._pausedForPipeline and self._parser is not None:
+            if self._parser.buffered > self.maxPipelinedBytes:
+                self._pausedForPipeline = True
+                self.transport.pauseProducing()
         if self._pausedForPipeline and self._request is None:
             self._pausedForPipeline = False
             self.transport.resumeProducing()
@@ -202,8 +206,10 @@ class HTTPChannel(protocol.Protocol):
                 self._setDeadline(deadline)
         else:
             self._deadline = _INF
-        if not self._dispatching and self._parser is not None and self._parser.buffered:
-            self._parse()
+        parser = self._parser
+        if not self._dispatching and parser is not None:
+            if self._pausedForPipeline or parser._pos < len(parser._buffer):
+                self._parse()
 
     def _enterIdle(self) -> None:
         self._phase = _IDLE

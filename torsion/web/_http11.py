@@ -246,7 +246,7 @@ class ChunkedDecoder:
                 self._trailerBytes += len(line) + 1
                 if self._trailerBytes > self._limits.maxTrailerBytes:
                     raise ParseError(431, "the trailer section is too large")
-                if line[:1] in (b" ", b"\t") or _HEADER_LINE.fullmatch(line + b"\r") is None:
+                if line[:1] in (b" ", b"\t") or _HEADER_LINE.fullmatch(line) is None:
                     raise ParseError(400, "a malformed trailer field")
         return pieces, pos, False
 
@@ -411,8 +411,10 @@ class _Parser:
 
     def _incompleteHead(self, buffer: bytes, pos: int) -> None:
         pending = len(buffer) - pos
-        if pending > self._limits.maxLineLength and buffer.find(b"\n", pos) < 0:
-            raise self._lineTooLong()
+        if pending > self._limits.maxLineLength:
+            firstLineEnd = buffer.find(b"\n", pos)
+            if firstLineEnd < 0 or firstLineEnd - pos > self._limits.maxLineLength:
+                raise self._lineTooLong()
         if pending > self._limits.maxLineLength + self._limits.maxHeaderBytes:
             raise ParseError(431, "the header block is too large")
         self._scanFrom = max(pos, len(buffer) - 3)
