@@ -106,7 +106,9 @@ def test_expect_100_continue_is_answered_before_the_body() -> None:
 
 def test_expect_100_continue_with_a_body_over_the_limit_gets_413_and_no_100() -> None:
     site = MemorySite(Echo(), limits=Limits(maxBodySize=10))
-    response = site.request(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n")
+    response = site.request(
+        b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n"
+    )
     assert response.code == 413
     assert b"100 Continue" not in site.transport.value()
     assert site.transport.disconnecting
@@ -136,7 +138,8 @@ def test_a_refusal_waits_for_the_response_before_it() -> None:
 def test_chunked_request_body() -> None:
     site = MemorySite(Echo())
     response = site.request(
-        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
     )
     assert response.body == b"POST /c abcde"
 
@@ -154,7 +157,9 @@ def test_a_large_body_is_spooled_to_a_file() -> None:
     site = MemorySite(Keep())
     server.Request.bodySpoolThreshold = 1000
     try:
-        response = site.request(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
+        response = site.request(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000
+        )
     finally:
         del server.Request.bodySpoolThreshold
     assert response.body == b"5000"

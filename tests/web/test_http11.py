@@ -75,9 +75,11 @@ class TestRequests:
         assert evs[-1] is END
 
     def test_pipelined_requests_come_out_in_order(self) -> None:
-        data = b"".join(
-            b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3)
-        ) + b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nokGET /last HTTP/1.1\r\nHost: x\r\n\r\n"
+        data = (
+            b"".join(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3))
+            + b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
+            + b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         evs = events(RequestParser(), data)
         targets = [e.target for e in evs if isinstance(e, RequestHead)]
         assert targets == [b"/0", b"/1", b"/2", b"/p", b"/last"]
@@ -85,7 +87,7 @@ class TestRequests:
         assert evs.count(END) == 5
 
     def test_bare_lf_line_ends_are_accepted(self) -> None:
-        (head, end) = events(RequestParser(), b"GET / HTTP/1.1\nHost: x\nA: b\n\n")
+        (head, _) = events(RequestParser(), b"GET / HTTP/1.1\nHost: x\nA: b\n\n")
         assert head.headers == {b"host": [b"x"], b"a": [b"b"]}
 
     def test_leading_blank_lines_are_ignored(self) -> None:
@@ -93,7 +95,9 @@ class TestRequests:
         assert evs[0].target == b"/"
 
     def test_value_whitespace_is_trimmed_and_repeats_kept(self) -> None:
-        (head, _) = events(RequestParser(), b"GET / HTTP/1.1\r\nHost: x\r\nA:  1 \t\r\na: 2\r\n\r\n")
+        (head, _) = events(
+            RequestParser(), b"GET / HTTP/1.1\r\nHost: x\r\nA:  1 \t\r\na: 2\r\n\r\n"
+        )
         assert head.headers[b"a"] == [b"1", b"2"]
 
     def test_http10_keep_alive_rules(self) -> None:
@@ -101,7 +105,9 @@ class TestRequests:
         assert plain.version == (1, 0) and not plain.keepAlive
         (asked, _) = events(RequestParser(), b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
         assert asked.keepAlive
-        (closing, _) = events(RequestParser(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        (closing, _) = events(
+            RequestParser(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         assert not closing.keepAlive
 
     def test_expect_continue(self) -> None:
@@ -111,7 +117,9 @@ class TestRequests:
         assert refusal(data.replace(b"100-continue", b"fancy")).status == 417
 
     def test_absolute_form_and_asterisk_targets(self) -> None:
-        (head, _) = events(RequestParser(), b"GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        (head, _) = events(
+            RequestParser(), b"GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        )
         assert head.target == b"http://example.com/x"
         (star, _) = events(RequestParser(), b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
         assert star.target == b"*"
@@ -122,38 +130,64 @@ class TestRefusals:
 
     @pytest.mark.parametrize(
         "lengths",
-        [b"Content-Length: 5\r\nContent-Length: 6", b"Content-Length: 5, 6", b"Content-Length: +5",
-         b"Content-Length: 0x5", b"Content-Length: -1", b"Content-Length: 5 5",
-         b"Content-Length: 1234567890123456789012"],
+        [
+            b"Content-Length: 5\r\nContent-Length: 6",
+            b"Content-Length: 5, 6",
+            b"Content-Length: +5",
+            b"Content-Length: 0x5",
+            b"Content-Length: -1",
+            b"Content-Length: 5 5",
+            b"Content-Length: 1234567890123456789012",
+        ],
     )
     def test_bad_content_length(self, lengths: bytes) -> None:
         assert refusal(b"POST / HTTP/1.1\r\nHost: x\r\n" + lengths + b"\r\n\r\nhello").status == 400
 
     def test_identical_repeated_content_length_is_accepted(self) -> None:
-        evs = events(RequestParser(), b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")
+        evs = events(
+            RequestParser(),
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+        )
         assert body(evs) == b"ok"
 
     def test_content_length_with_transfer_encoding(self) -> None:
-        data = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        data = (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
         assert refusal(data).status == 400
 
     @pytest.mark.parametrize(
         ("coding", "status"),
-        [(b"gzip", 400), (b"chunked, gzip", 400), (b"chunked, chunked", 400), (b"gzip, chunked", 501),
-         (b"identity", 400), (b"xchunked", 400)],
+        [
+            (b"gzip", 400),
+            (b"chunked, gzip", 400),
+            (b"chunked, chunked", 400),
+            (b"gzip, chunked", 501),
+            (b"identity", 400),
+            (b"xchunked", 400),
+        ],
     )
     def test_transfer_codings(self, coding: bytes, status: int) -> None:
         data = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding + b"\r\n\r\n0\r\n\r\n"
         assert refusal(data).status == status
 
     def test_transfer_encoding_in_http10(self) -> None:
-        assert refusal(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").status == 400
+        assert (
+            refusal(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").status == 400
+        )
 
     @pytest.mark.parametrize(
         "chunks",
-        [b"5x\r\nhello\r\n0\r\n\r\n", b"-5\r\nhello\r\n0\r\n\r\n", b"\r\nhello\r\n0\r\n\r\n",
-         b"5\r\nhelloXX0\r\n\r\n", b"1234567890123456\r\n", b"0x5\r\nhello\r\n0\r\n\r\n",
-         b"5\r\nhello\r\n0\r\n bad trailer\r\n\r\n"],
+        [
+            b"5x\r\nhello\r\n0\r\n\r\n",
+            b"-5\r\nhello\r\n0\r\n\r\n",
+            b"\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhelloXX0\r\n\r\n",
+            b"1234567890123456\r\n",
+            b"0x5\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\n bad trailer\r\n\r\n",
+        ],
     )
     def test_bad_chunks(self, chunks: bytes) -> None:
         data = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
@@ -188,10 +222,19 @@ class TestRefusals:
         assert refusal(b"GET /" + b"a" * 200, limits).status == 414
         many = b"".join(b"H%d: v\r\n" % i for i in range(4))
         assert refusal(b"GET / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n", limits).status == 431
-        assert refusal(b"GET / HTTP/1.1\r\nHost: x\r\nBig: " + b"v" * 300 + b"\r\n\r\n", limits).status == 431
+        assert (
+            refusal(b"GET / HTTP/1.1\r\nHost: x\r\nBig: " + b"v" * 300 + b"\r\n\r\n", limits).status
+            == 431
+        )
         assert refusal(b"GET / HTTP/1.1\r\nHost: x\r\nBig: " + b"v" * 400, limits).status == 431
-        assert refusal(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", limits).status == 413
-        chunked = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n6\r\nhello!\r\n"
+        assert (
+            refusal(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", limits).status
+            == 413
+        )
+        chunked = (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"6\r\nhello!\r\n6\r\nhello!\r\n"
+        )
         assert refusal(chunked, limits).status == 413
 
     def test_a_long_chunk_line_is_refused_before_it_ends(self) -> None:
@@ -200,7 +243,9 @@ class TestRefusals:
 
     def test_trailer_size_is_bounded(self) -> None:
         limits = Limits(maxTrailerBytes=50)
-        data = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: " + b"v" * 100
+        data = (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: " + b"v" * 100
+        )
         assert refusal(data, limits).status == 431
 
 
@@ -214,7 +259,11 @@ class TestResponses:
         assert body(evs) == b"hello" and evs[-1] is END
 
     def test_chunked(self) -> None:
-        evs = events(ResponseParser(), b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", True)
+        evs = events(
+            ResponseParser(),
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            True,
+        )
         assert evs[0].chunked and body(evs) == b"abc" and evs[-1] is END
 
     def test_until_close(self) -> None:
@@ -242,7 +291,10 @@ class TestResponses:
         assert evs[-1] is END
 
     def test_interim_responses_precede_the_final_one(self) -> None:
-        evs = events(ResponseParser(), b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx")
+        evs = events(
+            ResponseParser(),
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+        )
         assert [e.code for e in evs if isinstance(e, ResponseHead)] == [100, 200]
         assert body(evs) == b"x"
 
@@ -272,7 +324,11 @@ _value = st.binary(max_size=30).map(lambda b: bytes(c for c in b if 0x21 <= c <=
 )
 def test_any_split_of_a_valid_request_parses_the_same(headers, content, chunked, cuts) -> None:
     lines = [b"POST /x HTTP/1.1", b"Host: h"]
-    lines += [name + b": " + value for name, value in headers if name not in (b"host", b"content-length", b"transfer-encoding", b"expect", b"connection")]
+    lines += [
+        name + b": " + value
+        for name, value in headers
+        if name not in (b"host", b"content-length", b"transfer-encoding", b"expect", b"connection")
+    ]
     if chunked:
         lines.append(b"Transfer-Encoding: chunked")
         payload = (encodeChunk(content) if content else b"") + b"0\r\n\r\n"
@@ -283,7 +339,7 @@ def test_any_split_of_a_valid_request_parses_the_same(headers, content, chunked,
     parser = RequestParser()
     out: list = []
     start = 0
-    for cut in sorted(set(min(c, len(data)) for c in cuts)) + [len(data)]:
+    for cut in [*sorted({min(c, len(data)) for c in cuts}), len(data)]:
         parser.feed(data[start:cut])
         start = cut
         while (event := parser.next()) is not None:

@@ -48,7 +48,9 @@ def parseResponses(data: bytes, methods: list[bytes] | None = None) -> list[Resp
 class MemorySite:
     """One connection to `site`, in memory."""
 
-    def __init__(self, root: Any = None, site: server.Site | None = None, **siteArguments: Any) -> None:
+    def __init__(
+        self, root: Any = None, site: server.Site | None = None, **siteArguments: Any
+    ) -> None:
         self.clock = Clock()
         self.site = site or server.Site(root, reactor=self.clock, **siteArguments)
         self.site._reactor = self.clock
@@ -70,4 +72,6 @@ class MemorySite:
         return response
 
     def get(self, path: bytes = b"/", headers: bytes = b"") -> Response:
-        return self.request(b"GET " + path + b" HTTP/1.1\r\nHost: example.com\r\n" + headers + b"\r\n")
+        return self.request(
+            b"GET " + path + b" HTTP/1.1\r\nHost: example.com\r\n" + headers + b"\r\n"
+        )

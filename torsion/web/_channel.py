@@ -140,10 +140,14 @@ class HTTPChannel(protocol.Protocol):
         elif self._head is not None and self.bodyTimeout is not None:
             self._phase = _BODY
             self._setDeadline(self._clock.seconds() + self.bodyTimeout)
-        elif self._head is None and not self._pausedForPipeline and self._parser is not None:
-            if self._parser.buffered > self.maxPipelinedBytes:
-                self._pausedForPipeline = True
-                self.transport.pauseProducing()
+        elif (
+            self._head is None
+            and not self._pausedForPipeline
+            and self._parser is not None
+            and self._parser.buffered > self.maxPipelinedBytes
+        ):
+            self._pausedForPipeline = True
+            self.transport.pauseProducing()
         if self._pausedForPipeline and self._request is None:
             self._pausedForPipeline = False
             self.transport.resumeProducing()
@@ -207,9 +211,12 @@ class HTTPChannel(protocol.Protocol):
         else:
             self._deadline = _INF
         parser = self._parser
-        if not self._dispatching and parser is not None:
-            if self._pausedForPipeline or parser._pos < len(parser._buffer):
-                self._parse()
+        if (
+            not self._dispatching
+            and parser is not None
+            and (self._pausedForPipeline or parser._pos < len(parser._buffer))
+        ):
+            self._parse()
 
     def _enterIdle(self) -> None:
         self._phase = _IDLE

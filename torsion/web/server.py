@@ -90,7 +90,7 @@ class Request(http.Request, components.Componentized):
             return
         if isinstance(body, defer.Deferred) or hasattr(body, "__await__"):
             d = defer.ensureDeferred(body)
-            d.addCallbacks(self._asyncBody, self.processingFailed)
+            d.addCallbacks(self._asyncBody, self._asyncFailure)
             return
         self.processingFailed(
             Failure(
@@ -112,6 +112,9 @@ class Request(http.Request, components.Componentized):
             )
             return
         self.writeWhole(body)
+
+    def _asyncFailure(self, reason: Failure) -> None:
+        self.processingFailed(reason)
 
     def processingFailed(self, reason: Failure) -> Failure:
         """A render failed: log the traceback, answer 500 (the traceback only if the
