@@ -357,3 +357,18 @@ def test_arbitrary_bytes_parse_or_fail_cleanly(data: bytes) -> None:
         events(RequestParser(), data)
     except ParseError as error:
         assert 400 <= error.status < 600
+
+
+def test_a_repeated_header_block_gives_independent_headers() -> None:
+    parser = RequestParser()
+    request = b"GET /%d HTTP/1.1\r\nHost: x\r\nA: 1\r\n\r\n"
+    (first, _) = events(parser, request % 1)
+    first.headers[b"a"].append(b"changed by the application")
+    first.headers[b"new"] = [b"x"]
+    (second, _) = events(parser, request % 2)
+    assert second.headers == {b"host": [b"x"], b"a": [b"1"]}
+    assert second.target == b"/2"
+    (third, _) = events(parser, b"GET / HTTP/1.1\r\nHost: y\r\n\r\n")
+    assert third.headers == {b"host": [b"y"]}
+    (tenth, _) = events(parser, b"GET / HTTP/1.0\r\nHost: y\r\n\r\n")
+    assert not tenth.keepAlive, "the version takes part in the framing decision"
