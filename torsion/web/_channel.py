@@ -140,6 +140,14 @@ class HTTPChannel(protocol.Protocol):
         elif self._head is not None and self.bodyTimeout is not None:
             self._phase = _BODY
             self._setDeadline(self._clock.seconds() + self.bodyTimeout)
+        elif (
+            self._head is None
+            and not self._pausedForPipeline
+            and self._parser is not None
+            and self._parser.buffered > self.maxPipelinedBytes
+        ):
+            self._pausedForPipeline = True
+            self.transport.pauseProducing()
         if self._pausedForPipeline and self._request is None:
             self._pausedForPipeline = False
             self.transport.resumeProducing()
@@ -202,7 +210,12 @@ class HTTPChannel(protocol.Protocol):
                 self._setDeadline(deadline)
         else:
             self._deadline = _INF
-        if not self._dispatching and self._parser is not None and self._parser.buffered:
+        parser = self._parser
+        if (
+            not self._dispatching
+            and parser is not None
+            and (self._pausedForPipeline or parser._pos < len(parser._buffer))
+        ):
             self._parse()
 
     def _enterIdle(self) -> None:

@@ -246,7 +246,7 @@ class ChunkedDecoder:
                 self._trailerBytes += len(line) + 1
                 if self._trailerBytes > self._limits.maxTrailerBytes:
                     raise ParseError(431, "the trailer section is too large")
-                if line[:1] in (b" ", b"\t") or _HEADER_LINE.fullmatch(line + b"\r") is None:
+                if line[:1] in (b" ", b"\t") or _HEADER_LINE.fullmatch(line) is None:
                     raise ParseError(400, "a malformed trailer field")
         return pieces, pos, False
 
@@ -332,6 +332,7 @@ class ResponseHead:
 
 _HEAD, _BODY_LENGTH, _BODY_CHUNKED, _BODY_UNTIL_CLOSE, _DONE_STATE = range(5)
 _HTTP11 = (1, 1)
+_HEAD_CACHE_LIMIT = 4096
 
 
 class _Parser:
@@ -411,8 +412,10 @@ class _Parser:
 
     def _incompleteHead(self, buffer: bytes, pos: int) -> None:
         pending = len(buffer) - pos
-        if pending > self._limits.maxLineLength and buffer.find(b"\n", pos) < 0:
-            raise self._lineTooLong()
+        if pending > self._limits.maxLineLength:
+            firstLineEnd = buffer.find(b"\n", pos)
+            if firstLineEnd < 0 or firstLineEnd - pos > self._limits.maxLineLength:
+                raise self._lineTooLong()
         if pending > self._limits.maxLineLength + self._limits.maxHeaderBytes:
             raise ParseError(431, "the header block is too large")
         self._scanFrom = max(pos, len(buffer) - 3)
@@ -473,34 +476,21 @@ class _Parser:
 class RequestParser(_Parser):
     """A server's view of one connection: request heads and their bodies, in order."""
 
-    __slots__ = ()
+    __slots__ = ("_lastHead",)
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__(limits)
+        self._lastHead: (
+            tuple[bytes, bool, dict[bytes, list[bytes]], int, bool, bool, bool] | None
+        ) = None
 
     def _lineTooLong(self) -> ParseError:
         return ParseError(414, "the request line is too long")
 
-    def next(self) -> RequestHead | bytes | _End | None:
-        state = self._state
-        if state != _HEAD:
-            if state == _DONE_STATE and not self._pieces:
-                self._state = _HEAD
-                return END
-            return self._nextBody()
-        if self._pos >= len(self._buffer):
-            return None
-        split = self._splitHead()
-        if split is None:
-            return None
-        startLine, block = split
-        match = _REQUEST_LINE.fullmatch(startLine)
-        if match is None:
-            raise _badRequestLine(startLine)
-        method, target, major, minor = match.groups()
-        if major != b"1":
-            raise ParseError(505, "only HTTP/1.x is served on this connection")
-        http11 = minor != b"0"
+    def _frame(
+        self, block: bytes, http11: bool
+    ) -> tuple[dict[bytes, list[bytes]], int, bool, bool, bool]:
+        """Parse a request's header block and decide its framing (RFC 9112 section 6)."""
         headers = parseHeaderBlock(block, self._limits)
         contentLength = 0
         chunked = False
@@ -544,6 +534,47 @@ class RequestParser(_Parser):
             if _headerTokens(expect) != [b"100-continue"]:
                 raise ParseError(417, "only the 100-continue expectation is supported")
             expectContinue = http11 and (chunked or contentLength > 0)
+        return headers, contentLength, chunked, keepAlive, expectContinue
+
+    def next(self) -> RequestHead | bytes | _End | None:
+        state = self._state
+        if state != _HEAD:
+            if state == _DONE_STATE and not self._pieces:
+                self._state = _HEAD
+                return END
+            return self._nextBody()
+        if self._pos >= len(self._buffer):
+            return None
+        split = self._splitHead()
+        if split is None:
+            return None
+        startLine, block = split
+        match = _REQUEST_LINE.fullmatch(startLine)
+        if match is None:
+            raise _badRequestLine(startLine)
+        method, target, major, minor = match.groups()
+        if major != b"1":
+            raise ParseError(505, "only HTTP/1.x is served on this connection")
+        http11 = minor != b"0"
+        # A keep-alive client usually sends the same header block on each request: the
+        # block already checked on this connection is not parsed again, only copied.
+        last = self._lastHead
+        if last is not None and last[0] == block and last[1] == http11:
+            _, _, template, contentLength, chunked, keepAlive, expectContinue = last
+            headers = {name: values[:] for name, values in template.items()}
+        else:
+            headers, contentLength, chunked, keepAlive, expectContinue = self._frame(block, http11)
+            if len(block) <= _HEAD_CACHE_LIMIT:
+                template = {name: values[:] for name, values in headers.items()}
+                self._lastHead = (
+                    block,
+                    http11,
+                    template,
+                    contentLength,
+                    chunked,
+                    keepAlive,
+                    expectContinue,
+                )
         if chunked or contentLength:
             self._startBody(contentLength, chunked)
         else:

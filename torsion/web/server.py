@@ -72,7 +72,10 @@ class Request(http.Request, components.Componentized):
         else:
             self.postpath = path[1:].split(b"/")
         try:
-            self.render(site.getResourceFor(self))
+            if path == b"*":
+                self.render(site.resource)
+            else:
+                self.render(site.getResourceFor(self))
         except Exception:
             self.processingFailed(Failure())
 
@@ -90,7 +93,7 @@ class Request(http.Request, components.Componentized):
             return
         if isinstance(body, defer.Deferred) or hasattr(body, "__await__"):
             d = defer.ensureDeferred(body)
-            d.addCallbacks(self._asyncBody, self.processingFailed)
+            d.addCallbacks(self._asyncBody, self._asyncFailure)
             return
         self.processingFailed(
             Failure(
@@ -112,6 +115,9 @@ class Request(http.Request, components.Componentized):
             )
             return
         self.writeWhole(body)
+
+    def _asyncFailure(self, reason: Failure) -> None:
+        self.processingFailed(reason)
 
     def processingFailed(self, reason: Failure) -> Failure:
         """A render failed: log the traceback, answer 500 (the traceback only if the
@@ -200,10 +206,15 @@ class Request(http.Request, components.Componentized):
         return self.appRootURL
 
     def childLink(self, name: bytes) -> bytes:
-        """A relative link to the child `name` of the resource being rendered."""
-        lastSegment = self.prepath[-1] if self.prepath else b""
-        if self.postpath:
-            return lastSegment + b"/" + name if lastSegment else name
+        """A link, relative to the requested URL, to the child `name` of the resource
+        being rendered (the URL's directory is what a browser resolves it against)."""
+        below = len(self.postpath)
+        if below > 1:
+            return b"../" * (below - 1) + name
+        if below == 1:
+            return name
+        if self.prepath and self.prepath[-1]:
+            return self.prepath[-1] + b"/" + name
         return name
 
     def siblingLink(self, name: bytes) -> bytes:
