@@ -257,19 +257,23 @@ class ReverseProxyResource(resource.Resource):
         reactor: Any = None,
         *,
         pool: Any = None,
+        _agent: Any = None,
     ) -> None:
         super().__init__()
         if reactor is None:
             from torsion.web._channel import _defaultReactor
 
             reactor = _defaultReactor()
-        from torsion.web.client import HTTPConnectionPool
+        from torsion.web.client import Agent, HTTPConnectionPool
 
         self.host = host.decode("ascii") if isinstance(host, bytes) else host
         self.port = port
         self.path = path
         self.reactor = reactor
-        self._pool = pool if pool is not None else HTTPConnectionPool(reactor)
+        if _agent is None:
+            pool = pool if pool is not None else HTTPConnectionPool(reactor)
+            _agent = Agent(reactor, pool=pool)
+        self._agent = _agent
 
     def getChild(self, path: bytes, request: Any) -> ReverseProxyResource:
         return ReverseProxyResource(
@@ -277,7 +281,7 @@ class ReverseProxyResource(resource.Resource):
             self.port,
             self.path + b"/" + _quote(path, safe="").encode("ascii"),
             self.reactor,
-            pool=self._pool,
+            _agent=self._agent,
         )
 
     def _backendHost(self) -> bytes:
@@ -287,14 +291,11 @@ class ReverseProxyResource(resource.Resource):
         return host if self.port == 80 else host + b":%d" % self.port
 
     def render(self, request: Any) -> int:
-        from torsion.web.client import Agent
-
         _, question, query = request.uri.partition(b"?")
         target = (self.path or b"/") + (b"?" + query if question else b"")
         url = b"http://" + self._backendHost() + target
-        agent = Agent(self.reactor, pool=self._pool)
         body = _requestBody(request)
-        d = agent.request(
+        d = self._agent.request(
             request.method, url, _forwardedHeaders(request, self._backendHost()), body
         )
         finished = request.notifyFinish()
