@@ -382,10 +382,12 @@ def test_producerWritingTooLittleOrTooMuch() -> None:
 
     client, transport = connected()
     producer = Producer(2)
-    client.request(get(method=b"POST", body=producer))
+    d = client.request(get(method=b"POST", body=producer))
     with pytest.raises(WrongBodyLength):
         producer.consumer.write(b"abc")
     assert transport.aborted and producer.stopped
+    f = failure(d)
+    assert f.check(RequestGenerationFailed) and f.value.reasons[0].check(WrongBodyLength)
     assert not transport.value().endswith(b"abc")
 
 
@@ -482,3 +484,16 @@ def test_anySplitOfAResponseGivesTheSameBody(body: bytes, cuts: list[int], chunk
     assert b"".join(received.data) == body
     assert received.reason is not None and received.reason.check(ResponseDone)
     assert quiescent == [client]
+
+
+def test_producerRaisingAtOnceIsRequestGenerationFailed() -> None:
+    class Broken(Producer):
+        def startProducing(self, consumer: Any) -> Deferred[None]:
+            consumer.write(b"too much for two bytes")
+            return defer.succeed(None)
+
+    client, transport = connected()
+    d = client.request(get(method=b"POST", body=Broken(2)))
+    f = failure(d)
+    assert f.check(RequestGenerationFailed) and f.value.reasons[0].check(WrongBodyLength)
+    assert transport.aborted and transport.producer is None

@@ -235,7 +235,15 @@ class Request:
 class _BodyWriter:
     """The consumer a body producer writes to: checks the length, frames the chunks."""
 
-    __slots__ = ("_chunked", "_finished", "_length", "_producer", "_transport", "_written")
+    __slots__ = (
+        "_chunked",
+        "_finished",
+        "_length",
+        "_producer",
+        "_result",
+        "_transport",
+        "_written",
+    )
 
     def __init__(self, transport: Any, producer: Any) -> None:
         self._transport = transport
@@ -245,41 +253,38 @@ class _BodyWriter:
         self._length = None if self._chunked else int(length)
         self._written = 0
         self._finished = False
+        self._result: Deferred[None] = Deferred()
 
     def start(self) -> Deferred[None]:
-        transport = self._transport
-        transport.registerProducer(self._producer, True)
-        try:
-            producing = defer.maybeDeferred(self._producer.startProducing, self)
-        except BaseException:
-            producing = defer.fail()
-        result: Deferred[None] = Deferred()
+        self._transport.registerProducer(self._producer, True)
+        producing = defer.maybeDeferred(self._producer.startProducing, self)
+        producing.addCallbacks(self._produced, self._fail)
+        return self._result
 
-        def done(_: object) -> None:
-            if self._finished:
-                return
-            self._finished = True
-            self._unregister()
-            if self._length is not None and self._written != self._length:
-                result.errback(
+    def _produced(self, _: object) -> None:
+        if self._finished:
+            return
+        if self._length is not None and self._written != self._length:
+            self._fail(
+                Failure(
                     WrongBodyLength(
                         f"the body producer promised {self._length} bytes and wrote {self._written}"
                     )
                 )
-                return
-            if self._chunked:
-                transport.write(_http11.LAST_CHUNK)
-            result.callback(None)
+            )
+            return
+        self._finished = True
+        self._unregister()
+        if self._chunked:
+            self._transport.write(_http11.LAST_CHUNK)
+        self._result.callback(None)
 
-        def failed(reason: Failure) -> None:
-            if self._finished:
-                return
-            self._finished = True
-            self._unregister()
-            result.errback(reason)
-
-        producing.addCallbacks(done, failed)
-        return result
+    def _fail(self, reason: Failure) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._unregister()
+        self._result.errback(reason)
 
     def _unregister(self) -> None:
         try:
@@ -295,15 +300,12 @@ class _BodyWriter:
         self._written += len(data)
         if self._length is not None:
             if self._written > self._length:
-                self._finished = True
-                self._unregister()
-                try:
-                    self._producer.stopProducing()
-                finally:
-                    self._transport.abortConnection()
-                raise WrongBodyLength(
+                tooMuch = WrongBodyLength(
                     f"the body producer wrote more than the {self._length} bytes it promised"
                 )
+                self._fail(Failure(tooMuch))  # the request fails; the connection is dropped
+                self._producer.stopProducing()
+                raise tooMuch
             self._transport.write(data)
         else:
             self._transport.write(_http11.encodeChunk(data))
