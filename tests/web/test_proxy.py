@@ -450,3 +450,23 @@ def test_connectTunnelErrors(webReactor: Any) -> None:
         request = b"CONNECT %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target
         answer = rawExchange(webReactor, proxyPort, request)
         assert answer.startswith(b"HTTP/1.1 " + status), answer
+
+
+def test_slowBackendIs504(webReactor: Any) -> None:
+    lost: list[Any] = []
+
+    class Never(resource.Resource):
+        isLeaf = True
+
+        def render_GET(self, request: Any) -> int:
+            request.notifyFinish().addErrback(lost.append)
+            return server.NOT_DONE_YET
+
+    root = resource.Resource()
+    slow = proxy.ReverseProxyResource("127.0.0.1", listenSite(webReactor, Never()), b"", webReactor)
+    slow.backendTimeout = 0.3
+    root.putChild(b"slow", slow)
+    front = listenSite(webReactor, root)
+    response, body = fetch(webReactor, b"http://127.0.0.1:%d/slow/below" % front)
+    assert response.code == 504 and b"within 0.3 seconds" in body
+    runUntil(webReactor, lambda: lost)  # the backend connection was dropped

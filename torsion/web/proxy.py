@@ -7,7 +7,8 @@ both ways: a slow client pauses the backend connection.
 - `ReverseProxyResource(host, port, path)` serves a subtree of a Site from a backend
   server: the method, headers (less hop-by-hop ones, plus X-Forwarded-For,
   X-Forwarded-Host and X-Forwarded-Proto) and body go to the backend over a pooled
-  connection; a backend that cannot be reached is a 502.
+  connection; a backend that cannot be reached is a 502, one that does not start
+  answering within `backendTimeout` seconds a 504.
 - `Proxy` is an HTTPChannel whose requests (`ProxyRequest`) are absolute-form requests
   from clients configured to use a proxy (`curl -x`); each is forwarded by a
   `ProxyClient`. Only http is forwarded, other schemes are answered 501; CONNECT is
@@ -28,6 +29,7 @@ from zope.interface import implementer
 
 from torsion.internet import defer, protocol
 from torsion.internet.defer import Deferred
+from torsion.internet.error import TimeoutError
 from torsion.python import log
 from torsion.python.failure import Failure
 from torsion.web import http, resource, server
@@ -248,6 +250,8 @@ class ReverseProxyResource(resource.Resource):
     """
 
     proxyClientFactoryClass: Any = None  # Twisted's attribute; the agent is used instead
+    backendTimeout: float | None = 60.0
+    """Seconds the backend has to start its response before the client gets a 504."""
 
     def __init__(
         self,
@@ -276,13 +280,15 @@ class ReverseProxyResource(resource.Resource):
         self._agent = _agent
 
     def getChild(self, path: bytes, request: Any) -> ReverseProxyResource:
-        return ReverseProxyResource(
+        child = ReverseProxyResource(
             self.host,
             self.port,
             self.path + b"/" + _quote(path, safe="").encode("ascii"),
             self.reactor,
             _agent=self._agent,
         )
+        child.backendTimeout = self.backendTimeout
+        return child
 
     def _backendHost(self) -> bytes:
         host = self.host.encode("ascii")
@@ -298,6 +304,8 @@ class ReverseProxyResource(resource.Resource):
         d = self._agent.request(
             request.method, url, _forwardedHeaders(request, self._backendHost()), body
         )
+        if self.backendTimeout is not None:
+            d.addTimeout(self.backendTimeout, self.reactor)
         finished = request.notifyFinish()
         finished.addErrback(lambda _: d.cancel())
 
@@ -312,6 +320,14 @@ class ReverseProxyResource(resource.Resource):
             if request._disconnected:
                 return
             log.msg(f"The backend {self.host}:{self.port} failed: {reason.value}")
+            if reason.check(TimeoutError):
+                _answer(
+                    request,
+                    http.GATEWAY_TIMEOUT,
+                    f"504 Gateway Timeout: the backend server {self.host}:{self.port} did "
+                    f"not answer within {self.backendTimeout} seconds",
+                )
+                return
             _answer(
                 request,
                 http.BAD_GATEWAY,
