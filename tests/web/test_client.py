@@ -659,6 +659,10 @@ class Redirects(resource.Resource):
             request.setResponseCode(302)
             request.setHeader(b"location", b"/loop")
             return b""
+        if path == b"/utf8":
+            request.setResponseCode(301)
+            request.setHeader(b"location", "/caf\u00e9".encode())
+            return b""
         if path == b"/nolocation":
             request.setResponseCode(302)
             return b""
@@ -717,6 +721,13 @@ def test_redirectLoopIsInfiniteRedirection(webReactor: Any) -> None:
     while response.previousResponse is not None:
         chain, response = chain + 1, response.previousResponse
     assert chain == 3
+
+
+def test_redirectToANonASCIILocationIsPercentEncoded(webReactor: Any) -> None:
+    port = listenSite(webReactor, Redirects())
+    d = RedirectAgent(Agent(webReactor)).request(b"GET", b"http://127.0.0.1:%d/utf8" % port)
+    body = runUntilFired(webReactor, readBody(runUntilFired(webReactor, d)))
+    assert body.startswith(b"GET /caf%C3%A9 ")
 
 
 def test_redirectWithoutLocation(webReactor: Any) -> None:

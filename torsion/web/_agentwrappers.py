@@ -23,6 +23,7 @@ Tests: tests/web/test_client.py.
 from __future__ import annotations
 
 import email.message
+import re
 import urllib.request
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ class _DiscardBody(protocol.Protocol):
         pass
 
 
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 _SENSITIVE = (b"authorization", b"cookie", b"cookie2", b"proxy-authorization", b"www-authenticate")
 _BODY_HEADERS = (b"content-type", b"content-length", b"content-encoding", b"transfer-encoding")
 
@@ -98,7 +100,9 @@ class RedirectAgent:
 
     def _resolveLocation(self, requestURI: bytes, location: bytes) -> bytes:
         resolved = urljoin(requestURI.decode("latin-1"), location.decode("latin-1"))
-        return resolved.partition("#")[0].encode("latin-1")
+        raw = resolved.partition("#")[0].encode("latin-1")
+        # Servers send UTF-8 in Location now and then; a request line wants it encoded.
+        return _NON_ASCII.sub(lambda byte: b"%%%02X" % byte.group()[0], raw)
 
     def _handleRedirect(
         self,
