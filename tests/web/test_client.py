@@ -427,6 +427,16 @@ def test_poolLimitsIdleConnectionsAndTimesThemOut(webReactor: Any) -> None:
     runUntil(webReactor, lambda: not pool._connections, timeout=3)
 
 
+def test_poolForgetsConnectionsTheServerCloses(webReactor: Any) -> None:
+    port = listenSite(webReactor, Echo(), timeout=0.2)  # the server's idle timeout
+    pool = HTTPConnectionPool(webReactor)
+    agent = Agent(webReactor, pool=pool)
+    get(webReactor, agent, b"http://127.0.0.1:%d/" % port)
+    assert pool._connections
+    runUntil(webReactor, lambda: not pool._connections and not pool._timeouts, timeout=3)
+    assert get(webReactor, agent, b"http://127.0.0.1:%d/" % port)[0].code == 200
+
+
 def test_nonPersistentPoolClosesEachConnection(webReactor: Any) -> None:
     port = listenSite(webReactor, Echo())
     agent = Agent(webReactor)

@@ -515,6 +515,8 @@ class HTTP11ClientProtocol(protocol.Protocol):
         self._lostReason: Failure | None = None
         self._lostNotifications: list[Deferred[None]] = []
         self._abortReason: Failure | None = None
+        # Called (by a pool that caches this connection) if it closes while idle.
+        self._idleLost: Callable[[HTTP11ClientProtocol], None] | None = None
 
     @property
     def state(self) -> str:
@@ -722,6 +724,9 @@ class HTTP11ClientProtocol(protocol.Protocol):
     def connectionLost(self, reason: object = protocol.connectionDone) -> None:
         failure = reason if isinstance(reason, Failure) else Failure(reason)
         self._lostReason = failure
+        idleLost, self._idleLost = self._idleLost, None
+        if self._state == _QUIESCENT and idleLost is not None:
+            idleLost(self)
         self._state = _CONNECTION_LOST
         request, self._currentRequest = self._currentRequest, None
         if request is not None and not self._requestWritten:

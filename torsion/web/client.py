@@ -375,6 +375,7 @@ class HTTPConnectionPool:
         while connections:
             connection = connections.pop(0)
             self._timeouts.pop(connection).cancel()
+            connection._idleLost = None
             if not connections:
                 del self._connections[key]
             if connection.state == "QUIESCENT" and connection.transport is not None:
@@ -405,14 +406,28 @@ class HTTPConnectionPool:
         if len(connections) >= self.maxPersistentPerHost:
             dropped = connections.pop(0)
             self._timeouts.pop(dropped).cancel()
+            dropped._idleLost = None
             dropped.transport.loseConnection()
         connections.append(connection)
         self._timeouts[connection] = self._reactor.callLater(
             self.cachedConnectionTimeout, self._removeConnection, key, connection
         )
+        connection._idleLost = lambda lost: self._forget(key, lost)
+
+    def _forget(self, key: Any, connection: HTTP11ClientProtocol) -> None:
+        """A cached connection closed (the server timed it out): drop it from the cache."""
+        timeout = self._timeouts.pop(connection, None)
+        if timeout is not None and timeout.active():
+            timeout.cancel()
+        connections = self._connections.get(key, [])
+        if connection in connections:
+            connections.remove(connection)
+            if not connections:
+                del self._connections[key]
 
     def _removeConnection(self, key: Any, connection: HTTP11ClientProtocol) -> None:
         self._timeouts.pop(connection, None)
+        connection._idleLost = None
         connections = self._connections.get(key, [])
         if connection in connections:
             connections.remove(connection)
@@ -427,6 +442,7 @@ class HTTPConnectionPool:
         for connections in self._connections.values():
             for connection in connections:
                 self._timeouts.pop(connection).cancel()
+                connection._idleLost = None
                 closing.append(connection.abort())
         self._connections = {}
         done: Deferred[Any] = defer.gatherResults(closing)
