@@ -14,6 +14,7 @@ import http.client
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -205,7 +206,11 @@ class Peer:
         self.consumed = 0
 
     def send(self, data: bytes) -> None:
-        self.raw.send(data)
+        """Send ``data``; a server that refuses a request may close before it is all sent."""
+        try:
+            self.raw.send(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.raw.closed = True
 
     @property
     def closed(self) -> bool:
@@ -241,6 +246,18 @@ class Peer:
             pytest.fail(f"the server closed the connection without answering: {self.rest()!r}")
         return got[0]
 
+    def finalResponse(
+        self, method: str = "GET", timeout: float = 5.0
+    ) -> tuple[list[Response], Response]:
+        """Wait for the next final (not 1xx) response; return the interim ones before it
+        and it."""
+        interim: list[Response] = []
+        while True:
+            response = self.response(method, timeout)
+            if response.status >= 200:
+                return interim, response
+            interim.append(response)
+
     def rest(self) -> bytes:
         return self.raw.received[self.consumed :]
 
@@ -252,6 +269,13 @@ class Peer:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def spin(reactor: Any, seconds: float) -> None:
+    """Let ``reactor`` run for ``seconds`` (for tests of timeouts, which must pass)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reactor.iterate(min(0.02, max(0.0, deadline - time.monotonic())))
 
 
 def runBlocking(reactor: Any, function: Callable[[], T], timeout: float = 10.0) -> T:

@@ -15,16 +15,19 @@ The sans-IO parser itself is tested byte by byte in tests/web/test_http11.py.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from torsion.web._http11 import Limits
 from torsion.web.resource import Resource
 from torsion.web.server import NOT_DONE_YET, Site
 
 from tests.internet import reactormixins
 from tests.web import _webhelpers
-from tests.web._webhelpers import Echo, Peer, Response, listenSite
+from tests.web._webhelpers import Echo, Peer, Response, listenSite, spin
 
 loggedErrors = reactormixins.loggedErrors
 oneReactor = _webhelpers.oneReactor
@@ -98,6 +101,7 @@ class Server:
             peer.close()
 
 
+@contextmanager
 def serve(reactor: Any, **siteArguments: Any) -> Iterator[Server]:
     server = Server(reactor, **siteArguments)
     try:
@@ -108,12 +112,14 @@ def serve(reactor: Any, **siteArguments: Any) -> Iterator[Server]:
 
 @pytest.fixture
 def server(oneReactor: Any) -> Iterator[Server]:
-    yield from serve(oneReactor)
+    with serve(oneReactor) as served:
+        yield served
 
 
 @pytest.fixture
 def anyServer(reactor: Any) -> Iterator[Server]:
-    yield from serve(reactor)
+    with serve(reactor) as served:
+        yield served
 
 
 def headerValues(seen: dict[str, Any], name: str) -> list[str]:
@@ -246,6 +252,7 @@ BAD: dict[str, Bad] = {
     ),
     "chunk-data-too-long": Bad(chunked(b"3\r\nhello\r\n0\r\n\r\n")),
     "chunk-data-no-crlf": Bad(chunked(b"5\r\nhelloXX0\r\n\r\n")),
+    "chunk-no-final-crlf": Bad(chunked(b"5\r\nhello\r\n0\r\n")),
     # RFC 9112 section 2.2 lets bare LF end the start line and fields only; a chunk's
     # framing is CRLF (section 7.1), and proxies disagree about a bare LF there.
     "chunk-data-bare-lf": Bad(chunked(b"5\r\nhello\n0\r\n\r\n")),
@@ -320,12 +327,18 @@ BAD: dict[str, Bad] = {
 }
 
 
+FOLLOWER = b"GET /echo?smuggled HTTP/1.1\r\n" + HOST + b"\r\n"
+
+
 def checkBad(server: Server, case: Bad, loggedErrors: list[dict[str, Any]]) -> None:
+    """Send the bad request with a good one right behind it on the same connection: once
+    the framing is lost, nothing after the bad request may be served."""
     response, peer = server.exchange(
-        case.request, "POST" if case.request.startswith(b"POST") else "GET"
+        case.request + FOLLOWER, "POST" if case.request.startswith(b"POST") else "GET"
     )
     if response.status in case.statuses:
         peer.waitClosed()
+        assert b"?smuggled" not in peer.raw.received
     elif case.repaired is not None and response.status == 200:
         seen = response.json()
         assert case.repaired(seen), f"the server repaired the request wrongly: {seen}"
@@ -417,6 +430,9 @@ def test_oddButValidRequestServed(
     assert response.status == 200, response
     seen = response.json()
     assert check(seen), seen
+    if b" HTTP/1.0\r\n" in request:
+        peer.waitClosed()
+        return
     # The framing held: the same connection serves another request.
     peer.send(b"GET /echo?again HTTP/1.1\r\n" + HOST + b"\r\n")
     again = peer.response()
@@ -591,3 +607,294 @@ def test_trailersAfterChunkedBodyIgnored(server: Server) -> None:
     assert headerValues(seen, "X-Trailer") == []
     assert headerValues(seen, "Content-Length") == []
     assert second.json()["uri"] == "/echo?next"
+
+
+# -- limits -----------------------------------------------------------------------------
+
+LIMITS = Limits(maxLineLength=1024, maxHeaderCount=20, maxHeaderBytes=4096, maxBodySize=10_000)
+
+
+@pytest.fixture
+def limited(oneReactor: Any) -> Iterator[Server]:
+    with serve(oneReactor, limits=LIMITS) as served:
+        yield served
+
+
+def refusedAndClosed(server: Server, request: bytes, status: int, method: str = "GET") -> Response:
+    """Send ``request``; the answer must be ``status`` and the connection closed.
+
+    The server must answer without waiting for more (the request may be unfinished:
+    a limit is enforced on what arrived, not on what the client promises to send).
+    """
+    response, peer = server.exchange(request, method)
+    assert response.status == status, response
+    assert response.headers.get("Connection", "").lower() == "close"
+    peer.waitClosed()
+    server.assertServing()
+    return response
+
+
+def test_requestLineOverTheLimit(limited: Server) -> None:
+    refusedAndClosed(limited, b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\n" + HOST + b"\r\n", 414)
+
+
+def test_requestLineOverTheLimitWithoutLineEnd(limited: Server) -> None:
+    refusedAndClosed(limited, b"GET /" + b"a" * 5000, 414)
+
+
+def test_requestLineJustUnderTheLimit(limited: Server) -> None:
+    # The limit counts the line with its CRLF or without: this one is within either way.
+    target = b"/echo?" + b"a" * (1024 - len(b"GET /echo? HTTP/1.1\r\n"))
+    response, _ = limited.exchange(b"GET " + target + b" HTTP/1.1\r\n" + HOST + b"\r\n")
+    assert response.status == 200 and response.json()["uri"] == target.decode()
+
+
+def test_tooManyHeaders(limited: Server) -> None:
+    fields = b"".join(b"X-Field-%d: %d\r\n" % (n, n) for n in range(30))
+    refusedAndClosed(limited, b"GET /echo HTTP/1.1\r\n" + HOST + fields + b"\r\n", 431)
+
+
+def test_headerTooLarge(limited: Server) -> None:
+    refusedAndClosed(limited, withField(b"X-Big: " + b"b" * 5000), 431)
+
+
+def test_headerBlockOverTheLimitWithoutEnd(limited: Server) -> None:
+    """A header block that never ends is refused once it passes the limit."""
+    refusedAndClosed(limited, b"GET /echo HTTP/1.1\r\n" + HOST + b"X-Big: " + b"b" * 20_000, 431)
+
+
+def test_bodyOverTheLimitRefusedBeforeItArrives(limited: Server) -> None:
+    """A Content-Length over the limit is refused from the head alone."""
+    refusedAndClosed(limited, post(b"Content-Length: 10001\r\n", body=b""), 413, "POST")
+
+
+def test_chunkedBodyOverTheLimit(limited: Server) -> None:
+    chunks = b"1000\r\n" + b"c" * 4096 + b"\r\n"
+    refusedAndClosed(limited, chunked(chunks * 3), 413, "POST")
+
+
+def test_bodyAtTheLimitAccepted(limited: Server) -> None:
+    body = b"d" * 10_000
+    response, _ = limited.exchange(post(b"Content-Length: 10000\r\n", body=body), "POST")
+    assert response.status == 200 and response.json()["body"] == body.decode()
+
+
+def test_pipelinedFloodServedInFull(server: Server) -> None:
+    """A client that pipelines far ahead without reading gets every answer, in order.
+
+    (The server stops reading while it is behind, so its buffers stay bounded.)
+    """
+    count = 400
+    padding = b"X-Padding: " + b"p" * 2000 + b"\r\n"
+    peer = server.connect()
+    peer.send(
+        b"".join(b"GET /echo?%d HTTP/1.1\r\n" % n + HOST + padding + b"\r\n" for n in range(count))
+    )
+    responses = peer.responses(count, timeout=30)
+    assert [r.json()["uri"] for r in responses] == [f"/echo?{n}" for n in range(count)]
+
+
+# -- Expect: 100-continue -------------------------------------------------------------
+
+
+def test_conformance_expectContinue(anyServer: Server) -> None:
+    """100 Continue is sent before the body is read; then the final answer."""
+    peer = anyServer.connect()
+    peer.send(post(b"Content-Length: 5\r\n", b"Expect: 100-continue\r\n", body=b""))
+    (interim,) = peer.responses(1)
+    assert interim.status == 100
+    peer.send(b"hello")
+    final = peer.response("POST")
+    assert final.status == 200 and final.json()["body"] == "hello"
+
+
+def test_expectContinueWithChunkedBody(server: Server) -> None:
+    peer = server.connect()
+    peer.send(post(b"Transfer-Encoding: chunked\r\n", b"Expect: 100-continue\r\n", body=b""))
+    (interim,) = peer.responses(1)
+    assert interim.status == 100
+    peer.send(b"5\r\nhello\r\n0\r\n\r\n")
+    assert peer.response("POST").json()["body"] == "hello"
+
+
+def test_expectContinueWithBodyOverTheLimit(limited: Server) -> None:
+    """No 100 for a body that would be refused: a 417 or 413 at once, then close."""
+    peer = limited.connect()
+    peer.send(post(b"Content-Length: 20000\r\n", b"Expect: 100-continue\r\n", body=b""))
+    response = peer.response("POST")
+    assert response.status in (413, 417)
+    peer.waitClosed()
+    assert b"100 Continue" not in peer.raw.received
+
+
+def test_expectContinueIgnoredForHTTP10(server: Server) -> None:
+    """RFC 9110 section 10.1.1: an HTTP/1.0 request's 100-continue is ignored."""
+    peer = server.connect()
+    peer.send(post(b"Content-Length: 5\r\n", b"Expect: 100-continue\r\n", body=b"", version=b"1.0"))
+    spin(server.reactor, 0.2)
+    peer.raw._poll()
+    assert peer.raw.received == b""
+    peer.send(b"hello")
+    response = peer.response("POST")
+    assert response.status == 200 and response.json()["body"] == "hello"
+
+
+def test_expectContinueWithTheBodyAlreadySent(server: Server) -> None:
+    """A client that does not wait still gets a complete, well-framed answer."""
+    peer = server.connect()
+    peer.send(post(b"Content-Length: 5\r\n", b"Expect: 100-continue\r\n"))
+    interim, final = peer.finalResponse("POST")
+    assert [r.status for r in interim] in ([], [100])
+    assert final.status == 200 and final.json()["body"] == "hello"
+
+
+def test_unknownExpectation(server: Server) -> None:
+    """RFC 9110 section 10.1.1: an expectation other than 100-continue MAY get a 417."""
+    response, _ = server.exchange(withField(b"Expect: teapot"))
+    assert response.status in (200, 417)
+    server.assertServing()
+
+
+# -- connection persistence -------------------------------------------------------------
+
+
+def test_connectionCloseHonoured(server: Server) -> None:
+    response, peer = server.exchange(withField(b"Connection: close"))
+    assert response.status == 200
+    assert response.headers.get("Connection", "").lower() == "close"
+    assert peer.waitClosed() == b""
+
+
+def test_http10ClosesByDefault(server: Server) -> None:
+    response, peer = server.exchange(b"GET /echo HTTP/1.0\r\n\r\n")
+    assert response.status == 200
+    assert peer.waitClosed() == b""
+
+
+def test_http10KeepAlive(server: Server) -> None:
+    peer = server.connect()
+    peer.send(b"GET /echo?1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    first = peer.response()
+    assert first.headers.get("Connection", "").lower() == "keep-alive"
+    peer.send(b"GET /echo?2 HTTP/1.0\r\n\r\n")
+    second = peer.response()
+    assert second.json()["clientPort"] == first.json()["clientPort"]
+    peer.waitClosed()
+
+
+def test_http10ResponseOfUnknownLengthIsNotChunked(server: Server) -> None:
+    """HTTP/1.0 has no chunked coding: a body of unknown length ends with the close."""
+    response, peer = server.exchange(b"GET /later?ms=0 HTTP/1.0\r\n\r\n")
+    assert response.status == 200 and response.body == b"/later?0"
+    assert "Transfer-Encoding" not in response.headers
+    peer.waitClosed()
+
+
+def test_http11ResponseOfUnknownLengthIsChunked(server: Server) -> None:
+    peer = server.connect()
+    peer.send(b"GET /later?ms=0 HTTP/1.1\r\n" + HOST + b"\r\n")
+    response = peer.response()
+    assert response.headers.get("Transfer-Encoding") == "chunked"
+    assert response.body == b"/later?0"
+
+
+# -- timeouts ----------------------------------------------------------------------------
+
+
+SHORT = 0.6
+
+
+@pytest.fixture
+def headerDeadline(oneReactor: Any) -> Iterator[Server]:
+    with serve(oneReactor, timeout=30, headerTimeout=SHORT, bodyTimeout=30) as served:
+        yield served
+
+
+@pytest.fixture
+def bodyDeadline(oneReactor: Any) -> Iterator[Server]:
+    with serve(oneReactor, timeout=30, headerTimeout=30, bodyTimeout=SHORT) as served:
+        yield served
+
+
+@pytest.fixture
+def idleDeadline(oneReactor: Any) -> Iterator[Server]:
+    with serve(oneReactor, timeout=SHORT, headerTimeout=30, bodyTimeout=30) as served:
+        yield served
+
+
+def timedOut(peer: Peer, reactor: Any, started: float) -> float:
+    """Wait for the server to drop ``peer``; check it said 408 (or nothing); return when."""
+    peer.waitClosed(timeout=5)
+    elapsed = time.monotonic() - started
+    received = peer.raw.received
+    assert received == b"" or received.startswith(b"HTTP/1.1 408 "), received
+    return elapsed
+
+
+def test_slowlorisDroppedAfterTheHeaderTimeout(headerDeadline: Server) -> None:
+    """A client trickling its head byte by byte is dropped when the header deadline
+    passes, however steadily it trickles; another client is served meanwhile."""
+    reactor = headerDeadline.reactor
+    slow = headerDeadline.connect()
+    head = b"GET /echo HTTP/1.1\r\n" + HOST + b"X-Slow: " + b"s" * 1000
+    started = time.monotonic()
+    sent = 0
+    served = False
+    while not slow.raw._poll() and time.monotonic() - started < 5:
+        try:
+            slow.raw.sock.send(head[sent : sent + 1])
+        except OSError:
+            break
+        sent += 1
+        spin(reactor, 0.03)
+        if not served and time.monotonic() - started > 0.2:
+            headerDeadline.assertServing()
+            served = True
+    elapsed = timedOut(slow, reactor, started)
+    assert served
+    assert 0.5 < elapsed < 2.5, elapsed
+    assert sent < len(head)
+
+
+def test_slowBodyDroppedAfterTheBodyTimeout(bodyDeadline: Server) -> None:
+    peer = bodyDeadline.connect()
+    peer.send(post(b"Content-Length: 10\r\n", body=b"abc"))
+    started = time.monotonic()
+    elapsed = timedOut(peer, bodyDeadline.reactor, started)
+    assert 0.5 < elapsed < 2.5, elapsed
+    bodyDeadline.assertServing()
+
+
+def test_idleKeepAliveConnectionDropped(idleDeadline: Server) -> None:
+    peer = idleDeadline.connect()
+    peer.send(b"GET /echo HTTP/1.1\r\n" + HOST + b"\r\n")
+    assert peer.response().status == 200
+    started = time.monotonic()
+    assert peer.waitClosed(timeout=5) == b""
+    assert 0.5 < time.monotonic() - started < 2.5
+
+
+def test_silentConnectionDropped(idleDeadline: Server) -> None:
+    peer = idleDeadline.connect()
+    started = time.monotonic()
+    assert peer.waitClosed(timeout=5) == b""
+    assert 0.5 < time.monotonic() - started < 2.5
+
+
+def test_busyKeepAliveConnectionKept(idleDeadline: Server) -> None:
+    """The idle deadline counts from the last response, not from the connection."""
+    peer = idleDeadline.connect()
+    ports = set()
+    for n in range(6):
+        peer.send(b"GET /echo?%d HTTP/1.1\r\n" % n + HOST + b"\r\n")
+        ports.add(peer.response().json()["clientPort"])
+        spin(idleDeadline.reactor, 0.25)
+    assert len(ports) == 1 and not peer.closed
+
+
+def test_slowResourceIsNotTimedOut(idleDeadline: Server) -> None:
+    """The time a resource takes to answer is its own: no timeout applies."""
+    peer = idleDeadline.connect()
+    peer.send(b"GET /later?ms=1000 HTTP/1.1\r\n" + HOST + b"\r\n")
+    response = peer.response(timeout=5)
+    assert response.status == 200 and response.body == b"/later?1000"
