@@ -257,6 +257,11 @@ BAD: dict[str, Bad] = {
     # framing is CRLF (section 7.1), and proxies disagree about a bare LF there.
     "chunk-data-bare-lf": Bad(chunked(b"5\r\nhello\n0\r\n\r\n")),
     "chunk-size-bare-lf": Bad(chunked(b"5\nhello\r\n0\r\n\r\n")),
+    # chunk-ext is tokens and quoted strings (section 7.1.1): no control bytes, since
+    # a proxy that ends the line on one frames the body differently (CVE-2025-22871).
+    "chunk-ext-nul": Bad(chunked(b"5;a\x00b\r\nhello\r\n0\r\n\r\n")),
+    "chunk-ext-bare-cr": Bad(chunked(b"5;a\rb\r\nhello\r\n0\r\n\r\n")),
+    "chunk-ext-bare-lf": Bad(chunked(b"5;a\nhello\r\n0\r\n\r\n")),
     "chunk-ext-flood": Bad(
         chunked(b"5;" + b"a" * 100_000 + b"\r\nhello\r\n0\r\n\r\n"), (400, 413, 431)
     ),
