@@ -97,7 +97,7 @@ class HTTPChannel(protocol.Protocol):
         if parser is None or self._phase == _CLOSING:
             return
         parser.feed(data)
-        if self._request is not None:
+        if self._request is not None and self._head is None:
             # A response is in progress: this is pipelined data, parsed once it is done.
             if parser.buffered > self.maxPipelinedBytes and not self._pausedForPipeline:
                 self._pausedForPipeline = True
