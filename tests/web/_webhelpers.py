@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from torsion.web.resource import Resource
-from torsion.web.server import Site
 
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil
 from torsion.internet.default import reactorClass
+from torsion.web.resource import Resource
+from torsion.web.server import Site
 
 T = TypeVar("T")
 

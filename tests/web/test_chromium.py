@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from torsion.web.resource import Resource
-from torsion.web.server import Site
 
 from tests.web import _webhelpers
 from tests.web._webhelpers import listenSite, runCommand
+from torsion.web.resource import Resource
+from torsion.web.server import Site
 
 oneReactor = _webhelpers.oneReactor
 

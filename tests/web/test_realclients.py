@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from torsion.web.resource import Resource
-from torsion.web.server import NOT_DONE_YET, Site
 from zope.interface import implementer
 
 from tests.web import _webhelpers
 from tests.web._webhelpers import Echo, listenSite, runBlocking, runCommand
 from torsion.internet.interfaces import IPullProducer
+from torsion.web.resource import Resource
+from torsion.web.server import NOT_DONE_YET, Site
 
 oneReactor = _webhelpers.oneReactor
 

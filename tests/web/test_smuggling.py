@@ -14,20 +14,20 @@ The sans-IO parser itself is tested byte by byte in tests/web/test_http11.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from torsion.web._http11 import Limits
-from torsion.web.resource import Resource
-from torsion.web.server import NOT_DONE_YET, Site
 
 from tests.internet import reactormixins
 from tests.web import _webhelpers
 from tests.web._webhelpers import Echo, Peer, Response, listenSite, spin
+from torsion.web._http11 import Limits
+from torsion.web.resource import Resource
+from torsion.web.server import NOT_DONE_YET, Site
 
 loggedErrors = reactormixins.loggedErrors
 oneReactor = _webhelpers.oneReactor
