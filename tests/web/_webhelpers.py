@@ -58,6 +58,7 @@ def seenBy(request: Any) -> dict[str, Any]:
         "method": text(request.method),
         "uri": text(request.uri),
         "path": text(request.path),
+        "hostname": text(request.getRequestHostname()),
         "clientPort": request.getClientAddress().port,
         "headers": [
             [text(name), text(value)]
