@@ -891,7 +891,7 @@ def test_slowlorisDroppedAfterTheHeaderTimeout(headerDeadline: Server) -> None:
             served = True
     elapsed = timedOut(slow, reactor, started)
     assert served
-    assert 0.5 < elapsed < 2.5, elapsed
+    assert 0.5 < elapsed < 4.0, elapsed
     assert sent < len(head)
 
 
@@ -900,7 +900,7 @@ def test_slowBodyDroppedAfterTheBodyTimeout(bodyDeadline: Server) -> None:
     peer.send(post(b"Content-Length: 10\r\n", body=b"abc"))
     started = time.monotonic()
     elapsed = timedOut(peer, bodyDeadline.reactor, started)
-    assert 0.5 < elapsed < 2.5, elapsed
+    assert 0.5 < elapsed < 4.0, elapsed
     bodyDeadline.assertServing()
 
 
@@ -910,14 +910,14 @@ def test_idleKeepAliveConnectionDropped(idleDeadline: Server) -> None:
     assert peer.response().status == 200
     started = time.monotonic()
     assert peer.waitClosed(timeout=5) == b""
-    assert 0.5 < time.monotonic() - started < 2.5
+    assert 0.5 < time.monotonic() - started < 4.0
 
 
 def test_silentConnectionDropped(idleDeadline: Server) -> None:
     peer = idleDeadline.connect()
     started = time.monotonic()
     assert peer.waitClosed(timeout=5) == b""
-    assert 0.5 < time.monotonic() - started < 2.5
+    assert 0.5 < time.monotonic() - started < 4.0
 
 
 def test_busyKeepAliveConnectionKept(idleDeadline: Server) -> None:
