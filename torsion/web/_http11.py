@@ -109,7 +109,10 @@ _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) HTTP/([0-9])\.([0-9])\
 _STATUS_LINE = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?\r?")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
+# Chunk lines end in CRLF: the bare-LF leniency of RFC 9112 section 2.2 covers the start
+# line and fields only, and a chunk line that one hop ends at an LF (or a control byte in
+# an extension) and another does not is a smuggling channel (CVE-2025-22871).
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?\r")
 _TOKEN_ONLY = re.compile(_TOKEN)
 
 
@@ -224,7 +227,7 @@ class ChunkedDecoder:
                     raise ParseError(400, "a chunk-size line is too long")
                 match = _CHUNK_SIZE.fullmatch(line)
                 if match is None:
-                    raise ParseError(400, "a chunk size is not valid hex")
+                    raise ParseError(400, "a chunk-size line is not hex digits, extensions, CRLF")
                 size = int(match.group(1), 16)
                 maxBody = self._limits.maxBodySize
                 if maxBody is not None and self.received + size > maxBody:
@@ -236,7 +239,7 @@ class ChunkedDecoder:
                     self._remaining = size
                     self._state = self._DATA
             elif state == self._DATA_END:
-                if line not in (b"", b"\r"):
+                if line != b"\r":
                     raise ParseError(400, "chunk data is not followed by CRLF")
                 self._state = self._SIZE
             else:
