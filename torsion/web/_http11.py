@@ -109,6 +109,11 @@ _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) HTTP/([0-9])\.([0-9])\
 _STATUS_LINE = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?\r?")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
+# Host = uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an IP
+# literal in brackets or a reg-name (which may be empty).
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Za-z:._~!$&'()*+,;=-]+\]|[0-9A-Za-z._~!$&'()*+,;=%-]*)(?::[0-9]*)?"
+)
 # Chunk lines end in CRLF: the bare-LF leniency of RFC 9112 section 2.2 covers the start
 # line and fields only, and a chunk line that one hop ends at an LF (or a control byte in
 # an extension) and another does not is a smuggling channel (CVE-2025-22871).
@@ -525,6 +530,8 @@ class RequestParser(_Parser):
                 raise ParseError(400, "an HTTP/1.1 request without a Host header")
         elif len(hosts) > 1:
             raise ParseError(400, "more than one Host header")
+        elif _HOST.fullmatch(hosts[0]) is None:
+            raise ParseError(400, "the Host header is not a host with an optional port")
         connection = get(b"connection")
         if connection is None:
             keepAlive = http11
