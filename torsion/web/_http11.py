@@ -566,6 +566,8 @@ class RequestParser(_Parser):
         if major != b"1":
             raise ParseError(505, "only HTTP/1.x is served on this connection")
         http11 = minor != b"0"
+        if target[0] != 0x2F and not _otherTargetForm(method, target):
+            raise ParseError(400, "the request target is not a path, an absolute URI or OPTIONS *")
         # A keep-alive client usually sends the same header block on each request: the
         # block already checked on this connection is not parsed again, only copied.
         last = self._lastHead
@@ -599,6 +601,17 @@ class RequestParser(_Parser):
             keepAlive,
             expectContinue,
         )
+
+
+_SCHEME = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _otherTargetForm(method: bytes, target: bytes) -> bool:
+    """Whether a target that is not a path is one of the other forms RFC 9112 section
+    3.2 allows: absolute-form, asterisk-form for OPTIONS, authority-form for CONNECT."""
+    if target == b"*":
+        return method == b"OPTIONS"
+    return method == b"CONNECT" or _SCHEME.match(target) is not None
 
 
 def _badRequestLine(line: bytes) -> ParseError:
