@@ -57,6 +57,9 @@ def _allowedMethods(resource: object) -> list[bytes]:
     methods = {name[7:].encode("ascii") for name in dir(resource) if name.startswith("render_")}
     if b"GET" in methods:
         methods.add(b"HEAD")
+    elif getattr(type(resource), "render_HEAD", None) is Resource.render_HEAD:
+        # The inherited render_HEAD answers as GET would: without render_GET it refuses.
+        methods.discard(b"HEAD")
     return sorted(methods)
 
 
