@@ -14,6 +14,8 @@ The sans-IO parser itself is tested byte by byte in tests/web/test_http11.py.
 
 from __future__ import annotations
 
+import socket
+import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.internet import reactormixins
+from tests.internet.reactormixins import runUntil
 from tests.web import _webhelpers
 from tests.web._webhelpers import Echo, Peer, Response, listenSite, spin
 from torsion.web._http11 import Limits
@@ -45,14 +48,23 @@ class Plain(Resource):
         return b"plain"
 
 
+class PostOnly(Resource):
+    isLeaf = True
+
+    def render_POST(self, request: Any) -> bytes:
+        return b"posted"
+
+
 class Later(Resource):
-    """A leaf that answers after a delay (``?ms=N``), to test pipelined ordering."""
+    """A leaf that answers after a delay (``?ms=N``), to test pipelined ordering; a
+    client that leaves first cancels the answer (``gone`` counts those)."""
 
     isLeaf = True
 
     def __init__(self, reactor: Any) -> None:
         super().__init__()
         self.reactor = reactor
+        self.gone = 0
 
     def render_GET(self, request: Any) -> object:
         delay = int(request.args.get(b"ms", [b"0"])[0]) / 1000
@@ -61,7 +73,14 @@ class Later(Resource):
             request.write(request.path + b"?" + request.args[b"ms"][0])
             request.finish()
 
-        self.reactor.callLater(delay, finish)
+        call = self.reactor.callLater(delay, finish)
+
+        def lost(reason: object) -> None:
+            self.gone += 1
+            if call.active():
+                call.cancel()
+
+        request.notifyFinish().addErrback(lost)
         return NOT_DONE_YET
 
 
@@ -72,7 +91,9 @@ class Server:
         root = Resource()
         root.putChild(b"echo", Echo())
         root.putChild(b"plain", Plain())
-        root.putChild(b"later", Later(reactor))
+        root.putChild(b"post-only", PostOnly())
+        self.later = Later(reactor)
+        root.putChild(b"later", self.later)
         self.reactor = reactor
         self.site = Site(root, reactor=reactor, **siteArguments)
         self.port = listenSite(reactor, self.site)
@@ -484,6 +505,17 @@ def test_knownMethodNotAllowedSaysWhichAre(server: Server) -> None:
     if response.status == 405:
         allowed = {m.strip() for m in (response.headers["Allow"] or "").split(",")}
         assert "GET" in allowed and "DELETE" not in allowed
+
+
+@pytest.mark.parametrize("method", [b"GET", b"HEAD"])
+def test_allowListsOnlyWhatWouldBeServed(server: Server, method: bytes) -> None:
+    """HEAD is allowed where GET is, and only there."""
+    response, _ = server.exchange(
+        method + b" /post-only HTTP/1.1\r\n" + HOST + b"\r\n", method.decode()
+    )
+    assert response.status == 405
+    allowed = {m.strip() for m in (response.headers["Allow"] or "").split(",")}
+    assert "POST" in allowed and not allowed & {"GET", "HEAD"}, allowed
 
 
 # -- request smuggling over one connection ------------------------------------------------
@@ -937,3 +969,42 @@ def test_slowResourceIsNotTimedOut(idleDeadline: Server) -> None:
     peer.send(b"GET /later?ms=1000 HTTP/1.1\r\n" + HOST + b"\r\n")
     response = peer.response(timeout=5)
     assert response.status == 200 and response.body == b"/later?1000"
+
+
+# -- clients that leave ------------------------------------------------------------------
+
+
+def test_clientGoneBeforeTheAnswer(server: Server, loggedErrors: list[dict[str, Any]]) -> None:
+    """A client that closes while its response is pending fails notifyFinish, so the
+    resource can stop; nothing is logged as an error."""
+    peer = server.connect()
+    peer.send(b"GET /later?ms=300 HTTP/1.1\r\n" + HOST + b"\r\n")
+    spin(server.reactor, 0.1)
+    peer.close()
+    runUntil(server.reactor, lambda: server.later.gone == 1)
+    spin(server.reactor, 0.3)
+    server.assertServing()
+    assert loggedErrors == []
+
+
+def test_clientGoneInTheMiddleOfTheBody(server: Server, loggedErrors: list[dict[str, Any]]) -> None:
+    """A half-sent body and a close: nothing is dispatched, nothing is logged."""
+    peer = server.connect()
+    peer.send(post(b"Content-Length: 10\r\n", body=b"abc"))
+    spin(server.reactor, 0.1)
+    peer.raw.sock.shutdown(socket.SHUT_WR)
+    received = peer.waitClosed()
+    assert b"200 OK" not in received
+    server.assertServing()
+    assert loggedErrors == []
+
+
+def test_clientResetsWhileStreaming(server: Server, loggedErrors: list[dict[str, Any]]) -> None:
+    """A reset (RST) in the middle of pipelined answers harms no one else."""
+    peer = server.connect()
+    peer.send(b"".join(b"GET /echo?%d HTTP/1.1\r\n" % n + HOST + b"\r\n" for n in range(50)))
+    peer.raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()
+    spin(server.reactor, 0.2)
+    server.assertServing()
+    assert loggedErrors == []
