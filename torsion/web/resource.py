@@ -18,7 +18,7 @@ from typing import Any
 from zope.interface import Attribute, Interface, implementer
 
 from torsion.web import error
-from torsion.web._responses import FORBIDDEN, NOT_ALLOWED, NOT_FOUND
+from torsion.web._responses import FORBIDDEN, NOT_ALLOWED, NOT_FOUND, NOT_IMPLEMENTED
 
 __all__ = [
     "ErrorPage",
@@ -197,8 +197,21 @@ class ForbiddenResource(ErrorPage):
         super().__init__(FORBIDDEN, "Forbidden Resource", message)
 
 
+# The methods of RFC 9110 and PATCH (RFC 5789). A resource without one of these answers
+# 405; a method outside them is one the server does not know: 501 (RFC 9110 section 9.1).
+_KNOWN_METHODS = frozenset(
+    (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PATCH")
+)
+
+
 def _methodNotAllowedPage(request: Any, allowed: tuple[bytes, ...]) -> bytes:
-    """The 405 answer, with its Allow header (server.Request's use)."""
+    """The 405 answer, with its Allow header (server.Request's use); 501 for a method
+    that is not a standard one."""
+    if request.method not in _KNOWN_METHODS:
+        method = request.method.decode("ascii", "replace")
+        return ErrorPage(
+            NOT_IMPLEMENTED, "Not Implemented", f"This server does not implement {method}."
+        ).render(request)
     request.setResponseCode(NOT_ALLOWED)
     request.setHeader(b"allow", b", ".join(allowed))
     method = html.escape(request.method.decode("ascii", "replace"))
