@@ -214,12 +214,13 @@ def _methodNotAllowedPage(request: Any, allowed: tuple[bytes, ...]) -> bytes:
         ).render(request)
     request.setResponseCode(NOT_ALLOWED)
     request.setHeader(b"allow", b", ".join(allowed))
-    method = html.escape(request.method.decode("ascii", "replace"))
-    names = ", ".join(html.escape(m.decode("ascii", "replace")) for m in allowed)
+    # ErrorPage escapes the detail for HTML itself.
+    method = request.method.decode("ascii", "replace")
+    names = ", ".join(m.decode("ascii", "replace") for m in allowed)
     page = ErrorPage(
         NOT_ALLOWED,
         "Method Not Allowed",
         f"The method {method} is not allowed for "
-        f"{html.escape(request.uri.decode('utf-8', 'replace'))}. Allowed: {names}.",
+        f"{request.uri.decode('utf-8', 'replace')}. Allowed: {names}.",
     )
     return page.render(request)
