@@ -500,11 +500,13 @@ def test_unknownMethodIsNotImplemented(server: Server, method: bytes) -> None:
 
 def test_knownMethodNotAllowedSaysWhichAre(server: Server) -> None:
     """A 405 must carry Allow (RFC 9110 section 15.5.6); a 501 is also acceptable."""
-    response, _ = server.exchange(b"DELETE /plain HTTP/1.1\r\n" + HOST + b"\r\n")
+    response, _ = server.exchange(b"DELETE /plain?a<b&c HTTP/1.1\r\n" + HOST + b"\r\n")
     assert response.status in (405, 501)
     if response.status == 405:
         allowed = {m.strip() for m in (response.headers["Allow"] or "").split(",")}
         assert "GET" in allowed and "DELETE" not in allowed
+    # The target shows in the page escaped once: no markup from the client, no &amp;lt;.
+    assert b"a<b" not in response.body and b"&amp;lt;" not in response.body
 
 
 @pytest.mark.parametrize("method", [b"GET", b"HEAD"])
