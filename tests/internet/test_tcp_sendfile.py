@@ -117,7 +117,7 @@ def test_aSlowReaderHoldsTheFileBackInsteadOfTheBuffer(reactor: Any, tmp_path: P
 def test_aFileThatShrinksFailsWithEOFError(reactor: Any, bigFile: Path) -> None:
     skipOnLoopTransports(reactor, "there is no sendfile")
     sender = Sender(bigFile, len(CONTENT) - 10, 20)
-    port, receiver = connect(reactor, sender)
+    port, _receiver = connect(reactor, sender)
     with pytest.raises(EOFError, match="ended after 10 of the 20 bytes"):
         runUntilFired(reactor, sender.result)
     assert sender.transport.producer is None
@@ -141,7 +141,7 @@ def test_aLostConnectionFailsTheSend(reactor: Any, tmp_path: Path) -> None:
 def test_nothingToSendFiresAtOnce(reactor: Any, bigFile: Path) -> None:
     skipOnLoopTransports(reactor, "there is no sendfile")
     sender = Sender(bigFile, 0, 0)
-    port, receiver = connect(reactor, sender)
+    port, _receiver = connect(reactor, sender)
     assert runUntilFired(reactor, sender.result) == 0
     assert sender.transport.producer is None
     with pytest.raises(ValueError, match="must not be negative"):
@@ -159,7 +159,7 @@ def test_aConnectionWithAProducerOrTLSRefuses(reactor: Any, bigFile: Path) -> No
         def stopProducing(self) -> None: ...
 
     sender = Sender(bigFile, 0, 0)
-    port, receiver = connect(reactor, sender)
+    port, _receiver = connect(reactor, sender)
     runUntilFired(reactor, sender.result)
     transport = sender.transport
     transport.registerProducer(Idle(), True)
@@ -178,7 +178,7 @@ def test_offLinuxSendfileIsRefused(
 ) -> None:
     skipOnLoopTransports(reactor, "there is no sendfile")
     sender = Sender(bigFile, 0, 0)
-    port, receiver = connect(reactor, sender)
+    port, _receiver = connect(reactor, sender)
     runUntilFired(reactor, sender.result)
     monkeypatch.setattr(tcp, "_SENDFILE_WORKS", False)
     with open(bigFile, "rb") as f, pytest.raises(NotImplementedError, match="producer"):
