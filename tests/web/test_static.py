@@ -930,7 +930,7 @@ def serverProgress(channel: Any) -> int:
 
 @pytest.fixture
 def huge(tree: Path) -> int:
-    size = 24 * 2**20
+    size = 16 * 2**20
     with open(tree / "huge.bin", "wb") as f:
         f.truncate(size)
     return size
