@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -94,7 +96,7 @@ def test_anyHeaderGivesRangesWithinTheRepresentation(header: bytes, size: int) -
     assert ranges
     assert all(0 <= first <= last < size for first, last in ranges)
     ordered = sorted(ranges)
-    assert all(a[1] < b[0] for a, b in zip(ordered, ordered[1:], strict=False))
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ordered))
 
 
 @given(

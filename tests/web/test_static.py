@@ -44,9 +44,13 @@ BIG = bytes(range(256)) * 4096 * 3  # 3 MiB, beyond File.inlineSize
 @pytest.fixture
 def oneReactor() -> Iterator[Any]:
     """A fresh epoll reactor (select where there is no epoll), closed afterwards."""
-    made = EPollReactor() if hasattr(__import__("select"), "epoll") else __import__(
-        "torsion.internet.selectreactor", fromlist=["SelectReactor"]
-    ).SelectReactor()
+    made = (
+        EPollReactor()
+        if hasattr(__import__("select"), "epoll")
+        else __import__(
+            "torsion.internet.selectreactor", fromlist=["SelectReactor"]
+        ).SelectReactor()
+    )
     trackDescriptors(made)
     try:
         yield made
@@ -286,14 +290,14 @@ def test_aFileIsServedWithItsTypeLengthAndValidators(served: Server, tree: Path)
     assert headers["Content-Length"] == "14"
     assert headers["Accept-Ranges"] == "bytes"
     st = os.stat(tree / "hello.txt")
-    assert headers["ETag"] == '"%x-%x"' % (st.st_size, st.st_mtime_ns)
+    assert headers["ETag"] == f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
     assert thttp.stringToDatetime(headers["Last-Modified"]) == int(st.st_mtime)
 
 
 def test_typesOfWebFiles(served: Server) -> None:
     assert served.get("/app.js")[1]["Content-Type"] == "text/javascript"
     assert served.get("/page.html")[1]["Content-Type"] == "text/html"
-    status, headers, body = served.get("/archive.tar.gz")
+    _status, headers, body = served.get("/archive.tar.gz")
     assert headers["Content-Type"] == "application/x-tar"
     assert headers["Content-Encoding"] == "gzip"
     assert body == b"\x1f\x8b fake"
@@ -325,7 +329,7 @@ def test_aFileAsTheRootIsServedForItsOwnPath(oneReactor: Any, tree: Path) -> Non
 
 
 def test_missingFilesAre404(served: Server) -> None:
-    status, headers, body = served.get("/nope.txt")
+    status, _headers, body = served.get("/nope.txt")
     assert status == 404
     assert b"File not found" in body
     assert served.get("/hello.txt/child")[0] == 404
@@ -652,15 +656,21 @@ def test_ifModifiedSince(served: Server, tree: Path) -> None:
 def test_curlIfModifiedSince(served: Server, tree: Path) -> None:
     path = tree / "hello.txt"
     os.utime(path, (time.time() - 3600, time.time() - 3600))
-    done = served.curl("-z", thttp.datetimeToString(time.time()).decode(), "-w", "%{http_code}",
-                       served.url("/hello.txt"))
+    done = served.curl(
+        "-z",
+        thttp.datetimeToString(time.time()).decode(),
+        "-w",
+        "%{http_code}",
+        served.url("/hello.txt"),
+    )
     assert (done.returncode, done.stdout) == (0, b"304"), done.stderr
     older = thttp.datetimeToString(time.time() - 7200).decode()
     done = served.curl("-z", older, served.url("/hello.txt"))
     assert done.stdout == b"Hello, world!\n"
     # -z FILE compares with that file's time.
-    done = served.curl("-z", str(path), "-w", "%{http_code}", "-o", os.devnull,
-                       served.url("/hello.txt"))
+    done = served.curl(
+        "-z", str(path), "-w", "%{http_code}", "-o", os.devnull, served.url("/hello.txt")
+    )
     assert done.stdout == b"304"
 
 
@@ -669,8 +679,13 @@ def test_curlIfModifiedSince(served: Server, tree: Path) -> None:
 
 @pytest.mark.parametrize(
     ("header", "first", "last"),
-    [("bytes=0-99", 0, 99), ("bytes=1000-", 1000, 1023), ("bytes=-24", 1000, 1023),
-     ("bytes=1020-5000", 1020, 1023), ("bytes=5-5", 5, 5)],
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=1000-", 1000, 1023),
+        ("bytes=-24", 1000, 1023),
+        ("bytes=1020-5000", 1020, 1023),
+        ("bytes=5-5", 5, 5),
+    ],
 )
 def test_aSingleRangeIs206(served: Server, header: str, first: int, last: int) -> None:
     data = bytes(range(256)) * 4
@@ -712,7 +727,7 @@ def test_severalRangesAreAMultipartBody(served: Server) -> None:
 
 
 def test_overlappingRangesAreMergedIntoOne(served: Server) -> None:
-    status, headers, body = served.get("/data.bin", {"Range": "bytes=0-9,5-19"})
+    status, headers, _body = served.get("/data.bin", {"Range": "bytes=0-9,5-19"})
     assert (status, headers["Content-Range"]) == (206, "bytes 0-19/1024")
 
 

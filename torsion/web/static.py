@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import errno
 import html
-import mimetypes
 import os
 import secrets
 import stat
@@ -40,14 +39,18 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 from urllib.parse import quote, unquote_to_bytes
 
-from zope.interface import implementer
-
 from torsion.internet import error
-from torsion.internet.interfaces import IPullProducer
 from torsion.python import components, log
 from torsion.python.failure import Failure
 from torsion.web import http, resource, server
 from torsion.web._byteranges import Unsatisfiable, parseRange
+from torsion.web._mimetypes import getTypeAndEncoding, loadMimeTypes
+from torsion.web._staticproducers import (
+    MultipleRangeStaticProducer,
+    NoRangeStaticProducer,
+    SingleRangeStaticProducer,
+    StaticProducer,
+)
 
 __all__ = [
     "Data",
@@ -65,96 +68,6 @@ __all__ = [
     "isDangerous",
     "loadMimeTypes",
 ]
-
-# What the web relies on, whatever the system's mime.types says (some still map .js to
-# application/x-javascript, or know nothing of .wasm and .woff2).
-_WEB_TYPES = {
-    ".css": "text/css",
-    ".csv": "text/csv",
-    ".htm": "text/html",
-    ".html": "text/html",
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".webmanifest": "application/manifest+json",
-    ".jsonld": "application/ld+json",
-    ".wasm": "application/wasm",
-    ".xml": "application/xml",
-    ".xhtml": "application/xhtml+xml",
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".conf": "text/plain",
-    ".diff": "text/plain",
-    ".patch": "text/plain",
-    ".log": "text/plain",
-    ".py": "text/plain",
-    ".rst": "text/plain",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".ico": "image/vnd.microsoft.icon",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-    ".mp3": "audio/mpeg",
-    ".ogg": "audio/ogg",
-    ".opus": "audio/ogg",
-    ".flac": "audio/flac",
-    ".wav": "audio/wav",
-    ".mp4": "video/mp4",
-    ".webm": "video/webm",
-    ".pdf": "application/pdf",
-    ".zip": "application/zip",
-    ".tar": "application/x-tar",
-    ".gz": "application/gzip",
-}
-
-
-def loadMimeTypes(
-    mimetype_locations: Sequence[str] | None = None, init: Callable[..., Any] | None = None
-) -> dict[str, str]:
-    """The extension -> MIME type map that `File.contentTypes` starts from.
-
-    Python's own table, then the system's files (`mimetypes.knownfiles`, or
-    `mimetype_locations` if given), then the web's types above, which win. Python's
-    global `mimetypes` state is left alone, unless `init` is given (Twisted's
-    signature): then `init(mimetype_locations)` is called and its `mimetypes.types_map`
-    is used instead of the system's files.
-    """
-    if init is not None:
-        init(mimetype_locations)
-        table = dict(mimetypes.types_map)
-    else:
-        locations = mimetypes.knownfiles if mimetype_locations is None else mimetype_locations
-        table = dict(mimetypes.MimeTypes([p for p in locations if os.path.isfile(p)]).types_map[1])
-    table.update(_WEB_TYPES)
-    return table
-
-
-def getTypeAndEncoding(
-    filename: str,
-    types: dict[str, str],
-    encodings: dict[str, str],
-    defaultType: str,
-) -> tuple[str, str | None]:
-    """The Content-Type and Content-Encoding of a file by its name's extensions.
-
-    `page.html.gz` is text/html, gzip; a name whose extension is unknown gets
-    `defaultType`.
-    """
-    base, ext = os.path.splitext(filename)
-    ext = ext.lower()
-    encoding = encodings.get(ext)
-    if encoding is not None:
-        ext = os.path.splitext(base)[1].lower()
-    return types.get(ext, defaultType), encoding
-
 
 _UNSAFE_SEGMENT_BYTES = (b"/", b"\\", b"\x00") + ((b":",) if sys.platform == "win32" else ())
 
@@ -233,148 +146,6 @@ class Registry(components.Componentized):
 
 class _NotARegularFile(OSError):
     """The path names a FIFO, a device or a socket: nothing to serve as a file."""
-
-
-@implementer(IPullProducer)
-class StaticProducer:
-    """Streams parts of an open file to a request as a pull producer.
-
-    The body is `segments`, each (prefix bytes, file offset, length), then
-    `trailer`: one segment for a whole file or a single range, one per range (the
-    prefix its multipart header) for several. Each time the transport has sent what
-    was written (resumeProducing) it writes the next chunk of at most `bufferSize`
-    bytes, so no more than that is held on the server's side, however slow the
-    client. A file that ends early, or cannot be read, cuts the response short: the
-    connection is closed, as its Content-Length can no longer be kept.
-    """
-
-    bufferSize = 2**16
-
-    def __init__(
-        self,
-        request: Any,
-        fileObject: IO[bytes] | None,
-        segments: Sequence[tuple[bytes, int, int]] = (),
-        trailer: bytes = b"",
-    ) -> None:
-        self.request: Any = request
-        self.fileObject = fileObject
-        self.segments = list(segments)
-        self.trailer = trailer
-        self._index = 0
-        self._done = 0  # of the current segment's file bytes
-        self._prefixSent = False
-
-    @property
-    def length(self) -> int:
-        """How many bytes the body has: its Content-Length."""
-        return sum(len(p) + size for p, _, size in self.segments) + len(self.trailer)
-
-    def start(self) -> None:
-        """Register with the request and send the body."""
-        self.request.registerProducer(self, False)
-
-    def resumeProducing(self) -> None:
-        request = self.request
-        if request is None:
-            return
-        try:
-            chunk = self._nextChunk()
-        except (OSError, EOFError) as problem:
-            self._cutShort(problem)
-            return
-        if chunk is not None:
-            request.write(chunk)
-            return
-        if self.trailer:
-            request.write(self.trailer)
-        request.unregisterProducer()
-        request.finish()
-        self.stopProducing()
-
-    def _nextChunk(self) -> bytes | None:
-        """The next piece of the body before the trailer, or None once all is out."""
-        while self._index < len(self.segments):
-            prefix, offset, size = self.segments[self._index]
-            head = b""
-            if not self._prefixSent:
-                self._prefixSent = True
-                head = prefix
-                if size and self.fileObject is not None:
-                    self.fileObject.seek(offset)
-            left = size - self._done
-            if not left:
-                self._index += 1
-                self._done = 0
-                self._prefixSent = False
-                if head:
-                    return head
-                continue
-            assert self.fileObject is not None
-            data = self.fileObject.read(min(self.bufferSize, left))
-            if not data:
-                raise EOFError(
-                    f"the file ended {left} bytes before the {size} bytes from {offset} on "
-                    "(it shrank while being sent)"
-                )
-            self._done += len(data)
-            return head + data if head else data
-        return None
-
-    def _readAll(self) -> bytes:
-        """The whole body at once (for small bodies, sent in one write)."""
-        parts = []
-        chunk = self._nextChunk()
-        while chunk is not None:
-            parts.append(chunk)
-            chunk = self._nextChunk()
-        parts.append(self.trailer)
-        return b"".join(parts)
-
-    def _cutShort(self, problem: BaseException) -> None:
-        request = self.request
-        log.err(
-            Failure(problem), f"Cannot go on sending {getattr(self.fileObject, 'name', 'a file')}"
-        )
-        self.stopProducing()
-        if request.producer is self:
-            request.unregisterProducer()
-        request.channel.transport.loseConnection()
-
-    def stopProducing(self) -> None:
-        """Stop and close the file (the client went away, or all was sent)."""
-        self.request = None
-        if self.fileObject is not None:
-            self.fileObject.close()
-
-
-class NoRangeStaticProducer(StaticProducer):
-    """A whole file."""
-
-    def __init__(self, request: Any, fileObject: IO[bytes], size: int | None = None) -> None:
-        if size is None:
-            size = os.fstat(fileObject.fileno()).st_size
-        super().__init__(request, fileObject, [(b"", 0, size)])
-
-
-class SingleRangeStaticProducer(StaticProducer):
-    """`size` bytes of a file from `offset` on."""
-
-    def __init__(self, request: Any, fileObject: IO[bytes], offset: int, size: int) -> None:
-        super().__init__(request, fileObject, [(b"", offset, size)])
-
-
-class MultipleRangeStaticProducer(StaticProducer):
-    """Several parts of a file, each after its separator: (separator, offset, size)."""
-
-    def __init__(
-        self,
-        request: Any,
-        fileObject: IO[bytes],
-        rangeInfo: Sequence[tuple[bytes, int, int]],
-        trailer: bytes = b"",
-    ) -> None:
-        super().__init__(request, fileObject, rangeInfo, trailer)
 
 
 def _etag(st: os.stat_result) -> bytes:
