@@ -850,14 +850,31 @@ def test_aFIFOIsForbiddenWithoutBlockingTheServer(oneReactor: Any, tree: Path) -
     assert served.get("/hello.txt")[0] == 200
 
 
+@pytest.mark.parametrize("path", ["/hello.txt", "/data.bin"])
 def test_aReadErrorOfASmallFileIs500(
-    oneReactor: Any, tree: Path, monkeypatch: pytest.MonkeyPatch, loggedErrors: Any
+    oneReactor: Any, tree: Path, monkeypatch: pytest.MonkeyPatch, loggedErrors: Any, path: str
 ) -> None:
-    def failing(self: Any, *args: Any) -> bytes:
-        raise OSError(5, "Input/output error")
+    class Failing:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
 
-    monkeypatch.setattr(static.StaticProducer, "_readAll", failing)
-    assert Server(oneReactor, static.File(tree)).get("/hello.txt")[0] == 500
+        def fileno(self) -> int:
+            return int(self.inner.fileno())
+
+        def seek(self, offset: int) -> None:
+            self.inner.seek(offset)
+
+        def read(self, size: int) -> bytes:
+            raise OSError(5, "Input/output error")
+
+        def close(self) -> None:
+            self.inner.close()
+
+    real = static.File.openForReading
+    monkeypatch.setattr(static.File, "openForReading", lambda self: Failing(real(self)))
+    served = Server(oneReactor, static.File(tree))
+    assert served.get(path)[0] == 500
+    assert served.get(path, {"Range": "bytes=0-1,5-6"})[0] == 500
     assert loggedErrors
 
 

@@ -144,8 +144,34 @@ class Registry(components.Componentized):
         return self._pathCache.get(path)
 
 
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+# What opening a file that is not there (any more) fails with.
+_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP})
+# Where an entry of a directory is (File._lookup).
+_MISSING, _INSIDE, _OUTSIDE = range(3)
+
+
 class _NotARegularFile(OSError):
     """The path names a FIFO, a device or a socket: nothing to serve as a file."""
+
+
+_httpDates: dict[int, bytes] = {}
+
+
+def _httpDate(when: int) -> bytes:
+    """The HTTP date of a modification time, formatted once per time (of a few)."""
+    date = _httpDates.get(when)
+    if date is None:
+        if len(_httpDates) >= 512:
+            _httpDates.clear()
+        date = _httpDates[when] = http.datetimeToString(when)
+    return date
 
 
 def _etag(st: os.stat_result) -> bytes:
@@ -204,7 +230,9 @@ class File(resource.Resource):
             self.ignoredExts.append("*")
         self.registry = registry if registry is not None else Registry()
         self.allowSymlinksOutside = allowSymlinksOutside
-        self._root = os.path.realpath(self.path)
+        # The served root's path, as given (made real only to check a link's target,
+        # so a root that is a link may be repointed, as deployments do, while serving).
+        self._root = self.path
         self._stat: os.stat_result | None = None
         self._statted = False
 
@@ -260,12 +288,14 @@ class File(resource.Resource):
 
         Raises:
             OSError: PermissionError if it cannot be read, FileNotFoundError if it is
-                gone, and an OSError of its own if it is not a regular file.
+                gone, IsADirectoryError for a directory, and an OSError of its own if
+                it is not a regular file.
         """
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-        fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        fd = os.open(self.path, _OPEN_FLAGS)
         try:
             mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory", self.path)
             if not stat.S_ISREG(mode):
                 raise _NotARegularFile(errno.EINVAL, "not a regular file", self.path)
             return os.fdopen(fd, "rb")
@@ -273,12 +303,27 @@ class File(resource.Resource):
             os.close(fd)
             raise
 
-    def _isInsideRoot(self, path: str) -> bool:
+    def _lookup(self, path: str) -> int:
+        """Whether the entry `path` of this directory is there, and inside the root.
+
+        This directory is inside the root (it was reached from the root through
+        entries that are), so an entry is too unless it is a symbolic link: only a
+        link costs resolving, which keeps the common case to one lstat.
+        """
+        try:
+            st = os.lstat(path)
+        except (OSError, ValueError):
+            return _MISSING
+        if not stat.S_ISLNK(st.st_mode):
+            return _INSIDE
+        if not os.path.exists(path):
+            return _MISSING
         if self.allowSymlinksOutside:
-            return True
+            return _INSIDE
         real = os.path.realpath(path)
-        root = self._root
-        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+        root = os.path.realpath(self._root)
+        inside = real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+        return _INSIDE if inside else _OUTSIDE
 
     def listNames(self) -> list[bytes]:
         """The names in the directory, sorted, less links that lead outside the root."""
@@ -289,7 +334,9 @@ class File(resource.Resource):
         except OSError:
             return []
         return [
-            os.fsencode(name) for name in names if self._isInsideRoot(os.path.join(self.path, name))
+            os.fsencode(name)
+            for name in names
+            if self._lookup(os.path.join(self.path, name)) != _OUTSIDE
         ]
 
     def listEntities(self) -> list[tuple[bytes, Any]]:
@@ -318,12 +365,16 @@ class File(resource.Resource):
             if childPath is None:
                 return self.directoryListing()
         assert childPath is not None
-        if not os.path.exists(childPath):
+        where = self._lookup(childPath)
+        if where == _MISSING:
             childPath = self._withIgnoredExtension(childPath)
             if childPath is None:
                 return self.childNotFound
-        if not self._isInsideRoot(childPath):
+            where = self._lookup(childPath)
+        if where == _OUTSIDE:
             return self.forbidden
+        if where == _MISSING:
+            return self.childNotFound
         processor = self.processors.get(os.path.splitext(childPath)[1])
         if processor is not None:
             return resource.IResource(processor(childPath, self.registry))
@@ -332,8 +383,11 @@ class File(resource.Resource):
     def _index(self) -> str | None:
         for name in self.indexNames:
             candidate = os.path.join(self.path, name)
-            if os.path.exists(candidate) and not os.path.isdir(candidate):
-                return candidate
+            try:
+                if not stat.S_ISDIR(os.stat(candidate).st_mode):
+                    return candidate
+            except OSError:
+                pass
         return None
 
     def _withIgnoredExtension(self, path: str) -> str | None:
@@ -383,23 +437,24 @@ class File(resource.Resource):
         return f'<!DOCTYPE html>\n<p>Moved to <a href="{link}">{link}</a>.</p>\n'.encode()
 
     def render_GET(self, request: Any) -> Any:
-        self.restat(False)
         if self.type is None:
             self.type, self.encoding = getTypeAndEncoding(
                 self.basename(), self.contentTypes, self.contentEncodings, self.defaultType
             )
-        if not self.exists():
-            return self.childNotFound.render(request)
-        if self.isdir():
-            return self.redirect(request)
         try:
             fileForReading = self.openForReading()
+        except IsADirectoryError:
+            return self.redirect(request)
         except PermissionError:
+            if os.path.isdir(self.path):  # Windows cannot open a directory
+                return self.redirect(request)
             return self.forbidden.render(request)
         except _NotARegularFile:
             return self.forbidden.render(request)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return self.childNotFound.render(request)
+        except (OSError, ValueError) as e:
+            if isinstance(e, ValueError) or e.errno in _NOT_THERE:
+                return self.childNotFound.render(request)
+            raise
         try:
             return self._renderOpen(request, fileForReading)
         except BaseException:
@@ -411,6 +466,7 @@ class File(resource.Resource):
     def _renderOpen(self, request: Any, fileForReading: IO[bytes]) -> Any:
         st = os.fstat(fileForReading.fileno())
         request.setHeader(b"accept-ranges", b"bytes")
+        request.setHeader(b"last-modified", _httpDate(int(st.st_mtime)))
         if (
             request.setETag(_etag(st)) is http.CACHED
             or request.setLastModified(st.st_mtime) is http.CACHED
@@ -524,6 +580,16 @@ class File(resource.Resource):
         # A file that cannot be read (or shrank) raises: nothing is sent yet, so the
         # server answers 500 and logs it.
         try:
+            if len(producer.segments) == 1 and not producer.trailer:
+                _, offset, size = producer.segments[0]
+                fileObject = producer.fileObject
+                assert fileObject is not None
+                if offset:
+                    fileObject.seek(offset)
+                body = fileObject.read(size)
+                if len(body) != size:
+                    raise EOFError(f"{self.path} has {len(body)} bytes, not {size} (it shrank)")
+                return body
             return producer._readAll()
         finally:
             producer.stopProducing()
