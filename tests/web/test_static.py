@@ -611,6 +611,21 @@ def test_aRootThatIsASymlinkStillServes(oneReactor: Any, linked: Path) -> None:
     assert served.get("/toSecret")[0] == 403
 
 
+def test_aRootLinkRepointedWhileServingServesTheNewTarget(oneReactor: Any, tmp_path: Path) -> None:
+    """The deployment pattern: `current` links to a release, and is switched to the next."""
+    for release in ("v1", "v2"):
+        (tmp_path / release / "assets").mkdir(parents=True)
+        (tmp_path / release / "assets" / "app.js").write_text(release)
+        (tmp_path / release / "app.js").symlink_to("assets/app.js")
+    current = tmp_path / "current"
+    current.symlink_to(tmp_path / "v1")
+    served = Server(oneReactor, static.File(current))
+    assert served.get("/app.js")[2] == b"v1"
+    (tmp_path / "next").symlink_to(tmp_path / "v2")
+    os.replace(tmp_path / "next", current)
+    assert served.get("/app.js")[2] == b"v2"
+
+
 def test_symlinksOutsideCanBeAllowed(oneReactor: Any, linked: Path) -> None:
     served = Server(oneReactor, static.File(linked, allowSymlinksOutside=True))
     assert served.get("/toSecret")[2] == b"TOP SECRET"
@@ -1043,3 +1058,31 @@ def test_aClientThatLeavesMidwayClosesTheFile(
     runUntil(reactor, lambda: openDescriptorsOf(tree / "huge.bin") == 0)
     assert not served.site.channels[0].requests
     assert loggedErrors == []
+
+
+@pytest.mark.parametrize("useSendfile", [True, False], ids=["sendfile", "producer"])
+def test_overTLSTheProducerSendsBigFiles(oneReactor: Any, tree: Path, useSendfile: bool) -> None:
+    """sendfile would bypass TLS: the producer sends the file, encrypted."""
+    from tests.internet.tlshelpers import pythonClientContext, serverOptions
+
+    root = static.File(tree)
+    root.useSendfile = useSendfile
+    site = RecordingSite(root, reactor=oneReactor)
+    port = oneReactor.listenSSL(0, site, serverOptions(), interface="127.0.0.1")
+    served = Server.__new__(Server)
+    served.reactor, served.site, served.port = oneReactor, site, port
+    served.number = port.getHost().port
+
+    def work() -> list[tuple[int, bytes]]:
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", served.number, timeout=10, context=pythonClientContext()
+        )
+        answers = []
+        for headers in ({}, {"Range": "bytes=100-2000099"}):
+            connection.request("GET", "/big.bin", headers=headers)
+            response = connection.getresponse()
+            answers.append((response.status, response.read()))
+        connection.close()
+        return answers
+
+    assert served.inThread(work, timeout=30) == [(200, BIG), (206, BIG[100:2000100])]
