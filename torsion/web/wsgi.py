@@ -186,6 +186,7 @@ class _WSGIResponse:
         "_sentBody",
         "_status",
         "_stopped",
+        "__weakref__",
         "_withProducer",
     )
 
