@@ -138,9 +138,7 @@ def hello(environ: Environ, startResponse: StartResponse) -> list[bytes]:
 
 def environApp(environ: Environ, startResponse: StartResponse) -> list[bytes]:
     seen = {
-        key: value
-        for key, value in environ.items()
-        if isinstance(value, (str, bool, int, tuple))
+        key: value for key, value in environ.items() if isinstance(value, (str, bool, int, tuple))
     }
     seen["body"] = environ["wsgi.input"].read().decode("latin-1")
     seen["thread"] = threading.current_thread().name
@@ -314,9 +312,7 @@ def test_emptyBody(oneReactor: Any, pool: ThreadPool) -> None:
 
 def test_headRequestSendsNoBody(oneReactor: Any, pool: ThreadPool) -> None:
     port = serve(oneReactor, pool, hello)
-    raw = rawExchange(
-        oneReactor, port, b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
+    raw = rawExchange(oneReactor, port, b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK") and body == b""
 
@@ -592,9 +588,7 @@ def test_theApplicationDoesNotBlockTheReactor(oneReactor: Any, pool: ThreadPool)
 
     port = serve(oneReactor, pool, slow)
     with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        waiting = executor.submit(
-            lambda: http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        )
+        waiting = executor.submit(lambda: http.client.HTTPConnection("127.0.0.1", port, timeout=10))
         runUntil(oneReactor, waiting.done)
         connection = waiting.result()
         pending = executor.submit(
@@ -731,8 +725,9 @@ def test_validatorWithAnErrorHandlingApplication(oneReactor: Any, pool: ThreadPo
         except RuntimeError:
             import sys
 
-            startResponse("500 Internal Server Error", [("Content-Type", "text/plain")],
-                          sys.exc_info())
+            startResponse(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
         return [b"sorry"]
 
     port = serve(oneReactor, pool, validator(app))
@@ -810,8 +805,8 @@ def test_flask(oneReactor: Any, pool: ThreadPool, flaskApp: Any) -> None:
     answer = fetch(oneReactor, port, "/app/stream")
     assert answer.body == b"line 0\nline 1\nline 2\n"
     assert fetch(oneReactor, port, "/app/missing").status == 404
-    assert fetch(oneReactor, port, "/app/cookie").headers["Set-Cookie"].startswith(
-        "flavour=chocolate"
+    assert (
+        fetch(oneReactor, port, "/app/cookie").headers["Set-Cookie"].startswith("flavour=chocolate")
     )
 
 
