@@ -169,6 +169,7 @@ class _WSGIResponse:
     """
 
     __slots__ = (
+        "__weakref__",
         "_application",
         "_cond",
         "_contentLength",
@@ -186,7 +187,6 @@ class _WSGIResponse:
         "_sentBody",
         "_status",
         "_stopped",
-        "__weakref__",
         "_withProducer",
     )
 
