@@ -390,3 +390,12 @@ def test_vhostWithoutRootAnswers404ForOtherHosts(site: Path) -> None:
     with runTorsiond(args, port, site):
         assert get(port, "/", host="other.example")[0] == 200
         assert get(port, "/", host="localhost")[0] == 404
+
+
+def test_aSiteIsSavedWithoutItsSessions(memoryReactor: MemoryReactor) -> None:
+    made = web.makeService(parse())
+    site = next(iter(made)).factory
+    site._reactor = memoryReactor
+    site.makeSession()
+    copy = next(iter(pickle.loads(pickle.dumps(made)))).factory
+    assert len(site.sessions) == 1 and copy.sessions == {}
