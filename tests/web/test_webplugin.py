@@ -393,9 +393,12 @@ def test_vhostWithoutRootAnswers404ForOtherHosts(site: Path) -> None:
 
 
 def test_aSiteIsSavedWithoutItsSessions(memoryReactor: MemoryReactor) -> None:
+    """torsiond saves the application at shutdown; live sessions must not stop that."""
     made = web.makeService(parse())
     site = next(iter(made)).factory
-    site._reactor = memoryReactor
+    from torsion.internet.task import Clock
+
+    site._reactor = Clock()
     site.makeSession()
     copy = next(iter(pickle.loads(pickle.dumps(made)))).factory
     assert len(site.sessions) == 1 and copy.sessions == {}
