@@ -378,9 +378,9 @@ class Options(usage.Options):
         for module in needed:
             try:
                 _webModule(module)
-            except ImportError:
+            except ImportError as e:
                 raise usage.UsageError(
-                    f"torsion.web.{module} cannot be imported, and these options need it"
+                    f"torsion.web.{module} cannot be imported, and these options need it: {e}"
                 ) from None
 
 
