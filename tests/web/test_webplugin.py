@@ -402,3 +402,18 @@ def test_aSiteIsSavedWithoutItsSessions(memoryReactor: MemoryReactor) -> None:
     site.makeSession()
     copy = next(iter(pickle.loads(pickle.dumps(made)))).factory
     assert len(site.sessions) == 1 and copy.sessions == {}
+
+
+@needsStatic
+@needsScript
+def test_mktapWebPathThenRunTheFile(site: Path) -> None:
+    port = freePort()
+    done = subprocess.run(
+        [str(TORSION), "mktap", "web", "--path", "www", "--ignore-ext", ".html",
+         "--port", localListen(port)],
+        cwd=site, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    with runTorsiond(["-f", "web.tap"], port, site):
+        assert get(port, "/about")[2] == b"<p>about</p>"
+        assert get(port, "/ci.rpy/")[2].startswith(b"<p>ciao da /ci.rpy/: ")
