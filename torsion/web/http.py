@@ -45,6 +45,8 @@ __all__ = [
     "CACHED",
     "HTTPChannel",
     "HTTPFactory",
+    "Limits",
+    "PotentialDataLoss",
     "Request",
     "combinedLogFormatter",
     "datetimeToLogString",
@@ -681,7 +683,10 @@ def proxiedLogFormatter(timestamp: str, request: Request) -> str:
     return line
 
 
-# The channel and factory live in their own module; they are part of this one's API.
+# The channel and factory live in their own module; they are part of this one's API,
+# as are the codec's limits and the client's PotentialDataLoss (Twisted's names here).
 from torsion.web._channel import HTTPChannel, HTTPFactory  # noqa: E402
+from torsion.web._http11 import Limits  # noqa: E402
+from torsion.web._newclient import PotentialDataLoss  # noqa: E402
 
 HTTPChannel.requestFactory = Request

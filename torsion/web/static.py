@@ -137,6 +137,13 @@ class Registry(components.Componentized):
         super().__init__()
         self._pathCache: dict[str, Any] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The cache holds what scripts made (classes of no importable module): it is
+        # rebuilt on use, so a saved application (torsiond's shutdown .tap) leaves it.
+        state = self.__dict__.copy()
+        state["_pathCache"] = {}
+        return state
+
     def cachePath(self, path: str, rsrc: Any) -> None:
         self._pathCache[path] = rsrc
 
