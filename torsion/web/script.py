@@ -214,7 +214,12 @@ class ResourceScriptWrapper(resource.Resource):
         return ResourceScript(self.path, self.registry).render(request)
 
     def getChildWithDefault(self, path: bytes, request: Any) -> Any:
-        return ResourceScript(self.path, self.registry).getChildWithDefault(path, request)
+        made = ResourceScript(self.path, self.registry)
+        if made.isLeaf:
+            # The script's resource answers for the whole path, this segment included.
+            request.postpath.insert(0, request.prepath.pop())
+            return made
+        return made.getChildWithDefault(path, request)
 
 
 def _safeName(segment: bytes) -> str | None:

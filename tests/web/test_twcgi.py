@@ -1,0 +1,423 @@
+"""Tests for torsion.web.twcgi: real CGI programs (sh and Python) behind a real Site."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.internet.reactormixins import loggedErrors, loggedMessages, runUntil
+from tests.web.livesite import errorsLogged, fetch, oneReactor, rawExchange, serve
+from torsion.web import resource, twcgi
+
+__all__ = ["loggedErrors", "loggedMessages", "oneReactor"]
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/bin/sh"), reason="needs /bin/sh")
+
+
+def program(path: Path, source: str, executable: bool = True) -> Path:
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    if executable:
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def python(path: Path, source: str) -> Path:
+    return program(path, f"#!{sys.executable}\n" + textwrap.dedent(source))
+
+
+ENV_DUMP = """\
+import json, os, sys
+body = sys.stdin.buffer.read()
+sys.stdout.write("Content-Type: application/json\\r\\n\\r\\n")
+sys.stdout.write(json.dumps({"env": dict(os.environ), "argv": sys.argv[1:], "stdin": body.decode("latin-1")}))
+"""
+
+
+def cgiSite(reactor: Any, tmp_path: Path, source: str, name: str = "prog.cgi") -> int:
+    prog = python(tmp_path / name, source) if source.startswith("import") else program(
+        tmp_path / name, source
+    )
+    root = resource.Resource()
+    cgi = resource.Resource()
+    root.putChild(b"cgi-bin", cgi)
+    cgi.putChild(name.encode(), twcgi.CGIScript(str(prog)))
+    port, _ = serve(reactor, root)
+    return port
+
+
+def dumped(reactor: Any, port: int, path: str, **kwargs: Any) -> dict[str, Any]:
+    answer = fetch(reactor, port, path, **kwargs)
+    assert answer.status == 200, answer.body
+    assert answer.header("Content-Type") == "application/json"
+    result: dict[str, Any] = json.loads(answer.body)
+    return result
+
+
+# -- the environment (RFC 3875 section 4.1) ------------------------------------------------
+
+
+def test_environment(oneReactor: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("TORSION_TEST_SECRET", "do not pass me")
+    port = cgiSite(oneReactor, tmp_path, ENV_DUMP)
+    seen = dumped(
+        oneReactor,
+        port,
+        "/cgi-bin/prog.cgi/extra/path?a=1&b=%20",
+        method="POST",
+        body=b"x=1&y=2",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Custom": "custom value",
+            "Proxy": "http://attacker.example:8080",
+            "Foo_Bar": "posing as Foo-Bar",
+            "Host": "site.example:8123",
+        },
+    )
+    env = seen["env"]
+    assert env["GATEWAY_INTERFACE"] == "CGI/1.1"
+    assert env["REQUEST_METHOD"] == "POST"
+    assert env["QUERY_STRING"] == "a=1&b=%20"
+    assert env["PATH_INFO"] == "/extra/path"
+    assert env["SCRIPT_NAME"] == "/cgi-bin/prog.cgi"
+    assert env["SCRIPT_FILENAME"] == str(tmp_path / "prog.cgi")
+    assert env["REQUEST_URI"] == "/cgi-bin/prog.cgi/extra/path?a=1&b=%20"
+    assert env["CONTENT_LENGTH"] == "7"
+    assert env["CONTENT_TYPE"] == "application/x-www-form-urlencoded"
+    assert env["SERVER_NAME"] == "site.example"
+    assert env["SERVER_PORT"] == str(port)
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["SERVER_SOFTWARE"].startswith("TorsionWeb/")
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["HTTP_X_CUSTOM"] == "custom value"
+    assert env["HTTP_HOST"] == "site.example:8123"
+    assert "HTTP_PROXY" not in env  # httpoxy
+    assert "HTTP_FOO_BAR" not in env
+    assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env
+    assert "HTTPS" not in env
+    assert "TORSION_TEST_SECRET" not in env
+    assert env["PATH"] == os.environ["PATH"]
+    assert seen["stdin"] == "x=1&y=2"
+    assert seen["argv"] == []
+
+
+def test_passEnvironmentNoneHandsOnEverything(oneReactor: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("TORSION_TEST_SHARED", "pass me")
+    monkeypatch.setattr(twcgi.CGIScript, "passEnvironment", None)
+    port = cgiSite(oneReactor, tmp_path, ENV_DUMP)
+    assert dumped(oneReactor, port, "/cgi-bin/prog.cgi")["env"]["TORSION_TEST_SHARED"] == "pass me"
+
+
+def test_getWithoutBodyOrQuery(oneReactor: Any, tmp_path: Path) -> None:
+    port = cgiSite(oneReactor, tmp_path, ENV_DUMP)
+    env = dumped(oneReactor, port, "/cgi-bin/prog.cgi")["env"]
+    assert env["QUERY_STRING"] == ""
+    assert "PATH_INFO" not in env
+    assert "CONTENT_LENGTH" not in env
+
+
+def test_repeatedHeadersAreJoined(oneReactor: Any, tmp_path: Path) -> None:
+    port = cgiSite(oneReactor, tmp_path, ENV_DUMP)
+    answer = rawExchange(
+        oneReactor,
+        port,
+        b"GET /cgi-bin/prog.cgi HTTP/1.1\r\nHost: x\r\nX-Many: a\r\nX-Many: b\r\n"
+        b"Cookie: c=1\r\nCookie: d=2\r\nConnection: close\r\n\r\n",
+    )
+    env = json.loads(answer.partition(b"\r\n\r\n")[2].split(b"\r\n")[1])["env"]
+    assert env["HTTP_X_MANY"] == "a, b"
+    assert env["HTTP_COOKIE"] == "c=1; d=2"
+
+
+@pytest.mark.parametrize(
+    ("query", "argv"),
+    [("?hello+world", ["hello", "world"]), ("?caf%C3%A9", ["café"]), ("?-x+y", []), ("?a=b", [])],
+)
+def test_searchWordsBecomeArguments(oneReactor: Any, tmp_path: Path, query: str, argv: list[str]) -> None:
+    port = cgiSite(oneReactor, tmp_path, ENV_DUMP)
+    assert dumped(oneReactor, port, "/cgi-bin/prog.cgi" + query)["argv"] == argv
+
+
+def test_largeBodyStreamsToStdin(oneReactor: Any, tmp_path: Path) -> None:
+    port = cgiSite(
+        oneReactor,
+        tmp_path,
+        """\
+        #!/bin/sh
+        printf 'Content-Type: application/octet-stream\\r\\n\\r\\n'
+        exec cat
+        """,
+    )
+    body = os.urandom(3 * 1024 * 1024)  # over the in-memory threshold: from a temp file
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi", method="PUT", body=body, timeout=20)
+    assert answer.status == 200
+    assert answer.body == body
+
+
+def test_programThatIgnoresItsStdin(oneReactor: Any, tmp_path: Path) -> None:
+    port = cgiSite(oneReactor, tmp_path, "#!/bin/sh\nexec 0<&-\nprintf 'Content-Type: text/plain\\n\\nignored'\n")
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi", method="POST", body=b"z" * 2_000_000)
+    assert answer.status == 200
+    assert answer.body == b"ignored"
+
+
+# -- the program's answer (RFC 3875 section 6) ---------------------------------------------
+
+
+def test_statusAndHeaders(oneReactor: Any, tmp_path: Path) -> None:
+    port = cgiSite(
+        oneReactor,
+        tmp_path,
+        "#!/bin/sh\nprintf 'Status: 418 I am a teapot\\nContent-Type: text/plain\\nX-Thing: 1\\n\\nshort and stout'\n",
+    )
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi")
+    assert (answer.status, answer.reason) == (418, "I am a teapot")
+    assert answer.header("Content-Type") == "text/plain"
+    assert answer.header("X-Thing") == "1"
+    assert answer.body == b"short and stout"
+
+
+def test_locationIsARedirect(oneReactor: Any, tmp_path: Path) -> None:
+    port = cgiSite(oneReactor, tmp_path, "#!/bin/sh\nprintf 'Location: http://example.com/\\r\\n\\r\\n'\n")
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi")
+    assert answer.status == 302
+    assert answer.header("Location") == "http://example.com/"
+
+
+def test_headersOnlyAndHead(oneReactor: Any, tmp_path: Path) -> None:
+    port = cgiSite(oneReactor, tmp_path, "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nbody'\n")
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi", method="HEAD")
+    assert answer.status == 200
+    assert answer.body == b""
+
+
+def test_contentLengthFromTheProgramIsKeptAndEnforced(oneReactor: Any, tmp_path: Path) -> None:
+    port = cgiSite(oneReactor, tmp_path, "#!/bin/sh\nprintf 'Content-Length: 5\\n\\n0123456789'\n")
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi")
+    assert answer.header("Content-Length") == "5"
+    assert answer.body == b"01234"
+
+
+def test_shortBodyClosesTheConnection(oneReactor: Any, tmp_path: Path, loggedErrors: Any) -> None:
+    port = cgiSite(oneReactor, tmp_path, "#!/bin/sh\nprintf 'Content-Length: 100\\n\\nonly this'\n")
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi")
+    assert answer.status == 200
+    assert answer.error is not None
+    assert "less than its Content-Length" in errorsLogged(loggedErrors)
+
+
+def test_nonZeroExitAfterACompleteAnswerIsKept(
+    oneReactor: Any, tmp_path: Path, loggedMessages: Any
+) -> None:
+    port = cgiSite(oneReactor, tmp_path, "#!/bin/sh\nprintf 'Status: 503 Busy\\n\\ncome back'\nexit 4\n")
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi")
+    assert (answer.status, answer.body, answer.error) == (503, b"come back", None)
+
+
+def test_stderrIsLogged(oneReactor: Any, tmp_path: Path, loggedMessages: Any) -> None:
+    port = cgiSite(
+        oneReactor, tmp_path, "#!/bin/sh\necho 'a warning' >&2\nprintf 'Content-Type: text/plain\\n\\nok'\n"
+    )
+    assert fetch(oneReactor, port, "/cgi-bin/prog.cgi").body == b"ok"
+    runUntil(oneReactor, lambda: any("a warning" in str(e.get("message")) for e in loggedMessages))
+
+
+# -- programs that break the protocol: 500, logged, the server goes on -----------------------
+
+
+BROKEN = {
+    "malformedHeader": ("printf 'this is no header\\n\\nbody'", "malformed CGI header"),
+    "badStatus": ("printf 'Status: two hundred\\n\\n'", "not a status code"),
+    "injectedHeader": ("printf 'X-A: 1\\rX-B: 2\\n\\n'", "cannot carry"),
+    "noBlankLine": ("printf 'Content-Type: text/plain\\n'", "before the blank line"),
+    "noOutput": ("exit 0", "before the blank line"),
+    "blankFirst": ("printf '\\nbody'", "no CGI header"),
+    "diesBeforeHeaders": ("printf 'Content-Type: te'; kill -9 $$", "signal 9"),
+    "exitsNonZeroSilently": ("exit 3", "code 3"),
+    "hugeHeaders": ("yes 'X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' | head -c 100000; sleep 5", "longer than"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_brokenProgramIs500AndLogged(
+    oneReactor: Any, tmp_path: Path, loggedErrors: Any, case: str
+) -> None:
+    body, logged = BROKEN[case]
+    port = cgiSite(oneReactor, tmp_path, f"#!/bin/sh\n{body}\n")
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi")
+    assert answer.status == 500
+    assert b"CGI" not in answer.body  # the details are for the log
+    assert logged in errorsLogged(loggedErrors)
+    assert fetch(oneReactor, port, "/cgi-bin/prog.cgi").status == 500  # still serving
+
+
+def test_tracebackPageWithDisplayTracebacks(oneReactor: Any, tmp_path: Path, loggedErrors: Any) -> None:
+    prog = program(tmp_path / "bad.cgi", "#!/bin/sh\nprintf 'nonsense\\n\\n'\n")
+    port, site = serve(oneReactor, twcgi.CGIScript(str(prog)))
+    site.displayTracebacks = True
+    answer = fetch(oneReactor, port, "/")
+    assert answer.status == 500
+    assert b"malformed CGI header" in answer.body
+
+
+def test_notExecutableIs500WithAHint(oneReactor: Any, tmp_path: Path, loggedErrors: Any) -> None:
+    prog = program(tmp_path / "plain.cgi", "#!/bin/sh\necho hi\n", executable=False)
+    port, _ = serve(oneReactor, twcgi.CGIScript(str(prog)))
+    assert fetch(oneReactor, port, "/").status == 500
+    assert "chmod +x" in errorsLogged(loggedErrors)
+
+
+def test_programDyingMidBodyCutsTheResponse(oneReactor: Any, tmp_path: Path, loggedErrors: Any) -> None:
+    port = cgiSite(oneReactor, tmp_path, "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\npartial'\nkill -9 $$\n")
+    answer = fetch(oneReactor, port, "/cgi-bin/prog.cgi")
+    assert answer.status == 200
+    assert answer.body == b"partial"
+    assert answer.error is not None  # no last chunk: the client knows it is incomplete
+    assert "signal 9" in errorsLogged(loggedErrors)
+
+
+# -- streaming, back-pressure and clients that leave ----------------------------------------
+
+
+def test_outputIsStreamedWithBackPressure(oneReactor: Any, tmp_path: Path) -> None:
+    done = tmp_path / "finished-writing"
+    size = 32 * 1024 * 1024
+    port = cgiSite(
+        oneReactor,
+        tmp_path,
+        f"""\
+        #!/bin/sh
+        printf 'Content-Type: application/octet-stream\\n\\n'
+        head -c {size} /dev/zero
+        touch {done}
+        """,
+    )
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    client.settimeout(10)
+    client.connect(("127.0.0.1", port))
+    client.sendall(b"GET /cgi-bin/prog.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    protocols: list[Any] = []
+    original = twcgi.CGIProcessProtocol.pauseProducing
+
+    def pausing(self: Any) -> None:
+        protocols.append(self)
+        original(self)
+
+    twcgi.CGIProcessProtocol.pauseProducing = pausing  # type: ignore[method-assign]
+    try:
+        # The client reads nothing: the connection pauses the program's output.
+        runUntil(oneReactor, lambda: bool(protocols))
+        deadline = oneReactor.seconds() + 0.5
+        while oneReactor.seconds() < deadline:
+            oneReactor.iterate(0.05)
+        assert not done.exists(), "the program wrote everything into the server's memory"
+        transport = protocols[0].request.channel.transport
+        assert transport.bufferedSize() < 4 * 1024 * 1024
+    finally:
+        twcgi.CGIProcessProtocol.pauseProducing = original  # type: ignore[method-assign]
+    received = 0
+    client.setblocking(False)
+    headerSeen = False
+    buffer = b""
+
+    def drain() -> bool:
+        nonlocal received, headerSeen, buffer
+        try:
+            while True:
+                chunk = client.recv(1 << 20)
+                if not chunk:
+                    return True
+                received += len(chunk)
+        except BlockingIOError:
+            return False
+
+    closed: list[bool] = []
+    runUntil(oneReactor, lambda: closed.append(drain()) or closed[-1], timeout=30)
+    client.close()
+    assert done.exists()
+    assert received > size
+
+
+def test_clientLeavingStopsTheProgram(oneReactor: Any, tmp_path: Path) -> None:
+    pidFile = tmp_path / "pid"
+    port = cgiSite(
+        oneReactor,
+        tmp_path,
+        f"""\
+        #!/bin/sh
+        echo $$ > {pidFile}
+        printf 'Content-Type: text/plain\\n\\n'
+        while true; do echo more; sleep 0.01; done
+        """,
+    )
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.sendall(b"GET /cgi-bin/prog.cgi HTTP/1.1\r\nHost: x\r\n\r\n")
+    runUntil(oneReactor, lambda: pidFile.exists() and pidFile.read_text().strip() != "")
+    pid = int(pidFile.read_text())
+    client.recv(100)
+    client.close()
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    runUntil(oneReactor, gone, timeout=10)
+
+
+# -- CGIDirectory and FilteredScript ---------------------------------------------------------
+
+
+def test_cgiDirectory(oneReactor: Any, tmp_path: Path) -> None:
+    bin_ = tmp_path / "bin"
+    (bin_ / "sub").mkdir(parents=True)
+    python(bin_ / "env", ENV_DUMP)
+    python(bin_ / "sub" / "deep", ENV_DUMP)
+    python(bin_ / ".hidden", ENV_DUMP)
+    python(tmp_path / "outside", ENV_DUMP)
+    root = resource.Resource()
+    root.putChild(b"cgi", twcgi.CGIDirectory(str(bin_)))
+    port, _ = serve(oneReactor, root)
+    env = dumped(oneReactor, port, "/cgi/env/more/info")["env"]
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/cgi/env", "/more/info")
+    assert dumped(oneReactor, port, "/cgi/sub/deep")["env"]["SCRIPT_NAME"] == "/cgi/sub/deep"
+    for path in ("/cgi", "/cgi/", "/cgi/nothing", "/cgi/.hidden", "/cgi/%2e%2e/outside", "/cgi/sub%2f..%2f..%2foutside"):
+        assert fetch(oneReactor, port, path).status == 404, path
+
+
+def test_filteredScriptRunsThroughItsInterpreter(oneReactor: Any, tmp_path: Path) -> None:
+    class PythonFiltered(twcgi.FilteredScript):
+        filter = sys.executable
+
+    page = program(tmp_path / "page.py", ENV_DUMP, executable=False)
+    port, _ = serve(oneReactor, PythonFiltered(str(page)))
+    seen = dumped(oneReactor, port, "/?one+two")
+    assert seen["argv"] == ["one", "two"]
+    assert seen["env"]["SCRIPT_FILENAME"] == str(page)
+
+
+def test_filteredScriptWithMissingInterpreter(oneReactor: Any, tmp_path: Path, loggedErrors: Any) -> None:
+    class Missing(twcgi.FilteredScript):
+        filter = str(tmp_path / "no-such-interpreter")
+
+    page = program(tmp_path / "page.x", "x", executable=False)
+    port, _ = serve(oneReactor, Missing(str(page)))
+    assert fetch(oneReactor, port, "/").status == 500
+    assert "cannot start the CGI program" in errorsLogged(loggedErrors)
+
+
+def test_explicitReactorIsUsed(oneReactor: Any, tmp_path: Path) -> None:
+    prog = program(tmp_path / "p.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nexplicit'\n")
+    cgi = twcgi.CGIScript(str(prog), reactor=oneReactor)
+    port, _ = serve(oneReactor, cgi)
+    assert fetch(oneReactor, port, "/").body == b"explicit"
