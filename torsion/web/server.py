@@ -50,15 +50,16 @@ class Request(http.Request, components.Componentized):
 
     site: Any = None
     appRootURL: bytes | None = None
+    session: Any = None
+    _secureSession: Any = None
+    prepath: list[bytes]
+    postpath: list[bytes]
+    sitepath: list[bytes] = []
 
     def __init__(self, channel: HTTPChannel, queued: object = None) -> None:
         http.Request.__init__(self, channel, queued)
         self._adapterCache: dict[str, Any] = {}  # what Componentized keeps, made cheaply
         self.prepath: list[bytes] = []
-        self.postpath: list[bytes] = []
-        self.sitepath: list[bytes] = []
-        self.session: Any = None
-        self._secureSession: Any = None
 
     def process(self) -> None:
         """Find the resource for the path and render it; a failure is a 500 page."""
@@ -89,7 +90,7 @@ class Request(http.Request, components.Componentized):
             return
         if isinstance(body, defer.Deferred) or hasattr(body, "__await__"):
             d = defer.ensureDeferred(body)
-            d.addCallbacks(self._asyncBody, self.processingFailed)
+            d.addCallbacks(self._asyncBody, self._asyncFailure)
             return
         self.processingFailed(
             Failure(
@@ -111,6 +112,9 @@ class Request(http.Request, components.Componentized):
             )
             return
         self.writeWhole(body)
+
+    def _asyncFailure(self, reason: Failure) -> None:
+        self.processingFailed(reason)
 
     def processingFailed(self, reason: Failure) -> Failure:
         """A render failed: log the traceback, answer 500 (the traceback only if the
