@@ -60,7 +60,7 @@ def inThread(reactor: Any, work: Callable[[], Any], timeout: float = 10.0) -> An
     def run() -> None:
         try:
             outcome.append((True, work()))
-        except BaseException as e:  # noqa: BLE001 (handed to the test's thread)
+        except BaseException as e:  # handed to the test's thread
             outcome.append((False, e))
 
     thread = threading.Thread(target=run, daemon=True)

@@ -122,13 +122,15 @@ def test_deferredResourceHoldsRequestsUntilItFires(oneReactor: Any) -> None:
     d: defer.Deferred[Any] = defer.Deferred()
     root = resource.Resource()
     root.putChild(b"later", util.DeferredResource(d))
-    port, site = serve(oneReactor, root)
+    port, _ = serve(oneReactor, root)
     answers: list[Any] = []
 
     def ask(path: str) -> None:
         answers.append(request(port, "GET", path))
 
-    threads = [threading.Thread(target=ask, args=(p,), daemon=True) for p in ("/later/a", "/later/b")]
+    threads = [
+        threading.Thread(target=ask, args=(p,), daemon=True) for p in ("/later/a", "/later/b")
+    ]
     for thread in threads:
         thread.start()
     # Both requests are in: each is waiting on the Deferred.
