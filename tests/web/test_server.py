@@ -534,3 +534,32 @@ def test_site_access_log_file(tmp_path: Any) -> None:
 
 def test_asyncio_is_not_needed_for_async_renders() -> None:
     assert asyncio.iscoroutinefunction(TestAsynchronousRendering.test_an_async_def_render) is False
+
+
+def test_an_absolute_form_target_is_routed_by_its_path_and_host() -> None:
+    seen: dict[str, Any] = {}
+
+    class Where(resource.Resource):
+        isLeaf = True
+
+        def render_GET(self, request: Any) -> bytes:
+            seen.update(host=request.getRequestHostname(), uri=request.uri)
+            return b"%r" % request.postpath
+
+    root = resource.Resource()
+    root.putChild(b"a", Where())
+    response = MemorySite(root).request(
+        b"GET http://other.example:8080/a/b?q=1 HTTP/1.1\r\nHost: ignored\r\n\r\n"
+    )
+    assert response.body == b"[b'b']"
+    assert seen == {"host": b"other.example", "uri": b"http://other.example:8080/a/b?q=1"}
+
+
+def test_options_asterisk_asks_the_root() -> None:
+    class Root(resource.Resource):
+        def render_OPTIONS(self, request: Any) -> bytes:
+            request.setHeader(b"allow", b"GET, HEAD, OPTIONS")
+            return b""
+
+    response = MemorySite(Root()).request(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert response.code == 200 and response.header(b"allow") == b"GET, HEAD, OPTIONS"

@@ -229,8 +229,22 @@ class Request:
         if self.content is not _EMPTY_BODY:
             self.content.seek(0)
         self.path = path.partition(b"?")[0]
+        if path[:1] != b"/" and path != b"*":
+            self._absoluteForm(path)
         self._forHead = command == b"HEAD"
         self.process()
+
+    def _absoluteForm(self, target: bytes) -> None:
+        """An absolute-form target (RFC 9112 section 3.2.2): its authority is the host.
+
+        `uri` keeps the target as sent (a proxy forwards it); `path` becomes its path.
+        """
+        scheme, separator, rest = target.partition(b"://")
+        if separator and scheme.lower() in (b"http", b"https"):
+            authority, slash, tail = rest.partition(b"/")
+            self.path = (slash + tail).partition(b"?")[0] or b"/"
+            if authority:
+                self.requestHeaders._raw[b"host"] = [authority.rpartition(b"@")[2]]
 
     def process(self) -> None:
         """Answer the request; the base request has nothing to say."""

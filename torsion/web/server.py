@@ -72,7 +72,10 @@ class Request(http.Request, components.Componentized):
         else:
             self.postpath = path[1:].split(b"/")
         try:
-            self.render(site.getResourceFor(self))
+            if path == b"*":
+                self.render(site.resource)
+            else:
+                self.render(site.getResourceFor(self))
         except Exception:
             self.processingFailed(Failure())
 
