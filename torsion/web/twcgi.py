@@ -167,7 +167,8 @@ class CGIScript(resource.Resource):
         length = _bodyLength(request)
         if length or request.getHeader(b"content-length") is not None:
             env["CONTENT_LENGTH"] = b"%d" % length
-        for name, values in request.requestHeaders._raw.items():
+        for canonical, values in request.requestHeaders.getAllRawHeaders():
+            name = canonical.lower()
             if name == b"content-type":
                 env["CONTENT_TYPE"] = values[-1]
                 continue
