@@ -213,6 +213,8 @@ def test_vhostMonsterRedirectsPointAtTheProxy(oneReactor: Any) -> None:
         ("/vhost.rpy/http/example.com:http/app", 400),
         ("/vhost.rpy/http/example.com:70000/app", 400),
         ("/vhost.rpy/http/:80/app", 400),
+        ("/vhost.rpy/http/evil%0d%0aX-Injected:%201/app", 400),
+        ("/vhost.rpy/http/a%20b/app", 400),
         ("/vhost.rpy/http/example.com/nothing", 404),
     ],
 )

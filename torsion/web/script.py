@@ -47,6 +47,7 @@ from typing import Any
 from torsion.python import components
 from torsion.python.failure import Failure
 from torsion.web import resource
+from torsion.web._fsname import childFileName
 from torsion.web.server import NOT_DONE_YET
 
 __all__ = [
@@ -222,13 +223,6 @@ class ResourceScriptWrapper(resource.Resource):
         return made.getChildWithDefault(path, request)
 
 
-def _safeName(segment: bytes) -> str | None:
-    """`segment` as a file name in a directory, or None if it would leave it or is hidden."""
-    if b"/" in segment or b"\x00" in segment or segment.startswith(b"."):
-        return None
-    return os.fsdecode(segment)
-
-
 class ResourceScriptDirectory(resource.Resource):
     """A directory in which every file is a resource script and subdirectories are more.
 
@@ -245,7 +239,7 @@ class ResourceScriptDirectory(resource.Resource):
     def getChild(self, path: bytes, request: Any) -> Any:
         if path == b"":
             return self
-        name = _safeName(path)
+        name = childFileName(path)
         if name is None:
             return resource.NoResource()
         target = os.path.join(self.path, name)

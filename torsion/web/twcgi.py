@@ -46,6 +46,7 @@ from torsion.protocols.basic import FileSender
 from torsion.python import log
 from torsion.python.failure import Failure
 from torsion.web import http, resource, server
+from torsion.web._fsname import childFileName
 
 __all__ = ["CGIDirectory", "CGIProcessProtocol", "CGIScript", "FilteredScript"]
 
@@ -55,12 +56,6 @@ _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"u
 
 class CGIError(Exception):
     """A CGI program did not answer as RFC 3875 asks (its headers, or its end)."""
-
-
-def _safeName(segment: bytes) -> str | None:
-    if b"/" in segment or b"\x00" in segment or segment.startswith(b"."):
-        return None
-    return os.fsdecode(segment)
 
 
 class CGIDirectory(resource.Resource):
@@ -76,8 +71,8 @@ class CGIDirectory(resource.Resource):
         self.reactor = reactor
 
     def getChild(self, path: bytes, request: Any) -> Any:
-        name = _safeName(path)
-        if name is None or not name:
+        name = childFileName(path)
+        if name is None:
             return resource.NoResource()
         target = os.path.join(self.path, name)
         if os.path.isdir(target):

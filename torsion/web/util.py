@@ -135,12 +135,15 @@ class DeferredResource(resource.Resource):
         self._waiting: list[Any] = []
         d.addBoth(self._fired)
 
-    def _fired(self, result: Any) -> None:
+    def _fired(self, result: Any) -> Any:
         self._arrived = True
         self._result = result
         waiting, self._waiting = self._waiting, []
         for request in waiting:
             self._renderWith(request)
+        # The resource stays the Deferred's result for others; a failure is ours (logged
+        # with each request it fails), so it is not left to be reported as unhandled.
+        return None if isinstance(result, Failure) else result
 
     def getChild(self, name: bytes, request: Any) -> Any:
         return self

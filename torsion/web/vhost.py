@@ -20,12 +20,15 @@ Tests: tests/web/test_vhost.py.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from torsion.web import resource
 from torsion.web.error import Error
 
 __all__ = ["NameVirtualHost", "VHostMonsterResource", "VirtualHostCollection"]
+
+_HOST = re.compile(rb"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]+")  # a name or address, or an IPv6 address
 
 
 def _hostKey(name: bytes | str) -> bytes:
@@ -167,8 +170,8 @@ class _HostResource(resource.Resource):
 
     def getChild(self, path: bytes, request: Any) -> Any:
         host, portText = _splitHostPort(path)
-        if not host:
-            raise Error(400, b"Bad Request", b"The virtual-host path names no host.\n")
+        if not _HOST.fullmatch(host):
+            raise Error(400, b"Bad Request", b"The virtual-host path names no valid host.\n")
         port = 443 if self.secure else 80
         if portText is not None:
             if not portText.isdigit() or not 0 < int(portText) < 65536:
