@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 
+from tests.internet import reactormixins
 from tests.internet.reactormixins import loggedErrors, loggedMessages, runUntil
 from tests.web.livesite import errorsLogged, fetch, oneReactor, rawExchange, serve
 from torsion.web import resource, twcgi
 
-__all__ = ["loggedErrors", "loggedMessages", "oneReactor"]
+__all__ = ["loggedErrors", "loggedMessages", "oneReactor", "reactor"]
+
+reactor = reactormixins.reactor  # the conformance fixture: every reactor here
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/bin/sh"), reason="needs /bin/sh")
 
@@ -152,7 +155,9 @@ def test_searchWordsBecomeArguments(
     assert dumped(oneReactor, port, "/cgi-bin/prog.cgi" + query)["argv"] == argv
 
 
-def test_largeBodyStreamsToStdin(oneReactor: Any, tmp_path: Path) -> None:
+def test_largeBodyStreamsToStdin(reactor: Any, tmp_path: Path) -> None:
+    """On every reactor: a body in a temporary file is fed to the program's stdin."""
+    oneReactor = reactor
     port = cgiSite(
         oneReactor,
         tmp_path,
@@ -315,7 +320,9 @@ def test_programDyingMidBodyCutsTheResponse(
 # -- streaming, back-pressure and clients that leave ----------------------------------------
 
 
-def test_outputIsStreamedWithBackPressure(oneReactor: Any, tmp_path: Path) -> None:
+def test_outputIsStreamedWithBackPressure(reactor: Any, tmp_path: Path) -> None:
+    """On every reactor: the program's pipe and the client's socket pace each other."""
+    oneReactor = reactor
     done = tmp_path / "finished-writing"
     size = 32 * 1024 * 1024
     port = cgiSite(

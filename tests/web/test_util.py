@@ -224,3 +224,18 @@ def test_inThreadReportsTheThreadsException(oneReactor: Any) -> None:
 
     with pytest.raises(OSError, match="no"):
         inThread(oneReactor, broken)
+
+
+def test_deferredResourceLeavesTheResultToLaterCallbacks() -> None:
+    d: defer.Deferred[Any] = defer.Deferred()
+    util.DeferredResource(d)
+    tree = Text(b"t")
+    d.callback(tree)
+    seen: list[Any] = []
+    d.addCallback(seen.append)
+    assert seen == [tree]
+    failing: defer.Deferred[Any] = defer.fail(RuntimeError("x"))
+    util.DeferredResource(failing)
+    failed: list[Any] = []
+    failing.addBoth(failed.append)
+    assert failed == [None]  # the failure was taken in charge, not left unhandled
