@@ -563,3 +563,32 @@ def test_options_asterisk_asks_the_root() -> None:
 
     response = MemorySite(Root()).request(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.code == 200 and response.header(b"allow") == b"GET, HEAD, OPTIONS"
+
+
+def test_links_and_urls_of_the_resource_being_rendered() -> None:
+    seen: dict[str, Any] = {}
+
+    class Deep(resource.Resource):
+        isLeaf = True
+
+        def render_GET(self, request: Any) -> bytes:
+            request.rememberRootURL()
+            seen.update(
+                url=str(request.URLPath()),
+                root=request.getRootURL(),
+                child=request.childLink(b"c"),
+                sibling=request.siblingLink(b"s"),
+                full=request.getRequestURI(),
+            )
+            return b""
+
+    root = resource.Resource()
+    root.putChild(b"app", Deep())
+    MemorySite(root).get(b"/app/x/y?q=1")
+    assert seen == {
+        "url": "http://example.com/app",
+        "root": b"http://example.com/app",
+        "child": b"../c",
+        "sibling": b"../../s",
+        "full": b"http://example.com/app/x/y?q=1",
+    }

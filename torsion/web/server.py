@@ -206,10 +206,15 @@ class Request(http.Request, components.Componentized):
         return self.appRootURL
 
     def childLink(self, name: bytes) -> bytes:
-        """A relative link to the child `name` of the resource being rendered."""
-        lastSegment = self.prepath[-1] if self.prepath else b""
-        if self.postpath:
-            return lastSegment + b"/" + name if lastSegment else name
+        """A link, relative to the requested URL, to the child `name` of the resource
+        being rendered (the URL's directory is what a browser resolves it against)."""
+        below = len(self.postpath)
+        if below > 1:
+            return b"../" * (below - 1) + name
+        if below == 1:
+            return name
+        if self.prepath and self.prepath[-1]:
+            return self.prepath[-1] + b"/" + name
         return name
 
     def siblingLink(self, name: bytes) -> bytes:
