@@ -478,3 +478,140 @@ def test_explicitReactorIsUsed(oneReactor: Any, tmp_path: Path) -> None:
     cgi = twcgi.CGIScript(str(prog), reactor=oneReactor)
     port, _ = serve(oneReactor, cgi)
     assert fetch(oneReactor, port, "/").body == b"explicit"
+
+
+# -- the CGI header parser, in memory ------------------------------------------------------
+
+
+class MemoryRequest:
+    """What CGIProcessProtocol uses of a request, recording the response."""
+
+    def __init__(self) -> None:
+        from io import BytesIO
+
+        from torsion.web.http_headers import Headers
+
+        self.responseHeaders = Headers()
+        self.content = BytesIO()
+        self.code = 200
+        self.message: bytes | None = None
+        self.body = b""
+        self.finished = False
+        self.failed: list[Any] = []
+        self.startedWriting = False
+        self.producer: Any = None
+        self.channel = self
+        self.transport = self
+        self.cut = False
+
+    def loseConnection(self) -> None:
+        self.cut = True
+
+    def setResponseCode(self, code: int, message: bytes | None = None) -> None:
+        self.code, self.message = code, message
+
+    def write(self, data: bytes) -> None:
+        self.startedWriting = True
+        self.body += data
+
+    def finish(self) -> None:
+        self.finished = True
+
+    def processingFailed(self, reason: Any) -> None:
+        self.failed.append(reason)
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        self.producer = producer
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+    def notifyFinish(self) -> Any:
+        from torsion.internet.defer import Deferred
+
+        return Deferred()
+
+
+class MemoryProcess:
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def closeStdin(self) -> None:
+        pass
+
+    def loseConnection(self) -> None:
+        self.stopped = True
+
+    def signalProcess(self, signal: str) -> None:
+        pass
+
+
+def runProtocol(chunks: list[bytes]) -> tuple[Any, ...]:
+    from torsion.internet import error
+    from torsion.python.failure import Failure
+
+    request = MemoryRequest()
+    proto = twcgi.CGIProcessProtocol(request)
+    proto.maxHeaderBytes = 256
+    proto.makeConnection(MemoryProcess())  # type: ignore[arg-type]
+    for chunk in chunks:
+        proto.outReceived(chunk)
+    proto.processEnded(Failure(error.ProcessDone(0)))
+    failed = [str(f.value).split(": ", 1)[-1] for f in request.failed]
+    headers = sorted(request.responseHeaders.getAllRawHeaders())
+    outcome = [
+        name
+        for name, happened in [
+            ("finished", request.finished),
+            ("failed", failed),
+            ("cut", request.cut),
+        ]
+        if happened
+    ]
+    return request.code, request.message, headers, request.body, outcome, failed
+
+
+def test_headerParsingInMemory() -> None:
+    code, message, headers, body, outcome, failed = runProtocol(
+        [b"Status: 201 Made\r\nX-A:  spaced  \r\nContent-Type: text/x\n", b"\r\nbo", b"dy"]
+    )
+    assert (code, message, body, outcome, failed) == (201, b"Made", b"body", ["finished"], [])
+    assert (b"X-A", [b"spaced"]) in headers
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_headerish = st.lists(
+    st.sampled_from(
+        [
+            b"Status: 200 OK",
+            b"Status: 99",
+            b"Content-Type: text/plain",
+            b"Location: /x",
+            b"X-Y: z",
+            b"bad line",
+            b"Content-Length: 3",
+            b"Transfer-Encoding: chunked",
+            b"",
+        ]
+    ),
+    max_size=6,
+).map(lambda lines: b"\n".join(lines))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    output=st.one_of(st.binary(max_size=400), _headerish.map(lambda h: h + b"\n\nabcdef")),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+)
+def test_anyOutputInAnyChunksGivesOneAnswer(output: bytes, cuts: list[int]) -> None:
+    """Whatever a program writes, however it arrives: no exception, and the same result."""
+    points = sorted({min(c, len(output)) for c in cuts})
+    chunks = [output[a:b] for a, b in zip([0, *points], [*points, len(output)], strict=True)]
+    whole = runProtocol([output])
+    assert runProtocol([c for c in chunks if c]) == whole
+    _, _, _, body, outcome, failed = whole
+    assert len(outcome) == 1, outcome  # finished, failed (500) or cut: exactly one
+    if failed:
+        assert body == b""
