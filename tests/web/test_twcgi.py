@@ -537,6 +537,14 @@ class MemoryRequest:
 class MemoryProcess:
     def __init__(self) -> None:
         self.stopped = False
+        self.signals: list[str] = []
+        self.paused = False
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
 
     def closeStdin(self) -> None:
         pass
@@ -545,7 +553,7 @@ class MemoryProcess:
         self.stopped = True
 
     def signalProcess(self, signal: str) -> None:
-        pass
+        self.signals.append(signal)
 
 
 def runProtocol(chunks: list[bytes]) -> tuple[Any, ...]:
@@ -615,3 +623,79 @@ def test_anyOutputInAnyChunksGivesOneAnswer(output: bytes, cuts: list[int]) -> N
     assert len(outcome) == 1, outcome  # finished, failed (500) or cut: exactly one
     if failed:
         assert body == b""
+
+
+def timedProtocol(timeout: float = 10.0) -> tuple[Any, MemoryRequest, MemoryProcess, Any]:
+    from torsion.internet.task import Clock
+
+    request, process, clock = MemoryRequest(), MemoryProcess(), Clock()
+    proto = twcgi.CGIProcessProtocol(request)
+    proto.timeout, proto.clock = timeout, clock
+    proto.makeConnection(process)  # type: ignore[arg-type]
+    return proto, request, process, clock
+
+
+def test_silentProgramTimesOutBeforeItsHeaders() -> None:
+    proto, request, process, clock = timedProtocol()
+    clock.advance(9)
+    proto.outReceived(b"Content-Type: te")  # output resets the clock
+    clock.advance(9)
+    assert not request.failed and process.signals == []
+    clock.advance(1)
+    assert "wrote nothing for 10 seconds" in str(request.failed[0].value)
+    assert process.signals == ["KILL"] and process.stopped
+    assert not clock.getDelayedCalls()
+
+
+def test_silentProgramTimesOutMidBody(loggedErrors: Any) -> None:
+    proto, request, process, clock = timedProtocol()
+    proto.outReceived(b"Content-Type: text/plain\n\nsome")
+    clock.advance(10)
+    assert request.cut and not request.finished and request.body == b"some"
+    assert process.signals == ["KILL"]
+    assert "timed out" in errorsLogged(loggedErrors)
+
+
+def test_aSlowClientIsNotTheProgramsSilence() -> None:
+    proto, request, process, clock = timedProtocol()
+    proto.outReceived(b"Content-Type: text/plain\n\nsome")
+    proto.pauseProducing()
+    assert process.paused
+    clock.advance(100)
+    assert not request.cut and process.signals == []
+    proto.resumeProducing()
+    clock.advance(9)
+    assert not request.cut
+    clock.advance(2)
+    assert request.cut
+
+
+def test_noTimerLeftOnceTheProgramEnds() -> None:
+    from torsion.internet import error
+    from torsion.python.failure import Failure
+
+    proto, request, _, clock = timedProtocol()
+    proto.outReceived(b"Content-Type: text/plain\n\ndone")
+    proto.processEnded(Failure(error.ProcessDone(0)))
+    assert request.finished and not clock.getDelayedCalls()
+
+
+def test_timeoutOverASocket(oneReactor: Any, tmp_path: Path, loggedErrors: Any) -> None:
+    pidFile = tmp_path / "pid"
+    prog = program(tmp_path / "slow.cgi", f"#!/bin/sh\necho $$ > {pidFile}\nexec sleep 30\n")
+    cgi = twcgi.CGIScript(str(prog))
+    cgi.timeout = 0.3
+    port, _ = serve(oneReactor, cgi)
+    answer = fetch(oneReactor, port, "/")
+    assert answer.status == 500
+    assert "CGIScript.timeout" in errorsLogged(loggedErrors)
+    pid = int(pidFile.read_text())
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    runUntil(oneReactor, gone)

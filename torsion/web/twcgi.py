@@ -105,6 +105,9 @@ class CGIScript(resource.Resource):
     """Variables of the server's environment a program gets (None: all of them)."""
     maxHeaderBytes = 64 * 1024
     """The longest CGI header block a program may write before its blank line."""
+    timeout: float | None = 300.0
+    """Seconds a program may write nothing (unless the client is the one holding it
+    back) before it is killed; None: wait for ever, as Twisted does."""
 
     def __init__(self, filename: str | bytes, registry: Any = None, reactor: Any = None) -> None:
         super().__init__()
@@ -193,8 +196,11 @@ class CGIScript(resource.Resource):
         processProtocol = CGIProcessProtocol(request)
         processProtocol.scriptName = self.filename
         processProtocol.maxHeaderBytes = self.maxHeaderBytes
+        reactor = self._reactorFor(request)
+        processProtocol.timeout = self.timeout
+        processProtocol.clock = reactor
         try:
-            self._reactorFor(request).spawnProcess(
+            reactor.spawnProcess(
                 processProtocol,
                 executable,
                 argv,
@@ -248,6 +254,8 @@ class CGIProcessProtocol(protocol.ProcessProtocol):
 
     scriptName = "CGI program"
     maxHeaderBytes = 64 * 1024
+    timeout: float | None = None
+    clock: Any = None
 
     def __init__(self, request: Any) -> None:
         self.request = request
@@ -259,10 +267,14 @@ class CGIProcessProtocol(protocol.ProcessProtocol):
         self._done = False
         self._gone = False
         self._producing = False
+        self._paused = False
+        self._timer: Any = None
+        self._lastOutput = 0.0
 
     def connectionMade(self) -> None:
         self.request.registerProducer(self, True)
         self._producing = True
+        self._startTimer()
         self.request.notifyFinish().addErrback(self._clientLost)
         content = self.request.content
         if _bodyLength(self.request):
@@ -289,6 +301,8 @@ class CGIProcessProtocol(protocol.ProcessProtocol):
     def outReceived(self, data: bytes) -> None:
         if self._done or self._gone:
             return
+        if self._timer is not None:
+            self._lastOutput = self.clock.seconds()
         if self.headersWritten:
             self._writeBody(data)
             return
@@ -376,11 +390,12 @@ class CGIProcessProtocol(protocol.ProcessProtocol):
         if data:
             self.request.write(data)
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str, signal: str = "TERM") -> None:
         """The program broke the CGI protocol: answer 500 (logged) and stop it."""
         self._done = True
+        self._cancelTimer()
         self._unregister()
-        self._stopProgram()
+        self._stopProgram(signal)
         if not self._gone:
             self.request.processingFailed(
                 Failure(CGIError(f"the CGI program {self.scriptName} failed: {why}"))
@@ -389,6 +404,7 @@ class CGIProcessProtocol(protocol.ProcessProtocol):
     # -- its end ------------------------------------------------------------------------
 
     def processEnded(self, reason: Failure) -> None:
+        self._cancelTimer()
         if self._done:
             return
         self._done = True
@@ -427,13 +443,13 @@ class CGIProcessProtocol(protocol.ProcessProtocol):
             if not self._gone:
                 self.request.unregisterProducer()
 
-    def _stopProgram(self) -> None:
+    def _stopProgram(self, signal: str = "TERM") -> None:
         transport = self.transport
         if transport is None:
             return
         transport.loseConnection()
         try:
-            transport.signalProcess("TERM")
+            transport.signalProcess(signal)
         except ierror.ProcessExitedAlready:
             pass
         except OSError:
@@ -442,12 +458,58 @@ class CGIProcessProtocol(protocol.ProcessProtocol):
     # -- IPushProducer (the client's connection pacing us) ------------------------------
 
     def pauseProducing(self) -> None:
+        self._paused = True
         self.transport.pauseProducing()
 
     def resumeProducing(self) -> None:
+        self._paused = False
+        if self._timer is not None:
+            self._lastOutput = self.clock.seconds()
         self.transport.resumeProducing()
 
     def stopProducing(self) -> None:
         self._gone = True
         self._producing = False
+        self._cancelTimer()
         self._stopProgram()
+
+    # -- the output timeout ---------------------------------------------------------------
+
+    def _startTimer(self) -> None:
+        if self.timeout is None or self.clock is None:
+            return
+        self._lastOutput = self.clock.seconds()
+        self._timer = self.clock.callLater(self.timeout, self._checkTimeout)
+
+    def _cancelTimer(self) -> None:
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+
+    def _checkTimeout(self) -> None:
+        # One timer per program, re-armed only when it fires early: output costs no timer call.
+        assert self.timeout is not None
+        if self._done:
+            self._timer = None
+            return
+        now = self.clock.seconds()
+        due = self._lastOutput + self.timeout
+        if self._paused or now < due:
+            self._timer = self.clock.callLater(
+                max(due - now, 0.0) or self.timeout, self._checkTimeout
+            )
+            return
+        self._timer = None
+        why = f"it wrote nothing for {self.timeout:g} seconds (CGIScript.timeout)"
+        if not self.headersWritten:
+            self._fail(why, "KILL")
+            return
+        self._done = True
+        self._unregister()
+        self._stopProgram("KILL")
+        log.err(
+            Failure(CGIError(f"the CGI program {self.scriptName} timed out: {why}")),
+            "Cutting a CGI response short",
+        )
+        self.request.channel.transport.loseConnection()
