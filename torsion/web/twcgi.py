@@ -24,7 +24,10 @@ What torsion does for safety that a CGI program could not do for itself:
   program that ends (or dies) before its blank line, gives the 500 page and a logged
   error; a body longer than the Content-Length the program announced is cut to it,
   and a shorter one, or a program killed by a signal mid-body, closes the connection
-  so that the client sees the response is incomplete.
+  so that the client sees the response is incomplete;
+- a program that writes nothing for `CGIScript.timeout` seconds (300 by default; time
+  in which a slow client holds it back does not count) is killed, so a hung program
+  does not hold its connection and process for ever.
 
 Tests: tests/web/test_twcgi.py.
 """
