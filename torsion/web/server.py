@@ -73,7 +73,12 @@ class Request(http.Request, components.Componentized):
             self.postpath = path[1:].split(b"/")
         try:
             if path == b"*":
-                self.render(site.resource)
+                if getattr(site.resource, "render_OPTIONS", None) is None:
+                    # OPTIONS * asks about the server itself (RFC 9110 section 9.3.7);
+                    # unless the root resource answers it, the answer is that it is up.
+                    self.writeWhole(b"")
+                else:
+                    self.render(site.resource)
             else:
                 self.render(site.getResourceFor(self))
         except Exception:
