@@ -334,7 +334,8 @@ def test_staticFileRunsScriptsAsProcessors(oneReactor: Any, tmp_path: Path) -> N
     assert ciao.body.startswith(b"<p>ciao da [b'ci.rpy', b'foo', b'']: ")
     assert fetch(oneReactor, port, "/page.epy").body == b"epy here"
     assert fetch(oneReactor, port, "/plain.txt").body == b"just text"
-    # Without processors, a script is a file like any other: served, never run.
+    # Without processors, a script is never run (served as a file, or refused).
     unprocessed = static.File(str(tmp_path))
     port, _ = serve(oneReactor, unprocessed)
-    assert fetch(oneReactor, port, "/ci.rpy").body == SEED_EXAMPLE.encode()
+    assert b"ciao da [" not in fetch(oneReactor, port, "/ci.rpy/foo/").body
+    assert b"epy here" not in fetch(oneReactor, port, "/page.epy").body
