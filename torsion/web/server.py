@@ -304,6 +304,12 @@ class Site(http.HTTPFactory):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.resource!r}>"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sessions are live state (timers, a reactor): a saved site starts without them.
+        state = self.__dict__.copy()
+        state["sessions"] = {}
+        return state
+
     def buildProtocol(self, addr: Any) -> HTTPChannel:
         channel = super().buildProtocol(addr)
         channel.requestFactory = self.requestFactory
