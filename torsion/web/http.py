@@ -313,8 +313,35 @@ class Request:
     def getAllHeaders(self) -> dict[bytes, bytes]:
         return {name: values[-1] for name, values in self.requestHeaders._raw.items()}
 
+    _forcedHost: Any = None
+    _forceSSL: bool | None = None
+
     def getHost(self) -> Any:
+        if self._forcedHost is not None:
+            return self._forcedHost
         return self.channel.transport.getHost()
+
+    def setHost(self, host: bytes | str, port: int, ssl: bool = False) -> None:
+        """Make the request believe it came to `host`:`port` (over TLS if `ssl`).
+
+        For servers behind a reverse proxy, where the address the client used is not
+        the one this server listens on (torsion.web.vhost.VHostMonsterResource): the
+        Host header, getHost(), isSecure() and so the URLs built from the request all
+        say where the client really went.
+        """
+        from torsion.internet.address import IPv4Address, IPv6Address
+
+        name = host.encode("idna") if isinstance(host, str) else host
+        name = name.strip(b"[]")
+        inHeader = b"[" + name + b"]" if b":" in name else name
+        default = 443 if ssl else 80
+        if port != default:
+            inHeader += b":%d" % port
+        self.requestHeaders.setRawHeaders(b"host", [inHeader])
+        text = name.decode("ascii", "replace")
+        self._forcedHost = (IPv6Address if b":" in name else IPv4Address)("TCP", text, port)
+        if ssl:
+            self._forceSSL = True
 
     def getClientAddress(self) -> Any:
         return self.channel.transport.getPeer()
@@ -332,6 +359,8 @@ class Request:
         return str(getattr(self.getHost(), "host", "")).encode("ascii")
 
     def isSecure(self) -> bool:
+        if self._forceSSL is not None:
+            return self._forceSSL
         return self.channel.isSecure()
 
     def getUser(self) -> bytes:
