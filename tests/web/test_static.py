@@ -1086,3 +1086,16 @@ def test_overTLSTheProducerSendsBigFiles(oneReactor: Any, tree: Path, useSendfil
         return answers
 
     assert served.inThread(work, timeout=30) == [(200, BIG), (206, BIG[100:2000100])]
+
+
+def test_resource_scripts_are_never_sent_as_files(tmp_path: Path) -> None:
+    from tests.web.webtesting import MemorySite
+
+    (tmp_path / "index.rpy").write_text("secret = 'hunter2'\n")
+    (tmp_path / "tool.epy").write_text("secret = 'hunter2'\n")
+    site = MemorySite(static.File(str(tmp_path)))
+    listing = site.get(b"/")
+    assert listing.code == 200 and b"hunter2" not in listing.body
+    for name in (b"/index.rpy", b"/tool.epy"):
+        response = site.get(name)
+        assert response.code == 403 and b"hunter2" not in response.body

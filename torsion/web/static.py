@@ -151,6 +151,9 @@ class Registry(components.Componentized):
         return self._pathCache.get(path)
 
 
+SCRIPT_EXTENSIONS = frozenset({".rpy", ".epy"})
+"""Resource scripts: run by a processor (torsion.web.script), never sent as files."""
+
 _OPEN_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_NONBLOCK", 0)
@@ -382,13 +385,22 @@ class File(resource.Resource):
             return self.forbidden
         if where == _MISSING:
             return self.childNotFound
-        processor = self.processors.get(os.path.splitext(childPath)[1])
+        extension = os.path.splitext(childPath)[1]
+        processor = self.processors.get(extension)
         if processor is not None:
             return resource.IResource(processor(childPath, self.registry))
+        if extension in SCRIPT_EXTENSIONS:
+            # A script's source may hold what its output does not (passwords, paths):
+            # without a processor to run it, it is not served at all (Twisted sends it).
+            return self.forbidden
         return self.createSimilarFile(childPath)
 
     def _index(self) -> str | None:
         for name in self.indexNames:
+            if os.path.splitext(name)[1] in SCRIPT_EXTENSIONS and (
+                os.path.splitext(name)[1] not in self.processors
+            ):
+                continue
             candidate = os.path.join(self.path, name)
             try:
                 if not stat.S_ISDIR(os.stat(candidate).st_mode):
