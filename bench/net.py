@@ -410,7 +410,9 @@ def measureTimers(side: str, settings: Settings, info: dict[str, Any]) -> dict[s
     return {"rate": float(answer["rate"]), "cpuRate": float(answer["cpuRate"])}
 
 
-MEASURE = {
+# What each case's function takes (side, settings, check info) and gives (its metrics).
+Measures = dict[str, Callable[[str, Any, dict[str, Any]], dict[str, float] | None]]
+MEASURE: Measures = {
     "pingpong": measurePingpong,
     "bulk": measureBulk,
     "idle": measureIdle,
@@ -454,12 +456,17 @@ def runRounds(
     infos: dict[str, dict[str, Any]],
     settings: Settings,
     quietWait: float,
+    measure: Measures | None = None,
 ) -> tuple[Samples, list[str], int]:
     """Measure every case on every side, round after round.
 
-    Returns the samples, the errors, and how many measurements started on a busy
-    machine (with ``quietWait`` > 0: after waiting that long for quiet in vain).
+    ``measure`` maps each case to its function (this script's ``MEASURE`` by default;
+    bench/web.py passes its own); a function that returns None has nothing to measure
+    on that side, which is skipped without an error. Returns the samples, the errors,
+    and how many measurements started on a busy machine (with ``quietWait`` > 0: after
+    waiting that long for quiet in vain).
     """
+    measure = MEASURE if measure is None else measure
     samples: Samples = {}
     errors: list[str] = []
     noisy = 0
@@ -473,10 +480,12 @@ def runRounds(
                     noisy += 1
                     print("  the machine is busy: measuring anyway", file=sys.stderr)
                 try:
-                    sample = MEASURE[case](side, settings, infos[side])
+                    sample = measure[case](side, settings, infos[side])
                 except (BenchError, subprocess.TimeoutExpired, OSError) as e:
                     errors.append(f"round {number + 1}, {case}, {side}: {e}")
                     print(f"  failed: {e}", file=sys.stderr)
+                    continue
+                if sample is None:
                     continue
                 sample["round"] = number + 1
                 samples.setdefault((case, side), []).append(sample)
@@ -486,8 +495,18 @@ def runRounds(
 # -- profiling ---------------------------------------------------------------------------
 
 
-def profile(side: str, cases: list[str], settings: Settings, info: dict[str, Any]) -> str:
-    """Run each case once more on ``side`` under py-spy; the top functions by own time."""
+def profile(
+    side: str,
+    cases: list[str],
+    settings: Settings,
+    info: dict[str, Any],
+    measure: Measures | None = None,
+) -> str:
+    """Run each case once more on ``side`` under py-spy; the top functions by own time.
+
+    ``measure`` as for ``runRounds``; its functions must start their servers through a
+    context manager that calls ``onServerStart``, as ``server`` does.
+    """
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(pyspy).exists():
         raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
@@ -517,13 +536,18 @@ def profile(side: str, cases: list[str], settings: Settings, info: dict[str, Any
                     check=True,
                 )
             else:
-                spyOn(case, side, settings, info, [*record, "--pid"])
+                spyOn(case, side, settings, info, [*record, "--pid"], measure)
             sections.append(f"#### {side}, {case}\n\n" + hotSpots(output.read_text()))
     return "\n\n".join(sections)
 
 
 def spyOn(
-    case: str, side: str, settings: Settings, info: dict[str, Any], record: list[str]
+    case: str,
+    side: str,
+    settings: Settings,
+    info: dict[str, Any],
+    record: list[str],
+    measure: Measures | None = None,
 ) -> None:
     """Measure ``case`` on ``side`` once with py-spy recording the server."""
     global onServerStart
@@ -536,7 +560,7 @@ def spyOn(
 
     onServerStart = attach
     try:
-        MEASURE[case](side, settings, info)
+        (MEASURE if measure is None else measure)[case](side, settings, info)
     finally:
         onServerStart = None
         for spy in spies:
