@@ -1,0 +1,333 @@
+"""The HTTP/1.1 server channel: one connection's bytes in, requests made, responses out.
+
+`HTTPChannel` is a thin protocol over the sans-IO `RequestParser`: it makes a request
+object per request head, hands it the body, dispatches it once the body is complete,
+and parses the next (pipelined) request only after the current response is finished,
+so responses leave in order. A client that pipelines more than `maxPipelinedBytes`
+ahead is paused until it catches up.
+
+Timeouts are deadlines checked by one timer per connection that is only re-armed when
+it fires early, so a keep-alive request costs no timer operation:
+- idle: no request for `idleTimeout` seconds after the last response -> closed;
+- headers: a request head not complete `headerTimeout` seconds after its first byte ->
+  408 and closed (the slowloris defence);
+- body: no body bytes for `bodyTimeout` seconds -> 408 and closed.
+A request being processed has no deadline: the application owns that time.
+
+Tests: tests/web/test_channel.py (in memory, with a Clock), tests/web/test_smuggling.py
+(raw sockets).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from torsion.internet import protocol
+from torsion.python import log
+from torsion.python.failure import Failure
+from torsion.web import _http11
+from torsion.web._responses import RESPONSES
+
+if TYPE_CHECKING:
+    from torsion.web.http import Request
+
+__all__ = ["HTTPChannel", "HTTPFactory"]
+
+_IDLE, _HEAD, _BODY, _BUSY, _CLOSING = range(5)
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_INF = math.inf
+
+
+def _errorResponse(status: int, reason: str) -> bytes:
+    phrase = RESPONSES.get(status, b"Error")
+    body = b"%d %s: %s\n" % (status, phrase, reason.encode("ascii", "replace"))
+    return (
+        b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, phrase, len(body), body)
+    )
+
+
+class HTTPChannel(protocol.Protocol):
+    """The server side of one HTTP/1.1 connection."""
+
+    requestFactory: Any = None  # set to http.Request by torsion.web.http
+    site: Any = None
+    serverHeader = b"Server: TorsionWeb\r\n"
+    limits: _http11.Limits = _http11.DEFAULT_LIMITS
+    idleTimeout: float | None = 60.0
+    headerTimeout: float | None = 20.0
+    bodyTimeout: float | None = 60.0
+    abortTimeout: float | None = 15.0
+    maxPipelinedBytes = 256 * 1024
+
+    def __init__(self) -> None:
+        self._parser: _http11.RequestParser | None = None
+        self._request: Request | None = None
+        self._head: _http11.RequestHead | None = None
+        self._persistent = True
+        self._phase = _IDLE
+        self._deadline = _INF
+        self._timer: Any = None
+        self._timerAt = _INF
+        self._dispatching = False
+        self._pausedForPipeline = False
+        self._secure: bool | None = None
+        self._producer: Any = None
+        self.requests: list[Request] = []
+
+    # -- connection ----------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        self._parser = _http11.RequestParser(self.limits)
+        self._clock = getattr(self.factory, "_reactor", None) or _defaultReactor()
+        self._enterIdle()
+
+    def isSecure(self) -> bool:
+        if self._secure is None:
+            from torsion.internet.interfaces import ISSLTransport
+
+            self._secure = ISSLTransport.providedBy(self.transport) or bool(
+                getattr(self.transport, "TLS", False)
+            )
+        return self._secure
+
+    def dataReceived(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None or self._phase == _CLOSING:
+            return
+        parser.feed(data)
+        if self._request is not None:
+            # A response is in progress: this is pipelined data, parsed once it is done.
+            if parser.buffered > self.maxPipelinedBytes and not self._pausedForPipeline:
+                self._pausedForPipeline = True
+                self.transport.pauseProducing()
+            return
+        self._parse()
+
+    def _parse(self) -> None:
+        parser = self._parser
+        assert parser is not None
+        try:
+            while self._request is None or self._head is not None:
+                event = parser.next()
+                if event is None:
+                    break
+                if isinstance(event, bytes):
+                    assert self._request is not None
+                    self._request.handleContentChunk(event)
+                elif event is _http11.END:
+                    self._dispatch()
+                else:
+                    self._startRequest(event)  # type: ignore[arg-type]
+        except _http11.ParseError as error:
+            self._refuse(error.status, error.reason)
+            return
+        self._afterParse()
+
+    def _afterParse(self) -> None:
+        """Arm the header or body deadline when a request is left incomplete."""
+        if self._request is None and self._phase != _CLOSING:
+            if self._parser is not None and self._parser.buffered and self._phase == _IDLE:
+                self._phase = _HEAD
+                if self.headerTimeout is not None:
+                    self._setDeadline(self._clock.seconds() + self.headerTimeout)
+        elif self._head is not None and self.bodyTimeout is not None:
+            self._phase = _BODY
+            self._setDeadline(self._clock.seconds() + self.bodyTimeout)
+        if self._pausedForPipeline and self._request is None:
+            self._pausedForPipeline = False
+            self.transport.resumeProducing()
+
+    def _startRequest(self, head: _http11.RequestHead) -> None:
+        from torsion.web.http_headers import Headers
+
+        request = self.requestFactory(self, queued=False)
+        request.requestHeaders = Headers._fromParsed(head.headers)
+        self._request = request
+        self._head = head
+        self._persistent = head.keepAlive
+        self.requests.append(request)
+        request.gotLength(None if head.chunked else head.contentLength)
+        if head.expectContinue:
+            self.transport.write(_CONTINUE)
+
+    def _dispatch(self) -> None:
+        head, request = self._head, self._request
+        assert head is not None and request is not None
+        self._head = None
+        self._phase = _BUSY
+        self._deadline = _INF
+        version = b"HTTP/1.1" if head.version == (1, 1) else b"HTTP/1.%d" % head.version[1]
+        try:
+            request.requestReceived(head.method, head.target, version)
+        except Exception:
+            log.err(None, f"Unhandled error processing {head.method!r} {head.target!r}")
+            if self._request is request and not request.startedWriting:
+                self._refuse(500, "the server failed to process the request")
+            elif self._request is request:
+                self.transport.loseConnection()
+
+    def _requestDone(self, request: Request) -> None:
+        """`request` finished its response: log it, then serve the next one or close."""
+        if request is not self._request:
+            return
+        self._request = None
+        self.requests.remove(request)
+        site = self.factory
+        if site is not None:
+            site.log(request)
+        if not (self._persistent and request._persistent):
+            self._persistent = False
+            self._close()
+            return
+        self._enterIdle()
+        if self._parser is not None and self._parser.buffered and not self._dispatching:
+            self._parse()
+
+    def _enterIdle(self) -> None:
+        self._phase = _IDLE
+        if self.idleTimeout is not None:
+            self._setDeadline(self._clock.seconds() + self.idleTimeout)
+        else:
+            self._deadline = _INF
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer a request we cannot serve (bad framing, a limit, a timeout) and close."""
+        self._persistent = False
+        request, self._request = self._request, None
+        self._head = None
+        if request is not None and request.startedWriting:
+            self._close()
+            return
+        if request is not None and request in self.requests:
+            self.requests.remove(request)
+        self.transport.write(_errorResponse(status, reason))
+        self._close()
+
+    def _close(self) -> None:
+        self._phase = _CLOSING
+        self._parser = None
+        self.transport.loseConnection()
+        if self.abortTimeout is not None:
+            self._setDeadline(self._clock.seconds() + self.abortTimeout)
+
+    # -- timeouts ------------------------------------------------------------------
+
+    def _setDeadline(self, deadline: float) -> None:
+        self._deadline = deadline
+        if self._timer is None:
+            self._timerAt = deadline
+            self._timer = self._clock.callLater(
+                max(0.0, deadline - self._clock.seconds()), self._onTimer
+            )
+        elif deadline < self._timerAt:
+            self._timerAt = deadline
+            self._timer.reset(max(0.0, deadline - self._clock.seconds()))
+
+    def _onTimer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline == _INF:
+            self._timerAt = _INF
+            return
+        now = self._clock.seconds()
+        if now < deadline:
+            self._timerAt = deadline
+            self._timer = self._clock.callLater(deadline - now, self._onTimer)
+            return
+        phase = self._phase
+        self._deadline = _INF
+        self._timerAt = _INF
+        if phase == _IDLE:
+            self._close()
+        elif phase in (_HEAD, _BODY):
+            log.msg(
+                f"Timing out a client that sent an incomplete request: {self.transport.getPeer()}"
+            )
+            self._refuse(408, "the request did not arrive in time")
+        elif phase == _CLOSING:
+            abort = getattr(self.transport, "abortConnection", None)
+            if abort is not None:
+                abort()
+
+    def timeoutConnection(self) -> None:
+        """Drop the connection now, as a timeout would."""
+        self._close()
+
+    # -- producers (a request's body streamed with back-pressure) -------------------
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        self._producer = producer
+        self.transport.registerProducer(producer, streaming)
+
+    def unregisterProducer(self) -> None:
+        self._producer = None
+        self.transport.unregisterProducer()
+
+    def connectionLost(self, reason: object = protocol.connectionDone) -> None:
+        self._parser = None
+        self._phase = _CLOSING
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        request, self._request = self._request, None
+        if request is not None and not request.finished:
+            request.connectionLost(reason if isinstance(reason, Failure) else Failure(reason))
+        self.requests = []
+
+
+def _defaultReactor() -> Any:
+    from torsion.internet import reactor
+
+    return reactor
+
+
+class HTTPFactory(protocol.ServerFactory):
+    """Builds HTTPChannels that share limits, timeouts and an access log.
+
+    `timeout` is the idle timeout (Twisted's name for it); `logPath` names a file for
+    the access log, which otherwise goes to torsion's log as "web.access" events, one
+    combined-format line each, formatted only if an observer looks at them.
+    """
+
+    protocol = HTTPChannel
+
+    def __init__(
+        self,
+        logPath: str | None = None,
+        timeout: float | None = 60.0,
+        logFormatter: Any = None,
+        reactor: Any = None,
+        *,
+        headerTimeout: float | None = 20.0,
+        bodyTimeout: float | None = 60.0,
+        limits: _http11.Limits | None = None,
+    ) -> None:
+        from torsion.web import _accesslog
+
+        self._reactor = reactor
+        self.timeOut = timeout
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.limits = limits or _http11.Limits()
+        self.logPath = logPath
+        self._accessLog = _accesslog.AccessLog(logPath, logFormatter)
+
+    def buildProtocol(self, addr: Any) -> HTTPChannel:
+        channel: HTTPChannel = self.protocol()
+        channel.factory = self
+        channel.idleTimeout = self.timeOut
+        channel.headerTimeout = self.headerTimeout
+        channel.bodyTimeout = self.bodyTimeout
+        channel.limits = self.limits
+        return channel
+
+    def startFactory(self) -> None:
+        self._accessLog.open()
+
+    def stopFactory(self) -> None:
+        self._accessLog.close()
+
+    def log(self, request: Request) -> None:
+        self._accessLog.log(request)
