@@ -114,8 +114,10 @@ def test_reactorProblems() -> None:
 
 def test_anInstalledReactorIsUsedOrRefused(memoryReactor: MemoryReactor) -> None:
     assert app.installReactor(None) is memoryReactor
-    with pytest.raises(app.NoSuchReactor, match="cannot use the select reactor: reactor "
-                                                 "already installed: MemoryReactor"):
+    with pytest.raises(
+        app.NoSuchReactor,
+        match="cannot use the select reactor: reactor already installed: MemoryReactor",
+    ):
         app.installReactor("select")
 
 
@@ -125,9 +127,10 @@ def tac(path: Path, text: str) -> app.ServerOptions:
 
 
 def test_getApplicationFromATac(tmp_path: Path) -> None:
-    config = tac(tmp_path / "ok.tac",
-                 "from torsion.application import service\n"
-                 "application = service.Application('ok')\n")
+    config = tac(
+        tmp_path / "ok.tac",
+        "from torsion.application import service\napplication = service.Application('ok')\n",
+    )
     application = app.getApplication(config, None)
     assert service.IService(application).name == "ok"
 
@@ -152,10 +155,12 @@ def test_getApplicationPutsTheFilesDirectoryOnThePath(
 ) -> None:
     monkeypatch.setattr("sys.path", list(os.sys.path))  # type: ignore[attr-defined]
     (tmp_path / "helpermodule_for_tac.py").write_text("NAME = 'from the module'\n")
-    config = tac(tmp_path / "uses.tac",
-                 "import helpermodule_for_tac\n"
-                 "from torsion.application import service\n"
-                 "application = service.Application(helpermodule_for_tac.NAME)\n")
+    config = tac(
+        tmp_path / "uses.tac",
+        "import helpermodule_for_tac\n"
+        "from torsion.application import service\n"
+        "application = service.Application(helpermodule_for_tac.NAME)\n",
+    )
     try:
         assert service.IService(app.getApplication(config, None)).name == "from the module"
     finally:
@@ -192,8 +197,9 @@ def test_aFailingPluginIsAStartupError(
         raise OSError("no such thing")
 
     monkeypatch.setattr(echo, "makeService", broken)
-    with pytest.raises(app.StartupError, match="the echo plugin failed to make its service: "
-                                                "OSError: no such thing"):
+    with pytest.raises(
+        app.StartupError, match="the echo plugin failed to make its service: OSError: no such thing"
+    ):
         app.getApplication(options("echo"), None)
     assert any("log_failure" in e for e in logged)
     with pytest.raises(app.StartupError, match="no plugin is called 'nope'"):
@@ -255,7 +261,9 @@ def test_startApplicationWithoutSave(
 
 
 def test_aFailingStartStopsTheReactorAndSavesNothing(
-    memoryReactor: MemoryReactor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    memoryReactor: MemoryReactor,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     logged: list[dict[str, Any]],
 ) -> None:
     monkeypatch.chdir(tmp_path)

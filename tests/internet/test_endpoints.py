@@ -359,7 +359,6 @@ def test_realLookupOfAMissingNameIsDNSLookupError(reactor: Any, monkeypatch: Any
         runUntilFired(reactor, client.connect(Factory.forProtocol(Protocol)))
 
 
-
 # -- standard I/O and child processes, on every reactor -------------------------------------
 
 
@@ -427,7 +426,6 @@ def test_standardIOEndpointConnectsAProtocolToThePipes(reactor: Any) -> None:
 
 
 # -- UNIX sockets, on every reactor ---------------------------------------------------------
-
 
 
 @implementer(IFileDescriptorReceiver)

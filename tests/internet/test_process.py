@@ -675,9 +675,7 @@ def test_childrenLeftRunningAtShutdownAreReapedLater(reactor: Any) -> None:
 # -- the SIGCHLD mechanism --------------------------------------------------------------------
 
 
-def test_aStoppedReactorLeavesItsSigchldChildrenToLaterChecks(
-    reactor: Any, sigchld: None
-) -> None:
+def test_aStoppedReactorLeavesItsSigchldChildrenToLaterChecks(reactor: Any, sigchld: None) -> None:
     proto = spawn(reactor, ["sleep", "0.1"])
     pid = proto.transport.pid
     reactor.fireSystemEvent("shutdown")  # what reactor.stop() does once running

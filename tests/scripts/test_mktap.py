@@ -51,8 +51,16 @@ def test_appnameUidAndGid(runner: Runner, tmp_path: Path) -> None:
     import grp
     import pwd
 
-    done = runner.torsion("mktap", "-n", "mioservizio", "-u", pwd.getpwuid(0).pw_name,
-                          "-g", grp.getgrgid(0).gr_name, "echo")
+    done = runner.torsion(
+        "mktap",
+        "-n",
+        "mioservizio",
+        "-u",
+        pwd.getpwuid(0).pw_name,
+        "-g",
+        grp.getgrgid(0).gr_name,
+        "echo",
+    )
     assert done.returncode == 0, done.stderr
     application = loadApplication(tmp_path / "mioservizio.tap")
     assert sob.IPersistable(application).name == "mioservizio"

@@ -47,15 +47,20 @@ def execStart(path: Path) -> list[str]:
 
 def test_serviceForATac(runner: Runner, tmp_path: Path) -> None:
     shutil.copy(EXAMPLES / "echo.tac", tmp_path / "echo.tac")
-    done = runner.torsion("mkunit", "--name", "echo", "--tac", "echo.tac", "--user", "echo",
-                          "--group", "echo")
+    done = runner.torsion(
+        "mkunit", "--name", "echo", "--tac", "echo.tac", "--user", "echo", "--group", "echo"
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert sorted(p.name for p in tmp_path.glob("echo.*")) == ["echo.service", "echo.tac"]
     unit = unitLines(tmp_path / "echo.service")
     command = execStart(tmp_path / "echo.service")
     assert os.path.isabs(command[0]) and os.access(command[0], os.X_OK)
-    assert command[command.index("--nodaemon"):] == [
-        "--nodaemon", "--pidfile=", "--logfile=-", "--no_save", "--python",
+    assert command[command.index("--nodaemon") :] == [
+        "--nodaemon",
+        "--pidfile=",
+        "--logfile=-",
+        "--no_save",
+        "--python",
         str(tmp_path / "echo.tac"),
     ]
     assert unit["WorkingDirectory"] == [str(tmp_path)]
@@ -74,8 +79,12 @@ def test_theTorsiondBesideThisPythonIsUsed(runner: Runner, tmp_path: Path) -> No
         assert command[0] == str(beside)
     else:
         assert command[:3] == [os.path.abspath(sys.executable), "-m", "torsion.scripts.torsiond"]
-    assert runner.torsion("mkunit", "--name", "b", "--tac", "a.tac", "--torsiond",
-                          "/opt/b/venv/bin/torsiond").returncode == 0
+    assert (
+        runner.torsion(
+            "mkunit", "--name", "b", "--tac", "a.tac", "--torsiond", "/opt/b/venv/bin/torsiond"
+        ).returncode
+        == 0
+    )
     assert execStart(tmp_path / "b.service")[0] == "/opt/b/venv/bin/torsiond"
 
 
@@ -83,8 +92,9 @@ def test_theTorsiondBesideThisPythonIsUsed(runner: Runner, tmp_path: Path) -> No
     ("name", "flag"), [("echo.tap", "--file"), ("echo.tas", "--source"), ("echo.tax", "--xml")]
 )
 def test_serviceForASavedApplication(runner: Runner, tmp_path: Path, name: str, flag: str) -> None:
-    done = runner.torsion("mkunit", "--name", "echo", "--tap", name, "--save",
-                          "--workdir", "/var/lib/echo")
+    done = runner.torsion(
+        "mkunit", "--name", "echo", "--tap", name, "--save", "--workdir", "/var/lib/echo"
+    )
     assert done.returncode == 0, done.stderr
     command = execStart(tmp_path / "echo.service")
     assert command[-2:] == [flag, str(tmp_path / name)]
@@ -95,8 +105,15 @@ def test_serviceForASavedApplication(runner: Runner, tmp_path: Path, name: str, 
 def test_anEncryptedFileNeedsAnEnvironmentFile(runner: Runner, tmp_path: Path) -> None:
     done = runner.torsion("mkunit", "--name", "echo", "--tap", "echo.etap")
     assertOneLineError(done, "is encrypted", "--environment-file", status=2, program=MKUNIT)
-    done = runner.torsion("mkunit", "--name", "echo", "--tap", "echo.etap",
-                          "--environment-file", "/etc/echo/secret.env")
+    done = runner.torsion(
+        "mkunit",
+        "--name",
+        "echo",
+        "--tap",
+        "echo.etap",
+        "--environment-file",
+        "/etc/echo/secret.env",
+    )
     assert done.returncode == 0, done.stderr
     command = execStart(tmp_path / "echo.service")
     assert command[-3:] == ["--encrypted", "--file", str(tmp_path / "echo.etap")]
@@ -117,8 +134,16 @@ def test_anEncryptedFileNeedsAnEnvironmentFile(runner: Runner, tmp_path: Path) -
 def test_socketUnit(
     runner: Runner, tmp_path: Path, description: str, listen: str, extra: dict[str, list[str]]
 ) -> None:
-    done = runner.torsion("mkunit", "--name", "echo", "--socket", description,
-                          "echo", "--listen", "systemd:domain=INET:index=0")
+    done = runner.torsion(
+        "mkunit",
+        "--name",
+        "echo",
+        "--socket",
+        description,
+        "echo",
+        "--listen",
+        "systemd:domain=INET:index=0",
+    )
     assert (done.returncode, done.stderr) == (0, "")
     socketUnit = unitLines(tmp_path / "echo.socket")
     assert socketUnit["ListenStream"] == [listen]
@@ -129,7 +154,9 @@ def test_socketUnit(
     assert service["Requires"] == ["echo.socket"]
     assert "WantedBy" not in service  # started by its socket
     assert execStart(tmp_path / "echo.service")[-3:] == [
-        "echo", "--listen", "systemd:domain=INET:index=0"
+        "echo",
+        "--listen",
+        "systemd:domain=INET:index=0",
     ]
 
 
@@ -147,8 +174,9 @@ def test_argumentsAreQuotedForSystemd(runner: Runner, tmp_path: Path) -> None:
     odd = tmp_path / "my app 100%"
     odd.mkdir()
     (odd / "a b.tac").write_text("")
-    done = runner.torsion("mkunit", "--name", "odd", "--tac", str(odd / "a b.tac"),
-                          "--description", "costs $5")
+    done = runner.torsion(
+        "mkunit", "--name", "odd", "--tac", str(odd / "a b.tac"), "--description", "costs $5"
+    )
     assert done.returncode == 0, done.stderr
     assert execStart(tmp_path / "odd.service")[-1] == str(odd / "a b.tac")
     assert '"' in unitLines(tmp_path / "odd.service")["ExecStart"][0]
@@ -187,15 +215,31 @@ def test_systemdAcceptsTheUnits(runner: Runner, tmp_path: Path) -> None:
     import pwd
 
     user = pwd.getpwuid(os.getuid()).pw_name
-    assert runner.torsion("mkunit", "--name", "echo", "--tac", "echo.tac",
-                          "--user", user).returncode == 0
-    assert runner.torsion("mkunit", "--name", "echoactivated", "--socket",
-                          "tcp:7:interface=127.0.0.1", "--user", user, "echo", "--listen",
-                          "systemd:domain=INET:index=0").returncode == 0
-    files = [str(tmp_path / n) for n in ("echo.service", "echoactivated.service",
-                                         "echoactivated.socket")]
-    done = subprocess.run([analyze, "verify", *files], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path)
+    assert (
+        runner.torsion("mkunit", "--name", "echo", "--tac", "echo.tac", "--user", user).returncode
+        == 0
+    )
+    assert (
+        runner.torsion(
+            "mkunit",
+            "--name",
+            "echoactivated",
+            "--socket",
+            "tcp:7:interface=127.0.0.1",
+            "--user",
+            user,
+            "echo",
+            "--listen",
+            "systemd:domain=INET:index=0",
+        ).returncode
+        == 0
+    )
+    files = [
+        str(tmp_path / n) for n in ("echo.service", "echoactivated.service", "echoactivated.socket")
+    ]
+    done = subprocess.run(
+        [analyze, "verify", *files], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     ours = [line for line in done.stderr.splitlines() if str(tmp_path) in line]
     assert done.returncode == 0 and ours == [], done.stderr
 
@@ -203,8 +247,19 @@ def test_systemdAcceptsTheUnits(runner: Runner, tmp_path: Path) -> None:
 def test_theServiceRunsUnderSocketActivation(runner: Runner, tmp_path: Path) -> None:
     """Run the unit's ExecStart as systemd would: the socket bound already, as fd 3,
     with LISTEN_FDS and LISTEN_PID set for the service's own process."""
-    assert runner.torsion("mkunit", "--name", "echo", "--socket", "tcp:7", "echo",
-                          "--listen", "systemd:domain=INET:index=0").returncode == 0
+    assert (
+        runner.torsion(
+            "mkunit",
+            "--name",
+            "echo",
+            "--socket",
+            "tcp:7",
+            "echo",
+            "--listen",
+            "systemd:domain=INET:index=0",
+        ).returncode
+        == 0
+    )
     command = execStart(tmp_path / "echo.service")
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

@@ -23,10 +23,12 @@ def test_version(runner: Runner) -> None:
 
 
 def test_aCommandIsNeeded(runner: Runner) -> None:
-    assertOneLineError(runner.torsion(), "give a command: mktap, tapconvert or mkunit",
-                       status=2, program="torsion")
-    assertOneLineError(runner.torsion("frobnicate"), "unknown command: frobnicate",
-                       status=2, program="torsion")
+    assertOneLineError(
+        runner.torsion(), "give a command: mktap, tapconvert or mkunit", status=2, program="torsion"
+    )
+    assertOneLineError(
+        runner.torsion("frobnicate"), "unknown command: frobnicate", status=2, program="torsion"
+    )
 
 
 def test_tapconvertConverts(runner: Runner, tmp_path: Path) -> None:

@@ -48,14 +48,16 @@ ON_LOOPBACK = "internet.TCPServer({port}, factory, interface='127.0.0.1')"
 
 
 def echoTac(directory: Path, port: int = 0) -> Path:
-    return copyTac(EXAMPLES / "echo.tac", directory / "echo.tac", ECHO_CALL,
-                   ON_LOOPBACK.format(port=port))
+    return copyTac(
+        EXAMPLES / "echo.tac", directory / "echo.tac", ECHO_CALL, ON_LOOPBACK.format(port=port)
+    )
 
 
 def mioecoTac(directory: Path) -> Path:
     shutil.copy(EXAMPLES / "mioeco.py", directory / "mioeco.py")
-    return copyTac(EXAMPLES / "mioeco.tac", directory / "mioeco.tac", MIOECO_CALL,
-                   ON_LOOPBACK.format(port=0))
+    return copyTac(
+        EXAMPLES / "mioeco.tac", directory / "mioeco.tac", MIOECO_CALL, ON_LOOPBACK.format(port=0)
+    )
 
 
 def daemonPid(directory: Path) -> int:
@@ -252,8 +254,9 @@ def test_encryptedFilesRunWithThePassphraseAndAreSavedEncrypted(
     runner: Runner, tmp_path: Path
 ) -> None:
     secret = {"TORSION_PASSPHRASE": "una parola segreta"}
-    made = runner.torsion("mktap", "--encrypted", "echo", "-l", "tcp:0:interface=127.0.0.1",
-                          **secret)
+    made = runner.torsion(
+        "mktap", "--encrypted", "echo", "-l", "tcp:0:interface=127.0.0.1", **secret
+    )
     assert made.returncode == 0, made.stderr
     done = runner.torsiond("-f", "echo.etap")
     assertOneLineError(done, "echo.etap is encrypted", "(add -e)")
@@ -308,8 +311,9 @@ def test_reactorChoice(runner: Runner, tmp_path: Path, name: str) -> None:
 
 def test_logRotatesBySizeAndOnSigusr1(runner: Runner, tmp_path: Path) -> None:
     mioecoTac(tmp_path)
-    done = runner.torsiond("-o", "--rotate_length", "600", "--max_rotated_files", "2",
-                           "-y", "mioeco.tac")
+    done = runner.torsiond(
+        "-o", "--rotate_length", "600", "--max_rotated_files", "2", "-y", "mioeco.tac"
+    )
     assert done.returncode == 0, done.stderr
     log = tmp_path / "torsiond.log"
     port = portFromLog(log)
@@ -355,8 +359,9 @@ def test_rundirIsWhereTheApplicationRunsAndSaves(runner: Runner, tmp_path: Path)
 
 def test_explicitPidAndLogFiles(runner: Runner, tmp_path: Path) -> None:
     echoTac(tmp_path)
-    done = runner.torsiond("--pidfile", "run/echo.pid", "--logfile", "logs/echo.log",
-                           "-y", "echo.tac")
+    done = runner.torsiond(
+        "--pidfile", "run/echo.pid", "--logfile", "logs/echo.log", "-y", "echo.tac"
+    )
     assertOneLineError(done, "cannot open the log file", "logs/echo.log")
     (tmp_path / "logs").mkdir()
     done = runner.torsiond("--pidfile", "run/echo.pid", "-l", "logs/echo.log", "-y", "echo.tac")
@@ -379,8 +384,7 @@ def test_aLivePidFileRefusesToStart(runner: Runner, tmp_path: Path) -> None:
     echoTac(tmp_path)
     (tmp_path / "torsiond.pid").write_text(f"{os.getpid()}\n")
     done = runner.torsiond("-y", "echo.tac")
-    assertOneLineError(done, f"another server is running with pid {os.getpid()}",
-                       "torsiond.pid")
+    assertOneLineError(done, f"another server is running with pid {os.getpid()}", "torsiond.pid")
     assert (tmp_path / "torsiond.pid").read_text() == f"{os.getpid()}\n"
     assert not (tmp_path / "torsiond.log").exists()
 
@@ -392,8 +396,10 @@ def test_aStalePidFileIsRemoved(runner: Runner, tmp_path: Path) -> None:
     (tmp_path / "torsiond.pid").write_text(f"{gone.pid}\n")
     assert runner.torsiond("-o", "-y", "echo.tac").returncode == 0
     assert daemonPid(tmp_path) != gone.pid
-    waitForLog(tmp_path / "torsiond.log",
-               rf"\[-\] Removed the stale pid file .*torsiond\.pid \(pid {gone.pid}\)$")
+    waitForLog(
+        tmp_path / "torsiond.log",
+        rf"\[-\] Removed the stale pid file .*torsiond\.pid \(pid {gone.pid}\)$",
+    )
     stopDaemon(tmp_path)
 
 
@@ -425,15 +431,18 @@ def test_tacWithASyntaxError(runner: Runner, tmp_path: Path) -> None:
 
 def test_tacWithoutAnApplication(runner: Runner, tmp_path: Path) -> None:
     (tmp_path / "empty.tac").write_text("x = 1\n")
-    assertOneLineError(runner.torsiond("-y", "empty.tac"),
-                       "empty.tac does not define 'application'",
-                       "application = service.Application(name)")
+    assertOneLineError(
+        runner.torsiond("-y", "empty.tac"),
+        "empty.tac does not define 'application'",
+        "application = service.Application(name)",
+    )
 
 
 def test_tacWhoseApplicationIsNotOne(runner: Runner, tmp_path: Path) -> None:
     (tmp_path / "odd.tac").write_text("application = 42\n")
-    assertOneLineError(runner.torsiond("-y", "odd.tac"),
-                       "gives 42 as its application, which is not one")
+    assertOneLineError(
+        runner.torsiond("-y", "odd.tac"), "gives 42 as its application, which is not one"
+    )
 
 
 def test_tacThatRaises(runner: Runner, tmp_path: Path) -> None:
@@ -478,8 +487,9 @@ def test_startServiceFailing(runner: Runner, tmp_path: Path) -> None:
         "Failing().setServiceParent(application)\n"
     )
     done = runner.torsiond("-y", "failing.tac")
-    assertOneLineError(done, "starting the application failed: RuntimeError: the database is "
-                             "not there")
+    assertOneLineError(
+        done, "starting the application failed: RuntimeError: the database is not there"
+    )
     assert not (tmp_path / "torsiond.pid").exists()
     assert not (tmp_path / "failing-shutdown.tap").exists()
 
@@ -487,8 +497,9 @@ def test_startServiceFailing(runner: Runner, tmp_path: Path) -> None:
 def test_daemonDyingSilently(runner: Runner, tmp_path: Path) -> None:
     (tmp_path / "exits.tac").write_text("import os\nos._exit(3)\n")
     done = runner.torsiond("-y", "exits.tac")
-    assertOneLineError(done, "the daemon exited while starting, without saying why",
-                       str(tmp_path / "torsiond.log"))
+    assertOneLineError(
+        done, "the daemon exited while starting, without saying why", str(tmp_path / "torsiond.log")
+    )
 
 
 @pytest.mark.parametrize(
@@ -546,8 +557,12 @@ def test_theReadmesQuickStartServes(tmp_path: Path) -> None:
         except OSError:
             pytest.skip("port 8007 of 127.0.0.1 is in use here")
     child = subprocess.Popen(
-        [str(script), "-n", "echo"], cwd=tmp_path, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [str(script), "-n", "echo"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:

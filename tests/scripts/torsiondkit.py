@@ -60,7 +60,11 @@ class Runner:
         self.cheapCrypto = cheapCrypto
 
     def run(
-        self, module: str, *args: str, cwd: Path | None = None, timeout: float = 60,
+        self,
+        module: str,
+        *args: str,
+        cwd: Path | None = None,
+        timeout: float = 60,
         **env: str,
     ) -> subprocess.CompletedProcess[str]:
         command = ["-c", CHEAP, module] if self.cheapCrypto else ["-m", module]
@@ -192,7 +196,9 @@ def runInProcess(
 
 
 def assertOneLineError(
-    done: subprocess.CompletedProcess[str], *fragments: str, status: int = 1,
+    done: subprocess.CompletedProcess[str],
+    *fragments: str,
+    status: int = 1,
     program: str = "torsiond",
 ) -> str:
     """Check that a command failed with one line on stderr containing ``fragments``."""

@@ -3,7 +3,8 @@
 With a path, lines go to that file (opened in append mode when the factory starts,
 flushed at most once a second and on stop); without one, each request becomes a
 "torsion.web.access" info event on torsion's log whose text is formatted only when an
-observer renders it. Either way the request itself is not kept: an event holds the few
+observer renders it, once logging has begun (torsiond, or globalLogBeginner.beginLoggingTo
+in a program of your own). Either way the request itself is not kept: an event holds the few
 fields the line needs, so a log buffer never pins request bodies in memory.
 
 Tests: tests/web/test_accesslog.py.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import IO, Any
 
-from torsion.logger import Logger
+from torsion.logger import Logger, globalLogBeginner
 
 __all__ = ["AccessLog"]
 
@@ -110,14 +111,23 @@ class AccessLog:
             self._file = None
 
     def log(self, request: Any) -> None:
-        stamp = _timestamp.now()
         logFile = self._file
-        if logFile is not None:
-            logFile.write(self.formatter(stamp, request) + "\n")
-            now = time.monotonic()
-            if now - self._lastFlush >= 1.0:
-                self._lastFlush = now
-                logFile.flush()
+        if logFile is None:
+            if self.path is None and _loggingHasBegun():
+                snapshot = _RequestSnapshot(request)
+                _log.info("{line}", line=_LazyLine(self.formatter, _timestamp.now(), snapshot))
             return
-        if self.path is None:
-            _log.info("{line}", line=_LazyLine(self.formatter, stamp, _RequestSnapshot(request)))
+        logFile.write(self.formatter(_timestamp.now(), request) + "\n")
+        now = time.monotonic()
+        if now - self._lastFlush >= 1.0:
+            self._lastFlush = now
+            logFile.flush()
+
+
+def _loggingHasBegun() -> bool:
+    """Whether torsion's log has observers yet (torsiond, startLogging, beginLoggingTo).
+
+    Until then events wait in a small start-up buffer, which access lines would flood
+    out; they are dropped instead, and logging starts with the first request after.
+    """
+    return globalLogBeginner._temporaryObserver is None

@@ -74,7 +74,6 @@ class HTTPChannel(protocol.Protocol):
         self._pausedForPipeline = False
         self._secure: bool | None = None
         self._producer: Any = None
-        self.requests: list[Request] = []
 
     # -- connection ----------------------------------------------------------------
 
@@ -97,7 +96,7 @@ class HTTPChannel(protocol.Protocol):
         if parser is None or self._phase == _CLOSING:
             return
         parser.feed(data)
-        if self._request is not None:
+        if self._request is not None and self._head is None:
             # A response is in progress: this is pipelined data, parsed once it is done.
             if parser.buffered > self.maxPipelinedBytes and not self._pausedForPipeline:
                 self._pausedForPipeline = True
@@ -108,14 +107,14 @@ class HTTPChannel(protocol.Protocol):
     def _parse(self) -> None:
         parser = self._parser
         assert parser is not None
+        nextEvent = parser.next
         try:
             while self._request is None or self._head is not None:
-                event = parser.next()
+                event = nextEvent()
                 if event is None:
                     break
-                if isinstance(event, bytes):
-                    assert self._request is not None
-                    self._request.handleContentChunk(event)
+                if event.__class__ is bytes:
+                    self._request.handleContentChunk(event)  # type: ignore[union-attr]
                 elif event is _http11.END:
                     self._dispatch()
                 else:
@@ -123,7 +122,13 @@ class HTTPChannel(protocol.Protocol):
         except _http11.ParseError as error:
             self._refuse(error.status, error.reason)
             return
-        self._afterParse()
+        if (
+            self._phase != _IDLE
+            or self._head is not None
+            or parser._pos < len(parser._buffer)
+            or self._pausedForPipeline
+        ):
+            self._afterParse()
 
     def _afterParse(self) -> None:
         """Arm the header or body deadline when a request is left incomplete."""
@@ -135,20 +140,28 @@ class HTTPChannel(protocol.Protocol):
         elif self._head is not None and self.bodyTimeout is not None:
             self._phase = _BODY
             self._setDeadline(self._clock.seconds() + self.bodyTimeout)
+        elif (
+            self._head is None
+            and not self._pausedForPipeline
+            and self._parser is not None
+            and self._parser.buffered > self.maxPipelinedBytes
+        ):
+            self._pausedForPipeline = True
+            self.transport.pauseProducing()
         if self._pausedForPipeline and self._request is None:
             self._pausedForPipeline = False
             self.transport.resumeProducing()
 
     def _startRequest(self, head: _http11.RequestHead) -> None:
-        from torsion.web.http_headers import Headers
-
         request = self.requestFactory(self, queued=False)
-        request.requestHeaders = Headers._fromParsed(head.headers)
+        request.requestHeaders._raw = head.headers
         self._request = request
         self._head = head
         self._persistent = head.keepAlive
-        self.requests.append(request)
-        request.gotLength(None if head.chunked else head.contentLength)
+        if head.chunked:
+            request.gotLength(None)
+        elif head.contentLength:
+            request.gotLength(head.contentLength)
         if head.expectContinue:
             self.transport.write(_CONTINUE)
 
@@ -158,22 +171,31 @@ class HTTPChannel(protocol.Protocol):
         self._head = None
         self._phase = _BUSY
         self._deadline = _INF
-        version = b"HTTP/1.1" if head.version == (1, 1) else b"HTTP/1.%d" % head.version[1]
+        minor = head.version[1]
+        self._dispatching = True
         try:
-            request.requestReceived(head.method, head.target, version)
+            request.requestReceived(
+                head.method, head.target, b"HTTP/1.1" if minor == 1 else b"HTTP/1.%d" % minor
+            )
         except Exception:
             log.err(None, f"Unhandled error processing {head.method!r} {head.target!r}")
             if self._request is request and not request.startedWriting:
                 self._refuse(500, "the server failed to process the request")
             elif self._request is request:
                 self.transport.loseConnection()
+        finally:
+            self._dispatching = False
+
+    @property
+    def requests(self) -> list[Request]:
+        """The request being answered, in a list (Twisted's channels queue them there)."""
+        return [] if self._request is None else [self._request]
 
     def _requestDone(self, request: Request) -> None:
         """`request` finished its response: log it, then serve the next one or close."""
         if request is not self._request:
             return
         self._request = None
-        self.requests.remove(request)
         site = self.factory
         if site is not None:
             site.log(request)
@@ -181,8 +203,19 @@ class HTTPChannel(protocol.Protocol):
             self._persistent = False
             self._close()
             return
-        self._enterIdle()
-        if self._parser is not None and self._parser.buffered and not self._dispatching:
+        self._phase = _IDLE
+        if self.idleTimeout is not None:
+            deadline = self._deadline = self._clock.seconds() + self.idleTimeout
+            if deadline < self._timerAt or self._timer is None:
+                self._setDeadline(deadline)
+        else:
+            self._deadline = _INF
+        parser = self._parser
+        if (
+            not self._dispatching
+            and parser is not None
+            and (self._pausedForPipeline or parser._pos < len(parser._buffer))
+        ):
             self._parse()
 
     def _enterIdle(self) -> None:
@@ -200,8 +233,6 @@ class HTTPChannel(protocol.Protocol):
         if request is not None and request.startedWriting:
             self._close()
             return
-        if request is not None and request in self.requests:
-            self.requests.remove(request)
         self.transport.write(_errorResponse(status, reason))
         self._close()
 
@@ -274,7 +305,6 @@ class HTTPChannel(protocol.Protocol):
         request, self._request = self._request, None
         if request is not None and not request.finished:
             request.connectionLost(reason if isinstance(reason, Failure) else Failure(reason))
-        self.requests = []
 
 
 def _defaultReactor() -> Any:

@@ -100,12 +100,14 @@ class Limits:
 DEFAULT_LIMITS: Final = Limits()
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
-# Bytes no header block may hold: controls other than HT, and a CR not before an LF.
-_FORBIDDEN = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_HEADER_LINE = re.compile(rb"^(" + _TOKEN + rb"):[ \t]*(.*?)[ \t]*\r?$", re.M)
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) HTTP/([0-9])\.([0-9])\r?")
-_STATUS_LINE = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([^\r\n]*))?\r?")
+# A field value: visible characters, spaces and tabs (obs-text included), no controls.
+_HEADER_LINE = re.compile(
+    rb"^(" + _TOKEN + rb"):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\r?$", re.M
+)
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) HTTP/([0-9])\.([0-9])\r?")
+_STATUS_LINE = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?\r?")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
 _TOKEN_ONLY = re.compile(_TOKEN)
@@ -137,6 +139,8 @@ def parseHeaderBlock(block: bytes, limits: Limits) -> dict[bytes, list[bytes]]:
 
 
 def _badHeaderLine(block: bytes) -> ParseError:
+    if _CONTROL.search(block) is not None:
+        return ParseError(400, "the message head holds a bare CR or a control character")
     for line in block.split(b"\n"):
         line = line.rstrip(b"\r")
         if line[:1] in (b" ", b"\t"):
@@ -242,7 +246,7 @@ class ChunkedDecoder:
                 self._trailerBytes += len(line) + 1
                 if self._trailerBytes > self._limits.maxTrailerBytes:
                     raise ParseError(431, "the trailer section is too large")
-                if line[:1] in (b" ", b"\t") or _HEADER_LINE.fullmatch(line + b"\r") is None:
+                if line[:1] in (b" ", b"\t") or _HEADER_LINE.fullmatch(line) is None:
                     raise ParseError(400, "a malformed trailer field")
         return pieces, pos, False
 
@@ -327,6 +331,8 @@ class ResponseHead:
 
 
 _HEAD, _BODY_LENGTH, _BODY_CHUNKED, _BODY_UNTIL_CLOSE, _DONE_STATE = range(5)
+_HTTP11 = (1, 1)
+_HEAD_CACHE_LIMIT = 4096
 
 
 class _Parser:
@@ -356,7 +362,10 @@ class _Parser:
     @property
     def buffered(self) -> int:
         """How many fed bytes are not consumed yet (to pause a pipelining client)."""
-        return len(self._buffer) - self._pos + sum(len(piece) for piece in self._pieces)
+        pending = len(self._buffer) - self._pos
+        if self._pieces:
+            pending += sum(len(piece) for piece in self._pieces)
+        return pending
 
     def feed(self, data: bytes) -> None:
         if self._pos:
@@ -369,34 +378,47 @@ class _Parser:
             self._buffer = data
 
     def _splitHead(self) -> tuple[bytes, bytes] | None:
-        """The start line and header block of the next message, or None for more bytes."""
+        """The start line and header block of the next message, or None for more bytes.
+
+        The common case, CRLF line ends throughout, is found with one bytes.find; a
+        head with bare LFs goes through the slower regular expression.
+        """
         buffer = self._buffer
         pos = self._pos
-        # Blank lines before a message are ignored (RFC 9112 section 2.2).
-        while buffer.startswith(b"\n", pos) or buffer.startswith(b"\r\n", pos):
-            pos += 1 if buffer[pos] == 10 else 2
-        self._pos = pos
-        match = _HEAD_END.search(buffer, max(pos, self._scanFrom))
-        if match is None:
-            pending = len(buffer) - pos
-            firstLine = buffer.find(b"\n", pos)
-            if firstLine < 0 and pending > self._limits.maxLineLength:
-                raise self._lineTooLong()
-            if pending > self._limits.maxLineLength + self._limits.maxHeaderBytes:
-                raise ParseError(431, "the header block is too large")
-            self._scanFrom = max(pos, len(buffer) - 3)
-            return None
-        head = buffer[pos : match.start()]
-        self._pos = match.end()
+        if buffer[pos : pos + 1] in (b"\r", b"\n"):
+            # Blank lines before a message are ignored (RFC 9112 section 2.2).
+            while buffer.startswith(b"\n", pos) or buffer.startswith(b"\r\n", pos):
+                pos += 1 if buffer[pos] == 10 else 2
+            self._pos = pos
+        scanFrom = self._scanFrom if self._scanFrom > pos else pos
+        end = buffer.find(b"\r\n\r\n", scanFrom)
+        if end >= 0 and buffer.count(b"\n", pos, end) == buffer.count(b"\r\n", pos, end):
+            head = buffer[pos:end]
+            self._pos = end + 4
+        else:
+            match = _HEAD_END.search(buffer, scanFrom)
+            if match is None:
+                self._incompleteHead(buffer, pos)
+                return None
+            head = buffer[pos : match.start()]
+            self._pos = match.end()
         self._scanFrom = 0
-        if _FORBIDDEN.search(head) is not None:
-            raise ParseError(400, "the message head holds a bare CR or a control character")
         startLine, _, block = head.partition(b"\n")
         if len(startLine) > self._limits.maxLineLength:
             raise self._lineTooLong()
         if len(block) > self._limits.maxHeaderBytes:
             raise ParseError(431, "the header block is too large")
         return startLine, block
+
+    def _incompleteHead(self, buffer: bytes, pos: int) -> None:
+        pending = len(buffer) - pos
+        if pending > self._limits.maxLineLength:
+            firstLineEnd = buffer.find(b"\n", pos)
+            if firstLineEnd < 0 or firstLineEnd - pos > self._limits.maxLineLength:
+                raise self._lineTooLong()
+        if pending > self._limits.maxLineLength + self._limits.maxHeaderBytes:
+            raise ParseError(431, "the header block is too large")
+        self._scanFrom = max(pos, len(buffer) - 3)
 
     def _lineTooLong(self) -> ParseError:
         return ParseError(400, "the start line is too long")
@@ -454,36 +476,30 @@ class _Parser:
 class RequestParser(_Parser):
     """A server's view of one connection: request heads and their bodies, in order."""
 
-    __slots__ = ()
+    __slots__ = ("_lastHead",)
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__(limits)
+        self._lastHead: (
+            tuple[bytes, bool, dict[bytes, list[bytes]], int, bool, bool, bool] | None
+        ) = None
 
     def _lineTooLong(self) -> ParseError:
         return ParseError(414, "the request line is too long")
 
-    def next(self) -> RequestHead | bytes | _End | None:
-        if self._state != _HEAD:
-            return self._nextBody()
-        split = self._splitHead()
-        if split is None:
-            return None
-        startLine, block = split
-        match = _REQUEST_LINE.fullmatch(startLine)
-        if match is None:
-            raise _badRequestLine(startLine)
-        method, target, major, minor = match.groups()
-        if major != b"1":
-            raise ParseError(505, "only HTTP/1.x is served on this connection")
-        version = (1, int(minor))
+    def _frame(
+        self, block: bytes, http11: bool
+    ) -> tuple[dict[bytes, list[bytes]], int, bool, bool, bool]:
+        """Parse a request's header block and decide its framing (RFC 9112 section 6)."""
         headers = parseHeaderBlock(block, self._limits)
         contentLength = 0
         chunked = False
-        transferCodings = headers.get(b"transfer-encoding")
+        get = headers.get
+        transferCodings = get(b"transfer-encoding")
         if transferCodings is not None:
             if b"content-length" in headers:
                 raise ParseError(400, "both Content-Length and Transfer-Encoding")
-            if version < (1, 1):
+            if not http11:
                 raise ParseError(400, "Transfer-Encoding in an HTTP/1.0 request")
             codings = _headerTokens(transferCodings)
             if codings != [b"chunked"]:
@@ -495,35 +511,89 @@ class RequestParser(_Parser):
                     raise ParseError(400, "the request body's framing is not chunked")
                 raise ParseError(501, "transfer codings other than chunked are not supported")
             chunked = True
-        elif (lengths := headers.get(b"content-length")) is not None:
+        elif (lengths := get(b"content-length")) is not None:
             contentLength = _contentLength(lengths)
             maxBody = self._limits.maxBodySize
             if maxBody is not None and contentLength > maxBody:
                 raise ParseError(413, f"the body is larger than {maxBody} bytes")
-        hosts = headers.get(b"host")
-        if version >= (1, 1) and hosts is None:
-            raise ParseError(400, "an HTTP/1.1 request without a Host header")
-        if hosts is not None and len(hosts) > 1:
+        hosts = get(b"host")
+        if hosts is None:
+            if http11:
+                raise ParseError(400, "an HTTP/1.1 request without a Host header")
+        elif len(hosts) > 1:
             raise ParseError(400, "more than one Host header")
-        connection = headers.get(b"connection")
+        connection = get(b"connection")
         if connection is None:
-            keepAlive = version >= (1, 1)
+            keepAlive = http11
         else:
             tokens = _headerTokens(connection)
-            keepAlive = b"close" not in tokens and (version >= (1, 1) or b"keep-alive" in tokens)
+            keepAlive = b"close" not in tokens and (http11 or b"keep-alive" in tokens)
         expectContinue = False
-        expect = headers.get(b"expect")
+        expect = get(b"expect")
         if expect is not None:
             if _headerTokens(expect) != [b"100-continue"]:
                 raise ParseError(417, "only the 100-continue expectation is supported")
-            expectContinue = version >= (1, 1) and (chunked or contentLength > 0)
-        self._startBody(contentLength, chunked)
+            expectContinue = http11 and (chunked or contentLength > 0)
+        return headers, contentLength, chunked, keepAlive, expectContinue
+
+    def next(self) -> RequestHead | bytes | _End | None:
+        state = self._state
+        if state != _HEAD:
+            if state == _DONE_STATE and not self._pieces:
+                self._state = _HEAD
+                return END
+            return self._nextBody()
+        if self._pos >= len(self._buffer):
+            return None
+        split = self._splitHead()
+        if split is None:
+            return None
+        startLine, block = split
+        match = _REQUEST_LINE.fullmatch(startLine)
+        if match is None:
+            raise _badRequestLine(startLine)
+        method, target, major, minor = match.groups()
+        if major != b"1":
+            raise ParseError(505, "only HTTP/1.x is served on this connection")
+        http11 = minor != b"0"
+        # A keep-alive client usually sends the same header block on each request: the
+        # block already checked on this connection is not parsed again, only copied.
+        last = self._lastHead
+        if last is not None and last[0] == block and last[1] == http11:
+            _, _, template, contentLength, chunked, keepAlive, expectContinue = last
+            headers = {name: values[:] for name, values in template.items()}
+        else:
+            headers, contentLength, chunked, keepAlive, expectContinue = self._frame(block, http11)
+            if len(block) <= _HEAD_CACHE_LIMIT:
+                template = {name: values[:] for name, values in headers.items()}
+                self._lastHead = (
+                    block,
+                    http11,
+                    template,
+                    contentLength,
+                    chunked,
+                    keepAlive,
+                    expectContinue,
+                )
+        if chunked or contentLength:
+            self._startBody(contentLength, chunked)
+        else:
+            self._state = _DONE_STATE
         return RequestHead(
-            method, target, version, headers, contentLength, chunked, keepAlive, expectContinue
+            method,
+            target,
+            _HTTP11 if minor == b"1" else (1, int(minor)),
+            headers,
+            contentLength,
+            chunked,
+            keepAlive,
+            expectContinue,
         )
 
 
 def _badRequestLine(line: bytes) -> ParseError:
+    if _CONTROL.search(line) is not None:
+        return ParseError(400, "the request line holds a bare CR or a control character")
     parts = line.rstrip(b"\r").split(b" ")
     if (
         len(parts) == 3

@@ -33,7 +33,8 @@ from torsion.python.failure import Failure
 from torsion.web import _http11, _responses
 from torsion.web._responses import *  # noqa: F403
 from torsion.web._responses import NOT_MODIFIED, OK, PRECONDITION_FAILED, RESPONSES
-from torsion.web.http_headers import Headers
+from torsion.web.http_headers import Headers, canonicalName
+from torsion.web.http_headers import _canonicalCache as _canonicalNames
 from torsion.web.iweb import IRequest
 
 if TYPE_CHECKING:
@@ -110,17 +111,19 @@ def stringToDatetime(dateString: bytes | str) -> int:
 class _DateCache:
     """The Date header's value, formatted once per second rather than per response."""
 
-    __slots__ = ("second", "value")
+    __slots__ = ("line", "second", "value")
 
     def __init__(self) -> None:
         self.second = 0
         self.value = b""
+        self.line = b""
 
     def now(self) -> bytes:
         second = int(time.time())
         if second != self.second:
             self.second = second
             self.value = datetimeToString(second)
+            self.line = b"Date: " + self.value + b"\r\n"
         return self.value
 
 
@@ -166,34 +169,37 @@ class Request:
     bodySpoolThreshold = 1024 * 1024
     """Bodies over this many bytes go to a temporary file instead of memory."""
 
+    # Per-request state that most requests never change lives here, on the class: a
+    # request object is made for every request, so its constructor stays short.
+    method = b"GET"
+    uri = b"/"
+    path = b"/"
+    clientproto = b"HTTP/1.1"
+    code = OK
+    code_message = b"OK"
+    sentLength = 0
+    startedWriting = 0
+    finished = 0
+    queued = 0
+    etag: bytes | None = None
+    lastModified: float | None = None
+    producer: Any = None
+    _args: dict[bytes, list[bytes]] | None = None
+    _receivedCookies: dict[bytes, bytes] | None = None
+    _chunked = False
+    _persistent = False
+    _forHead = False
+    _noBody = False
+    _disconnected = False
+    _finishNotifications: list[Deferred[None]] | None = None
+
     def __init__(self, channel: HTTPChannel, queued: object = None) -> None:
         self.channel = channel
         self.transport = channel.transport
         self.requestHeaders = Headers()
         self.responseHeaders = Headers()
-        self.method = b"GET"
-        self.uri = b"/"
-        self.path = b"/"
-        self.clientproto = b"HTTP/1.1"
-        self.code = OK
-        self.code_message = b"OK"
         self.cookies: list[bytes] = []
-        self.sentLength = 0
-        self.startedWriting = 0
-        self.finished = 0
-        self.queued = 0
-        self.etag: bytes | None = None
-        self.lastModified: float | None = None
         self.content: IO[bytes] = _EMPTY_BODY
-        self.producer: Any = None
-        self._args: dict[bytes, list[bytes]] | None = None
-        self._receivedCookies: dict[bytes, bytes] | None = None
-        self._chunked = False
-        self._persistent = False
-        self._forHead = False
-        self._noBody = False
-        self._disconnected = False
-        self._finishNotifications: list[Deferred[None]] | None = None
 
     def __repr__(self) -> str:
         method, uri = self.method.decode("latin-1"), self.uri.decode("latin-1")
@@ -223,8 +229,22 @@ class Request:
         if self.content is not _EMPTY_BODY:
             self.content.seek(0)
         self.path = path.partition(b"?")[0]
+        if path[:1] != b"/" and path != b"*":
+            self._absoluteForm(path)
         self._forHead = command == b"HEAD"
         self.process()
+
+    def _absoluteForm(self, target: bytes) -> None:
+        """An absolute-form target (RFC 9112 section 3.2.2): its authority is the host.
+
+        `uri` keeps the target as sent (a proxy forwards it); `path` becomes its path.
+        """
+        scheme, separator, rest = target.partition(b"://")
+        if separator and scheme.lower() in (b"http", b"https"):
+            authority, slash, tail = rest.partition(b"/")
+            self.path = (slash + tail).partition(b"?")[0] or b"/"
+            if authority:
+                self.requestHeaders._raw[b"host"] = [authority.rpartition(b"@")[2]]
 
     def process(self) -> None:
         """Answer the request; the base request has nothing to say."""
@@ -460,14 +480,18 @@ class Request:
             raw[b"connection"] = [b"keep-alive"]
         self._persistent = persistent
         if b"date" not in raw:
-            parts.append(b"Date: " + _dateCache.now() + b"\r\n")
+            dates = _dateCache
+            if int(time.time()) != dates.second:
+                dates.now()
+            parts.append(dates.line)
         if b"server" not in raw:
             parts.append(channel.serverHeader)
-        headers._serialize(parts)
+        for name, values in raw.items():
+            wireName = _canonicalNames.get(name) or canonicalName(name)
+            for value in values:
+                parts.append(b"%s: %s\r\n" % (wireName, value))
         for cookie in self.cookies:
-            parts.append(b"Set-Cookie: ")
-            parts.append(cookie)
-            parts.append(b"\r\n")
+            parts.append(b"Set-Cookie: %s\r\n" % cookie)
         parts.append(b"\r\n")
         return parts
 

@@ -166,13 +166,3 @@ class Headers:
 
     def __len__(self) -> int:
         return len(self._raw)
-
-    def _serialize(self, parts: list[bytes]) -> None:
-        """Append the wire form of every header line to `parts` (the writer's hot path)."""
-        for name, values in self._raw.items():
-            wireName = _canonicalCache.get(name) or canonicalName(name)
-            for value in values:
-                parts.append(wireName)
-                parts.append(b": ")
-                parts.append(value)
-                parts.append(b"\r\n")

@@ -50,15 +50,16 @@ class Request(http.Request, components.Componentized):
 
     site: Any = None
     appRootURL: bytes | None = None
+    session: Any = None
+    _secureSession: Any = None
+    prepath: list[bytes]
+    postpath: list[bytes]
+    sitepath: list[bytes] = []
 
     def __init__(self, channel: HTTPChannel, queued: object = None) -> None:
         http.Request.__init__(self, channel, queued)
         self._adapterCache: dict[str, Any] = {}  # what Componentized keeps, made cheaply
         self.prepath: list[bytes] = []
-        self.postpath: list[bytes] = []
-        self.sitepath: list[bytes] = []
-        self.session: Any = None
-        self._secureSession: Any = None
 
     def process(self) -> None:
         """Find the resource for the path and render it; a failure is a 500 page."""
@@ -71,7 +72,10 @@ class Request(http.Request, components.Componentized):
         else:
             self.postpath = path[1:].split(b"/")
         try:
-            self.render(site.getResourceFor(self))
+            if path == b"*":
+                self.render(site.resource)
+            else:
+                self.render(site.getResourceFor(self))
         except Exception:
             self.processingFailed(Failure())
 
@@ -89,7 +93,7 @@ class Request(http.Request, components.Componentized):
             return
         if isinstance(body, defer.Deferred) or hasattr(body, "__await__"):
             d = defer.ensureDeferred(body)
-            d.addCallbacks(self._asyncBody, self.processingFailed)
+            d.addCallbacks(self._asyncBody, self._asyncFailure)
             return
         self.processingFailed(
             Failure(
@@ -111,6 +115,9 @@ class Request(http.Request, components.Componentized):
             )
             return
         self.writeWhole(body)
+
+    def _asyncFailure(self, reason: Failure) -> None:
+        self.processingFailed(reason)
 
     def processingFailed(self, reason: Failure) -> Failure:
         """A render failed: log the traceback, answer 500 (the traceback only if the
@@ -199,10 +206,15 @@ class Request(http.Request, components.Componentized):
         return self.appRootURL
 
     def childLink(self, name: bytes) -> bytes:
-        """A relative link to the child `name` of the resource being rendered."""
-        lastSegment = self.prepath[-1] if self.prepath else b""
-        if self.postpath:
-            return lastSegment + b"/" + name if lastSegment else name
+        """A link, relative to the requested URL, to the child `name` of the resource
+        being rendered (the URL's directory is what a browser resolves it against)."""
+        below = len(self.postpath)
+        if below > 1:
+            return b"../" * (below - 1) + name
+        if below == 1:
+            return name
+        if self.prepath and self.prepath[-1]:
+            return self.prepath[-1] + b"/" + name
         return name
 
     def siblingLink(self, name: bytes) -> bytes:
