@@ -70,10 +70,19 @@ from net import (  # noqa: E402
 SERVER = HERE / "_webserver.py"
 SLOW_CLIENT = HERE / "_slowclient.py"
 AIOHTTP_VENV = HERE / ".venv-aiohttp"
-CASES = ["hello", "static", "slow"]
+CASES = ["hello", "varied", "static", "slow"]
 REFERENCE = "twisted"
 STATIC_NAME = "big.bin"
 WRK_HINT = "wrk is not installed: apt-get install wrk (Debian's package of the same name)"
+# The varied case's wrk script: every request carries a header of its own, so that no
+# server can reuse the work of parsing the previous request's header block.
+VARY_SCRIPT = """\
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, {["X-Request-Id"] = tostring(counter)})
+end
+"""
 
 
 @dataclass
@@ -159,7 +168,9 @@ def parseWrk(output: str) -> dict[str, float]:
     return result
 
 
-def runWrk(url: str, seconds: int, connections: int) -> tuple[dict[str, float], float]:
+def runWrk(
+    url: str, seconds: int, connections: int, script: Path | None = None
+) -> tuple[dict[str, float], float]:
     """Run wrk pinned to the client CPU; its figures and the CPU seconds it used.
 
     Raises:
@@ -169,6 +180,8 @@ def runWrk(url: str, seconds: int, connections: int) -> tuple[dict[str, float], 
     if wrk is None:
         raise BenchError(WRK_HINT)
     argv = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        argv[1:1] = ["-s", str(script)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         pinned(CLIENT_CPU, argv), capture_output=True, text=True, timeout=seconds + 60
@@ -329,12 +342,14 @@ def expectAnswer(side: str, port: int, path: str, body: bytes) -> None:
 # -- the cases --------------------------------------------------------------------------
 
 
-def measureWrk(side: str, settings: Settings, path: str, static: bool) -> dict[str, float]:
+def measureWrk(
+    side: str, settings: Settings, path: str, static: bool, script: Path | None = None
+) -> dict[str, float]:
     with server(side, static) as (child, port):
         url = f"http://{HOST}:{port}{path}"
-        runWrk(url, settings.warmup, settings.connections)
+        runWrk(url, settings.warmup, settings.connections, script)
         before = treeCpu(child.process.pid)
-        result, clientCpu = runWrk(url, settings.seconds, settings.connections)
+        result, clientCpu = runWrk(url, settings.seconds, settings.connections, script)
         cpu = treeCpu(child.process.pid) - before
     if result["non2xx"]:
         raise BenchError(f"{side}: {result['non2xx']:.0f} answers were not 2xx or 3xx")
@@ -355,6 +370,13 @@ def measureWrk(side: str, settings: Settings, path: str, static: bool) -> dict[s
 
 def measureHello(side: str, settings: Settings, info: dict[str, Any]) -> dict[str, float]:
     return measureWrk(side, settings, "/hello", static=False)
+
+
+def measureVaried(side: str, settings: Settings, info: dict[str, Any]) -> dict[str, float]:
+    assert staticDir is not None
+    script = staticDir / "vary.lua"
+    script.write_text(VARY_SCRIPT)
+    return measureWrk(side, settings, "/hello", static=False, script=script)
 
 
 def measureStatic(side: str, settings: Settings, info: dict[str, Any]) -> dict[str, float] | None:
@@ -402,21 +424,29 @@ def measureSlow(side: str, settings: Settings, info: dict[str, Any]) -> dict[str
     }
 
 
-MEASURE: net.Measures = {"hello": measureHello, "static": measureStatic, "slow": measureSlow}
+MEASURE: net.Measures = {
+    "hello": measureHello,
+    "varied": measureVaried,
+    "static": measureStatic,
+    "slow": measureSlow,
+}
 
 
 # -- the report -------------------------------------------------------------------------
 
 # Per case: (title, metric, higher is better or None for no ratio, digits, scale, unit).
-COLUMNS: dict[str, list[tuple[str, str, bool | None, int, float, str]]] = {
-    "hello": [
-        ("requests/s", "rate", True, 0, 1.0, ""),
-        ("server CPU", "serverLoad", None, 0, 100.0, "%"),
-        ("requests per server CPU-s", "requestsPerCpuSecond", True, 0, 1.0, ""),
-        ("p50 latency", "p50", None, 2, 1e3, " ms"),
-        ("p99 latency", "p99", False, 2, 1e3, " ms"),
-        ("wrk CPU", "clientLoad", None, 0, 100.0, "%"),
-    ],
+Column = tuple[str, str, bool | None, int, float, str]
+_WRK_COLUMNS: list[Column] = [
+    ("requests/s", "rate", True, 0, 1.0, ""),
+    ("server CPU", "serverLoad", None, 0, 100.0, "%"),
+    ("requests per server CPU-s", "requestsPerCpuSecond", True, 0, 1.0, ""),
+    ("p50 latency", "p50", None, 2, 1e3, " ms"),
+    ("p99 latency", "p99", False, 2, 1e3, " ms"),
+    ("wrk CPU", "clientLoad", None, 0, 100.0, "%"),
+]
+COLUMNS: dict[str, list[Column]] = {
+    "hello": _WRK_COLUMNS,
+    "varied": _WRK_COLUMNS,
     "static": [
         ("requests/s", "rate", True, 0, 1.0, ""),
         ("MB/s", "mbPerSecond", None, 0, 1.0, ""),
@@ -439,6 +469,7 @@ COLUMNS: dict[str, list[tuple[str, str, bool | None, int, float, str]]] = {
 }
 TITLES = {
     "hello": "hello: GET /hello (13 bytes), wrk -t1",
+    "varied": "varied: as hello, each request with a header of its own (X-Request-Id: N)",
     "static": "static: GET of a 1 MiB file, wrk -t1",
     "slow": "slow: keep-alive connections, each sending one GET /hello per interval",
 }
@@ -446,6 +477,8 @@ TITLES = {
 GOALS = [
     ("hello, requests per server CPU-second", "hello", "requestsPerCpuSecond", True, 4.0),
     ("hello, p99 latency no worse", "hello", "p99", False, 1.0),
+    ("varied, requests per server CPU-second", "varied", "requestsPerCpuSecond", True, 4.0),
+    ("varied, p99 latency no worse", "varied", "p99", False, 1.0),
 ]
 
 
@@ -607,9 +640,10 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
     for side in sides:
         print(f"{side}: {infos[side]['server']}")
     skipped = {s: infos[s]["reason"] for s in wanted if not infos[s]["ok"]}
-    skipped.update(
-        {f"{s} (static)": infos[s]["static"] for s in sides if infos[s]["static"] is not True}
-    )
+    if "static" in cases:
+        skipped.update(
+            {f"{s} (static)": infos[s]["static"] for s in sides if infos[s]["static"] is not True}
+        )
     for side, reason in skipped.items():
         print(f"{side}: skipped: {reason}")
     if options.json:
