@@ -42,7 +42,10 @@ def waitForListening(port: int, process: subprocess.Popen[bytes], timeout: float
 
 
 @contextlib.contextmanager
-def runTorsiond(args: list[str], port: int, directory: Path) -> Iterator[subprocess.Popen[bytes]]:
+def runTorsiond(
+    args: list[str], port: int, directory: Path, output: list[str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run torsiond until the block ends; its log is appended to `output` if given."""
     command = [str(TORSIOND), "-n", "-o", "--pidfile=", "-l", "-", *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
@@ -59,6 +62,8 @@ def runTorsiond(args: list[str], port: int, directory: Path) -> Iterator[subproc
             process.kill()
             process.wait()
         if process.stdout is not None:
+            if output is not None:
+                output.append(process.stdout.read().decode("utf-8", "replace"))
             process.stdout.close()
 
 

@@ -22,7 +22,11 @@ The stream machinery that is not TCP's own (reading and writing a connected sock
 half-close, the connect state machine of a client, the accept loop of a port) lives
 in the private bases ``_StreamConnection``, ``_StreamClient`` and ``_BasePort``,
 which torsion.internet.unix builds its UNIX socket transports on.
-Tests: tests/internet/test_tcp.py and tests/internet/test_tcp_faults.py.
+
+A TCP connection can also send part of a file with ``sendfile(fileobj, offset,
+count)``, which has the kernel copy it (torsion.web.static serves files that way).
+Tests: tests/internet/test_tcp.py, tests/internet/test_tcp_faults.py and
+tests/internet/test_tcp_sendfile.py.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from typing import Any, Generic, Literal, TypeVar
 
 from zope.interface import implementer
@@ -42,6 +47,8 @@ from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import (
     IHalfCloseableProtocol,
     IListeningPort,
+    IPullProducer,
+    ISSLTransport,
     ITCPTransport,
     ITLSTransport,
 )
@@ -367,11 +374,122 @@ class _StreamConnection(_StartsTLS, FileDescriptor, Generic[_A]):
             log.err(None, f"Error in {type(protocol).__name__}.connectionLost")
 
 
+# Linux's sendfile(2) reports EAGAIN on a full non-blocking socket without losing the
+# count of what it did send; the BSDs' and macOS's may not, so they are left out.
+_SENDFILE_WORKS = sys.platform.startswith("linux") and hasattr(os, "sendfile")
+
+
+@implementer(IPullProducer)
+class _FileSender:
+    """Connection.sendfile's worker: a pull producer that has the kernel copy the file.
+
+    Registered as the connection's producer, it is called whenever the write buffer
+    is empty (so what was written before the file goes first), sends what the socket
+    takes in one sendfile(2), and watches for writability until the file is out.
+    """
+
+    __slots__ = ("_connection", "_count", "_infd", "_offset", "_remaining", "deferred")
+
+    def __init__(self, connection: Connection, infd: int, offset: int, count: int) -> None:
+        self._connection = connection
+        self._infd = infd
+        self._offset = offset
+        self._count = self._remaining = count
+        self.deferred: Deferred[int] = Deferred()
+
+    def resumeProducing(self) -> None:
+        connection = self._connection
+        if self.deferred.called or connection.bufferedSize():
+            return  # doWrite calls again once the buffer has drained.
+        try:
+            sent = os.sendfile(connection._fileno, self._infd, self._offset, self._remaining)
+        except BlockingIOError:
+            connection.startWriting()
+            return
+        except OSError as e:
+            if e.errno in _CONNECTION_LOST_ERRNOS:
+                self._end(error.ConnectionLost(str(e)))
+                connection.abortConnection()
+            else:
+                self._end(e)
+            return
+        if not sent:
+            self._end(
+                EOFError(
+                    f"the file ended after {self._count - self._remaining} of the "
+                    f"{self._count} bytes to send (it shrank meanwhile)"
+                )
+            )
+            return
+        self._offset += sent
+        self._remaining -= sent
+        if self._remaining:
+            connection.startWriting()
+        else:
+            self._end(None)
+
+    def stopProducing(self) -> None:
+        sent = self._count - self._remaining
+        self._end(
+            error.ConnectionLost(
+                f"the connection closed after {sent} of {self._count} bytes of the file"
+            )
+        )
+
+    def _end(self, problem: BaseException | None) -> None:
+        if self.deferred.called:
+            return
+        if self._connection.producer is self:
+            self._connection.unregisterProducer()
+        if problem is None:
+            self.deferred.callback(self._count)
+        else:
+            self.deferred.errback(Failure(problem))
+
+
 @implementer(ITCPTransport, ITLSTransport)
 class Connection(_SocketOptions, _StreamConnection[_IPAddress]):
     """A connected TCP socket: the transport a protocol writes to."""
 
     __slots__ = ()
+
+    def sendfile(self, fileobj: Any, offset: int, count: int) -> Deferred[int]:
+        """Send ``count`` bytes of the open file ``fileobj`` from ``offset`` on, after
+        what was written before, copied by the kernel (sendfile(2)) rather than read
+        into Python; the bytes go out as the peer takes them.
+
+        The connection is the file's until the Deferred fires (with ``count``): write
+        nothing meanwhile, as it would land in the middle. It fails with ConnectionLost
+        if the connection goes first, EOFError if the file shrank, or the OSError of
+        reading it. ``fileobj`` (anything with ``fileno()``) keeps its position and
+        stays open: closing it is the caller's job. torsion.web.static uses this for
+        files served over plain TCP.
+
+        Raises:
+            NotImplementedError: off Linux, where sendfile(2) cannot be trusted with a
+                non-blocking socket: send the file with a producer instead.
+            RuntimeError: if TLS is started on the connection (the file would go out
+                in clear), or a producer is registered already.
+            ValueError: if ``offset`` or ``count`` is negative.
+        """
+        if not _SENDFILE_WORKS:
+            raise NotImplementedError(
+                "sendfile is only used on Linux; send the file with a producer "
+                "(registerProducer) on this platform"
+            )
+        if ISSLTransport.providedBy(self):
+            raise RuntimeError(
+                "TLS is started on this connection and sendfile would bypass it; "
+                "send the file with a producer (registerProducer) instead"
+            )
+        if offset < 0 or count < 0:
+            raise ValueError(f"offset and count must not be negative: {offset}, {count}")
+        sender = _FileSender(self, fileobj.fileno(), offset, count)
+        if not count:
+            sender.deferred.callback(0)
+            return sender.deferred
+        self.registerProducer(sender, False)
+        return sender.deferred
 
 
 class Server(Connection):

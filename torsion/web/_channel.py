@@ -40,11 +40,14 @@ _INF = math.inf
 
 
 def _errorResponse(status: int, reason: str) -> bytes:
+    from torsion.web.http import _dateCache
+
     phrase = RESPONSES.get(status, b"Error")
     body = b"%d %s: %s\n" % (status, phrase, reason.encode("ascii", "replace"))
     return (
-        b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, phrase, len(body), body)
+        b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (status, phrase, _dateCache.now(), len(body), body)
     )
 
 

@@ -109,7 +109,15 @@ _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) HTTP/([0-9])\.([0-9])\
 _STATUS_LINE = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?\r?")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
+# Host = uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an IP
+# literal in brackets or a reg-name (which may be empty).
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Za-z:._~!$&'()*+,;=-]+\]|[0-9A-Za-z._~!$&'()*+,;=%-]*)(?::[0-9]*)?"
+)
+# Chunk lines end in CRLF: the bare-LF leniency of RFC 9112 section 2.2 covers the start
+# line and fields only, and a chunk line that one hop ends at an LF (or a control byte in
+# an extension) and another does not is a smuggling channel (CVE-2025-22871).
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?\r")
 _TOKEN_ONLY = re.compile(_TOKEN)
 
 
@@ -224,7 +232,7 @@ class ChunkedDecoder:
                     raise ParseError(400, "a chunk-size line is too long")
                 match = _CHUNK_SIZE.fullmatch(line)
                 if match is None:
-                    raise ParseError(400, "a chunk size is not valid hex")
+                    raise ParseError(400, "a chunk-size line is not hex digits, extensions, CRLF")
                 size = int(match.group(1), 16)
                 maxBody = self._limits.maxBodySize
                 if maxBody is not None and self.received + size > maxBody:
@@ -236,7 +244,7 @@ class ChunkedDecoder:
                     self._remaining = size
                     self._state = self._DATA
             elif state == self._DATA_END:
-                if line not in (b"", b"\r"):
+                if line != b"\r":
                     raise ParseError(400, "chunk data is not followed by CRLF")
                 self._state = self._SIZE
             else:
@@ -522,6 +530,8 @@ class RequestParser(_Parser):
                 raise ParseError(400, "an HTTP/1.1 request without a Host header")
         elif len(hosts) > 1:
             raise ParseError(400, "more than one Host header")
+        elif _HOST.fullmatch(hosts[0]) is None:
+            raise ParseError(400, "the Host header is not a host with an optional port")
         connection = get(b"connection")
         if connection is None:
             keepAlive = http11
@@ -556,6 +566,8 @@ class RequestParser(_Parser):
         if major != b"1":
             raise ParseError(505, "only HTTP/1.x is served on this connection")
         http11 = minor != b"0"
+        if target[0] != 0x2F and not _otherTargetForm(method, target):
+            raise ParseError(400, "the request target is not a path, an absolute URI or OPTIONS *")
         # A keep-alive client usually sends the same header block on each request: the
         # block already checked on this connection is not parsed again, only copied.
         last = self._lastHead
@@ -589,6 +601,17 @@ class RequestParser(_Parser):
             keepAlive,
             expectContinue,
         )
+
+
+_SCHEME = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _otherTargetForm(method: bytes, target: bytes) -> bool:
+    """Whether a target that is not a path is one of the other forms RFC 9112 section
+    3.2 allows: absolute-form, asterisk-form for OPTIONS, authority-form for CONNECT."""
+    if target == b"*":
+        return method == b"OPTIONS"
+    return method == b"CONNECT" or _SCHEME.match(target) is not None
 
 
 def _badRequestLine(line: bytes) -> ParseError:

@@ -18,7 +18,7 @@ from typing import Any
 from zope.interface import Attribute, Interface, implementer
 
 from torsion.web import error
-from torsion.web._responses import FORBIDDEN, NOT_ALLOWED, NOT_FOUND
+from torsion.web._responses import FORBIDDEN, NOT_ALLOWED, NOT_FOUND, NOT_IMPLEMENTED
 
 __all__ = [
     "ErrorPage",
@@ -57,6 +57,9 @@ def _allowedMethods(resource: object) -> list[bytes]:
     methods = {name[7:].encode("ascii") for name in dir(resource) if name.startswith("render_")}
     if b"GET" in methods:
         methods.add(b"HEAD")
+    elif getattr(type(resource), "render_HEAD", None) is Resource.render_HEAD:
+        # The inherited render_HEAD answers as GET would: without render_GET it refuses.
+        methods.discard(b"HEAD")
     return sorted(methods)
 
 
@@ -194,16 +197,30 @@ class ForbiddenResource(ErrorPage):
         super().__init__(FORBIDDEN, "Forbidden Resource", message)
 
 
+# The methods of RFC 9110 and PATCH (RFC 5789). A resource without one of these answers
+# 405; a method outside them is one the server does not know: 501 (RFC 9110 section 9.1).
+_KNOWN_METHODS = frozenset(
+    (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PATCH")
+)
+
+
 def _methodNotAllowedPage(request: Any, allowed: tuple[bytes, ...]) -> bytes:
-    """The 405 answer, with its Allow header (server.Request's use)."""
+    """The 405 answer, with its Allow header (server.Request's use); 501 for a method
+    that is not a standard one."""
+    if request.method not in _KNOWN_METHODS:
+        method = request.method.decode("ascii", "replace")
+        return ErrorPage(
+            NOT_IMPLEMENTED, "Not Implemented", f"This server does not implement {method}."
+        ).render(request)
     request.setResponseCode(NOT_ALLOWED)
     request.setHeader(b"allow", b", ".join(allowed))
-    method = html.escape(request.method.decode("ascii", "replace"))
-    names = ", ".join(html.escape(m.decode("ascii", "replace")) for m in allowed)
+    # ErrorPage escapes the detail for HTML itself.
+    method = request.method.decode("ascii", "replace")
+    names = ", ".join(m.decode("ascii", "replace") for m in allowed)
     page = ErrorPage(
         NOT_ALLOWED,
         "Method Not Allowed",
         f"The method {method} is not allowed for "
-        f"{html.escape(request.uri.decode('utf-8', 'replace'))}. Allowed: {names}.",
+        f"{request.uri.decode('utf-8', 'replace')}. Allowed: {names}.",
     )
     return page.render(request)

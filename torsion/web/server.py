@@ -73,7 +73,12 @@ class Request(http.Request, components.Componentized):
             self.postpath = path[1:].split(b"/")
         try:
             if path == b"*":
-                self.render(site.resource)
+                if getattr(site.resource, "render_OPTIONS", None) is None:
+                    # OPTIONS * asks about the server itself (RFC 9110 section 9.3.7);
+                    # unless the root resource answers it, the answer is that it is up.
+                    self.writeWhole(b"")
+                else:
+                    self.render(site.resource)
             else:
                 self.render(site.getResourceFor(self))
         except Exception:
@@ -298,6 +303,12 @@ class Site(http.HTTPFactory):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.resource!r}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sessions are live state (timers, a reactor): a saved site starts without them.
+        state = self.__dict__.copy()
+        state["sessions"] = {}
+        return state
 
     def buildProtocol(self, addr: Any) -> HTTPChannel:
         channel = super().buildProtocol(addr)
