@@ -411,7 +411,7 @@ def measureTimers(side: str, settings: Settings, info: dict[str, Any]) -> dict[s
 
 
 # What each case's function takes (side, settings, check info) and gives (its metrics).
-Measures = dict[str, Callable[[str, Any, dict[str, Any]], dict[str, float] | None]]
+Measures = dict[str, Callable[[str, Any, dict[str, Any]], dict[str, float]]]
 MEASURE: Measures = {
     "pingpong": measurePingpong,
     "bulk": measureBulk,
@@ -457,14 +457,15 @@ def runRounds(
     settings: Settings,
     quietWait: float,
     measure: Measures | None = None,
+    applies: Callable[[str, str], bool] | None = None,
 ) -> tuple[Samples, list[str], int]:
     """Measure every case on every side, round after round.
 
     ``measure`` maps each case to its function (this script's ``MEASURE`` by default;
-    bench/web.py passes its own); a function that returns None has nothing to measure
-    on that side, which is skipped without an error. Returns the samples, the errors,
-    and how many measurements started on a busy machine (with ``quietWait`` > 0: after
-    waiting that long for quiet in vain).
+    bench/web.py passes its own); ``applies(case, side)``, if given, says whether a side
+    has that case at all (one that has not is passed over, without waiting for quiet).
+    Returns the samples, the errors, and how many measurements started on a busy
+    machine (with ``quietWait`` > 0: after waiting that long for quiet in vain).
     """
     measure = MEASURE if measure is None else measure
     samples: Samples = {}
@@ -475,6 +476,8 @@ def runRounds(
             # Rotate the order each round, so no side is always first or last.
             shift = number % len(sides)
             for side in sides[shift:] + sides[:shift]:
+                if applies is not None and not applies(case, side):
+                    continue
                 print(f"round {number + 1}/{settings.rounds}: {case} {side}", file=sys.stderr)
                 if quietWait and not waitForQuiet(quietWait):
                     noisy += 1
@@ -484,8 +487,6 @@ def runRounds(
                 except (BenchError, subprocess.TimeoutExpired, OSError) as e:
                     errors.append(f"round {number + 1}, {case}, {side}: {e}")
                     print(f"  failed: {e}", file=sys.stderr)
-                    continue
-                if sample is None:
                     continue
                 sample["round"] = number + 1
                 samples.setdefault((case, side), []).append(sample)

@@ -379,9 +379,7 @@ def measureVaried(side: str, settings: Settings, info: dict[str, Any]) -> dict[s
     return measureWrk(side, settings, "/hello", static=False, script=script)
 
 
-def measureStatic(side: str, settings: Settings, info: dict[str, Any]) -> dict[str, float] | None:
-    if info.get("static") is not True:
-        return None
+def measureStatic(side: str, settings: Settings, info: dict[str, Any]) -> dict[str, float]:
     return measureWrk(side, settings, f"/static/{STATIC_NAME}", static=True)
 
 
@@ -628,7 +626,15 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
             print(f"skipping {side}: {infos[side]['reason']}", file=sys.stderr)
         elif "static" in cases and infos[side]["static"] is not True:
             print(f"static case: skipping {side}: {infos[side]['static']}", file=sys.stderr)
-    samples, errors, noisy = runRounds(cases, sides, infos, settings, options.quiet_wait, MEASURE)
+    samples, errors, noisy = runRounds(
+        cases,
+        sides,
+        infos,
+        settings,
+        options.quiet_wait,
+        MEASURE,
+        lambda case, side: case != "static" or infos[side]["static"] is True,
+    )
     versions: dict[str, str] = {}
     for side in sides:
         versions.update(infos[side].get("versions", {}))
