@@ -410,7 +410,9 @@ def measureTimers(side: str, settings: Settings, info: dict[str, Any]) -> dict[s
     return {"rate": float(answer["rate"]), "cpuRate": float(answer["cpuRate"])}
 
 
-MEASURE = {
+# What each case's function takes (side, settings, check info) and gives (its metrics).
+Measures = dict[str, Callable[[str, Any, dict[str, Any]], dict[str, float]]]
+MEASURE: Measures = {
     "pingpong": measurePingpong,
     "bulk": measureBulk,
     "idle": measureIdle,
@@ -454,12 +456,18 @@ def runRounds(
     infos: dict[str, dict[str, Any]],
     settings: Settings,
     quietWait: float,
+    measure: Measures | None = None,
+    applies: Callable[[str, str], bool] | None = None,
 ) -> tuple[Samples, list[str], int]:
     """Measure every case on every side, round after round.
 
+    ``measure`` maps each case to its function (this script's ``MEASURE`` by default;
+    bench/web.py passes its own); ``applies(case, side)``, if given, says whether a side
+    has that case at all (one that has not is passed over, without waiting for quiet).
     Returns the samples, the errors, and how many measurements started on a busy
     machine (with ``quietWait`` > 0: after waiting that long for quiet in vain).
     """
+    measure = MEASURE if measure is None else measure
     samples: Samples = {}
     errors: list[str] = []
     noisy = 0
@@ -468,12 +476,14 @@ def runRounds(
             # Rotate the order each round, so no side is always first or last.
             shift = number % len(sides)
             for side in sides[shift:] + sides[:shift]:
+                if applies is not None and not applies(case, side):
+                    continue
                 print(f"round {number + 1}/{settings.rounds}: {case} {side}", file=sys.stderr)
                 if quietWait and not waitForQuiet(quietWait):
                     noisy += 1
                     print("  the machine is busy: measuring anyway", file=sys.stderr)
                 try:
-                    sample = MEASURE[case](side, settings, infos[side])
+                    sample = measure[case](side, settings, infos[side])
                 except (BenchError, subprocess.TimeoutExpired, OSError) as e:
                     errors.append(f"round {number + 1}, {case}, {side}: {e}")
                     print(f"  failed: {e}", file=sys.stderr)
@@ -486,8 +496,18 @@ def runRounds(
 # -- profiling ---------------------------------------------------------------------------
 
 
-def profile(side: str, cases: list[str], settings: Settings, info: dict[str, Any]) -> str:
-    """Run each case once more on ``side`` under py-spy; the top functions by own time."""
+def profile(
+    side: str,
+    cases: list[str],
+    settings: Settings,
+    info: dict[str, Any],
+    measure: Measures | None = None,
+) -> str:
+    """Run each case once more on ``side`` under py-spy; the top functions by own time.
+
+    ``measure`` as for ``runRounds``; its functions must start their servers through a
+    context manager that calls ``onServerStart``, as ``server`` does.
+    """
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(pyspy).exists():
         raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
@@ -517,13 +537,18 @@ def profile(side: str, cases: list[str], settings: Settings, info: dict[str, Any
                     check=True,
                 )
             else:
-                spyOn(case, side, settings, info, [*record, "--pid"])
+                spyOn(case, side, settings, info, [*record, "--pid"], measure)
             sections.append(f"#### {side}, {case}\n\n" + hotSpots(output.read_text()))
     return "\n\n".join(sections)
 
 
 def spyOn(
-    case: str, side: str, settings: Settings, info: dict[str, Any], record: list[str]
+    case: str,
+    side: str,
+    settings: Settings,
+    info: dict[str, Any],
+    record: list[str],
+    measure: Measures | None = None,
 ) -> None:
     """Measure ``case`` on ``side`` once with py-spy recording the server."""
     global onServerStart
@@ -536,7 +561,7 @@ def spyOn(
 
     onServerStart = attach
     try:
-        MEASURE[case](side, settings, info)
+        (MEASURE if measure is None else measure)[case](side, settings, info)
     finally:
         onServerStart = None
         for spy in spies:
