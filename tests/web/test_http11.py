@@ -368,6 +368,11 @@ def test_a_repeated_header_block_gives_independent_headers() -> None:
     (second, _) = events(parser, request % 2)
     assert second.headers == {b"host": [b"x"], b"a": [b"1"]}
     assert second.target == b"/2"
+    second.headers[b"a"][0] = b"changed again"
+    for n in (3, 4):
+        (cached, _) = events(parser, request % n)
+        assert cached.headers == {b"host": [b"x"], b"a": [b"1"]}, "from the cache, unchanged"
+        cached.headers[b"host"].append(b"mutated")
     (third, _) = events(parser, b"GET / HTTP/1.1\r\nHost: y\r\n\r\n")
     assert third.headers == {b"host": [b"y"]}
     (tenth, _) = events(parser, b"GET / HTTP/1.0\r\nHost: y\r\n\r\n")
