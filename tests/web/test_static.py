@@ -1099,3 +1099,13 @@ def test_resource_scripts_are_never_sent_as_files(tmp_path: Path) -> None:
     for name in (b"/index.rpy", b"/tool.epy"):
         response = site.get(name)
         assert response.code == 403 and b"hunter2" not in response.body
+
+
+def test_a_saved_tree_leaves_its_script_cache_behind(tmp_path: Path) -> None:
+    import pickle
+
+    root = static.File(str(tmp_path))
+    root.registry.cachePath(str(tmp_path / "x.rpy"), lambda: None)  # not picklable
+    restored = pickle.loads(pickle.dumps(root))
+    assert restored.registry.getCachedPath(str(tmp_path / "x.rpy")) is None
+    assert root.registry.getCachedPath(str(tmp_path / "x.rpy")) is not None
