@@ -571,13 +571,15 @@ def spyOn(
 # -- main ------------------------------------------------------------------------------
 
 
-def parseArguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def benchParser(
+    description: str, cases: Iterable[str], sides: Iterable[str], defaultRounds: int
+) -> argparse.ArgumentParser:
+    """The options every side-by-side benchmark takes (net, tls, web); add your own."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 round: smoke test")
-    parser.add_argument("--rounds", type=int, help="rounds (default 5)")
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated cases")
-    parser.add_argument("--sides", default=",".join(SIDES), help="comma-separated sides")
-    parser.add_argument("--seconds", type=float, help="ping-pong seconds per measurement")
+    parser.add_argument("--rounds", type=int, help=f"rounds (default {defaultRounds})")
+    parser.add_argument("--cases", default=",".join(cases), help="comma-separated cases")
+    parser.add_argument("--sides", default=",".join(sides), help="comma-separated sides")
     parser.add_argument("--json", type=Path, help="also write the medians to this file")
     parser.add_argument(
         "--quiet-wait",
@@ -587,6 +589,12 @@ def parseArguments() -> argparse.Namespace:
         help="before each measurement, wait up to S seconds for other programs to leave "
         "the CPUs idle (default 0: do not wait)",
     )
+    return parser
+
+
+def parseArguments() -> argparse.Namespace:
+    parser = benchParser(__doc__.split("\n")[0], CASES, SIDES, 5)
+    parser.add_argument("--seconds", type=float, help="ping-pong seconds per measurement")
     parser.add_argument(
         "--profile", metavar="SIDE", help="after the table, py-spy hot spots of SIDE per case"
     )

@@ -323,22 +323,10 @@ def runRounds(
 
 
 def parseArguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, 1 round: smoke test")
-    parser.add_argument("--rounds", type=int, help="rounds (default 3)")
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated cases")
-    parser.add_argument("--sides", default=",".join(SIDES), help="comma-separated sides")
+    parser = net.benchParser(__doc__.split("\n")[0], CASES, SIDES, 3)
     parser.add_argument("--bytes", type=int, help="bytes per bulk transfer (default 512 MiB)")
     parser.add_argument(
         "--clients", type=int, help="openssl s_time processes for handshakes (default 4)"
-    )
-    parser.add_argument("--json", type=Path, help="also write the medians to this file")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=0,
-        metavar="S",
-        help="before each measurement, wait up to S seconds for idle CPUs (default 0)",
     )
     options = parser.parse_args()
     known = set(net.SIDES)

@@ -543,24 +543,11 @@ def report(cases: list[str], sides: list[str], samples: Samples, settings: Setti
 
 
 def parseArguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 round: smoke test")
-    parser.add_argument("--rounds", type=int, help="rounds (default 3)")
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated cases")
-    parser.add_argument("--sides", default=",".join(SIDES), help="comma-separated sides")
+    parser = net.benchParser(__doc__.split("\n")[0], CASES, SIDES, 3)
     parser.add_argument("--seconds", type=int, help="wrk seconds per measurement (default 10)")
     parser.add_argument("--connections", type=int, help="wrk connections (default 50)")
     parser.add_argument(
         "--slow-connections", type=int, help="connections of the slow case (default 10000)"
-    )
-    parser.add_argument("--json", type=Path, help="also write the medians to this file")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=0,
-        metavar="S",
-        help="before each measurement, wait up to S seconds for other programs to leave "
-        "the CPUs idle (default 0: do not wait)",
     )
     parser.add_argument(
         "--profile", metavar="SIDE", help="after the tables, py-spy hot spots of SIDE per case"
