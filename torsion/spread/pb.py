@@ -24,9 +24,9 @@ test_pb_lifetime.py, test_pb_errors.py.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from types import CoroutineType
-from typing import Any
+from typing import Any, cast
 
 from torsion.internet import error as _ierror
 from torsion.internet.defer import Deferred, succeed
@@ -59,8 +59,8 @@ from torsion.spread.flavors import (
     RemoteCopy,
     Root,
     Serializable,
-    ViewPoint,
     Viewable,
+    ViewPoint,
     setCopierForClass,
     setCopierForClassTree,
     setFactoryForClass,
@@ -213,9 +213,7 @@ class RemoteReference(Serializable):
     def jellyFor(self, jellier: Any) -> Any:
         """Send this reference back to its owner as ``["local", id]`` (only to it)."""
         if jellier.invoker is not self.broker:
-            raise Error(
-                "a RemoteReference can only be sent back over the connection it came from"
-            )
+            raise Error("a RemoteReference can only be sent back over the connection it came from")
         return [b"local", self.luid]
 
     def __repr__(self) -> str:
@@ -225,7 +223,7 @@ class RemoteReference(Serializable):
         if self.doRefCount:
             try:
                 self.broker._remoteReferenceDied(self)
-            except Exception:  # noqa: S110 - a finaliser cannot report anything
+            except Exception:
                 pass
 
 
@@ -242,7 +240,7 @@ class _Local:
         self.refcount = 1
 
 
-class _Unjellier(Unjellyable):  # type: ignore[misc]
+class _Unjellier(Unjellyable):
     """Base of the handlers for PB's own wire tags (remote, local, cached, lcache)."""
 
     def unjellyFor(self, unjellier: Any, jellyList: Any) -> Any:
@@ -436,16 +434,34 @@ class Broker(banana.Banana):
         )
 
     def proto_message(
-        self, requestID: Any, objectID: Any, message: Any, answerRequired: Any, netArgs: Any, netKw: Any
+        self,
+        requestID: Any,
+        objectID: Any,
+        message: Any,
+        answerRequired: Any,
+        netArgs: Any,
+        netKw: Any,
     ) -> None:
         """A call of one of this side's objects."""
         lob = self.localObjects.get(objectID) if type(objectID) is not list else None
         self._recvMessage(
-            None if lob is None else lob.object, requestID, objectID, message, answerRequired, netArgs, netKw
+            None if lob is None else lob.object,
+            requestID,
+            objectID,
+            message,
+            answerRequired,
+            netArgs,
+            netKw,
         )
 
     def proto_cachemessage(
-        self, requestID: Any, objectID: Any, message: Any, answerRequired: Any, netArgs: Any, netKw: Any
+        self,
+        requestID: Any,
+        objectID: Any,
+        message: Any,
+        answerRequired: Any,
+        netArgs: Any,
+        netKw: Any,
     ) -> None:
         """An ``observe_`` call on one of the caches this side holds."""
         self._recvMessage(
@@ -632,7 +648,7 @@ class Broker(banana.Banana):
 
     def serialize(
         self,
-        object: Any,  # noqa: A002
+        object: Any,
         perspective: Any = None,
         method: Any = None,
         args: Any = None,
@@ -648,7 +664,7 @@ class Broker(banana.Banana):
         if type(object) is CoroutineType:
             return Deferred.fromCoroutine(object).addCallback(self.serialize, perspective)
         outer, outerPerspective = self._lent, self.serializingPerspective
-        self._lent = lent = []
+        self._lent = lent = cast(list[tuple[bool, int]], [])
         self.serializingPerspective = perspective
         try:
             return jelly(object, self.security, None, self)
@@ -674,7 +690,7 @@ class Broker(banana.Banana):
         self.currentLocalID += 1
         return self.currentLocalID
 
-    def setNameForLocal(self, name: bytes, object: Any) -> None:  # noqa: A002
+    def setNameForLocal(self, name: bytes, object: Any) -> None:
         """Let the peer reach ``object`` by ``name`` (the root is ``b"root"``); never released."""
         self.localObjects[name] = _Local(object, name)
         self.localObjects[name].refcount = 1 << 62
@@ -684,7 +700,7 @@ class Broker(banana.Banana):
         lob = self.localObjects.get(luid) if type(luid) in (int, bytes) else None
         return None if lob is None else lob.object
 
-    def registerReference(self, object: Any) -> int:  # noqa: A002
+    def registerReference(self, object: Any) -> int:
         """Lend ``object`` to the peer (once more); return its id.
 
         Raises:
@@ -790,7 +806,7 @@ class Broker(banana.Banana):
             if dying is None:
                 return None
             cls, state = dying
-            cache = cls.__new__(cls)
+            cache = cast(Any, cls).__new__(cls)
             cache.__dict__ = state
             cache._cacheCount = 0
             self.locallyCachedObjects[cid] = weakref.ref(cache)
@@ -899,8 +915,7 @@ def _asRoot(root: Any) -> Any:
     adapted = IPBRoot(root, None)
     if adapted is None:
         raise TypeError(
-            f"PBServerFactory needs a Root (or another IPBRoot) or a cred Portal, "
-            f"not {root!r:.80}"
+            f"PBServerFactory needs a Root (or another IPBRoot) or a cred Portal, not {root!r:.80}"
         )
     return adapted
 
@@ -973,7 +988,9 @@ class PBClientFactory(ClientFactory):
         if broker is not None and broker.transport is not None:
             broker.transport.loseConnection()
 
-    def login(self, credentials: Any, client: Any = None, sendPassword: bool = False) -> Deferred[Any]:
+    def login(
+        self, credentials: Any, client: Any = None, sendPassword: bool = False
+    ) -> Deferred[Any]:
         """Log in to the server's Portal; fires with a reference to the avatar.
 
         Args:
