@@ -270,7 +270,9 @@ class Cacheable(Copyable):
             return getInstanceState(self, jellier)
         luid = broker.cachedRemotelyAs(self, True)
         if luid is not None:
-            return [b"cached", luid]
+            sexp = jellier.prepare(self)
+            sexp.extend([b"cached", luid])
+            return jellier.preserve(self, sexp)
         perspective = broker.serializingPerspective
         observer = RemoteCacheObserver(broker, self, perspective)
         luid = broker.cacheRemotely(self, observer)
@@ -285,7 +287,7 @@ class Cacheable(Copyable):
         return jellier.preserve(self, sexp)
 
 
-class RemoteCache(RemoteCopy):
+class RemoteCache(RemoteCopy, Serializable):
     """A peer's copy of a Cacheable, updated by its ``observe_`` methods.
 
     Register it for the Cacheable's class name with ``setUnjellyableForClass``. Each
