@@ -20,6 +20,7 @@ from torsion.protocols.loopback import connectedServerAndClient
 from torsion.python.failure import Failure
 from torsion.spread import pb
 
+
 def resultOf(d: Deferred[Any]) -> Any:
     """Return the result of a fired Deferred, raising its failure's exception."""
     results: list[Any] = []

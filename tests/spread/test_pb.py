@@ -20,7 +20,6 @@ from torsion.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from torsion.python.failure import Failure
 from torsion.spread import pb
 
-
 reactor = reactormixins.reactor
 loggedErrors = reactormixins.loggedErrors
 
@@ -373,7 +372,15 @@ def test_forbiddenClassInArgumentsIsRefused(pair: PBPair) -> None:
     pair.flush()
     resultOf(d)
     pair.client.sendEncoded(
-        [b"message", 50, b"root", b"echo", 1, [b"tuple", [b"os.system", [b"dictionary"]]], [b"dictionary"]]
+        [
+            b"message",
+            50,
+            b"root",
+            b"echo",
+            1,
+            [b"tuple", [b"os.system", [b"dictionary"]]],
+            [b"dictionary"],
+        ]
     )
     answers: list[Any] = []
     original = pair.client.proto_error
