@@ -311,8 +311,8 @@ class BananaDecoder:
 
     __slots__ = (
         "_broken",
-        "_left",
         "_current",
+        "_left",
         "_need",
         "_pending",
         "_pendingBytes",
