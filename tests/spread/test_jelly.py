@@ -169,11 +169,11 @@ def test_twistedsInfinityDecimalIsRead() -> None:
 
 
 def test_timeZonesAreRefusedWithAnExplanation() -> None:
-    aware = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    aware = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
     with pytest.raises(NotImplementedError, match="time zone"):
         jelly.jelly(aware)
     with pytest.raises(NotImplementedError, match="time zone"):
-        jelly.jelly(datetime.time(1, tzinfo=datetime.timezone.utc))
+        jelly.jelly(datetime.time(1, tzinfo=datetime.UTC))
 
 
 def test_subclassesOfBasicTypesAreInstances() -> None:

@@ -749,7 +749,10 @@ class _Unjellier:
             )
         if not obj:
             raise MalformedJelly("an empty list is not an expression (it has no type tag)")
-        handler = self._handlers.get(obj[0])
+        try:
+            handler = self._handlers.get(obj[0])
+        except TypeError:  # an unhashable tag
+            handler = None
         if handler is not None:
             return handler(self, obj)
         return self._unjellyOther(obj)
@@ -780,9 +783,10 @@ class _Unjellier:
         if type(tag) is not bytes:
             raise MalformedJelly(f"a type tag must be bytes, not {tag!r}")
         if tag in _HANDLERS:
+            name = tag.decode("ascii")
             raise InsecureJelly(
-                f"the jelly type {tag.decode('ascii', 'replace')!r} is not allowed by this "
-                f"taster (allow it with allowTypes({tag.decode('ascii', 'replace')!r}))"
+                f"the jelly type {name!r} is not allowed by this taster, in {_short(obj)} "
+                f"(allow it with allowTypes({name!r}))"
             )
         self._enter()
         refId = self._takeEarly()
@@ -1143,9 +1147,7 @@ _EARLY_TAGS = frozenset((b"list", b"dictionary", b"instance"))
 
 def _arity(obj: list[Sexp], length: int, what: str) -> None:
     if len(obj) != length:
-        raise MalformedJelly(
-            f"{what} is a list of {length} items, not {len(obj)}: {_short(obj)}"
-        )
+        raise MalformedJelly(f"{what} is a list of {length} items, not {len(obj)}: {_short(obj)}")
 
 
 def _fields(obj: list[Sexp], count: int) -> list[int]:
@@ -1165,7 +1167,12 @@ def _fields(obj: list[Sexp], count: int) -> list[int]:
 
 
 def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
+    if type(value) is int and value.bit_length() > 256:
+        return f"<an int of {value.bit_length()} bits>"
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<a {type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
