@@ -539,11 +539,6 @@ class _Jellier:
             return self._seen(oid)
         if isinstance(obj, Jellyable):
             return obj.jellyFor(self)
-        store = self.persistentStore
-        if store is not None:
-            pid = store(obj, self)
-            if pid is not None:
-                return [b"persistent", pid]
         t = type(obj)
         taster = self.taster
         if isinstance(obj, type):
@@ -568,9 +563,20 @@ class _Jellier:
                     self.jelly(type(owner)),
                 ]
             return self.unpersistable(f"method {obj.__qualname__} deemed insecure")
+        # An instance. What stands for it (its state, a persistent id, a refusal) is
+        # sent once and referred to afterwards, as Twisted does.
+        store = self.persistentStore
+        if store is not None:
+            pid = store(obj, self)
+            if pid is not None:
+                sexp = self.prepare(obj)
+                sexp.extend((b"persistent", pid))
+                return self.preserve(obj, sexp)
         if taster.isClassAllowed(t):
             return getInstanceState(obj, self)
-        return self.unpersistable(f"instance of class {qual(t)} deemed insecure")
+        sexp = self.prepare(obj)
+        self.unpersistable(f"instance of class {qual(t)} deemed insecure", sexp)
+        return self.preserve(obj, sexp)
 
 
 def _jellyNone(jellier: _Jellier, obj: None) -> Sexp:
