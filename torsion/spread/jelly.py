@@ -790,9 +790,10 @@ class _Unjellier:
             raise MalformedJelly(f"a type tag must be bytes, not {tag!r}")
         if tag in _HANDLERS:
             name = tag.decode("ascii")
+            hint = _ALLOW_HINTS.get(tag, f"allowTypes({name!r})")
             raise InsecureJelly(
                 f"the jelly type {name!r} is not allowed by this taster, in {_short(obj)} "
-                f"(allow it with allowTypes({name!r}))"
+                f"(allow it with {hint})"
             )
         self._enter()
         refId = self._takeEarly()
@@ -1144,6 +1145,14 @@ _HANDLERS: dict[bytes, _Handler] = {
     b"module": _Unjellier._unjellyModule,
     b"function": _Unjellier._unjellyFunction,
     b"method": _Unjellier._unjellyMethod,
+}
+
+_ALLOW_HINTS = {
+    b"instance": "allowInstancesOf(TheClass)",
+    b"class": "allowInstancesOf(TheClass)",
+    b"module": "allowModules(theModule)",
+    b"function": "allowTypes('function') and allowModules(itsModule)",
+    b"method": "allowTypes('method') and allowInstancesOf(TheClass)",
 }
 
 # Tags whose handler registers its object before unjellying the contents, so that a
