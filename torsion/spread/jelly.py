@@ -390,6 +390,10 @@ class Unjellyable:
 
     def setStateFor(self, unjellier: _Unjellier, state: Any) -> None:
         """Take the unjellied state; by default it becomes ``__dict__``."""
+        if type(state) is not dict:
+            raise MalformedJelly(
+                f"the state of a {qual(type(self))} must be a dict, not {type(state).__name__}"
+            )
         self.__dict__ = state
 
     def unjellyFor(self, unjellier: _Unjellier, jellyList: Sexp) -> Any:
@@ -535,11 +539,6 @@ class _Jellier:
             return self._seen(oid)
         if isinstance(obj, Jellyable):
             return obj.jellyFor(self)
-        store = self.persistentStore
-        if store is not None:
-            pid = store(obj, self)
-            if pid is not None:
-                return [b"persistent", pid]
         t = type(obj)
         taster = self.taster
         if isinstance(obj, type):
@@ -564,9 +563,20 @@ class _Jellier:
                     self.jelly(type(owner)),
                 ]
             return self.unpersistable(f"method {obj.__qualname__} deemed insecure")
+        # An instance. What stands for it (its state, a persistent id, a refusal) is
+        # sent once and referred to afterwards, as Twisted does.
+        store = self.persistentStore
+        if store is not None:
+            pid = store(obj, self)
+            if pid is not None:
+                sexp = self.prepare(obj)
+                sexp.extend((b"persistent", pid))
+                return self.preserve(obj, sexp)
         if taster.isClassAllowed(t):
             return getInstanceState(obj, self)
-        return self.unpersistable(f"instance of class {qual(t)} deemed insecure")
+        sexp = self.prepare(obj)
+        self.unpersistable(f"instance of class {qual(t)} deemed insecure", sexp)
+        return self.preserve(obj, sexp)
 
 
 def _jellyNone(jellier: _Jellier, obj: None) -> Sexp:
@@ -745,7 +755,10 @@ class _Unjellier:
             )
         if not obj:
             raise MalformedJelly("an empty list is not an expression (it has no type tag)")
-        handler = self._handlers.get(obj[0])
+        try:
+            handler = self._handlers.get(obj[0])
+        except TypeError:  # an unhashable tag
+            handler = None
         if handler is not None:
             return handler(self, obj)
         return self._unjellyOther(obj)
@@ -776,9 +789,11 @@ class _Unjellier:
         if type(tag) is not bytes:
             raise MalformedJelly(f"a type tag must be bytes, not {tag!r}")
         if tag in _HANDLERS:
+            name = tag.decode("ascii")
+            hint = _ALLOW_HINTS.get(tag, f"allowTypes({name!r})")
             raise InsecureJelly(
-                f"the jelly type {tag.decode('ascii', 'replace')!r} is not allowed by this "
-                f"taster (allow it with allowTypes({tag.decode('ascii', 'replace')!r}))"
+                f"the jelly type {name!r} is not allowed by this taster, in {_short(obj)} "
+                f"(allow it with {hint})"
             )
         self._enter()
         refId = self._takeEarly()
@@ -845,7 +860,9 @@ class _Unjellier:
         """
         taster = self.taster
         parts = name.split(".")
-        if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        if len(parts) >= 2 and not all(part.isidentifier() for part in parts):
+            raise InsecureJelly(refusal)
+        if len(parts) < 2:
             raise InsecureJelly(
                 f"unknown jelly type {name!r}: it is not a basic type, nor registered with "
                 "setUnjellyableForClass, nor a module-qualified class name"
@@ -1130,6 +1147,14 @@ _HANDLERS: dict[bytes, _Handler] = {
     b"method": _Unjellier._unjellyMethod,
 }
 
+_ALLOW_HINTS = {
+    b"instance": "allowInstancesOf(TheClass)",
+    b"class": "allowInstancesOf(TheClass)",
+    b"module": "allowModules(theModule)",
+    b"function": "allowTypes('function') and allowModules(itsModule)",
+    b"method": "allowTypes('method') and allowInstancesOf(TheClass)",
+}
+
 # Tags whose handler registers its object before unjellying the contents, so that a
 # reference to it from inside needs no placeholder.
 _EARLY_TAGS = frozenset((b"list", b"dictionary", b"instance"))
@@ -1137,9 +1162,7 @@ _EARLY_TAGS = frozenset((b"list", b"dictionary", b"instance"))
 
 def _arity(obj: list[Sexp], length: int, what: str) -> None:
     if len(obj) != length:
-        raise MalformedJelly(
-            f"{what} is a list of {length} items, not {len(obj)}: {_short(obj)}"
-        )
+        raise MalformedJelly(f"{what} is a list of {length} items, not {len(obj)}: {_short(obj)}")
 
 
 def _fields(obj: list[Sexp], count: int) -> list[int]:
@@ -1159,7 +1182,12 @@ def _fields(obj: list[Sexp], count: int) -> list[int]:
 
 
 def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
+    if type(value) is int and value.bit_length() > 256:
+        return f"<an int of {value.bit_length()} bits>"
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<a {type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
