@@ -321,7 +321,7 @@ def test_unknownCommandIsAnsweredWithDidNotUnderstand(pair: PBPair) -> None:
         original(command)
 
     pair.client._handlers = dict(pair.client._handlers)
-    pair.client._handlers[b"didNotUnderstand"] = record
+    pair.client._handlers[b"didNotUnderstand"] = (record, 2)
     pair.sendRaw(pair.client, [b"frobnicate", 1])
     assert seen == [b"frobnicate"]
     assert not pair.server.disconnected
@@ -390,7 +390,7 @@ def test_forbiddenClassInArgumentsIsRefused(pair: PBPair) -> None:
         original(requestID, fail)
 
     pair.client._handlers = dict(pair.client._handlers)
-    pair.client._handlers[b"error"] = record
+    pair.client._handlers[b"error"] = (record, 3)
     pair.flush()
     assert answers == [50]
     assert pair.call(root, "add", 1) == 3

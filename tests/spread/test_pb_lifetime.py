@@ -141,8 +141,10 @@ def test_disconnectReleasesEverythingOnBothSides() -> None:
 
 def test_manyConnectionsComeAndGoWithoutGrowth() -> None:
     root = Root()
+    brokers: list[weakref.ref[pb.Broker]] = []
     for _ in range(20):
         pair = PBPair(root)
+        brokers += [weakref.ref(pair.server), weakref.ref(pair.client)]
         useEverything(pair, root)
         pair.disconnect()
     root.pending.clear()
@@ -150,7 +152,7 @@ def test_manyConnectionsComeAndGoWithoutGrowth() -> None:
     gc.collect()
     assert root.board.observers == []
     assert all(ref() is None for ref in root.made)
-    assert not [obj for obj in gc.get_objects() if type(obj) is pb.Broker]
+    assert [ref for ref in brokers if ref() is not None] == []
 
 
 def test_referenceDroppedAndSentAgainStaysCounted() -> None:

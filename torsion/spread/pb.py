@@ -208,7 +208,7 @@ class RemoteReference(Serializable):
             try:
                 callback(self)
             except Exception:
-                _log.failure("a notifyOnDisconnect callback failed", level=LogLevel.error)
+                _logCleanly("a notifyOnDisconnect callback failed")
 
     def jellyFor(self, jellier: Any) -> Any:
         """Send this reference back to its owner as ``["local", id]`` (only to it)."""
@@ -369,7 +369,7 @@ class Broker(banana.Banana):
             try:
                 entry.object.stoppedObserving(entry.perspective, entry.observer)
             except Exception:
-                _log.failure("stoppedObserving failed", level=LogLevel.error)
+                _logCleanly("stoppedObserving failed")
         for cache in borrowedCaches:
             if cache is not None:
                 cache.broker = None
@@ -378,7 +378,7 @@ class Broker(banana.Banana):
             try:
                 notifier()
             except Exception:
-                _log.failure("a PB disconnect notifier failed", level=LogLevel.error)
+                _logCleanly("a PB disconnect notifier failed")
 
     def notifyOnDisconnect(self, notifier: Callable[[], object]) -> None:
         """Call ``notifier()`` when the connection is lost."""
@@ -394,29 +394,31 @@ class Broker(banana.Banana):
     # -- what arrives --------------------------------------------------------------------
 
     def expressionReceived(self, sexp: Any) -> None:
-        """Dispatch one PB expression; a malformed one raises (and drops the connection)."""
-        if type(sexp) is not list or not sexp:
-            raise ProtocolError(f"a PB expression is a non-empty list, not {sexp!r:.80}")
-        command = sexp[0]
-        handler = self._handlers.get(command)
-        if handler is None:
+        """Dispatch one PB expression; a malformed one is logged and drops the connection."""
+        try:
+            if type(sexp) is not list or not sexp:
+                raise ProtocolError(f"a PB expression is a non-empty list, not {sexp!r:.80}")
+            command = sexp[0]
             if type(command) is not bytes:
                 raise ProtocolError(f"a PB command is a word, not {command!r:.80}")
-            _log.warn(
-                "{protocol} got the unknown PB command {command!r:.60}",
-                protocol=self.logPrefix(),
-                command=command,
-            )
-            self.sendEncoded([b"didNotUnderstand", command])
-            return
-        try:
-            handler(self, *sexp[1:])
-        except TypeError as e:
-            if "positional argument" in str(e):
+            entry = self._handlers.get(command)
+            if entry is None:
+                _log.warn(
+                    "{protocol} got the unknown PB command {command!r:.60}",
+                    protocol=self.logPrefix(),
+                    command=command,
+                )
+                self.sendEncoded([b"didNotUnderstand", command])
+                return
+            handler, arity = entry
+            if len(sexp) != arity:
                 raise ProtocolError(
-                    f"the PB command {command!r} came with {len(sexp) - 1} arguments"
-                ) from e
-            raise
+                    f"the PB command {command!r} takes {arity - 1} arguments, not {len(sexp) - 1}"
+                )
+            handler(self, *sexp[1:])
+        except ProtocolError as e:
+            # The peer's fault, not ours: say why, without a traceback, and hang up.
+            self._drop(str(e))
 
     def proto_version(self, vnum: Any) -> None:
         """The peer's protocol version: anything but ours ends the connection."""
@@ -622,6 +624,8 @@ class Broker(banana.Banana):
         if self.disconnected:
             return
         sexp = failureForPeer(self, fail, self.unsafeTracebacks)
+        # The traceback's frames would keep this broker alive in the log's history.
+        fail.cleanFailure()
         self.sendEncoded([b"error", requestID, sexp])
 
     def _logFailure(self, fail: Failure) -> None:
@@ -631,6 +635,7 @@ class Broker(banana.Banana):
             level=LogLevel.error,
             protocol=self.logPrefix(),
         )
+        fail.cleanFailure()
 
     def sendCall(self, *exp: Any) -> None:
         """Send one PB expression (a command and its arguments)."""
@@ -825,17 +830,18 @@ class Broker(banana.Banana):
             self.decCacheRef(luid)
 
 
-_handlerTables: dict[type, dict[bytes, Callable[..., None]]] = {}
+_handlerTables: dict[type, dict[bytes, tuple[Callable[..., None], int]]] = {}
 
 
-def _handlersOf(cls: type) -> dict[bytes, Callable[..., None]]:
+def _handlersOf(cls: type) -> dict[bytes, tuple[Callable[..., None], int]]:
+    """Map each PB command to its ``proto_`` method and the length of its expression."""
     table = _handlerTables.get(cls)
     if table is None:
-        table = {
-            name[len("proto_") :].encode(): getattr(cls, name)
-            for name in dir(cls)
-            if name.startswith("proto_")
-        }
+        table = {}
+        for name in dir(cls):
+            if name.startswith("proto_"):
+                function = getattr(cls, name)
+                table[name[len("proto_") :].encode()] = (function, function.__code__.co_argcount)
         _handlerTables[cls] = table
     return table
 
@@ -850,6 +856,13 @@ def _encodedName(name: str) -> bytes:
         if len(_names) < 4096:
             _names[name] = encoded
     return encoded
+
+
+def _logCleanly(message: str) -> None:
+    """Log the exception being handled, then drop its frames (which hold the broker)."""
+    fail = Failure()
+    _log.failure(message, fail, level=LogLevel.error)
+    fail.cleanFailure()
 
 
 def _reasonText(reason: object) -> str:
