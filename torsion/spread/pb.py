@@ -141,6 +141,7 @@ class PBConnectionLost(_ierror.ConnectionLost):
 
 
 _EMPTY_KW: list[bytes] = [b"dictionary"]
+_IMMEDIATE = frozenset((int, float, bytes))
 
 
 class RemoteReference(Serializable):
@@ -588,7 +589,13 @@ class Broker(banana.Banana):
         if type(message) is str:
             message = _encodedName(message)
         try:
-            netArgs = self.serialize(args, perspective)
+            for arg in args:
+                if type(arg) not in _IMMEDIATE:
+                    netArgs = self.serialize(args, perspective)
+                    break
+            else:
+                # Ints, floats and bytes are their own jelly: skip the jellier.
+                netArgs = [b"tuple", *args]
             netKw = self.serialize(kw, perspective) if kw else _EMPTY_KW
         except Exception as e:
             from torsion.internet.defer import fail
@@ -664,6 +671,8 @@ class Broker(banana.Banana):
         A Deferred or a coroutine gives a Deferred of the jellied result. Objects lent
         to the peer by a jelly that then fails are released again.
         """
+        if type(object) in _IMMEDIATE:
+            return object
         if isinstance(object, Deferred):
             return object.addCallback(self.serialize, perspective)
         if type(object) is CoroutineType:
@@ -682,6 +691,20 @@ class Broker(banana.Banana):
 
     def unserialize(self, sexp: Any, perspective: Any = None) -> Any:
         """Unjelly what the peer sent, with this connection's taster."""
+        if type(sexp) is list:
+            # The shapes of most arguments and answers, built without an unjellier.
+            length = len(sexp)
+            tag = sexp[0] if length else None
+            if tag == b"tuple":
+                for item in sexp:
+                    if type(item) not in _IMMEDIATE:
+                        break
+                else:
+                    return tuple(sexp[1:])
+            elif tag == b"dictionary" and length == 1:
+                return {}
+        elif type(sexp) in _IMMEDIATE:
+            return sexp
         self.unserializingPerspective = perspective
         try:
             return unjelly(sexp, self.security, None, self)
