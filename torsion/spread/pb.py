@@ -334,6 +334,7 @@ class Broker(banana.Banana):
         self.serializingPerspective: Any = None
         self.unserializingPerspective: Any = None
         self._lent: list[tuple[bool, int]] | None = None
+        self.pageProducers: list[Any] = []
         self._handlers = _handlersOf(type(self))
 
     # -- the connection ----------------------------------------------------------------
@@ -366,6 +367,7 @@ class Broker(banana.Banana):
         self._dyingCaches.clear()
         self.remoteReferences.clear()
         self._localCleanup.clear()
+        self.pageProducers = []
         for entry in served:
             try:
                 entry.object.stoppedObserving(entry.perspective, entry.observer)
@@ -655,6 +657,30 @@ class Broker(banana.Banana):
     def decCacheRef(self, objectID: Any) -> None:
         """Tell the peer that this side dropped one copy of its Cacheable."""
         self.sendEncoded([b"decache", objectID])
+
+    # -- paging (torsion.spread.util) --------------------------------------------------
+
+    def registerPageProducer(self, pager: Any) -> None:
+        """Send ``pager``'s pages as the transport takes data (the broker is its producer)."""
+        self.pageProducers.append(pager)
+        if len(self.pageProducers) == 1:
+            self.transport.registerProducer(self, False)
+
+    def resumeProducing(self) -> None:
+        """The transport wants more: one page from each pager."""
+        for pager in list(self.pageProducers):
+            pager.sendNextPage()
+            if not pager.stillPaging():
+                self.pageProducers.remove(pager)
+        if not self.pageProducers and not self.disconnected:
+            self.transport.unregisterProducer()
+
+    def pauseProducing(self) -> None:
+        """Nothing to do: pages are only sent when asked for."""
+
+    def stopProducing(self) -> None:
+        """The connection is going: forget the pagers."""
+        self.pageProducers = []
 
     # -- jelly -------------------------------------------------------------------------
 
