@@ -306,15 +306,30 @@ def _applyState(inst: Any, state: Any) -> None:
         try:
             inst.__dict__ = state
         except (AttributeError, TypeError):
-            for key, value in state.items():
-                setattr(inst, key, value)
+            raise MalformedJelly(f"a {qual(type(inst))} has no __dict__ for its state") from None
     if slots is not None:
         if type(slots) is not dict:
             raise MalformedJelly(f"the slot state of a {qual(type(inst))} must be a dict")
+        names = _slotNames(type(inst))
         for key, value in slots.items():
-            if type(key) is not str:
-                raise MalformedJelly(f"slot name {key!r} is not text")
+            # Only declared slots: a name from the wire must not reach a property.
+            if key not in names:
+                raise MalformedJelly(f"{key!r} is not a slot of {qual(type(inst))}")
             setattr(inst, key, value)
+
+
+def _slotNames(klass: type) -> set[str]:
+    """The attribute names of the slots ``klass`` and its bases declare."""
+    names: set[str] = set()
+    for base in klass.__mro__:
+        declared = base.__dict__.get("__slots__", ())
+        for name in (declared,) if isinstance(declared, str) else declared:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{base.__name__.lstrip('_')}{name}"
+            names.add(name)
+    return names
 
 
 _IMMEDIATE = frozenset((int, float, bytes))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import importlib
+import inspect
 import sys
 import types
 from collections.abc import Callable, Iterable
@@ -474,6 +475,8 @@ class _Unjellier:
     def _unjellyModule(self, obj: list[Sexp]) -> types.ModuleType:
         _arity(obj, 2, "a module")
         name = _text(obj[1], "a module name")
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise MalformedJelly(f"{name!r} is not a module name")
         if not self.taster.isModuleAllowed(name):
             raise InsecureJelly(
                 f"module {name} is not allowed by this taster (allow it with allowModules)"
@@ -505,10 +508,12 @@ class _Unjellier:
         klass = self.unjelly(obj[3])
         if not isinstance(klass, type) or not isinstance(owner, klass):
             raise MalformedJelly(f"method {name}: its object is not of its class")
-        method = getattr(owner, name, None)
-        if not isinstance(method, types.MethodType):
+        # Looked up without running descriptors: a name from the wire must not reach
+        # a property's getter.
+        function = inspect.getattr_static(klass, name, None)
+        if not isinstance(function, types.FunctionType):
             raise InsecureJelly(f"{qual(klass)}.{name} is not a method")
-        return method
+        return types.MethodType(function, owner)
 
 
 _Handler: TypeAlias = Callable[[_Unjellier, list[Sexp]], Any]
