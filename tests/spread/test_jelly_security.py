@@ -478,7 +478,7 @@ def test_randomValuesRoundTrip(value: Any) -> None:
 
 
 class Guarded:
-    __slots__ = ("value", "__private")
+    __slots__ = ("__private", "value")
 
     def __init__(self) -> None:
         self.value = 1
