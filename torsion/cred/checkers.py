@@ -320,6 +320,7 @@ class FilePasswordDB:
         self.cache = cache
         self.reactor = reactor
         self._credCache: dict[bytes, tuple[bytes, bytes, int]] | None = None
+        self._cacheHashed = False
         if hash is None:
             self.credentialInterfaces: tuple[Any, ...] = (
                 IUsernamePassword,
@@ -395,8 +396,8 @@ class FilePasswordDB:
                 self._credCache = {}
                 for entry in self._entries(strict=False):
                     self._credCache.setdefault(self._key(entry[0]), entry)
-            anyHashed = any(hashing.isHashed(e[1]) for e in self._credCache.values())
-            return self._credCache.get(key), anyHashed
+                self._cacheHashed = any(hashing.isHashed(e[1]) for e in self._credCache.values())
+            return self._credCache.get(key), self._cacheHashed
         anyHashed = False
         for entry in self._entries(strict=False):
             if self._key(entry[0]) == key:
