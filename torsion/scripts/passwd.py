@@ -80,6 +80,7 @@ def setPassword(filename: str, username: str, hashed: str | None) -> bool:
         OSError: the file cannot be read or written.
     """
     user = username.encode("utf-8")
+    filename = os.path.realpath(filename)  # a symbolic link stays one; its target changes
     try:
         with open(filename, "rb") as f:
             lines = f.read().splitlines()
@@ -100,7 +101,7 @@ def setPassword(filename: str, username: str, hashed: str | None) -> bool:
         kept.append(line)
     if not found and hashed is not None:
         kept.append(user + b":" + hashed.encode("ascii"))
-    directory = os.path.dirname(os.path.abspath(filename))
+    directory = os.path.dirname(filename)
     fd, temporary = tempfile.mkstemp(prefix=".passwd-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
