@@ -172,3 +172,10 @@ def test_anyStoredTextVerifiesOrFailsCleanly(hashed: str, password: bytes) -> No
         assert verifyPassword(password, hashed) in (True, False)
     except HashError as e:
         assert str(e)
+
+
+@pytest.mark.parametrize("prefix", ["$2a$", "$2b$", "$2y$"])
+def test_bcryptPrefixesOfOtherImplementations(prefix: str) -> None:
+    hashed = prefix + hashPassword("pw", FAST_HASHERS["bcrypt"])[4:]
+    assert identify(hashed) == "bcrypt"
+    assert verifyPassword("pw", hashed) and not verifyPassword("px", hashed)
