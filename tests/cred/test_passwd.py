@@ -181,3 +181,24 @@ def test_theCommandWritesWhatTheFileCheckerReads(tmp_path: Path, poolReactor: An
     assert outcome(poolReactor, good) == "zoë".encode()
     bad = outcome(poolReactor, db.requestAvatarId(UsernamePassword("zoë", "wrong")))
     assert bad.check(Exception) is not None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may give a file to another user")
+def test_keepsTheOwnerOfTheFile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "passwd"
+    path.write_text("alice:old\n")
+    path.chmod(0o600)
+    os.chown(path, 65534, 65534)
+    assert torsionPasswd(monkeypatch, "--stdin", str(path), "alice", stdin="new\n") == 0
+    info = path.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (65534, 65534, 0o600)
+
+
+def test_aSymbolicLinkStaysOne(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "real"
+    target.write_text("bob:b\n")
+    link = tmp_path / "passwd"
+    link.symlink_to(target)
+    assert torsionPasswd(monkeypatch, "--stdin", str(link), "alice", stdin="pw\n") == 0
+    assert link.is_symlink()
+    assert hashing.verifyPassword("pw", stored(target, "alice"))

@@ -9,8 +9,9 @@ The file is the one ``--auth file:FILE`` reads (torsion.cred.checkers.FilePasswo
 ``USER:HASH`` lines. The user's line is replaced, keeping any fields after the
 password, or added at the end; other lines and comments stay as they were. The new
 file is written beside the old one and renamed over it, so a server reading it at a
-login sees the old file or the new one, never half of one; a new file is made
-readable by its owner only. Exit status: 0, 1 on failure (one line on stderr), 2 for a
+login sees the old file or the new one, never half of one; the file keeps its mode (and,
+where the user may, its owner and group), and a new file is made readable by its
+owner only. Exit status: 0, 1 on failure (one line on stderr), 2 for a
 bad command line.
 Tests: tests/cred/test_passwd.py.
 """
@@ -79,12 +80,13 @@ def setPassword(filename: str, username: str, hashed: str | None) -> bool:
         OSError: the file cannot be read or written.
     """
     user = username.encode("utf-8")
+    filename = os.path.realpath(filename)  # a symbolic link stays one; its target changes
     try:
         with open(filename, "rb") as f:
             lines = f.read().splitlines()
-        mode = os.stat(filename).st_mode & 0o7777
+        before: os.stat_result | None = os.stat(filename)
     except FileNotFoundError:
-        lines, mode = [], 0o600
+        lines, before = [], None
     found = False
     kept: list[bytes] = []
     for line in lines:
@@ -99,19 +101,40 @@ def setPassword(filename: str, username: str, hashed: str | None) -> bool:
         kept.append(line)
     if not found and hashed is not None:
         kept.append(user + b":" + hashed.encode("ascii"))
-    directory = os.path.dirname(os.path.abspath(filename))
+    directory = os.path.dirname(filename)
     fd, temporary = tempfile.mkstemp(prefix=".passwd-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(b"".join(line + b"\n" for line in kept))
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(temporary, mode)
+        if before is None:
+            os.chmod(temporary, 0o600)
+        else:
+            os.chmod(temporary, before.st_mode & 0o7777)
+            _keepOwner(temporary, before)
         os.replace(temporary, filename)
     except BaseException:
         os.unlink(temporary)
         raise
     return found
+
+
+def _keepOwner(path: str, before: os.stat_result) -> None:
+    """Give ``path`` the owner and group the file had, where this user may.
+
+    root editing a service's file must not leave it owned by root with mode 0600,
+    where the service could no longer read it.
+    """
+    if (before.st_uid, before.st_gid) == (os.geteuid(), os.getegid()):
+        return
+    try:
+        os.chown(path, before.st_uid, before.st_gid)
+    except PermissionError:
+        try:
+            os.chown(path, -1, before.st_gid)
+        except PermissionError:
+            pass
 
 
 def _readPassword(options: PasswdOptions, stdin: TextIO, prompt: Callable[[str], str]) -> str:
