@@ -349,6 +349,21 @@ def test_malformedExpressionDropsOnlyThatConnection(expression: Any) -> None:
     assert bystander.call(bystander.root(), "add", 1) == 3
 
 
+def test_droppedConnectionIsLoggedWithTheReason() -> None:
+    from torsion.logger import formatEvent, globalLogPublisher
+
+    events: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        pair = PBPair(Root())
+        pair.sendRaw(pair.client, [b"decref", 1, 2, 3])
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    text = [formatEvent(event) for event in events]
+    assert any("decref" in line and "takes 1 arguments, not 3" in line for line in text), text
+    assert pair.server.disconnected
+
+
 def test_callOnUnknownObjectIsAnError(pair: PBPair) -> None:
     pair.root()
     ghost = pb.RemoteReference(None, pair.client, 999, 0)

@@ -176,3 +176,33 @@ def test_referenceDroppedAndSentAgainStaysCounted() -> None:
     gc.collect()
     pair.flush()
     assert list(pair.server.localObjects) == [b"root"]
+
+
+class Oversize(pb.Root):
+    def remote_tooBig(self) -> list[Any]:
+        return [Item(), b"x" * (pb.banana.SIZE_LIMIT + 1)]
+
+    def remote_echo(self, value: Any) -> Any:
+        return value
+
+
+def test_answerTooBigToSendLendsNothing() -> None:
+    pair = PBPair(Oversize())
+    failure = pair.callFailure(pair.root(), "tooBig")
+    assert failure.check(pb.banana.BananaError)
+    assert list(pair.server.localObjects) == [b"root"]
+
+
+def test_callTooBigToSendLendsNothing() -> None:
+    pair = PBPair(Oversize())
+    d = pair.root().callRemote("echo", [Item(), b"x" * (pb.banana.SIZE_LIMIT + 1)])
+    assert d.called
+    d.addErrback(lambda f: f.trap(pb.banana.BananaError))
+    assert pair.client.localObjects == {}
+
+
+def test_answerNobodyWaitsForLendsNothing() -> None:
+    pair = PBPair(Root())
+    pair.root()
+    pair.sendRaw(pair.client, [b"message", 9, b"root", b"items", 0, [b"tuple", 3], [b"dictionary"]])
+    assert list(pair.server.localObjects) == [b"root"]

@@ -29,7 +29,7 @@ from types import CoroutineType
 from typing import Any, cast
 
 from torsion.internet import error as _ierror
-from torsion.internet.defer import Deferred, succeed
+from torsion.internet.defer import Deferred, fail, succeed
 from torsion.internet.protocol import ClientFactory, ServerFactory, connectionDone
 from torsion.logger import Logger, LogLevel
 from torsion.python.failure import Failure
@@ -332,17 +332,21 @@ class Broker(banana.Banana):
     ) -> None:
         if type(requestID) is not int or type(message) not in (bytes, str):
             raise ProtocolError(f"malformed PB call: id {requestID!r:.20}, method {message!r:.40}")
+        outer = self._lent
+        self._lent = lent = cast(list[tuple[bool, int]], [])
         try:
             if obj is None:
                 raise Error(f"Invalid Object ID {objectID!r:.40}")
             netResult = obj.remoteMessageReceived(self, message, netArgs, netKw)
         except Exception:
-            fail = Failure()
+            failure = Failure()
             if answerRequired:
-                self._sendFailure(fail, requestID)
+                self._sendFailure(failure, requestID)
             else:
-                self._logFailure(fail)
+                self._logFailure(failure)
             return
+        finally:
+            self._lent = outer
         if isinstance(netResult, Deferred):
             if answerRequired:
                 netResult.addCallbacks(
@@ -354,7 +358,10 @@ class Broker(banana.Banana):
             else:
                 netResult.addErrback(self._logFailure)
         elif answerRequired:
-            self._sendAnswer(netResult, requestID)
+            self._sendAnswer(netResult, requestID, lent)
+        elif lent:
+            # Nobody will receive what the answer would have lent.
+            self._unlend(lent)
 
     def proto_answer(self, requestID: Any, netResult: Any) -> None:
         """The answer to one of this side's calls (ignored if the call timed out)."""
@@ -409,8 +416,9 @@ class Broker(banana.Banana):
             del self.remotelyCachedLUIDs[entry.puid]
             try:
                 entry.object.stoppedObserving(entry.perspective, entry.observer)
-            finally:
-                self.sendEncoded([b"uncache", objectID])
+            except Exception:
+                _logCleanly("stoppedObserving failed")
+            self.sendEncoded([b"uncache", objectID])
 
     def proto_uncache(self, objectID: Any) -> None:
         """The peer has forgotten a cache this side dropped: forget its last state too."""
@@ -431,6 +439,8 @@ class Broker(banana.Banana):
             raise DeadReferenceError("Calling Stale Broker")
         if type(message) is str:
             message = _encodedName(message)
+        outer = self._lent
+        self._lent = lent = cast(list[tuple[bool, int]], [])
         try:
             for arg in args:
                 if type(arg) not in _IMMEDIATE:
@@ -441,16 +451,17 @@ class Broker(banana.Banana):
                 netArgs = [b"tuple", *args]
             netKw = self.serialize(kw, perspective) if kw else _EMPTY_KW
         except Exception as e:
-            from torsion.internet.defer import fail
-
+            self._unlend(lent)
             return fail(e)
+        finally:
+            self._lent = outer
         self.currentRequestID = requestID = self.currentRequestID + 1
         d: Deferred[Any] = Deferred(self._forgetCall)
         try:
             self.sendEncoded([prefix + b"message", requestID, objectID, message, 1, netArgs, netKw])
         except banana.BananaError as e:
-            from torsion.internet.defer import fail
-
+            # Too big or too deep to send: the peer never sees what it would have held.
+            self._unlend(lent)
             return fail(e)
         self.waitingForAnswers[requestID] = d
         return d
@@ -461,13 +472,17 @@ class Broker(banana.Banana):
                 del self.waitingForAnswers[requestID]
                 return
 
-    def _sendAnswer(self, netResult: Any, requestID: int) -> None:
+    def _sendAnswer(
+        self, netResult: Any, requestID: int, lent: list[tuple[bool, int]] | None = None
+    ) -> None:
         if self.disconnected:
             return
         try:
             self.sendEncoded([b"answer", requestID, netResult])
         except banana.BananaError:
             # Too big or too deep for Banana: the caller hears why instead.
+            if lent:
+                self._unlend(lent)
             self._sendFailure(Failure(), requestID)
 
     def _sendFailure(self, fail: Failure, requestID: int) -> None:
@@ -548,13 +563,16 @@ class Broker(banana.Banana):
         self._lent = lent = cast(list[tuple[bool, int]], [])
         self.serializingPerspective = perspective
         try:
-            return jelly(object, self.security, None, self)
+            result = jelly(object, self.security, None, self)
         except BaseException:
             self._unlend(lent)
             raise
         finally:
             self.serializingPerspective = outerPerspective
             self._lent = outer
+        if outer is not None:
+            outer.extend(lent)
+        return result
 
     def unserialize(self, sexp: Any, perspective: Any = None) -> Any:
         """Unjelly what the peer sent, with this connection's taster."""
