@@ -180,6 +180,16 @@ class Broker(banana.Banana):
 
     # -- the connection ----------------------------------------------------------------
 
+    def connectionMade(self) -> None:
+        """Send each message at once: PB waits on its answers, so Nagle only adds delay."""
+        setTcpNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setTcpNoDelay is not None:
+            try:
+                setTcpNoDelay(True)
+            except OSError:
+                pass
+        super().connectionMade()
+
     def connectionReady(self) -> None:
         """Send the protocol version and tell the factory that this connection is usable."""
         self.sendEncoded([b"version", self.version])
@@ -333,7 +343,8 @@ class Broker(banana.Banana):
         if type(requestID) is not int or type(message) not in (bytes, str):
             raise ProtocolError(f"malformed PB call: id {requestID!r:.20}, method {message!r:.40}")
         outer = self._lent
-        self._lent = lent = cast(list[tuple[bool, int]], [])
+        lent: list[tuple[bool, int]] = []
+        self._lent = lent
         try:
             if obj is None:
                 raise Error(f"Invalid Object ID {objectID!r:.40}")
@@ -440,7 +451,8 @@ class Broker(banana.Banana):
         if type(message) is str:
             message = _encodedName(message)
         outer = self._lent
-        self._lent = lent = cast(list[tuple[bool, int]], [])
+        lent: list[tuple[bool, int]] = []
+        self._lent = lent
         try:
             for arg in args:
                 if type(arg) not in _IMMEDIATE:
@@ -560,7 +572,8 @@ class Broker(banana.Banana):
         if type(object) is CoroutineType:
             return Deferred.fromCoroutine(object).addCallback(self.serialize, perspective)
         outer, outerPerspective = self._lent, self.serializingPerspective
-        self._lent = lent = cast(list[tuple[bool, int]], [])
+        lent: list[tuple[bool, int]] = []
+        self._lent = lent
         self.serializingPerspective = perspective
         try:
             result = jelly(object, self.security, None, self)
