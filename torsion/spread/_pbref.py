@@ -23,7 +23,13 @@ from torsion.spread._pbfailure import Error
 from torsion.spread.flavors import Serializable
 from torsion.spread.jelly import Unjellyable, setUnjellyableForClass
 
-__all__ = ["DeadReferenceError", "PBConnectionLost", "ProtocolError", "RemoteReference"]
+__all__ = [
+    "DeadReferenceError",
+    "PBConnectionLost",
+    "ProtocolError",
+    "RemoteMethod",
+    "RemoteReference",
+]
 
 _log = Logger()
 
@@ -81,13 +87,9 @@ class RemoteReference(Serializable):
         )
         return d
 
-    def remoteMethod(self, key: str | bytes) -> Callable[..., Deferred[Any]]:
+    def remoteMethod(self, key: str | bytes) -> RemoteMethod:
         """Return a callable that calls ``remote_<key>`` with the arguments it is given."""
-
-        def call(*args: Any, **kw: Any) -> Deferred[Any]:
-            return self.callRemote(key, *args, **kw)
-
-        return call
+        return RemoteMethod(self, key)
 
     def notifyOnDisconnect(self, callback: Callable[[RemoteReference], object]) -> None:
         """Call ``callback(self)`` when the connection is lost.
@@ -129,6 +131,19 @@ class RemoteReference(Serializable):
                 self.broker._remoteReferenceDied(self)
             except Exception:
                 pass
+
+
+class RemoteMethod:
+    """One remote method as a callable: ``ref.remoteMethod("add")(1, 2)``."""
+
+    __slots__ = ("name", "obj")
+
+    def __init__(self, obj: RemoteReference, name: str | bytes) -> None:
+        self.obj = obj
+        self.name = name
+
+    def __call__(self, *args: Any, **kw: Any) -> Deferred[Any]:
+        return self.obj.callRemote(self.name, *args, **kw)
 
 
 class _Local:
@@ -204,6 +219,6 @@ def _logCleanly(message: str) -> None:
     fail.cleanFailure()
 
 
-for _public in (ProtocolError, DeadReferenceError, PBConnectionLost, RemoteReference):
+for _public in (ProtocolError, DeadReferenceError, PBConnectionLost, RemoteMethod, RemoteReference):
     _public.__module__ = "torsion.spread.pb"
 del _public
