@@ -328,7 +328,7 @@ class Broker(banana.Banana):
     ) -> None:
         """An ``observe_`` call on one of the caches this side holds."""
         self._recvMessage(
-            self.cachedLocallyAs(objectID, revive=True),
+            self.cachedLocallyAs(objectID),
             requestID,
             objectID,
             message,
@@ -724,7 +724,7 @@ class Broker(banana.Banana):
         """Hold ``instance`` as this side's copy of the peer's cache ``cid``."""
         self.locallyCachedObjects[cid] = weakref.ref(instance)
 
-    def cachedLocallyAs(self, cid: Any, revive: bool = False) -> Any:
+    def cachedLocallyAs(self, cid: Any) -> Any:
         """Return this side's copy of the peer's cache ``cid``, or None.
 
         A copy dropped here but not yet released by the peer comes back to life
