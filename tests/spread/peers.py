@@ -1,0 +1,185 @@
+"""Real peers for the PB tests: Twisted's interpreter, and child processes run with bounded waits.
+
+``twistedPython()`` finds an interpreter that has Twisted installed (never a torsion
+dependency; .ci/run makes bench/.venv-twisted), and ``requireTwisted()`` skips a test,
+saying why, where there is none. ``PeerProcess`` runs one child (a torsion or Twisted
+PB program, see tests/spread/_peer.py) whose output lines are read by a thread, so
+that every wait for a line is bounded, and which is always killed when the test ends.
+Used by tests/spread/test_twoprocess.py, test_twistedinterop.py and test_hostile.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TWISTED_VENV_PYTHON = ROOT / "bench" / ".venv-twisted" / "bin" / "python"
+PEER = Path(__file__).resolve().with_name("_peer.py")
+
+NO_TWISTED = (
+    "no Python with Twisted found: set TORSION_TWISTED_PYTHON to one, or make "
+    "bench/.venv-twisted (python3 -m venv bench/.venv-twisted && "
+    "bench/.venv-twisted/bin/pip install twisted; .ci/run does this)"
+)
+
+
+def _importsTwisted(python: str) -> bool:
+    try:
+        probe = subprocess.run(
+            [python, "-c", "import twisted.spread.pb"], capture_output=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+@functools.cache
+def twistedPython() -> str | None:
+    """An interpreter that imports Twisted, or None.
+
+    ``$TORSION_TWISTED_PYTHON`` if it is set (it must import Twisted, or the answer is
+    None: a wrong setting should show as a skip with the reason, not as failures),
+    else bench/.venv-twisted's interpreter if it imports Twisted.
+    """
+    chosen = os.environ.get("TORSION_TWISTED_PYTHON")
+    if chosen:
+        return chosen if _importsTwisted(chosen) else None
+    if TWISTED_VENV_PYTHON.exists() and _importsTwisted(str(TWISTED_VENV_PYTHON)):
+        return str(TWISTED_VENV_PYTHON)
+    return None
+
+
+def requireTwisted() -> str:
+    """Twisted's interpreter; skips the calling test, saying why, if there is none."""
+    python = twistedPython()
+    if python is None:
+        chosen = os.environ.get("TORSION_TWISTED_PYTHON")
+        if chosen:
+            pytest.skip(f"TORSION_TWISTED_PYTHON={chosen} does not import twisted.spread.pb")
+        pytest.skip(NO_TWISTED)
+    return python
+
+
+class PeerError(AssertionError):
+    """The peer process said something unexpected, said nothing in time, or exited."""
+
+
+class PeerProcess:
+    """A child process speaking a line protocol on its standard input and output.
+
+    Its standard error goes to a file that the failure messages quote, so a traceback
+    in the child shows in the test's report.
+    """
+
+    def __init__(self, argv: list[str], name: str, cwd: Path | None = None) -> None:
+        self.name = name
+        self.errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # The child imports torsion from this checkout (Twisted's venv has no torsion).
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
+            cwd=str(cwd or ROOT),
+            env=env,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        assert self.process.stdout is not None
+        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        try:
+            for line in stream:
+                self.lines.put(line.rstrip("\n"))
+        except (OSError, ValueError):
+            pass
+        self.lines.put(None)
+
+    def stderr(self) -> str:
+        """What the child wrote to its standard error so far."""
+        self.errors.flush()
+        self.errors.seek(0)
+        text = self.errors.read()
+        self.errors.seek(0, os.SEEK_END)
+        return text
+
+    def readLine(self, timeout: float = 20) -> str:
+        """The next line the child prints (bounded by ``timeout`` seconds)."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise PeerError(
+                f"{self.name} said nothing for {timeout:g} s; its stderr:\n{self.stderr()}"
+            ) from None
+        if line is None:
+            self.lines.put(None)
+            try:
+                code = self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise PeerError(f"{self.name} exited (status {code}); its stderr:\n{self.stderr()}")
+        return line
+
+    def expect(self, prefix: str, timeout: float = 20) -> str:
+        """The next line, which must start with ``prefix``; the rest of it is returned."""
+        line = self.readLine(timeout)
+        if not line.startswith(prefix):
+            raise PeerError(
+                f"{self.name} said {line!r}, expected {prefix!r}...; its stderr:\n"
+                f"{self.stderr()}"
+            )
+        return line[len(prefix) :].strip()
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def ask(self, command: str, prefix: str = "ok", timeout: float = 20) -> str:
+        """Send one command line, return the answer after ``prefix``."""
+        self.send(command)
+        return self.expect(prefix, timeout)
+
+    def kill(self) -> None:
+        """End the child now (SIGKILL), as a peer that vanishes mid-conversation does."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Close its input (a well-behaved child exits), then kill it if it lingers."""
+        try:
+            if self.process.stdin is not None and not self.process.stdin.closed:
+                self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.errors.close()
+
+
+def peerArgv(python: str, framework: str, *args: str) -> list[str]:
+    """The command line of tests/spread/_peer.py under ``python`` for ``framework``."""
+    return [python, str(PEER), framework, *args]
+
+
+def torsionPython() -> str:
+    return sys.executable
