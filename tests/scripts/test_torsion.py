@@ -14,7 +14,7 @@ def test_helpListsTheCommands(runner: Runner) -> None:
     done = runner.torsion("--help")
     assert done.returncode == 0
     assert done.stdout.startswith("Usage: torsion COMMAND [options]\n")
-    for command in ("mktap", "tapconvert", "mkunit"):
+    for command in ("mktap", "tapconvert", "mkunit", "passwd"):
         assert re.search(rf"^  {command} +\S", done.stdout, re.M), command
 
 
@@ -24,7 +24,10 @@ def test_version(runner: Runner) -> None:
 
 def test_aCommandIsNeeded(runner: Runner) -> None:
     assertOneLineError(
-        runner.torsion(), "give a command: mktap, tapconvert or mkunit", status=2, program="torsion"
+        runner.torsion(),
+        "give a command: mktap, tapconvert, mkunit or passwd",
+        status=2,
+        program="torsion",
     )
     assertOneLineError(
         runner.torsion("frobnicate"), "unknown command: frobnicate", status=2, program="torsion"

@@ -3,11 +3,13 @@
     torsion mktap PLUGIN [options]       # a plugin's service saved as PLUGIN.tap
     torsion tapconvert -i IN -o OUT      # between .tap, .tas and .tax (and encrypted)
     torsion mkunit --name NAME ...       # systemd units that run it with torsiond
+    torsion passwd FILE USERNAME         # a hashed password in a --auth file:FILE file
 
 ``torsion --help`` lists the commands, ``torsion COMMAND --help`` their options.
 Running the applications is torsiond's job. Exit status: 0, 1 on failure (one line on
 stderr), 2 for a bad command line.
-Tests: tests/scripts/test_torsion.py, test_mktap.py, test_mkunit.py.
+Tests: tests/scripts/test_torsion.py, test_mktap.py, test_mkunit.py,
+tests/cred/test_passwd.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 
 from torsion.application import app
 from torsion.python import usage
-from torsion.scripts import mktap, mkunit, tapconvert
+from torsion.scripts import mktap, mkunit, passwd, tapconvert
 
 __all__ = ["TorsionOptions", "run"]
 
@@ -43,12 +45,14 @@ class TorsionOptions(usage.Options):
          ".tas and .tax forms, encrypted or not."],
         ["mkunit", None, mkunit.MkunitOptions, "Write systemd units (.service, .socket) "
          "that run an application with torsiond."],
+        ["passwd", None, passwd.PasswdOptions, "Set a user's password, hashed, in a "
+         "password file (for --auth file:FILE)."],
     ]
 
     def postOptions(self) -> None:
         """Require a command."""
         if self.subCommand is None:
-            raise usage.UsageError("give a command: mktap, tapconvert or mkunit")
+            raise usage.UsageError("give a command: mktap, tapconvert, mkunit or passwd")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +75,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             return e.code if isinstance(e.code, int) else 2
     if options.subCommand == "mkunit":
         return mkunit.run(sub, prog=f"{PROGRAM} mkunit")
+    if options.subCommand == "passwd":
+        assert isinstance(sub, passwd.PasswdOptions)
+        return passwd.run(sub, prog=f"{PROGRAM} passwd")
     assert isinstance(sub, mktap.MktapOptions)
     try:
         mktap.makeTap(sub)
