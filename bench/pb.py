@@ -161,8 +161,7 @@ def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
 
 
 MEASURE: net.Measures = {
-    case: (lambda side, settings, info, case=case: measure(case, side, settings))
-    for case in CASES
+    case: (lambda side, settings, info, case=case: measure(case, side, settings)) for case in CASES
 }
 
 # The report's tables: (title, metric, higher is better or None for no ratio, scale, unit).
@@ -280,9 +279,7 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
     for side in wanted:
         if not infos[side]["ok"]:
             print(f"skipping {side}: {infos[side]['reason']}", file=sys.stderr)
-    samples, errors, noisy = runRounds(
-        cases, sides, infos, settings, options.quiet_wait, MEASURE
-    )
+    samples, errors, noisy = runRounds(cases, sides, infos, settings, options.quiet_wait, MEASURE)
     versions: dict[str, str] = {}
     for side in sides:
         versions.update(infos[side].get("versions", {}))
@@ -294,7 +291,13 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
     window = f"; {settings.seconds:g} s measured after {settings.warmup:g} s of warm-up"
     print(
         runHeader(
-            settings.rounds, source, versions, clients + window, started, loadBefore, noisy,
+            settings.rounds,
+            source,
+            versions,
+            clients + window,
+            started,
+            loadBefore,
+            noisy,
             options,
         )
     )

@@ -46,6 +46,7 @@ parser.add_argument("--anonymous", action="store_true", help="serve: allow anony
 parser.add_argument("--user", help="client: log in as this user")
 parser.add_argument("--password", default="", help="client: with this password")
 parser.add_argument("--anonymous-login", action="store_true", help="client: log in anonymously")
+parser.add_argument("--log", action="store_true", help="log to standard error")
 options = parser.parse_args()
 fw = options.framework
 
@@ -62,6 +63,8 @@ checkers: Any = importlib.import_module(f"{fw}.cred.checkers")
 credentials: Any = importlib.import_module(f"{fw}.cred.credentials")
 failure: Any = importlib.import_module(f"{fw}.python.failure")
 implementer = importlib.import_module("zope.interface").implementer
+if options.log:
+    importlib.import_module(f"{fw}.python.log").startLogging(sys.stderr)
 
 
 def say(**fields: Any) -> None:
@@ -281,6 +284,8 @@ def serve() -> None:
             say(id=number, result=None)
         elif what == "stats":
             say(id=number, result=stats())
+        elif what == "imported":
+            say(id=number, result=rest[0] in sys.modules)
         elif what == "finishPending":
             for d in Counts.pending:
                 d.callback(rest[0] if rest else None)

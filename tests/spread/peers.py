@@ -11,14 +11,16 @@ Used by tests/spread/test_twoprocess.py, test_twistedinterop.py and test_hostile
 from __future__ import annotations
 
 import functools
+import json
 import os
 import queue
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -81,12 +83,16 @@ class PeerProcess:
     in the child shows in the test's report.
     """
 
-    def __init__(self, argv: list[str], name: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self, argv: list[str], name: str, cwd: Path | None = None, path: Sequence[str] = ()
+    ) -> None:
         self.name = name
         self.errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        # The child imports torsion from this checkout (Twisted's venv has no torsion).
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        # The child imports torsion from this checkout (Twisted's venv has no torsion),
+        # and whatever else ``path`` names.
+        searched = [*path, str(ROOT), env.get("PYTHONPATH")]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, searched))
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -138,8 +144,7 @@ class PeerProcess:
         line = self.readLine(timeout)
         if not line.startswith(prefix):
             raise PeerError(
-                f"{self.name} said {line!r}, expected {prefix!r}...; its stderr:\n"
-                f"{self.stderr()}"
+                f"{self.name} said {line!r}, expected {prefix!r}...; its stderr:\n{self.stderr()}"
             )
         return line[len(prefix) :].strip()
 
@@ -174,6 +179,71 @@ class PeerProcess:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self.errors.close()
+
+
+class JSONPeer(PeerProcess):
+    """A child speaking tests/spread/_peer.py's JSON lines: requests, answers, events.
+
+    Lines that answer no request in progress (a cache update, a notice to the mind,
+    an answer that came late) are kept in ``events`` in the order they came.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: list[dict[str, Any]] = []
+        self._last = 0
+
+    def message(self, timeout: float = 20) -> dict[str, Any]:
+        line = self.readLine(timeout)
+        try:
+            decoded: dict[str, Any] = json.loads(line)
+        except ValueError:
+            raise PeerError(
+                f"{self.name} said {line!r}, not JSON; stderr:\n{self.stderr()}"
+            ) from None
+        return decoded
+
+    def start(self, what: str, *args: Any) -> int:
+        """Send a request without waiting; its number, for ``answer``."""
+        self._last += 1
+        self.send(json.dumps([what, self._last, *args]))
+        return self._last
+
+    def answer(self, number: int, timeout: float = 20) -> dict[str, Any]:
+        """The answer to request ``number`` (events that come first are kept)."""
+        for event in self.events:
+            if event.get("id") == number:
+                self.events.remove(event)
+                return event
+        while True:
+            got = self.message(timeout)
+            if got.get("id") == number:
+                return got
+            self.events.append(got)
+
+    def request(self, what: str, *args: Any, timeout: float = 20) -> dict[str, Any]:
+        return self.answer(self.start(what, *args), timeout)
+
+    def result(self, what: str, *args: Any, timeout: float = 20) -> Any:
+        """The result of a request that must succeed."""
+        got = self.request(what, *args, timeout=timeout)
+        if "error" in got:
+            raise PeerError(f"{self.name}: {what} {args!r} failed: {got}\n{self.stderr()}")
+        return got["result"]
+
+    def waitEvent(
+        self, matches: Callable[[dict[str, Any]], bool], timeout: float = 20
+    ) -> dict[str, Any]:
+        """The first event (kept or to come) for which ``matches`` is true; it is taken."""
+        for event in self.events:
+            if matches(event):
+                self.events.remove(event)
+                return event
+        while True:
+            got = self.message(timeout)
+            if matches(got):
+                return got
+            self.events.append(got)
 
 
 def peerArgv(python: str, framework: str, *args: str) -> list[str]:
