@@ -19,7 +19,8 @@ fail (a pb.Error or a ValueError), never (an answer that never comes), item (a C
 sent), takeItem (a copy received), store (a Cacheable key/value store, every change
 reaching each observer), set, child (a Referenceable made per call), callBack (calls a
 Referenceable the client sent), stats (live observers, brokers, logins, logouts).
-Wire names of the copied classes are fixed (``ITEM``, ``STORE``), not the module path
+Imported (``tests.spread._peer``), it gives the test process the same classes on
+torsion, without touching the global reactor. Wire names of the copied classes are fixed (``ITEM``, ``STORE``), not the module path
 of this script, so that both frameworks and the test process agree on them.
 Tests: tests/spread/test_twoprocess.py, test_twistedinterop.py, test_hostile.py.
 """
@@ -37,34 +38,34 @@ from typing import Any
 ITEM = "torsion.tests.peer.Item"
 STORE = "torsion.tests.peer.Store"
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-parser.add_argument("framework", choices=["torsion", "twisted"])
-parser.add_argument("role", choices=["serve", "client"])
-parser.add_argument("port", nargs="?", type=int, default=0)
-parser.add_argument("--users", default="", help="NAME:PASSWORD,... (serve: log in through cred)")
-parser.add_argument("--anonymous", action="store_true", help="serve: allow anonymous logins")
-parser.add_argument("--user", help="client: log in as this user")
-parser.add_argument("--password", default="", help="client: with this password")
-parser.add_argument("--anonymous-login", action="store_true", help="client: log in anonymously")
-parser.add_argument("--log", action="store_true", help="log to standard error")
-options = parser.parse_args()
-fw = options.framework
-
-if fw == "torsion":
-    from torsion.internet import default
-
-    default.install()
-reactor: Any = importlib.import_module(f"{fw}.internet.reactor")
+# Run as a script, the first argument picks the framework; imported (by the tests, for
+# the same classes in the test process), it is torsion.
+FRAMEWORK = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else "torsion"
+fw = FRAMEWORK
 defer: Any = importlib.import_module(f"{fw}.internet.defer")
 error: Any = importlib.import_module(f"{fw}.internet.error")
 pb: Any = importlib.import_module(f"{fw}.spread.pb")
 portal: Any = importlib.import_module(f"{fw}.cred.portal")
 checkers: Any = importlib.import_module(f"{fw}.cred.checkers")
 credentials: Any = importlib.import_module(f"{fw}.cred.credentials")
-failure: Any = importlib.import_module(f"{fw}.python.failure")
 implementer = importlib.import_module("zope.interface").implementer
-if options.log:
-    importlib.import_module(f"{fw}.python.log").startLogging(sys.stderr)
+# Set by main(): the command line and the (global) reactor.
+options: Any = None
+reactor: Any = None
+
+
+def parseArguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("framework", choices=["torsion", "twisted"])
+    parser.add_argument("role", choices=["serve", "client"])
+    parser.add_argument("port", nargs="?", type=int, default=0)
+    parser.add_argument("--users", default="", help="NAME:PASSWORD,... (serve: log in via cred)")
+    parser.add_argument("--anonymous", action="store_true", help="serve: allow anonymous logins")
+    parser.add_argument("--user", help="client: log in as this user")
+    parser.add_argument("--password", default="", help="client: with this password")
+    parser.add_argument("--anonymous-login", action="store_true", help="client: log in anonymously")
+    parser.add_argument("--log", action="store_true", help="log to standard error")
+    return parser.parse_args()
 
 
 def say(**fields: Any) -> None:
@@ -261,19 +262,25 @@ class CountingBroker(pb.Broker):  # type: ignore[misc]
         super().connectionLost(reason)
 
 
-def serve() -> None:
-    if options.users or options.anonymous:
-        users = {}
-        for pair in filter(None, options.users.split(",")):
+def serverFactory(users: str = "", anonymous: bool = False) -> Any:
+    """The server's factory: the Root, or (given users or anonymous) a Portal to Users."""
+    if users or anonymous:
+        accounts = {}
+        for pair in filter(None, users.split(",")):
             name, _, password = pair.partition(":")
-            users[name] = password.encode()
-        checkerList = [checkers.InMemoryUsernamePasswordDatabaseDontUse(**users)]
-        if options.anonymous:
+            accounts[name] = password.encode()
+        checkerList = [checkers.InMemoryUsernamePasswordDatabaseDontUse(**accounts)]
+        if anonymous:
             checkerList.append(checkers.AllowAnonymousAccess())
         factory = pb.PBServerFactory(portal.Portal(Realm(), checkerList))
     else:
         factory = pb.PBServerFactory(Root())
     factory.protocol = CountingBroker
+    return factory
+
+
+def serve() -> None:
+    factory = serverFactory(options.users, options.anonymous)
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     say(port=port.getHost().port)
 
@@ -411,7 +418,21 @@ def control(command: Any) -> None:
     reactor.run(installSignalHandlers=False)
 
 
-if options.role == "serve":
-    serve()
-else:
-    client()
+def main() -> None:
+    global options, reactor
+    options = parseArguments()
+    if fw == "torsion":
+        from torsion.internet import default
+
+        default.install()
+    reactor = importlib.import_module(f"{fw}.internet.reactor")
+    if options.log:
+        importlib.import_module(f"{fw}.python.log").startLogging(sys.stderr)
+    if options.role == "serve":
+        serve()
+    else:
+        client()
+
+
+if __name__ == "__main__":
+    main()
