@@ -20,8 +20,9 @@ sent), takeItem (a copy received), store (a Cacheable key/value store, every cha
 reaching each observer), set, child (a Referenceable made per call), callBack (calls a
 Referenceable the client sent), stats (live observers, brokers, logins, logouts).
 Imported (``tests.spread._peer``), it gives the test process the same classes on
-torsion, without touching the global reactor. Wire names of the copied classes are fixed (``ITEM``, ``STORE``), not the module path
-of this script, so that both frameworks and the test process agree on them.
+torsion, without touching the global reactor. Wire names of the copied classes are
+fixed (``ITEM``, ``STORE``), not the module path of this script, so that both
+frameworks and the test process agree on them.
 Tests: tests/spread/test_twoprocess.py, test_twistedinterop.py, test_hostile.py.
 """
 
