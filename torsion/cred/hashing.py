@@ -210,8 +210,6 @@ class Argon2idHasher(PasswordHasher):
     def verify(self, password: bytes | str, hashed: bytes | str) -> bool:
         text = _text(hashed)
         parts = text.split("$")
-        if len(parts) == 5 and parts[1] == "argon2id":
-            parts.insert(2, "v=16")  # the PHC form may leave the version out (1.0)
         if len(parts) != 6 or parts[0] or parts[1] != "argon2id":
             raise HashError("an argon2id hash looks like $argon2id$v=19$m=65536,t=3,p=4$SALT$HASH")
         if parts[2] != "v=19":

@@ -17,6 +17,7 @@ Tests: tests/cred/test_strcred.py.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, TextIO
 
@@ -118,9 +119,20 @@ class AuthOptionMixin:
     supportedInterfaces: Any = None
     authOutput: TextIO | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._cred()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Options subclasses dict, whose __init__ does not call on along the MRO, so a
+        # mixin's own __init__ would be skipped in Twisted's order of bases
+        # (usage.Options, AuthOptionMixin): each subclass's __init__ is wrapped instead,
+        # so that the two keys exist from the start, whatever the order.
+        super().__init_subclass__(**kwargs)
+        original = cls.__init__
+
+        @functools.wraps(original)
+        def withCredKeys(self: AuthOptionMixin, *args: Any, **kw: Any) -> None:
+            original(self, *args, **kw)
+            self._cred()
+
+        setattr(cls, "__init__", withCredKeys)  # noqa: B010
 
     def _cred(self) -> dict[str, Any]:
         options: dict[str, Any] = self  # type: ignore[assignment]

@@ -311,8 +311,8 @@ class BananaDecoder:
 
     __slots__ = (
         "_broken",
-        "_count",
         "_current",
+        "_left",
         "_need",
         "_pending",
         "_pendingBytes",
@@ -345,9 +345,9 @@ class BananaDecoder:
         self._pending: list[bytes] = []
         self._pendingBytes = 0
         self._need = 0
-        # The list being filled, how many elements it will have, and its parents.
+        # The list being filled, how many elements it still lacks, and its parents.
         self._current: list[Any] | None = None
-        self._count = 0
+        self._left = 0
         self._stack: list[tuple[list[Any], int]] = []
         # Bytes of the incomplete top-level expression already parsed.
         self._spent = 0
@@ -401,26 +401,23 @@ class BananaDecoder:
         spent = self._spent
         stack = self._stack
         cur = self._current
-        count = self._count
+        left = self._left
         sizeLimit = self.sizeLimit
         prefixLimit = self.prefixLimit
         vocabulary = self.vocabulary
         item: Any
         while pos < end:
             start = pos
-            b = buf[pos]
-            if b >= 0x80:
+            n = buf[pos]
+            pos += 1
+            if n >= 0x80:
+                kind = n
                 n = 0
-                kind = b
+            elif pos < end and buf[pos] >= 0x80:
+                kind = buf[pos]
                 pos += 1
-            elif pos + 1 < end and buf[pos + 1] >= 0x80:
-                n = b
-                kind = buf[pos + 1]
-                pos += 2
             else:
-                n = b
                 shift = 7
-                pos += 1
                 kind = _MISSING
                 while pos < end:
                     b = buf[pos]
@@ -451,8 +448,6 @@ class BananaDecoder:
                     raise BananaError(f"a string of {n} bytes is over the limit of {sizeLimit}")
                 item = buf[pos:stop]
                 pos = stop
-            elif kind == 0x81:  # INT
-                item = n
             elif kind == 0x80:  # LIST
                 if n:
                     if n > sizeLimit:
@@ -464,9 +459,9 @@ class BananaDecoder:
                             raise BananaError(
                                 f"lists nested deeper than the limit of {self.depthLimit}"
                             )
-                        stack.append((cur, count))
+                        stack.append((cur, left))
                     cur = []
-                    count = n
+                    left = n
                     continue
                 item = []
             elif kind == 0x87:  # VOCAB
@@ -478,7 +473,9 @@ class BananaDecoder:
                 item = vocabulary.get(n)
                 if item is None:
                     raise BananaError(f"the vocabulary has no word number {n}")
-            elif kind == 0x83:  # NEG
+            elif kind == 0x81 or kind == 0x85:  # INT, LONGINT
+                item = n
+            elif kind == 0x83 or kind == 0x86:  # NEG, LONGNEG
                 item = -n
             elif kind == 0x84:  # FLOAT
                 if pos + 8 > end:
@@ -487,26 +484,23 @@ class BananaDecoder:
                     break
                 item = _unpackFloat(buf, pos)[0]
                 pos += 8
-            elif kind == 0x85:  # LONGINT
-                item = n
-            elif kind == 0x86:  # LONGNEG
-                item = -n
             else:
                 raise BananaError(f"unknown Banana type byte 0x{kind:02x}")
             if cur is not None:
                 cur.append(item)
-                if len(cur) < count:
+                left -= 1
+                if left:
                     continue
-                while True:
-                    item = cur
-                    if stack:
-                        cur, count = stack.pop()
-                        cur.append(item)
-                        if len(cur) < count:
-                            break
-                    else:
-                        cur = None
+                item = cur
+                while stack:
+                    cur, left = stack.pop()
+                    cur.append(item)
+                    left -= 1
+                    if left:
                         break
+                    item = cur
+                else:
+                    cur = None
                 if cur is not None:
                     continue
             size = spent + pos - exprStart
@@ -528,7 +522,7 @@ class BananaDecoder:
                 raise self._tooLong(spent + end - pos)
         self._spent = spent
         self._current = cur
-        self._count = count
+        self._left = left
         return out
 
     def _tooLong(self, size: int) -> BananaError:

@@ -390,6 +390,10 @@ class Unjellyable:
 
     def setStateFor(self, unjellier: _Unjellier, state: Any) -> None:
         """Take the unjellied state; by default it becomes ``__dict__``."""
+        if type(state) is not dict:
+            raise MalformedJelly(
+                f"the state of a {qual(type(self))} must be a dict, not {type(state).__name__}"
+            )
         self.__dict__ = state
 
     def unjellyFor(self, unjellier: _Unjellier, jellyList: Sexp) -> Any:
@@ -845,7 +849,9 @@ class _Unjellier:
         """
         taster = self.taster
         parts = name.split(".")
-        if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        if len(parts) >= 2 and not all(part.isidentifier() for part in parts):
+            raise InsecureJelly(refusal)
+        if len(parts) < 2:
             raise InsecureJelly(
                 f"unknown jelly type {name!r}: it is not a basic type, nor registered with "
                 "setUnjellyableForClass, nor a module-qualified class name"
