@@ -26,7 +26,7 @@ import sys
 from typing import Any
 
 from torsion.cred.credentials import Anonymous, UsernamePassword
-from torsion.internet import defer, endpoints, task
+from torsion.internet import defer, endpoints, error, task
 from torsion.spread import pb
 from torsion.tap.pb import RemoteKeyValueStore
 
@@ -58,14 +58,18 @@ def show(value: Any) -> str:
 async def main(reactor: Any, argv: list[str]) -> None:
     options = parseArguments(argv)
     factory = pb.PBClientFactory()
-    await endpoints.clientFromString(reactor, options.connect).connect(factory)
     if options.user is None:
         credentials: Any = Anonymous()
     else:
         credentials = UsernamePassword(options.user, options.password)
     try:
+        await endpoints.clientFromString(reactor, options.connect).connect(factory)
         user = await factory.login(credentials)
         await run(user, options)
+    except (pb.RemoteError, pb.Error, error.ConnectError, error.ConnectionLost) as e:
+        # What the server refused (a failed login, a read-only store) or a lost
+        # connection: a message for the user, not a traceback.
+        raise SystemExit(f"kvclient: {e}") from None
     finally:
         factory.disconnect()
 
