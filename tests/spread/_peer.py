@@ -124,10 +124,18 @@ pb.setUnjellyableForClass(ITEM, Item)
 
 
 class Counts:
-    brokers = 0
+    """What the server side has now: live brokers, logins, logouts, unanswered calls."""
+
+    live: list[Any] = []
     logins: list[str] = []
     logouts = 0
     pending: list[Any] = []
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.live, cls.logins, cls.logouts, cls.pending = [], [], 0, []
+        STORE_OBJECT.data.clear()
+        STORE_OBJECT.observers.clear()
 
 
 class Store(pb.Cacheable):  # type: ignore[misc]
@@ -167,7 +175,7 @@ class Child(pb.Referenceable):  # type: ignore[misc]
 def stats() -> dict[str, Any]:
     return {
         "observers": len(STORE_OBJECT.observers),
-        "brokers": Counts.brokers,
+        "brokers": len(Counts.live),
         "logins": Counts.logins,
         "logouts": Counts.logouts,
         "pending": len(Counts.pending),
@@ -255,11 +263,12 @@ class Realm:
 
 class CountingBroker(pb.Broker):  # type: ignore[misc]
     def connectionMade(self) -> None:
-        Counts.brokers += 1
+        Counts.live.append(self)
         super().connectionMade()
 
     def connectionLost(self, reason: Any) -> None:
-        Counts.brokers -= 1
+        if self in Counts.live:
+            Counts.live.remove(self)
         super().connectionLost(reason)
 
 
@@ -292,6 +301,10 @@ def serve() -> None:
             say(id=number, result=None)
         elif what == "stats":
             say(id=number, result=stats())
+        elif what == "dropAll":
+            for broker in list(Counts.live):
+                broker.transport.loseConnection()
+            say(id=number, result=None)
         elif what == "imported":
             say(id=number, result=rest[0] in sys.modules)
         elif what == "finishPending":

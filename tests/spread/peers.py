@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -80,13 +81,21 @@ class PeerProcess:
     """A child process speaking a line protocol on its standard input and output.
 
     Its standard error goes to a file that the failure messages quote, so a traceback
-    in the child shows in the test's report.
+    in the child shows in the test's report. Given ``spin`` (say, ``lambda:
+    reactor.iterate(0.01)``), every wait for a line calls it until the line comes, so
+    that a reactor in the test process keeps running meanwhile.
     """
 
     def __init__(
-        self, argv: list[str], name: str, cwd: Path | None = None, path: Sequence[str] = ()
+        self,
+        argv: list[str],
+        name: str,
+        cwd: Path | None = None,
+        path: Sequence[str] = (),
+        spin: Callable[[], object] | None = None,
     ) -> None:
         self.name = name
+        self.spin = spin
         self.errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # The child imports torsion from this checkout (Twisted's venv has no torsion),
@@ -122,10 +131,24 @@ class PeerProcess:
         self.errors.seek(0, os.SEEK_END)
         return text
 
+    def _nextLine(self, timeout: float) -> str | None:
+        if self.spin is None:
+            return self.lines.get(timeout=timeout)
+        # Keep this process's reactor turning while waiting: the child may be waiting
+        # for it (a server in the test process answering the child's call).
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.lines.get_nowait()
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise
+                self.spin()
+
     def readLine(self, timeout: float = 20) -> str:
         """The next line the child prints (bounded by ``timeout`` seconds)."""
         try:
-            line = self.lines.get(timeout=timeout)
+            line = self._nextLine(timeout)
         except queue.Empty:
             raise PeerError(
                 f"{self.name} said nothing for {timeout:g} s; its stderr:\n{self.stderr()}"

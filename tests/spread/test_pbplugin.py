@@ -65,9 +65,7 @@ def fired(d: defer.Deferred[Any]) -> Any:
 
 def login(options: kv.Options, creds: Any) -> kv.KeyValueUser:
     store = kv.KeyValueStore(int(options["max-keys"]))
-    interface, avatar, _ = fired(
-        kv.makePortal(options, store).login(creds, None, pb.IPerspective)
-    )
+    interface, avatar, _ = fired(kv.makePortal(options, store).login(creds, None, pb.IPerspective))
     assert interface is pb.IPerspective
     assert isinstance(avatar, kv.KeyValueUser)
     return avatar
