@@ -187,10 +187,11 @@ class PeerTests:
         server.result("set", "before", 1)
         store = wait(pbReactor, root.callRemote("store"))
         assert isinstance(store, _peer.RemoteStore) and store.data == {"before": 1}
+        data = store.data
         server.result("set", "color", "blue")
-        runUntil(pbReactor, lambda: store.data.get("color") == "blue", 10)
+        runUntil(pbReactor, lambda: data.get("color") == "blue", 10)
         wait(pbReactor, root.callRemote("set", "mine", [1, 2]))
-        runUntil(pbReactor, lambda: store.data.get("mine") == [1, 2], 10)
+        runUntil(pbReactor, lambda: data.get("mine") == [1, 2], 10)
         assert server.result("stats")["observers"] == 1
         # Dropping the last reference to the copy tells the owner to stop updating it.
         del store
@@ -211,7 +212,7 @@ class PeerTests:
             assert "keeps to itself" not in failure.getErrorMessage()
         failure = failureOf(pbReactor, root.callRemote("noSuchMethod"))
         assert failure.check(self.remoteName("spread.flavors.NoSuchMethod")) is not None
-        with pytest.raises(pb.RemoteError, match="you asked for a pb.Error"):
+        with pytest.raises(pb.RemoteError, match=r"you asked for a pb\.Error"):
             wait(pbReactor, root.callRemote("fail", "pb"))
 
     def test_loginWithAGoodPasswordGivesThePerspective(self, pbReactor: Any, spawn: Any) -> None:
