@@ -441,7 +441,7 @@ def main() -> None:
         default.install()
     reactor = importlib.import_module(f"{fw}.internet.reactor")
     if options.log:
-        importlib.import_module(f"{fw}.python.log").startLogging(sys.stderr)
+        importlib.import_module(f"{fw}.python.log").startLogging(sys.stderr, setStdout=False)
     if options.role == "serve":
         serve()
     else:

@@ -203,9 +203,10 @@ class RawClient:
         return kept
 
     def handshake(self) -> None:
-        """Take the server's dialects, choose pb, and say which PB version this is."""
+        """Take the server's dialects, choose pb, and trade PB versions (6) with it."""
         assert self.expressions(1) == [[b"pb", b"none"]]
         self.sock.sendall(encode(b"pb") + encode([b"version", 6]))
+        assert self.expressions(1) == [[b"version", 6]]
 
     def closedByServer(self, timeout: float = 10) -> bool:
         """Whether the server closes this connection within ``timeout`` seconds."""
@@ -340,7 +341,8 @@ def test_fuzzedBananaNeverHarmsTheServer(hostile: Hostile, raw: RawClient, seed:
     raw.closedByServer(timeout=0.5)
 
 
-# Jelly that names what must never be imported, looked up or run from the wire.
+# Jelly that names what must never be imported, looked up or run from the wire, and
+# references to objects that the server never sent.
 FORBIDDEN = {
     "os.system as a function": [b"function", b"os.system"],
     "a canary function": [b"function", b"canarymod.boom"],
@@ -355,27 +357,90 @@ FORBIDDEN = {
     ],
     "os.system as a type tag": [b"os.system", b"touch ran"],
     "a persistent id": [b"persistent", b"canarymod"],
-    "an unseen reference": [b"dereference", 12345],
-    "a remote reference the server never sent": [b"remote", 777],
+    "an unseen dereference": [b"dereference", 12345],
+    "an object the server never sent": [b"local", 999],
+    "a cache the server never sent": [b"lcache", 999],
 }
+REFUSALS = (b"InsecureJelly", b"MalformedJelly", b"ProtocolError")
+
+
+def failureType(sexp: Any) -> bytes:
+    """The remote type name in a jellied CopyableFailure (``[name, [dictionary, ...]]``)."""
+    for key, value in sexp[1][1:]:
+        if key == [b"unicode", b"type"]:
+            return bytes(value)
+    raise AssertionError(f"no type in {sexp!r:.300}")
+
+
+def refusedOrDropped(raw: RawClient, requestId: int) -> bytes | None:
+    """The type of the error answering ``requestId``, or None if the server hung up."""
+    try:
+        answers = raw.expressions(1, timeout=10)
+    except (ConnectionError, OSError):
+        return None
+    (answer,) = answers
+    assert answer[:2] == [b"error", requestId], answer
+    return failureType(answer[2])
 
 
 @pytest.mark.parametrize("expression", FORBIDDEN.values(), ids=list(FORBIDDEN))
 def test_forbiddenJellyIsRefused(hostile: Hostile, raw: RawClient, expression: Any) -> None:
+    """The call fails with the reason (or the connection goes); nothing is imported or run.
+
+    After a refused call the same connection still answers honest calls: only what
+    the peer sent was refused, not the peer (the ``raw`` fixture then checks the
+    other client and the canary).
+    """
+    raw.handshake()
+    raw.sock.sendall(encode(message(7, b"echo", expression)))
+    refusal = refusedOrDropped(raw, 7)
+    if refusal is not None:
+        assert refusal.endswith(REFUSALS), refusal
+        raw.sock.sendall(encode(message(8, b"echo", 5)))
+        assert raw.expressions(1) == [[b"answer", 8, 5]]
+
+
+def test_forbiddenJellyInsideAnHonestValueIsRefused(hostile: Hostile, raw: RawClient) -> None:
+    raw.handshake()
+    buried = [b"list", 1, [b"dictionary", [b"k", [b"tuple", [b"module", b"canarymod"]]]]]
+    raw.sock.sendall(encode(message(3, b"echo", buried)))
+    refusal = refusedOrDropped(raw, 3)
+    assert refusal is None or refusal.endswith(REFUSALS)
+
+
+def test_protocolNonsenseIsIgnoredOrRefused(hostile: Hostile, raw: RawClient) -> None:
+    """Answers to calls never made, references and caches never given, unknown objects."""
+    raw.handshake()
+    nonsense = [
+        [b"decref", 424242],
+        [b"decache", 5],
+        [b"uncache", 5],
+        [b"answer", 99, 1],
+        [b"error", 98, 1],
+        [b"message", 3, 77, b"echo", 1, [b"tuple"], [b"dictionary"]],
+        [b"cachemessage", 4, 55, b"set", 1, [b"tuple"], [b"dictionary"]],
+        [b"noSuchCommand", 1],
+    ]
+    raw.sock.sendall(b"".join(encode(sexp) for sexp in nonsense))
+    raw.sock.sendall(encode(message(9, b"echo", b"after the nonsense")))
+    deadline = time.monotonic() + 10
+    seen: list[Any] = []
+    while [b"answer", 9, b"after the nonsense"] not in seen:
+        assert time.monotonic() < deadline, f"no answer after the nonsense; got {seen}"
+        seen += raw.expressions(1)
+    errors = {sexp[1]: failureType(sexp[2]) for sexp in seen if sexp[0] == b"error"}
+    assert set(errors) == {3, 4}, seen
+    assert [b"didNotUnderstand", b"noSuchCommand"] in seen
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="torsion.spread.pb answers a call whose arguments are forbidden jelly with "
+    "InsecureJelly but does not log it (reported to the lead)",
+)
+def test_forbiddenJellyIsLogged(hostile: Hostile, raw: RawClient) -> None:
     raw.handshake()
     mark = len(hostile.server.stderr())
-    raw.sock.sendall(encode(message(7, b"echo", expression)))
-    try:
-        answers = raw.expressions(1, timeout=10)
-    except ConnectionError:
-        answers = []
-    if answers:
-        # Refused as that call's error; the connection may stay for honest calls.
-        (answer,) = answers
-        assert answer[:2] == [b"error", 7], answer
-        raw.sock.sendall(encode(message(8, b"echo", 5)))
-        try:
-            assert raw.expressions(1) == [[b"answer", 8, 5]]
-        except ConnectionError:
-            pass
-    waitForLog(hostile, mark, [str(raw.localPort)])
+    raw.sock.sendall(encode(message(7, b"echo", FORBIDDEN["os.system as a function"])))
+    refusedOrDropped(raw, 7)
+    waitForLog(hostile, mark, ["os.system"], timeout=3)
