@@ -178,3 +178,35 @@ def test_twistedsHashHook(tmp_path: Path) -> None:
 def test_anEmptySeparatorIsRefused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must not be empty"):
         FilePasswordDB(tmp_path / "x", delim="")
+
+
+def test_anUnknownNameInAFileOfHashesCostsAHashCheck(
+    tmp_path: Path, poolReactor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from torsion.cred import checkers
+
+    checked: list[Any] = []
+    original = checkers._verifyOrDummy
+
+    def counting(password: bytes, hashed: str | None) -> bool:
+        checked.append(hashed)
+        return original(password, hashed)
+
+    monkeypatch.setattr(checkers, "_verifyOrDummy", counting)
+    monkeypatch.setattr(checkers, "_dummyHash", hashing.hashPassword("x", FAST_HASHERS["scrypt"]))
+    hashedFile, clearFile = tmp_path / "hashed", tmp_path / "clear"
+    hashedFile.write_text(f"alice:{hashing.hashPassword('pw', FAST_HASHERS['scrypt'])}\n")
+    clearFile.write_text("alice:pw\n")
+    creds = UsernamePassword("nobody", "pw")
+    assert refused(
+        outcome(poolReactor, FilePasswordDB(hashedFile, reactor=poolReactor).requestAvatarId(creds))
+    )
+    assert checked == [None]
+    assert refused(result(FilePasswordDB(clearFile).requestAvatarId(creds)))
+    assert checked == [None]
+
+
+def test_twistedsOtherName() -> None:
+    from torsion.cred.checkers import OnDiskUsernamePasswordDatabase
+
+    assert OnDiskUsernamePasswordDatabase is FilePasswordDB

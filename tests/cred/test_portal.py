@@ -171,3 +171,15 @@ def test_listCredentialsInterfaces() -> None:
         *InMemoryUsernamePasswordDatabaseDontUse.credentialInterfaces,
         *AllowAnonymousAccess.credentialInterfaces,
     }
+
+
+def test_theErrorsHierarchy() -> None:
+    from torsion.cred.error import LoginDenied, LoginFailed, Unauthorized
+
+    assert issubclass(UnauthorizedLogin, LoginFailed) and issubclass(
+        UnauthorizedLogin, Unauthorized
+    )
+    assert issubclass(UnhandledCredentials, LoginFailed)
+    assert issubclass(UnhandledCredentials, UnauthorizedLogin)
+    assert issubclass(LoginDenied, LoginFailed) and not issubclass(LoginDenied, UnauthorizedLogin)
+    assert str(UnauthorizedLogin("custom")) == "custom"

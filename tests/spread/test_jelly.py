@@ -169,11 +169,11 @@ def test_twistedsInfinityDecimalIsRead() -> None:
 
 
 def test_timeZonesAreRefusedWithAnExplanation() -> None:
-    aware = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    aware = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
     with pytest.raises(NotImplementedError, match="time zone"):
         jelly.jelly(aware)
     with pytest.raises(NotImplementedError, match="time zone"):
-        jelly.jelly(datetime.time(1, tzinfo=datetime.timezone.utc))
+        jelly.jelly(datetime.time(1, tzinfo=datetime.UTC))
 
 
 def test_subclassesOfBasicTypesAreInstances() -> None:
@@ -317,6 +317,9 @@ def test_instanceNotAllowedIsUnpersistableOnTheWay() -> None:
         b"unpersistable",
         f"instance of class {__name__}.Point deemed insecure".encode(),
     ]
+    point = Point(1, 2)
+    sexp = jelly.jelly([point, point])
+    assert sexp[1][0] == b"reference" and sexp[2] == [b"dereference", 1]
     back = roundTrip([Point(1, 2)])
     assert back == [
         Unpersistable(f"Unpersistable data: instance of class {__name__}.Point deemed insecure")
@@ -541,6 +544,12 @@ def test_persistentStoreAndLoad() -> None:
     ]
     back = jelly.unjelly(sexp, persistentLoad=lambda pid, unjellier: stored[pid])
     assert back[0] is point
+    # An instance met twice is stored once, as Twisted does.
+    assert jelly.jelly([point, point], persistentStore=store) == [
+        b"list",
+        [b"reference", 1, [b"persistent", b"p1"]],
+        [b"dereference", 1],
+    ]
 
 
 def test_persistentIdWithoutLoaderIsRefused() -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "HashedPasswordChecker",
     "ICredentialsChecker",
     "InMemoryUsernamePasswordDatabaseDontUse",
+    "OnDiskUsernamePasswordDatabase",
     "PasswordFileError",
 ]
 
@@ -441,3 +442,7 @@ class FilePasswordDB:
 
     def __repr__(self) -> str:
         return f"<FilePasswordDB {self.filename!r}>"
+
+
+# Twisted's other name for it.
+OnDiskUsernamePasswordDatabase = FilePasswordDB

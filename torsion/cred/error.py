@@ -8,10 +8,24 @@ Tests: tests/cred/test_portal.py, test_checkers.py.
 
 from __future__ import annotations
 
-__all__ = ["LoginDenied", "LoginFailed", "UnauthorizedLogin", "UnhandledCredentials"]
+__all__ = [
+    "LoginDenied",
+    "LoginFailed",
+    "Unauthorized",
+    "UnauthorizedLogin",
+    "UnhandledCredentials",
+]
 
 
-class UnauthorizedLogin(Exception):
+class Unauthorized(Exception):
+    """Access was refused (the general kind, of which a refused login is one)."""
+
+
+class LoginFailed(Exception):
+    """A login did not give an avatar: the base of the login errors."""
+
+
+class UnauthorizedLogin(LoginFailed, Unauthorized):
     """The credentials were not accepted: unknown user, wrong password, or refused."""
 
     def __str__(self) -> str:
@@ -19,15 +33,15 @@ class UnauthorizedLogin(Exception):
 
 
 class UnhandledCredentials(UnauthorizedLogin):
-    """No checker of the portal accepts this kind of credentials (a server set-up error)."""
+    """No checker of the portal handles this kind of credentials (a set-up error).
+
+    Twisted derives it from LoginFailed only; torsion also from UnauthorizedLogin, so
+    that a protocol which catches UnauthorizedLogin refuses such a login as well.
+    """
 
     def __str__(self) -> str:
         return Exception.__str__(self) or "no checker handles these credentials"
 
 
-class LoginFailed(Exception):
-    """The login could not be completed (the realm failed), as opposed to refused."""
-
-
 class LoginDenied(LoginFailed):
-    """The realm refused an avatar to an authenticated user."""
+    """The realm refused an avatar to a user whose credentials were good."""

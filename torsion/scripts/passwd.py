@@ -137,9 +137,13 @@ def run(
     options: PasswdOptions,
     prog: str = "torsion passwd",
     stdin: TextIO | None = None,
-    prompt: Callable[[str], str] = getpass.getpass,
+    prompt: Callable[[str], str] | None = None,
 ) -> int:
-    """Do what ``options`` (parsed PasswdOptions) say; return the exit status."""
+    """Do what ``options`` (parsed PasswdOptions) say; return the exit status.
+
+    The password comes from ``prompt`` (default: getpass.getpass, on the terminal) or,
+    with --stdin, from ``stdin`` (default: sys.stdin).
+    """
     filename, username = options["filename"], options["username"]
     try:
         if options["delete"]:
@@ -148,7 +152,11 @@ def run(
                 return 1
             print(f"Removed {username!r} from {filename}.")
             return 0
-        password = _readPassword(options, stdin if stdin is not None else sys.stdin, prompt)
+        password = _readPassword(
+            options,
+            stdin if stdin is not None else sys.stdin,
+            prompt if prompt is not None else getpass.getpass,
+        )
         hashed = hashing.hashPassword(password, options["scheme"])
         existed = setPassword(filename, username, hashed)
     except (ValueError, EOFError) as e:

@@ -91,7 +91,14 @@ _unpackFloat = struct.Struct("!d").unpack_from
 
 
 class BananaError(Exception):
-    """Bytes that are not Banana, or that break a limit; or a value Banana cannot send."""
+    """Bytes that are not Banana, or that break a limit; or a value Banana cannot send.
+
+    Raised by a decoder, it carries in ``expressions`` the whole expressions that the
+    bytes before the bad ones completed in that call, so that what is delivered does
+    not depend on where the stream was cut.
+    """
+
+    expressions: list[Any] = []
 
 
 def _b128(integer: int) -> bytes:
@@ -305,8 +312,9 @@ class BananaDecoder:
 
     ``feed`` raises BananaError for bytes that are not Banana (an unknown type byte, a
     VOCAB element without a vocabulary or with an unknown number) and for a broken
-    limit; the decoder is then broken for good, since a byte stream cannot be put
-    back in step: every later ``feed`` raises BananaError too.
+    limit, with the expressions completed before the bad bytes in its
+    ``expressions``; the decoder is then broken for good, since a byte stream cannot
+    be put back in step: every later ``feed`` raises BananaError too.
     """
 
     __slots__ = (
@@ -381,9 +389,11 @@ class BananaDecoder:
             self._need = 0
         elif not data:
             return []
+        out: list[Any] = []
         try:
-            return self._parse(data, maxExpressions)
+            return self._parse(data, maxExpressions, out)
         except BananaError as e:
+            e.expressions = out
             self._broken = str(e)
             self._pending = []
             self._pendingBytes = 0
@@ -391,8 +401,7 @@ class BananaDecoder:
             self._current = None
             raise
 
-    def _parse(self, buf: bytes, maxExpressions: int) -> list[Any]:
-        out: list[Any] = []
+    def _parse(self, buf: bytes, maxExpressions: int, out: list[Any]) -> list[Any]:
         end = len(buf)
         pos = 0
         exprStart = 0
@@ -449,16 +458,14 @@ class BananaDecoder:
                 item = buf[pos:stop]
                 pos = stop
             elif kind == 0x80:  # LIST
+                if cur is not None and len(stack) + 2 > self.depthLimit:
+                    raise BananaError(f"lists nested deeper than the limit of {self.depthLimit}")
                 if n:
                     if n > sizeLimit:
                         raise BananaError(
                             f"a list of {n} elements is over the limit of {sizeLimit}"
                         )
                     if cur is not None:
-                        if len(stack) + 2 > self.depthLimit:
-                            raise BananaError(
-                                f"lists nested deeper than the limit of {self.depthLimit}"
-                            )
                         stack.append((cur, left))
                     cur = []
                     left = n

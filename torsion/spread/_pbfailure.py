@@ -151,7 +151,7 @@ def _text(value: object, default: str = "") -> str:
     return value[:_TEXT_LIMIT]
 
 
-class CopiedFailure(RemoteCopy, Failure):  # type: ignore[misc]
+class CopiedFailure(RemoteCopy, Failure):
     """A Failure that happened on the peer: ``check`` it by class or qualified name.
 
     ``type`` is the remote type's qualified name (a str), ``value`` a RemoteError,
@@ -250,6 +250,10 @@ def failureForPeer(broker: Any, fail: Failure, unsafeTracebacks: bool) -> Any:
     try:
         return broker.serialize(copyable)
     except Exception:
-        _log.failure("{protocol}: could not jelly an error", level=LogLevel.error, protocol=broker.logPrefix())
+        _log.failure(
+            "{protocol}: could not jelly an error",
+            level=LogLevel.error,
+            protocol=broker.logPrefix(),
+        )
         fallback = CopyableFailure(Error("the remote error could not be sent"))
         return broker.serialize(fallback)

@@ -23,6 +23,7 @@ from typing import Any
 
 from zope.interface import implementer
 
+from torsion.cred.credentials import IUsernameHashedPassword, IUsernameMD5Password
 from torsion.spread.flavors import Referenceable, _lookup
 from torsion.spread.interfaces import IJellyable, IPBRoot, IPerspective
 
@@ -61,7 +62,7 @@ Avatar.__module__ = "torsion.spread.pb"
 class AsReferenceable(Referenceable):
     """Make ``object`` callable over PB through its ``<messageType>MessageReceived`` method."""
 
-    def __init__(self, object: Any, messageType: str = "remote") -> None:  # noqa: A002
+    def __init__(self, object: Any, messageType: str = "remote") -> None:
         self.remoteMessageReceived = getattr(object, messageType + "MessageReceived")  # type: ignore[method-assign]
 
 
@@ -86,7 +87,7 @@ class _AvatarLender:
     broker: Any
 
     def _cbLogin(self, result: Any) -> Any:
-        interface, avatar, logout = result
+        _interface, avatar, logout = result
         if not IJellyable.providedBy(avatar):
             avatar = AsReferenceable(avatar, "perspective")
         broker = self.broker
@@ -138,15 +139,7 @@ class _PortalWrapper(Referenceable, _AvatarLender):
         return self.portal.login(credentials, mind, IPerspective).addCallback(self._cbLogin)
 
 
-def _challengerInterfaces() -> tuple[Any, ...]:
-    try:
-        from torsion.cred.credentials import IUsernameHashedPassword, IUsernameMD5Password
-    except ImportError:  # pragma: no cover - cred is part of torsion
-        return ()
-    return (IUsernameHashedPassword, IUsernameMD5Password)
-
-
-@implementer(*_challengerInterfaces())
+@implementer(IUsernameHashedPassword, IUsernameMD5Password)
 class _PortalAuthChallenger(Referenceable, _AvatarLender):
     """One login attempt's challenge: the credentials a checker verifies."""
 

@@ -317,17 +317,24 @@ class Banana(Protocol):
                     return
             expressions = decoder.feed(data)
         except BananaError as e:
-            self._drop(str(e))
+            if self.currentDialect is None or self._deliver(e.expressions):
+                self._drop(str(e))
             return
+        self._deliver(expressions)
+
+    def _deliver(self, expressions: list[Any]) -> bool:
+        """Hand ``expressions`` on; return False if the connection closed meanwhile."""
+        transport = self.transport
         expressionReceived = self.expressionReceived
         for expression in expressions:
             if transport.disconnecting:
-                return
+                return False
             try:
                 expressionReceived(expression)
             except Exception:
                 self._fail("failed handling an expression")
-                return
+                return False
+        return True
 
     def _peer(self) -> object:
         transport = self.transport

@@ -103,7 +103,7 @@ def _lookup(obj: object, prefix: str, message: bytes | str) -> Any:
 
 
 @implementer(IJellyable)
-class Serializable(Jellyable):  # type: ignore[misc]
+class Serializable(Jellyable):
     """The base of every flavor: an object that decides how it is sent."""
 
     def processUniqueID(self) -> Any:
@@ -159,7 +159,7 @@ class Root(Referenceable):
 class ViewPoint(Referenceable):
     """A Viewable as seen by one perspective: calls reach ``view_`` with that perspective."""
 
-    def __init__(self, perspective: Any, object: Any) -> None:  # noqa: A002
+    def __init__(self, perspective: Any, object: Any) -> None:
         self.perspective = perspective
         self.object = object
 
@@ -229,7 +229,7 @@ class Copyable(Serializable):
 
 
 @implementer(IUnjellyable)
-class RemoteCopy(Unjellyable):  # type: ignore[misc]
+class RemoteCopy(Unjellyable):
     """The receiving side of a Copyable: register it with ``setUnjellyableForClass``."""
 
     def setCopyableState(self, state: Any) -> None:
@@ -270,7 +270,9 @@ class Cacheable(Copyable):
             return getInstanceState(self, jellier)
         luid = broker.cachedRemotelyAs(self, True)
         if luid is not None:
-            return [b"cached", luid]
+            sexp = jellier.prepare(self)
+            sexp.extend([b"cached", luid])
+            return jellier.preserve(self, sexp)
         perspective = broker.serializingPerspective
         observer = RemoteCacheObserver(broker, self, perspective)
         luid = broker.cacheRemotely(self, observer)
@@ -285,7 +287,7 @@ class Cacheable(Copyable):
         return jellier.preserve(self, sexp)
 
 
-class RemoteCache(RemoteCopy):
+class RemoteCache(RemoteCopy, Serializable):
     """A peer's copy of a Cacheable, updated by its ``observe_`` methods.
 
     Register it for the Cacheable's class name with ``setUnjellyableForClass``. Each
@@ -313,9 +315,7 @@ class RemoteCache(RemoteCopy):
         """Send this copy back to its owner as ``["lcache", id]`` (to the owner only)."""
         broker = jellier.invoker
         if broker is None or broker is not self.broker:
-            raise TypeError(
-                "a RemoteCache can only be sent back over the connection it came from"
-            )
+            raise TypeError("a RemoteCache can only be sent back over the connection it came from")
         return [b"lcache", self.luid]
 
     def unjellyFor(self, unjellier: Any, jellyList: Any) -> Any:
@@ -343,7 +343,7 @@ class RemoteCache(RemoteCopy):
         if broker is not None:
             try:
                 broker._remoteCacheDied(self)
-            except Exception:  # noqa: S110 - nothing can be reported from a finaliser
+            except Exception:
                 pass
 
     def __hash__(self) -> int:

@@ -410,6 +410,7 @@ _PersistentStore: TypeAlias = Callable[[Any, "_Jellier"], Any]
 _PersistentLoad: TypeAlias = Callable[[Any, "_Unjellier"], Any]
 
 _IMMEDIATE = frozenset((int, float, bytes))
+_SEQUENCE_TAGS = {list: b"list", tuple: b"tuple", set: b"set", frozenset: b"frozenset"}
 
 
 class _Jellier:
@@ -483,55 +484,61 @@ class _Jellier:
                 first[:] = [b"reference", refId, first[:]]
         return [b"dereference", refId]
 
-    def _begin(self, obj: object) -> int:
-        oid = id(obj)
-        self._memo[oid] = None
-        self._keep.append(obj)
-        return oid
+    # The containers are the hot path (a PB call carrying a list of dicts): their
+    # scalar items (ints, floats, bytes, text) are jellied inline, without a call.
 
-    def _end(self, oid: int, sexp: list[Sexp]) -> Sexp:
+    def _jellySequence(self, obj: list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any]) -> Sexp:
+        oid = id(obj)
+        memo = self._memo
+        if oid in memo:
+            return self._seen(oid)
+        memo[oid] = None
+        self._keep.append(obj)
+        jelly = self.jelly
+        sexp: list[Sexp] = [_SEQUENCE_TAGS[type(obj)]]
+        sexp += [
+            x
+            if (t := type(x)) in _IMMEDIATE
+            else [b"unicode", x.encode("utf-8")]
+            if t is str
+            else jelly(x)
+            for x in obj
+        ]
         refIds = self._refIds
         if refIds and oid in refIds:
             sexp = [b"reference", refIds[oid], sexp]
-        self._memo[oid] = sexp
+        memo[oid] = sexp
         return sexp
-
-    def _jellyList(self, obj: list[Any]) -> Sexp:
-        oid = id(obj)
-        if oid in self._memo:
-            return self._seen(oid)
-        self._begin(obj)
-        sexp: list[Sexp] = [b"list"]
-        sexp.extend(map(self.jelly, obj))
-        return self._end(oid, sexp)
-
-    def _jellyTuple(self, obj: tuple[Any, ...]) -> Sexp:
-        oid = id(obj)
-        if oid in self._memo:
-            return self._seen(oid)
-        self._begin(obj)
-        sexp: list[Sexp] = [b"tuple"]
-        sexp.extend(map(self.jelly, obj))
-        return self._end(oid, sexp)
 
     def _jellyDict(self, obj: dict[Any, Any]) -> Sexp:
         oid = id(obj)
-        if oid in self._memo:
+        memo = self._memo
+        if oid in memo:
             return self._seen(oid)
-        self._begin(obj)
+        memo[oid] = None
+        self._keep.append(obj)
         jelly = self.jelly
         sexp: list[Sexp] = [b"dictionary"]
-        sexp.extend([[jelly(k), jelly(v)] for k, v in obj.items()])
-        return self._end(oid, sexp)
-
-    def _jellySet(self, obj: set[Any] | frozenset[Any]) -> Sexp:
-        oid = id(obj)
-        if oid in self._memo:
-            return self._seen(oid)
-        self._begin(obj)
-        sexp: list[Sexp] = [b"set" if type(obj) is set else b"frozenset"]
-        sexp.extend(map(self.jelly, obj))
-        return self._end(oid, sexp)
+        sexp += [
+            [
+                k
+                if (t := type(k)) in _IMMEDIATE
+                else [b"unicode", k.encode("utf-8")]
+                if t is str
+                else jelly(k),
+                v
+                if (t := type(v)) in _IMMEDIATE
+                else [b"unicode", v.encode("utf-8")]
+                if t is str
+                else jelly(v),
+            ]
+            for k, v in obj.items()
+        ]
+        refIds = self._refIds
+        if refIds and oid in refIds:
+            sexp = [b"reference", refIds[oid], sexp]
+        memo[oid] = sexp
+        return sexp
 
     def _jellyOther(self, obj: Any) -> Sexp:
         oid = id(obj)
@@ -539,11 +546,6 @@ class _Jellier:
             return self._seen(oid)
         if isinstance(obj, Jellyable):
             return obj.jellyFor(self)
-        store = self.persistentStore
-        if store is not None:
-            pid = store(obj, self)
-            if pid is not None:
-                return [b"persistent", pid]
         t = type(obj)
         taster = self.taster
         if isinstance(obj, type):
@@ -568,9 +570,20 @@ class _Jellier:
                     self.jelly(type(owner)),
                 ]
             return self.unpersistable(f"method {obj.__qualname__} deemed insecure")
+        # An instance. What stands for it (its state, a persistent id, a refusal) is
+        # sent once and referred to afterwards, as Twisted does.
+        store = self.persistentStore
+        if store is not None:
+            pid = store(obj, self)
+            if pid is not None:
+                sexp = self.prepare(obj)
+                sexp.extend((b"persistent", pid))
+                return self.preserve(obj, sexp)
         if taster.isClassAllowed(t):
             return getInstanceState(obj, self)
-        return self.unpersistable(f"instance of class {qual(t)} deemed insecure")
+        sexp = self.prepare(obj)
+        self.unpersistable(f"instance of class {qual(t)} deemed insecure", sexp)
+        return self.preserve(obj, sexp)
 
 
 def _jellyNone(jellier: _Jellier, obj: None) -> Sexp:
@@ -628,11 +641,11 @@ _JellyHandler: TypeAlias = Callable[[_Jellier, Any], Sexp]
 _JELLIERS: dict[type, _JellyHandler] = {
     type(None): _jellyNone,
     bool: _jellyBool,
-    list: _Jellier._jellyList,
-    tuple: _Jellier._jellyTuple,
+    list: _Jellier._jellySequence,
+    tuple: _Jellier._jellySequence,
     dict: _Jellier._jellyDict,
-    set: _Jellier._jellySet,
-    frozenset: _Jellier._jellySet,
+    set: _Jellier._jellySequence,
+    frozenset: _Jellier._jellySequence,
     datetime.datetime: _jellyDatetime,
     datetime.date: _jellyDate,
     datetime.time: _jellyTime,
@@ -693,6 +706,7 @@ class _Unjellier:
         "_early",
         "_handlers",
         "_refs",
+        "_text",
         "_unresolved",
         "invoker",
         "maxDepth",
@@ -720,6 +734,8 @@ class _Unjellier:
             self._handlers = _HANDLERS
         else:
             self._handlers = {tag: h for tag, h in _HANDLERS.items() if taster.isTypeAllowed(tag)}
+        # Text inside containers is decoded inline where the taster allows it.
+        self._text = b"unicode" in self._handlers
 
     def unjellyFull(self, sexp: Sexp) -> Any:
         """Unjelly a whole expression: every reference must be resolved at the end."""
@@ -741,18 +757,18 @@ class _Unjellier:
 
     def unjelly(self, obj: Sexp) -> Any:
         """Build the value of the expression ``obj`` (the hook unjellyFor methods call)."""
-        if type(obj) is not list:
-            if type(obj) in _IMMEDIATE or type(obj) is str:
-                return obj
-            raise MalformedJelly(
-                f"an expression is an int, float, bytes or list, not {type(obj).__name__}"
-            )
-        if not obj:
-            raise MalformedJelly("an empty list is not an expression (it has no type tag)")
-        handler = self._handlers.get(obj[0])
-        if handler is not None:
+        if type(obj) is list:
+            try:
+                handler = self._handlers[obj[0]]
+            except (KeyError, IndexError, TypeError):
+                # Registered, an instance, not allowed, empty, or an unhashable tag.
+                return self._unjellyOther(obj)
             return handler(self, obj)
-        return self._unjellyOther(obj)
+        if type(obj) in _IMMEDIATE or type(obj) is str:
+            return obj
+        raise MalformedJelly(
+            f"an expression is an int, float, bytes or list, not {type(obj).__name__}"
+        )
 
     def unjellyInto(self, obj: Any, loc: Any, jel: Sexp) -> Any:
         """Unjelly ``jel`` into ``obj[loc]``, filling it later if it is not built yet."""
@@ -776,13 +792,17 @@ class _Unjellier:
         return refId
 
     def _unjellyOther(self, obj: list[Sexp]) -> Any:
+        if not obj:
+            raise MalformedJelly("an empty list is not an expression (it has no type tag)")
         tag = obj[0]
         if type(tag) is not bytes:
             raise MalformedJelly(f"a type tag must be bytes, not {tag!r}")
         if tag in _HANDLERS:
+            name = tag.decode("ascii")
+            hint = _ALLOW_HINTS.get(tag, f"allowTypes({name!r})")
             raise InsecureJelly(
-                f"the jelly type {tag.decode('ascii', 'replace')!r} is not allowed by this "
-                f"taster (allow it with allowTypes({tag.decode('ascii', 'replace')!r}))"
+                f"the jelly type {name!r} is not allowed by this taster, in {_short(obj)} "
+                f"(allow it with {hint})"
             )
         self._enter()
         refId = self._takeEarly()
@@ -890,12 +910,9 @@ class _Unjellier:
         raise MalformedJelly(f"a boolean is b'true' or b'false', not {value!r}")
 
     def _unjellyUnicode(self, obj: list[Sexp]) -> str:
-        if len(obj) != 2 or type(obj[1]) is not bytes:
+        if len(obj) != 2:
             raise MalformedJelly(f"text is [b'unicode', bytes], not {_short(obj)}")
-        try:
-            return obj[1].decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedJelly(f"text {_short(obj[1])} is not UTF-8") from None
+        return _decode(obj[1])
 
     def _unjellyList(self, obj: list[Sexp]) -> list[Any]:
         self._enter()
@@ -906,10 +923,11 @@ class _Unjellier:
             self._refs[refId] = result
         unjelly = self.unjelly
         append = result.append
-        for index in range(1, len(obj)):
-            value = unjelly(obj[index])
-            if type(value) is _Placeholder:
-                value.addDependant(result, index - 1)
+        for value in obj[1:]:
+            if type(value) not in _IMMEDIATE:
+                value = unjelly(value)
+                if type(value) is _Placeholder:
+                    value.addDependant(result, len(result))
             append(value)
         self._depth -= 1
         return result
@@ -922,14 +940,21 @@ class _Unjellier:
             self._early = None
             self._refs[refId] = result
         unjelly = self.unjelly
-        for index in range(1, len(obj)):
-            pair = obj[index]
+        text = self._text
+        for pair in obj[1:]:
             if type(pair) is not list or len(pair) != 2:
                 raise MalformedJelly(f"a dictionary item is a [key, value] pair: {_short(pair)}")
-            key = unjelly(pair[0])
-            if type(key) is _Placeholder:
-                raise MalformedJelly("a dictionary key refers to an object not built yet")
-            value = unjelly(pair[1])
+            key, value = pair
+            if type(key) is list and text and len(key) == 2 and key[0] == b"unicode":
+                key = _decode(key[1])
+            elif type(key) not in _IMMEDIATE:
+                key = unjelly(key)
+                if type(key) is _Placeholder:
+                    raise MalformedJelly("a dictionary key refers to an object not built yet")
+            if type(value) is list and text and len(value) == 2 and value[0] == b"unicode":
+                value = _decode(value[1])
+            elif type(value) not in _IMMEDIATE:
+                value = unjelly(value)
             try:
                 result[key] = value
             except TypeError:
@@ -1136,16 +1161,31 @@ _HANDLERS: dict[bytes, _Handler] = {
     b"method": _Unjellier._unjellyMethod,
 }
 
+_ALLOW_HINTS = {
+    b"instance": "allowInstancesOf(TheClass)",
+    b"class": "allowInstancesOf(TheClass)",
+    b"module": "allowModules(theModule)",
+    b"function": "allowTypes('function') and allowModules(itsModule)",
+    b"method": "allowTypes('method') and allowInstancesOf(TheClass)",
+}
+
 # Tags whose handler registers its object before unjellying the contents, so that a
 # reference to it from inside needs no placeholder.
 _EARLY_TAGS = frozenset((b"list", b"dictionary", b"instance"))
 
 
+def _decode(data: Sexp) -> str:
+    if type(data) is not bytes:
+        raise MalformedJelly(f"text is [b'unicode', bytes], not [b'unicode', {_short(data)}]")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedJelly(f"text {_short(data)} is not UTF-8") from None
+
+
 def _arity(obj: list[Sexp], length: int, what: str) -> None:
     if len(obj) != length:
-        raise MalformedJelly(
-            f"{what} is a list of {length} items, not {len(obj)}: {_short(obj)}"
-        )
+        raise MalformedJelly(f"{what} is a list of {length} items, not {len(obj)}: {_short(obj)}")
 
 
 def _fields(obj: list[Sexp], count: int) -> list[int]:
@@ -1165,7 +1205,12 @@ def _fields(obj: list[Sexp], count: int) -> list[int]:
 
 
 def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
+    if type(value) is int and value.bit_length() > 256:
+        return f"<an int of {value.bit_length()} bits>"
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<a {type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

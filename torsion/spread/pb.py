@@ -24,9 +24,9 @@ test_pb_lifetime.py, test_pb_errors.py.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from types import CoroutineType
-from typing import Any
+from typing import Any, cast
 
 from torsion.internet import error as _ierror
 from torsion.internet.defer import Deferred, succeed
@@ -59,8 +59,8 @@ from torsion.spread.flavors import (
     RemoteCopy,
     Root,
     Serializable,
-    ViewPoint,
     Viewable,
+    ViewPoint,
     setCopierForClass,
     setCopierForClassTree,
     setFactoryForClass,
@@ -208,14 +208,12 @@ class RemoteReference(Serializable):
             try:
                 callback(self)
             except Exception:
-                _log.failure("a notifyOnDisconnect callback failed", level=LogLevel.error)
+                _logCleanly("a notifyOnDisconnect callback failed")
 
     def jellyFor(self, jellier: Any) -> Any:
         """Send this reference back to its owner as ``["local", id]`` (only to it)."""
         if jellier.invoker is not self.broker:
-            raise Error(
-                "a RemoteReference can only be sent back over the connection it came from"
-            )
+            raise Error("a RemoteReference can only be sent back over the connection it came from")
         return [b"local", self.luid]
 
     def __repr__(self) -> str:
@@ -225,7 +223,7 @@ class RemoteReference(Serializable):
         if self.doRefCount:
             try:
                 self.broker._remoteReferenceDied(self)
-            except Exception:  # noqa: S110 - a finaliser cannot report anything
+            except Exception:
                 pass
 
 
@@ -242,7 +240,7 @@ class _Local:
         self.refcount = 1
 
 
-class _Unjellier(Unjellyable):  # type: ignore[misc]
+class _Unjellier(Unjellyable):
     """Base of the handlers for PB's own wire tags (remote, local, cached, lcache)."""
 
     def unjellyFor(self, unjellier: Any, jellyList: Any) -> Any:
@@ -371,7 +369,7 @@ class Broker(banana.Banana):
             try:
                 entry.object.stoppedObserving(entry.perspective, entry.observer)
             except Exception:
-                _log.failure("stoppedObserving failed", level=LogLevel.error)
+                _logCleanly("stoppedObserving failed")
         for cache in borrowedCaches:
             if cache is not None:
                 cache.broker = None
@@ -380,7 +378,7 @@ class Broker(banana.Banana):
             try:
                 notifier()
             except Exception:
-                _log.failure("a PB disconnect notifier failed", level=LogLevel.error)
+                _logCleanly("a PB disconnect notifier failed")
 
     def notifyOnDisconnect(self, notifier: Callable[[], object]) -> None:
         """Call ``notifier()`` when the connection is lost."""
@@ -396,29 +394,31 @@ class Broker(banana.Banana):
     # -- what arrives --------------------------------------------------------------------
 
     def expressionReceived(self, sexp: Any) -> None:
-        """Dispatch one PB expression; a malformed one raises (and drops the connection)."""
-        if type(sexp) is not list or not sexp:
-            raise ProtocolError(f"a PB expression is a non-empty list, not {sexp!r:.80}")
-        command = sexp[0]
-        handler = self._handlers.get(command)
-        if handler is None:
+        """Dispatch one PB expression; a malformed one is logged and drops the connection."""
+        try:
+            if type(sexp) is not list or not sexp:
+                raise ProtocolError(f"a PB expression is a non-empty list, not {sexp!r:.80}")
+            command = sexp[0]
             if type(command) is not bytes:
                 raise ProtocolError(f"a PB command is a word, not {command!r:.80}")
-            _log.warn(
-                "{protocol} got the unknown PB command {command!r:.60}",
-                protocol=self.logPrefix(),
-                command=command,
-            )
-            self.sendEncoded([b"didNotUnderstand", command])
-            return
-        try:
-            handler(self, *sexp[1:])
-        except TypeError as e:
-            if "positional argument" in str(e):
+            entry = self._handlers.get(command)
+            if entry is None:
+                _log.warn(
+                    "{protocol} got the unknown PB command {command!r:.60}",
+                    protocol=self.logPrefix(),
+                    command=command,
+                )
+                self.sendEncoded([b"didNotUnderstand", command])
+                return
+            handler, arity = entry
+            if len(sexp) != arity:
                 raise ProtocolError(
-                    f"the PB command {command!r} came with {len(sexp) - 1} arguments"
-                ) from e
-            raise
+                    f"the PB command {command!r} takes {arity - 1} arguments, not {len(sexp) - 1}"
+                )
+            handler(self, *sexp[1:])
+        except ProtocolError as e:
+            # The peer's fault, not ours: say why, without a traceback, and hang up.
+            self._drop(str(e))
 
     def proto_version(self, vnum: Any) -> None:
         """The peer's protocol version: anything but ours ends the connection."""
@@ -436,16 +436,34 @@ class Broker(banana.Banana):
         )
 
     def proto_message(
-        self, requestID: Any, objectID: Any, message: Any, answerRequired: Any, netArgs: Any, netKw: Any
+        self,
+        requestID: Any,
+        objectID: Any,
+        message: Any,
+        answerRequired: Any,
+        netArgs: Any,
+        netKw: Any,
     ) -> None:
         """A call of one of this side's objects."""
         lob = self.localObjects.get(objectID) if type(objectID) is not list else None
         self._recvMessage(
-            None if lob is None else lob.object, requestID, objectID, message, answerRequired, netArgs, netKw
+            None if lob is None else lob.object,
+            requestID,
+            objectID,
+            message,
+            answerRequired,
+            netArgs,
+            netKw,
         )
 
     def proto_cachemessage(
-        self, requestID: Any, objectID: Any, message: Any, answerRequired: Any, netArgs: Any, netKw: Any
+        self,
+        requestID: Any,
+        objectID: Any,
+        message: Any,
+        answerRequired: Any,
+        netArgs: Any,
+        netKw: Any,
     ) -> None:
         """An ``observe_`` call on one of the caches this side holds."""
         self._recvMessage(
@@ -606,6 +624,8 @@ class Broker(banana.Banana):
         if self.disconnected:
             return
         sexp = failureForPeer(self, fail, self.unsafeTracebacks)
+        # The traceback's frames would keep this broker alive in the log's history.
+        fail.cleanFailure()
         self.sendEncoded([b"error", requestID, sexp])
 
     def _logFailure(self, fail: Failure) -> None:
@@ -615,6 +635,7 @@ class Broker(banana.Banana):
             level=LogLevel.error,
             protocol=self.logPrefix(),
         )
+        fail.cleanFailure()
 
     def sendCall(self, *exp: Any) -> None:
         """Send one PB expression (a command and its arguments)."""
@@ -632,7 +653,7 @@ class Broker(banana.Banana):
 
     def serialize(
         self,
-        object: Any,  # noqa: A002
+        object: Any,
         perspective: Any = None,
         method: Any = None,
         args: Any = None,
@@ -648,7 +669,7 @@ class Broker(banana.Banana):
         if type(object) is CoroutineType:
             return Deferred.fromCoroutine(object).addCallback(self.serialize, perspective)
         outer, outerPerspective = self._lent, self.serializingPerspective
-        self._lent = lent = []
+        self._lent = lent = cast(list[tuple[bool, int]], [])
         self.serializingPerspective = perspective
         try:
             return jelly(object, self.security, None, self)
@@ -674,7 +695,7 @@ class Broker(banana.Banana):
         self.currentLocalID += 1
         return self.currentLocalID
 
-    def setNameForLocal(self, name: bytes, object: Any) -> None:  # noqa: A002
+    def setNameForLocal(self, name: bytes, object: Any) -> None:
         """Let the peer reach ``object`` by ``name`` (the root is ``b"root"``); never released."""
         self.localObjects[name] = _Local(object, name)
         self.localObjects[name].refcount = 1 << 62
@@ -684,7 +705,7 @@ class Broker(banana.Banana):
         lob = self.localObjects.get(luid) if type(luid) in (int, bytes) else None
         return None if lob is None else lob.object
 
-    def registerReference(self, object: Any) -> int:  # noqa: A002
+    def registerReference(self, object: Any) -> int:
         """Lend ``object`` to the peer (once more); return its id.
 
         Raises:
@@ -790,7 +811,7 @@ class Broker(banana.Banana):
             if dying is None:
                 return None
             cls, state = dying
-            cache = cls.__new__(cls)
+            cache = cast(Any, cls).__new__(cls)
             cache.__dict__ = state
             cache._cacheCount = 0
             self.locallyCachedObjects[cid] = weakref.ref(cache)
@@ -809,17 +830,18 @@ class Broker(banana.Banana):
             self.decCacheRef(luid)
 
 
-_handlerTables: dict[type, dict[bytes, Callable[..., None]]] = {}
+_handlerTables: dict[type, dict[bytes, tuple[Callable[..., None], int]]] = {}
 
 
-def _handlersOf(cls: type) -> dict[bytes, Callable[..., None]]:
+def _handlersOf(cls: type) -> dict[bytes, tuple[Callable[..., None], int]]:
+    """Map each PB command to its ``proto_`` method and the length of its expression."""
     table = _handlerTables.get(cls)
     if table is None:
-        table = {
-            name[len("proto_") :].encode(): getattr(cls, name)
-            for name in dir(cls)
-            if name.startswith("proto_")
-        }
+        table = {}
+        for name in dir(cls):
+            if name.startswith("proto_"):
+                function = getattr(cls, name)
+                table[name[len("proto_") :].encode()] = (function, function.__code__.co_argcount)
         _handlerTables[cls] = table
     return table
 
@@ -834,6 +856,13 @@ def _encodedName(name: str) -> bytes:
         if len(_names) < 4096:
             _names[name] = encoded
     return encoded
+
+
+def _logCleanly(message: str) -> None:
+    """Log the exception being handled, then drop its frames (which hold the broker)."""
+    fail = Failure()
+    _log.failure(message, fail, level=LogLevel.error)
+    fail.cleanFailure()
 
 
 def _reasonText(reason: object) -> str:
@@ -899,8 +928,7 @@ def _asRoot(root: Any) -> Any:
     adapted = IPBRoot(root, None)
     if adapted is None:
         raise TypeError(
-            f"PBServerFactory needs a Root (or another IPBRoot) or a cred Portal, "
-            f"not {root!r:.80}"
+            f"PBServerFactory needs a Root (or another IPBRoot) or a cred Portal, not {root!r:.80}"
         )
     return adapted
 
@@ -973,7 +1001,9 @@ class PBClientFactory(ClientFactory):
         if broker is not None and broker.transport is not None:
             broker.transport.loseConnection()
 
-    def login(self, credentials: Any, client: Any = None, sendPassword: bool = False) -> Deferred[Any]:
+    def login(
+        self, credentials: Any, client: Any = None, sendPassword: bool = False
+    ) -> Deferred[Any]:
         """Log in to the server's Portal; fires with a reference to the avatar.
 
         Args:
