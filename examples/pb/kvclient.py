@@ -10,6 +10,8 @@ Start the server (``torsiond -n pb``), then::
     python examples/pb/kvclient.py watch                  # every change, live, until Ctrl-C
     python examples/pb/kvclient.py --user alice --password secret set color red
     python examples/pb/kvclient.py --connect tcp:host=127.0.0.1:port=8789 whoami
+    python examples/pb/kvclient.py --connect tls:kv.example:8789:trustRoots=ca.pem \
+        --user alice --password secret --send-password keys
 
 ``watch`` holds a live copy of the whole store (a RemoteCache of the server's
 Cacheable): it prints the store once, then one line per change as the server pushes
@@ -40,6 +42,13 @@ def parseArguments(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--user", help="log in as this user (default: anonymously)")
     parser.add_argument("--password", default="", help="the user's password")
+    parser.add_argument(
+        "--send-password",
+        action="store_true",
+        help="send the password itself (for servers whose password file keeps only "
+        "hashes; over TLS: --connect tls:HOST:PORT:trustRoots=CA.pem) instead of "
+        "answering the MD5 challenge",
+    )
     parser.add_argument("--json", action="store_true", help="set: the value is JSON")
     parser.add_argument("--count", type=int, help="watch: stop after this many changes")
     parser.add_argument("command", choices=["get", "set", "delete", "keys", "watch", "whoami"])
@@ -64,7 +73,7 @@ async def main(reactor: Any, argv: list[str]) -> None:
         credentials = UsernamePassword(options.user, options.password)
     try:
         await endpoints.clientFromString(reactor, options.connect).connect(factory)
-        user = await factory.login(credentials)
+        user = await factory.login(credentials, sendPassword=options.send_password)
         await run(user, options)
     except (pb.RemoteError, pb.Error, error.ConnectError, error.ConnectionLost) as e:
         # What the server refused (a failed login, a read-only store) or a lost

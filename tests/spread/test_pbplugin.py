@@ -244,9 +244,10 @@ def test_theServiceIsPicklableWithItsDataButNotItsObservers(
 
 
 def kvclient(port: int, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    connect = f"tcp:host=127.0.0.1:port={port}"
+    """Run the example client against ``port`` (a --connect among ``args`` wins)."""
+    connect = ["--connect", f"tcp:host=127.0.0.1:port={port}"]
     return subprocess.run(
-        [sys.executable, str(KVCLIENT), "--connect", connect, *args],
+        [sys.executable, str(KVCLIENT), *connect, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -341,3 +342,52 @@ def test_mktapPbThenRunTheFile(tmp_path: Path) -> None:
         ok(kvclient(port, *alice, "set", "from", "tap"))
         assert ok(kvclient(port, *alice, "get", "from")) == "tap\n"
         assert kvclient(port, "whoami").returncode == 1
+
+
+def hashedPasswordFile(directory: Path) -> None:
+    """pb.passwd with alice's password (secret) as an argon2id hash, made by torsion passwd."""
+    done = subprocess.run(
+        [str(TORSION), "passwd", "--stdin", "pb.passwd", "alice"],
+        input="secret\n", cwd=directory, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "$argon2id$" in (directory / "pb.passwd").read_text()
+
+
+def test_torsiondPbHashedPasswordsOverTLS(tmp_path: Path) -> None:
+    from tests.internet.tlshelpers import serverCert, theCA
+
+    hashedPasswordFile(tmp_path)
+    cert = serverCert()
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    theCA().cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    port, plain = freePort(), freePort()
+    args = [
+        "pb", "--auth", "file:pb.passwd",
+        "--listen", f"ssl:{port}:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem",
+        "--listen", localListen(plain),
+    ]  # fmt: skip
+    alice = ["--user", "alice", "--password", "secret"]
+    with runTorsiond(args, port, tmp_path):
+        overTLS = ["--connect", f"tls:127.0.0.1:{port}:trustRoots={tmp_path / 'ca.pem'}"]
+        ok(kvclient(port, *overTLS, *alice, "--send-password", "set", "over", "tls"))
+        assert ok(kvclient(port, *overTLS, *alice, "--send-password", "get", "over")) == "tls\n"
+        # A hash cannot answer Twisted's MD5 challenge: that login fails, and says so.
+        challenged = kvclient(port, *overTLS, *alice, "whoami")
+        assert challenged.returncode == 1 and challenged.stderr.startswith("kvclient: ")
+        # Without TLS the server will not take the password at all.
+        readable = kvclient(plain, *alice, "--send-password", "whoami")
+        assert readable.returncode == 1 and "only over TLS" in readable.stderr
+
+
+def test_torsiondPbPasswordsWithoutTLSWhenAllowed(tmp_path: Path) -> None:
+    hashedPasswordFile(tmp_path)
+    port = freePort()
+    args = ["pb", "--auth", "file:pb.passwd", "--listen", localListen(port),
+            "--allow-password-without-tls"]  # fmt: skip
+    with runTorsiond(args, port, tmp_path):
+        alice = ["--user", "alice", "--password", "secret", "--send-password"]
+        assert ok(kvclient(port, *alice, "whoami")) == "alice (may write)\n"
+        wrong = kvclient(port, "--user", "alice", "--password", "guess", "--send-password", "keys")
+        assert wrong.returncode == 1 and "Traceback" not in wrong.stderr

@@ -17,9 +17,13 @@ is one, and docs/pb-plugin.md walks through it.
 Who may log in is ``--auth`` (torsion.cred.strcred: ``memory:``, ``file:``,
 ``anonymous``, ...). Without ``--auth`` everyone logs in anonymously and may write;
 with accounts named, only they may, and anonymous visitors (when ``--auth anonymous``
-lets them in at all) may only read. The default endpoint is port 8789 of this machine
-only (Twisted's PB port is 8787): give ``--listen tcp:8789`` to serve other machines,
-and prefer ``ssl:`` there, since a PB password travels in the clear otherwise.
+lets them in at all) may only read. A client logs in with Twisted's challenge (the
+password never travels; the checker must know the password: ``memory:``, or a
+``file:`` of plain passwords) or, for a ``file:`` of argon2/scrypt/bcrypt hashes
+(``torsion passwd``), with the password itself, which the server takes only over TLS
+(an ``ssl:`` endpoint) unless ``--allow-password-without-tls``. The default endpoint is
+port 8789 of this machine only (Twisted's PB port is 8787): give ``--listen
+tcp:8789`` (or better ``ssl:8789:...``) to serve other machines.
 Limits: keys are non-empty text of at most ``MAX_KEY_LENGTH`` characters, values what
 PB's default security lets through (numbers, text, bytes, lists, tuples, dicts, sets,
 None, booleans, dates), and the store holds at most ``--max-keys`` keys. Everything
@@ -62,7 +66,7 @@ MAX_KEY_LENGTH = 256
 _log = Logger(namespace="torsion.tap.pb")
 
 
-class KeyValueError(pb.Error):  # type: ignore[misc]
+class KeyValueError(pb.Error):
     """A request the store refuses; it reaches the client with this message."""
 
 
@@ -74,7 +78,7 @@ def _checkKey(key: object) -> str:
     return key
 
 
-class KeyValueStore(pb.Cacheable):  # type: ignore[misc]
+class KeyValueStore(pb.Cacheable):
     """The shared store; each client's copy hears every change (``observe_set``/``_delete``).
 
     Observers are live references to connected clients: they are not saved when the
@@ -134,7 +138,7 @@ class KeyValueStore(pb.Cacheable):  # type: ignore[misc]
             _log.failure("telling an observer of the store failed", reason)
 
 
-class RemoteKeyValueStore(pb.RemoteCache):  # type: ignore[misc]
+class RemoteKeyValueStore(pb.RemoteCache):
     """A client's live copy of the store: ``data`` is always the latest known state.
 
     ``watch(callback)`` calls ``callback(what, key, value, by)`` on each change
@@ -164,7 +168,7 @@ class RemoteKeyValueStore(pb.RemoteCache):  # type: ignore[misc]
 pb.setUnjellyableForClass(KeyValueStore, RemoteKeyValueStore)
 
 
-class KeyValueUser(pb.Avatar):  # type: ignore[misc]
+class KeyValueUser(pb.Avatar):
     """What one logged-in client may do with the store."""
 
     def __init__(self, name: str, store: KeyValueStore, mayWrite: bool) -> None:
@@ -238,7 +242,7 @@ def _maxKeys(value: str) -> int:
     return count
 
 
-class Options(usage.Options, strcred.AuthOptionMixin):  # type: ignore[misc]
+class Options(usage.Options, strcred.AuthOptionMixin):
     """The options of the pb plugin."""
 
     synopsis = "[--listen DESCRIPTION ...] [--auth TYPE:ARGS ...] [--max-keys N]"
@@ -254,6 +258,15 @@ class Options(usage.Options, strcred.AuthOptionMixin):  # type: ignore[misc]
         credentials.IUsernameHashedPassword,
         credentials.IAnonymous,
     )
+    optFlags = [
+        [
+            "allow-password-without-tls",
+            None,
+            "Accept password logins (PBClientFactory.login(..., sendPassword=True), which "
+            "a password file of argon2/scrypt/bcrypt hashes needs) on connections that are "
+            "not TLS. The password then travels readable: for this machine or tests only.",
+        ],
+    ]
     optParameters = [
         [
             "max-keys",
@@ -296,7 +309,10 @@ def makePortal(options: Any, store: KeyValueStore) -> portal.Portal:
 def makeService(options: Any) -> IService:
     """A MultiService with one listening service per --listen, sharing one store."""
     store = KeyValueStore(int(options["max-keys"]))
-    factory = pb.PBServerFactory(makePortal(options, store))
+    factory = pb.PBServerFactory(
+        makePortal(options, store),
+        allowPasswordWithoutTLS=bool(options["allow-password-without-tls"]),
+    )
     made = service.MultiService()
     for description in options["listen"]:
         strports.service(description, factory).setServiceParent(made)
