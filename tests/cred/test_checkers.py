@@ -17,6 +17,7 @@ from tests.cred.helpers import (
     refusals,
     result,
 )
+from tests.internet.reactormixins import runUntil
 from torsion.cred import checkers, hashing
 from torsion.cred.checkers import (
     ANONYMOUS,
@@ -194,3 +195,34 @@ def test_hashIsCheckedOffTheReactorThread(
 def test_checkersDoNotShowSecretsInTheirRepr() -> None:
     checker = HashedPasswordChecker({"alice": hashing.hashPassword("pw", FAST_HASHERS["scrypt"])})
     assert "scrypt" not in repr(checker) and "1 user" in repr(checker)
+
+
+def test_hashChecksAtOnceAreBounded(poolReactor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With one slot, the second check starts only when the first is done, though the
+    # pool has threads to spare.
+    monkeypatch.setattr(checkers, "HASH_CHECKS_AT_ONCE", 1)
+    releases = {b"alice": threading.Event(), b"bob": threading.Event()}
+    started: list[bytes] = []
+    original = hashing.ScryptHasher.verify
+
+    def blocking(self: Any, password: bytes, hashed: Any) -> bool:
+        started.append(password)
+        assert releases[password].wait(5)
+        return original(self, password, hashed)
+
+    monkeypatch.setattr(hashing.ScryptHasher, "verify", blocking)
+    checker = HashedPasswordChecker(hasher=FAST_HASHERS["scrypt"], reactor=poolReactor)
+    checker.addUser("alice", "alice")
+    checker.addUser("bob", "bob")
+    first = checker.requestAvatarId(UsernamePassword("alice", "alice"))
+    second = checker.requestAvatarId(UsernamePassword("bob", "bob"))
+    runUntil(poolReactor, lambda: started)
+    for _ in range(10):
+        poolReactor.iterate(0.01)
+    assert started == [b"alice"]
+    releases[b"bob"].set()
+    releases[b"alice"].set()
+    assert outcome(poolReactor, first) == b"alice"
+    assert outcome(poolReactor, second) == b"bob"
+    assert started == [b"alice", b"bob"]
+    assert checkers._slotsOf(poolReactor).tokens == 1

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.cred.helpers import FAST_HASHERS, assertSecretAbsent, outcome, refusals, result
 from torsion.cred import hashing
@@ -210,3 +212,20 @@ def test_twistedsOtherName() -> None:
     from torsion.cred.checkers import OnDiskUsernamePasswordDatabase
 
     assert OnDiskUsernamePasswordDatabase is FilePasswordDB
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=st.binary(max_size=200).filter(lambda b: b"$" not in b), name=st.binary(max_size=8))
+def test_anyFileParsesOrFailsCleanly(tmp_path_factory: Any, content: bytes, name: bytes) -> None:
+    # Random bytes (without '$', so no hash is recognised and nothing needs a reactor).
+    path = tmp_path_factory.mktemp("fuzz") / "passwd"
+    path.write_bytes(content)
+    db = FilePasswordDB(path)
+    try:
+        assert db.checkFile() >= 0
+    except PasswordFileError as e:
+        assert str(e).startswith(str(path))
+    outcome = result(db.requestAvatarId(UsernamePassword(name, b"pw")))
+    assert outcome == name or refused(outcome)

@@ -6,6 +6,8 @@ import base64
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.cred.helpers import FAST_HASHERS
 from torsion.cred import hashing
@@ -149,3 +151,24 @@ def test_hashersRefuseParametersOutOfBounds() -> None:
 def test_aNonASCIIHashIsRefused() -> None:
     with pytest.raises(HashError, match="ASCII"):
         hashing.Argon2idHasher().verify("pw", "$argon2id$é".encode())
+
+
+# Text shaped like each scheme's hashes, mostly malformed: what a damaged or hostile
+# password file holds.
+_hashLike = st.one_of(
+    st.text(max_size=80),
+    st.builds(
+        lambda prefix, rest: prefix + rest,
+        st.sampled_from(["$argon2id$", "$argon2id$v=19$", "$scrypt$", "$scrypt$ln=", "$2b$"]),
+        st.text(alphabet="$=,0123456789abcdefmtplnrv+/.AZ", max_size=70),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hashed=_hashLike, password=st.binary(max_size=20))
+def test_anyStoredTextVerifiesOrFailsCleanly(hashed: str, password: bytes) -> None:
+    try:
+        assert verifyPassword(password, hashed) in (True, False)
+    except HashError as e:
+        assert str(e)

@@ -685,3 +685,26 @@ def test_benchWorkerRuns() -> None:
     answers = [json.loads(line) for line in done.stdout.splitlines()]
     assert [a["case"] for a in answers] == ["small", "list"]
     assert all(a["encode"] > 0 and a["decode"] > 0 for a in answers)
+
+
+@pytest.mark.parametrize("limit", ["sizeLimit", "prefixLimit", "depthLimit", "expressionLimit"])
+def test_aLimitBelowOneIsRefused(limit: str) -> None:
+    with pytest.raises(ValueError, match=f"the Banana {limit} must be an integer >= 1"):
+        BananaDecoder(**{limit: 0})
+    if limit != "expressionLimit":
+        with pytest.raises(ValueError, match=limit):
+            BananaEncoder(**{limit: -1})
+
+
+def test_aSubclassThatSkipsInitStillWorks() -> None:
+    class NoInit(Recorder):
+        def __init__(self) -> None:
+            self.received = []
+            self.ready = 0
+
+    server = NoInit()
+    transport = StringTransport()
+    server.isClient = 0
+    server.makeConnection(transport)
+    server.dataReceived(banana.encode(b"pb") + PB_ENCODER.encode([b"None"]))
+    assert server.received == [[b"None"]]

@@ -50,9 +50,12 @@ def registered() -> Any:
     unjellyableRegistry.pop(b"test.Registered", None)
 
 
+JELLY_MODULES = {"torsion.spread.jelly", "torsion.spread._jellybase", "torsion.spread._unjellier"}
+
+
 def _fromJelly() -> bool:
-    """Whether the caller of the spied function is torsion.spread.jelly."""
-    return sys._getframe(2).f_globals.get("__name__") == jelly.__name__
+    """Whether the caller of the spied function is jelly's code."""
+    return sys._getframe(2).f_globals.get("__name__") in JELLY_MODULES
 
 
 @pytest.fixture
@@ -472,3 +475,54 @@ def test_randomValuesRoundTrip(value: Any) -> None:
         assert type(item) in (int, float, bytes, list)
         if type(item) is list:
             stack.extend(item)
+
+
+class Guarded:
+    __slots__ = ("__private", "value")
+
+    def __init__(self) -> None:
+        self.value = 1
+        self.__private = 2
+
+    @property
+    def trap(self) -> int:
+        raise AssertionError("a property ran")
+
+    @trap.setter
+    def trap(self, value: int) -> None:
+        raise AssertionError("a property setter ran")
+
+    def method(self) -> int:
+        return self.value
+
+
+def test_slotStateReachesOnlyDeclaredSlots() -> None:
+    taster = SecurityOptions()
+    taster.allowInstancesOf(Guarded)
+    back = jelly.unjelly(jelly.jelly(Guarded(), taster), taster)
+    assert back.value == 1 and back._Guarded__private == 2
+    tag = f"{__name__}.Guarded".encode()
+    for name in (b"trap", b"__class__", b"other"):
+        sexp = [tag, [b"tuple", [b"None"], [b"dictionary", [[b"unicode", name], 5]]]]
+        with pytest.raises(MalformedJelly, match="not a slot"):
+            jelly.unjelly(sexp, taster)
+    with pytest.raises(MalformedJelly, match="no __dict__"):
+        jelly.unjelly([tag, [b"dictionary", [[b"unicode", b"trap"], 5]]], taster)
+
+
+def test_methodNamesNeverRunDescriptors() -> None:
+    taster = SecurityOptions()
+    taster.allowInstancesOf(Guarded)
+    taster.allowTypes("method")
+    owner = jelly.jelly(Guarded(), taster)
+    klass = [b"class", f"{__name__}.Guarded".encode()]
+    assert jelly.unjelly([b"method", b"method", owner, klass], taster)() == 1
+    for name in (b"trap", b"__init_subclass__", b"value", b"__class__"):
+        with pytest.raises(InsecureJelly, match="not a method"):
+            jelly.unjelly([b"method", name, owner, klass], taster)
+
+
+def test_badModuleNamesAreRefusedBeforeImport() -> None:
+    for name in (b"..x", b"os..path", b"", b"1x"):
+        with pytest.raises(MalformedJelly, match="not a module name"):
+            jelly.unjelly([b"module", name], DummySecurityOptions())

@@ -11,11 +11,13 @@
 
 Checking a hash costs a quarter of a second of CPU by design, so it runs in the
 reactor's thread pool (``deferToThreadPool``), never in the reactor thread: one login
-does not stall every other connection. A user name that is not there is checked
-against a dummy hash of the same cost, so the time taken does not tell a client which
-names exist; nor does the error: ``UnauthorizedLogin``'s message is the same for both.
-The real reason of each refusal is logged (namespace ``torsion.cred.checkers``) with
-the user name, never the password.
+does not stall every other connection. At most ``HASH_CHECKS_AT_ONCE`` (the number of
+CPUs, up to 4) run at once; more logins wait their turn, so a flood of them neither
+takes every thread of the pool nor the memory of many argon2id checks. A user name
+that is not there is checked against a dummy hash of the same cost, so the time taken
+does not tell a client which names exist; nor does the error: ``UnauthorizedLogin``'s
+message is the same for both. The real reason of each refusal is logged (namespace
+``torsion.cred.checkers``) with the user name, never the password.
 Tests: tests/cred/test_checkers.py, test_filepasswd.py.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -35,7 +38,7 @@ from torsion.cred.credentials import (
     IUsernamePassword,
 )
 from torsion.cred.error import UnauthorizedLogin
-from torsion.internet.defer import Deferred, fail, maybeDeferred, succeed
+from torsion.internet.defer import Deferred, DeferredSemaphore, fail, maybeDeferred, succeed
 from torsion.logger import Logger, LogLevel
 
 __all__ = [
@@ -100,6 +103,22 @@ def _reactorOf(reactor: Any) -> Any:
 
 _dummyHash: str | None = None
 
+HASH_CHECKS_AT_ONCE = max(1, min(4, os.cpu_count() or 1))
+_slots: weakref.WeakKeyDictionary[Any, DeferredSemaphore] = weakref.WeakKeyDictionary()
+
+
+def _slotsOf(reactor: Any) -> DeferredSemaphore:
+    """The semaphore bounding how many hashes are checked at once with ``reactor``.
+
+    A flood of logins must neither take every thread of the pool (which other work,
+    such as name resolution, shares) nor hold the memory of many argon2id checks at
+    once; the logins beyond ``HASH_CHECKS_AT_ONCE`` wait their turn.
+    """
+    slots = _slots.get(reactor)
+    if slots is None:
+        slots = _slots[reactor] = DeferredSemaphore(HASH_CHECKS_AT_ONCE)
+    return slots
+
 
 def _verifyOrDummy(password: bytes, hashed: str | None) -> bool:
     """Check ``password`` against ``hashed``, or against a dummy hash (False) if None.
@@ -134,8 +153,13 @@ def _checkHashed(
     from torsion.internet.threads import deferToThreadPool
 
     actual = _reactorOf(reactor)
-    d = deferToThreadPool(
-        actual, actual.getThreadPool(), _verifyOrDummy, credentials.password, hashed
+    d = _slotsOf(actual).run(
+        deferToThreadPool,
+        actual,
+        actual.getThreadPool(),
+        _verifyOrDummy,
+        credentials.password,
+        hashed,
     )
 
     def checked(matched: bool) -> Any:
@@ -320,6 +344,7 @@ class FilePasswordDB:
         self.cache = cache
         self.reactor = reactor
         self._credCache: dict[bytes, tuple[bytes, bytes, int]] | None = None
+        self._cacheHashed = False
         if hash is None:
             self.credentialInterfaces: tuple[Any, ...] = (
                 IUsernamePassword,
@@ -395,8 +420,8 @@ class FilePasswordDB:
                 self._credCache = {}
                 for entry in self._entries(strict=False):
                     self._credCache.setdefault(self._key(entry[0]), entry)
-            anyHashed = any(hashing.isHashed(e[1]) for e in self._credCache.values())
-            return self._credCache.get(key), anyHashed
+                self._cacheHashed = any(hashing.isHashed(e[1]) for e in self._credCache.values())
+            return self._credCache.get(key), self._cacheHashed
         anyHashed = False
         for entry in self._entries(strict=False):
             if self._key(entry[0]) == key:

@@ -173,6 +173,12 @@ def _refuse(obj: object) -> BananaError:
     )
 
 
+def _checkLimits(**limits: int) -> None:
+    for name, value in limits.items():
+        if type(value) is not int or value < 1:
+            raise ValueError(f"the Banana {name} must be an integer >= 1, not {value!r}")
+
+
 class BananaEncoder:
     """Turns expressions into Banana bytes; build one per vocabulary and reuse it.
 
@@ -194,6 +200,7 @@ class BananaEncoder:
         prefixLimit: int = PREFIX_LIMIT,
         depthLimit: int = DEPTH_LIMIT,
     ) -> None:
+        _checkLimits(sizeLimit=sizeLimit, prefixLimit=prefixLimit, depthLimit=depthLimit)
         self.vocabulary = dict(vocabulary) if vocabulary else {}
         self.sizeLimit = sizeLimit
         self.prefixLimit = prefixLimit
@@ -342,6 +349,12 @@ class BananaDecoder:
         depthLimit: int = DEPTH_LIMIT,
         expressionLimit: int = EXPRESSION_LIMIT,
     ) -> None:
+        _checkLimits(
+            sizeLimit=sizeLimit,
+            prefixLimit=prefixLimit,
+            depthLimit=depthLimit,
+            expressionLimit=expressionLimit,
+        )
         self.vocabulary = vocabulary
         self.sizeLimit = sizeLimit
         self.prefixLimit = prefixLimit

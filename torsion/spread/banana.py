@@ -140,6 +140,9 @@ class Banana(Protocol):
     """
 
     knownDialects: list[bytes] = [b"pb", b"none"]
+    isClient = 1
+    currentDialect: bytes | None = None
+    prefixLimit = PREFIX_LIMIT
     sizeLimit = SIZE_LIMIT
     depthLimit = DEPTH_LIMIT
     expressionLimit = EXPRESSION_LIMIT
@@ -188,13 +191,16 @@ class Banana(Protocol):
         number: word for word, number in outgoingVocabulary.items()
     }
 
+    # Made by connectionMade, so that a subclass that forgets to call __init__ works.
+    _decoder: BananaDecoder | None = None
+    _encode: Callable[[object], bytes]
+    _dropped = False
+
     def __init__(self, isClient: int = 1) -> None:
         self.isClient = isClient
         self.prefixLimit = _prefixLimit
-        self.currentDialect: bytes | None = None
-        self._decoder: BananaDecoder | None = None
-        self._encode: Callable[[object], bytes] = _plainEncoder.encode
-        self._dropped = False
+        self.currentDialect = None
+        self._encode = _plainEncoder.encode
 
     def setPrefixLimit(self, limit: int) -> None:
         """Set this connection's limit of bytes of number before a type byte."""

@@ -141,6 +141,7 @@ class PBConnectionLost(_ierror.ConnectionLost):
 
 
 _EMPTY_KW: list[bytes] = [b"dictionary"]
+_IMMEDIATE = frozenset((int, float, bytes))
 
 
 class RemoteReference(Serializable):
@@ -333,6 +334,7 @@ class Broker(banana.Banana):
         self.serializingPerspective: Any = None
         self.unserializingPerspective: Any = None
         self._lent: list[tuple[bool, int]] | None = None
+        self.pageProducers: list[Any] = []
         self._handlers = _handlersOf(type(self))
 
     # -- the connection ----------------------------------------------------------------
@@ -365,6 +367,7 @@ class Broker(banana.Banana):
         self._dyingCaches.clear()
         self.remoteReferences.clear()
         self._localCleanup.clear()
+        self.pageProducers = []
         for entry in served:
             try:
                 entry.object.stoppedObserving(entry.perspective, entry.observer)
@@ -588,7 +591,13 @@ class Broker(banana.Banana):
         if type(message) is str:
             message = _encodedName(message)
         try:
-            netArgs = self.serialize(args, perspective)
+            for arg in args:
+                if type(arg) not in _IMMEDIATE:
+                    netArgs = self.serialize(args, perspective)
+                    break
+            else:
+                # Ints, floats and bytes are their own jelly: skip the jellier.
+                netArgs = [b"tuple", *args]
             netKw = self.serialize(kw, perspective) if kw else _EMPTY_KW
         except Exception as e:
             from torsion.internet.defer import fail
@@ -649,6 +658,30 @@ class Broker(banana.Banana):
         """Tell the peer that this side dropped one copy of its Cacheable."""
         self.sendEncoded([b"decache", objectID])
 
+    # -- paging (torsion.spread.util) --------------------------------------------------
+
+    def registerPageProducer(self, pager: Any) -> None:
+        """Send ``pager``'s pages as the transport takes data (the broker is its producer)."""
+        self.pageProducers.append(pager)
+        if len(self.pageProducers) == 1:
+            self.transport.registerProducer(self, False)
+
+    def resumeProducing(self) -> None:
+        """The transport wants more: one page from each pager."""
+        for pager in list(self.pageProducers):
+            pager.sendNextPage()
+            if not pager.stillPaging():
+                self.pageProducers.remove(pager)
+        if not self.pageProducers and not self.disconnected:
+            self.transport.unregisterProducer()
+
+    def pauseProducing(self) -> None:
+        """Nothing to do: pages are only sent when asked for."""
+
+    def stopProducing(self) -> None:
+        """The connection is going: forget the pagers."""
+        self.pageProducers = []
+
     # -- jelly -------------------------------------------------------------------------
 
     def serialize(
@@ -664,6 +697,8 @@ class Broker(banana.Banana):
         A Deferred or a coroutine gives a Deferred of the jellied result. Objects lent
         to the peer by a jelly that then fails are released again.
         """
+        if type(object) in _IMMEDIATE:
+            return object
         if isinstance(object, Deferred):
             return object.addCallback(self.serialize, perspective)
         if type(object) is CoroutineType:
@@ -682,6 +717,20 @@ class Broker(banana.Banana):
 
     def unserialize(self, sexp: Any, perspective: Any = None) -> Any:
         """Unjelly what the peer sent, with this connection's taster."""
+        if type(sexp) is list:
+            # The shapes of most arguments and answers, built without an unjellier.
+            length = len(sexp)
+            tag = sexp[0] if length else None
+            if tag == b"tuple":
+                for item in sexp:
+                    if type(item) not in _IMMEDIATE:
+                        break
+                else:
+                    return tuple(sexp[1:])
+            elif tag == b"dictionary" and length == 1:
+                return {}
+        elif type(sexp) in _IMMEDIATE:
+            return sexp
         self.unserializingPerspective = perspective
         try:
             return unjelly(sexp, self.security, None, self)
