@@ -4,7 +4,7 @@ Run from the repository root with the project's interpreter::
 
     .venv/bin/python bench/pb.py --quiet-wait 30   # every case and side, 3 rounds
     .venv/bin/python bench/pb.py --quick           # short windows, 1 round: a smoke test
-    bench/run pb --cases small,list --sides torsion,twisted --rounds 5
+    .venv/bin/python bench/pb.py --cases small,list --sides torsion,twisted --rounds 5
 
 Cases (``--cases``): ``small`` (``callRemote("echo", 1)``, one call at a time),
 ``small-16`` (the same with 16 calls kept in flight), ``list`` (echo of a list of
