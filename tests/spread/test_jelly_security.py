@@ -429,7 +429,7 @@ FUZZ_TASTER.allowInstancesOf(Allowed)
 FUZZ_TASTER.allowTypes("method")
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sexps)
 def test_randomExpressionsEitherUnjellyOrFailCleanly(sexp: Any) -> None:
     for taster in (globalSecurity, FUZZ_TASTER):
@@ -463,7 +463,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(values)
 def test_randomValuesRoundTrip(value: Any) -> None:
     sexp = jelly.jelly(value)
