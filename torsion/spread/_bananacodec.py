@@ -91,7 +91,14 @@ _unpackFloat = struct.Struct("!d").unpack_from
 
 
 class BananaError(Exception):
-    """Bytes that are not Banana, or that break a limit; or a value Banana cannot send."""
+    """Bytes that are not Banana, or that break a limit; or a value Banana cannot send.
+
+    Raised by a decoder, it carries in ``expressions`` the whole expressions that the
+    bytes before the bad ones completed in that call, so that what is delivered does
+    not depend on where the stream was cut.
+    """
+
+    expressions: list[Any] = []
 
 
 def _b128(integer: int) -> bytes:
@@ -166,6 +173,12 @@ def _refuse(obj: object) -> BananaError:
     )
 
 
+def _checkLimits(**limits: int) -> None:
+    for name, value in limits.items():
+        if type(value) is not int or value < 1:
+            raise ValueError(f"the Banana {name} must be an integer >= 1, not {value!r}")
+
+
 class BananaEncoder:
     """Turns expressions into Banana bytes; build one per vocabulary and reuse it.
 
@@ -187,6 +200,7 @@ class BananaEncoder:
         prefixLimit: int = PREFIX_LIMIT,
         depthLimit: int = DEPTH_LIMIT,
     ) -> None:
+        _checkLimits(sizeLimit=sizeLimit, prefixLimit=prefixLimit, depthLimit=depthLimit)
         self.vocabulary = dict(vocabulary) if vocabulary else {}
         self.sizeLimit = sizeLimit
         self.prefixLimit = prefixLimit
@@ -305,14 +319,15 @@ class BananaDecoder:
 
     ``feed`` raises BananaError for bytes that are not Banana (an unknown type byte, a
     VOCAB element without a vocabulary or with an unknown number) and for a broken
-    limit; the decoder is then broken for good, since a byte stream cannot be put
-    back in step: every later ``feed`` raises BananaError too.
+    limit, with the expressions completed before the bad bytes in its
+    ``expressions``; the decoder is then broken for good, since a byte stream cannot
+    be put back in step: every later ``feed`` raises BananaError too.
     """
 
     __slots__ = (
         "_broken",
-        "_count",
         "_current",
+        "_left",
         "_need",
         "_pending",
         "_pendingBytes",
@@ -334,6 +349,12 @@ class BananaDecoder:
         depthLimit: int = DEPTH_LIMIT,
         expressionLimit: int = EXPRESSION_LIMIT,
     ) -> None:
+        _checkLimits(
+            sizeLimit=sizeLimit,
+            prefixLimit=prefixLimit,
+            depthLimit=depthLimit,
+            expressionLimit=expressionLimit,
+        )
         self.vocabulary = vocabulary
         self.sizeLimit = sizeLimit
         self.prefixLimit = prefixLimit
@@ -345,9 +366,9 @@ class BananaDecoder:
         self._pending: list[bytes] = []
         self._pendingBytes = 0
         self._need = 0
-        # The list being filled, how many elements it will have, and its parents.
+        # The list being filled, how many elements it still lacks, and its parents.
         self._current: list[Any] | None = None
-        self._count = 0
+        self._left = 0
         self._stack: list[tuple[list[Any], int]] = []
         # Bytes of the incomplete top-level expression already parsed.
         self._spent = 0
@@ -381,9 +402,11 @@ class BananaDecoder:
             self._need = 0
         elif not data:
             return []
+        out: list[Any] = []
         try:
-            return self._parse(data, maxExpressions)
+            return self._parse(data, maxExpressions, out)
         except BananaError as e:
+            e.expressions = out
             self._broken = str(e)
             self._pending = []
             self._pendingBytes = 0
@@ -391,8 +414,7 @@ class BananaDecoder:
             self._current = None
             raise
 
-    def _parse(self, buf: bytes, maxExpressions: int) -> list[Any]:
-        out: list[Any] = []
+    def _parse(self, buf: bytes, maxExpressions: int, out: list[Any]) -> list[Any]:
         end = len(buf)
         pos = 0
         exprStart = 0
@@ -401,26 +423,23 @@ class BananaDecoder:
         spent = self._spent
         stack = self._stack
         cur = self._current
-        count = self._count
+        left = self._left
         sizeLimit = self.sizeLimit
         prefixLimit = self.prefixLimit
         vocabulary = self.vocabulary
         item: Any
         while pos < end:
             start = pos
-            b = buf[pos]
-            if b >= 0x80:
+            n = buf[pos]
+            pos += 1
+            if n >= 0x80:
+                kind = n
                 n = 0
-                kind = b
+            elif pos < end and buf[pos] >= 0x80:
+                kind = buf[pos]
                 pos += 1
-            elif pos + 1 < end and buf[pos + 1] >= 0x80:
-                n = b
-                kind = buf[pos + 1]
-                pos += 2
             else:
-                n = b
                 shift = 7
-                pos += 1
                 kind = _MISSING
                 while pos < end:
                     b = buf[pos]
@@ -451,22 +470,18 @@ class BananaDecoder:
                     raise BananaError(f"a string of {n} bytes is over the limit of {sizeLimit}")
                 item = buf[pos:stop]
                 pos = stop
-            elif kind == 0x81:  # INT
-                item = n
             elif kind == 0x80:  # LIST
+                if cur is not None and len(stack) + 2 > self.depthLimit:
+                    raise BananaError(f"lists nested deeper than the limit of {self.depthLimit}")
                 if n:
                     if n > sizeLimit:
                         raise BananaError(
                             f"a list of {n} elements is over the limit of {sizeLimit}"
                         )
                     if cur is not None:
-                        if len(stack) + 2 > self.depthLimit:
-                            raise BananaError(
-                                f"lists nested deeper than the limit of {self.depthLimit}"
-                            )
-                        stack.append((cur, count))
+                        stack.append((cur, left))
                     cur = []
-                    count = n
+                    left = n
                     continue
                 item = []
             elif kind == 0x87:  # VOCAB
@@ -478,7 +493,9 @@ class BananaDecoder:
                 item = vocabulary.get(n)
                 if item is None:
                     raise BananaError(f"the vocabulary has no word number {n}")
-            elif kind == 0x83:  # NEG
+            elif kind == 0x81 or kind == 0x85:  # INT, LONGINT
+                item = n
+            elif kind == 0x83 or kind == 0x86:  # NEG, LONGNEG
                 item = -n
             elif kind == 0x84:  # FLOAT
                 if pos + 8 > end:
@@ -487,26 +504,23 @@ class BananaDecoder:
                     break
                 item = _unpackFloat(buf, pos)[0]
                 pos += 8
-            elif kind == 0x85:  # LONGINT
-                item = n
-            elif kind == 0x86:  # LONGNEG
-                item = -n
             else:
                 raise BananaError(f"unknown Banana type byte 0x{kind:02x}")
             if cur is not None:
                 cur.append(item)
-                if len(cur) < count:
+                left -= 1
+                if left:
                     continue
-                while True:
-                    item = cur
-                    if stack:
-                        cur, count = stack.pop()
-                        cur.append(item)
-                        if len(cur) < count:
-                            break
-                    else:
-                        cur = None
+                item = cur
+                while stack:
+                    cur, left = stack.pop()
+                    cur.append(item)
+                    left -= 1
+                    if left:
                         break
+                    item = cur
+                else:
+                    cur = None
                 if cur is not None:
                     continue
             size = spent + pos - exprStart
@@ -528,7 +542,7 @@ class BananaDecoder:
                 raise self._tooLong(spent + end - pos)
         self._spent = spent
         self._current = cur
-        self._count = count
+        self._left = left
         return out
 
     def _tooLong(self, size: int) -> BananaError:

@@ -140,6 +140,9 @@ class Banana(Protocol):
     """
 
     knownDialects: list[bytes] = [b"pb", b"none"]
+    isClient = 1
+    currentDialect: bytes | None = None
+    prefixLimit = PREFIX_LIMIT
     sizeLimit = SIZE_LIMIT
     depthLimit = DEPTH_LIMIT
     expressionLimit = EXPRESSION_LIMIT
@@ -188,13 +191,18 @@ class Banana(Protocol):
         number: word for word, number in outgoingVocabulary.items()
     }
 
+    # Made by connectionMade, so that a subclass that forgets to call __init__ works.
+    _decoder: BananaDecoder | None = None
+    _encode: Callable[[object], bytes]
+    _dropped = False
+    # The expressions being delivered, while they are.
+    _queue: list[Any] | None = None
+
     def __init__(self, isClient: int = 1) -> None:
         self.isClient = isClient
         self.prefixLimit = _prefixLimit
-        self.currentDialect: bytes | None = None
-        self._decoder: BananaDecoder | None = None
-        self._encode: Callable[[object], bytes] = _plainEncoder.encode
-        self._dropped = False
+        self.currentDialect = None
+        self._encode = _plainEncoder.encode
 
     def setPrefixLimit(self, limit: int) -> None:
         """Set this connection's limit of bytes of number before a type byte."""
@@ -317,17 +325,38 @@ class Banana(Protocol):
                     return
             expressions = decoder.feed(data)
         except BananaError as e:
-            self._drop(str(e))
+            # Deliver what came before the bad bytes, unless that would overtake
+            # expressions still waiting in a delivery loop further up.
+            ready = self.currentDialect is not None and self._queue is None
+            if not ready or self._deliver(e.expressions):
+                self._drop(str(e))
             return
+        if self._queue is not None:
+            # Called by a handler through a transport that delivers synchronously: the
+            # loop already running hands these on after the ones it holds, in order.
+            self._queue.extend(expressions)
+            return
+        self._deliver(expressions)
+
+    def _deliver(self, expressions: list[Any]) -> bool:
+        """Hand ``expressions`` on; return False if the connection closed meanwhile."""
+        transport = self.transport
         expressionReceived = self.expressionReceived
-        for expression in expressions:
-            if transport.disconnecting:
-                return
-            try:
-                expressionReceived(expression)
-            except Exception:
-                self._fail("failed handling an expression")
-                return
+        self._queue = expressions
+        try:
+            # The list may grow while this runs (see dataReceived); its iterator
+            # goes on to the new items.
+            for expression in expressions:
+                if transport.disconnecting:
+                    return False
+                try:
+                    expressionReceived(expression)
+                except Exception:
+                    self._fail("failed handling an expression")
+                    return False
+            return True
+        finally:
+            self._queue = None
 
     def _peer(self) -> object:
         transport = self.transport
