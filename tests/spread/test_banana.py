@@ -708,3 +708,17 @@ def test_aSubclassThatSkipsInitStillWorks() -> None:
     server.makeConnection(transport)
     server.dataReceived(banana.encode(b"pb") + PB_ENCODER.encode([b"None"]))
     assert server.received == [[b"None"]]
+
+
+def test_aHandlerFeedingMoreBytesKeepsTheOrder() -> None:
+    class Reentrant(Recorder):
+        def expressionReceived(self, lst: Any) -> None:
+            super().expressionReceived(lst)
+            if lst == 1:
+                self.dataReceived(banana.encode(3))
+
+    server, _ = connected(0, Reentrant)
+    server.dataReceived(banana.encode(b"pb") + banana.encode(1) + banana.encode(2))
+    assert server.received == [1, 2, 3]
+    server.dataReceived(banana.encode(4))
+    assert server.received == [1, 2, 3, 4]

@@ -27,8 +27,11 @@ from torsion.spread.banana import Banana, BananaError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def twistedPython() -> str | None:
-    """Return an interpreter that imports Twisted, or None (the tests then skip)."""
+def _twistedPython() -> str | None:
+    """Return an interpreter that imports Twisted, or None (the tests then skip).
+
+    The stand-in for tests/spread/peers.py's, used until that module is there.
+    """
     configured = os.environ.get("TORSION_TWISTED_PYTHON")
     python = configured or str(ROOT / "bench" / ".venv-twisted" / "bin" / "python")
     if not Path(python).exists():
@@ -37,6 +40,12 @@ def twistedPython() -> str | None:
         [python, "-c", "import twisted.spread.banana"], capture_output=True, timeout=60
     )
     return python if probe.returncode == 0 else None
+
+
+try:
+    from tests.spread.peers import twistedPython
+except ImportError:
+    twistedPython = _twistedPython
 
 
 VALUES: list[Any] = [

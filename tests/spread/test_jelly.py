@@ -14,6 +14,8 @@ import types
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from torsion.spread import jelly
 from torsion.spread.jelly import (
@@ -124,7 +126,9 @@ BASIC = [
 ]
 
 
-@pytest.mark.parametrize("value", BASIC, ids=[repr(v)[:40] for v in BASIC])
+@pytest.mark.parametrize(
+    "value", BASIC, ids=[f"{i}-{type(v).__name__}" for i, v in enumerate(BASIC)]
+)
 def test_basicTypesRoundTrip(value: Any) -> None:
     back = roundTrip(value)
     assert back == value
@@ -615,3 +619,46 @@ def test_jellyOfDeepNestingFailsClearly() -> None:
         value = [value]
     with pytest.raises(ValueError, match="nests too deeply"):
         jelly.jelly(value)
+
+
+# -- random graphs ----------------------------------------------------------------
+
+
+def shape(value: Any) -> Any:
+    """The structure of ``value`` with each shared or cyclic object numbered once."""
+    seen: dict[int, int] = {}
+
+    def walk(obj: Any) -> Any:
+        if type(obj) not in (list, dict, tuple):
+            return obj
+        if id(obj) in seen:
+            return ("ref", seen[id(obj)])
+        seen[id(obj)] = len(seen)
+        if type(obj) is dict:
+            return ("dict", [(k, walk(v)) for k, v in obj.items()])
+        return (type(obj).__name__, [walk(item) for item in obj])
+
+    return walk(value)
+
+
+@st.composite
+def graphs(draw: Any) -> Any:
+    """Lists and dicts that refer to each other (and to tuples of each other) at random."""
+    count = draw(st.integers(min_value=1, max_value=8))
+    nodes: list[Any] = [[] if draw(st.booleans()) else {} for _ in range(count)]
+    for node in nodes:
+        for index in range(draw(st.integers(min_value=0, max_value=4))):
+            target: Any = nodes[draw(st.integers(min_value=0, max_value=count - 1))]
+            if draw(st.booleans()):
+                target = (target, index)
+            if type(node) is list:
+                node.append(target)
+            else:
+                node[f"k{index}"] = target
+    return nodes[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs())
+def test_randomGraphsKeepTheirShape(graph: Any) -> None:
+    assert shape(roundTrip(graph)) == shape(graph)

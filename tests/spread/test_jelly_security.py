@@ -429,7 +429,7 @@ FUZZ_TASTER.allowInstancesOf(Allowed)
 FUZZ_TASTER.allowTypes("method")
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sexps)
 def test_randomExpressionsEitherUnjellyOrFailCleanly(sexp: Any) -> None:
     for taster in (globalSecurity, FUZZ_TASTER):
@@ -463,7 +463,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(values)
 def test_randomValuesRoundTrip(value: Any) -> None:
     sexp = jelly.jelly(value)
@@ -526,3 +526,27 @@ def test_badModuleNamesAreRefusedBeforeImport() -> None:
     for name in (b"..x", b"os..path", b"", b"1x"):
         with pytest.raises(MalformedJelly, match="not a module name"):
             jelly.unjelly([b"module", name], DummySecurityOptions())
+
+
+@settings(max_examples=100, deadline=None)
+@given(values)
+def test_expressionsCrossBanana(value: Any) -> None:
+    # What PB does with every argument: jelly, Banana bytes, back, unjelly.
+    from torsion.spread import banana
+
+    assert jelly.unjelly(banana.decode(banana.encode(jelly.jelly(value)))) == value
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=64))
+def test_randomBananaBytesFailCleanlyThroughJelly(data: bytes) -> None:
+    from torsion.spread import banana
+
+    try:
+        sexp = banana.decode(data)
+    except banana.BananaError:
+        return
+    try:
+        jelly.unjelly(sexp)
+    except InsecureJelly:
+        pass

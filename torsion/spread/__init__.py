@@ -1,1 +1,1 @@
-"""Perspective Broker and its layers: banana (bytes), jelly (objects), pb (remote calls)."""
+"""Perspective Broker and its layers: banana (bytes), jelly (objects), pb (calls); tests/spread."""

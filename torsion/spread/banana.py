@@ -195,6 +195,8 @@ class Banana(Protocol):
     _decoder: BananaDecoder | None = None
     _encode: Callable[[object], bytes]
     _dropped = False
+    # The expressions being delivered, while they are.
+    _queue: list[Any] | None = None
 
     def __init__(self, isClient: int = 1) -> None:
         self.isClient = isClient
@@ -323,8 +325,16 @@ class Banana(Protocol):
                     return
             expressions = decoder.feed(data)
         except BananaError as e:
-            if self.currentDialect is None or self._deliver(e.expressions):
+            # Deliver what came before the bad bytes, unless that would overtake
+            # expressions still waiting in a delivery loop further up.
+            ready = self.currentDialect is not None and self._queue is None
+            if not ready or self._deliver(e.expressions):
                 self._drop(str(e))
+            return
+        if self._queue is not None:
+            # Called by a handler through a transport that delivers synchronously: the
+            # loop already running hands these on after the ones it holds, in order.
+            self._queue.extend(expressions)
             return
         self._deliver(expressions)
 
@@ -332,15 +342,21 @@ class Banana(Protocol):
         """Hand ``expressions`` on; return False if the connection closed meanwhile."""
         transport = self.transport
         expressionReceived = self.expressionReceived
-        for expression in expressions:
-            if transport.disconnecting:
-                return False
-            try:
-                expressionReceived(expression)
-            except Exception:
-                self._fail("failed handling an expression")
-                return False
-        return True
+        self._queue = expressions
+        try:
+            # The list may grow while this runs (see dataReceived); its iterator
+            # goes on to the new items.
+            for expression in expressions:
+                if transport.disconnecting:
+                    return False
+                try:
+                    expressionReceived(expression)
+                except Exception:
+                    self._fail("failed handling an expression")
+                    return False
+            return True
+        finally:
+            self._queue = None
 
     def _peer(self) -> object:
         transport = self.transport
