@@ -2,16 +2,11 @@
 
 ``PBPair`` connects a PBClientFactory to a PBServerFactory over torsion's loopback
 transports; nothing moves until ``flush()``, so every test is deterministic. ``resultOf``
-and ``failureOf`` read a Deferred that has fired. ``twistedPython()`` finds the
-interpreter with Twisted installed for the interop checks (until tests/spread/peers.py
-is merged, this is the PB tests' own copy).
+and ``failureOf`` read a Deferred that has fired.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from torsion.internet.defer import Deferred
@@ -98,23 +93,3 @@ class PBPair:
         """Have ``broker`` send a hand-made expression to its peer, then deliver it."""
         broker.sendEncoded(expression)
         self.flush()
-
-
-def twistedPython() -> str | None:
-    """Return the path of a Python with Twisted installed, or None (tests then skip)."""
-    candidates = [os.environ.get("TORSION_TWISTED_PYTHON", "")]
-    here = Path(__file__).resolve().parents[2]
-    candidates.append(str(here / "bench" / ".venv-twisted" / "bin" / "python"))
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            try:
-                subprocess.run(
-                    [candidate, "-c", "import twisted.spread.pb"],
-                    check=True,
-                    capture_output=True,
-                    timeout=30,
-                )
-            except (OSError, subprocess.SubprocessError):
-                continue
-            return candidate
-    return None

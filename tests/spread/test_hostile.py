@@ -433,11 +433,6 @@ def test_protocolNonsenseIsIgnoredOrRefused(hostile: Hostile, raw: RawClient) ->
     assert [b"didNotUnderstand", b"noSuchCommand"] in seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="torsion.spread.pb answers a call whose arguments are forbidden jelly with "
-    "InsecureJelly but does not log it (reported to the lead)",
-)
 def test_forbiddenJellyIsLogged(hostile: Hostile, raw: RawClient) -> None:
     raw.handshake()
     mark = len(hostile.server.stderr())

@@ -17,7 +17,7 @@ import pytest
 from zope.interface import implementer
 
 from tests.internet.reactormixins import REACTOR_FACTORIES, closeReactor, runUntil, runUntilFired
-from tests.spread.pbtesting import twistedPython
+from tests.spread.peers import twistedPython
 from torsion.cred import checkers, credentials, portal
 from torsion.internet.defer import ensureDeferred, maybeDeferred
 from torsion.spread import pb

@@ -33,6 +33,7 @@ from typing import Any
 
 from torsion.internet.protocol import Protocol, connectionDone
 from torsion.logger import Logger, LogLevel
+from torsion.python.failure import Failure
 from torsion.spread._bananacodec import (
     DEPTH_LIMIT,
     EXPRESSION_LIMIT,
@@ -377,11 +378,15 @@ class Banana(Protocol):
 
     def _fail(self, what: str) -> None:
         self._dropped = True
+        failure = Failure()
         _log.failure(
             "{protocol} {what} from {peer}; dropping the connection",
+            failure,
             level=LogLevel.error,
             protocol=self.logPrefix(),
             what=what,
             peer=self._peer(),
         )
+        # Its frames would keep this protocol alive in the log's history.
+        failure.cleanFailure()
         self.transport.loseConnection()

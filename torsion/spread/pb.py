@@ -76,6 +76,7 @@ from torsion.spread.flavors import (
 )
 from torsion.spread.interfaces import IPBRoot, IPerspective
 from torsion.spread.jelly import (
+    InsecureJelly,
     Jellyable,
     Unjellyable,
     globalSecurity,
@@ -507,6 +508,14 @@ class Broker(banana.Banana):
     def _sendFailure(self, fail: Failure, requestID: int) -> None:
         if self.disconnected:
             return
+        if fail.check(InsecureJelly):
+            # Refused input is worth a line here too: a hostile or misconfigured peer.
+            _log.warn(
+                "{protocol} refused a call from {peer}: {reason}",
+                protocol=self.logPrefix(),
+                peer=self._peer(),
+                reason=fail.getErrorMessage(),
+            )
         sexp = failureForPeer(self, fail, self.unsafeTracebacks)
         # The traceback's frames would keep this broker alive in the log's history.
         fail.cleanFailure()
