@@ -433,9 +433,11 @@ def test_protocolNonsenseIsIgnoredOrRefused(hostile: Hostile, raw: RawClient) ->
     assert [b"didNotUnderstand", b"noSuchCommand"] in seen
 
 
-def test_forbiddenJellyIsLogged(hostile: Hostile, raw: RawClient) -> None:
+@pytest.mark.parametrize("name", ["os.system as a function", "subprocess.Popen with state"])
+def test_forbiddenJellyIsLoggedWithThePeer(hostile: Hostile, raw: RawClient, name: str) -> None:
     raw.handshake()
     mark = len(hostile.server.stderr())
-    raw.sock.sendall(encode(message(7, b"echo", FORBIDDEN["os.system as a function"])))
+    raw.sock.sendall(encode(message(7, b"echo", FORBIDDEN[name])))
     refusedOrDropped(raw, 7)
-    waitForLog(hostile, mark, ["os.system"], timeout=3)
+    named = FORBIDDEN[name][1] if name.startswith("os.") else FORBIDDEN[name][0]
+    waitForLog(hostile, mark, [named.decode(), str(raw.localPort)], timeout=5)
