@@ -12,41 +12,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.spread.peers import twistedPython
 from torsion.internet.testing import StringTransport
 from torsion.spread import banana
 from torsion.spread._bananacodec import BananaDecoder, BananaEncoder
 from torsion.spread.banana import Banana, BananaError
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _twistedPython() -> str | None:
-    """Return an interpreter that imports Twisted, or None (the tests then skip).
-
-    The stand-in for tests/spread/peers.py's, used until that module is there.
-    """
-    configured = os.environ.get("TORSION_TWISTED_PYTHON")
-    python = configured or str(ROOT / "bench" / ".venv-twisted" / "bin" / "python")
-    if not Path(python).exists():
-        return None
-    probe = subprocess.run(
-        [python, "-c", "import twisted.spread.banana"], capture_output=True, timeout=60
-    )
-    return python if probe.returncode == 0 else None
-
-
-try:
-    from tests.spread.peers import twistedPython
-except ImportError:
-    twistedPython = _twistedPython
-
 
 VALUES: list[Any] = [
     0,

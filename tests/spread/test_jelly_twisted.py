@@ -9,47 +9,14 @@ bench/.venv-twisted/bin/python under the repository root).
 
 from __future__ import annotations
 
-import functools
-import os
 import pickle
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.spread.peers import NO_TWISTED, twistedPython
 from torsion.spread import jelly
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@functools.cache
-def _twistedPython() -> str | None:
-    """An interpreter that imports Twisted, or None.
-
-    The stand-in for tests/spread/peers.py's, used until that module is there.
-    """
-    chosen = os.environ.get("TORSION_TWISTED_PYTHON")
-    python = chosen or str(ROOT / "bench" / ".venv-twisted" / "bin" / "python")
-    if not Path(python).exists():
-        return None
-    probe = subprocess.run(
-        [python, "-c", "import twisted.spread.jelly"], capture_output=True, timeout=60
-    )
-    return python if probe.returncode == 0 else None
-
-
-_NO_TWISTED = (
-    "no Python with Twisted found: set TORSION_TWISTED_PYTHON to one, or make "
-    "bench/.venv-twisted (python3 -m venv bench/.venv-twisted && "
-    "bench/.venv-twisted/bin/pip install twisted)"
-)
-
-try:
-    from tests.spread.peers import NO_TWISTED, twistedPython
-except ImportError:
-    twistedPython = _twistedPython
-    NO_TWISTED = _NO_TWISTED
 
 # Run in both interpreters: the values of the table, built the same way on each side.
 VALUES = """

@@ -46,8 +46,13 @@ class PBConnectionLost(_ierror.ConnectionLost):
     """The connection was lost while this call waited for its answer.
 
     A ConnectionLost (torsion.internet.error), so ``failure.check(ConnectionLost)``
-    catches it along with the transport's own.
+    catches it along with the transport's own. Its message is its own: the
+    connection may well have closed cleanly, yet the call is lost all the same.
     """
+
+    def __str__(self) -> str:
+        reason = f": {self.args[0]}" if self.args else ""
+        return f"the PB connection was lost before the answer came{reason}"
 
 
 class RemoteReference(Serializable):
