@@ -614,6 +614,46 @@ def checkChoices(
             parser.error(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(choices)}")
 
 
+def finishRun(
+    options: argparse.Namespace,
+    settings: Any,
+    source: str,
+    samples: Samples,
+    errors: list[str],
+    skipped: dict[str, str],
+    sides: list[str],
+    profiler: Callable[[str], str] | None = None,
+    **extra: Any,
+) -> int:
+    """End a bench script's run: the --json document, the --profile report, the errors.
+
+    ``extra`` goes into the JSON document as it is; ``profiler(side)`` makes the
+    profile text of the side named by --profile (a script without --profile passes
+    None). Returns the script's exit status: 1 if any measurement failed.
+    """
+    if options.json:
+        document = {
+            "settings": asdict(settings),
+            "source": source,
+            "medians": [
+                {"case": c, "side": s, **m} for (c, s), m in sorted(medians(samples).items())
+            ],
+            "samples": [{"case": c, "side": s, "runs": r} for (c, s), r in samples.items()],
+            "errors": errors,
+            "skipped": skipped,
+            **extra,
+        }
+        options.json.write_text(json.dumps(document, indent=1))
+    wanted = getattr(options, "profile", None)
+    if wanted and profiler is not None:
+        if wanted not in sides:
+            raise BenchError(f"cannot profile {wanted}: it was not run")
+        print("\n" + profiler(wanted))
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def main() -> int:
     options = parseArguments()
     settings = QUICK if options.quick else Settings()
@@ -674,7 +714,6 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
             print(f"skipping {side}: {infos[side]['reason']}", file=sys.stderr)
     defaultSide = defaultTorsionSide()
     samples, errors, noisy = runRounds(cases, sides, infos, settings, options.quiet_wait)
-    table = medians(samples)
 
     versions: dict[str, str] = {}
     for side in sides:
@@ -690,24 +729,18 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
                 end="",
             )
     print()
-    if options.json:
-        document = {
-            "settings": asdict(settings),
-            "source": source,
-            "medians": [{"case": c, "side": s, **m} for (c, s), m in sorted(table.items())],
-            "samples": [{"case": c, "side": s, "runs": r} for (c, s), r in samples.items()],
-            "errors": errors,
-            "skipped": {s: infos[s]["reason"] for s in wanted if not infos[s]["ok"]},
-            "defaultSide": defaultSide,
-        }
-        options.json.write_text(json.dumps(document, indent=1))
-    if options.profile:
-        if options.profile not in sides:
-            raise BenchError(f"cannot profile {options.profile}: it was not run")
-        print("\n" + profile(options.profile, cases, settings, infos[options.profile]))
-    for error in errors:
-        print(f"error: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    skipped = {s: infos[s]["reason"] for s in wanted if not infos[s]["ok"]}
+    return finishRun(
+        options,
+        settings,
+        source,
+        samples,
+        errors,
+        skipped,
+        sides,
+        lambda side: profile(side, cases, settings, infos[side]),
+        defaultSide=defaultSide,
+    )
 
 
 if __name__ == "__main__":

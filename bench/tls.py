@@ -42,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -376,22 +376,10 @@ def run(options: argparse.Namespace, settings: Settings, pem: Path) -> int:
         net.runHeader(settings.rounds, source, versions, extra, started, loadBefore, noisy, options)
     )
     print(report(cases, sides, samples, defaultSide))
-    if options.json:
-        document = {
-            "settings": asdict(settings),
-            "source": source,
-            "medians": [
-                {"case": c, "side": s, **m} for (c, s), m in sorted(medians(samples).items())
-            ],
-            "samples": [{"case": c, "side": s, "runs": r} for (c, s), r in samples.items()],
-            "errors": errors,
-            "skipped": {s: infos[s]["reason"] for s in wanted if not infos[s]["ok"]},
-            "defaultSide": defaultSide,
-        }
-        options.json.write_text(json.dumps(document, indent=1))
-    for error in errors:
-        print(f"error: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    skipped = {s: infos[s]["reason"] for s in wanted if not infos[s]["ok"]}
+    return net.finishRun(
+        options, settings, source, samples, errors, skipped, sides, defaultSide=defaultSide
+    )
 
 
 if __name__ == "__main__":

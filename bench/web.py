@@ -42,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -639,28 +639,18 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
         )
     for side, reason in skipped.items():
         print(f"{side}: skipped: {reason}")
-    if options.json:
-        document = {
-            "settings": asdict(settings),
-            "source": source,
-            "medians": [
-                {"case": c, "side": s, **m} for (c, s), m in sorted(medians(samples).items())
-            ],
-            "samples": [{"case": c, "side": s, "runs": r} for (c, s), r in samples.items()],
-            "errors": errors,
-            "skipped": skipped,
-        }
-        options.json.write_text(json.dumps(document, indent=1))
-    if options.profile:
-        if options.profile not in sides:
-            raise BenchError(f"cannot profile {options.profile}: it was not run")
-        profiled = [c for c in cases if (c, options.profile) in samples]
-        print(
-            "\n" + net.profile(options.profile, profiled, settings, infos[options.profile], MEASURE)
-        )
-    for error in errors:
-        print(f"error: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    return net.finishRun(
+        options,
+        settings,
+        source,
+        samples,
+        errors,
+        skipped,
+        sides,
+        lambda side: net.profile(
+            side, [c for c in cases if (c, side) in samples], settings, infos[side], MEASURE
+        ),
+    )
 
 
 if __name__ == "__main__":
