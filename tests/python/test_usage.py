@@ -299,3 +299,26 @@ def test_portCoerceAccepts(text: str, port: int) -> None:
 def test_portCoerceRefuses(text: str) -> None:
     with pytest.raises(ValueError):
         usage.portCoerce(text)
+
+
+def test_countCoerceReadsACountOfAtLeastOne() -> None:
+    coerce = usage.countCoerce("threads", "thread")
+    assert coerce("20") == 20
+    assert coerce("1") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("x", "'x' is not a number of threads"), ("0", "at least one thread is needed, not 0")],
+)
+def test_countCoerceRefusesWithAMessageThatNamesTheThing(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        usage.countCoerce("threads", "thread")(text)
+
+
+def test_countCoerceErrorIsAUsageErrorOnTheCommandLine() -> None:
+    class Pool(usage.Options):
+        optParameters = [["threads", "t", 4, "Threads.", usage.countCoerce("threads", "thread")]]
+
+    with pytest.raises(usage.UsageError, match="at least one thread"):
+        Pool().parseOptions(["--threads", "0"])

@@ -65,17 +65,28 @@ class NoSuchReactor(KeyError):
 
 # name: (module, what it is, the selectors class it needs or None)
 REACTORS: dict[str, tuple[str, str, str | None]] = {
-    "select": ("torsion.internet.selectreactor", "select(2): works anywhere, but slows "
-               "down with many connections", "SelectSelector"),
+    "select": (
+        "torsion.internet.selectreactor",
+        "select(2): works anywhere, but slows down with many connections",
+        "SelectSelector",
+    ),
     "poll": ("torsion.internet.pollreactor", "poll(2), on POSIX systems", "PollSelector"),
-    "epoll": ("torsion.internet.epollreactor", "epoll(7), on Linux (the default there)",
-              "EpollSelector"),
-    "kqueue": ("torsion.internet.kqreactor", "kqueue(2), on the BSDs and macOS",
-               "KqueueSelector"),
-    "asyncio": ("torsion.internet.asyncioreactor", "on an asyncio event loop, shared with "
-                "asyncio code", None),
-    "uvloop": ("torsion.internet.asyncioreactor", "on a uvloop event loop (pip install "
-               "uvloop)", None),
+    "epoll": (
+        "torsion.internet.epollreactor",
+        "epoll(7), on Linux (the default there)",
+        "EpollSelector",
+    ),
+    "kqueue": ("torsion.internet.kqreactor", "kqueue(2), on the BSDs and macOS", "KqueueSelector"),
+    "asyncio": (
+        "torsion.internet.asyncioreactor",
+        "on an asyncio event loop, shared with asyncio code",
+        None,
+    ),
+    "uvloop": (
+        "torsion.internet.asyncioreactor",
+        "on a uvloop event loop (pip install uvloop)",
+        None,
+    ),
 }
 
 
@@ -190,38 +201,95 @@ class ServerOptions(usage.Options):
     )
 
     optFlags = [
-        ["nodaemon", "n", "Don't daemonize: stay in the foreground (logging to stdout "
-         "unless --logfile or --syslog says otherwise)."],
+        [
+            "nodaemon",
+            "n",
+            "Don't daemonize: stay in the foreground (logging to stdout "
+            "unless --logfile or --syslog says otherwise).",
+        ],
         ["no_save", "o", "Don't save the application as NAME-shutdown.tap when it stops."],
-        ["encrypted", "e", "The application file is encrypted: its passphrase comes from "
-         "$TORSION_PASSPHRASE, else from the terminal."],
+        [
+            "encrypted",
+            "e",
+            "The application file is encrypted: its passphrase comes from "
+            "$TORSION_PASSPHRASE, else from the terminal.",
+        ],
         ["syslog", None, "Log to the system log instead of a file."],
     ]
     optParameters = [
-        ["python", "y", None, "Run the application that this Python file (a .tac) defines "
-         "as 'application'."],
+        [
+            "python",
+            "y",
+            None,
+            "Run the application that this Python file (a .tac) defines as 'application'.",
+        ],
         ["file", "f", None, "Run the application saved in this pickle file (a .tap)."],
         ["source", "s", None, "Run the application saved in this source file (a .tas)."],
         ["xml", "x", None, "Run the application saved in this XML file (a .tax)."],
-        ["logfile", "l", None, "Log to this file, or to stdout if '-' (which needs "
-         "--nodaemon). Default: torsiond.log, or stdout with --nodaemon."],
-        ["rotate_length", None, 1000000, "Rotate the log file when it reaches this many "
-         "bytes (0: only on SIGUSR1).", _size],
-        ["max_rotated_files", None, None, "Keep at most this many rotated log files "
-         "(default: all).", _count],
+        [
+            "logfile",
+            "l",
+            None,
+            "Log to this file, or to stdout if '-' (which needs "
+            "--nodaemon). Default: torsiond.log, or stdout with --nodaemon.",
+        ],
+        [
+            "rotate_length",
+            None,
+            1000000,
+            "Rotate the log file when it reaches this many bytes (0: only on SIGUSR1).",
+            _size,
+        ],
+        [
+            "max_rotated_files",
+            None,
+            None,
+            "Keep at most this many rotated log files (default: all).",
+            _count,
+        ],
         ["pidfile", None, "torsiond.pid", "Write the process id to this file; '' for none."],
-        ["rundir", "d", ".", "Run the application in this directory (where it saves "
-         "NAME-shutdown.tap)."],
-        ["umask", None, None, "The file-creation mask, in octal (default: 077 for a "
-         "daemon; unchanged with --nodaemon).", _octal],
-        ["uid", "u", None, "Switch to this user (name or number) once the ports are "
-         "bound.", uidCoerce],
-        ["gid", "g", None, "Switch to this group (name or number) once the ports are "
-         "bound (default: the user's primary group).", gidCoerce],
-        ["chroot", None, None, "Change the root directory to this one before starting "
-         "the application (needs root)."],
-        ["reactor", "r", None, "The reactor: select, poll, epoll, kqueue, asyncio or uvloop "
-         "(default: the platform's best). See --help-reactors."],
+        [
+            "rundir",
+            "d",
+            ".",
+            "Run the application in this directory (where it saves NAME-shutdown.tap).",
+        ],
+        [
+            "umask",
+            None,
+            None,
+            "The file-creation mask, in octal (default: 077 for a "
+            "daemon; unchanged with --nodaemon).",
+            _octal,
+        ],
+        [
+            "uid",
+            "u",
+            None,
+            "Switch to this user (name or number) once the ports are bound.",
+            uidCoerce,
+        ],
+        [
+            "gid",
+            "g",
+            None,
+            "Switch to this group (name or number) once the ports are "
+            "bound (default: the user's primary group).",
+            gidCoerce,
+        ],
+        [
+            "chroot",
+            None,
+            None,
+            "Change the root directory to this one before starting the application (needs root).",
+        ],
+        [
+            "reactor",
+            "r",
+            None,
+            "The reactor: select, poll, epoll, kqueue, asyncio or uvloop "
+            "(default: the platform's best). See --help-reactors.",
+        ],
         ["prefix", None, "torsion", "The name syslog messages are marked with (--syslog)."],
     ]
 
@@ -248,9 +316,7 @@ class ServerOptions(usage.Options):
         if self.subCommand is not None:
             given.append(self.subCommand)
         if len(given) > 1:
-            raise usage.UsageError(
-                f"give one application, not several ({', '.join(given)})"
-            )
+            raise usage.UsageError(f"give one application, not several ({', '.join(given)})")
         if not given:
             plugins = ", ".join(str(c[0]) for c in self.subCommands) or "none installed"
             raise usage.UsageError(
@@ -295,9 +361,7 @@ def pluginCommands() -> list[tuple[str, None, Callable[[], Any], str]]:
     """The IServiceMaker plugins as ``usage.Options.subCommands`` (by name)."""
     commands = []
     for plugin in sorted(_servicePlugins(), key=lambda p: str(p.tapname)):
-        commands.append(
-            (str(plugin.tapname), None, _optionsMaker(plugin), str(plugin.description))
-        )
+        commands.append((str(plugin.tapname), None, _optionsMaker(plugin), str(plugin.description)))
     return commands
 
 

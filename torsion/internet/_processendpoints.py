@@ -189,5 +189,3 @@ class ProcessEndpoint:
             return protocol
 
         return defer.execute(spawn)
-
-

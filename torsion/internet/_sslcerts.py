@@ -42,9 +42,7 @@ FILETYPE_ASN1 = 2
 TYPE_RSA = "rsa"
 TYPE_EC = "ec"
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----\r?\n?", re.DOTALL
-)
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----\r?\n?", re.DOTALL)
 _KEY_LABELS = frozenset(
     {b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY"}
 )
@@ -484,9 +482,7 @@ class KeyPair:
         return f"<KeyPair {type(self.original).__name__.lstrip('_')} {size} bits>"
 
 
-def _loadKey(
-    data: bytes, where: str, passphrase: bytes | str | None, der: bool = False
-) -> Any:
+def _loadKey(data: bytes, where: str, passphrase: bytes | str | None, der: bool = False) -> Any:
     """Load the private key of ``data``, with every failure made a CertificateLoadError."""
     secret = _passphraseBytes(passphrase)
     if der:
@@ -512,12 +508,8 @@ def _loadKey(
             f"the private key in {where} is encrypted: give its passphrase (passphrase=...)"
         ) from None
     except ValueError as e:
-        if secret is not None and (
-            "password" in str(e).lower() or "decrypt" in str(e).lower()
-        ):
-            raise CertificateLoadError(
-                f"wrong passphrase for the private key in {where}"
-            ) from None
+        if secret is not None and ("password" in str(e).lower() or "decrypt" in str(e).lower()):
+            raise CertificateLoadError(f"wrong passphrase for the private key in {where}") from None
         raise CertificateLoadError(f"the private key in {where} cannot be loaded: {e}") from None
 
 

@@ -263,9 +263,7 @@ class ReactorBase:
         if delay < 0:
             raise ValueError(f"callLater delay must not be negative, got {delay!r}")
         now = self.seconds
-        call = DelayedCall(
-            now() + delay, callable, args, kw, self._cancelHook, self._moveHook, now
-        )
+        call = DelayedCall(now() + delay, callable, args, kw, self._cancelHook, self._moveHook, now)
         heapq.heappush(self._timedCalls, (call.time, next(self._sequence), call))
         return call
 

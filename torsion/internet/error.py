@@ -87,9 +87,7 @@ class CannotListenError(BindError):
         socketError: the OSError that the operating system raised.
     """
 
-    def __init__(
-        self, interface: str | None, port: int | str, socketError: BaseException
-    ) -> None:
+    def __init__(self, interface: str | None, port: int | str, socketError: BaseException) -> None:
         super().__init__(interface, port, socketError)
         self.interface = interface
         self.port = port
@@ -383,7 +381,6 @@ class MulticastJoinError(Exception):
                 "and the interface an IPv4 address of this machine"
             )
         return f"Couldn't {self.action} multicast group {self.group} {where}{reason}; {hint}."
-
 
 
 # -- UNIX sockets (torsion.internet.unix) ----------------------------------------------

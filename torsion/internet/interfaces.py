@@ -497,7 +497,6 @@ __all__ += [
 ]
 
 
-
 # -- UDP and multicast (torsion.internet.udp) ------------------------------------------
 
 

@@ -285,7 +285,6 @@ class DescriptorReactorMixin:
         port.startListening()
         return port
 
-
     # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------
 
     def listenSSL(
@@ -334,7 +333,6 @@ class DescriptorReactorMixin:
             host, port, TLSMemoryBIOFactory(contextFactory, True, factory), timeout, bindAddress
         )
 
-
     # -- UDP and multicast (torsion.internet.udp) --------------------------------------
 
     def listenUDP(
@@ -368,7 +366,6 @@ class DescriptorReactorMixin:
         )
         listening.startListening()
         return listening
-
 
     # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
 
@@ -437,7 +434,6 @@ class DescriptorReactorMixin:
         )
         port.startListening()
         return port
-
 
     # -- processes (torsion.internet.process) ------------------------------------------
 

@@ -200,9 +200,7 @@ def trustRootFromCertificates(certificates: Iterable[Certificate]) -> _Certifica
     certs = list(certificates)
     for c in certs:
         if not isinstance(c, Certificate):
-            raise TypeError(
-                f"trustRootFromCertificates takes Certificates, not {type(c).__name__}"
-            )
+            raise TypeError(f"trustRootFromCertificates takes Certificates, not {type(c).__name__}")
     if not certs:
         raise ValueError("trustRootFromCertificates needs at least one certificate")
     return _CertificateTrust(certs)
@@ -645,8 +643,7 @@ def optionsForClientTLS(
     for name in ("trustRoot", "acceptableProtocols", "privateKey", "certificate"):
         if name in extra:
             raise TypeError(
-                f"give {name} as optionsForClientTLS's own argument, not in "
-                "extraCertificateOptions"
+                f"give {name} as optionsForClientTLS's own argument, not in extraCertificateOptions"
             )
     if clientCertificate is not None:
         if not isinstance(clientCertificate, PrivateCertificate):

@@ -577,7 +577,6 @@ class MemoryReactor:
         self.connectors.append(connector)
         return connector
 
-
     # -- TLS (torsion.internet.ssl, torsion.protocols.tls) -----------------------------
 
     def listenSSL(
@@ -612,7 +611,6 @@ class MemoryReactor:
         self.connectors.append(connector)
         return connector
 
-
     # -- UDP and multicast (torsion.internet.udp) --------------------------------------
 
     def listenUDP(
@@ -635,7 +633,6 @@ class MemoryReactor:
         ``udpServers``; return a fake port (the protocol is not started)."""
         self.udpServers.append((port, protocol, interface, maxPacketSize, listenMultiple))
         return _FakePort(IPv4Address("UDP", interface or "0.0.0.0", port))
-
 
     # -- UNIX sockets (torsion.internet.unix) ------------------------------------------
 
@@ -684,7 +681,6 @@ class MemoryReactor:
         (the protocol is not started)."""
         self.unixClients.append((address, protocol, maxPacketSize, mode, bindAddress))
         return _FakePort(UNIXAddress(bindAddress))
-
 
     # -- processes (torsion.internet.process) ------------------------------------------
 

@@ -543,11 +543,7 @@ class TLSMemoryBIOProtocol:
             self._appSendBuffer.append(data)
             self._appSendSize += len(data)
             membrane = self._producer
-            if (
-                membrane is not None
-                and membrane.streaming
-                and self._appSendSize > self.bufferSize
-            ):
+            if membrane is not None and membrane.streaming and self._appSendSize > self.bufferSize:
                 membrane.pauseForTLS(True)
             return
         self._encrypt(data)

@@ -25,6 +25,7 @@ _T = TypeVar("_T")
 _Context = Mapping[object, object] | tuple[Any, Any, Any] | None
 _current: ContextVar[_Context] = ContextVar("torsion.python.context", default=None)
 
+
 # A per-thread lazy layer, for the reactor's loop: this thread's ``Layer`` may stand for
 # a lazy context ``(factory, outer, argument)`` whose ``outer`` is the context var's value
 # when it was entered. While the context var still holds exactly that value, the layer

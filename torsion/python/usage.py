@@ -42,7 +42,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["Options", "UsageError", "error", "portCoerce"]
+__all__ = ["Options", "UsageError", "countCoerce", "error", "portCoerce"]
 
 
 class UsageError(Exception):
@@ -68,6 +68,26 @@ def portCoerce(value: str) -> int:
 
 
 portCoerce.coerceDoc = "Must be an int between 0 and 65535."  # type: ignore[attr-defined]
+
+
+def countCoerce(things: str, thing: str) -> Callable[[str], int]:
+    """Return a coerce function for an option that counts ``things`` (at least one).
+
+    ``countCoerce("threads", "thread")`` reads ``"20"`` as 20 and refuses ``"x"`` ("'x'
+    is not a number of threads") and ``"0"`` ("at least one thread is needed, not 0").
+    """
+
+    def coerce(value: str) -> int:
+        try:
+            count = int(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number of {things}") from None
+        if count < 1:
+            raise ValueError(f"at least one {thing} is needed, not {count}")
+        return count
+
+    coerce.coerceDoc = f"A number of {things}, at least 1."  # type: ignore[attr-defined]
+    return coerce
 
 
 def _key(name: str) -> str:
@@ -483,8 +503,9 @@ class Options(dict[str, Any]):
             sections.append(textwrap.fill(" ".join(self.longdesc.split()), width))
         commands = self._subCommandTable()
         if commands:
-            commandRows = [(f"{c[0]}" + (f" ({c[1]})" if c[1] else ""), str(c[3] or ""))
-                           for c in commands]
+            commandRows = [
+                (f"{c[0]}" + (f" ({c[1]})" if c[1] else ""), str(c[3] or "")) for c in commands
+            ]
             sections.append("Commands:\n" + _table(commandRows, width))
         return "\n\n".join(sections) + "\n"
 

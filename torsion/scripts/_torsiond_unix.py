@@ -111,17 +111,16 @@ class PidFile:
         """
         try:
             self._directory = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY)
-            fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644,
-                         dir_fd=self._directory)
+            fd = os.open(
+                self._name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=self._directory
+            )
             try:
                 os.fchmod(fd, 0o644)  # Readable by all, whatever the umask, as pid files are.
                 os.write(fd, b"%d\n" % os.getpid())
             finally:
                 os.close(fd)
         except OSError as e:
-            raise app.StartupError(
-                f"cannot write the pid file {self.path}: {e.strerror}"
-            ) from None
+            raise app.StartupError(f"cannot write the pid file {self.path}: {e.strerror}") from None
 
     def remove(self) -> None:
         """Remove the file if it still holds this process's id; log why if that fails."""
@@ -138,8 +137,11 @@ class PidFile:
         except FileNotFoundError:
             pass
         except OSError as e:
-            _log.warn("Could not remove the pid file {pidfile}: {error}", pidfile=self.path,
-                      error=e.strerror)
+            _log.warn(
+                "Could not remove the pid file {pidfile}: {error}",
+                pidfile=self.path,
+                error=e.strerror,
+            )
         finally:
             os.close(self._directory)
             self._directory = None
@@ -222,8 +224,10 @@ def _waitForDaemon(readEnd: int, child: int, stderr: IO[str], logDescription: st
             if len(message) > 65536:
                 break
     except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted while the daemon was starting; it may still be "
-              "running", file=stderr)
+        print(
+            f"{PROGRAM}: interrupted while the daemon was starting; it may still be running",
+            file=stderr,
+        )
         return 1
     finally:
         os.close(readEnd)
@@ -237,8 +241,11 @@ def _waitForDaemon(readEnd: int, child: int, stderr: IO[str], logDescription: st
     if text.startswith("error "):
         print(f"{PROGRAM}: error: {text[6:]}", file=stderr)
     else:
-        print(f"{PROGRAM}: error: the daemon exited while starting, without saying why; "
-              f"see {logDescription}", file=stderr)
+        print(
+            f"{PROGRAM}: error: the daemon exited while starting, without saying why; "
+            f"see {logDescription}",
+            file=stderr,
+        )
     return 1
 
 
@@ -279,8 +286,10 @@ class UnixApplicationRunner:
         except Exception as e:
             if self._logging:
                 _log.failure("torsiond failed unexpectedly")
-                self._fail(f"unexpected {type(e).__name__}: {e} (the traceback is in "
-                           f"{self.logger.describe()})")
+                self._fail(
+                    f"unexpected {type(e).__name__}: {e} (the traceback is in "
+                    f"{self.logger.describe()})"
+                )
             else:
                 raise
         finally:
@@ -330,9 +339,7 @@ class UnixApplicationRunner:
                 os.chdir("/")
             except OSError as e:
                 hint = "; only root can chroot" if e.errno == errno.EPERM else ""
-                raise app.StartupError(
-                    f"cannot chroot to {chroot}: {e.strerror}{hint}"
-                ) from None
+                raise app.StartupError(f"cannot chroot to {chroot}: {e.strerror}{hint}") from None
         rundir = self.config["rundir"]
         try:
             os.chdir(rundir)

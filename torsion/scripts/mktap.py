@@ -40,19 +40,40 @@ class MktapOptions(usage.Options):
         "torsiond -f to run."
     )
     optFlags = [
-        ["encrypted", "e", "Encrypt the file (.etap): the passphrase comes from "
-         "$TORSION_NEW_PASSPHRASE or $TORSION_PASSPHRASE, else is asked twice on the "
-         "terminal."],
+        [
+            "encrypted",
+            "e",
+            "Encrypt the file (.etap): the passphrase comes from "
+            "$TORSION_NEW_PASSPHRASE or $TORSION_PASSPHRASE, else is asked twice on the "
+            "terminal.",
+        ],
     ]
     optParameters = [
-        ["type", "t", "pickle", "The form of the file: pickle (.tap), source (.tas) or "
-         "xml (.tax)."],
-        ["append", "a", None, "Add the service to the application in this file, and "
-         "write it back in its own form."],
-        ["appname", "n", None, "The name of the new application, and of its file "
-         "(default: the plugin's name)."],
-        ["uid", "u", None, "The user (name or number) torsiond switches to after binding "
-         "the ports.", app.uidCoerce],
+        [
+            "type",
+            "t",
+            "pickle",
+            "The form of the file: pickle (.tap), source (.tas) or xml (.tax).",
+        ],
+        [
+            "append",
+            "a",
+            None,
+            "Add the service to the application in this file, and write it back in its own form.",
+        ],
+        [
+            "appname",
+            "n",
+            None,
+            "The name of the new application, and of its file (default: the plugin's name).",
+        ],
+        [
+            "uid",
+            "u",
+            None,
+            "The user (name or number) torsiond switches to after binding the ports.",
+            app.uidCoerce,
+        ],
         ["gid", "g", None, "The group (name or number) torsiond switches to.", app.gidCoerce],
     ]
 
@@ -67,16 +88,14 @@ class MktapOptions(usage.Options):
             plugins = ", ".join(str(c[0]) for c in self.subCommands) or "none installed"
             raise usage.UsageError(f"name the plugin whose service to save (plugins: {plugins})")
         if self["type"] not in sob.STYLES:
-            raise usage.UsageError(
-                f"unknown --type {self['type']!r}: choose pickle, source or xml"
-            )
+            raise usage.UsageError(f"unknown --type {self['type']!r}: choose pickle, source or xml")
         if self["append"] is not None and (
             self["encrypted"] or self["type"] != "pickle" or self["appname"] is not None
         ):
             raise usage.UsageError(
-                    "--append writes the file back as it was: leave out -e, -t and -n "
-                    "(convert it afterwards with torsion tapconvert)"
-                )
+                "--append writes the file back as it was: leave out -e, -t and -n "
+                "(convert it afterwards with torsion tapconvert)"
+            )
 
 
 def makeTap(options: MktapOptions) -> str:

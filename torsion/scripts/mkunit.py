@@ -48,24 +48,46 @@ class MkunitOptions(usage.Options):
         "application must then listen on systemd:domain=INET:index=0, or INET6, or UNIX)."
     )
     optFlags = [
-        ["save", None, "Let torsiond save NAME-shutdown.tap in the working directory when "
-         "the service stops (off by default in a unit)."],
+        [
+            "save",
+            None,
+            "Let torsiond save NAME-shutdown.tap in the working directory when "
+            "the service stops (off by default in a unit).",
+        ],
     ]
     optParameters = [
         ["name", None, None, "The unit name: NAME.service and NAME.socket."],
         ["tac", None, None, "The .tac file to run (torsiond -y)."],
-        ["tap", None, None, "The saved application to run: .tap, .tas or .tax, encrypted "
-         "or not."],
+        ["tap", None, None, "The saved application to run: .tap, .tas or .tax, encrypted or not."],
         ["user", None, None, "The user the service runs as (User=)."],
         ["group", None, None, "The group the service runs as (Group=)."],
-        ["socket", None, None, "Also write NAME.socket, listening where this says: "
-         "tcp:PORT[:interface=ADDRESS], tcp6:PORT[:interface=ADDRESS] or unix:PATH."],
-        ["torsiond", None, None, "The torsiond program the unit runs (default: the one "
-         "installed next to this Python, such as /opt/NAME/venv/bin/torsiond)."],
-        ["workdir", None, None, "The working directory (default: the file's directory; "
-         "the current one for a plugin)."],
-        ["environment_file", None, None, "A file of variables for the service "
-         "(EnvironmentFile=), such as TORSION_PASSPHRASE=... for an encrypted file."],
+        [
+            "socket",
+            None,
+            None,
+            "Also write NAME.socket, listening where this says: "
+            "tcp:PORT[:interface=ADDRESS], tcp6:PORT[:interface=ADDRESS] or unix:PATH.",
+        ],
+        [
+            "torsiond",
+            None,
+            None,
+            "The torsiond program the unit runs (default: the one "
+            "installed next to this Python, such as /opt/NAME/venv/bin/torsiond).",
+        ],
+        [
+            "workdir",
+            None,
+            None,
+            "The working directory (default: the file's directory; the current one for a plugin).",
+        ],
+        [
+            "environment_file",
+            None,
+            None,
+            "A file of variables for the service "
+            "(EnvironmentFile=), such as TORSION_PASSPHRASE=... for an encrypted file.",
+        ],
         ["description", None, None, "The unit's Description=."],
         ["directory", "d", ".", "Where to write the unit files."],
     ]
@@ -99,9 +121,7 @@ class MkunitOptions(usage.Options):
                 raise usage.UsageError(str(e)) from None
             if style == "python":
                 raise usage.UsageError(f"{self['tap']} is a Python file: give it with --tac")
-            if os.path.splitext(self["tap"])[1].startswith(".e") and not self[
-                "environment_file"
-            ]:
+            if os.path.splitext(self["tap"])[1].startswith(".e") and not self["environment_file"]:
                 raise usage.UsageError(
                     f"{self['tap']} is encrypted, and the service needs its passphrase: "
                     "give --environment-file FILE, a file readable by root only that sets "
@@ -189,8 +209,7 @@ def serviceUnit(options: MkunitOptions) -> str:
     name = options["name"]
     what = options["tac"] or options["tap"] or f"the {options['plugin'][0]} plugin"
     workdir = options["workdir"] or (
-        os.path.dirname(options["tac"] or options["tap"]) if not options["plugin"] else
-        os.getcwd()
+        os.path.dirname(options["tac"] or options["tap"]) if not options["plugin"] else os.getcwd()
     )
     description = options["description"] or f"{name}: a torsion application ({what})"
     unit = ["[Unit]", f"Description={description}"]

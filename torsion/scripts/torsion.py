@@ -39,14 +39,30 @@ class TorsionOptions(usage.Options):
     synopsis = "Usage: torsion COMMAND [options]"
     longdesc = "Run 'torsion COMMAND --help' for the options of a command."
     subCommands = [
-        ["mktap", None, mktap.MktapOptions, "Save a plugin's service as an application "
-         "file (.tap, .tas, .tax) for torsiond -f."],
-        ["tapconvert", None, _Arguments, "Convert an application file between the .tap, "
-         ".tas and .tax forms, encrypted or not."],
-        ["mkunit", None, mkunit.MkunitOptions, "Write systemd units (.service, .socket) "
-         "that run an application with torsiond."],
-        ["passwd", None, passwd.PasswdOptions, "Set a user's password, hashed, in a "
-         "password file (for --auth file:FILE)."],
+        [
+            "mktap",
+            None,
+            mktap.MktapOptions,
+            "Save a plugin's service as an application file (.tap, .tas, .tax) for torsiond -f.",
+        ],
+        [
+            "tapconvert",
+            None,
+            _Arguments,
+            "Convert an application file between the .tap, .tas and .tax forms, encrypted or not.",
+        ],
+        [
+            "mkunit",
+            None,
+            mkunit.MkunitOptions,
+            "Write systemd units (.service, .socket) that run an application with torsiond.",
+        ],
+        [
+            "passwd",
+            None,
+            passwd.PasswdOptions,
+            "Set a user's password, hashed, in a password file (for --auth file:FILE).",
+        ],
     ]
 
     def postOptions(self) -> None:

@@ -232,16 +232,6 @@ def _listenCoerce(value: str) -> str:
     return f"tcp:{value}:interface=127.0.0.1" if value.isdigit() else value
 
 
-def _maxKeys(value: str) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number of keys") from None
-    if count < 1:
-        raise ValueError(f"the store needs room for at least one key, not {count}")
-    return count
-
-
 class Options(usage.Options, strcred.AuthOptionMixin):
     """The options of the pb plugin."""
 
@@ -273,7 +263,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             None,
             DEFAULT_MAX_KEYS,
             "The most keys the store holds.",
-            _maxKeys,
+            usage.countCoerce("keys", "key"),
         ],
     ]
 

@@ -184,16 +184,6 @@ def _listenCoerce(value: str) -> str:
     return f"tcp:{value}" if value.isdigit() else value
 
 
-def _maxThreads(value: str) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number of threads") from None
-    if count < 1:
-        raise ValueError(f"the WSGI thread pool needs at least one thread, not {count}")
-    return count
-
-
 class Options(usage.Options):
     """The options of the web plugin."""
 
@@ -234,7 +224,7 @@ class Options(usage.Options):
             "t",
             100,
             "The most threads the WSGI application runs on at once.",
-            _maxThreads,
+            usage.countCoerce("threads", "thread"),
         ],
         [
             "mime-type",
