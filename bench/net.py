@@ -235,21 +235,30 @@ def pythonFor(side: str) -> str:
     return str(twistedPython()) if SIDES[side].framework == "twisted" else sys.executable
 
 
-def checkSide(side: str) -> dict[str, Any]:
-    """What bench/_echoserver.py check says about ``side`` (ok, reactor, versions...)."""
+def askWorker(python: str, command: list[str], timeout: float = 120) -> dict[str, Any]:
+    """Run a bench worker's ``check`` command; return the JSON object it prints.
+
+    A worker that fails or prints no JSON gives ``{"ok": False, "reason": ...}`` with
+    the end of its standard error.
+    """
     result = subprocess.run(
-        [pythonFor(side), str(SERVER), side, "check"],
+        [python, *command],
         capture_output=True,
         text=True,
         cwd=str(HERE.parent),
         env=CHILD_ENV,
-        timeout=60,
+        timeout=timeout,
     )
     try:
         info: dict[str, Any] = json.loads(result.stdout)
     except ValueError:
         info = {"ok": False, "reason": f"check failed: {result.stderr.strip()[-500:]}"}
     return info
+
+
+def checkSide(side: str) -> dict[str, Any]:
+    """What bench/_echoserver.py check says about ``side`` (ok, reactor, versions...)."""
+    return askWorker(pythonFor(side), [str(SERVER), side, "check"], timeout=60)
 
 
 def defaultTorsionSide() -> str | None:

@@ -29,7 +29,6 @@ Tests: tests/bench/test_tls_smoke.py.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -94,19 +93,7 @@ def checkSide(side: str) -> dict[str, Any]:
         python = pythonFor(side)
     except (OSError, subprocess.CalledProcessError) as e:
         return {"ok": False, "reason": f"could not set up Twisted: {e}"}
-    result = subprocess.run(
-        [python, str(SERVER), side, "check"],
-        capture_output=True,
-        text=True,
-        cwd=str(HERE.parent),
-        env=net.CHILD_ENV,
-        timeout=120,
-    )
-    try:
-        info: dict[str, Any] = json.loads(result.stdout)
-    except ValueError:
-        info = {"ok": False, "reason": f"check failed: {result.stderr.strip()[-500:]}"}
-    return info
+    return net.askWorker(python, [str(SERVER), side, "check"])
 
 
 def makeCertificate(directory: Path) -> Path:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import re
 import resource
@@ -279,19 +278,7 @@ def checkSide(side: str) -> dict[str, Any]:
         python = pythonFor(side)
     except (OSError, subprocess.CalledProcessError) as e:
         return {"ok": False, "reason": f"could not make its virtual environment: {e}"}
-    result = subprocess.run(
-        [python, str(SERVER), "--side", side, "check"],
-        capture_output=True,
-        text=True,
-        cwd=str(HERE.parent),
-        env=net.CHILD_ENV,
-        timeout=120,
-    )
-    try:
-        info: dict[str, Any] = json.loads(result.stdout)
-    except ValueError:
-        info = {"ok": False, "reason": f"check failed: {result.stderr.strip()[-500:]}"}
-    return info
+    return net.askWorker(python, [str(SERVER), "--side", side, "check"])
 
 
 # The 1 MiB file of the static case, made by main() in a temporary directory.
