@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +11,12 @@ import pytest
 from zope.interface import Interface, implementer
 
 from torsion.application.service import IServiceMaker, ServiceMaker
-from torsion.logger import LogLevel, globalLogPublisher
+from torsion.logger import LogLevel
 from torsion.plugin import IPlugin, getPlugins
 
 
 class IGreeter(Interface):
     """What the test plugins provide."""
-
-
-@pytest.fixture
-def logged() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 @pytest.fixture

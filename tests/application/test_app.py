@@ -16,7 +16,7 @@ from tests.application.conftest import installedAsGlobal
 from torsion.application import app, internet, service
 from torsion.internet.protocol import ServerFactory
 from torsion.internet.testing import MemoryReactor
-from torsion.logger import LogLevel, globalLogPublisher
+from torsion.logger import LogLevel
 from torsion.persisted import sob
 from torsion.python import usage
 
@@ -26,14 +26,6 @@ def memoryReactor() -> Iterator[MemoryReactor]:
     made = MemoryReactor()
     with installedAsGlobal(made):
         yield made
-
-
-@pytest.fixture
-def logged() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 def options(*words: str) -> app.ServerOptions:

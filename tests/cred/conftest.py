@@ -10,7 +10,6 @@ import pytest
 
 from tests.internet.reactormixins import closeReactor
 from torsion.internet.selectreactor import SelectReactor
-from torsion.logger import globalLogPublisher
 
 
 @pytest.fixture
@@ -22,14 +21,3 @@ def poolReactor() -> Iterator[Any]:
         yield made
     finally:
         closeReactor(made)
-
-
-@pytest.fixture
-def logEvents() -> Iterator[list[dict[str, Any]]]:
-    """Every torsion.logger event published during the test."""
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        yield events
-    finally:
-        globalLogPublisher.removeObserver(events.append)

@@ -59,16 +59,16 @@ def test_inMemoryGoodPassword() -> None:
     assert result(checker.requestAvatarId(UsernamePassword(b"bob", b"hunter2"))) == b"bob"
 
 
-def test_inMemoryBadPasswordAndUnknownUser(logEvents: list[dict[str, Any]]) -> None:
+def test_inMemoryBadPasswordAndUnknownUser(logged: list[dict[str, Any]]) -> None:
     checker = InMemoryUsernamePasswordDatabaseDontUse(alice="s3cret")
     assertRefused(result(checker.requestAvatarId(UsernamePassword("alice", "guess1"))))
     assertRefused(result(checker.requestAvatarId(UsernamePassword("mallory", "guess2"))))
-    assert refusals(logEvents) == [
+    assert refusals(logged) == [
         "Login failed for user 'alice': wrong password",
         "Login failed for user 'mallory': no such user (in memory)",
     ]
     for secret in ("s3cret", "guess1", "guess2"):
-        assertSecretAbsent(logEvents, secret)
+        assertSecretAbsent(logged, secret)
 
 
 def test_inMemoryAddUserChangesThePassword() -> None:
@@ -94,7 +94,7 @@ def test_inMemoryChecksChallengeResponses() -> None:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_hashedGoodBadAndUnknown(
-    scheme: str, poolReactor: Any, logEvents: list[dict[str, Any]]
+    scheme: str, poolReactor: Any, logged: list[dict[str, Any]]
 ) -> None:
     checker = HashedPasswordChecker(hasher=FAST_HASHERS[scheme], reactor=poolReactor)
     assert verifyObject(ICredentialsChecker, checker)
@@ -104,12 +104,12 @@ def test_hashedGoodBadAndUnknown(
     assert outcome(poolReactor, good) == b"alice"
     assertRefused(outcome(poolReactor, checker.requestAvatarId(UsernamePassword("alice", "x1"))))
     assertRefused(outcome(poolReactor, checker.requestAvatarId(UsernamePassword("eve", "x2"))))
-    assert refusals(logEvents) == [
+    assert refusals(logged) == [
         "Login failed for user 'alice': wrong password",
         "Login failed for user 'eve': no such user",
     ]
     for secret in ("correct horse", "x1", "x2"):
-        assertSecretAbsent(logEvents, secret)
+        assertSecretAbsent(logged, secret)
 
 
 def test_hashedCheckerTakesStoredHashes(poolReactor: Any) -> None:
@@ -140,21 +140,21 @@ def test_anUnknownUserCostsAHashCheckToo(poolReactor: Any, monkeypatch: pytest.M
     assert checked == ["argon2id"]
 
 
-def test_hashedCheckerCannotCheckChallengeResponses(logEvents: list[dict[str, Any]]) -> None:
+def test_hashedCheckerCannotCheckChallengeResponses(logged: list[dict[str, Any]]) -> None:
     checker = HashedPasswordChecker({"alice": hashing.hashPassword("pw", FAST_HASHERS["bcrypt"])})
     assert checker.credentialInterfaces == (checkers.IUsernamePassword,)
     assertRefused(result(checker.requestAvatarId(UsernameHashedPassword("alice", "pw"))))
-    (message,) = refusals(logEvents)
+    (message,) = refusals(logged)
     assert "is a hash" in message and "UsernameHashedPassword" in message
 
 
 def test_anUnusableStoredHashIsLoggedAsAnError(
-    poolReactor: Any, logEvents: list[dict[str, Any]]
+    poolReactor: Any, logged: list[dict[str, Any]]
 ) -> None:
     checker = HashedPasswordChecker(reactor=poolReactor)
     checker.users[b"alice"] = "$argon2id$v=19$m=64,t=9999,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
     assertRefused(outcome(poolReactor, checker.requestAvatarId(UsernamePassword("alice", "pw"))))
-    (event,) = [e for e in credEvents(logEvents) if e["log_format"].startswith("Login failed")]
+    (event,) = [e for e in credEvents(logged) if e["log_format"].startswith("Login failed")]
     assert event["log_level"] is LogLevel.error
     assert "cannot be used" in event["reason"] and "iteration count" in event["reason"]
 

@@ -57,16 +57,16 @@ def test_entriesInTheClear(passwd: Path) -> None:
     assert db.checkFile() == 3
 
 
-def test_refusalsAreLoggedWithTheFileAndLine(passwd: Path, logEvents: list[dict[str, Any]]) -> None:
+def test_refusalsAreLoggedWithTheFileAndLine(passwd: Path, logged: list[dict[str, Any]]) -> None:
     db = FilePasswordDB(passwd)
     result(db.requestAvatarId(UsernamePassword("bob", "guess")))
     result(db.requestAvatarId(UsernamePassword("dave", "guess")))
-    assert refusals(logEvents) == [
+    assert refusals(logged) == [
         f"Login failed for user 'bob': wrong password in {passwd}:4",
         f"Login failed for user 'dave': no such user in {passwd}",
     ]
     for secret in ("guess", "hunter2"):
-        assertSecretAbsent(logEvents, secret)
+        assertSecretAbsent(logged, secret)
 
 
 def test_caseInsensitiveUserNames(passwd: Path) -> None:
@@ -115,22 +115,22 @@ def test_hashedEntries(scheme: str, tmp_path: Path, poolReactor: Any) -> None:
 
 
 def test_aHashedEntryNeedsThePasswordInTheClear(
-    tmp_path: Path, logEvents: list[dict[str, Any]]
+    tmp_path: Path, logged: list[dict[str, Any]]
 ) -> None:
     path = tmp_path / "passwd"
     path.write_text(f"alice:{hashing.hashPassword('pw', FAST_HASHERS['scrypt'])}\n")
     creds = UsernameHashedPassword("alice", "pw")
     assert refused(result(FilePasswordDB(path).requestAvatarId(creds)))
-    (message,) = refusals(logEvents)
+    (message,) = refusals(logged)
     assert f"stored for it in {path}:1 is a hash" in message
 
 
-def test_aBadLineIsSkippedWithAWarning(tmp_path: Path, logEvents: list[dict[str, Any]]) -> None:
+def test_aBadLineIsSkippedWithAWarning(tmp_path: Path, logged: list[dict[str, Any]]) -> None:
     path = tmp_path / "passwd"
     path.write_text("justaname\nalice:s3cret\n")
     db = FilePasswordDB(path)
     assert result(db.requestAvatarId(UsernamePassword("alice", "s3cret"))) == b"alice"
-    warnings = [e for e in logEvents if e.get("log_level") is LogLevel.warn]
+    warnings = [e for e in logged if e.get("log_level") is LogLevel.warn]
     assert warnings[0]["message"] == (
         f"{path}:1: expected at least 2 fields separated by ':', found 1"
     )
@@ -151,7 +151,7 @@ def test_checkFileReportsWhereAndWhat(tmp_path: Path, content: str, message: str
         FilePasswordDB(path).checkFile()
 
 
-def test_aMissingFile(tmp_path: Path, logEvents: list[dict[str, Any]]) -> None:
+def test_aMissingFile(tmp_path: Path, logged: list[dict[str, Any]]) -> None:
     path = tmp_path / "absent"
     db = FilePasswordDB(path)
     with pytest.raises(
@@ -161,7 +161,7 @@ def test_aMissingFile(tmp_path: Path, logEvents: list[dict[str, Any]]) -> None:
     ):
         db.checkFile()
     assert refused(result(db.requestAvatarId(UsernamePassword("alice", "pw"))))
-    (event,) = [e for e in logEvents if e.get("log_format", "").startswith("Login failed")]
+    (event,) = [e for e in logged if e.get("log_format", "").startswith("Login failed")]
     assert event["log_level"] is LogLevel.error and "cannot read" in event["reason"]
 
 

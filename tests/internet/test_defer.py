@@ -18,7 +18,6 @@ from torsion.internet.defer import (
 )
 from torsion.internet.error import TimeoutError as ErrorTimeoutError
 from torsion.internet.task import Clock
-from torsion.logger import globalLogPublisher
 from torsion.python.failure import Failure
 
 
@@ -26,16 +25,6 @@ def results(d: Deferred[Any]) -> list[Any]:
     got: list[Any] = []
     d.addBoth(got.append)
     return got
-
-
-@pytest.fixture
-def logged() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        yield events
-    finally:
-        globalLogPublisher.removeObserver(events.append)
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from torsion.internet.defer import (
     CancelledError,
@@ -22,7 +19,6 @@ from torsion.internet.defer import (
     race,
     succeed,
 )
-from torsion.logger import globalLogPublisher
 from torsion.python.failure import Failure
 
 
@@ -30,16 +26,6 @@ def results(d: Deferred[Any]) -> list[Any]:
     got: list[Any] = []
     d.addBoth(got.append)
     return got
-
-
-@pytest.fixture
-def logged() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        yield events
-    finally:
-        globalLogPublisher.removeObserver(events.append)
 
 
 def test_succeedIsFired() -> None:

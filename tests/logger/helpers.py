@@ -1,6 +1,7 @@
 """Fixtures and helpers shared by the logging tests (torsion.logger and torsion.python.log).
 
-tests/conftest.py loads this module as a plugin, so its fixtures are available everywhere.
+tests/conftest.py loads this module as a plugin, so its fixtures (``cest``,
+``stdlibLogger``, ``logged``) are available everywhere.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
+from torsion.logger import LogEvent, globalLogPublisher
 
 # 2004/04/24 17:08 in Central European Summer Time, the seed's example line.
 SEED_TIME = 1082819280.0
@@ -52,3 +55,14 @@ def stdlibLogger(request: pytest.FixtureRequest) -> Iterator[logging.Logger]:
     yield logger
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
+
+
+@pytest.fixture
+def logged() -> Iterator[list[LogEvent]]:
+    """Every torsion.logger event published during the test, in order."""
+    events: list[LogEvent] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        yield events
+    finally:
+        globalLogPublisher.removeObserver(events.append)

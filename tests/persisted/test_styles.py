@@ -6,14 +6,14 @@ import copyreg
 import math
 import pickle
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.persisted.graphs import EphemeralThing, Node
-from torsion.logger import LogEvent, formatEvent, globalLogPublisher
+from torsion.logger import LogEvent, formatEvent
 from torsion.persisted import aot, marmalade, sob, styles
 
 # -- classes that change between saving and loading ----------------------------------
@@ -89,14 +89,6 @@ def save(request: pytest.FixtureRequest) -> Callable[[Any], Saved]:
 @pytest.fixture
 def roundTrip(save: Callable[[Any], Saved]) -> Callable[[Any], Any]:
     return lambda obj: save(obj).load()
-
-
-@pytest.fixture
-def logged() -> Iterator[list[LogEvent]]:
-    events: list[LogEvent] = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 def test_stateCarriesTheVersionOfEachVersionedClass() -> None:

@@ -14,7 +14,6 @@ import math
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil
 from torsion.internet.protocol import Factory
 from torsion.internet.testing import StringTransport
-from torsion.logger import LogEvent, LogLevel, formatEvent, globalLogPublisher
+from torsion.logger import LogEvent, LogLevel, formatEvent
 from torsion.spread import banana
 from torsion.spread._bananacodec import BananaDecoder, BananaEncoder
 from torsion.spread.banana import Banana, BananaError
@@ -48,14 +47,6 @@ def byteByByte(data: bytes, decoder: BananaDecoder | None = None) -> list[Any]:
     for i in range(len(data)):
         found += decoder.feed(data[i : i + 1])
     return found
-
-
-@pytest.fixture
-def logged() -> Iterator[list[LogEvent]]:
-    events: list[LogEvent] = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 # -- the encoding --------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import pytest
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil
 from torsion.internet.default import reactorClass
-from torsion.logger import globalLogPublisher
 from torsion.python.threadpool import ThreadPool
 from torsion.web.resource import Resource
 from torsion.web.server import Site
@@ -55,17 +54,6 @@ def pool() -> Iterator[ThreadPool]:
         yield made
     finally:
         made.stop()
-
-
-@pytest.fixture
-def logged() -> Iterator[list[dict[str, Any]]]:
-    """Every torsion.logger event published during the test."""
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        yield events
-    finally:
-        globalLogPublisher.removeObserver(events.append)
 
 
 def serve(reactor: Any, pool: ThreadPool, app: Any, mount: bytes | None = None) -> int:
