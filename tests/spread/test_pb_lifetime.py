@@ -11,7 +11,8 @@ import gc
 import weakref
 from typing import Any
 
-from tests.spread.pbtesting import PBPair, resultOf
+from tests.spread.pbtesting import PBPair, failureOf, resultOf
+from torsion.internet import defer
 from torsion.spread import pb
 
 
@@ -206,3 +207,56 @@ def test_answerNobodyWaitsForLendsNothing() -> None:
     pair.root()
     pair.sendRaw(pair.client, [b"message", 9, b"root", b"items", 0, [b"tuple", 3], [b"dictionary"]])
     assert list(pair.server.localObjects) == [b"root"]
+
+
+class LateOversize(pb.Root):
+    """The oversized answers of Oversize, arriving through a Deferred or a coroutine."""
+
+    def __init__(self) -> None:
+        self.pending: list[defer.Deferred[Any]] = []
+
+    def remote_tooBigLater(self) -> defer.Deferred[Any]:
+        d: defer.Deferred[Any] = defer.Deferred()
+        self.pending.append(d)
+        return d
+
+    async def remote_tooBigAsync(self) -> list[Any]:
+        return [Item(), b"x" * (pb.banana.SIZE_LIMIT + 1)]
+
+    def remote_itemsLater(self) -> defer.Deferred[Any]:
+        return defer.succeed([Item(), Item()])
+
+
+def test_lateAnswerTooBigToSendLendsNothing() -> None:
+    root = LateOversize()
+    pair = PBPair(root)
+    d = pair.root().callRemote("tooBigLater")
+    pair.flush()
+    root.pending.pop().callback([Item(), b"x" * (pb.banana.SIZE_LIMIT + 1)])
+    pair.flush()
+    failure = failureOf(d)
+    assert failure.check(pb.banana.BananaError)
+    assert list(pair.server.localObjects) == [b"root"]
+
+
+def test_coroutineAnswerTooBigToSendLendsNothing() -> None:
+    pair = PBPair(LateOversize())
+    failure = pair.callFailure(pair.root(), "tooBigAsync")
+    assert failure.check(pb.banana.BananaError)
+    assert list(pair.server.localObjects) == [b"root"]
+
+
+def test_lateAnswerNobodyWaitsForLendsNothing() -> None:
+    pair = PBPair(LateOversize())
+    pair.root()
+    pair.sendRaw(
+        pair.client, [b"message", 9, b"root", b"itemsLater", 0, [b"tuple"], [b"dictionary"]]
+    )
+    assert list(pair.server.localObjects) == [b"root"]
+
+
+def test_lateAnswerLendsWhatItCarries() -> None:
+    pair = PBPair(LateOversize())
+    items = pair.call(pair.root(), "itemsLater")
+    assert len(items) == 2
+    assert len(pair.server.localObjects) == 3

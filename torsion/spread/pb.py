@@ -143,6 +143,16 @@ _EMPTY_KW: list[bytes] = [b"dictionary"]
 _IMMEDIATE = frozenset((int, float, bytes))
 
 
+class _LateAnswer:
+    """The jellied result of a call answered through a Deferred, and what it lends."""
+
+    __slots__ = ("lent", "sexp")
+
+    def __init__(self, sexp: Any, lent: list[tuple[bool, int]]) -> None:
+        self.sexp = sexp
+        self.lent = lent
+
+
 class Broker(banana.Banana):
     """One side of a PB connection: the tables of objects lent and borrowed, and the calls.
 
@@ -369,13 +379,13 @@ class Broker(banana.Banana):
         if isinstance(netResult, Deferred):
             if answerRequired:
                 netResult.addCallbacks(
-                    self._sendAnswer,
+                    self._sendLateAnswer,
                     self._sendFailure,
                     callbackArgs=(requestID,),
                     errbackArgs=(requestID,),
                 )
             else:
-                netResult.addErrback(self._logFailure)
+                netResult.addCallbacks(self._dropLateAnswer, self._logFailure)
         elif answerRequired:
             self._sendAnswer(netResult, requestID, lent)
         elif lent:
@@ -505,6 +515,14 @@ class Broker(banana.Banana):
                 self._unlend(lent)
             self._sendFailure(Failure(), requestID)
 
+    def _sendLateAnswer(self, late: _LateAnswer, requestID: int) -> None:
+        self._sendAnswer(late.sexp, requestID, late.lent)
+
+    def _dropLateAnswer(self, late: _LateAnswer) -> None:
+        # Nobody will receive what the answer would have lent.
+        if late.lent:
+            self._unlend(late.lent)
+
     def _sendFailure(self, fail: Failure, requestID: int) -> None:
         if self.disconnected:
             return
@@ -578,15 +596,17 @@ class Broker(banana.Banana):
     ) -> Any:
         """Jelly ``object`` for the peer, as seen by ``perspective``.
 
-        A Deferred or a coroutine gives a Deferred of the jellied result. Objects lent
-        to the peer by a jelly that then fails are released again.
+        A Deferred or a coroutine gives a Deferred of the jellied result together with
+        what it lends the peer, for the broker's answer path (which is where a
+        ``remoteMessageReceived`` returns it). Objects lent to the peer by a jelly that
+        then fails, or by an answer that cannot be sent, are released again.
         """
         if type(object) in _IMMEDIATE:
             return object
         if isinstance(object, Deferred):
-            return object.addCallback(self.serialize, perspective)
+            return object.addCallback(self._serializeLate, perspective)
         if type(object) is CoroutineType:
-            return Deferred.fromCoroutine(object).addCallback(self.serialize, perspective)
+            return Deferred.fromCoroutine(object).addCallback(self._serializeLate, perspective)
         outer, outerPerspective = self._lent, self.serializingPerspective
         lent: list[tuple[bool, int]] = []
         self._lent = lent
@@ -602,6 +622,18 @@ class Broker(banana.Banana):
         if outer is not None:
             outer.extend(lent)
         return result
+
+    def _serializeLate(self, result: Any, perspective: Any) -> _LateAnswer:
+        # A result that arrives later is jellied outside the call that lent its
+        # objects: keep what it lends with it, so an answer that cannot be sent (or
+        # that nobody waits for) gives them back.
+        outer = self._lent
+        lent: list[tuple[bool, int]] = []
+        self._lent = lent
+        try:
+            return _LateAnswer(self.serialize(result, perspective), lent)
+        finally:
+            self._lent = outer
 
     def unserialize(self, sexp: Any, perspective: Any = None) -> Any:
         """Unjelly what the peer sent, with this connection's taster."""
