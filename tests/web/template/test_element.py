@@ -134,7 +134,9 @@ def test_rendererResultMayBeAnything() -> None:
 
 def test_rendererSeesTheSlotsOfItsTag() -> None:
     class Slots(Element):
-        loader = TagLoader(tags.div(tags.p(render="r", title=slot("t"))(slot("t"))).fillSlots(t="T"))
+        loader = TagLoader(
+            tags.div(tags.p(render="r", title=slot("t"))(slot("t"))).fillSlots(t="T")
+        )
 
         @renderer
         def r(self, request: Any, tag: Tag) -> Any:

@@ -78,7 +78,9 @@ def test_slotDefaultIsUsedWhenUnfilled() -> None:
 
 
 def test_slotFillsAnAttribute() -> None:
-    assert flat(tags.a(href=slot("u"))("go").fillSlots(u="/x?a&b")) == b'<a href="/x?a&amp;b">go</a>'
+    assert (
+        flat(tags.a(href=slot("u"))("go").fillSlots(u="/x?a&b")) == b'<a href="/x?a&amp;b">go</a>'
+    )
 
 
 def test_cloneIsIndependent() -> None:
