@@ -177,7 +177,7 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
     ids=["billion-laughs", "external-entity", "parameter-entity", "external-dtd", "subset"],
 )
 def test_dtdTricksAreRefused(template: str) -> None:
-    with pytest.raises(TemplateParseError, match="entity|DOCTYPE"):
+    with pytest.raises(TemplateParseError, match=r"entity|DOCTYPE"):
         XMLString(template)
 
 
@@ -225,7 +225,7 @@ def test_xmlFileParsesOnceAndNamesItselfInErrors(tmp_path: Path) -> None:
 
 def test_missingXMLFileIsAClearError(tmp_path: Path) -> None:
     loader = XMLFile(tmp_path / "nope.xml")
-    with pytest.raises(FileNotFoundError, match="nope.xml does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.xml does not exist"):
         loader.load()
 
 
