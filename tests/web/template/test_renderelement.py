@@ -210,7 +210,7 @@ def test_clientLeavingStopsTheFlattening(reactor: Any, loggedErrors: list[dict[s
             def generate() -> Any:
                 for n in range(10**7):
                     made.append(n)
-                    yield tags.li("row %d " % n + "z" * 1000)
+                    yield tags.li(f"row {n} " + "z" * 1000)
 
             return tag(generate())
 
