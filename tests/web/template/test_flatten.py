@@ -76,6 +76,12 @@ def test_deferredResultIsStillThereForOthers() -> None:
     assert outcome(shared) == ["value"]
 
 
+def test_firedDeferredIsLeftAsItWas() -> None:
+    fired = succeed(tags.b("cached"))
+    assert flat([fired, tags.p(fired)]) == b"<b>cached</b><p><b>cached</b></p>"
+    assert outcome(fired)[0].tagName == "b"
+
+
 def test_coroutineAnywhere() -> None:
     gates: list[Deferred[str]] = [Deferred(), Deferred()]
 
