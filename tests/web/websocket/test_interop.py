@@ -259,15 +259,17 @@ def test_ourClientAgainstTheirServer(oneReactor: Any, theirServer: tuple[str, li
 def test_theirServerClosesWithACode(oneReactor: Any, theirServer: tuple[str, list[Any]]) -> None:
     url, _ = theirServer
     client: Collector = runUntilFired(
-        oneReactor, connectWebSocket(
+        oneReactor,
+        connectWebSocket(
             oneReactor, url, lambda _: Collector(), compression=False, subprotocols=["chat"]
-        )
+        ),
     )
     assert not client.transport._codec.compressed
     client.transport.sendMessage("close 3333")
     runUntil(oneReactor, lambda: client.lost, 10)
     value = client.lost[0].value
-    assert isinstance(value, WebSocketClosed) and (value.code, value.reason) == (3333, "server says")
+    assert isinstance(value, WebSocketClosed)
+    assert (value.code, value.reason) == (3333, "server says")
 
 
 def test_oversizeMessageFromTheirServerIs1009(
@@ -275,9 +277,10 @@ def test_oversizeMessageFromTheirServerIs1009(
 ) -> None:
     url, closes = theirServer
     client: Collector = runUntilFired(
-        oneReactor, connectWebSocket(
+        oneReactor,
+        connectWebSocket(
             oneReactor, url, lambda _: Collector(), maxMessageSize=1000, subprotocols=["chat"]
-        )
+        ),
     )
     client.transport.sendMessage("too big")
     runUntil(oneReactor, lambda: client.lost and closes, 10)

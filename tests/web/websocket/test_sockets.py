@@ -115,9 +115,8 @@ def test_handshakeTimeout(oneReactor: Any) -> None:
     silent.bind(("127.0.0.1", 0))
     silent.listen()
     try:
-        d = connectWebSocket(
-            oneReactor, f"ws://127.0.0.1:{silent.getsockname()[1]}/", lambda _: Client(), timeout=0.3
-        )
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}/"
+        d = connectWebSocket(oneReactor, url, lambda _: Client(), timeout=0.3)
         with pytest.raises(WebSocketHandshakeError, match="no handshake answer"):
             runUntilFired(oneReactor, d)
     finally:
