@@ -224,6 +224,11 @@ class _WebSocketConnection(protocol.Protocol):
         self._lostReason: Failure | None = None
 
     def connectionMade(self) -> None:
+        # Each message is one write: Nagle's algorithm would only hold its last
+        # segment back until the peer's (delayed) ACK of the others.
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            setNoDelay(True)
         if self.pingInterval is not None:
             self._pingTimer = self._clock.callLater(self.pingInterval, self._keepalive)
         try:
