@@ -440,6 +440,11 @@ class _WebSocketConnection(protocol.Protocol):
             self.app.connectionLost(why)
         except Exception:
             _log.failure("Error in {name}.connectionLost", name=type(self.app).__name__)
+        request = self.request
+        if request is not None and not getattr(request, "_disconnected", True):
+            # The upgrade request's "response" was this WebSocket: whoever waits on
+            # request.notifyFinish() learns that it is over.
+            request.connectionLost(why)
 
 
 # -- server --------------------------------------------------------------------------
