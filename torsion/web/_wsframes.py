@@ -186,9 +186,8 @@ def mask(key: bytes, data: bytes, offset: int = 0) -> bytes:
             out[lane::4] = data[lane::4].translate(tables[key[lane]])
         return bytes(out)
     stream = key * ((n >> 2) + 1)
-    return (
-        int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")
-    ).to_bytes(n, "little")
+    value = int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")
+    return value.to_bytes(n, "little")
 
 
 def _header(opcode: int, length: int, fin: bool, rsv1: bool, masked: bool) -> bytes:
