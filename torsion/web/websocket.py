@@ -652,6 +652,10 @@ class _ClientHandshake(protocol.Protocol):
     def connectionLost(self, reason: object = protocol.connectionDone) -> None:
         if not self.done:
             self.done = True
+            if isinstance(reason, Failure) and not reason.check(error.ConnectionDone):
+                # A TLS verification failure, a reset: the caller wants that itself.
+                self.owner.finish(reason)
+                return
             why = reason.getErrorMessage() if isinstance(reason, Failure) else str(reason)
             self.owner.finish(
                 Failure(
