@@ -7,7 +7,9 @@ closes. ``python bench/_wsserver.py SIDE check`` prints a JSON object saying whe
 the side can run here and with which versions.
 
 Sides: torsion (the platform's default reactor), torsion-uvloop (torsion's asyncio
-reactor on uvloop), websockets (the `websockets` library on asyncio), websockets-uvloop.
+reactor on uvloop), websockets (the `websockets` library on asyncio), websockets-uvloop,
+and twisted-autobahn (autobahn-python on Twisted's default reactor, run with
+bench/.venv-twisted's interpreter, where bench/websocket.py installs both).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import threading
 from typing import Any
 
-SIDES = ("torsion", "torsion-uvloop", "websockets", "websockets-uvloop")
+SIDES = ("torsion", "torsion-uvloop", "websockets", "websockets-uvloop", "twisted-autobahn")
 LIMIT = 64 * 1024 * 1024
 
 
@@ -89,6 +91,25 @@ def serveWebsockets(uvloop: bool) -> None:
         asyncio.run(main())
 
 
+def serveAutobahn() -> None:
+    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+    from twisted.internet import reactor
+
+    class Echo(WebSocketServerProtocol):  # type: ignore[misc]
+        def onMessage(self, payload: bytes, isBinary: bool) -> None:
+            self.sendMessage(payload, isBinary)
+
+    factory = WebSocketServerFactory("ws://127.0.0.1")
+    factory.setProtocolOptions(
+        maxMessagePayloadSize=LIMIT, maxFramePayloadSize=LIMIT, perMessageCompressionAccept=None
+    )
+    factory.protocol = Echo
+    port = reactor.listenTCP(0, factory, backlog=1024, interface="127.0.0.1")  # type: ignore[attr-defined]
+    print(f"port {port.getHost().port}", flush=True)
+    exitWhenStdinCloses(lambda: reactor.callFromThread(reactor.stop))  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+
+
 def check(side: str) -> dict[str, Any]:
     info: dict[str, Any] = {"ok": True, "python": sys.version.split()[0]}
     try:
@@ -100,6 +121,12 @@ def check(side: str) -> dict[str, Any]:
             import websockets
 
             info["websockets"] = websockets.__version__
+        elif side == "twisted-autobahn":
+            import autobahn
+            import twisted
+
+            info["twisted"] = twisted.__version__
+            info["autobahn"] = autobahn.__version__
         else:
             import torsion
 
@@ -116,7 +143,9 @@ def main(argv: list[str]) -> None:
     if len(argv) > 2 and argv[2] == "check":
         print(json.dumps(check(side)))
         return
-    if side.startswith("torsion"):
+    if side == "twisted-autobahn":
+        serveAutobahn()
+    elif side.startswith("torsion"):
         serveTorsion(side.endswith("uvloop"))
     else:
         serveWebsockets(side.endswith("uvloop"))

@@ -12,8 +12,9 @@ Two parts, run in one go (bench/README.md has the method):
   C epoll client, pinned to CPU 1): pingpong is 50 connections each sending a 64-byte
   binary message and waiting for its echo (round trips per second); bulk is one
   connection echoing 1 MiB messages (MB/s, both directions counted). Sides: torsion on
-  its default reactor, torsion's asyncio reactor on uvloop, and the `websockets`
-  library on asyncio and on uvloop (bench/_wsserver.py).
+  its default reactor, torsion's asyncio reactor on uvloop, the `websockets` library on
+  asyncio and on uvloop, and autobahn-python on Twisted (bench/_wsserver.py; Twisted
+  and autobahn live in bench/.venv-twisted, made on first use, never in torsion's venv).
 
 Ratios compare with torsion: above 1 means torsion is faster.
 
@@ -44,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 CODEC_CASES = ["codec-small", "codec-large", "codec-deflate"]
 SERVER_CASES = ["pingpong", "bulk"]
 CODEC_SIDES = ["torsion", "wsproto"]
-SERVER_SIDES = ["torsion", "torsion-uvloop", "websockets", "websockets-uvloop"]
+SERVER_SIDES = ["torsion", "torsion-uvloop", "websockets", "websockets-uvloop", "twisted-autobahn"]
+TWISTED_VENV = HERE / ".venv-twisted"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 WSLOAD = HERE / ".build" / "wsload"
@@ -146,9 +148,23 @@ def buildWsload() -> None:
     subprocess.run([compiler, "-O2", "-o", str(WSLOAD), str(source)], check=True)
 
 
+def pythonFor(side: str) -> str:
+    """Twisted's side runs in bench/.venv-twisted (made, with autobahn, on first use)."""
+    if side != "twisted-autobahn":
+        return sys.executable
+    python = TWISTED_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import twisted, autobahn"]
+    if not (python.exists() and subprocess.run(probe, capture_output=True).returncode == 0):
+        print(f"setting up {TWISTED_VENV} with twisted and autobahn ...", file=sys.stderr)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(TWISTED_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "twisted", "autobahn"])
+    return str(python)
+
+
 def checkSide(side: str) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, str(HERE / "_wsserver.py"), side, "check"],
+        [pythonFor(side), str(HERE / "_wsserver.py"), side, "check"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -163,7 +179,7 @@ def checkSide(side: str) -> dict[str, Any]:
 
 def measureServer(case: str, side: str, seconds: float, quick: bool) -> float:
     server = subprocess.Popen(
-        pinned(SERVER_CPU, [sys.executable, str(HERE / "_wsserver.py"), side]),
+        pinned(SERVER_CPU, [pythonFor(side), str(HERE / "_wsserver.py"), side]),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

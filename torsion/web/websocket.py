@@ -304,13 +304,12 @@ class _WebSocketConnection(protocol.Protocol):
 
         After close() has started, messages are dropped, as a TCP transport drops
         writes after loseConnection().
+
+        Raises:
+            TypeError: `data` is neither str nor bytes.
         """
         if self._state != _OPEN:
             return
-        if not isinstance(data, (str, bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"sendMessage takes str (text) or bytes (binary), not {type(data).__name__}"
-            )
         self.transport.write(self._codec.encodeMessage(data, self.fragmentSize))
 
     def ping(self, payload: bytes = b"") -> Deferred[float]:

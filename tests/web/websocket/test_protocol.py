@@ -303,7 +303,7 @@ def test_closeWithAnInvalidCodeIsAValueError() -> None:
 
 def test_sendMessageRefusesOtherTypes() -> None:
     Peer(WebSocketResource(factory))
-    with pytest.raises(TypeError, match="str \\(text\\) or bytes"):
+    with pytest.raises(TypeError, match="str \\(text\\) or bytes \\(binary\\)"):
         made[0].transport.sendMessage(42)
 
 
