@@ -21,6 +21,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def wstestCommand(python2: str, spec: Path) -> list[str]:
     return [python2, "-c", bootstrap, str(AUTOBAHN), str(spec)]
 
 
-def writeSpec(directory: Path, url: str, cases: list[str], exclude: list[str] = ()) -> Path:  # type: ignore[assignment]
+def writeSpec(directory: Path, url: str, cases: list[str], exclude: Sequence[str] = ()) -> Path:
     spec = {
         "outdir": str(directory / "report"),
         "servers": [{"agent": "torsion", "url": url}],

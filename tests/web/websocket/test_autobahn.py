@@ -57,6 +57,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.timeout(600)  # about 25 s on an idle machine; a loaded one is slower
 def test_autobahnFuzzingClientCases(oneReactor: Any, tmp_path: Path) -> None:
     assert python2 is not None
     site = server.Site(
@@ -69,7 +70,7 @@ def test_autobahnFuzzingClientCases(oneReactor: Any, tmp_path: Path) -> None:
         autobahn.wstestCommand(python2, spec), stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        runUntil(oneReactor, lambda: child.poll() is not None, timeout=300)
+        runUntil(oneReactor, lambda: child.poll() is not None, timeout=540)
     finally:
         if child.poll() is None:
             child.kill()
