@@ -123,22 +123,28 @@ class SelectorReactor(PosixReactorBase):
 
     def doIteration(self, timeout: float | None) -> None:
         """Wait up to ``timeout`` seconds for I/O and dispatch what is ready."""
-        if self._pendingWriters:
+        pending = self._pendingWriters
+        if pending:
             self._flushPendingWrites()
-            if self._pendingWriters:
+            if pending:
                 timeout = 0  # A pull producer wrote more: don't sleep on it.
+        selectables = self._selectables
         try:
-            ready = self._poller.poll(timeout)
+            # No poll reports more events than there are descriptors registered.
+            ready = self._poller.poll(timeout, len(selectables) or 1)
         except (OSError, ValueError) as e:
             # select(2) refuses the whole set when one descriptor in it was closed
             # behind the reactor's back; find that one, drop it, and go on.
             self._dropBadDescriptors(e)
             return
-        selectables = self._selectables
+        if not ready:
+            if pending:
+                self._flushPendingWrites()
+            return
         registered = self._registered
-        dispatch = self._dispatch
-        # Each event is handled under its descriptor's log prefix, through the thread's
-        # lazy context layer: the same as log.callWithLogger, at a fraction of the cost.
+        # Each event, and then each send of what the handlers wrote, is handled under
+        # its descriptor's log prefix, through the thread's lazy context layer: the same
+        # as log.callWithLogger, at a fraction of the cost, entered once per pass.
         layer = context.threadLayer()
         previous = (layer.factory, layer.outer, layer.argument)
         layer.factory = log.loggerContext
@@ -163,13 +169,13 @@ class SelectorReactor(PosixReactorBase):
                 # Writable, or an error or hang-up, which the kernel reports whatever was
                 # asked for: it counts for the directions that are being watched.
                 mask = registered[selectable][1]
-                dispatch(
+                self._dispatch(
                     selectable, mask & _READ and events & ~_WRITE, mask & _WRITE and events & ~_READ
                 )
+            if pending:
+                self._sendPendingWrites(layer)
         finally:
             layer.factory, layer.outer, layer.argument = previous
-        if self._pendingWriters:
-            self._flushPendingWrites()
 
     def _dropBadDescriptors(self, problem: BaseException) -> None:
         """Disconnect every watched object that the selector cannot watch any more.
