@@ -52,6 +52,9 @@ class SelectorReactor(PosixReactorBase):
         self._registered: dict[Any, tuple[int, int]] = {}
         # The other way round, for the poller's events: descriptor -> watched object.
         self._selectables: dict[int, Any] = {}
+        # While mainLoop runs: its thread's lazy context layer (see doIteration), found
+        # once rather than on every pass.
+        self._loopLayer: context.Layer | None = None
         super().__init__()
 
     def _update(self, selectable: Any, add: int, remove: int) -> None:
@@ -121,6 +124,15 @@ class SelectorReactor(PosixReactorBase):
         """Return everything watched for writability."""
         return [s for s, (_, mask) in self._registered.items() if mask & _WRITE]
 
+    def mainLoop(self) -> None:
+        """Loop until the reactor is crashed (see ReactorBase.mainLoop)."""
+        outer = self._loopLayer
+        self._loopLayer = context.threadLayer()
+        try:
+            super().mainLoop()
+        finally:
+            self._loopLayer = outer
+
     def doIteration(self, timeout: float | None) -> None:
         """Wait up to ``timeout`` seconds for I/O and dispatch what is ready."""
         pending = self._pendingWriters
@@ -145,7 +157,7 @@ class SelectorReactor(PosixReactorBase):
         # Each event, and then each send of what the handlers wrote, is handled under
         # its descriptor's log prefix, through the thread's lazy context layer: the same
         # as log.callWithLogger, at a fraction of the cost, entered once per pass.
-        layer = context.threadLayer()
+        layer = self._loopLayer or context.threadLayer()
         previous = (layer.factory, layer.outer, layer.argument)
         layer.factory = log.loggerContext
         layer.outer = context.currentVariable()
