@@ -474,9 +474,22 @@ class ReactorBase:
 
     def mainLoop(self) -> None:
         """Loop: run due calls, wait for I/O, dispatch it, until the reactor is crashed."""
+        cls = type(self)
+        # With no timed call, no call from a thread and no stop under way, this class's
+        # runUntilCurrent would do nothing and its timeout would say "wait for ever":
+        # a server's commonest pass skips both calls (unless a subclass changed them).
+        canSkip = (
+            cls.runUntilCurrent is ReactorBase.runUntilCurrent
+            and cls.timeout is ReactorBase.timeout
+        )
         while self._started:
             try:
                 while self._started:
+                    if canSkip and not (
+                        self._timedCalls or self._threadCallQueue or self._justStopped
+                    ):
+                        self.doIteration(None)
+                        continue
                     self.runUntilCurrent()
                     if not self._started:
                         break
