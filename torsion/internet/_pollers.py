@@ -1,14 +1,16 @@
 """Pollers: the one system call each selector reactor waits in, behind one small shape.
 
 A poller registers descriptors with an event mask of ``READ`` and ``WRITE`` and
-returns ``(fd, events)`` pairs from ``poll(timeout)``, where ``events`` uses poll(2)'s
+returns ``(fd, events)`` pairs from ``poll(timeout, maxevents)``, where ``events`` uses poll(2)'s
 bits: ``READ`` (POLLIN), ``WRITE`` (POLLOUT), and error or hang-up bits the kernel
 adds on its own. That is what epoll and poll(2) speak already, so the epoll reactor
 waits on a bare ``select.epoll`` object and the poll reactor on a thin wrapper that
 only converts the timeout: the per-event work of the ``selectors`` module (a key
 lookup and a tuple per ready descriptor) is gone from the hot path of the busiest
-reactors. select(2), kqueue and the tests' fake selectors go through
-``SelectorsPoller``, which translates from a ``selectors`` selector.
+reactors. ``maxevents`` is the number of descriptors registered, which no poll can
+exceed: epoll sizes the buffer it hands the kernel by it (1,023 entries otherwise,
+allocated on every call), the others ignore it. select(2), kqueue and the tests' fake
+selectors go through ``SelectorsPoller``, which translates from a ``selectors`` selector.
 Tests: tests/internet/test_selectreactor.py (shared behaviour, with fake selectors),
 tests/internet/test_pollingreactors.py and the conformance suite.
 """
@@ -35,7 +37,7 @@ class Poller(Protocol):
 
     def unregister(self, fd: int) -> None: ...
 
-    def poll(self, timeout: float | None) -> list[tuple[int, int]]: ...
+    def poll(self, timeout: float | None, maxevents: int = -1) -> list[tuple[int, int]]: ...
 
     def close(self) -> None: ...
 
@@ -64,8 +66,11 @@ class PollPoller:
         self.modify = self._poll.modify
         self.unregister = self._poll.unregister
 
-    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
-        """Wait up to ``timeout`` seconds (None: for ever) for ready descriptors."""
+    def poll(self, timeout: float | None, maxevents: int = -1) -> list[tuple[int, int]]:
+        """Wait up to ``timeout`` seconds (None: for ever) for ready descriptors.
+
+        ``maxevents`` is ignored: poll(2) reports every ready descriptor it watches.
+        """
         if timeout is None:
             return self._poll.poll()
         # Rounded up: a timer due in 0.3 ms must not make the loop spin until it is due.
@@ -101,8 +106,10 @@ class SelectorsPoller:
         """Stop watching ``fd``."""
         self.selector.unregister(fd)
 
-    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+    def poll(self, timeout: float | None, maxevents: int = -1) -> list[tuple[int, int]]:
         """Wait up to ``timeout`` seconds; return ``(fd, READ | WRITE bits)`` pairs.
+
+        ``maxevents`` is ignored (a selector's select takes no such limit).
 
         kqueue reports a descriptor that is both readable and writable as two events;
         they stay two pairs, which the reactor handles one after the other.

@@ -52,6 +52,9 @@ class SelectorReactor(PosixReactorBase):
         self._registered: dict[Any, tuple[int, int]] = {}
         # The other way round, for the poller's events: descriptor -> watched object.
         self._selectables: dict[int, Any] = {}
+        # While mainLoop runs: its thread's lazy context layer (see doIteration), found
+        # once rather than on every pass.
+        self._loopLayer: context.Layer | None = None
         super().__init__()
 
     def _update(self, selectable: Any, add: int, remove: int) -> None:
@@ -121,25 +124,40 @@ class SelectorReactor(PosixReactorBase):
         """Return everything watched for writability."""
         return [s for s, (_, mask) in self._registered.items() if mask & _WRITE]
 
+    def mainLoop(self) -> None:
+        """Loop until the reactor is crashed (see ReactorBase.mainLoop)."""
+        outer = self._loopLayer
+        self._loopLayer = context.threadLayer()
+        try:
+            super().mainLoop()
+        finally:
+            self._loopLayer = outer
+
     def doIteration(self, timeout: float | None) -> None:
         """Wait up to ``timeout`` seconds for I/O and dispatch what is ready."""
-        if self._pendingWriters:
+        pending = self._pendingWriters
+        if pending:
             self._flushPendingWrites()
-            if self._pendingWriters:
+            if pending:
                 timeout = 0  # A pull producer wrote more: don't sleep on it.
+        selectables = self._selectables
         try:
-            ready = self._poller.poll(timeout)
+            # No poll reports more events than there are descriptors registered.
+            ready = self._poller.poll(timeout, len(selectables) or 1)
         except (OSError, ValueError) as e:
             # select(2) refuses the whole set when one descriptor in it was closed
             # behind the reactor's back; find that one, drop it, and go on.
             self._dropBadDescriptors(e)
             return
-        selectables = self._selectables
+        if not ready:
+            if pending:
+                self._flushPendingWrites()
+            return
         registered = self._registered
-        dispatch = self._dispatch
-        # Each event is handled under its descriptor's log prefix, through the thread's
-        # lazy context layer: the same as log.callWithLogger, at a fraction of the cost.
-        layer = context.threadLayer()
+        # Each event, and then each send of what the handlers wrote, is handled under
+        # its descriptor's log prefix, through the thread's lazy context layer: the same
+        # as log.callWithLogger, at a fraction of the cost, entered once per pass.
+        layer = self._loopLayer or context.threadLayer()
         previous = (layer.factory, layer.outer, layer.argument)
         layer.factory = log.loggerContext
         layer.outer = context.currentVariable()
@@ -163,13 +181,13 @@ class SelectorReactor(PosixReactorBase):
                 # Writable, or an error or hang-up, which the kernel reports whatever was
                 # asked for: it counts for the directions that are being watched.
                 mask = registered[selectable][1]
-                dispatch(
+                self._dispatch(
                     selectable, mask & _READ and events & ~_WRITE, mask & _WRITE and events & ~_READ
                 )
+            if pending:
+                self._sendPendingWrites(layer)
         finally:
             layer.factory, layer.outer, layer.argument = previous
-        if self._pendingWriters:
-            self._flushPendingWrites()
 
     def _dropBadDescriptors(self, problem: BaseException) -> None:
         """Disconnect every watched object that the selector cannot watch any more.

@@ -311,10 +311,21 @@ class ReactorBase:
 
     def timeout(self) -> float | None:
         """Return how long the loop may wait before the next timed call (None: no call)."""
+        # Called once per pass of the loop: the usual cases (no timed call at all, or a
+        # live one first in the heap) cost no call but the clock's.
         if self._threadCallQueue:
             return 0.0
-        when = self._nextTimedCallTime()
-        return None if when is None else max(0.0, when - self.seconds())
+        heap = self._timedCalls
+        if not heap:
+            return None
+        when, _, call = heap[0]
+        if call.called or call.cancelled or when != call.time:
+            found = self._nextTimedCallTime()
+            if found is None:
+                return None
+            when = found
+        wait = when - self.seconds()
+        return wait if wait > 0.0 else 0.0
 
     def _nextTimedCallTime(self) -> float | None:
         """Return when the earliest live timed call is due (None: there is none).
@@ -334,15 +345,25 @@ class ReactorBase:
     def runUntilCurrent(self) -> None:
         """Run the calls from other threads and every timed call that is due."""
         queue = self._threadCallQueue
-        # Only the calls queued so far: one that queues another must not starve I/O.
-        for _ in range(len(queue)):
-            f, args, kw = queue.popleft()
-            try:
-                f(*args, **kw)
-            except BaseException:
-                log.err(None, f"Unhandled error in callFromThread call {f!r}")
+        if queue:
+            # Only the calls queued so far: one that queues another must not starve I/O.
+            for _ in range(len(queue)):
+                f, args, kw = queue.popleft()
+                try:
+                    f(*args, **kw)
+                except BaseException:
+                    log.err(None, f"Unhandled error in callFromThread call {f!r}")
         heap = self._timedCalls
-        now = self.seconds()
+        if heap:
+            now = self.seconds()
+            if heap[0][0] <= now:
+                self._runDueCalls(heap, now)
+        if self._justStopped:
+            self._justStopped = False
+            self.fireSystemEvent("shutdown")
+
+    def _runDueCalls(self, heap: list[tuple[float, int, DelayedCall]], now: float) -> None:
+        """Run every timed call of ``heap`` due at ``now``, earliest first."""
         heappop = heapq.heappop
         while heap and heap[0][0] <= now:
             when, _, call = heappop(heap)
@@ -357,9 +378,6 @@ class ReactorBase:
                     call.func(*call.args)
             except BaseException:
                 log.err(None, f"Unhandled error in delayed call {call!r}")
-        if self._justStopped:
-            self._justStopped = False
-            self.fireSystemEvent("shutdown")
 
     # -- system events ---------------------------------------------------------------
 
@@ -456,9 +474,22 @@ class ReactorBase:
 
     def mainLoop(self) -> None:
         """Loop: run due calls, wait for I/O, dispatch it, until the reactor is crashed."""
+        cls = type(self)
+        # With no timed call, no call from a thread and no stop under way, this class's
+        # runUntilCurrent would do nothing and its timeout would say "wait for ever":
+        # a server's commonest pass skips both calls (unless a subclass changed them).
+        canSkip = (
+            cls.runUntilCurrent is ReactorBase.runUntilCurrent
+            and cls.timeout is ReactorBase.timeout
+        )
         while self._started:
             try:
                 while self._started:
+                    if canSkip and not (
+                        self._timedCalls or self._threadCallQueue or self._justStopped
+                    ):
+                        self.doIteration(None)
+                        continue
                     self.runUntilCurrent()
                     if not self._started:
                         break

@@ -119,9 +119,6 @@ class DescriptorReactorMixin:
         Writing at the end of the pass batches the writes of one dataReceived or timer
         into one send, and costs no poll registration when the kernel takes it all.
         """
-        # The list itself stays (``_scheduleWrite`` may be its append): empty it in place.
-        pending = self._pendingWriters.copy()
-        self._pendingWriters.clear()
         # Each send runs under its transport's log prefix (a producer it resumes, or a
         # close it completes, runs the user's code), through the thread's lazy layer.
         layer = context.threadLayer()
@@ -129,20 +126,29 @@ class DescriptorReactorMixin:
         layer.factory = log.loggerContext
         layer.outer = context.currentVariable()
         try:
-            for writer in pending:
-                # Skipped if gone, or if a writability event of this pass sent it all.
-                if writer.disconnected or not writer._current:
-                    continue
-                layer.argument = writer
-                try:
-                    why = writer.doWrite()
-                except BaseException:
-                    why = Failure()
-                    self._logDispatchError(writer, why)
-                if why:
-                    self._disconnectSelectable(writer, why, False)
+            self._sendPendingWrites(layer)
         finally:
             layer.factory, layer.outer, layer.argument = previous
+
+    def _sendPendingWrites(self, layer: context.Layer) -> None:
+        """``_flushPendingWrites`` for a loop that has entered the thread's lazy layer
+        (``layer``, whose factory is ``log.loggerContext``) already."""
+        # The list itself stays (``_scheduleWrite`` may be its append): empty it in place.
+        # What is written while these are sent waits for the next flush.
+        pending = self._pendingWriters.copy()
+        self._pendingWriters.clear()
+        for writer in pending:
+            # Skipped if gone, or if a writability event of this pass sent it all.
+            if writer.disconnected or not writer._current:
+                continue
+            layer.argument = writer
+            try:
+                why = writer.doWrite()
+            except BaseException:
+                why = Failure()
+                self._logDispatchError(writer, why)
+            if why:
+                self._disconnectSelectable(writer, why, False)
 
     def addReader(self, reader: Any) -> None:
         """Watch ``reader`` for readability (the reactor provides it)."""

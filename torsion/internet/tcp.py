@@ -967,19 +967,30 @@ class _StreamClient(_StreamConnection[_A]):
         self._logPrefix = f"{_logPrefixOf(protocol)},client"
         log.callWithLogger(self, self._makeConnection)
 
+    # The doRead and doWrite of the connection once made: the ones after this class in
+    # the MRO of the concrete class, looked up once per class, since a super() call on
+    # every event cost more than the rest of a small read.
+    _connectedRead: Any
+    _connectedWrite: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._connectedRead = super().doRead
+        cls._connectedWrite = super().doWrite
+
     def doRead(self) -> object:
         """Read; while connecting, readiness means the connect finished."""
         if self._connecting:
             self.doConnect()
             return None
-        return super().doRead()
+        return self._connectedRead()
 
     def doWrite(self) -> object:
         """Write; while connecting, readiness means the connect finished."""
         if self._connecting:
             self.doConnect()
             return None
-        return super().doWrite()
+        return self._connectedWrite()
 
     def failIfNotConnected(self, err: BaseException) -> None:
         """Give up the attempt with ``err`` unless the connection is already made."""

@@ -110,9 +110,10 @@ def current() -> _Context:
     return _innermost()
 
 
-def currentVariable() -> _Context:
-    """Return the context variable's own value (what a thread layer records as outer)."""
-    return _current.get()
+# currentVariable() returns the context variable's own value (what a thread layer records
+# as outer). It is the variable's own get, not a function around it: the reactor's loop
+# asks for it on every pass, and the asyncio reactor's connections on every read.
+currentVariable: Callable[[], _Context] = _current.get
 
 
 def callLazily(
