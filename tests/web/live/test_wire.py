@@ -171,7 +171,7 @@ def test_nothingIsSentWhileDetachedAndEverythingUnacknowledgedOnResume() -> None
     channel = connected()
     channel.call("a", [])
     channel.call("b", [])
-    [first, _] = channel.dataToSend()
+    channel.dataToSend()
     channel.receive(json.dumps({"type": "ack", "ack": 1}))
     channel.detach()
     channel.call("c", [])
