@@ -386,6 +386,13 @@ class LiveChannel:
             LiveProtocolError: ``peerAck`` acknowledges messages never sent, or fewer
                 than the peer acknowledged before (it lost its state).
         """
+        outbox = self._outbox
+        before = outbox[0][0] - 1 if outbox else self.lastSent
+        if peerAck < before:
+            raise LiveProtocolError(
+                f"the peer acknowledges message {peerAck} after acknowledging {before}: "
+                "it lost its state (reload the page)"
+            )
         self._acknowledged(peerAck)
         self.connected = True
         self._sentUpTo = peerAck
@@ -398,11 +405,6 @@ class LiveChannel:
                 f"the peer acknowledges message {ack}, but only {self.lastSent} were sent"
             )
         outbox = self._outbox
-        if outbox and ack < outbox[0][0] - 1:
-            raise LiveProtocolError(
-                f"the peer acknowledges message {ack} after acknowledging "
-                f"{outbox[0][0] - 1}: it lost its state (reload the page)"
-            )
         while outbox and outbox[0][0] <= ack:
             self._queuedBytes -= len(outbox.popleft()[1])
 
@@ -469,9 +471,5 @@ class LiveChannel:
 
     def _acknowledgedIfNewer(self, ack: int) -> None:
         # An ack lower than one seen before is a replayed message's: nothing new.
-        if self._outbox and ack >= self._outbox[0][0]:
+        if ack > self.lastSent or (self._outbox and ack >= self._outbox[0][0]):
             self._acknowledged(ack)
-        elif ack > self.lastSent:
-            raise LiveProtocolError(
-                f"the peer acknowledges message {ack}, but only {self.lastSent} were sent"
-            )

@@ -468,3 +468,13 @@ def test_everyMessageArrivesExactlyOnceInOrderAcrossDrops(steps: list[str]) -> N
     # The last acknowledgements went too: nothing is left in either outbox.
     assert link.server.channel.queuedBytes == 0
     assert link.page.channel.queuedBytes == 0
+
+
+def test_resumeBelowAnAcknowledgementWithAnEmptyOutbox() -> None:
+    channel = connected()
+    channel.call("a", [])
+    channel.receive(json.dumps({"type": "ack", "ack": 1}))
+    channel.detach()
+    with pytest.raises(LiveProtocolError, match="lost its state"):
+        channel.resume(0)
+    channel.resume(1)
