@@ -246,6 +246,35 @@ class HTTPChannel(protocol.Protocol):
         if self.abortTimeout is not None:
             self._setDeadline(self._clock.seconds() + self.abortTimeout)
 
+    # -- protocol switch (WebSocket, torsion/web/websocket.py) ---------------------
+
+    def _switchProtocol(self, newProtocol: Any) -> None:
+        """Give this connection to `newProtocol` once a 101 response has been written.
+
+        The HTTP side stops (no parser, no deadlines, no more requests); the new
+        protocol becomes the transport's protocol and gets the bytes that arrived
+        after the upgrade request's head. The upgrade request is logged now: it never
+        finishes as an HTTP response.
+        """
+        parser, self._parser = self._parser, None
+        leftover = parser._buffer[parser._pos :] if parser is not None else b""
+        request, self._request = self._request, None
+        self._head = None
+        self._phase = _CLOSING
+        self._deadline = _INF
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.factory is not None and request is not None:
+            self.factory.log(request)
+        transport = self.transport
+        if self._pausedForPipeline:
+            self._pausedForPipeline = False
+            transport.resumeProducing()
+        handOver(transport, newProtocol)
+        if leftover:
+            newProtocol.dataReceived(leftover)
+
     # -- timeouts ------------------------------------------------------------------
 
     def _setDeadline(self, deadline: float) -> None:
@@ -308,6 +337,16 @@ class HTTPChannel(protocol.Protocol):
         request, self._request = self._request, None
         if request is not None and not request.finished:
             request.connectionLost(reason if isinstance(reason, Failure) else Failure(reason))
+
+
+def handOver(transport: Any, newProtocol: Any) -> None:
+    """Make `newProtocol` the protocol of `transport` (TCP, or TLS whose protocol is
+    `wrappedProtocol`) and connect it."""
+    if hasattr(transport, "wrappedProtocol"):
+        transport.wrappedProtocol = newProtocol
+    else:
+        transport.protocol = newProtocol
+    newProtocol.makeConnection(transport)
 
 
 def _defaultReactor() -> Any:
