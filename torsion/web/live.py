@@ -477,9 +477,7 @@ class _LiveSocket(WebSocketProtocol):
                 self.cancelHelloTimer()
                 found = self.page._conversations.get(hello.element)
                 if found is None:
-                    self.end(
-                        CLOSE_GONE, "the server no longer has this live page; reload the page"
-                    )
+                    self.end(CLOSE_GONE, "the server no longer has this live page; reload the page")
                     return
                 self.conversation = conversation = found
                 found.attach(self, hello.ack)
@@ -602,9 +600,7 @@ class LivePage(resource.Resource):
             ).render(request)
         element = self.elementFactory()
         if not isinstance(element, LiveElement):
-            raise TypeError(
-                f"LivePage's factory made {element!r}, which is not a LiveElement"
-            )
+            raise TypeError(f"LivePage's factory made {element!r}, which is not a LiveElement")
         segments = list(request.prepath)
         while segments and segments[-1] == b"":
             segments.pop()
