@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from tests.web.live._livehelpers import MemoryLiveSite, decoded
-from torsion.web._livewire import encodeHello
 from torsion.internet import defer
 from torsion.internet.defer import Deferred
 from torsion.python.failure import Failure
+from torsion.web._livewire import encodeHello
 from torsion.web.live import (
     LiveElement,
     LiveLimitError,
