@@ -602,6 +602,16 @@ class _ClientHandshake(protocol.Protocol):
             return
         assert isinstance(head, _http11.ResponseHead)
         owner = self.owner
+        if head.code != 101:
+            phrase = head.phrase.decode("latin-1")
+            self._refuse(
+                WebSocketHandshakeError(
+                    f"the server answered {head.code} {phrase} instead of 101 Switching "
+                    f"Protocols: {owner.target} is not a WebSocket it accepts",
+                    head.code,
+                )
+            )
+            return
         try:
             subprotocol, deflate = checkResponse(
                 head.code, head.headers, self.key, owner.subprotocols, owner.compression
