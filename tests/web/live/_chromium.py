@@ -80,7 +80,9 @@ class _Browser(protocol.ProcessProtocol):
             d.errback(Failure(DevToolsError("Chromium exited: " + self.stderr[-2000:].decode())))
         self.ended.callback(None)
 
-    def send(self, method: str, params: dict[str, Any] | None = None, **extra: Any) -> Deferred[Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, **extra: Any
+    ) -> Deferred[Any]:
         if self.exited:
             return defer.fail(DevToolsError("Chromium is not running"))
         self.nextID += 1
@@ -163,7 +165,13 @@ class Chromium:
         )
         self.call("Browser.getVersion", timeout=START_TIMEOUT)
 
-    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = WAIT_TIMEOUT, **extra: Any) -> Any:
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = WAIT_TIMEOUT,
+        **extra: Any,
+    ) -> Any:
         return runUntilFired(self.reactor, self.protocol.send(method, params, **extra), timeout)
 
     def open(self, url: str) -> Tab:

@@ -106,7 +106,9 @@ def test_serverPushIsShownAndThePageCallReachesTheServer(
     assert element.greetings == ["from the page"]
     assert tab.text("answer") == "hello, from the page"
     # The server pushes; the page shows it, and answers.
-    result = runUntilFired(oneReactor, element.callRemote("show", "pushed <b>by</b> the server"), 20)
+    result = runUntilFired(
+        oneReactor, element.callRemote("show", "pushed <b>by</b> the server"), 20
+    )
     assert result == "shown: pushed <b>by</b> the server"
     assert tab.text("pushed") == "pushed <b>by</b> the server"
 
