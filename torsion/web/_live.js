@@ -8,7 +8,7 @@
 //                                   name and message are the exception's type and text.
 //   torsion.expose(name, fn)     :  let the server call fn (element.callRemote(name,
 //   torsion.expose({name: fn})      ...)); what fn returns (or its Promise resolves to)
-//                                   is the result. Global functions are found too.
+//                                   is the result. Only exposed functions can be called.
 //   torsion.state                :  "connecting", "open", "reconnecting", "gone" (the
 //                                   server forgot the element: reload), "failed".
 //   torsion.onstate(fn)          :  call fn(state) on every change; the state is also in
@@ -53,7 +53,7 @@
 
   class LiveClient {
     // options: element, url, maxMessageSize, maxCallsInFlight, maxQueuedBytes, and for
-    // tests WebSocket, setTimeout, clearTimeout, random, globals, log.
+    // tests WebSocket, setTimeout, clearTimeout, random, log.
     constructor(options) {
       this.element = options.element;
       this.url = options.url;
@@ -64,7 +64,6 @@
       this.setTimeout = options.setTimeout || ((f, ms) => setTimeout(f, ms));
       this.clearTimeout = options.clearTimeout || ((t) => clearTimeout(t));
       this.random = options.random || Math.random;
-      this.globals = options.globals || {};
       this.log = options.log || console;
       this.state = "connecting";
       this.listeners = [];
@@ -369,8 +368,8 @@
 
     called(callID, name, args) {
       this.answering.add(callID);
-      const fn = this.functions.get(name) || (typeof this.globals[name] === "function" ? this.globals[name] : null);
-      if (fn === null) {
+      const fn = this.functions.get(name);
+      if (fn === undefined) {
         this.answer(callID, { type: "error", call: callID, error: { type: "TypeError", message: `the page has no function ${name} (torsion.expose it)` } });
         return;
       }
@@ -401,7 +400,6 @@
       maxMessageSize: Number(data.maxMessageSize),
       maxCallsInFlight: Number(data.maxCallsInFlight),
       WebSocket: window.WebSocket,
-      globals: window,
     });
     const root = document.documentElement;
     root.dataset.torsionLive = client.state;

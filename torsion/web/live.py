@@ -188,7 +188,7 @@ class LiveElement(Element):
     @renderer
     def liveglue(self, request: Any, tag: Any) -> Any:
         """The <script> tag of the page's client, with the element's ID and endpoint."""
-        if self._live is None:
+        if self._live is None or self._live.glued:
             return ""
         return self._live.scriptTag()
 
@@ -601,6 +601,11 @@ class LivePage(resource.Resource):
         element = self.elementFactory()
         if not isinstance(element, LiveElement):
             raise TypeError(f"LivePage's factory made {element!r}, which is not a LiveElement")
+        if element._live is not None:
+            raise TypeError(
+                f"LivePage's factory gave {element!r} again: each page load needs a new "
+                "element (pass a class or a function that makes one, not an instance)"
+            )
         segments = list(request.prepath)
         while segments and segments[-1] == b"":
             segments.pop()

@@ -153,6 +153,19 @@ def test_factoryThatIsNotCallableOrMakesNoLiveElement() -> None:
     assert site.get(b"/page/").code == 500
 
 
+def test_factoryGivingTheSameElementTwiceIsAnError(logged: list[Any]) -> None:
+    shared = Counter()
+    site = MemoryLiveSite(lambda: shared)
+    site.site.displayTracebacks = False
+    assert site.get(b"/page/").code == 200
+    assert site.get(b"/page/").code == 500
+    assert any(
+        "each page load needs a new element" in e["log_failure"].getErrorMessage()
+        for e in logged
+        if "log_failure" in e
+    )
+
+
 def test_badLimitsAreRefusedAtOnce() -> None:
     with pytest.raises(ValueError, match="maxCallsInFlight"):
         LivePage(Counter, maxCallsInFlight=0)
@@ -565,3 +578,14 @@ def test_acknowledgementsAreSentWhenThereIsNoAnswerToCarryThem(site: MemoryLiveS
 def test_tagsIsUsable() -> None:
     # The glue is a template tag like any other.
     assert tags.script(src="x").tagName == "script"
+
+
+def test_liveglueTwiceGivesOneScript() -> None:
+    class Twice(LiveElement):
+        loader = XMLString(
+            '<div xmlns:t="http://twistedmatrix.com/ns/twisted.web.template/0.1">'
+            '<t:transparent t:render="liveglue"/><p t:render="liveglue"/></div>'
+        )
+
+    body = MemoryLiveSite(Twice).load().response.body
+    assert body.count(b"<script") == 1

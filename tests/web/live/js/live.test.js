@@ -59,7 +59,6 @@ function makeClient(options = {}) {
     },
     random: () => 1,
     log: { error: (...args) => errors.push(args.join(" ")) },
-    globals: {},
     ...options,
   });
   return { client, timers, errors };
@@ -111,8 +110,9 @@ test("the server calls an exposed function; a plain result carries the ack", asy
   assert.deepEqual(socket.take(), [{ ack: 1, type: "result", call: 1, value: 5, seq: 1 }]);
 });
 
-test("expose takes an object; promises, undefined and throwing functions", async () => {
-  const { client, socket } = await opened({ globals: { shout: (s) => s.toUpperCase() } });
+test("expose takes an object; promises, undefined, throwing and missing functions", async () => {
+  const { client, socket } = await opened();
+  client.expose("shout", (s) => s.toUpperCase());
   client.expose({
     later: async (x) => x * 2,
     nothing: () => undefined,
@@ -120,7 +120,7 @@ test("expose takes an object; promises, undefined and throwing functions", async
       throw new RangeError("no");
     },
   });
-  const calls = [["later", [21]], ["nothing", []], ["fail", []], ["shout", ["a"]], ["missing", []]];
+  const calls = [["later", [21]], ["nothing", []], ["fail", []], ["shout", ["a"]], ["missing", []], ["eval", ["1"]]];
   calls.forEach(([name, args], i) => socket.deliver({ type: "call", seq: i + 1, ack: 0, name, args }));
   await tick();
   const answers = Object.fromEntries(socket.take().filter((m) => m.type !== "ack").map((m) => [m.call, m]));
@@ -130,6 +130,8 @@ test("expose takes an object; promises, undefined and throwing functions", async
   assert.equal(answers[4].value, "A");
   assert.equal(answers[5].error.type, "TypeError");
   assert.match(answers[5].error.message, /no function missing/);
+  // Globals are not callable: only what the page exposed.
+  assert.equal(answers[6].error.type, "TypeError");
 });
 
 test("a result that is not JSON is sent as an error", async () => {
@@ -272,6 +274,12 @@ test("calls beyond maxQueuedBytes are rejected while the server is away", async 
   assert.ok(refused.length > 5, refused);
   assert.match(refused[0], /unreachable or slow/);
   assert.ok(client.queuedBytes < 1200);
+});
+
+test("expose needs a function", () => {
+  const { client } = makeClient();
+  assert.throws(() => client.expose("x", 1), TypeError);
+  assert.rejects(client.call(""), TypeError);
 });
 
 test("a replaced connection does not reconnect", async () => {
