@@ -295,7 +295,9 @@
 
     received(data) {
       if (typeof data !== "string") throw new LiveProtocolError("a binary message");
-      if (data.length > this.maxMessageSize) {
+      // The server counts code points; a JavaScript string's length counts UTF-16 units,
+      // up to two per code point.
+      if (data.length > 2 * this.maxMessageSize) {
         throw new LiveProtocolError(`a message of ${data.length} characters is over the limit`);
       }
       let message;

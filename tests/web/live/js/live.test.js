@@ -288,3 +288,12 @@ test("a replaced connection does not reconnect", async () => {
   assert.equal(client.state, "failed");
   assert.equal(timers.length, 0);
 });
+
+test("the size limit counts code points as the server does, not UTF-16 units", async () => {
+  const { client, socket } = await opened({ maxMessageSize: 1000 });
+  client.expose("show", (text) => text.length);
+  socket.deliver({ type: "call", seq: 1, ack: 0, name: "show", args: ["\u{1F600}".repeat(450)] });
+  assert.equal(client.state, "open");
+  socket.deliver({ type: "call", seq: 2, ack: 0, name: "show", args: ["x".repeat(2001)] });
+  assert.equal(client.state, "failed");
+});
