@@ -224,6 +224,11 @@ class _WebSocketConnection(protocol.Protocol):
         self._lostReason: Failure | None = None
 
     def connectionMade(self) -> None:
+        # Each message is one write: Nagle's algorithm would only hold its last
+        # segment back until the peer's (delayed) ACK of the others.
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            setNoDelay(True)
         if self.pingInterval is not None:
             self._pingTimer = self._clock.callLater(self.pingInterval, self._keepalive)
         try:
@@ -299,13 +304,12 @@ class _WebSocketConnection(protocol.Protocol):
 
         After close() has started, messages are dropped, as a TCP transport drops
         writes after loseConnection().
+
+        Raises:
+            TypeError: `data` is neither str nor bytes.
         """
         if self._state != _OPEN:
             return
-        if not isinstance(data, (str, bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"sendMessage takes str (text) or bytes (binary), not {type(data).__name__}"
-            )
         self.transport.write(self._codec.encodeMessage(data, self.fragmentSize))
 
     def ping(self, payload: bytes = b"") -> Deferred[float]:
@@ -435,6 +439,11 @@ class _WebSocketConnection(protocol.Protocol):
             self.app.connectionLost(why)
         except Exception:
             _log.failure("Error in {name}.connectionLost", name=type(self.app).__name__)
+        request = self.request
+        if request is not None and not getattr(request, "_disconnected", True):
+            # The upgrade request's "response" was this WebSocket: whoever waits on
+            # request.notifyFinish() learns that it is over.
+            request.connectionLost(why)
 
 
 # -- server --------------------------------------------------------------------------
@@ -642,6 +651,10 @@ class _ClientHandshake(protocol.Protocol):
     def connectionLost(self, reason: object = protocol.connectionDone) -> None:
         if not self.done:
             self.done = True
+            if isinstance(reason, Failure) and not reason.check(error.ConnectionDone):
+                # A TLS verification failure, a reset: the caller wants that itself.
+                self.owner.finish(reason)
+                return
             why = reason.getErrorMessage() if isinstance(reason, Failure) else str(reason)
             self.owner.finish(
                 Failure(

@@ -16,6 +16,8 @@ from torsion.python.failure import Failure
 from torsion.web import _flatten
 from torsion.web.error import FlattenerError, UnfilledSlot
 from torsion.web.template import (
+    CharRef,
+    Comment,
     Element,
     Tag,
     TagLoader,
@@ -294,3 +296,12 @@ def test_requestReachesRenderers() -> None:
     marker = object()
     flat(Seeing(), marker)
     assert seen == [marker, marker]
+
+
+def test_pagesOfMarkupAloneAreWrittenInChunksToo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_flatten, "BUFFER_SIZE", 1000)
+    for node in (tags.br(), tags.span(), CharRef(160), Comment("c")):
+        written: list[bytes] = []
+        assert outcome(flatten(None, (node for _ in range(2000)), written.append)) == [None]
+        assert len(written) > 10, node
+        assert max(map(len, written)) < 3000, node

@@ -59,15 +59,21 @@ def refusal(codec: FrameCodec, data: bytes) -> ProtocolError:
 # -- masking -------------------------------------------------------------------------
 
 
-def test_maskMatchesTheBytewiseDefinition() -> None:
+def bytewise(key: bytes, data: bytes, offset: int = 0) -> bytes:
+    return bytes(b ^ key[(i + offset) % 4] for i, b in enumerate(data))
+
+
+@pytest.mark.parametrize("size", [1, 3, 1001, 1023, 1024, 1025, 70001])
+@pytest.mark.parametrize("offset", [0, 1, 2, 3, 6])
+def test_maskMatchesTheBytewiseDefinition(size: int, offset: int) -> None:
     key = b"\xa1\xb2\xc3\xd4"
-    data = os.urandom(1001)
-    assert mask(key, data) == bytes(b ^ key[i % 4] for i, b in enumerate(data))
+    data = os.urandom(size)
+    assert mask(key, data, offset) == bytewise(key, data, offset)
 
 
 def test_maskFromAnOffsetContinuesTheKeyStream() -> None:
     key = b"\xa1\xb2\xc3\xd4"
-    data = os.urandom(50)
+    data = os.urandom(5000)
     assert mask(key, data[:7]) + mask(key, data[7:], 7) == mask(key, data)
 
 

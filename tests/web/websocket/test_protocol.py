@@ -303,7 +303,7 @@ def test_closeWithAnInvalidCodeIsAValueError() -> None:
 
 def test_sendMessageRefusesOtherTypes() -> None:
     Peer(WebSocketResource(factory))
-    with pytest.raises(TypeError, match="str \\(text\\) or bytes"):
+    with pytest.raises(TypeError, match="str \\(text\\) or bytes \\(binary\\)"):
         made[0].transport.sendMessage(42)
 
 
@@ -320,3 +320,12 @@ def test_upgradeRequestIsLoggedWhenItSwitches() -> None:
     Peer(WebSocketResource(factory), logged=logged)
     assert logged == [made[0].transport.request]
     assert logged[0].code == 101
+
+
+def test_notifyFinishOfTheUpgradeRequestFailsWhenTheWebSocketEnds() -> None:
+    Peer(WebSocketResource(factory))
+    request = made[0].transport.request
+    ended: list[Failure] = []
+    request.notifyFinish().addErrback(ended.append)
+    made[0].transport.connectionLost(Failure(error.ConnectionDone()))
+    assert len(ended) == 1 and ended[0].check(error.ConnectionDone)

@@ -177,3 +177,17 @@ def test_wssWithCertificateCheck(oneReactor: Any) -> None:
     client.transport.close()
     runUntil(oneReactor, lambda: client.lost)
     assert client.lost[0].value.code == 1000
+
+
+def test_wssRefusesAServerItCannotVerify(oneReactor: Any) -> None:
+    leaf = trustme.CA().issue_cert("127.0.0.1")
+    options = tssl.CertificateOptions(
+        privateKey=tssl.KeyPair.loadPEM(leaf.private_key_pem.bytes()),
+        certificate=tssl.Certificate.loadPEM(leaf.cert_chain_pems[0].bytes()),
+    )
+    port = oneReactor.listenSSL(0, echoSite(), options, interface="127.0.0.1").getHost().port
+    d = connectWebSocket(oneReactor, f"wss://127.0.0.1:{port}/echo", lambda _: Client())
+    with pytest.raises(Exception) as caught:
+        runUntilFired(oneReactor, d)
+    assert not isinstance(caught.value, WebSocketHandshakeError)
+    assert "certificate" in str(caught.value).lower() or "verif" in str(caught.value).lower()
