@@ -5,36 +5,21 @@ it reads DevTools commands from its descriptor 3 and writes answers and events t
 descriptor 4, each a JSON message ended by a NUL byte. That needs no debugging port
 and no WebSocket client, and the reactor that serves the page also talks to the
 browser, so a test runs the reactor until the page shows what it waits for, every
-wait bounded. Skipped where Chromium is missing (see tests/web/test_chromium.py).
+wait bounded. Chromium is found by tests/web/_webhelpers.py (CHROMIUM, needsChromium).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.internet.reactormixins import runUntil, runUntilFired
+from tests.web._webhelpers import CHROMIUM
 from torsion.internet import defer, protocol
 from torsion.internet.defer import Deferred
 from torsion.python.failure import Failure
-
-CHROMIUM = next(
-    (
-        found
-        for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-        if (found := shutil.which(name)) is not None
-    ),
-    None,
-)
-
-needsChromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
-)
 
 # Chromium answers within a few seconds on a quiet machine; these bounds are for a
 # loaded one (the whole suite runs beside it).

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from tests.internet.reactormixins import runUntil, runUntilFired
-from tests.web._webhelpers import listenSite, oneReactor
-from tests.web.live._chromium import Chromium, needsChromium
+from tests.web._webhelpers import listenSite, needsChromium, oneReactor
+from tests.web.live._chromium import Chromium
 from torsion.web.live import LiveElement, LivePage, expose
 from torsion.web.resource import Resource
 from torsion.web.server import Site

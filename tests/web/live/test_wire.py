@@ -304,7 +304,7 @@ def test_helloAndWelcome() -> None:
 
 
 @given(st.one_of(st.text(max_size=300), st.binary(max_size=50)))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_garbageIsEitherAcceptedOrAProtocolError(data: str | bytes) -> None:
     channel = connected()
     try:
@@ -336,7 +336,7 @@ _json = st.recursive(
         max_size=7,
     )
 )
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 def test_structuredGarbageIsEitherAcceptedOrAProtocolError(message: dict[str, Any]) -> None:
     channel = connected()
     channel.call("f", [])
@@ -422,7 +422,7 @@ class Link:
         max_size=60,
     )
 )
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_everyMessageArrivesExactlyOnceInOrderAcrossDrops(steps: list[str]) -> None:
     link = Link()
     serverCalls = pageCalls = 0
