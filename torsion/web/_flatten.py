@@ -432,7 +432,18 @@ class _Flattener:
         if kind is bytes:
             self.stack.append(decodeUTF8(item))
         elif isinstance(item, Deferred):
-            self._wait(item)
+            if (
+                item.called
+                and not item.paused
+                and not item._runningCallbacks
+                and item._chainedTo is None
+                and not isinstance(item.result, Failure)
+            ):
+                # Fired already (a cached value, a finished query): take its result
+                # as it is, leaving it there for the Deferred's other users.
+                self.stack.append(item.result)
+            else:
+                self._wait(item)
         elif kind is CoroutineType or iscoroutine(item):
             self._wait(Deferred.fromCoroutine(item))
         elif kind is raw:

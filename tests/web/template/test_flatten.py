@@ -76,6 +76,12 @@ def test_deferredResultIsStillThereForOthers() -> None:
     assert outcome(shared) == ["value"]
 
 
+def test_firedDeferredIsLeftAsItWas() -> None:
+    fired = succeed(tags.b("cached"))
+    assert flat([fired, tags.p(fired)]) == b"<b>cached</b><p><b>cached</b></p>"
+    assert outcome(fired)[0].tagName == "b"
+
+
 def test_coroutineAnywhere() -> None:
     gates: list[Deferred[str]] = [Deferred(), Deferred()]
 
@@ -305,3 +311,14 @@ def test_pagesOfMarkupAloneAreWrittenInChunksToo(monkeypatch: pytest.MonkeyPatch
         assert outcome(flatten(None, (node for _ in range(2000)), written.append)) == [None]
         assert len(written) > 10, node
         assert max(map(len, written)) < 3000, node
+
+
+def test_failureDeepInADeepTreeIsReportedBriefly() -> None:
+    tree: Any = tags.b(slot("missing"))
+    for _ in range(sys.getrecursionlimit() * 10):
+        tree = tags.div(tree)
+    error = flatFails(tree)
+    assert len(error._roots) > 10_000
+    text = repr(error)
+    assert "UnfilledSlot" in text and "more ..." in text
+    assert len(text) < 5000
