@@ -206,6 +206,10 @@ class _Glue:
     def render(self, request: Any) -> Any:
         return "" if self.conversation.glued else self.conversation.scriptTag()
 
+    def lookupRenderMethod(self, name: str) -> Any:
+        # The script tag names no renderers; a name asked for here is the element's.
+        return self.conversation.element.lookupRenderMethod(name)
+
 
 class _Conversation:
     """One element and its page: the protocol state that outlives each WebSocket, the
