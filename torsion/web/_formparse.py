@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -107,9 +107,11 @@ class _Reader:
         maxFieldSize: int,
         uploadDirectory: str | None,
         yieldEvery: int,
+        alsoRead: Collection[str],
     ) -> None:
         self.request = request
         self.fields = fields
+        self.alsoRead = alsoRead
         self.maxFields = maxFields
         self.maxFieldSize = maxFieldSize
         self.uploadDirectory = uploadDirectory
@@ -134,7 +136,8 @@ class _Reader:
             )
 
     def addText(self, name: str, raw: bytes, charset: str) -> None:
-        if name not in self.fields or self.fields[name].isFile:
+        field = self.fields.get(name)
+        if (field is None or field.isFile) and name not in self.alsoRead:
             return
         text = _decode(name, raw, charset, self.submission)
         if text is not None:
@@ -275,8 +278,10 @@ class _PartSink:
         self.pieces = []
         field = reader.fields.get(self.name)
         self.partCharset = _charsetOf(start.contentType or b"", self.charset)
-        if field is None or self.name in reader.submission.problems:
+        if self.name in reader.submission.problems:
             self.kind = "none"
+        elif field is None:
+            self.kind = "text" if self.name in reader.alsoRead else "none"
         elif field.isFile:
             if self.name in reader.submission.uploads:
                 self.kind = "none"  # one file a field: the first one counts
@@ -334,14 +339,20 @@ async def readSubmission(
     uploadDirectory: str | None = None,
     yieldEvery: int = 1024 * 1024,
     fromQuery: bool = False,
+    alsoRead: Collection[str] = (),
 ) -> Submission:
     """Read what `request` sent for `fields` (name -> Field), from its body or query.
+
+    Text sent under the names in `alsoRead` (the CSRF token's) is kept too; text
+    under other names is not.
 
     Raises:
         torsion.web.error.Error: a 400, 413 or 415 with a page saying what was wrong,
             for a body that is not a form or goes over a limit.
     """
-    reader = _Reader(request, fields, maxFields, maxFieldSize, uploadDirectory, yieldEvery)
+    reader = _Reader(
+        request, fields, maxFields, maxFieldSize, uploadDirectory, yieldEvery, alsoRead
+    )
     if fromQuery:
         reader.readQuery(request.uri.partition(b"?")[2], "utf-8")
         return reader.submission
