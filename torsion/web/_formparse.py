@@ -118,8 +118,8 @@ class _Reader:
         self.yieldEvery = yieldEvery
         self.submission = Submission()
         self.count = 0
-        site = getattr(request, "site", None)
-        self.reactor = getattr(site, "_reactor", None)
+        # The reactor the request's connection runs on (the channel's clock).
+        self.reactor = getattr(getattr(request, "channel", None), "_clock", None)
         self.sinceYield = 0
 
     def tooLong(self) -> str:
