@@ -450,9 +450,7 @@ class Choice(Field):
     def options(self, texts: Sequence[str]) -> list[Tag]:
         chosen = set(texts)
         return [
-            tags.option(value=value, **({"selected": "selected"} if value in chosen else {}))(
-                label
-            )
+            tags.option(value=value, **({"selected": "selected"} if value in chosen else {}))(label)
             for value, label in self.choices
         ]
 

@@ -201,12 +201,12 @@ class Form:
             token = csrfToken(request, self.csrfPurpose)
             children.append(tags.input(type="hidden", name=CSRF_FIELD, value=token))
         if FORM_ERROR in errors:
-            children.append(
-                tags.div(class_="form-error", role="alert")(tags.p(errors[FORM_ERROR]))
-            )
+            children.append(tags.div(class_="form-error", role="alert")(tags.p(errors[FORM_ERROR])))
         for name, field in self.fields.items():
             children.append(self.renderField(field, shown.get(name, []), errors.get(name)))
-        children.append(tags.div(class_="form-actions")(tags.button(type="submit")(self.submitLabel)))
+        children.append(
+            tags.div(class_="form-actions")(tags.button(type="submit")(self.submitLabel))
+        )
         return tags.form(**attributes)(children)
 
     def renderField(self, field: Field, texts: list[str], error: str | None) -> Tag:
@@ -426,7 +426,8 @@ def takeFlashes(request: Any) -> list[str]:
     box = session.getComponent(IFlashMessages)
     if box is None or not box.messages:
         return []
-    messages, box.messages = box.messages, []
+    messages: list[str] = box.messages
+    box.messages = []
     return messages
 
 
@@ -508,4 +509,3 @@ class FormResource(resource.Resource):
         d = flattenString(request, page)
         d.addCallback(lambda body: b"<!DOCTYPE html>\n" + body)
         return d
-

@@ -28,14 +28,24 @@ def multipartBody(
         data = value.encode() if isinstance(value, str) else value
         out.append(
             b"--" + boundary + b"\r\n"
-            b'Content-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + data + b"\r\n"
+            b'Content-Disposition: form-data; name="'
+            + name.encode()
+            + b'"\r\n\r\n'
+            + data
+            + b"\r\n"
         )
     for name, filename, contentType, data in files:
         out.append(
             b"--" + boundary + b"\r\n"
-            b'Content-Disposition: form-data; name="' + name.encode() + b'"; filename="'
-            + filename.encode() + b'"\r\nContent-Type: ' + contentType.encode() + b"\r\n\r\n"
-            + data + b"\r\n"
+            b'Content-Disposition: form-data; name="'
+            + name.encode()
+            + b'"; filename="'
+            + filename.encode()
+            + b'"\r\nContent-Type: '
+            + contentType.encode()
+            + b"\r\n\r\n"
+            + data
+            + b"\r\n"
         )
     out.append(b"--" + boundary + b"--\r\n")
     return b"".join(out)
@@ -93,10 +103,16 @@ class FormClient:
         headers: bytes = b"",
     ) -> Response:
         head = (
-            b"POST " + path + b" HTTP/1.1\r\nHost: example.com\r\n"
-            + b"Content-Type: " + contentType + b"\r\n"
+            b"POST "
+            + path
+            + b" HTTP/1.1\r\nHost: example.com\r\n"
+            + b"Content-Type: "
+            + contentType
+            + b"\r\n"
             + b"Content-Length: %d\r\n" % len(body)
-            + self._cookieHeader() + headers + b"\r\n"
+            + self._cookieHeader()
+            + headers
+            + b"\r\n"
         )
         return self.request(head, body)
 

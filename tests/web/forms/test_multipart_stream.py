@@ -86,7 +86,7 @@ def test_contentIsNeverHeldBeyondABoundarysLength() -> None:
 
 def test_extendedFilenameParameter() -> None:
     body = (
-        b"--" + BOUNDARY + b"\r\nContent-Disposition: form-data; name=\"f\"; filename=\"plain\"; "
+        b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="f"; filename="plain"; '
         b"filename*=UTF-8''caf%C3%A9.txt\r\nContent-Type: text/plain\r\n\r\nx\r\n--"
         + BOUNDARY
         + b"--"
@@ -101,8 +101,11 @@ def test_extendedFilenameParameter() -> None:
     [
         (b"--" + BOUNDARY + b"\r\n\r\nno name\r\n--" + BOUNDARY + b"--", "no name"),
         (
-            b"--" + BOUNDARY + b'\r\nContent-Disposition: attachment; name="a"\r\n\r\nx\r\n--'
-            + BOUNDARY + b"--",
+            b"--"
+            + BOUNDARY
+            + b'\r\nContent-Disposition: attachment; name="a"\r\n\r\nx\r\n--'
+            + BOUNDARY
+            + b"--",
             "not form-data",
         ),
         (b"--" + BOUNDARY + b"\r\nbroken header\r\n\r\nx\r\n--" + BOUNDARY + b"--", "Name: value"),
@@ -139,7 +142,11 @@ def test_partCountIsBounded() -> None:
 
 @pytest.mark.parametrize(
     "contentType",
-    [b"multipart/form-data", b"multipart/form-data; boundary=", b"multipart/form-data; boundary=" + b"b" * 71],
+    [
+        b"multipart/form-data",
+        b"multipart/form-data; boundary=",
+        b"multipart/form-data; boundary=" + b"b" * 71,
+    ],
 )
 def test_missingOrOverlongBoundaryParameter(contentType: bytes) -> None:
     with pytest.raises(MultipartError, match="boundary"):
@@ -151,8 +158,9 @@ def test_boundaryOfQuotedAndPlain() -> None:
     assert boundaryOf(b"multipart/form-data; charset=utf-8; boundary=abc") == b"abc"
 
 
-names = st.binary(min_size=1, max_size=8).filter(lambda b: b'"' not in b and b"\\" not in b
-                                                 and b"\r" not in b and b"\n" not in b)
+names = st.binary(min_size=1, max_size=8).filter(
+    lambda b: b'"' not in b and b"\\" not in b and b"\r" not in b and b"\n" not in b
+)
 contents = st.binary(max_size=200).filter(lambda b: b"\r\n--" + BOUNDARY not in b)
 formParts = st.lists(st.tuples(names, st.none() | names, contents), max_size=5)
 
@@ -166,7 +174,7 @@ def test_sameEventsWhereverTheBodyIsCut(
     cuts = [c % (len(body) + 1) for c in cuts]
     whole = parseIn(body, [])
     assert parseIn(body, cuts) == whole
-    assert [e for e in whole if isinstance(e, PartStart)] and True or not parts
+    assert ([e for e in whole if isinstance(e, PartStart)] and True) or not parts
     found = parseMultipartParts(io.BytesIO(body), b"multipart/form-data; boundary=" + BOUNDARY)
     assert [(p.name, p.filename, p.content) for p in found] == parts
 
@@ -174,7 +182,7 @@ def test_sameEventsWhereverTheBodyIsCut(
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=300), max_size=5))
 def test_anyBytesParseOrRaiseMultipartError(junk: bytes, cuts: list[int]) -> None:
-    for body in (junk, b"--" + BOUNDARY + b"\r\n" + junk, build([(b"a", None, junk)])[:len(junk)]):
+    for body in (junk, b"--" + BOUNDARY + b"\r\n" + junk, build([(b"a", None, junk)])[: len(junk)]):
         cuts = [c % (len(body) + 1) for c in cuts]
         try:
             whole = parseIn(body, [])

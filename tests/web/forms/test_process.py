@@ -169,9 +169,7 @@ def test_aDeclaredLatin1CharsetIsHonoured() -> None:
     client, seen = makeSite()
     client.get(b"/signup")
     body = b"_csrf=" + client.token().encode() + b"&name=Andr%E9&password=x&agree=on"
-    page = client.post(
-        b"/signup", body, b"application/x-www-form-urlencoded; charset=iso-8859-1"
-    )
+    page = client.post(b"/signup", body, b"application/x-www-form-urlencoded; charset=iso-8859-1")
     assert page.code == 303
     assert seen[0]["name"] == "André"
 
@@ -204,7 +202,7 @@ def test_anOverlongValueIsAFieldError() -> None:
         name = forms.String()
         other = forms.String()
 
-    client, seen = makeSite(form=Small())
+    client, _seen = makeSite(form=Small())
     client.get(b"/signup")
     token = client.token()
     body = b"_csrf=" + token.encode() + b"&name=" + b"%41" * 5000 + b"&other=ok"
@@ -225,7 +223,7 @@ def test_anOverlongValueIsAFieldError() -> None:
     [
         (b"--x\r\n", b"multipart/form-data", b"without a boundary"),
         (
-            b'--b\r\nContent-Type: text/plain\r\n\r\nno name\r\n--b--\r\n',
+            b"--b\r\nContent-Type: text/plain\r\n\r\nno name\r\n--b--\r\n",
             b"multipart/form-data; boundary=b",
             b"has no name",
         ),
@@ -285,8 +283,8 @@ def test_aGetFormHasNoTokenAndIsProcessedFromTheQuery() -> None:
 
 
 def test_processOutsideASiteNeedsCsrfOffOrSaysWhy() -> None:
-    from torsion.web.http import Request
     from tests.web.webtesting import MemorySite
+    from torsion.web.http import Request
 
     request = Request(MemorySite(Resource()).channel)
     request.method = b"POST"

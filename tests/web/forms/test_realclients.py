@@ -69,8 +69,17 @@ class Served:
     def curl(self, *arguments: str) -> tuple[int, bytes]:
         done = runCommand(
             self.reactor,
-            [CURL or "curl", "-s", "-b", str(self.jar), "-c", str(self.jar),
-             "-w", "\n%{http_code}", *arguments],
+            [
+                CURL or "curl",
+                "-s",
+                "-b",
+                str(self.jar),
+                "-c",
+                str(self.jar),
+                "-w",
+                "\n%{http_code}",
+                *arguments,
+            ],
             timeout=30,
         )
         body, _, code = done.stdout.rpartition(b"\n")
@@ -99,7 +108,12 @@ def test_curlUploadsAFile(oneReactor: Any, tmp_path: Path) -> None:
     path = picture(tmp_path, 300 * 1024)
     token = served.token()
     code, _ = served.curl(
-        "-F", f"_csrf={token}", "-F", "name=Zoë", "-F", f"avatar=@{path};type=image/png",
+        "-F",
+        f"_csrf={token}",
+        "-F",
+        "name=Zoë",
+        "-F",
+        f"avatar=@{path};type=image/png",
         served.url + "/up",
     )
     assert code == 303
@@ -117,7 +131,12 @@ def test_curlFileOverTheFieldLimitIsAFieldErrorAndTheServerGoesOn(
     token = served.token()
     big = picture(tmp_path, 3 * 1024 * 1024)
     code, page = served.curl(
-        "-F", f"_csrf={token}", "-F", "name=Ann", "-F", f"avatar=@{big};type=image/png",
+        "-F",
+        f"_csrf={token}",
+        "-F",
+        "name=Ann",
+        "-F",
+        f"avatar=@{big};type=image/png",
         served.url + "/up",
     )
     assert code == 400
@@ -125,7 +144,12 @@ def test_curlFileOverTheFieldLimitIsAFieldErrorAndTheServerGoesOn(
     assert served.got == [] and list(served.uploads.iterdir()) == []
     small = picture(tmp_path, 1000)
     code, _ = served.curl(
-        "-F", f"_csrf={token}", "-F", "name=Ann", "-F", f"avatar=@{small};type=image/png",
+        "-F",
+        f"_csrf={token}",
+        "-F",
+        "name=Ann",
+        "-F",
+        f"avatar=@{small};type=image/png",
         served.url + "/up",
     )
     assert code == 303 and served.got[0][2] == 1000
@@ -137,7 +161,12 @@ def test_curlBodyOverTheSiteLimitIs413AndTheServerGoesOn(oneReactor: Any, tmp_pa
     token = served.token()
     big = picture(tmp_path, 2 * 1024 * 1024)
     code, _ = served.curl(
-        "-F", f"_csrf={token}", "-F", "name=Ann", "-F", f"avatar=@{big};type=image/png",
+        "-F",
+        f"_csrf={token}",
+        "-F",
+        "name=Ann",
+        "-F",
+        f"avatar=@{big};type=image/png",
         served.url + "/up",
     )
     assert code == 413
@@ -159,8 +188,10 @@ def test_curlPartWithNoNameIs400(oneReactor: Any, tmp_path: Path) -> None:
     served = Served(oneReactor, tmp_path)
     served.token()
     code, page = served.curl(
-        "-H", "Content-Type: multipart/form-data; boundary=zz",
-        "--data-binary", "--zz\r\nContent-Type: text/plain\r\n\r\nhello\r\n--zz--\r\n",
+        "-H",
+        "Content-Type: multipart/form-data; boundary=zz",
+        "--data-binary",
+        "--zz\r\nContent-Type: text/plain\r\n\r\nhello\r\n--zz--\r\n",
         served.url + "/up",
     )
     assert code == 400 and b"has no name" in page
@@ -176,9 +207,7 @@ def test_urllibFollowsThePostRedirectGet(oneReactor: Any, tmp_path: Path) -> Non
         with opener.open(served.url + "/up", timeout=10) as page:
             token = TOKEN.search(page.read())
         assert token is not None
-        body = urllib.parse.urlencode(
-            {"_csrf": token.group(1).decode(), "name": "Urllib"}
-        ).encode()
+        body = urllib.parse.urlencode({"_csrf": token.group(1).decode(), "name": "Urllib"}).encode()
         with opener.open(served.url + "/up", data=body, timeout=10) as landed:
             return landed.status, landed.url, landed.read()
 
@@ -218,14 +247,26 @@ def sessionAndToken(port: int) -> tuple[str, str]:
 @pytest.mark.parametrize(
     ("make", "contentType", "code", "says"),
     [
-        (lambda t: b"_csrf=" + t + b"&name=%C3%28", "application/x-www-form-urlencoded", 400,
-         b"not valid UTF-8 text"),
-        (lambda t: b"&".join([b"_csrf=" + t] + [b"f%d=1" % i for i in range(5000)]),
-         "application/x-www-form-urlencoded", 413, b"more than 1000 fields"),
+        (
+            lambda t: b"_csrf=" + t + b"&name=%C3%28",
+            "application/x-www-form-urlencoded",
+            400,
+            b"not valid UTF-8 text",
+        ),
+        (
+            lambda t: b"&".join([b"_csrf=" + t] + [b"f%d=1" % i for i in range(5000)]),
+            "application/x-www-form-urlencoded",
+            413,
+            b"more than 1000 fields",
+        ),
         (lambda t: b"--a\r\n", "multipart/form-data", 400, b"boundary"),
         (lambda t: b"name=x", "text/plain", 415, b"not text/plain"),
-        (lambda t: b"_csrf=" + t + b"&name=x", "application/x-www-form-urlencoded; charset=nope",
-         415, b"nope"),
+        (
+            lambda t: b"_csrf=" + t + b"&name=x",
+            "application/x-www-form-urlencoded; charset=nope",
+            415,
+            b"nope",
+        ),
     ],
 )
 def test_httpClientHostileBodies(
