@@ -290,3 +290,22 @@ def test_processOutsideASiteNeedsCsrfOffOrSaysWhy() -> None:
     request.method = b"POST"
     with pytest.raises(TypeError, match="getSession"):
         Signup().render(request)
+
+
+def test_aChunkedBodyIsReadToo() -> None:
+    client, seen = makeSite()
+    client.get(b"/signup")
+    body = urllib.parse.urlencode([("_csrf", client.token()), *GOOD]).encode()
+    chunked = (
+        b"".join(
+            b"%x\r\n%s\r\n" % (len(body[i : i + 7]), body[i : i + 7])
+            for i in range(0, len(body), 7)
+        )
+        + b"0\r\n\r\n"
+    )
+    head = (
+        b"POST /signup HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n" + client._cookieHeader() + b"\r\n"
+    )
+    assert client.request(head, chunked).code == 303
+    assert seen[0]["name"] == "Ann"
