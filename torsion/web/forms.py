@@ -451,15 +451,16 @@ class FormResource(resource.Resource):
     None redirects (303) to the same URL, so the browser shows a fresh form with a
     GET (use `flash` for a message on it); a `Redirect(url)` redirects there; bytes
     are the response body. An invalid submission gets the form again with its errors
-    and status 400. `page(request, title, flashes, formTag)` makes the whole page
-    around the form (a Tag or anything template tags flatten).
+    and status 400 (`invalidCode`). `page(request, title, flashes, formTag)` makes
+    the whole page around the form (a Tag or anything template tags flatten). `form`
+    is a Form, or a Form class to make one of.
     """
 
     isLeaf = True
 
     def __init__(
         self,
-        form: Form,
+        form: Form | type[Form],
         onSuccess: OnSuccess | Callable[[Any, FormResult], Awaitable[Any]],
         *,
         title: str = "",
@@ -467,7 +468,7 @@ class FormResource(resource.Resource):
         invalidCode: int = 400,
     ) -> None:
         super().__init__()
-        self.form = form
+        self.form = form() if isinstance(form, type) else form
         self.onSuccess = onSuccess
         self.title = title
         self.page = page or _defaultPage
