@@ -21,7 +21,6 @@ Tests: tests/web/forms/test_example.py.
 
 from __future__ import annotations
 
-import html
 import secrets
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 from torsion.web import forms
 from torsion.web.resource import Resource
 from torsion.web.server import Site
+from torsion.web.template import flattenString, tags
 
 
 class Signup(forms.Form):
@@ -63,18 +63,20 @@ class Members(Resource):
         super().__init__()
         self.members = members
 
-    def render_GET(self, request: Any) -> bytes:
-        notes = "".join(f"<p><b>{html.escape(m)}</b></p>" for m in forms.takeFlashes(request))
-        rows = "".join(
-            f"<li>{html.escape(name)} ({html.escape(avatar or 'no avatar')})</li>"
-            for name, avatar in self.members
+    def render_GET(self, request: Any) -> Any:
+        page = tags.html(lang="en")(
+            tags.head(tags.meta(charset="utf-8"), tags.title("Members")),
+            tags.body(
+                [tags.p(tags.b(message)) for message in forms.takeFlashes(request)],
+                tags.h1("Members"),
+                tags.ul(
+                    [tags.li(f"{name} ({avatar or 'no avatar'})") for name, avatar in self.members]
+                ),
+                tags.p(tags.a(href="/")("Sign up someone else")),
+            ),
         )
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        return (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Members'
-            f"</title></head><body>{notes}<h1>Members</h1><ul>{rows}</ul>"
-            '<p><a href="/">Sign up someone else</a></p></body></html>\n'
-        ).encode("utf-8")
+        return flattenString(request, page).addCallback(lambda body: b"<!DOCTYPE html>\n" + body)
 
 
 def makeSite(avatars: Path, reactor: Any = None) -> Site:
