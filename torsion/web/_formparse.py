@@ -277,7 +277,6 @@ class _PartSink:
         self.size = 0
         self.pieces = []
         field = reader.fields.get(self.name)
-        self.partCharset = _charsetOf(start.contentType or b"", self.charset)
         if self.name in reader.submission.problems:
             self.kind = "none"
         elif field is None:
@@ -291,6 +290,8 @@ class _PartSink:
             self.path, self.file = reader.newUploadFile()
         else:
             self.kind = "text"
+        if self.kind == "text":
+            self.partCharset = _charsetOf(start.contentType or b"", self.charset)
 
     def end(self) -> None:
         reader = self.reader

@@ -92,3 +92,35 @@ def test_anOverlongUrlencodedValueIsSkippedToTheNextField(chunk: int) -> None:
         got = read(body, b"application/x-www-form-urlencoded", maxFieldSize=100)
     assert got.texts == {"b": ["ok"]}
     assert got.problems == {"a": "This value is longer than 100 bytes."}
+
+
+def part(name: bytes, headers: bytes, content: bytes) -> bytes:
+    return (
+        b"--"
+        + BOUNDARY
+        + b'\r\nContent-Disposition: form-data; name="'
+        + name
+        + b'"'
+        + headers
+        + b"\r\n\r\n"
+        + content
+        + b"\r\n"
+    )
+
+
+def test_aTextPartMayDeclareItsOwnCharset() -> None:
+    body = part(b"a", b"\r\nContent-Type: text/plain; charset=iso-8859-1", b"caf\xe9")
+    got = read(body + b"--" + BOUNDARY + b"--", b"multipart/form-data; boundary=" + BOUNDARY)
+    assert got.texts == {"a": ["café"]}
+
+
+def test_aPartsUnknownCharsetIs415() -> None:
+    body = part(b"a", b"\r\nContent-Type: text/plain; charset=martian", b"x")
+    with pytest.raises(Exception, match="415"):
+        read(body + b"--" + BOUNDARY + b"--", b"multipart/form-data; boundary=" + BOUNDARY)
+
+
+def test_unknownPartsAreNotKept() -> None:
+    body = part(b"zzz", b'; filename="f"', b"x" * 5000) + part(b"b", b"", b"kept")
+    got = read(body + b"--" + BOUNDARY + b"--", b"multipart/form-data; boundary=" + BOUNDARY)
+    assert got.texts == {"b": ["kept"]} and got.uploads == {} and got.directory is None
