@@ -101,16 +101,18 @@ class Form:
     session is required), `maxFields` (fields a submission may send, 1000),
     `maxFieldSize` (bytes of one text value, 1 MiB), `uploadDirectory` (where
     uploads' temporary directories go; the system's temporary directory if None).
+    All but `method` may also be set on one form object.
     """
 
     fields: ClassVar[dict[str, Field]] = {}
     method: ClassVar[str] = "post"
-    submitLabel: ClassVar[str] = "Submit"
-    csrf: ClassVar[bool] = True
-    maxFields: ClassVar[int] = 1000
-    maxFieldSize: ClassVar[int] = 1024 * 1024
-    uploadDirectory: ClassVar[str | None] = None
-    yieldEvery: ClassVar[int] = 1024 * 1024
+    # These may be set on a subclass or on one form object.
+    submitLabel: str = "Submit"
+    csrf: bool = True
+    maxFields: int = 1000
+    maxFieldSize: int = 1024 * 1024
+    uploadDirectory: str | None = None
+    yieldEvery: int = 1024 * 1024
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

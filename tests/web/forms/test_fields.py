@@ -257,7 +257,7 @@ def test_formValidateRunsOnlyWhenFieldsAreValid() -> None:
 
 def test_renderedFieldsHaveBoundLabelsHelpAndConstraints() -> None:
     form = Everything(idPrefix="e-")
-    form.csrf = False  # type: ignore[misc]
+    form.csrf = False
     page = html(form.render(None, "/go"))
     assert '<label for="e-name">Your name</label>' in page
     assert 'id="e-name"' in page and 'maxlength="10"' in page and 'required="required"' in page
@@ -273,7 +273,7 @@ def test_renderedFieldsHaveBoundLabelsHelpAndConstraints() -> None:
 
 def test_renderedErrorsSitNextToTheirFieldAndValuesAreRefilledEscaped() -> None:
     form = Everything(idPrefix="e-")
-    form.csrf = False  # type: ignore[misc]
+    form.csrf = False
     hostile = '"><script>alert(1)</script>'
     result = check(
         form,
@@ -302,7 +302,7 @@ def test_renderedErrorsSitNextToTheirFieldAndValuesAreRefilledEscaped() -> None:
 
 def test_initialValuesAreShown() -> None:
     form = Everything(initial={"age": 7, "born": datetime.date(2001, 2, 3), "secret": "no"})
-    form.csrf = False  # type: ignore[misc]
+    form.csrf = False
     page = html(form.render(None))
     assert 'value="7"' in page and 'value="2001-02-03"' in page and '"no"' not in page
     with pytest.raises(ValueError, match="nope"):

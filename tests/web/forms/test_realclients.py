@@ -45,7 +45,7 @@ class Served:
         self.reactor = reactor
         self.got: list[tuple[str, str, int]] = []
         form = Upload()
-        form.uploadDirectory = str(tmp_path / "uploads")  # type: ignore[misc]
+        form.uploadDirectory = str(tmp_path / "uploads")
         (tmp_path / "uploads").mkdir()
         self.uploads = tmp_path / "uploads"
 
