@@ -336,39 +336,93 @@ class _Flattener:
         self.done.errback(failure)
 
     def _loop(self) -> None:
+        # The common node kinds are handled inline (a call per node is a good part of
+        # the cost of a page); ``buffer`` is re-read after the calls that may swap it.
         stack = self.stack
+        pop = stack.pop
+        push = stack.append
+        slots = self.slots
+        buffer = self.buffer
         item: Any = None
         try:
             while stack:
                 if self.hold:
                     return
-                item = stack.pop()
+                item = pop()
                 kind = type(item)
                 if kind is str:
-                    self.buffer.append(item if self.attributeMode else escapeForContent(item))
+                    buffer.append(item if self.attributeMode else escapeForContent(item))
                     self.size += len(item)
                     if self.size >= self.limit:
                         self._flush()
                 elif kind is Tag:
                     if item.render is not None:
                         self._render(item)
+                        continue
+                    if item.slotData is not None:
+                        slots.append(item.slotData)
+                        push(_POP_SLOTS)
+                    name = item.tagName
+                    children = item.children
+                    if not name:
+                        if len(children) == 1:
+                            push(children[0])
+                        else:
+                            stack.extend(reversed(children))
+                        continue
+                    if self.attributeMode:
+                        # A tag inside an attribute value: its own text is escaped as
+                        # content, and the whole value again when the attribute ends.
+                        push(_ATTRIBUTE_MODE)
+                        self.attributeMode = False
+                    buffer.append(_openings.get(name) or _checkTagName(name))
+                    # Markup counts towards a chunk too (a page of bare tags must be
+                    # written in chunks as well), roughly: a tag's two ends.
+                    self.size += 16
+                    if self.size >= self.limit:
+                        self._flush()
+                    if item.attributes:
+                        self._attributes(item, 0)
+                        buffer = self.buffer
+                    elif children:
+                        buffer.append(">")
+                        push(item)
+                        push(_CLOSE)
+                        if len(children) == 1:
+                            push(children[0])
+                        else:
+                            stack.extend(reversed(children))
+                    elif name in voidElements:
+                        buffer.append(" />")
                     else:
-                        self._tag(item)
+                        buffer.append("></" + name + ">")
                 elif kind is _Marker:
-                    self._marker(item)
+                    if item is _CLOSE:
+                        name = pop().tagName
+                        buffer.append(_closings.get(name) or _closing(name))
+                    else:
+                        self._marker(item)
+                        buffer = self.buffer
                 elif kind is slot:
-                    stack.append(self._slotValue(item))
-                elif kind is list or kind is tuple:
-                    stack.extend(reversed(item))
+                    name = item.name
+                    if slots and name in slots[-1]:
+                        push(slots[-1][name])
+                    else:
+                        push(self._slotValue(item))
                 elif kind is GeneratorType:
                     for value in item:
-                        stack.append(item)
-                        stack.append(value)
+                        push(item)
+                        push(value)
                         break
+                elif kind is list or kind is tuple:
+                    stack.extend(reversed(item))
                 elif item is None:
                     pass
                 else:
                     self._other(item, kind)
+                    buffer = self.buffer
+                    if self.size >= self.limit:
+                        self._flush()
         except Exception as e:
             roots = self._roots(item)
             raise FlattenerError(e, roots, traceback.extract_tb(e.__traceback__)) from e
@@ -378,7 +432,18 @@ class _Flattener:
         if kind is bytes:
             self.stack.append(decodeUTF8(item))
         elif isinstance(item, Deferred):
-            self._wait(item)
+            if (
+                item.called
+                and not item.paused
+                and not item._runningCallbacks
+                and item._chainedTo is None
+                and not isinstance(item.result, Failure)
+            ):
+                # Fired already (a cached value, a finished query): take its result
+                # as it is, leaving it there for the Deferred's other users.
+                self.stack.append(item.result)
+            else:
+                self._wait(item)
         elif kind is CoroutineType or iscoroutine(item):
             self._wait(Deferred.fromCoroutine(item))
         elif kind is raw:
@@ -386,10 +451,15 @@ class _Flattener:
             self.size += len(item.data)
         elif kind is CharRef:
             self.buffer.append(chr(item.ordinal) if self.attributeMode else f"&#{item.ordinal};")
+            self.size += 8
         elif kind is Comment:
-            self.buffer.append("<!--" + escapeForComment(_text(item.data)) + "-->")
+            text = escapeForComment(_text(item.data))
+            self.buffer.append("<!--" + text + "-->")
+            self.size += len(text) + 7
         elif kind is CDATA:
-            self.buffer.append("<![CDATA[" + escapeForCDATA(_text(item.data)) + "]]>")
+            text = escapeForCDATA(_text(item.data))
+            self.buffer.append("<![CDATA[" + text + "]]>")
+            self.size += len(text) + 12
         elif kind is _Raise:
             item.failure.raiseException()
         elif IRenderable.providedBy(item):
@@ -407,64 +477,45 @@ class _Flattener:
         else:
             raise UnsupportedType(item)
 
-    def _tag(self, tag: Tag) -> None:
-        stack = self.stack
-        slotData = tag.slotData
-        if slotData is not None:
-            self.slots.append(slotData)
-            stack.append(_POP_SLOTS)
-        name = tag.tagName
-        if not name:
-            children = tag.children
-            if len(children) == 1:
-                stack.append(children[0])
-            else:
-                stack.extend(reversed(children))
-            return
-        if self.attributeMode:
-            # A tag inside an attribute value: its own text is escaped as content,
-            # and the whole value is escaped again when the attribute ends.
-            stack.append(_ATTRIBUTE_MODE)
-            self.attributeMode = False
-        self.buffer.append(_openings.get(name) or _checkTagName(name))
-        self._attributes(tag, 0)
-
     def _attributes(self, tag: Tag, start: int) -> None:
         """Write the attributes of ``tag`` from the ``start``-th on, then its children.
 
-        A value that is not plain text (a Tag, a Deferred, ...) is flattened into a
-        buffer of its own, escaped as a whole; the rest of the tag waits on the stack.
+        A value that is not text (a Tag, a Deferred, ...) is flattened into a buffer
+        of its own and escaped as a whole; the rest of the tag waits on the stack. A
+        transparent tag of text and slots (what ``t:attr`` makes) is joined at once.
         """
         stack = self.stack
         buffer = self.buffer
         attributes = tag.attributes
-        if attributes:
-            items: Any = attributes.items() if start == 0 else list(attributes.items())[start:]
-            index = start
-            for key, value in items:
-                index += 1
-                prefix = _attributePrefixes.get(key) or _checkAttributeName(key)
+        items: Any = attributes.items() if start == 0 else list(attributes.items())[start:]
+        index = start
+        for key, value in items:
+            index += 1
+            prefix = _attributePrefixes.get(key) or _checkAttributeName(key)
+            kind = type(value)
+            if kind is slot:
+                value = self._slotValue(value)
                 kind = type(value)
-                if kind is slot:
-                    value = self._slotValue(value)
-                    kind = type(value)
-                if kind is bytes:
-                    value = decodeUTF8(value)
+            elif kind is Tag and not value.tagName:
+                joined = self._joinText(value)
+                if joined is not None:
+                    value = joined
                     kind = str
-                if kind is str:
-                    buffer.append(prefix)
-                    buffer.append(escapeForAttribute(value))
-                    buffer.append('"')
-                    self.size += len(value)
-                    continue
+            if kind is bytes:
+                value = decodeUTF8(value)
+                kind = str
+            if kind is str:
                 buffer.append(prefix)
-                stack.extend(
-                    (tag, index, _MORE_ATTRIBUTES, buffer, self.attributeMode, _END_ATTRIBUTE)
-                )
-                stack.append(value)
-                self.buffer = []
-                self.attributeMode = True
-                return
+                buffer.append(escapeForAttribute(value))
+                buffer.append('"')
+                self.size += len(value)
+                continue
+            buffer.append(prefix)
+            stack.extend((tag, index, _MORE_ATTRIBUTES, buffer, self.attributeMode, _END_ATTRIBUTE))
+            stack.append(value)
+            self.buffer = []
+            self.attributeMode = True
+            return
         children = tag.children
         if children:
             buffer.append(">")
@@ -480,11 +531,24 @@ class _Flattener:
             buffer.append(">")
             buffer.append(_closing(tag.tagName))
 
+    def _joinText(self, tag: Tag) -> str | None:
+        """The text of a plain transparent tag of strings and slots, else None."""
+        if tag.render is not None or tag.slotData is not None:
+            return None
+        parts = []
+        for child in tag.children:
+            kind = type(child)
+            if kind is slot:
+                child = self._slotValue(child)
+                kind = type(child)
+            if kind is not str:
+                return None
+            parts.append(child)
+        return "".join(parts)
+
     def _marker(self, marker: _Marker) -> None:
         stack = self.stack
-        if marker is _CLOSE:
-            self.buffer.append(_closing(stack.pop().tagName))
-        elif marker is _POP_SLOTS:
+        if marker is _POP_SLOTS:
             self.slots.pop()
         elif marker is _END_ATTRIBUTE:
             self.attributeMode = stack.pop()

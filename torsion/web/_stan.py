@@ -116,6 +116,8 @@ class Tag:
         """Add ``children`` and set ``attributes``; returns the tag, so calls nest."""
         if children:
             self.children.extend(children)
+        if not attributes:
+            return self
         for name, value in attributes.items():
             if name[-1:] == "_":
                 name = name[:-1]
@@ -136,33 +138,66 @@ class Tag:
         (what a renderer gets: it may add children, fill slots, set attributes).
         Generators and coroutines cannot be copied (they run once): they are shared.
         """
-        children = [_clone(child) for child in self.children] if deep else self.children[:]
-        attributes = {name: _clone(value) for name, value in self.attributes.items()}
-        new = Tag(
-            self.tagName,
-            attributes,
-            children,
-            self.render,
-            self.filename,
-            self.lineNumber,
-            self.columnNumber,
+        # Renderers clone a row tag per row of a table: this is a hot path, so strings
+        # (most children and attribute values) are copied without a call.
+        if deep:
+            children = [
+                child if type(child) is str else _clone(child) for child in self.children
+            ]
+        else:
+            children = self.children[:]
+        attributes = self.attributes
+        if attributes:
+            attributes = {
+                name: value if type(value) is str else _clone(value)
+                for name, value in attributes.items()
+            }
+        else:
+            attributes = {}
+        new = _newTag(Tag)
+        new.tagName = self.tagName
+        new.attributes = attributes
+        new.children = children
+        new.render = self.render
+        new.filename = self.filename
+        new.lineNumber = self.lineNumber
+        new.columnNumber = self.columnNumber
+        slotData = self.slotData
+        new.slotData = (
+            None if slotData is None else {name: _clone(value) for name, value in slotData.items()}
         )
-        if self.slotData is not None:
-            new.slotData = {name: _clone(value) for name, value in self.slotData.items()}
         return new
 
     def __repr__(self) -> str:
-        parts = [repr(self.tagName)]
-        if self.attributes:
-            parts.append(f"attributes={self.attributes!r}")
-        if self.children:
-            parts.append(f"children={self.children!r}")
-        if self.render is not None:
-            parts.append(f"render={self.render!r}")
+        # Tags nested past a few levels are shown as "...": a repr of a deep tree
+        # (error messages show the path to what failed) must neither recurse without
+        # end nor fill the screen.
+        global _reprDepth
+        if _reprDepth >= 3:
+            return f"Tag({self.tagName!r}, ...)"
+        _reprDepth += 1
+        try:
+            parts = [repr(self.tagName)]
+            if self.attributes:
+                parts.append(f"attributes={self.attributes!r}")
+            if self.children:
+                parts.append(f"children={self.children!r}")
+            if self.render is not None:
+                parts.append(f"render={self.render!r}")
+        finally:
+            _reprDepth -= 1
         return f"Tag({', '.join(parts)}){_where(self)}"
 
 
+_reprDepth = 0
+
+
+_newTag = object.__new__
+
+
 def _clone(value: Flattenable) -> Flattenable:
+    if type(value) is str:
+        return value
     if type(value) is Tag:
         return value.clone(True)
     if isinstance(value, (list, tuple)):
@@ -267,9 +302,23 @@ VALID_HTML_TAG_NAMES = frozenset(
 """The names ``tags`` knows; a typo (``tags.dvi``) is an AttributeError, not a tag."""
 
 
+class _NewTag:
+    """``tags.NAME``: a new Tag of that name at each access."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Tag:
+        return Tag(self.name)
+
+
 class _TagFactory:
     """``tags.div`` is ``Tag("div")``, for every name in VALID_HTML_TAG_NAMES;
-    ``tags.transparent`` is a tag that writes only its children."""
+    ``tags.transparent`` is a tag that writes only its children. (Each known name is a
+    descriptor of the class, so the common case is one call; other names reach
+    ``__getattr__``, which says what is wrong.)"""
 
     __slots__ = ()
 
@@ -288,5 +337,10 @@ class _TagFactory:
     def __dir__(self) -> Iterable[str]:
         return sorted(VALID_HTML_TAG_NAMES | {"transparent"})
 
+
+for _name in VALID_HTML_TAG_NAMES:
+    setattr(_TagFactory, _name, _NewTag(_name))
+del _name
+_TagFactory.transparent = _NewTag("")  # type: ignore[attr-defined]
 
 tags = _TagFactory()
