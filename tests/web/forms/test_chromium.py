@@ -9,15 +9,11 @@ where Chromium is not installed (Debian's package is ``chromium``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.web import _webhelpers
-from tests.web._webhelpers import listenSite, runCommand
-from tests.web.test_chromium import CHROMIUM
+from tests.web._webhelpers import chromiumDOM, listenSite, needsChromium
 from torsion.web import forms
 from torsion.web.resource import Resource
 from torsion.web.server import Site
@@ -25,9 +21,7 @@ from torsion.web.template import Tag, tags
 
 oneReactor = _webhelpers.oneReactor
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
-)
+pytestmark = needsChromium
 
 FILL = b"""const form = document.querySelector("form");
 if (form && !sessionStorage.getItem("sent")) {
@@ -92,27 +86,7 @@ def test_chromiumSendsTheFormWithAFile(oneReactor: Any, tmp_path: Path) -> None:
     root.putChild(b"up", forms.FormResource(Upload, succeeded, title="Upload", page=page))
     root.putChild(b"fill.js", Script())
     port = listenSite(oneReactor, Site(root, reactor=oneReactor))
-    assert CHROMIUM is not None
-    argv = [
-        CHROMIUM,
-        "--headless",
-        # Containers run tests as root, where Chromium's sandbox cannot start; the
-        # browser only loads the test's own page from 127.0.0.1.
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-extensions",
-        "--no-first-run",
-        "--no-default-browser-check",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        f"http://127.0.0.1:{port}/up",
-    ]
-    environment = dict(os.environ, HOME=str(tmp_path))
-    done = runCommand(oneReactor, argv, timeout=45, env=environment)
-    dom = done.stdout.decode("utf-8", "replace")
-    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-2000:]
+    dom = chromiumDOM(oneReactor, f"http://127.0.0.1:{port}/up", tmp_path)
     picture = bytes([137, 80, 78, 71, 13, 10, 26, 10, 13, 10, 45, 45, 0, 255])
     assert got == [("Zoë <b>", "green", True, "pic.png", "image/png", picture)]
     assert '<p id="flash">Thank you, Zoë &lt;b&gt;.</p>' in dom, dom
