@@ -488,6 +488,10 @@ class FormResource(resource.Resource):
 
     async def _submitted(self, request: Any) -> Any:
         result = await self.form.process(request)
+        if getattr(request, "_disconnected", False):
+            # The client left while its upload was copied: nobody to answer, and its
+            # files are already gone (removed when the request ended).
+            return server.NOT_DONE_YET
         if not result.ok:
             request.setResponseCode(self.invalidCode)
             return await self._page(request, result.render(request))

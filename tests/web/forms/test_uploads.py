@@ -188,3 +188,29 @@ def test_a100MBUploadNeverSitsInMemory(tmp_path: Path) -> None:
     assert sizes == [size, 3]
     assert peak < 8 * 1024 * 1024, f"peak traced memory {peak} bytes for a 100 MB upload"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_aClientThatLeavesDuringTheCopyGetsNoOnSuccessAndLeavesNoFiles(tmp_path: Path) -> None:
+    client, seen = uploadSite(tmp_path, maxSize=10**6)
+    resource = client.site.resource
+    resource.form.yieldEvery = 1024
+    body = multipartBody(
+        [("_csrf", client.token()), ("name", "Gone")],
+        [("avatar", "a.png", "image/png", b"p" * 200_000)],
+    )
+    memory = client.memory
+    memory.send(
+        b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Type: multipart/form-data; boundary="
+        + BOUNDARY
+        + b"\r\nContent-Length: %d\r\n" % len(body)
+        + client._cookieHeader()
+        + b"\r\n"
+        + body
+    )
+    assert seen == [] and list(tmp_path.iterdir())  # the copy waits for the reactor
+    memory.transport.loseConnection()
+    memory.channel.connectionLost(Exception("gone"))
+    for _ in range(1000):
+        memory.clock.advance(0)
+    assert seen == []
+    assert list(tmp_path.iterdir()) == []
