@@ -104,6 +104,9 @@ class Field:
     takesList = False
     """True if the field's value is a list of everything sent under its name."""
     isFile = False
+    grouped = False
+    """True if the widget is a group of inputs (radio buttons, checkboxes), shown in
+    a fieldset whose legend is the label."""
     requiredMessage = "This field is required."
 
     name: str = ""
@@ -422,25 +425,53 @@ def _choicePairs(choices: Iterable[str | tuple[str, str]]) -> list[tuple[str, st
 
 
 class Choice(Field):
-    """One of a fixed set of values, from a drop-down list.
+    """One of a fixed set of values, from a drop-down list (or radio buttons).
 
     `choices` are strings, or (value, label) pairs when what is shown differs from
     what is sent. Anything else sent is refused: a browser only sends the options.
+    With `radio`, each choice is a radio button with its own label.
     """
 
     invalidMessage = "Choose one of the options."
+    groupInputType = "radio"
 
     def __init__(
         self,
         choices: Iterable[str | tuple[str, str]],
         *,
         placeholder: str = "",
+        radio: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self.choices = _choicePairs(choices)
         self.placeholder = placeholder
+        self.grouped = radio
         self._values = {value for value, _ in self.choices}
+
+    def buttons(self, id: str, texts: Sequence[str]) -> Tag:
+        """The choices as labelled radio buttons or checkboxes, for a fieldset."""
+        chosen = set(texts)
+        attributes = self.inputAttributes()
+        if self.groupInputType == "checkbox":
+            attributes.pop("required", None)  # on a checkbox it means "tick this one"
+        return tags.div(class_="form-options")(
+            [
+                tags.label(**{"for": f"{id}-{index}"})(
+                    tags.input(
+                        type=self.groupInputType,
+                        id=f"{id}-{index}",
+                        name=self.name,
+                        value=value,
+                        **({"checked": "checked"} if value in chosen else {}),
+                        **attributes,
+                    ),
+                    " ",
+                    label,
+                )
+                for index, (value, label) in enumerate(self.choices)
+            ]
+        )
 
     def convert(self, text: str) -> Any:
         if text not in self._values:
@@ -455,6 +486,8 @@ class Choice(Field):
         ]
 
     def widget(self, id: str, texts: Sequence[str], attributes: dict[str, str]) -> Tag:
+        if self.grouped:
+            return self.buttons(id, texts)
         empty = [] if self.default is not None else [tags.option(value="")(self.placeholder)]
         return tags.select(id=id, name=self.name, **self.inputAttributes(), **attributes)(
             empty + self.options(texts)
@@ -462,9 +495,13 @@ class Choice(Field):
 
 
 class MultiChoice(Choice):
-    """Any number of a fixed set of values (a list, in the order of the choices)."""
+    """Any number of a fixed set of values (a list, in the order of the choices).
+
+    A list that allows several choices, or with `checkboxes`, a checkbox each.
+    """
 
     takesList = True
+    groupInputType = "checkbox"
     requiredMessage = "Choose at least one option."
     invalidMessage = "Choose among the options only."
 
@@ -481,7 +518,18 @@ class MultiChoice(Choice):
     def display(self, value: Any) -> list[str]:
         return [str(item) for item in value or ()]
 
+    def __init__(
+        self,
+        choices: Iterable[str | tuple[str, str]],
+        *,
+        checkboxes: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(choices, radio=checkboxes, **options)
+
     def widget(self, id: str, texts: Sequence[str], attributes: dict[str, str]) -> Tag:
+        if self.grouped:
+            return self.buttons(id, texts)
         return tags.select(
             id=id, name=self.name, multiple="multiple", **self.inputAttributes(), **attributes
         )(self.options(texts))

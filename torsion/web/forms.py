@@ -232,6 +232,12 @@ class Form:
             classes += " form-invalid"
         if field.required:
             classes += " form-required"
+        if field.grouped:
+            # A group of inputs: the legend labels them all, the fieldset carries the
+            # references to the help and error.
+            return tags.fieldset(class_=classes, id=inputId, **extra)(
+                tags.legend(field.label), field.widget(inputId, texts, {}), after
+            )
         label = tags.label(**{"for": inputId})(field.label)
         return tags.div(class_=classes)(label, field.widget(inputId, texts, extra), after)
 

@@ -312,3 +312,26 @@ def test_initialValuesAreShown() -> None:
 def test_methodMustBeGetOrPost() -> None:
     with pytest.raises(ValueError, match="'get' or 'post'"):
         type("Bad", (forms.Form,), {"method": "put"})
+
+
+class Grouped(forms.Form):
+    size = forms.Choice(["s", ("m", "Medium")], radio=True, required=True, help="Pick one")
+    extras = forms.MultiChoice(["cheese", "ham"], checkboxes=True, required=True)
+
+
+def test_radioButtonsAndCheckboxesAreAFieldsetWithALegend() -> None:
+    form = Grouped(idPrefix="g-")
+    form.csrf = False
+    result = check(form, {"size": ["m"], "extras": []})
+    page = html(result.render(None))
+    size = page[page.index('<fieldset class="form-field form-choice') : page.index("</fieldset>")]
+    assert "<legend>Size</legend>" in size and 'aria-describedby="g-size-help"' in size
+    assert '<label for="g-size-1"><input type="radio" id="g-size-1" name="size" value="m"' in size
+    assert 'checked="checked"' in size and size.count('required="required"') == 2
+    extras = page[page.index('id="g-extras"') - 80 :]
+    assert 'aria-invalid="true"' in extras and "Choose at least one option." in extras
+    assert 'type="checkbox"' in extras and "required" not in extras.split("<legend>")[1]
+    assert check(form, {"size": ["s"], "extras": ["ham", "cheese"]}).values == {
+        "size": "s",
+        "extras": ["cheese", "ham"],
+    }
