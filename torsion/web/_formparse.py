@@ -86,16 +86,6 @@ def _charsetOf(contentType: bytes, default: str) -> str:
     return default
 
 
-def _decode(field: str, raw: bytes, charset: str, submission: Submission) -> str | None:
-    try:
-        return raw.decode(charset)
-    except UnicodeDecodeError:
-        submission.problems.setdefault(
-            field, f"This value is not valid {charset.upper()} text; type it again."
-        )
-        return None
-
-
 class _Reader:
     """The state of one submission being read."""
 
@@ -135,13 +125,24 @@ class _Reader:
                 f"{len(self.fields)}.",
             )
 
+    def problem(self, name: str, message: str) -> None:
+        """Note why a field's value could not be read (the first reason counts).
+
+        Only the form's own fields have problems: anything else sent is ignored.
+        """
+        if name in self.fields:
+            self.submission.problems.setdefault(name, message)
+
     def addText(self, name: str, raw: bytes, charset: str) -> None:
         field = self.fields.get(name)
         if (field is None or field.isFile) and name not in self.alsoRead:
             return
-        text = _decode(name, raw, charset, self.submission)
-        if text is not None:
-            self.submission.texts.setdefault(name, []).append(text)
+        try:
+            text = raw.decode(charset)
+        except UnicodeDecodeError:
+            self.problem(name, f"This value is not valid {charset.upper()} text; type it again.")
+            return
+        self.submission.texts.setdefault(name, []).append(text)
 
     async def chunks(self, body: IO[bytes]) -> Any:
         """The body's chunks, letting the reactor run every `yieldEvery` bytes."""
@@ -166,7 +167,7 @@ class _Reader:
         name = _unquote(rawName).decode("utf-8", "replace")
         value = _unquote(rawValue)
         if len(value) > self.maxFieldSize:
-            self.submission.problems.setdefault(name, self.tooLong())
+            self.problem(name, self.tooLong())
             return
         self.addText(name, value, charset)
 
@@ -180,7 +181,7 @@ class _Reader:
                 end = chunk.find(b"&")
                 if end < 0:
                     continue
-                self.submission.problems.setdefault(skipping, self.tooLong())
+                self.problem(skipping, self.tooLong())
                 skipping, chunk = None, chunk[end + 1 :]
             buffer += chunk
             complete, separator, buffer = buffer.rpartition(b"&")
@@ -192,7 +193,7 @@ class _Reader:
                 skipping = _unquote(rawName).decode("utf-8", "replace")
                 buffer = b""
         if skipping is not None:
-            self.submission.problems.setdefault(skipping, self.tooLong())
+            self.problem(skipping, self.tooLong())
         self.pairs(buffer, charset)
 
     def readQuery(self, query: bytes, charset: str) -> None:
@@ -255,7 +256,7 @@ class _PartSink:
         elif self.kind == "text":
             self.size += len(event)
             if self.size > self.reader.maxFieldSize:
-                self.reader.submission.problems.setdefault(self.name, self.reader.tooLong())
+                self.reader.problem(self.name, self.reader.tooLong())
                 self.pieces = []
                 self.kind = "none"
             else:

@@ -124,3 +124,9 @@ def test_unknownPartsAreNotKept() -> None:
     body = part(b"zzz", b'; filename="f"', b"x" * 5000) + part(b"b", b"", b"kept")
     got = read(body + b"--" + BOUNDARY + b"--", b"multipart/form-data; boundary=" + BOUNDARY)
     assert got.texts == {"b": ["kept"]} and got.uploads == {} and got.directory is None
+
+
+def test_problemsOfFieldsTheFormHasNotAreIgnored() -> None:
+    body = b"zzz=" + b"%41" * 2000 + b"&nope=%FF&b=ok"
+    got = read(body, b"application/x-www-form-urlencoded", maxFieldSize=100)
+    assert got.texts == {"b": ["ok"]} and got.problems == {}
