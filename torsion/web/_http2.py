@@ -55,7 +55,14 @@ if TYPE_CHECKING:
     from torsion.web._channel import HTTPChannel
     from torsion.web.http import Request
 
-__all__ = ["H2_AVAILABLE", "H2_PREFACE", "H2Connection", "H2Stream", "switchToHTTP2"]
+__all__ = [
+    "H2_AVAILABLE",
+    "H2_PREFACE",
+    "H2Connection",
+    "H2Stream",
+    "offerHTTP2",
+    "switchToHTTP2",
+]
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 """The first bytes of every HTTP/2 connection (RFC 9113 section 3.4)."""
@@ -757,6 +764,26 @@ class H2Connection(protocol.Protocol):
         drained, self._drained = self._drained, None
         if drained is not None:
             drained.callback(None)
+
+
+def offerHTTP2(contextFactory: Any) -> bool:
+    """Make a TLS server's CertificateOptions offer "h2", then "http/1.1", by ALPN.
+
+    Only when h2 is installed and the options do not choose ALPN protocols of their
+    own; returns whether "h2" is now offered. For servers made from endpoint
+    descriptions (``ssl:443:...``), which have no way to say so (the ``torsiond web``
+    plugin calls this for each of its TLS endpoints).
+    """
+    from torsion.internet.ssl import CertificateOptions
+
+    if not H2_AVAILABLE or not isinstance(contextFactory, CertificateOptions):
+        return False
+    if contextFactory._alpn is None:
+        contextFactory._alpn = ["h2", "http/1.1"]
+        context = contextFactory._serverContext
+        if context is not None:
+            context.set_alpn_protocols(contextFactory._alpn)
+    return "h2" in contextFactory._alpn
 
 
 def switchToHTTP2(channel: HTTPChannel, data: bytes) -> H2Connection:
