@@ -45,11 +45,13 @@ try:
     import h2.exceptions
     from h2.errors import ErrorCodes
     from h2.settings import SettingCodes
+    from h2.connection import ConnectionState
     from hyperframe.frame import GoAwayFrame
 except ImportError:  # pragma: no cover - exercised only where h2 is not installed
     H2_AVAILABLE = False
 else:
     H2_AVAILABLE = True
+    _OPEN, _CLOSED = ConnectionState.SERVER_OPEN, ConnectionState.CLOSED
 
 if TYPE_CHECKING:
     from torsion.web._channel import HTTPChannel
@@ -181,7 +183,7 @@ class H2Stream:
             log.err(
                 None, f"HTTP/2 stream {self.streamID}: the response head cannot be sent: {refused}"
             )
-            self.abortConnection()
+            self._reset(ErrorCodes.INTERNAL_ERROR, f"the response head cannot be sent: {refused}")
             return
         if bodyLength is not None and (request._noBody or not body):
             self._ended = True
@@ -284,9 +286,8 @@ class H2Stream:
                     h2conn.send_data(streamID, bytes(pending[:size]))
                     del pending[:size]
             except h2.exceptions.StreamClosedError:
-                self._lost = True
-                pending.clear()
                 connection.flush()
+                self.connectionLost(_reason("the HTTP/2 stream was closed"), later=True)
                 return
         if self._endPending and not pending and not self._ended:
             self._ended = True
@@ -323,19 +324,30 @@ class H2Stream:
         except h2.exceptions.ProtocolError:
             pass
         self.connection.flush()
-        self.connectionLost(_reason(why))
+        self.connectionLost(_reason(why), later=True)
 
     # -- the request's side ------------------------------------------------------------
 
-    def connectionLost(self, reason: Failure) -> None:
-        """The stream was reset or the connection lost: stop the request's work."""
+    def connectionLost(self, reason: Failure, later: bool = False) -> None:
+        """The stream was reset or the connection lost: stop the request's work.
+
+        With `later`, the request hears of it after the current call returns: for a
+        loss found while the request is writing, so that its write-then-finish
+        sequence (writeWhole) completes first.
+        """
         if self._lost:
             return
         self._lost = True
         self._pending.clear()
+        self.connection.streamFinished(self)
+        if later:
+            self.connection.callSoon(lambda: self._tellRequest(reason))
+        else:
+            self._tellRequest(reason)
+
+    def _tellRequest(self, reason: Failure) -> None:
         producer, self._producer = self._producer, None
         request = self.request
-        self.connection.streamFinished(self)
         if request is not None and not request.finished:
             request.connectionLost(reason)
         elif producer is not None:
@@ -455,6 +467,8 @@ class H2Connection(protocol.Protocol):
             except h2.exceptions.ProtocolError as broken:
                 self._protocolError(broken)
                 return
+            if self.h2.state_machine.state is _CLOSED and not self._goingAway:
+                self._peerGoingAway(events)
             dispatch = self._dispatch
             for event in events:
                 handler = dispatch.get(event.__class__)
@@ -590,6 +604,19 @@ class H2Connection(protocol.Protocol):
     def _settingsChanged(self, event: Any) -> None:
         if SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
             self._sendAll()
+
+    def _peerGoingAway(self, events: list[Any]) -> None:
+        """The client sent GOAWAY without an error: serve the streams it had opened.
+
+        h2 closes its state machine on any GOAWAY received, but RFC 9113 section 6.8
+        lets the streams the client opened before it (those among `events` too) be
+        answered; so the state is reopened, and streams opened after the GOAWAY are
+        refused instead (`_terminated`, handled in order, marks that point).
+        """
+        for event in events:
+            if isinstance(event, h2.events.ConnectionTerminated) and not event.error_code:
+                self.h2.state_machine.state = _OPEN
+                return
 
     def _terminated(self, event: Any) -> None:
         """The client sent GOAWAY: finish what is in progress (or stop, on an error)."""

@@ -567,3 +567,22 @@ def test_bodies_of_every_size_arrive_whole(size: int) -> None:
     response = H2Pair(Sized()).get(b"/")
     assert len(response.body) == size
     assert response.ended
+
+
+def test_requests_sent_just_before_a_client_goaway_are_still_answered() -> None:
+    root = Seen()
+    pair = H2Pair(root)
+    streamID = pair.client.get_next_available_stream_id()
+    pair.client.send_headers(
+        streamID,
+        [(b":method", b"GET"), (b":path", b"/last"), (b":scheme", b"http"), (b":authority", b"e")],
+        end_stream=True,
+    )
+    pair.client.close_connection()
+    pair.transport.clear()
+    pair.flush()  # HEADERS and GOAWAY arrive in one read
+    frames = rawFrames(pair.transport.value())
+    data = [f for f in frames if type(f).__name__ == "DataFrame" and f.stream_id == streamID]
+    assert b"".join(f.data for f in data) == b"GET /last HTTP/2 0"
+    assert "END_STREAM" in data[-1].flags
+    assert pair.transport.disconnecting, "nothing is left to serve after the client's GOAWAY"
