@@ -756,6 +756,7 @@ class H2Connection(protocol.Protocol):
         if self._closed:
             return
         self._closed = True
+        self._inReceive = False
         self.flush()
         if self.transport is not None:
             self.transport.unregisterProducer()
