@@ -46,7 +46,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -154,9 +153,7 @@ def twistedH2Python() -> Path:
         return python
     print(f"setting up {TWISTED_H2_VENV} with twisted[tls,http2] from PyPI ...", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(TWISTED_H2_VENV)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "twisted[tls,http2]"], check=True
-    )
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "twisted[tls,http2]"], check=True)
     return python
 
 
@@ -175,7 +172,7 @@ def makeCertificate(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     import ipaddress
 
     cert = (
@@ -221,7 +218,9 @@ def server(side: str, certs: tuple[Path, Path]) -> Iterator[tuple[Child, str]]:
         child.stop()
 
 
-def measure(side: str, case: Case, settings: Settings, certs: tuple[Path, Path]) -> dict[str, float]:
+def measure(
+    side: str, case: Case, settings: Settings, certs: tuple[Path, Path]
+) -> dict[str, float]:
     with server(side, certs) as (child, base):
         url = base + case.path
         warm, _ = runH2load(url, case, settings.warmup)
@@ -280,7 +279,10 @@ def ratioText(ratio: float | None) -> str:
 def goals(cases: list[str], samples: Samples) -> list[str]:
     lines = []
     for case in cases:
-        for metric, label in (("rate", "requests/s"), ("perCpuSecond", "requests per server CPU-s")):
+        for metric, label in (
+            ("rate", "requests/s"),
+            ("perCpuSecond", "requests per server CPU-s"),
+        ):
             ratios = roundRatios(samples, case, metric, True, "torsion", REFERENCE)
             if not ratios:
                 continue
@@ -333,7 +335,9 @@ def choices(given: str, known: list[str], what: str) -> list[str]:
     chosen = [name for name in given.split(",") if name]
     unknown = [name for name in chosen if name not in known]
     if unknown or not chosen:
-        raise BenchError(f"unknown {what} {', '.join(unknown) or '(none)'}: choose from {', '.join(known)}")
+        raise BenchError(
+            f"unknown {what} {', '.join(unknown) or '(none)'}: choose from {', '.join(known)}"
+        )
     return chosen
 
 

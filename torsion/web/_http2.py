@@ -43,9 +43,9 @@ try:
     import h2.connection
     import h2.events
     import h2.exceptions
+    from h2.connection import ConnectionState
     from h2.errors import ErrorCodes
     from h2.settings import SettingCodes
-    from h2.connection import ConnectionState
     from hyperframe.frame import GoAwayFrame
 except ImportError:  # pragma: no cover - exercised only where h2 is not installed
     H2_AVAILABLE = False
@@ -86,8 +86,8 @@ class H2Stream:
 
     __slots__ = (
         "_bodySize",
-        "_ended",
         "_endPending",
+        "_ended",
         "_lost",
         "_paused",
         "_pending",
@@ -381,7 +381,7 @@ class H2Connection(protocol.Protocol):
             limits = DEFAULT_LIMITS
         self.limits = limits
         self.idleTimeout: float | None = getattr(factory, "timeOut", 60.0)
-        self._reactor = reactor or getattr(factory, "_reactor", None)
+        self._reactor: Any = reactor or getattr(factory, "_reactor", None)
         self.streams: dict[int, H2Stream] = {}
         self.paused = False
         self._secure: bool | None = None
@@ -436,9 +436,9 @@ class H2Connection(protocol.Protocol):
     def connectionMade(self) -> None:
         reactor = self._reactor
         if reactor is None:
-            from torsion.internet import reactor as globalReactor
+            from torsion.internet import reactor as installed
 
-            reactor = self._reactor = globalReactor
+            reactor = self._reactor = installed
         self._lastActivity = reactor.seconds()
         self.h2.initiate_connection()
         self.transport.registerProducer(self, True)

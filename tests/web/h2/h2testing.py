@@ -13,16 +13,17 @@ from typing import Any
 
 import pytest
 
-h2 = pytest.importorskip("h2", reason="HTTP/2 needs the h2 library: pip install torsion[http2]")
+pytest.importorskip("h2", reason="HTTP/2 needs the h2 library: pip install torsion[http2]")
 
-import h2.config  # noqa: E402
-import h2.connection  # noqa: E402
-import h2.events  # noqa: E402
+import h2
+import h2.config
+import h2.connection
+import h2.events
 
-from torsion.internet.task import Clock  # noqa: E402
-from torsion.internet.testing import StringTransport  # noqa: E402
-from torsion.web import server  # noqa: E402
-from torsion.web._http2 import H2Connection  # noqa: E402
+from torsion.internet.task import Clock
+from torsion.internet.testing import StringTransport
+from torsion.web import server
+from torsion.web._http2 import H2Connection
 
 
 @dataclass

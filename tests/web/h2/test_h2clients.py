@@ -17,12 +17,14 @@ import pytest
 
 pytest.importorskip("h2", reason="HTTP/2 needs the h2 library: pip install torsion[http2]")
 
-from tests.internet import reactormixins  # noqa: E402
-from tests.internet.tlshelpers import serverOptions, theCA  # noqa: E402
-from tests.web._webhelpers import listenSite, oneReactor, runCommand  # noqa: E402, F401
-from torsion.web import resource, server  # noqa: E402
+from tests.internet import reactormixins
+from tests.internet.tlshelpers import serverOptions, theCA
+from tests.web import _webhelpers
+from tests.web._webhelpers import listenSite, runCommand
+from torsion.web import resource, server
 
 reactor = reactormixins.reactor
+oneReactor = _webhelpers.oneReactor
 
 CURL = shutil.which("curl")
 H2LOAD = shutil.which("h2load")
@@ -230,7 +232,7 @@ def test_a_small_client_window_pauses_the_producer(oneReactor: Any) -> None:
     )  # fmt: skip
     out = done.stdout.decode()
     assert "2 succeeded" in out, out
-    assert re.search(r"traffic: .*\(%d\) data" % (2 * size), out), out
+    assert re.search(rf"traffic: .*\({2 * size}\) data", out), out
     assert big.pauses >= 2, "the client's window pauses the producer of each stream"
 
 

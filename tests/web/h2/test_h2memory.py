@@ -10,21 +10,19 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import h2.errors
+import h2.events
 import pytest
+from h2.settings import SettingCodes
+from hyperframe.frame import Frame
+
+from torsion.internet import defer
+from torsion.internet.error import ConnectionDone
+from torsion.python.failure import Failure
+from torsion.web import resource, server
+from torsion.web._http11 import Limits
 
 from .h2testing import H2Pair, h2
-
-import h2.errors  # noqa: E402
-import h2.events  # noqa: E402
-
-from h2.settings import SettingCodes  # noqa: E402
-from hyperframe.frame import Frame  # noqa: E402
-
-from torsion.internet import defer  # noqa: E402
-from torsion.internet.error import ConnectionDone  # noqa: E402
-from torsion.python.failure import Failure  # noqa: E402
-from torsion.web import resource, server  # noqa: E402
-from torsion.web._http11 import Limits  # noqa: E402
 
 
 def rawFrames(data: bytes) -> list[Any]:
@@ -387,8 +385,7 @@ def test_opening_more_streams_than_allowed_ends_the_connection() -> None:
     pair.request(b"/one-too-many")
     assert len(root.requests) == 100
     assert any(
-        isinstance(e, h2.events.StreamReset) or isinstance(e, h2.events.ConnectionTerminated)
-        for e in pair.events
+        isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated)) for e in pair.events
     )
 
 
@@ -422,7 +419,9 @@ def test_garbage_after_the_preface_is_a_protocol_error_that_ends_only_that_conne
     root = Seen()
     pair = H2Pair(root)
     other = H2Pair(site=pair.site)
-    pair.server.dataReceived(b"\x00\x00\x04\x09\x00\x00\x00\x00\x01abcd")  # CONTINUATION out of place
+    pair.server.dataReceived(
+        b"\x00\x00\x04\x09\x00\x00\x00\x00\x01abcd"
+    )  # CONTINUATION out of place
     assert pair.transport.disconnecting
     events = pair.client.receive_data(pair.transport.value())
     assert any(isinstance(e, h2.events.ConnectionTerminated) for e in events)

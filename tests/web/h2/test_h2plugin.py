@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("h2", reason="HTTP/2 needs the h2 library: pip install torsion[http2]")
 
-from tests.internet.tlshelpers import serverCert, theCA  # noqa: E402
-from tests.tap._torsiond import freePort, runTorsiond  # noqa: E402
-from torsion.internet import ssl as tssl  # noqa: E402
-from torsion.tap import web  # noqa: E402
-from torsion.web._http2 import offerHTTP2  # noqa: E402
+from tests.internet.tlshelpers import serverCert, theCA
+from tests.tap._torsiond import freePort, runTorsiond
+from torsion.internet import ssl as tssl
+from torsion.tap import web
+from torsion.web._http2 import offerHTTP2
 
 CURL = shutil.which("curl")
 
