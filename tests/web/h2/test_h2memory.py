@@ -585,3 +585,43 @@ def test_requests_sent_just_before_a_client_goaway_are_still_answered() -> None:
     assert b"".join(f.data for f in data) == b"GET /last HTTP/2 0"
     assert "END_STREAM" in data[-1].flags
     assert pair.transport.disconnecting, "nothing is left to serve after the client's GOAWAY"
+
+
+def test_static_files_and_ranges_are_served_over_http2(tmp_path: Any) -> None:
+    from torsion.web import static
+
+    data = bytes(range(256)) * 1200  # 300 KiB: several windows' worth
+    (tmp_path / "file.bin").write_bytes(data)
+    top = resource.Resource()
+    top.putChild(b"files", static.File(str(tmp_path)))
+    pair = H2Pair(top)
+    streamID = pair.request(b"/files/file.bin")
+    for _ in range(50):
+        if pair.responses[streamID].ended:
+            break
+        pair.clock.advance(0)
+        pair.exchange()
+    response = pair.responses[streamID]
+    assert response.status == 200 and response.body == data
+    ranged = pair.get(b"/files/file.bin", headers=[(b"range", b"bytes=10-19")])
+    for _ in range(10):
+        pair.clock.advance(0)
+        pair.exchange()
+    assert ranged.status == 206 and ranged.body == data[10:20]
+
+
+def test_without_h2_a_site_serves_http11_only_and_offers_no_h2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.web.webtesting import MemorySite
+    from torsion.internet import ssl
+    from torsion.web import _http2
+
+    monkeypatch.setattr(server, "_h2Installed", lambda: False)
+    monkeypatch.setattr(_http2, "H2_AVAILABLE", False)
+    memory = MemorySite(Seen())
+    memory.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    assert memory.transport.value().startswith(b"HTTP/1.1 505")
+    options = ssl.CertificateOptions()
+    assert _http2.offerHTTP2(options) is False
+    assert options._alpn is None
