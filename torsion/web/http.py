@@ -12,6 +12,12 @@ byte is written (a Content-Length set, or render returning bytes) is sent as is;
 otherwise HTTP/1.1 clients get chunked encoding and HTTP/1.0 clients a body ended by
 closing the connection. Responses are always HTTP/1.1, as RFC 9110 section 2.5 asks.
 
+A request writes through its channel: `channel.writeHead(request, bodyLength, body)`
+for the head and the first part of the body, `channel.transport.write` for the rest,
+`channel._requestDone(request)` at the end. HTTPChannel writes HTTP/1.1 bytes there;
+an HTTP/2 stream (torsion/web/_http2.py) is a channel of its own that sends HEADERS
+and DATA frames instead, so the same Request serves both.
+
 Tests: tests/web/test_http.py, tests/web/test_channel.py.
 """
 
