@@ -332,20 +332,11 @@ class HTTPChannel(protocol.Protocol):
         """Drop the connection now, as a timeout would."""
         self._close()
 
-    def writeHead(self, request: Request, bodyLength: int | None, body: bytes) -> None:
-        """Send `request`'s response head and the first part of its body.
-
-        The response-writing seam: `Request` calls its channel's `writeHead` for the
-        first write (`bodyLength` is the whole body's length when `body` is all of it,
-        from writeWhole), `channel.transport.write` for the rest of the body and
-        `channel._requestDone` at the end. An HTTP/2 stream
-        (torsion.web._http2.H2Stream) offers the same three.
-        """
-        parts = request._buildHead(bodyLength)
-        if body and not request._noBody:
-            request.sentLength += len(body)
-            parts.append(_http11.encodeChunk(body) if request._chunked else body)
-        self.transport.write(b"".join(parts))
+    writeHead: Any = None
+    """How a request on this channel writes its head and first body bytes, as
+    ``writeHead(request, bodyLength, body)``; None means the HTTP/1.1 framing of
+    torsion.web.http.Request itself (an HTTP/2 stream, torsion.web._http2.H2Stream,
+    has a method here instead)."""
 
     # -- producers (a request's body streamed with back-pressure) -------------------
 

@@ -12,11 +12,12 @@ byte is written (a Content-Length set, or render returning bytes) is sent as is;
 otherwise HTTP/1.1 clients get chunked encoding and HTTP/1.0 clients a body ended by
 closing the connection. Responses are always HTTP/1.1, as RFC 9110 section 2.5 asks.
 
-A request writes through its channel: `channel.writeHead(request, bodyLength, body)`
-for the head and the first part of the body, `channel.transport.write` for the rest,
-`channel._requestDone(request)` at the end. HTTPChannel writes HTTP/1.1 bytes there;
-an HTTP/2 stream (torsion/web/_http2.py) is a channel of its own that sends HEADERS
-and DATA frames instead, so the same Request serves both.
+A request writes through its channel: the head and the first part of the body with
+`channel.writeHead(request, bodyLength, body)`, the rest with
+`channel.transport.write`, and `channel._requestDone(request)` at the end. An HTTP/2
+stream (torsion/web/_http2.py) is such a channel, sending HEADERS and DATA frames.
+HTTPChannel's `writeHead` is None: the request then writes the HTTP/1.1 head itself
+(`_buildHead`), inline, which keeps the HTTP/1.1 path as short as it was.
 
 Tests: tests/web/test_http.py, tests/web/test_channel.py.
 """
@@ -551,7 +552,15 @@ class Request:
             return
         if not self.startedWriting:
             self.startedWriting = 1
-            self.channel.writeHead(self, None, data)
+            channel = self.channel
+            if channel.writeHead is not None:
+                channel.writeHead(self, None, data)
+                return
+            parts = self._buildHead(None)
+            if data and not self._noBody:
+                self.sentLength += len(data)
+                parts.append(_http11.encodeChunk(data) if self._chunked else data)
+            channel.transport.write(b"".join(parts))
         elif data and not self._noBody:
             self.sentLength += len(data)
             self.channel.transport.write(_http11.encodeChunk(data) if self._chunked else data)
@@ -569,7 +578,15 @@ class Request:
         if self._disconnected:
             return
         self.startedWriting = 1
-        self.channel.writeHead(self, len(body), body)
+        channel = self.channel
+        if channel.writeHead is not None:
+            channel.writeHead(self, len(body), body)
+        else:
+            parts = self._buildHead(len(body))
+            if body and not self._noBody:
+                self.sentLength = len(body)
+                parts.append(body)
+            channel.transport.write(b"".join(parts))
         self.finish()
 
     def writeSequence(self, iovec: list[bytes]) -> None:
