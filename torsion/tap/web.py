@@ -430,5 +430,11 @@ def makeService(options: Any) -> IService:
     site.displayTracebacks = bool(options["display-tracebacks"])
     made = service.MultiService()
     for description in options["listen"]:
-        strports.service(description, site).setServiceParent(made)
+        listening = strports.service(description, site)
+        # -- HTTP/2 --
+        # TLS endpoints offer "h2" then "http/1.1" by ALPN when h2 is installed.
+        from torsion.web._http2 import offerHTTP2
+
+        offerHTTP2(getattr(listening.endpoint, "_contextFactory", None))
+        listening.setServiceParent(made)
     return made

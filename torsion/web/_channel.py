@@ -39,11 +39,24 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _INF = math.inf
 
 
+def errorBody(status: int, reason: str) -> bytes:
+    """The plain-text body of a response to a request the server refuses to serve."""
+    phrase = RESPONSES.get(status, b"Error")
+    return b"%d %s: %s\n" % (status, phrase, reason.encode("ascii", "replace"))
+
+
+def transportIsSecure(transport: Any) -> bool:
+    """Whether `transport` is TLS (what request.isSecure() reports)."""
+    from torsion.internet.interfaces import ISSLTransport
+
+    return ISSLTransport.providedBy(transport) or bool(getattr(transport, "TLS", False))
+
+
 def _errorResponse(status: int, reason: str) -> bytes:
     from torsion.web.http import _dateCache
 
     phrase = RESPONSES.get(status, b"Error")
-    body = b"%d %s: %s\n" % (status, phrase, reason.encode("ascii", "replace"))
+    body = errorBody(status, reason)
     return (
         b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
@@ -84,15 +97,45 @@ class HTTPChannel(protocol.Protocol):
         self._parser = _http11.RequestParser(self.limits)
         self._clock = getattr(self.factory, "_reactor", None) or _defaultReactor()
         self._enterIdle()
+        if self.http2:
+            self._firstBytes = b""
+            self.dataReceived = self._chooseProtocol  # type: ignore[method-assign]
 
     def isSecure(self) -> bool:
         if self._secure is None:
-            from torsion.internet.interfaces import ISSLTransport
-
-            self._secure = ISSLTransport.providedBy(self.transport) or bool(
-                getattr(self.transport, "TLS", False)
-            )
+            self._secure = transportIsSecure(self.transport)
         return self._secure
+
+    # -- HTTP/2: the protocol choice at connection start ----------------------------
+
+    http2: bool = False
+    """Whether this channel hands the connection to HTTP/2 when the client speaks it
+    (ALPN "h2" on TLS, or the HTTP/2 preface on cleartext); Site sets it where the
+    h2 library is installed."""
+
+    def _chooseProtocol(self, data: bytes) -> None:
+        """The first bytes: HTTP/2 (torsion.web._http2) or this channel's HTTP/1.1."""
+        from torsion.web import _http2
+
+        del self.dataReceived  # the class's own, from now on
+        seen = self._firstBytes + data
+        if getattr(self.transport, "negotiatedProtocol", None) == b"h2" or seen.startswith(
+            _http2.H2_PREFACE
+        ):
+            _http2.switchToHTTP2(self, seen)
+        elif len(seen) < len(_http2.H2_PREFACE) and _http2.H2_PREFACE.startswith(seen):
+            self._firstBytes = seen
+            self.dataReceived = self._chooseProtocol  # type: ignore[method-assign]
+        else:
+            self.dataReceived(seen)
+
+    def _stopForSwitch(self) -> None:
+        """Another protocol has taken the transport: stop parsing and timing out."""
+        self._parser = None
+        self._phase = _CLOSING
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def dataReceived(self, data: bytes) -> None:
         parser = self._parser
@@ -317,6 +360,12 @@ class HTTPChannel(protocol.Protocol):
     def timeoutConnection(self) -> None:
         """Drop the connection now, as a timeout would."""
         self._close()
+
+    writeHead: Any = None
+    """How a request on this channel writes its head and first body bytes, as
+    ``writeHead(request, bodyLength, body)``; None means the HTTP/1.1 framing of
+    torsion.web.http.Request itself (an HTTP/2 stream, torsion.web._http2.H2Stream,
+    has a method here instead)."""
 
     # -- producers (a request's body streamed with back-pressure) -------------------
 

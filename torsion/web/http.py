@@ -12,6 +12,13 @@ byte is written (a Content-Length set, or render returning bytes) is sent as is;
 otherwise HTTP/1.1 clients get chunked encoding and HTTP/1.0 clients a body ended by
 closing the connection. Responses are always HTTP/1.1, as RFC 9110 section 2.5 asks.
 
+A request writes through its channel: the head and the first part of the body with
+`channel.writeHead(request, bodyLength, body)`, the rest with
+`channel.transport.write`, and `channel._requestDone(request)` at the end. An HTTP/2
+stream (torsion/web/_http2.py) is such a channel, sending HEADERS and DATA frames.
+HTTPChannel's `writeHead` is None: the request then writes the HTTP/1.1 head itself
+(`_buildHead`), inline, which keeps the HTTP/1.1 path as short as it was.
+
 Tests: tests/web/test_http.py, tests/web/test_channel.py.
 """
 
@@ -475,15 +482,11 @@ class Request:
                 return CACHED
         return None
 
-    def _buildHead(self, bodyLength: int | None) -> list[bytes]:
-        """The status line and headers, deciding the framing (the first write's job)."""
+    def _entityHeaders(self, raw: dict[bytes, list[bytes]], bodyLength: int | None) -> bool:
+        """Fill in the headers every protocol version sends alike; True if the body's
+        length is still unknown, so that the protocol must frame it (chunks, DATA
+        frames or a close)."""
         code = self.code
-        statusLine = _statusLines.get(code) if self.code_message == RESPONSES.get(code) else None
-        parts = [statusLine or b"HTTP/1.1 %d %s\r\n" % (code, self.code_message)]
-        headers = self.responseHeaders
-        raw = headers._raw
-        channel = self.channel
-        persistent = channel._persistent
         self._noBody = noBody = code in _NO_BODY_CODES or code < 200 or self._forHead
         if not noBody and self.defaultContentType is not None and b"content-type" not in raw:
             raw[b"content-type"] = [self.defaultContentType]
@@ -496,9 +499,22 @@ class Request:
         elif b"content-length" not in raw:
             if bodyLength is not None:
                 raw[b"content-length"] = [b"%d" % bodyLength]
-            elif noBody:
-                pass
-            elif self.clientproto == b"HTTP/1.1":
+            elif not noBody:
+                return True
+        return False
+
+    def _buildHead(self, bodyLength: int | None) -> list[bytes]:
+        """The HTTP/1.1 status line and headers, deciding the framing (the first
+        write's job)."""
+        code = self.code
+        statusLine = _statusLines.get(code) if self.code_message == RESPONSES.get(code) else None
+        parts = [statusLine or b"HTTP/1.1 %d %s\r\n" % (code, self.code_message)]
+        headers = self.responseHeaders
+        raw = headers._raw
+        channel = self.channel
+        persistent = channel._persistent
+        if self._entityHeaders(raw, bodyLength):
+            if self.clientproto == b"HTTP/1.1":
                 raw[b"transfer-encoding"] = [b"chunked"]
                 self._chunked = True
             else:
@@ -534,17 +550,20 @@ class Request:
             )
         if self._disconnected:
             return
-        transport = self.channel.transport
         if not self.startedWriting:
             self.startedWriting = 1
+            channel = self.channel
+            if channel.writeHead is not None:
+                channel.writeHead(self, None, data)
+                return
             parts = self._buildHead(None)
             if data and not self._noBody:
                 self.sentLength += len(data)
                 parts.append(_http11.encodeChunk(data) if self._chunked else data)
-            transport.write(b"".join(parts))
+            channel.transport.write(b"".join(parts))
         elif data and not self._noBody:
             self.sentLength += len(data)
-            transport.write(_http11.encodeChunk(data) if self._chunked else data)
+            self.channel.transport.write(_http11.encodeChunk(data) if self._chunked else data)
 
     def writeWhole(self, body: bytes) -> None:
         """Send `body` as the complete response, with its Content-Length, and finish.
@@ -559,11 +578,15 @@ class Request:
         if self._disconnected:
             return
         self.startedWriting = 1
-        parts = self._buildHead(len(body))
-        if body and not self._noBody:
-            self.sentLength = len(body)
-            parts.append(body)
-        self.channel.transport.write(b"".join(parts))
+        channel = self.channel
+        if channel.writeHead is not None:
+            channel.writeHead(self, len(body), body)
+        else:
+            parts = self._buildHead(len(body))
+            if body and not self._noBody:
+                self.sentLength = len(body)
+                parts.append(body)
+            channel.transport.write(b"".join(parts))
         self.finish()
 
     def writeSequence(self, iovec: list[bytes]) -> None:

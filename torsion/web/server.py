@@ -20,6 +20,7 @@ Tests: tests/web/test_server.py, tests/web/test_sessions.py.
 
 from __future__ import annotations
 
+import functools
 import html
 import secrets
 import traceback
@@ -228,6 +229,13 @@ class Request(http.Request, components.Componentized):
         return name
 
 
+@functools.cache
+def _h2Installed() -> bool:
+    from torsion.web._http2 import H2_AVAILABLE
+
+    return H2_AVAILABLE
+
+
 @implementer(ISession)
 class Session(components.Componentized):
     """Server-side state for one browser, kept until `sessionTimeout` seconds unused."""
@@ -310,11 +318,16 @@ class Site(http.HTTPFactory):
         state["sessions"] = {}
         return state
 
+    http2: bool | None = None
+    """Whether to speak HTTP/2 to clients that ask for it (ALPN "h2" or the h2c
+    preface); None, the default, means yes when the h2 library is installed."""
+
     def buildProtocol(self, addr: Any) -> HTTPChannel:
         channel = super().buildProtocol(addr)
         channel.requestFactory = self.requestFactory
         channel.site = self
         channel.serverHeader = self._serverHeader
+        channel.http2 = _h2Installed() if self.http2 is None else bool(self.http2)
         return channel
 
     def _mkuid(self) -> bytes:
