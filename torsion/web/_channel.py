@@ -133,6 +133,7 @@ class HTTPChannel(protocol.Protocol):
         """Another protocol has taken the transport: stop parsing and timing out."""
         self._parser = None
         self._phase = _CLOSING
+        self._deadline = _INF
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -299,15 +300,11 @@ class HTTPChannel(protocol.Protocol):
         after the upgrade request's head. The upgrade request is logged now: it never
         finishes as an HTTP response.
         """
-        parser, self._parser = self._parser, None
+        parser = self._parser
         leftover = parser._buffer[parser._pos :] if parser is not None else b""
         request, self._request = self._request, None
         self._head = None
-        self._phase = _CLOSING
-        self._deadline = _INF
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stopForSwitch()
         if self.factory is not None and request is not None:
             self.factory.log(request)
         transport = self.transport

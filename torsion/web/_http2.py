@@ -53,8 +53,9 @@ else:
     H2_AVAILABLE = True
     _OPEN, _CLOSED = ConnectionState.SERVER_OPEN, ConnectionState.CLOSED
 
+from torsion.web._channel import HTTPChannel, errorBody, handOver, transportIsSecure
+
 if TYPE_CHECKING:
-    from torsion.web._channel import HTTPChannel
     from torsion.web.http import Request
 
 __all__ = [
@@ -368,7 +369,6 @@ class H2Connection(protocol.Protocol):
     abortTimeout: float | None = 15.0
 
     def __init__(self, factory: Any = None, reactor: Any = None) -> None:
-        from torsion.web._channel import HTTPChannel
 
         self.factory = factory
         self.site: Any = factory
@@ -451,7 +451,6 @@ class H2Connection(protocol.Protocol):
 
     def isSecure(self) -> bool:
         if self._secure is None:
-            from torsion.web._channel import transportIsSecure
 
             self._secure = transportIsSecure(self.transport)
         return self._secure
@@ -646,7 +645,6 @@ class H2Connection(protocol.Protocol):
 
     def _refuse(self, stream: H2Stream, status: int, reason: str) -> None:
         """Answer a request we will not serve (a limit, bad framing) and close its stream."""
-        from torsion.web._channel import errorBody
 
         request = stream.request
         assert request is not None
@@ -829,11 +827,8 @@ def switchToHTTP2(channel: HTTPChannel, data: bytes) -> H2Connection:
     connection.serverHeader = channel.serverHeader
     connection.idleTimeout = channel.idleTimeout
     connection.limits = channel.limits
-    for attribute in ("wrappedProtocol", "protocol"):
-        if getattr(transport, attribute, None) is channel:
-            setattr(transport, attribute, connection)
     channel._stopForSwitch()
-    connection.makeConnection(transport)
+    handOver(transport, connection)
     if data:
         connection.dataReceived(data)
     return connection
