@@ -199,7 +199,9 @@ class HTTPAuthSessionWrapper:
         return avatar
 
     def _loginFailed(self, reason: Failure, credentials: Any, request: Any) -> Any:
-        if reason.check(UnhandledCredentials):
+        if reason.check(UnhandledCredentials) and not isinstance(credentials, Anonymous):
+            # A portal without an anonymous checker is the usual case; a factory whose
+            # credentials no checker takes is a set-up mistake, worth saying once.
             kind = type(credentials).__name__
             if kind not in self._warnedUnhandled:
                 self._warnedUnhandled.add(kind)
