@@ -10,6 +10,8 @@ Tests: tests/web/test_resource.py, tests/web/test_client.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torsion.web._responses import RESPONSES
 
 __all__ = [
@@ -100,3 +102,102 @@ class UnexposedMethodError(Exception):
 
 class SchemeNotSupported(Exception):
     """A client was asked for a URL scheme it does not speak (only http and https)."""
+
+
+# -- templates (torsion.web.template) -------------------------------------------------
+
+__all__ += [
+    "FlattenerError",
+    "MissingRenderMethod",
+    "MissingTemplateLoader",
+    "RenderError",
+    "UnfilledSlot",
+    "UnsupportedType",
+]
+
+
+class RenderError(Exception):
+    """A template could not be rendered (the base of the template errors below)."""
+
+
+class MissingRenderMethod(RenderError):
+    """A tag asked for a renderer that its Element does not have (or did not mark with
+    ``@renderer``)."""
+
+    def __init__(self, element: object, renderName: str) -> None:
+        super().__init__(element, renderName)
+        self.element = element
+        self.renderName = renderName
+
+    def __str__(self) -> str:
+        return (
+            f"{self.element!r} has no renderer named {self.renderName!r}; define a method "
+            f"of that name decorated with @renderer, or fix the template's render name"
+        )
+
+
+class MissingTemplateLoader(RenderError):
+    """An Element was rendered without a loader (set ``loader`` on its class or pass one)."""
+
+    def __init__(self, element: object) -> None:
+        super().__init__(element)
+        self.element = element
+
+    def __str__(self) -> str:
+        return (
+            f"{self.element!r} has no template loader; give its class a loader "
+            f"(XMLFile, XMLString, TagLoader) or pass loader= to Element()"
+        )
+
+
+class UnfilledSlot(Exception):
+    """A slot was rendered that no enclosing tag filled and that has no default."""
+
+    def __str__(self) -> str:
+        name = self.args[0] if self.args else "?"
+        return (
+            f"slot {name!r} was not filled; call fillSlots({name}=...) on a tag above it "
+            f"or give the slot a default"
+        )
+
+
+class UnsupportedType(Exception):
+    """An object in a page tree that the flattener cannot write (an int, say)."""
+
+    def __str__(self) -> str:
+        value = self.args[0] if self.args else None
+        return (
+            f"cannot flatten {value!r} (of type {type(value).__name__}); a page tree holds "
+            f"str, bytes, Tag, slot, Element, Comment, CDATA, CharRef, raw, lists, "
+            f"generators, Deferreds or coroutines: convert it with str() first"
+        )
+
+
+class FlattenerError(Exception):
+    """Rendering a page failed: the original exception, and where in the tree it was.
+
+    ``_exception`` is the error, ``_roots`` the path of objects from the root of the
+    tree down to the one that failed, ``_traceback`` the frames (as
+    traceback.extract_tb gives them) where it was raised.
+    """
+
+    def __init__(
+        self, exception: BaseException, roots: list[object], traceback: Sequence[object]
+    ) -> None:
+        super().__init__(exception, roots, traceback)
+        self._exception = exception
+        self._roots = roots
+        self._traceback = traceback
+
+    def _formatRoot(self, root: object) -> str:
+        text = repr(root)
+        if len(text) > 80:
+            text = text[:77] + "..."
+        return text
+
+    def __repr__(self) -> str:
+        lines = [f"Exception while flattening: {self._exception!r}"]
+        lines.extend("  " + self._formatRoot(root) for root in self._roots)
+        return "\n".join(lines)
+
+    __str__ = __repr__
