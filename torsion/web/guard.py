@@ -20,12 +20,17 @@ from __future__ import annotations
 
 from torsion.web._auth.basic import BasicCredentialFactory
 from torsion.web._auth.digest import DigestCredentialFactory, StaleNonce
+from torsion.web._auth.login import LoginElement, LogoutElement, SessionLoginWrapper, logoutForm
 from torsion.web._auth.wrapper import HTTPAuthSessionWrapper, UnauthorizedResource
 
 __all__ = [
     "BasicCredentialFactory",
     "DigestCredentialFactory",
     "HTTPAuthSessionWrapper",
+    "LoginElement",
+    "LogoutElement",
+    "SessionLoginWrapper",
     "StaleNonce",
     "UnauthorizedResource",
+    "logoutForm",
 ]
