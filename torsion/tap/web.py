@@ -26,7 +26,10 @@ and imported again when the file is loaded.
 authentication (torsion.web.guard): Digest (SHA-256, then MD5) and Basic where the
 checkers can check Digest (passwords in the clear: ``memory:``, or a ``file:`` without
 hashed entries), Basic alone otherwise (a file of hashes, as ``torsion passwd``
-writes). ``--auth-realm`` names the realm the browser shows.
+writes). ``--auth-realm`` names the realm the browser shows. Good logins with a
+password file are remembered for two minutes (RememberingChecker), since HTTP
+authentication sends the password with every request and a hash takes a quarter of a
+second to check.
 
 Tests: tests/web/test_webplugin.py, tests/web/guard/test_plugin.py.
 """
@@ -277,8 +280,19 @@ def _guarded(root: Any, options: Any) -> Any:
                 plain=", ".join(plain),
                 why=why,
             )
-    portal = Portal(SiteRealm(root), options["credCheckers"])
+    portal = Portal(SiteRealm(root), [_remembering(c) for c in options["credCheckers"]])
     return HTTPAuthSessionWrapper(portal, factories)
+
+
+def _remembering(checker: Any) -> Any:
+    """Checkers of hashes, wrapped so that a good login is not re-checked per request."""
+    from torsion.cred import checkers
+
+    if isinstance(checker, checkers.FilePasswordDB | checkers.HashedPasswordChecker):
+        from torsion.web._auth.remember import RememberingChecker
+
+        return RememberingChecker(checker)
+    return checker
 
 
 class Options(usage.Options, strcred.AuthOptionMixin):

@@ -84,6 +84,19 @@ def test_aFileInTheClearGetsDigest(memoryReactor: MemoryReactor, tmp_path: Path)
     assert kinds(guardOf("--auth", f"file:{path}")) == ["digest SHA-256", "digest MD5", "basic"]
 
 
+def test_passwordFilesAreRemembered(memoryReactor: MemoryReactor, tmp_path: Path) -> None:
+    from torsion.web._auth.remember import RememberingChecker
+
+    path = passwordFile(tmp_path, hashed=True)
+    wrapper = guardOf("--auth", f"file:{path}", "--auth", "anonymous")
+    kinds = {type(c).__name__ for c in set(wrapper._portal.checkers.values())}
+    assert kinds == {"RememberingChecker", "AllowAnonymousAccess"}
+    (remembering,) = {
+        c for c in wrapper._portal.checkers.values() if isinstance(c, RememberingChecker)
+    }
+    assert str(remembering.checker.filename) == str(path)
+
+
 def test_aFileOfHashesGetsBasicOnlyAndAWarning(
     memoryReactor: MemoryReactor, tmp_path: Path, logged: list[Any]
 ) -> None:
