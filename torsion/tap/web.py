@@ -47,9 +47,11 @@ from zope.interface import implementer
 from torsion.application import service, strports
 from torsion.application.service import IService
 from torsion.cred import strcred
+from torsion.cred.credentials import IAnonymous, IUsernameHashedPassword, IUsernamePassword
 from torsion.cred.portal import IRealm
 from torsion.python import usage
 from torsion.web import resource
+from torsion.web._auth.basic import BasicCredentialFactory
 
 __all__ = ["DEFAULT_AUTH_REALM", "DEFAULT_LISTEN", "Options", "SiteRealm", "makeService"]
 
@@ -198,20 +200,8 @@ def _listenCoerce(value: str) -> str:
 
 
 # -- auth (guard) --
-def _authInterfaces() -> tuple[Any, ...]:
-    from torsion.cred.credentials import IAnonymous, IUsernameHashedPassword, IUsernamePassword
-
-    return (IUsernamePassword, IUsernameHashedPassword, IAnonymous)
-
-
-_AUTH_INTERFACES = _authInterfaces()
+_AUTH_INTERFACES = (IUsernamePassword, IUsernameHashedPassword, IAnonymous)
 DEFAULT_AUTH_REALM = "torsion"
-
-
-def _basicFactory(realm: str) -> Any:
-    from torsion.web._auth.basic import BasicCredentialFactory
-
-    return BasicCredentialFactory(realm)
 
 
 def _canDigest(checker: Any) -> bool:
@@ -249,7 +239,6 @@ def _guarded(root: Any, options: Any) -> Any:
     """``root`` behind HTTP authentication with the --auth checkers, or ``root``."""
     if not options["credCheckers"]:
         return root
-    from torsion.cred.credentials import IUsernameHashedPassword, IUsernamePassword
     from torsion.cred.portal import Portal
     from torsion.web.guard import DigestCredentialFactory, HTTPAuthSessionWrapper
 
@@ -263,7 +252,7 @@ def _guarded(root: Any, options: Any) -> Any:
             DigestCredentialFactory(b"md5", realm),
         ]
     if IUsernamePassword in interfaces:
-        factories.append(_basicFactory(realm))
+        factories.append(BasicCredentialFactory(realm))
         plain = [d for d in options["listen"] if d.partition(":")[0] in ("tcp", "tcp6")]
         if plain:
             from torsion.logger import Logger
@@ -429,7 +418,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         """The realm name of --auth, which browsers show when they ask for a password
         (default: torsion)."""
         try:
-            _basicFactory(realm)
+            BasicCredentialFactory(realm)
         except ValueError as e:
             raise usage.UsageError(f"--auth-realm {realm!r}: {e}") from None
         self["auth-realm"] = realm

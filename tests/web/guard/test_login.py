@@ -394,3 +394,23 @@ def test_aRealmGivingSomethingElseThanAResourceIs500(logged: list[Any]) -> None:
     assert browser.get(b"/secret").code == 303
     (failure,) = [e["log_failure"] for e in logged if "log_failure" in e]
     assert "not an IResource" in failure.getErrorMessage()
+
+
+def test_anOverlongPasswordIsRefusedWithoutAsking(logged: list[Any]) -> None:
+    browser, realm, clock = guarded()
+    page = browser.get(b"/login").body
+    browser.site.transport.clear()
+    body = urllib.parse.urlencode(
+        {"username": "alice", "password": "s3cret" + "x" * 2000, "csrf": field(page, "csrf")}
+    ).encode()
+    cookie = b"; ".join(k + b"=" + v for k, v in browser.cookies.items())
+    browser.site.send(
+        b"POST /login HTTP/1.1\r\nHost: example.com\r\nCookie: " + cookie + b"\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body
+    )
+    clock.advance(1)
+    (response,) = browser.site.responses()
+    assert response.code == 403
+    assert realm.logins == []
+    assert not any(e.get("log_namespace") == "torsion.cred.checkers" for e in logged)

@@ -37,7 +37,8 @@ from urllib.parse import quote, quote_from_bytes
 from zope.interface import Interface, implementer
 
 from torsion.cred.credentials import UsernamePassword
-from torsion.cred.error import LoginFailed, Unauthorized
+from torsion.cred.error import LoginFailed, Unauthorized, UnauthorizedLogin
+from torsion.internet.defer import fail
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 from torsion.web import resource
@@ -405,8 +406,12 @@ class _LoginPage(resource.Resource):
                 "The form had expired or did not come from this site; please log in again.",
             )
         username = _field(request, b"username")
-        password = request.args.get(b"password", [b""])[-1][:MAX_FIELD]
-        d = self.wrapper.portal.login(UsernamePassword(username, password), None, IResource)
+        password = request.args.get(b"password", [b""])[-1]
+        rawName = request.args.get(b"username", [b""])[-1]
+        if len(password) > MAX_FIELD or len(rawName) > MAX_FIELD:
+            d: Any = fail(UnauthorizedLogin(f"a user name or password over {MAX_FIELD} bytes"))
+        else:
+            d = self.wrapper.portal.login(UsernamePassword(username, password), None, IResource)
         d.addCallbacks(
             self._loggedIn,
             self._refused,
