@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -314,3 +317,54 @@ def runCommand(
         )
 
     return runBlocking(reactor, run, timeout + 2)
+
+
+# -- Chromium -----------------------------------------------------------------------
+
+CHROMIUM = next(
+    (
+        found
+        for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+        if (found := shutil.which(name)) is not None
+    ),
+    None,
+)
+"""The headless browser the browser tests drive (Debian's package is ``chromium``;
+.ci/run installs it), or None where there is none."""
+
+needsChromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
+)
+
+
+def chromiumDOM(
+    reactor: Any, url: str, profile: Path, budget: int = 5000, timeout: float = 45
+) -> str:
+    """Load ``url`` in headless Chromium while ``reactor`` serves it; return the DOM
+    it shows after ``budget`` ms of virtual time (scripts and timers run in it).
+
+    ``profile`` is a fresh directory for the browser's profile and home. The test
+    fails with Chromium's stderr if it does not exit cleanly.
+    """
+    assert CHROMIUM is not None
+    argv = [
+        CHROMIUM,
+        "--headless",
+        # Containers run tests as root, where Chromium's sandbox cannot start; the
+        # browser only loads the test's own pages from 127.0.0.1.
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-extensions",
+        "--no-first-run",
+        "--no-default-browser-check",
+        f"--user-data-dir={profile / 'profile'}",
+        f"--virtual-time-budget={budget}",
+        "--dump-dom",
+        url,
+    ]
+    environment = dict(os.environ, HOME=str(profile))
+    # Well under 15 s on a quiet machine; the bound is for a loaded one.
+    done = runCommand(reactor, argv, timeout=timeout, env=environment)
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-2000:]
+    return done.stdout.decode("utf-8", "replace")

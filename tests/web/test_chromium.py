@@ -10,33 +10,19 @@ installed (Debian's package is ``chromium``; .ci/run installs it).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.web import _webhelpers
-from tests.web._webhelpers import listenSite, runCommand
+from tests.web._webhelpers import chromiumDOM, listenSite, needsChromium
 from torsion.web.resource import Resource
 from torsion.web.server import Site
 
 oneReactor = _webhelpers.oneReactor
+CHROMIUM = _webhelpers.CHROMIUM  # its old home: other tests may still import it from here
 
-CHROMIUM = next(
-    (
-        found
-        for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-        if (found := shutil.which(name)) is not None
-    ),
-    None,
-)
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
-)
+pytestmark = needsChromium
 
 PAGE = b"""<!doctype html>
 <html><head><title>visits</title></head>
@@ -82,28 +68,7 @@ def test_chromiumKeepsTheSessionAcrossReloads(oneReactor: Any, tmp_path: Path) -
     root.putChild(b"page", page)
     root.putChild(b"reload.js", Script())
     port = listenSite(oneReactor, Site(root, reactor=oneReactor))
-    assert CHROMIUM is not None
-    argv = [
-        CHROMIUM,
-        "--headless",
-        # Containers run tests as root, where Chromium's sandbox cannot start; the
-        # browser only loads the test's own page from 127.0.0.1.
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-extensions",
-        "--no-first-run",
-        "--no-default-browser-check",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        f"http://127.0.0.1:{port}/page",
-    ]
-    environment = dict(os.environ, HOME=str(tmp_path))
-    # Well under 15 s on a quiet machine; the bound is for a loaded one.
-    done = runCommand(oneReactor, argv, timeout=45, env=environment)
-    dom = done.stdout.decode("utf-8", "replace")
-    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-2000:]
+    dom = chromiumDOM(oneReactor, f"http://127.0.0.1:{port}/page", tmp_path)
     assert re.search(r'id="loads">3<', dom), dom
     assert re.search(r'id="visits">3<', dom), dom
     assert list(page.visits.values()) == [3]

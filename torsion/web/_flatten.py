@@ -376,6 +376,11 @@ class _Flattener:
                         push(_ATTRIBUTE_MODE)
                         self.attributeMode = False
                     buffer.append(_openings.get(name) or _checkTagName(name))
+                    # Markup counts towards a chunk too (a page of bare tags must be
+                    # written in chunks as well), roughly: a tag's two ends.
+                    self.size += 16
+                    if self.size >= self.limit:
+                        self._flush()
                     if item.attributes:
                         self._attributes(item, 0)
                         buffer = self.buffer
@@ -416,6 +421,8 @@ class _Flattener:
                 else:
                     self._other(item, kind)
                     buffer = self.buffer
+                    if self.size >= self.limit:
+                        self._flush()
         except Exception as e:
             roots = self._roots(item)
             raise FlattenerError(e, roots, traceback.extract_tb(e.__traceback__)) from e
@@ -425,7 +432,18 @@ class _Flattener:
         if kind is bytes:
             self.stack.append(decodeUTF8(item))
         elif isinstance(item, Deferred):
-            self._wait(item)
+            if (
+                item.called
+                and not item.paused
+                and not item._runningCallbacks
+                and item._chainedTo is None
+                and not isinstance(item.result, Failure)
+            ):
+                # Fired already (a cached value, a finished query): take its result
+                # as it is, leaving it there for the Deferred's other users.
+                self.stack.append(item.result)
+            else:
+                self._wait(item)
         elif kind is CoroutineType or iscoroutine(item):
             self._wait(Deferred.fromCoroutine(item))
         elif kind is raw:
@@ -433,10 +451,15 @@ class _Flattener:
             self.size += len(item.data)
         elif kind is CharRef:
             self.buffer.append(chr(item.ordinal) if self.attributeMode else f"&#{item.ordinal};")
+            self.size += 8
         elif kind is Comment:
-            self.buffer.append("<!--" + escapeForComment(_text(item.data)) + "-->")
+            text = escapeForComment(_text(item.data))
+            self.buffer.append("<!--" + text + "-->")
+            self.size += len(text) + 7
         elif kind is CDATA:
-            self.buffer.append("<![CDATA[" + escapeForCDATA(_text(item.data)) + "]]>")
+            text = escapeForCDATA(_text(item.data))
+            self.buffer.append("<![CDATA[" + text + "]]>")
+            self.size += len(text) + 12
         elif kind is _Raise:
             item.failure.raiseException()
         elif IRenderable.providedBy(item):

@@ -167,14 +167,27 @@ class Tag:
         return new
 
     def __repr__(self) -> str:
-        parts = [repr(self.tagName)]
-        if self.attributes:
-            parts.append(f"attributes={self.attributes!r}")
-        if self.children:
-            parts.append(f"children={self.children!r}")
-        if self.render is not None:
-            parts.append(f"render={self.render!r}")
+        # Tags nested past a few levels are shown as "...": a repr of a deep tree
+        # (error messages show the path to what failed) must neither recurse without
+        # end nor fill the screen.
+        global _reprDepth
+        if _reprDepth >= 3:
+            return f"Tag({self.tagName!r}, ...)"
+        _reprDepth += 1
+        try:
+            parts = [repr(self.tagName)]
+            if self.attributes:
+                parts.append(f"attributes={self.attributes!r}")
+            if self.children:
+                parts.append(f"children={self.children!r}")
+            if self.render is not None:
+                parts.append(f"render={self.render!r}")
+        finally:
+            _reprDepth -= 1
         return f"Tag({', '.join(parts)}){_where(self)}"
+
+
+_reprDepth = 0
 
 
 _newTag = object.__new__

@@ -63,6 +63,7 @@ class _Builder:
         parser.StartDoctypeDeclHandler = self.doctype
         parser.EntityDeclHandler = self.entity
         parser.ExternalEntityRefHandler = self.externalEntity
+        parser.SkippedEntityHandler = self.skippedEntity
 
     def where(self) -> tuple[int, int]:
         return self.parser.CurrentLineNumber, self.parser.CurrentColumnNumber
@@ -88,6 +89,15 @@ class _Builder:
     ) -> int:
         self.refuse(f"the external entity {systemId!r} is not allowed in a template")
         return 0
+
+    def skippedEntity(self, name: str, isParameter: int) -> None:
+        # After an external DTD (which is never read) expat skips unknown entities
+        # instead of failing: refuse them as it would without one.
+        self.refuse(
+            f"the entity &{name}; is not defined (templates do not read DTDs); XML knows "
+            f"only &amp; &lt; &gt; &quot; &apos;: write other characters as themselves or "
+            f"by number (&#160; for a no-break space)"
+        )
 
     # -- the tree ----------------------------------------------------------------
 

@@ -197,7 +197,13 @@ class FlattenerError(Exception):
 
     def __repr__(self) -> str:
         lines = [f"Exception while flattening: {self._exception!r}"]
-        lines.extend("  " + self._formatRoot(root) for root in self._roots)
+        roots = self._roots
+        if len(roots) > 20:
+            # A very deep tree: the top and the bottom of the path say enough.
+            lines.extend("  " + self._formatRoot(root) for root in roots[:5])
+            lines.append(f"  ... {len(roots) - 15} more ...")
+            roots = roots[-10:]
+        lines.extend("  " + self._formatRoot(root) for root in roots)
         return "\n".join(lines)
 
     __str__ = __repr__

@@ -196,14 +196,18 @@ class ICredentialFactory(Interface):
 
 
 class IRenderable(Interface):
-    """Something a template can render (filled in by torsion.web.template)."""
+    """Something a template can render: torsion.web.template's Element is one."""
+
+    def lookupRenderMethod(name: str) -> Any:
+        """The renderer a tag with ``render=name`` inside this renderable is handed to:
+        a callable ``(request, tag)`` returning something flattenable."""
 
     def render(request: Any) -> Any:
-        """The renderable's tag tree."""
+        """The renderable's tag tree (anything flattenable)."""
 
 
 class ITemplateLoader(Interface):
-    """Loads a template (filled in by torsion.web.template)."""
+    """Loads a template: XMLString, XMLFile and TagLoader of torsion.web.template."""
 
     def load() -> Any:
-        """The template's tag tree."""
+        """The template's tag tree (a list of flattenables)."""

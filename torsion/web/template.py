@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from torsion.internet.error import ConnectionLost
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 from torsion.web._element import Element, TagLoader, renderer
@@ -95,7 +96,11 @@ def renderElement(
             request.finish()
 
     def failed(failure: Failure) -> None:
-        if getattr(request, "_disconnected", False) or request.finished:
+        # The flattener fails with ConnectionLost itself when the client goes away
+        # (a renderer's own errors come wrapped in FlattenerError): nothing to report.
+        if failure.check(ConnectionLost) or getattr(request, "_disconnected", False):
+            return
+        if request.finished:
             return
         _renderFailed(request, element, failure)
 

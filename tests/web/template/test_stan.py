@@ -135,3 +135,14 @@ def test_rawRefusesOtherTypesAndBadUTF8() -> None:
         raw(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="must be UTF-8"):
         raw(b"\xff")
+
+
+def test_reprOfADeepTreeIsShort() -> None:
+    tree = tags.div()
+    for _ in range(100_000):
+        tree = tags.div(tree)
+    text = repr(tree)
+    assert (
+        text
+        == "Tag('div', children=[Tag('div', children=[Tag('div', children=[Tag('div', ...)])])])"
+    )
