@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torsion.cred.credentials import IUsernamePassword
@@ -55,6 +55,7 @@ def test_malformedCredentialsFailToLogIn(response: bytes, complaint: str) -> Non
         BasicCredentialFactory(b"realm").decode(response, None)
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=200))
 def test_anyHeaderDecodesOrRaisesLoginFailed(response: bytes) -> None:
     try:

@@ -11,7 +11,7 @@ import pickle
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.web.guard.digestclient import authorization
@@ -324,6 +324,7 @@ def test_maxNoncesMustBePositive() -> None:
         DigestCredentialFactory(b"md5", "realm", maxNonces=0)
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=400))
 def test_anyHeaderDecodesOrRaisesLoginFailed(response: bytes) -> None:
     factory = DigestCredentialFactory(b"md5", "realm", reactor=Clock())

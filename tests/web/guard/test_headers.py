@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torsion.web._auth.headers import (
@@ -52,6 +52,7 @@ def test_malformedListsAreRefusedWithAReason(header: bytes, complaint: str) -> N
         parseAuthParams(header)
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=300))
 def test_anyBytesParseOrRaiseAuthHeaderError(data: bytes) -> None:
     try:
@@ -61,6 +62,7 @@ def test_anyBytesParseOrRaiseAuthHeaderError(data: bytes) -> None:
     assert all(isinstance(v, bytes) for v in params.values())
 
 
+@settings(deadline=None)
 @given(
     st.dictionaries(
         st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True),

@@ -148,7 +148,11 @@ _HEADER_VALUE = st.binary(max_size=120).filter(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     scheme=st.sampled_from([b"Basic ", b"Digest ", b"basic", b"", b"DIGEST "]), rest=_HEADER_VALUE
 )

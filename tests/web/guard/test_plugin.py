@@ -143,9 +143,9 @@ def test_theWrappedSitePickles(memoryReactor: MemoryReactor) -> None:
 def curl(port: int, *args: str) -> int:
     assert CURL is not None
     done = subprocess.run(
-        [CURL, "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", *args,
+        [CURL, "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30", *args,
          f"http://127.0.0.1:{port}/"],
-        capture_output=True, text=True, timeout=20,
+        capture_output=True, text=True, timeout=45,
     )  # fmt: skip
     return int(done.stdout)
 
