@@ -9,16 +9,14 @@ Chromium is not installed (Debian's package is ``chromium``; .ci/run installs it
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.web import _webhelpers
-from tests.web._webhelpers import listenSite, runCommand
+from tests.web._webhelpers import chromiumDOM, listenSite, needsChromium
 from tests.web.guard.helpers import RecordingRealm, memoryPortal
-from tests.web.test_chromium import CHROMIUM
 from torsion.web import resource
 from torsion.web.guard import (
     BasicCredentialFactory,
@@ -32,32 +30,7 @@ from torsion.web.template import XMLString
 
 oneReactor = _webhelpers.oneReactor
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
-)
-
-
-def chromium(reactor: Any, url: str, profile: Path) -> str:
-    assert CHROMIUM is not None
-    argv = [
-        CHROMIUM,
-        "--headless",
-        # Containers run tests as root, where Chromium's sandbox cannot start; the
-        # browser only loads the test's own pages from 127.0.0.1.
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-extensions",
-        "--no-first-run",
-        "--no-default-browser-check",
-        f"--user-data-dir={profile / 'profile'}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        url,
-    ]
-    done = runCommand(reactor, argv, timeout=45, env=dict(os.environ, HOME=str(profile)))
-    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-2000:]
-    return done.stdout.decode("utf-8", "replace")
+pytestmark = needsChromium
 
 
 @pytest.mark.parametrize("scheme", ["digest", "basic"])
@@ -70,7 +43,7 @@ def test_chromiumAnswersTheChallenge(oneReactor: Any, tmp_path: Path, scheme: st
     )
     site = Site(HTTPAuthSessionWrapper(memoryPortal(realm), [factory]), reactor=oneReactor)
     port = listenSite(oneReactor, site)
-    dom = chromium(oneReactor, f"http://alice:s3cret@127.0.0.1:{port}/x/y", tmp_path)
+    dom = chromiumDOM(oneReactor, f"http://alice:s3cret@127.0.0.1:{port}/x/y", tmp_path)
     assert '"user": "alice"' in dom and '"postpath": ["x", "y"]' in dom, dom
     assert b"alice" in realm.logins
 
@@ -112,7 +85,7 @@ def test_chromiumLogsInWithTheFormAndComesBack(oneReactor: Any, tmp_path: Path) 
         SessionLoginWrapper(memoryPortal(realm), loginElement=ScriptedLogin, reactor=oneReactor),
     )
     port = listenSite(oneReactor, Site(root, reactor=oneReactor))
-    dom = chromium(oneReactor, f"http://127.0.0.1:{port}/app/reports/2026?q=1", tmp_path)
+    dom = chromiumDOM(oneReactor, f"http://127.0.0.1:{port}/app/reports/2026?q=1", tmp_path)
     assert '"user": "alice"' in dom, dom
     assert '"prepath": ["app"]' in dom and '"postpath": ["reports", "2026"]' in dom, dom
     assert realm.logins == [b"alice"]
