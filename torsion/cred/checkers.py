@@ -34,6 +34,7 @@ from zope.interface import Attribute, Interface, implementer
 from torsion.cred import hashing
 from torsion.cred.credentials import (
     IAnonymous,
+    IUsernameDigestHash,
     IUsernameHashedPassword,
     IUsernamePassword,
 )
@@ -143,6 +144,15 @@ def _checkHashed(
     ``hashed`` None means the user is unknown: a dummy hash is checked (same cost) and
     the login refused. ``where`` names the store in the log (a file and line).
     """
+    if IUsernameDigestHash.providedBy(credentials):
+        return _refuse(
+            avatarId,
+            f"HTTP Digest cannot be checked against the hash stored for it{where}: Digest "
+            "needs the password in the clear (or its Digest hash) on the server, and a "
+            "salted hash (argon2id, scrypt, bcrypt) is neither; offer this user Basic "
+            "authentication over TLS instead (BasicCredentialFactory)",
+            LogLevel.error,
+        )
     if not IUsernamePassword.providedBy(credentials):
         return _refuse(
             avatarId,

@@ -10,7 +10,8 @@ User names and passwords are bytes on the interfaces, as in Twisted. The constru
 here also take str, encoded as UTF-8, because Python 3 programs mostly hold text.
 Password comparisons use ``hmac.compare_digest``, so their time does not depend on how
 much of a guess was right. The ``repr`` of credentials never shows a password.
-Tests: tests/cred/test_credentials.py.
+Tests: tests/cred/test_credentials.py; DigestedCredentials in
+tests/web/guard/test_digest.py.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ import time
 
 from zope.interface import Attribute, Interface, implementer
 
+from torsion.cred import _digest
+
 __all__ = [
     "Anonymous",
     "CramMD5Credentials",
+    "DigestedCredentials",
     "IAnonymous",
     "ICredentials",
     "ISSHPrivateKey",
+    "IUsernameDigestHash",
     "IUsernameHashedPassword",
     "IUsernameMD5Password",
     "IUsernamePassword",
@@ -86,6 +91,20 @@ class IUsernameMD5Password(ICredentials):
 
     def checkMD5Password(password: bytes) -> bool:
         """Return whether the proof matches ``password``, the password's MD5 digest."""
+
+
+class IUsernameDigestHash(ICredentials):
+    """HTTP Digest credentials, which can also be checked against a stored Digest hash.
+
+    ``checkHash`` takes H(username:realm:password) in hexadecimal (what an Apache
+    ``htdigest`` file stores), so a server can keep that instead of the password. It is
+    not a salted hash: whoever reads it can log in to that realm.
+    """
+
+    username = Attribute("The user name, bytes.")
+
+    def checkHash(digestHash: bytes) -> bool:
+        """Return whether the response matches ``digestHash``, H(username:realm:password)."""
 
 
 class IAnonymous(ICredentials):
@@ -246,3 +265,81 @@ class CramMD5Credentials:
 
     def __repr__(self) -> str:
         return f"<CramMD5Credentials username={self.username!r}>"
+
+
+@implementer(IUsernameHashedPassword, IUsernameDigestHash)
+class DigestedCredentials:
+    """An HTTP Digest response (RFC 7616), checkable with the password or its Digest hash.
+
+    torsion.web's DigestCredentialFactory makes these from an ``Authorization: Digest``
+    header after checking its nonce, realm and URI; a checker then calls
+    ``checkPassword(stored)`` with the password in the clear (the in-memory checker and
+    FilePasswordDB's plain entries do) or ``checkHash(digestHash)`` with a stored
+    H(username:realm:password). Digest cannot be checked against a salted hash
+    (argon2id, scrypt, bcrypt): the server needs what the client hashed.
+
+    Args:
+        username: the user name the client gave (bytes or str).
+        method: the request's method, e.g. b"GET".
+        realm: the realm of the challenge.
+        fields: the header's parameters, str names to bytes values (``response``,
+            ``uri``, ``nonce``, ``cnonce``, ``nc``, ``qop``, ``algorithm``...).
+    """
+
+    __slots__ = ("fields", "method", "realm", "username")
+
+    def __init__(
+        self,
+        username: bytes | str,
+        method: bytes | str,
+        realm: bytes | str,
+        fields: dict[str, bytes],
+    ) -> None:
+        self.username = _bytes(username, "username")
+        self.method = _bytes(method, "method")
+        self.realm = _bytes(realm, "realm")
+        self.fields = fields
+
+    def _expected(self, password: bytes | None, preHA1: bytes | None) -> bytes | None:
+        fields = self.fields
+        try:
+            algorithm = _digest.algorithmFor(fields.get("algorithm", b"MD5"))
+        except ValueError:
+            return None
+        nonce = fields.get("nonce")
+        uri = fields.get("uri")
+        qop = fields.get("qop")
+        cnonce = fields.get("cnonce")
+        nc = fields.get("nc")
+        if nonce is None or uri is None:
+            return None
+        if qop is not None and (qop.lower() != b"auth" or cnonce is None or nc is None):
+            return None
+        if algorithm.session and cnonce is None:
+            return None
+        HA1 = _digest.calcHA1(
+            algorithm, self.username, self.realm, password, nonce, cnonce or b"", preHA1
+        )
+        HA2 = _digest.calcHA2(algorithm, self.method, uri)
+        return _digest.calcResponse(
+            HA1, HA2, algorithm, nonce, nc, cnonce, None if qop is None else b"auth"
+        )
+
+    def _matches(self, expected: bytes | None) -> bool:
+        response = self.fields.get("response")
+        if expected is None or response is None:
+            return False
+        return hmac.compare_digest(expected, response.lower())
+
+    def checkPassword(self, password: bytes | str) -> bool:
+        """Return whether the response was made with ``password`` (in the clear)."""
+        return self._matches(self._expected(_bytes(password, "password"), None))
+
+    def checkHash(self, digestHash: bytes | str) -> bool:
+        """Return whether the response was made from ``digestHash``, the hexadecimal
+        H(username:realm:password) of this response's algorithm."""
+        stored = _bytes(digestHash, "digestHash").strip().lower()
+        return self._matches(self._expected(None, stored))
+
+    def __repr__(self) -> str:
+        return f"<DigestedCredentials username={self.username!r} realm={self.realm!r}>"

@@ -22,7 +22,16 @@ so a typo is a usage error; the resources are made by makeService, and everythin
 made is picklable (``torsion mktap web``): a WSGI application is saved by its name
 and imported again when the file is loaded.
 
-Tests: tests/web/test_webplugin.py.
+``--auth TYPE:ARGUMENTS`` (torsion.cred.strcred) puts the whole site behind HTTP
+authentication (torsion.web.guard): Digest (SHA-256, then MD5) and Basic where the
+checkers can check Digest (passwords in the clear: ``memory:``, or a ``file:`` without
+hashed entries), Basic alone otherwise (a file of hashes, as ``torsion passwd``
+writes). ``--auth-realm`` names the realm the browser shows. Good logins with a
+password file are remembered for two minutes (RememberingChecker), since HTTP
+authentication sends the password with every request and a hash takes a quarter of a
+second to check.
+
+Tests: tests/web/test_webplugin.py, tests/web/guard/test_plugin.py.
 """
 
 from __future__ import annotations
@@ -33,12 +42,18 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from zope.interface import implementer
+
 from torsion.application import service, strports
 from torsion.application.service import IService
+from torsion.cred import strcred
+from torsion.cred.credentials import IAnonymous, IUsernameHashedPassword, IUsernamePassword
+from torsion.cred.portal import IRealm
 from torsion.python import usage
 from torsion.web import resource
+from torsion.web._auth.basic import BasicCredentialFactory
 
-__all__ = ["DEFAULT_LISTEN", "Options", "makeService"]
+__all__ = ["DEFAULT_AUTH_REALM", "DEFAULT_LISTEN", "Options", "SiteRealm", "makeService"]
 
 DEFAULT_LISTEN = "tcp:8080"
 
@@ -184,7 +199,92 @@ def _listenCoerce(value: str) -> str:
     return f"tcp:{value}" if value.isdigit() else value
 
 
-class Options(usage.Options):
+# -- auth (guard) --
+_AUTH_INTERFACES = (IUsernamePassword, IUsernameHashedPassword, IAnonymous)
+DEFAULT_AUTH_REALM = "torsion"
+
+
+def _canDigest(checker: Any) -> bool:
+    """Whether ``checker`` can check Digest: it holds the passwords in the clear."""
+    from torsion.cred import checkers, hashing
+
+    if isinstance(checker, checkers.InMemoryUsernamePasswordDatabaseDontUse):
+        return True
+    if isinstance(checker, checkers.FilePasswordDB) and checker.hash is None:
+        try:
+            return not any(hashing.isHashed(p) for _, p in checker._loadCredentials())
+        except checkers.PasswordFileError:
+            return False
+    return False
+
+
+@implementer(IRealm)
+class SiteRealm:
+    """The realm of ``--auth``: every user who logs in gets the whole site."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def requestAvatar(self, avatarId: Any, mind: Any, *interfaces: Any) -> Any:
+        if resource.IResource not in interfaces:
+            raise NotImplementedError("the web plugin's realm only makes resources")
+        return resource.IResource, self.root, _noLogout
+
+
+def _noLogout() -> None:
+    """Nothing to do when a request of the site ends."""
+
+
+def _guarded(root: Any, options: Any) -> Any:
+    """``root`` behind HTTP authentication with the --auth checkers, or ``root``."""
+    if not options["credCheckers"]:
+        return root
+    from torsion.cred.portal import Portal
+    from torsion.web.guard import DigestCredentialFactory, HTTPAuthSessionWrapper
+
+    realm = options.get("auth-realm") or DEFAULT_AUTH_REALM
+    interfaces = options["credInterfaces"]
+    factories: list[Any] = []
+    digesting = interfaces.get(IUsernameHashedPassword, [])
+    if digesting and all(_canDigest(c) for c in digesting):
+        factories += [
+            DigestCredentialFactory(b"sha256", realm),
+            DigestCredentialFactory(b"md5", realm),
+        ]
+    if IUsernamePassword in interfaces:
+        factories.append(BasicCredentialFactory(realm))
+        plain = [d for d in options["listen"] if d.partition(":")[0] in ("tcp", "tcp6")]
+        if plain:
+            from torsion.logger import Logger
+
+            why = ""
+            if len(factories) == 1:
+                why = (
+                    " (Digest is not offered: the passwords are stored as hashes, which "
+                    "Digest cannot be checked against)"
+                )
+            Logger("torsion.tap.web").warn(
+                "--auth: Basic authentication on {plain} sends passwords that anyone on "
+                "the network path can read; serve it with --listen ssl:... instead{why}",
+                plain=", ".join(plain),
+                why=why,
+            )
+    portal = Portal(SiteRealm(root), [_remembering(c) for c in options["credCheckers"]])
+    return HTTPAuthSessionWrapper(portal, factories)
+
+
+def _remembering(checker: Any) -> Any:
+    """Checkers of hashes, wrapped so that a good login is not re-checked per request."""
+    from torsion.cred import checkers
+
+    if isinstance(checker, checkers.FilePasswordDB | checkers.HashedPasswordChecker):
+        from torsion.web._auth.remember import RememberingChecker
+
+        return RememberingChecker(checker)
+    return checker
+
+
+class Options(usage.Options, strcred.AuthOptionMixin):
     """The options of the web plugin."""
 
     synopsis = (
@@ -311,6 +411,18 @@ class Options(usage.Options):
             raise usage.UsageError(f"--add-header {header!r}: {e}") from None
         self["headers"].append((name.encode("ascii"), value.encode("iso-8859-1")))
 
+    # -- auth (guard) --
+    supportedInterfaces = _AUTH_INTERFACES
+
+    def opt_auth_realm(self, realm: str) -> None:
+        """The realm name of --auth, which browsers show when they ask for a password
+        (default: torsion)."""
+        try:
+            BasicCredentialFactory(realm)
+        except ValueError as e:
+            raise usage.UsageError(f"--auth-realm {realm!r}: {e}") from None
+        self["auth-realm"] = realm
+
     def postOptions(self) -> None:
         """Check that the options fit together and name things that exist."""
         from torsion.internet import endpoints
@@ -424,6 +536,7 @@ def makeService(options: Any) -> IService:
         root = hosts
     elif root is None:
         root = WelcomePage()
+    root = _guarded(root, options)
     if options["headers"]:
         root = AddHeadersResource(root, list(options["headers"]))
     site = server.Site(root, logPath=options["logfile"])

@@ -141,9 +141,7 @@ class Tag:
         # Renderers clone a row tag per row of a table: this is a hot path, so strings
         # (most children and attribute values) are copied without a call.
         if deep:
-            children = [
-                child if type(child) is str else _clone(child) for child in self.children
-            ]
+            children = [child if type(child) is str else _clone(child) for child in self.children]
         else:
             children = self.children[:]
         attributes = self.attributes
