@@ -451,7 +451,6 @@ class H2Connection(protocol.Protocol):
 
     def isSecure(self) -> bool:
         if self._secure is None:
-
             self._secure = transportIsSecure(self.transport)
         return self._secure
 
