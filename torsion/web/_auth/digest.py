@@ -27,7 +27,6 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-import time
 from collections import OrderedDict
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -37,6 +36,7 @@ from zope.interface import implementer
 from torsion.cred import _digest
 from torsion.cred.credentials import DigestedCredentials
 from torsion.cred.error import LoginFailed
+from torsion.web._auth._secrets import KeyedState
 from torsion.web._auth.basic import realmBytes
 from torsion.web._auth.headers import AuthHeaderError, parseAuthParams
 from torsion.web.iweb import ICredentialFactory
@@ -86,7 +86,7 @@ class _Nonce:
 
 
 @implementer(ICredentialFactory)
-class DigestCredentialFactory:
+class DigestCredentialFactory(KeyedState):
     """Reads ``Authorization: Digest ...`` into DigestedCredentials, after checking it.
 
     Args:
@@ -104,6 +104,8 @@ class DigestCredentialFactory:
     scheme = b"digest"
     CHALLENGE_LIFETIME_SECS = 15 * 60
     maxNonces = 10_000
+
+    _transient = ("_key", "_nonces")
 
     def __init__(
         self,
@@ -126,24 +128,6 @@ class DigestCredentialFactory:
     def _setUp(self) -> None:
         self._key = secrets.token_bytes(32)
         self._nonces: OrderedDict[bytes, _Nonce] = OrderedDict()
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Nonces and the key are live state; a reloaded factory starts afresh, and the
-        # clients of the old one get stale=true and retry.
-        state = dict(self.__dict__)
-        for name in ("_key", "_nonces", "_reactor"):
-            state.pop(name, None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._reactor = None
-        self._setUp()
-
-    def _now(self) -> float:
-        if self._reactor is not None:
-            return float(self._reactor.seconds())
-        return time.monotonic()
 
     def _opaque(self, nonce: bytes) -> bytes:
         return hmac.new(self._key, nonce, "sha256").hexdigest()[:32].encode("ascii")

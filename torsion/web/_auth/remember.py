@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from collections import OrderedDict
 from typing import Any
 
@@ -27,12 +26,13 @@ from zope.interface import implementer
 from torsion.cred.checkers import ICredentialsChecker
 from torsion.cred.credentials import IUsernamePassword
 from torsion.internet.defer import Deferred, maybeDeferred, succeed
+from torsion.web._auth._secrets import KeyedState
 
 __all__ = ["RememberingChecker"]
 
 
 @implementer(ICredentialsChecker)
-class RememberingChecker:
+class RememberingChecker(KeyedState):
     """``checker``, with its successful IUsernamePassword logins remembered.
 
     Args:
@@ -41,6 +41,8 @@ class RememberingChecker:
         maxEntries: how many logins are remembered at most.
         reactor: what gives the time (``seconds()``); by default the monotonic clock.
     """
+
+    _transient = ("_key", "_remembered")
 
     def __init__(
         self,
@@ -61,22 +63,6 @@ class RememberingChecker:
     def _setUp(self) -> None:
         self._key = secrets.token_bytes(32)
         self._remembered: OrderedDict[bytes, tuple[float, Any]] = OrderedDict()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        for name in ("_key", "_remembered", "_reactor"):
-            state.pop(name, None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._reactor = None
-        self._setUp()
-
-    def _now(self) -> float:
-        if self._reactor is not None:
-            return float(self._reactor.seconds())
-        return time.monotonic()
 
     def requestAvatarId(self, credentials: Any) -> Deferred[Any]:
         """The remembered avatar id, or the wrapped checker's answer (remembered if good)."""
