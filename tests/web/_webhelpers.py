@@ -337,6 +337,20 @@ needsChromium = pytest.mark.skipif(
 )
 
 
+CHROMIUM_FLAGS = (
+    "--headless",
+    # Containers run tests as root, where Chromium's sandbox cannot start; the
+    # browser only loads the test's own pages from 127.0.0.1.
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--no-first-run",
+    "--no-default-browser-check",
+)
+"""The flags every test's headless Chromium runs with."""
+
+
 def chromiumDOM(
     reactor: Any, url: str, profile: Path, budget: int = 5000, timeout: float = 45
 ) -> str:
@@ -349,15 +363,7 @@ def chromiumDOM(
     assert CHROMIUM is not None
     argv = [
         CHROMIUM,
-        "--headless",
-        # Containers run tests as root, where Chromium's sandbox cannot start; the
-        # browser only loads the test's own pages from 127.0.0.1.
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-extensions",
-        "--no-first-run",
-        "--no-default-browser-check",
+        *CHROMIUM_FLAGS,
         f"--user-data-dir={profile / 'profile'}",
         f"--virtual-time-budget={budget}",
         "--dump-dom",

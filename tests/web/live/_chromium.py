@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.internet.reactormixins import runUntil, runUntilFired
-from tests.web._webhelpers import CHROMIUM
+from tests.web._webhelpers import CHROMIUM, CHROMIUM_FLAGS
 from torsion.internet import defer, protocol
 from torsion.internet.defer import Deferred
 from torsion.python.failure import Failure
@@ -127,15 +127,7 @@ class Chromium:
         self.protocol = _Browser()
         argv = [
             CHROMIUM,
-            "--headless",
-            # Containers run tests as root, where Chromium's sandbox cannot start; the
-            # browser only loads the test's own pages from 127.0.0.1.
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-extensions",
-            "--no-first-run",
-            "--no-default-browser-check",
+            *CHROMIUM_FLAGS,
             "--remote-debugging-pipe",
             f"--user-data-dir={profile}",
             "about:blank",
