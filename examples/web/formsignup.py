@@ -2,7 +2,7 @@
 
 Run it and open http://127.0.0.1:8080/ in a browser:
 
-    python examples/web/formsignup.py [PORT] [AVATAR_DIRECTORY]
+    python examples/web/formsignup.py [--port N] [--avatars AVATAR_DIRECTORY]
 
 The form checks each field (a required name, an e-mail address, an age between 13
 and 130, a PNG or JPEG avatar of at most 2 MiB, two passwords that match, the terms
@@ -21,8 +21,8 @@ Tests: tests/web/forms/test_example.py.
 
 from __future__ import annotations
 
+import argparse
 import secrets
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -100,16 +100,21 @@ def makeSite(avatars: Path, reactor: Any = None) -> Site:
     return Site(root, reactor=reactor)
 
 
-def main(argv: list[str]) -> None:
+def main() -> None:
     from torsion.internet import reactor
 
-    port = int(argv[1]) if len(argv) > 1 else 8080
-    avatars = Path(argv[2]) if len(argv) > 2 else Path(tempfile.mkdtemp(prefix="avatars-"))
+    parser = argparse.ArgumentParser(description="serve a signup form with an upload")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--avatars", type=Path, help="where avatars go (default: a temp dir)")
+    options = parser.parse_args()
+    avatars = options.avatars or Path(tempfile.mkdtemp(prefix="avatars-"))
     avatars.mkdir(parents=True, exist_ok=True)
-    reactor.listenTCP(port, makeSite(avatars), interface="127.0.0.1")  # type: ignore[attr-defined]
-    print(f"signup form on http://127.0.0.1:{port}/, avatars in {avatars}")
+    port = reactor.listenTCP(  # type: ignore[attr-defined]
+        options.port, makeSite(avatars), interface="127.0.0.1"
+    )
+    print(f"signup form on http://127.0.0.1:{port.getHost().port}/, avatars in {avatars}")
     reactor.run()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()

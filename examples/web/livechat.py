@@ -2,7 +2,7 @@
 
 Run it and open http://127.0.0.1:8080/ in two browser windows:
 
-    python examples/web/livechat.py [PORT]
+    python examples/web/livechat.py [--port N]   # --port 0: any free port
 
 Each page load is a ChatElement. What a page says reaches the server through the
 exposed method ``say``; the room pushes it to every page with ``callRemote("show",
@@ -14,6 +14,7 @@ Tests: tests/web/live/test_chromium.py (two real Chromium pages talk).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import deque
 from typing import Any
@@ -131,9 +132,12 @@ def makeResource(reactor: Any = None, room: ChatRoom | None = None) -> LivePage:
     return page
 
 
-def main(reactor: Any, port: str = "8080") -> Deferred[None]:
-    reactor.listenTCP(int(port), Site(makeResource(reactor)), interface="127.0.0.1")
-    print(f"chat room on http://127.0.0.1:{port}/ (Ctrl-C stops it)")
+def main(reactor: Any, *argv: str) -> Deferred[None]:
+    parser = argparse.ArgumentParser(description="serve the chat room example")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    options = parser.parse_args(argv)
+    port = reactor.listenTCP(options.port, Site(makeResource(reactor)), interface="127.0.0.1")
+    print(f"chat room on http://127.0.0.1:{port.getHost().port}/ (Ctrl-C stops it)")
     return Deferred()
 
 

@@ -2,7 +2,7 @@
 
 Run it and open http://127.0.0.1:8080/:
 
-    python examples/web/liveclock.py [PORT]
+    python examples/web/liveclock.py [--port N]   # --port 0: any free port
 
 Each page load is a ClockElement. Once the page connects (``attached``) a LoopingCall
 calls the page's ``setTime`` function every second with ``callRemote``; the page answers
@@ -15,6 +15,7 @@ Tests: tests/web/live/test_chromium.py.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from typing import Any
@@ -105,9 +106,12 @@ def makeResource(reactor: Any = None) -> LivePage:
     return page
 
 
-def main(reactor: Any, port: str = "8080") -> Deferred[None]:
-    reactor.listenTCP(int(port), Site(makeResource(reactor)), interface="127.0.0.1")
-    print(f"clock on http://127.0.0.1:{port}/ (Ctrl-C stops it)")
+def main(reactor: Any, *argv: str) -> Deferred[None]:
+    parser = argparse.ArgumentParser(description="serve the clock example")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    options = parser.parse_args(argv)
+    port = reactor.listenTCP(options.port, Site(makeResource(reactor)), interface="127.0.0.1")
+    print(f"clock on http://127.0.0.1:{port.getHost().port}/ (Ctrl-C stops it)")
     return Deferred()
 
 

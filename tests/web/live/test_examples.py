@@ -1,5 +1,5 @@
 """The live examples run as their docstrings say (``python examples/web/livechat.py
-PORT``): each serves its page, with the client script and the page's own script, on
+--port N``): each serves its page, with the client script and the page's own script, on
 127.0.0.1. What the pages do in a browser is tested in test_chromium.py."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def get(port: int, path: str) -> tuple[int, bytes]:
 def test_exampleServesItsPage(name: str, script: str) -> None:
     port = freePort()
     process = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / f"{name}.py"), str(port)],
+        [sys.executable, str(EXAMPLES / f"{name}.py"), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
