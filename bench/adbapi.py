@@ -235,7 +235,9 @@ def main() -> int:
     from tests.enterprise.postgres import PostgresServer, PostgresUnavailable
 
     try:
-        server = PostgresServer(Path(tempfile.gettempdir()), cpu=int(CLIENT_CPU) if net.PIN else None)
+        server = PostgresServer(
+            Path(tempfile.gettempdir()), cpu=int(CLIENT_CPU) if net.PIN else None
+        )
         server.start()
     except (PostgresUnavailable, OSError, subprocess.SubprocessError) as e:
         print(f"adbapi.py: cannot start PostgreSQL: {e}", file=sys.stderr)

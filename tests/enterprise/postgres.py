@@ -122,7 +122,9 @@ class PostgresServer:
         self.port = 0
         self.running = False
 
-    def _run(self, *argv: str, timeout: float = WAIT_SECONDS + 10) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *argv: str, timeout: float = WAIT_SECONDS + 10
+    ) -> subprocess.CompletedProcess[str]:
         command = list(argv)
         if self.cpu is not None and shutil.which("taskset"):
             command = ["taskset", "-c", str(self.cpu), *command]

@@ -20,12 +20,15 @@ import pytest
 
 from tests.enterprise.postgres import PostgresServer, postgres, postgresRunning
 from tests.internet.reactormixins import closeReactor, runUntil, runUntilFired
+from torsion.enterprise import adbapi
 from torsion.internet.defer import Deferred, DeferredList
 from torsion.internet.epollreactor import EPollReactor
 from torsion.python.failure import Failure
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]'")
-adbapi = pytest.importorskip("torsion.enterprise.adbapi")
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]'"
+)
+
 
 __all__ = ["postgres", "postgresRunning"]  # the fixtures, so pytest finds them here
 
@@ -77,12 +80,18 @@ def wait(reactor: Any, d: Deferred[Any]) -> Any:
     return runUntilFired(reactor, d, timeout=WAIT)
 
 
-def failureOf(reactor: Any, d: Deferred[Any]) -> Failure:
+def outcome(reactor: Any, d: Deferred[Any]) -> Any:
+    """What ``d`` fires with: its result or its Failure (bounded wait)."""
     results: list[Any] = []
     d.addBoth(results.append)
     runUntil(reactor, lambda: results, timeout=WAIT)
-    assert isinstance(results[0], Failure), f"expected a failure, got {results[0]!r}"
     return results[0]
+
+
+def failureOf(reactor: Any, d: Deferred[Any]) -> Failure:
+    result = outcome(reactor, d)
+    assert isinstance(result, Failure), f"expected a failure, got {result!r}"
+    return result
 
 
 def rows(server: PostgresServer, sql: str) -> list[tuple[Any, ...]]:
@@ -104,7 +113,9 @@ def test_runOperationCommits(
     reactor: Any, makePool: PoolMaker, table: str, postgresRunning: PostgresServer
 ) -> None:
     pool = makePool()
-    assert wait(reactor, pool.runOperation(f"INSERT INTO {table} VALUES (%s, %s)", (1, "a"))) is None
+    assert (
+        wait(reactor, pool.runOperation(f"INSERT INTO {table} VALUES (%s, %s)", (1, "a"))) is None
+    )
     assert rows(postgresRunning, f"SELECT id, name FROM {table}") == [(1, "a")]
 
 
@@ -238,14 +249,12 @@ def test_serverRestartFailsAtMostOneCallPerConnection(
     postgresRunning.restart()
     failures = 0
     for _ in range(12):
-        results: list[Any] = []
-        pool.runQuery("SELECT 1").addBoth(results.append)
-        runUntil(reactor, lambda: results, timeout=WAIT)
-        if isinstance(results[0], Failure):
-            assert results[0].check(adbapi.ConnectionLost), results[0].getTraceback()
+        result = outcome(reactor, pool.runQuery("SELECT 1"))
+        if isinstance(result, Failure):
+            assert result.check(adbapi.ConnectionLost), result.getTraceback()
             failures += 1
         else:
-            assert results[0] == [(1,)]
+            assert result == [(1,)]
     assert 1 <= failures <= 3
 
 
