@@ -95,6 +95,7 @@ class Run:
         self.answered = 0
         self.inFlight = 0
         self.failed: str | None = None
+        self.ended = False
         self.began = (0.0, 0.0)
         self.result: dict[str, Any] | None = None
 
@@ -133,7 +134,10 @@ class Run:
             self.failed = why
 
     def finish(self) -> None:
-        if self.result is None and self.failed is None:
+        if self.ended:
+            return
+        self.ended = True
+        if self.failed is None:
             self.result = {
                 "calls": self.answered,
                 "seconds": time.perf_counter() - self.began[0],
