@@ -243,6 +243,13 @@ class ConnectionPool:
                 f"unknown ConnectionPool argument(s) {', '.join(unknown)}; the pool's own "
                 f"arguments are cp_reactor and {', '.join('cp_' + a for a in self.CP_ARGS)}"
             )
+        if "min" not in self.__dict__ and self.max < self.min:
+            self.min = self.max
+        if self.min > self.max:
+            raise ValueError(
+                f"cp_min={self.min} is above cp_max={self.max}; a pool cannot keep more "
+                "threads than it may run"
+            )
         self.connargs = connargs
         self.connkw = connkw
         self._sqlitePrivate = False
@@ -447,9 +454,7 @@ class ConnectionPool:
 
     # -- calls -----------------------------------------------------------------------
 
-    def runWithConnection(
-        self, func: Callable[..., _T], *args: Any, **kw: Any
-    ) -> Deferred[_T]:
+    def runWithConnection(self, func: Callable[..., _T], *args: Any, **kw: Any) -> Deferred[_T]:
         """Call ``func(connection, *args, **kw)`` in a pool thread; commit if it returns.
 
         ``func`` is a plain function (it runs in a thread, so it cannot be a coroutine
@@ -466,9 +471,7 @@ class ConnectionPool:
         _refuseCoroutineFunction(func, "runWithConnection")
         return self._submit(self._runWithConnection, func, *args, **kw)
 
-    def runInteraction(
-        self, interaction: Callable[..., _T], *args: Any, **kw: Any
-    ) -> Deferred[_T]:
+    def runInteraction(self, interaction: Callable[..., _T], *args: Any, **kw: Any) -> Deferred[_T]:
         """Call ``interaction(transaction, *args, **kw)`` in a pool thread, as one transaction.
 
         The Transaction has the cursor's methods (``execute``, ``fetchall``...). If
