@@ -277,7 +277,7 @@ def test_serverStoppedDuringQueriesFailsThemCleanly(
     sleeping = [pool.runQuery("SELECT pg_sleep(5)") for _ in range(3)]
     runUntil(reactor, lambda: len(rows(postgresRunning, SLEEPERS)) == 3, timeout=WAIT)
     postgresRunning.stop()
-    results = wait(reactor, DeferredList(sleeping))
+    results = wait(reactor, DeferredList(sleeping, consumeErrors=True))
     for ok, result in results:
         assert not ok
         assert result.check(adbapi.ConnectionLost), result.getTraceback()
