@@ -495,3 +495,29 @@ def test_noisyPoolLogsConnectsAndCloses(
     formats = [str(e.get("log_format", "")) for e in loggedEvents]
     assert "adbapi connecting: {dbapiName}" in formats
     assert "adbapi closing: {dbapiName}" in formats
+
+
+def test_readOnlyDatabaseStillReads(sreactor: Any, dbPath: str) -> None:
+    with sqlite3.connect(dbPath) as connection:
+        connection.execute("CREATE TABLE r (x)")
+        connection.execute("INSERT INTO r VALUES (1)")
+    connection.close()
+    pool = makePool(sreactor, f"file:{dbPath}?mode=ro", uri=True, cp_max=1)
+    try:
+        assert runUntilFired(sreactor, pool.runQuery("SELECT x FROM r")) == [(1,)]
+        error = failureOf(sreactor, pool.runOperation("INSERT INTO r VALUES (2)"))
+        assert isinstance(error, sqlite3.OperationalError) and "readonly" in str(error)
+    finally:
+        pool.close()
+
+
+def test_wrappersCanBeCopiedWithoutRecursing(sreactor: Any, pool: ConnectionPool) -> None:
+    import copy
+
+    def interaction(txn: Transaction) -> tuple[str, str]:
+        return type(copy.copy(txn)).__name__, type(copy.copy(txn._connection)).__name__
+
+    assert runUntilFired(sreactor, pool.runInteraction(interaction)) == (
+        "Transaction",
+        "Connection",
+    )

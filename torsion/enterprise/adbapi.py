@@ -126,6 +126,8 @@ class Connection:
         self._connection = self._pool.connect()
 
     def __getattr__(self, name: str) -> Any:
+        if name in Connection.__slots__:  # not set yet (a copy, or a broken __init__)
+            raise AttributeError(name)
         return getattr(self._connection, name)
 
 
@@ -171,6 +173,8 @@ class Transaction:
         self._cursor = None
 
     def __getattr__(self, name: str) -> Any:
+        if name in Transaction.__slots__:
+            raise AttributeError(name)
         return getattr(self._cursor, name)
 
 
@@ -284,9 +288,14 @@ class ConnectionPool:
             self.min, self.max = 1, 1
             return
         userOpenfun = self.openfun
+        operationalError = self.dbapi.OperationalError
 
         def sqliteOpen(connection: Any) -> None:
-            connection.execute("PRAGMA journal_mode=WAL")
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+            except operationalError as e:
+                # A read-only file cannot change its journal; it still reads.
+                _log.info("adbapi: sqlite3 WAL mode not set on {database}: {e}", database=name, e=e)
             if userOpenfun is not None:
                 userOpenfun(connection)
 
