@@ -21,6 +21,7 @@ Tests: tests/examples/test_guestbook.py.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from torsion.enterprise.adbapi import ConnectionPool, Transaction
@@ -151,8 +152,10 @@ def main() -> None:
     def started(port: Any) -> None:
         print(f"guestbook on http://127.0.0.1:{port.getHost().port}/ storing in {options.db}")
 
+    problems: list[str] = []
+
     def failed(failure: Any) -> None:
-        print(f"cannot use the database {options.db}: {failure.value}")
+        problems.append(f"cannot start the guestbook on {options.db}: {failure.value}")
         reactor.stop()  # type: ignore[attr-defined]
 
     def start() -> None:
@@ -166,6 +169,8 @@ def main() -> None:
 
     reactor.callWhenRunning(start)  # type: ignore[attr-defined]
     reactor.run()  # type: ignore[attr-defined]
+    if problems:
+        sys.exit("\n".join(problems))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from torsion.enterprise.adbapi import ConnectionPool, ConnectionPoolClosed, Tran
 from torsion.internet.defer import Deferred
 from torsion.internet.protocol import Factory, Protocol
 from torsion.internet.selectreactor import SelectReactor
+from torsion.logger import globalLogPublisher
 
 WAIT = 10.0
 
@@ -37,6 +38,16 @@ def sreactor() -> Iterator[Any]:
         yield made
     finally:
         closeReactor(made)
+
+
+@pytest.fixture
+def loggedEvents() -> Iterator[list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        yield events
+    finally:
+        globalLogPublisher.removeObserver(events.append)
 
 
 @pytest.fixture
@@ -435,3 +446,78 @@ def test_reactorServesClientsWhileASlowQueryRuns(reactor: Any, tmp_path: Path) -
     finally:
         release.set()
         pool.close()
+
+
+def test_closeGivesUpOnAStuckCallAfterItsTimeoutAndLeavesItsConnection(
+    sreactor: Any, pool: ConnectionPool, loggedEvents: list[dict[str, Any]]
+) -> None:
+    started = threading.Event()
+    release = threading.Event()
+    used: list[Any] = []
+
+    def stuck(txn: Transaction) -> str:
+        used.append(txn._connection._connection)
+        started.set()
+        assert release.wait(WAIT)
+        return "late"
+
+    try:
+        d = pool.runInteraction(stuck)
+        assert started.wait(WAIT)
+        pool.closeTimeout = 0.1
+        began = time.monotonic()
+        pool.close()
+        assert time.monotonic() - began < WAIT / 2
+        assert any("still busy" in str(e.get("log_format", "")) for e in loggedEvents)
+        used[0].execute("SELECT 1")  # not closed under the stuck call
+    finally:
+        release.set()
+    assert runUntilFired(sreactor, d, WAIT) == "late"
+
+
+def test_poolSizes(sreactor: Any, dbPath: str) -> None:
+    with pytest.raises(ValueError, match="cp_min=4 is above cp_max=2"):
+        ConnectionPool("sqlite3", dbPath, cp_reactor=sreactor, cp_min=4, cp_max=2)
+    alone = ConnectionPool("sqlite3", dbPath, cp_reactor=sreactor, cp_max=2)
+    assert (alone.threadpool.min, alone.threadpool.max) == (2, 2)
+    default = ConnectionPool("sqlite3", dbPath, cp_reactor=sreactor, cp_name="shop")
+    assert (default.min, default.max, default.threadpool.name) == (3, 5, "shop")
+    for made in (alone, default):
+        made.close()
+
+
+def test_noisyPoolLogsConnectsAndCloses(
+    sreactor: Any, dbPath: str, loggedEvents: list[dict[str, Any]]
+) -> None:
+    pool = makePool(sreactor, dbPath, cp_max=1, cp_noisy=True)
+    runUntilFired(sreactor, pool.runQuery("SELECT 1"))
+    pool.close()
+    formats = [str(e.get("log_format", "")) for e in loggedEvents]
+    assert "adbapi connecting: {dbapiName}" in formats
+    assert "adbapi closing: {dbapiName}" in formats
+
+
+def test_readOnlyDatabaseStillReads(sreactor: Any, dbPath: str) -> None:
+    with sqlite3.connect(dbPath) as connection:
+        connection.execute("CREATE TABLE r (x)")
+        connection.execute("INSERT INTO r VALUES (1)")
+    connection.close()
+    pool = makePool(sreactor, f"file:{dbPath}?mode=ro", uri=True, cp_max=1)
+    try:
+        assert runUntilFired(sreactor, pool.runQuery("SELECT x FROM r")) == [(1,)]
+        error = failureOf(sreactor, pool.runOperation("INSERT INTO r VALUES (2)"))
+        assert isinstance(error, sqlite3.OperationalError) and "readonly" in str(error)
+    finally:
+        pool.close()
+
+
+def test_wrappersCanBeCopiedWithoutRecursing(sreactor: Any, pool: ConnectionPool) -> None:
+    import copy
+
+    def interaction(txn: Transaction) -> tuple[str, str]:
+        return type(copy.copy(txn)).__name__, type(copy.copy(txn._connection)).__name__
+
+    assert runUntilFired(sreactor, pool.runInteraction(interaction)) == (
+        "Transaction",
+        "Connection",
+    )

@@ -24,7 +24,7 @@ CURL = shutil.which("curl")
 class Guestbook:
     """The example running on a free port with the database ``db``."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(EXAMPLE), "--port", "0", "--db", str(db)],
             stdin=subprocess.DEVNULL,
@@ -132,3 +132,16 @@ def test_curlPostAndEntriesSurviveARestart(db: Path) -> None:
         assert "<b>Ann</b>: Hello there" in second.request("GET")[2]
     finally:
         second.stop()
+
+
+def test_unusableDatabaseIsReportedWithAnExitStatus(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--port", "0", "--db", str(tmp_path / "no" / "x.db")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "cannot start the guestbook on" in done.stderr
+    assert "unable to open database file" in done.stderr

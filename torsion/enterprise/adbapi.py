@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 from torsion.internet._cooperator import globalReactor
 from torsion.internet.defer import Deferred, fail
+from torsion.internet.threads import deferToThreadPool
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 from torsion.python.threadpool import ThreadPool
@@ -126,6 +127,8 @@ class Connection:
         self._connection = self._pool.connect()
 
     def __getattr__(self, name: str) -> Any:
+        if name in Connection.__slots__:  # not set yet (a copy, or a broken __init__)
+            raise AttributeError(name)
         return getattr(self._connection, name)
 
 
@@ -171,6 +174,8 @@ class Transaction:
         self._cursor = None
 
     def __getattr__(self, name: str) -> Any:
+        if name in Transaction.__slots__:
+            raise AttributeError(name)
         return getattr(self._cursor, name)
 
 
@@ -284,9 +289,14 @@ class ConnectionPool:
             self.min, self.max = 1, 1
             return
         userOpenfun = self.openfun
+        operationalError = self.dbapi.OperationalError
 
         def sqliteOpen(connection: Any) -> None:
-            connection.execute("PRAGMA journal_mode=WAL")
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+            except operationalError as e:
+                # A read-only file cannot change its journal; it still reads.
+                _log.info("adbapi: sqlite3 WAL mode not set on {database}: {e}", database=name, e=e)
             if userOpenfun is not None:
                 userOpenfun(connection)
 
@@ -306,6 +316,7 @@ class ConnectionPool:
         if self.running or self._closed:
             return
         self.threadpool.start()
+        self._pending.clear()  # they run now
         self.shutdownID = self._getReactor().addSystemEventTrigger(
             "before", "shutdown", self._closeAtShutdown
         )
@@ -348,7 +359,8 @@ class ConnectionPool:
             # Calls queued before the reactor started never ran and never will.
             self.threadpool.stop(0)
             for d in list(self._pending):
-                d.errback(self._closedError())
+                if not d.called:
+                    d.errback(self._closedError())
         self._pending.clear()
         with self._lock:
             items = [(tid, self.connections[tid]) for tid in list(self.connections)]
@@ -505,24 +517,11 @@ class ConnectionPool:
     def _submit(self, f: Callable[..., _T], *args: Any, **kw: Any) -> Deferred[_T]:
         if self._closed:
             return fail(self._closedError())
-        reactor = self._getReactor()
-        d: Deferred[_T] = Deferred()
-        pending = self._pending
-        pending.add(d)
-
-        def deliver(success: bool, result: Any) -> None:
-            pending.discard(d)
-            if d.called:
-                return
-            if success:
-                d.callback(result)
-            else:
-                d.errback(result)
-
-        def onResult(success: bool, result: Any) -> None:
-            reactor.callFromThread(deliver, success, result)
-
-        self.threadpool.callInThreadWithCallback(onResult, f, *args, **kw)
+        d = deferToThreadPool(self._getReactor(), self.threadpool, f, *args, **kw)
+        if not self.running:
+            # Queued until the pool starts; remembered so that closing the pool before
+            # then can fail it instead of leaving it waiting for ever.
+            self._pending.add(d)
         return d
 
     def _runWithConnection(self, func: Callable[..., _T], *args: Any, **kw: Any) -> _T:
