@@ -1,6 +1,7 @@
 """Runs examples/web/guestbook.py as a subprocess on 127.0.0.1 with a sqlite3 file, posts
 entries with http.client and curl, and checks that they are stored, escaped in the page,
-refused when empty, and still there after a restart."""
+refused when empty, and still there after a restart; and the same with a real
+PostgreSQL server (tests/enterprise/postgres.py) named by its URL."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.enterprise import postgres as _postgres
+from tests.enterprise.postgres import DATABASE, USER, PostgresServer
 from tests.examples.test_echoserv import LineReader
+
+# The PostgreSQL fixtures of the adbapi tests, used here by name.
+postgres = _postgres.postgres
+postgresRunning = _postgres.postgresRunning
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "web" / "guestbook.py"
 CURL = shutil.which("curl")
@@ -145,3 +152,20 @@ def test_unusableDatabaseIsReportedWithAnExitStatus(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "cannot start the guestbook on" in done.stderr
     assert "unable to open database file" in done.stderr
+
+
+def test_aPostgreSQLDatabaseByItsURL(postgresRunning: PostgresServer) -> None:
+    """``--db postgresql://...`` keeps the entries in a real PostgreSQL server."""
+    url = f"postgresql://{USER}@127.0.0.1:{postgresRunning.port}/{DATABASE}"
+    marker = f"from PostgreSQL {os.getpid()}"
+    first = Guestbook(url)
+    try:
+        status, location, _ = first.request("POST", {"name": "Pia", "message": marker})
+        assert (status, location) == (303, "/")
+    finally:
+        first.stop()
+    second = Guestbook(url)
+    try:
+        assert f"<b>Pia</b>: {marker}" in second.request("GET")[2]
+    finally:
+        second.stop()

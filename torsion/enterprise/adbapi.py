@@ -24,7 +24,8 @@ interaction that is a coroutine function is refused with TypeError (it would nev
 run its body in the thread); a closed pool refuses calls instead of queueing them for
 ever.
 
-Tests: tests/enterprise/test_adbapi.py, tests/enterprise/test_reconnect.py.
+Tests: tests/enterprise/test_adbapi.py, tests/enterprise/test_reconnect.py (a fake driver),
+tests/enterprise/test_postgres.py (a real PostgreSQL server).
 """
 
 from __future__ import annotations
