@@ -82,6 +82,41 @@ def betterRatio(
     return statistics.median(ratios) if ratios else None
 
 
+TableSpec = tuple[str, str, bool | None, float, str, int]
+"""One table of a side-by-side report: (title, metric, whether higher is better (None:
+no ratio column), scale applied to the value, unit after it, digits shown)."""
+
+
+def sideTable(
+    spec: TableSpec,
+    cases: list[str],
+    sides: list[str],
+    samples: Samples,
+    reference: str = "twisted",
+) -> str:
+    """One metric for every case (columns) and side (rows), with ratios to ``reference``."""
+    title, metric, higher, scale, unit, digits = spec
+    found = medians(samples)
+    shown = [case for case in cases if any((case, side) in found for side in sides)]
+    header, rule = "| side |", "|---|"
+    versus = f" vs {reference.capitalize()} |"
+    for case in shown:
+        header += f" {case} |" + (versus if higher is not None else "")
+        rule += "---:|" + ("---:|" if higher is not None else "")
+    lines = [f"{title}:", "", header, rule]
+    for side in sides:
+        row = f"| {side} |"
+        for case in shown:
+            value = found.get((case, side), {}).get(metric)
+            row += f" {number(None if value is None else value * scale, digits)}"
+            row += f"{unit if value is not None else ''} |"
+            if higher is not None:
+                better = betterRatio(samples, case, metric, higher, side, reference)
+                row += f" {'n/a' if better is None else f'{better:.2f}x'} |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
 def report(cases: list[str], sides: list[str], samples: Samples, defaultSide: str | None) -> str:
     """The main table, the details table, torsion-uvloop against uvloop, and the goals."""
     table = medians(samples)

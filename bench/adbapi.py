@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import net  # noqa: E402
 from _adbapiworker import SIDES, TABLE_ROWS  # noqa: E402
-from _netreport import Samples, betterRatio, medians, number, roundRatios  # noqa: E402
+from _netreport import Samples, TableSpec, betterRatio, roundRatios, sideTable  # noqa: E402
 from deferred import twistedPython  # noqa: E402
 from net import (  # noqa: E402
     CLIENT_CPU,
@@ -132,43 +132,12 @@ MEASURE: net.Measures = {
     case: (lambda side, settings, info, case=case: measure(case, side, settings)) for case in CASES
 }
 
-# The report's tables: (title, metric, higher is better or None for no ratio, scale, unit).
-TABLES = [
-    ("runQuery calls per second (wall clock)", "rate", True, 1.0, ""),
-    ("runQuery calls per CPU-second of the pool's process", "perCpu", True, 1.0, ""),
-    ("CPU load of the pool's process (all its threads)", "load", None, 100.0, "%"),
+# The report's tables (see _netreport.TableSpec).
+TABLES: list[TableSpec] = [
+    ("runQuery calls per second (wall clock)", "rate", True, 1.0, "", 0),
+    ("runQuery calls per CPU-second of the pool's process", "perCpu", True, 1.0, "", 0),
+    ("CPU load of the pool's process (all its threads)", "load", None, 100.0, "%", 0),
 ]
-
-
-def table(
-    title: str,
-    metric: str,
-    higher: bool | None,
-    scale: float,
-    unit: str,
-    cases: list[str],
-    sides: list[str],
-    samples: Samples,
-) -> str:
-    """One metric for every case (columns) and side (rows), with ratios to Twisted."""
-    found = medians(samples)
-    shown = [case for case in cases if any((case, side) in found for side in sides)]
-    header, rule = "| side |", "|---|"
-    for case in shown:
-        header += f" {case} |" + (" vs Twisted |" if higher is not None else "")
-        rule += "---:|" + ("---:|" if higher is not None else "")
-    lines = [f"{title}:", "", header, rule]
-    for side in sides:
-        row = f"| {side} |"
-        for case in shown:
-            value = found.get((case, side), {}).get(metric)
-            row += f" {number(None if value is None else value * scale, 0)}"
-            row += f"{unit if value is not None else ''} |"
-            if higher is not None:
-                better = betterRatio(samples, case, metric, higher, side, REFERENCE)
-                row += f" {'n/a' if better is None else f'{better:.2f}x'} |"
-        lines.append(row)
-    return "\n".join(lines)
 
 
 def goals(cases: list[str], samples: Samples) -> list[str]:
@@ -189,7 +158,7 @@ def goals(cases: list[str], samples: Samples) -> list[str]:
 
 
 def report(cases: list[str], sides: list[str], samples: Samples) -> str:
-    parts = [table(*spec, cases, sides, samples) for spec in TABLES]
+    parts = [sideTable(spec, cases, sides, samples, REFERENCE) for spec in TABLES]
     parts.append("\n".join(goals(cases, samples)))
     return "\n\n".join(p for p in parts if p)
 

@@ -47,7 +47,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import net  # noqa: E402
-from _netreport import Samples, betterRatio, medians, number, roundRatios  # noqa: E402
+from _netreport import Samples, TableSpec, betterRatio, roundRatios, sideTable  # noqa: E402
 from _pbworker import SIDES  # noqa: E402
 from deferred import twistedPython  # noqa: E402
 from net import (  # noqa: E402
@@ -152,45 +152,14 @@ MEASURE: net.Measures = {
     case: (lambda side, settings, info, case=case: measure(case, side, settings)) for case in CASES
 }
 
-# The report's tables: (title, metric, higher is better or None for no ratio, scale, unit).
-TABLES = [
-    ("Round trips per second (wall clock)", "rate", True, 1.0, ""),
-    ("Round trips per CPU-second of server and client together", "perCpu", True, 1.0, ""),
-    ("Round trips per server CPU-second", "perServerCpu", True, 1.0, ""),
-    ("Server CPU load", "serverLoad", None, 100.0, "%"),
-    ("Client CPU load", "clientLoad", None, 100.0, "%"),
+# The report's tables (see _netreport.TableSpec).
+TABLES: list[TableSpec] = [
+    ("Round trips per second (wall clock)", "rate", True, 1.0, "", 0),
+    ("Round trips per CPU-second of server and client together", "perCpu", True, 1.0, "", 0),
+    ("Round trips per server CPU-second", "perServerCpu", True, 1.0, "", 0),
+    ("Server CPU load", "serverLoad", None, 100.0, "%", 0),
+    ("Client CPU load", "clientLoad", None, 100.0, "%", 0),
 ]
-
-
-def table(
-    title: str,
-    metric: str,
-    higher: bool | None,
-    scale: float,
-    unit: str,
-    cases: list[str],
-    sides: list[str],
-    samples: Samples,
-) -> str:
-    """One metric for every case (columns) and side (rows), with ratios to Twisted."""
-    found = medians(samples)
-    shown = [case for case in cases if any((case, side) in found for side in sides)]
-    header, rule = "| side |", "|---|"
-    for case in shown:
-        header += f" {case} |" + (" vs Twisted |" if higher is not None else "")
-        rule += "---:|" + ("---:|" if higher is not None else "")
-    lines = [f"{title}:", "", header, rule]
-    for side in sides:
-        row = f"| {side} |"
-        for case in shown:
-            value = found.get((case, side), {}).get(metric)
-            row += f" {number(None if value is None else value * scale, 0)}"
-            row += f"{unit if value is not None else ''} |"
-            if higher is not None:
-                better = betterRatio(samples, case, metric, higher, side, REFERENCE)
-                row += f" {'n/a' if better is None else f'{better:.2f}x'} |"
-        lines.append(row)
-    return "\n".join(lines)
 
 
 def goals(cases: list[str], samples: Samples) -> list[str]:
@@ -212,7 +181,7 @@ def goals(cases: list[str], samples: Samples) -> list[str]:
 
 
 def report(cases: list[str], sides: list[str], samples: Samples) -> str:
-    parts = [table(*spec, cases, sides, samples) for spec in TABLES]
+    parts = [sideTable(spec, cases, sides, samples, REFERENCE) for spec in TABLES]
     parts.append("\n".join(goals(cases, samples)))
     return "\n\n".join(p for p in parts if p)
 

@@ -40,7 +40,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import net  # noqa: E402
-from _netreport import Samples, betterRatio, medians, number  # noqa: E402
+from _netreport import Samples, TableSpec, medians, number, sideTable  # noqa: E402
 from _templateworker import CASES, SIDES  # noqa: E402
 from deferred import twistedPython  # noqa: E402
 from net import (  # noqa: E402
@@ -122,45 +122,16 @@ MEASURE: net.Measures = {
     case: (lambda side, settings, info, case=case: measure(case, side, settings)) for case in CASES
 }
 
-# The report's tables: (title, metric, higher is better or None for no ratio, digits).
-TABLES = [
-    ("Pages per CPU-second", "perCpu", True, 0),
-    ("Milliseconds of CPU per page", "msPerPage", False, 2),
-    ("MiB of HTML per CPU-second", "mbPerCpu", None, 1),
+# The report's tables (see _netreport.TableSpec).
+TABLES: list[TableSpec] = [
+    ("Pages per CPU-second", "perCpu", True, 1.0, "", 0),
+    ("Milliseconds of CPU per page", "msPerPage", False, 1.0, "", 2),
+    ("MiB of HTML per CPU-second", "mbPerCpu", None, 1.0, "", 1),
 ]
 
 
-def table(
-    title: str,
-    metric: str,
-    higher: bool | None,
-    digits: int,
-    cases: list[str],
-    sides: list[str],
-    samples: Samples,
-) -> str:
-    """One metric for every case (columns) and side (rows), with ratios to Twisted."""
-    found = medians(samples)
-    shown = [case for case in cases if any((case, side) in found for side in sides)]
-    header, rule = "| side |", "|---|"
-    for case in shown:
-        header += f" {case} |" + (" vs Twisted |" if higher is not None else "")
-        rule += "---:|" + ("---:|" if higher is not None else "")
-    lines = [f"{title}:", "", header, rule]
-    for side in sides:
-        row = f"| {side} |"
-        for case in shown:
-            value = found.get((case, side), {}).get(metric)
-            row += f" {number(value, digits)} |"
-            if higher is not None:
-                better = betterRatio(samples, case, metric, higher, side, REFERENCE)
-                row += f" {'n/a' if better is None else f'{better:.2f}x'} |"
-        lines.append(row)
-    return "\n".join(lines)
-
-
 def report(cases: list[str], sides: list[str], samples: Samples) -> str:
-    parts = [table(*spec, cases, sides, samples) for spec in TABLES]
+    parts = [sideTable(spec, cases, sides, samples, REFERENCE) for spec in TABLES]
     sizes = {case: medians(samples).get((case, sides[0]), {}).get("bytes") for case in cases}
     parts.append(
         "Page sizes: "
