@@ -59,7 +59,8 @@ def test_edns0() -> None:
 def test_compressionWritesANameOnce() -> None:
     m = dns.Message(id=1, answer=1)
     m.addQuery(b"example.com", dns.MX)
-    m.answers.append(dns.RRHeader(b"Example.COM", dns.MX, payload=dns.Record_MX(5, b"mx.example.com")))
+    mx = dns.Record_MX(5, b"mx.example.com")
+    m.answers.append(dns.RRHeader(b"Example.COM", dns.MX, payload=mx))
     data = m.toStr()
     assert data.lower().count(b"example") == 1
     # The question's name sits at offset 12; the answer's owner is a pointer to it,
@@ -73,7 +74,8 @@ def test_compressionWritesANameOnce() -> None:
 def test_srvTargetNotCompressed() -> None:
     m = dns.Message()
     m.addQuery(b"example.com", dns.SRV)
-    m.answers.append(dns.RRHeader(b"example.com", dns.SRV, payload=dns.Record_SRV(0, 0, 1, b"example.com")))
+    srv = dns.Record_SRV(0, 0, 1, b"example.com")
+    m.answers.append(dns.RRHeader(b"example.com", dns.SRV, payload=srv))
     assert m.toStr().endswith(b"\x07example\x03com\x00")
 
 
@@ -110,7 +112,8 @@ HOSTILE = {
     "name over 255": q(b"".join([b"\x3f" + b"a" * 63] * 4) + b"\x00"),
     "name over 255 via pointers": (
         struct.pack("!6H", 1, 0, 2, 0, 0, 0) + b"\x3f" + b"a" * 63 + b"\x3f" + b"b" * 63
-        + b"\x3f" + b"c" * 63 + b"\x00\x00\x01\x00\x01" + b"\x3f" + b"d" * 63 + b"\xc0\x0c\x00\x01\x00\x01"),
+        + b"\x3f" + b"c" * 63 + b"\x00\x00\x01\x00\x01"
+        + b"\x3f" + b"d" * 63 + b"\xc0\x0c\x00\x01\x00\x01"),
     "dot in label": q(b"\x03a.b\x00"),
     "counts larger than message": struct.pack("!6H", 1, 0, 65535, 65535, 0, 0) + b"\x00" * 20,
     "question truncated": HEADER + b"\x07example",
@@ -156,7 +159,8 @@ def _messages() -> st.SearchStrategy[bytes]:
         lambda t: base[:t[0]] + bytes([t[1]]) + base[t[0] + 1:])
     truncated = st.integers(0, len(base)).map(lambda n: base[:n])
     return st.one_of(st.binary(max_size=600), mutated, truncated,
-                     st.binary(max_size=40).map(lambda b: HEADER[:4] + b"\x00\x01\x00\x01" + b"\x00\x00" * 2 + b))
+                     st.binary(max_size=40).map(lambda b: HEADER[:4] + b"\x00\x01" * 2
+                                                + b"\x00\x00" * 2 + b))
 
 
 @settings(max_examples=400, deadline=None)

@@ -58,7 +58,7 @@ def test_dnspythonMessagesDecode() -> None:
     assert m.answer == 1
     assert [q.name for q in m.queries] == [tdns.Name(b"example.com")]
     assert len(m.answers) == len(ZONE)
-    for rr, (rtype, _) in zip(m.answers, ZONE):
+    for rr, (rtype, _) in zip(m.answers, ZONE, strict=True):
         expected = OURS[rtype]
         expected.ttl = 300
         assert isinstance(rr, tdns.RRHeader)
@@ -80,6 +80,6 @@ def test_oursDecodeWithDnspython() -> None:
     assert theirs.id == 4321
     assert theirs.payload == 1232
     texts = [rrset[0].to_text() for rrset in theirs.answer]
-    for got, (rtype, text) in zip(theirs.answer, ZONE):
+    for got, (rtype, text) in zip(theirs.answer, ZONE, strict=True):
         want = drdata.from_text(dclass.IN, dtype.from_text(rtype), text)
         assert got[0] == want, (rtype, texts)

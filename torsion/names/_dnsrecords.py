@@ -10,9 +10,22 @@ import socket
 from typing import Any, ClassVar
 
 __all__ = [
-    "DNSParseError", "Name", "Record_A", "Record_AAAA", "Record_NS", "Record_CNAME",
-    "Record_SOA", "Record_PTR", "Record_MX", "Record_TXT", "Record_SRV",
-    "Record_NAPTR", "Record_SSHFP", "Record_CAA", "Record_DNAME", "UnknownRecord",
+    "DNSParseError",
+    "Name",
+    "Record_A",
+    "Record_AAAA",
+    "Record_CAA",
+    "Record_CNAME",
+    "Record_DNAME",
+    "Record_MX",
+    "Record_NAPTR",
+    "Record_NS",
+    "Record_PTR",
+    "Record_SOA",
+    "Record_SRV",
+    "Record_SSHFP",
+    "Record_TXT",
+    "UnknownRecord",
 ]
 
 MAX_LABEL = 63
@@ -266,37 +279,37 @@ class _Record:
         return self
 
 
-class Record_A(_Record):
+class Record_A(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 1
     _fields = (("address", "ip4", "0.0.0.0"),)
 
 
-class Record_AAAA(_Record):
+class Record_AAAA(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 28
     _fields = (("address", "ip6", "::"),)
 
 
-class Record_NS(_Record):
+class Record_NS(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 2
     _fields = (("name", "cname", b""),)
 
 
-class Record_CNAME(_Record):
+class Record_CNAME(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 5
     _fields = (("name", "cname", b""),)
 
 
-class Record_PTR(_Record):
+class Record_PTR(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 12
     _fields = (("name", "cname", b""),)
 
 
-class Record_DNAME(_Record):
+class Record_DNAME(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 39
     _fields = (("name", "name", b""),)
 
 
-class Record_SOA(_Record):
+class Record_SOA(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 6
     _fields = (
         ("mname", "cname", b""), ("rname", "cname", b""), ("serial", "u32", 0),
@@ -305,12 +318,12 @@ class Record_SOA(_Record):
     )
 
 
-class Record_MX(_Record):
+class Record_MX(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 15
     _fields = (("preference", "u16", 0), ("name", "cname", b""))
 
 
-class Record_TXT(_Record):
+class Record_TXT(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 16
     _fields = (("data", "strs", ()),)
 
@@ -318,26 +331,26 @@ class Record_TXT(_Record):
         super().__init__(data, ttl=ttl)
 
 
-class Record_SRV(_Record):
+class Record_SRV(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 33
     _fields = (("priority", "u16", 0), ("weight", "u16", 0), ("port", "u16", 0),
                ("target", "name", b""))
 
 
-class Record_NAPTR(_Record):
+class Record_NAPTR(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 35
     _fields = (("order", "u16", 0), ("preference", "u16", 0), ("flags", "str", b""),
                ("service", "str", b""), ("regexp", "str", b""),
                ("replacement", "name", b""))
 
 
-class Record_SSHFP(_Record):
+class Record_SSHFP(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 44
     _fields = (("algorithm", "u8", 0), ("fingerprintType", "u8", 0),
                ("fingerprint", "rest", b""))
 
 
-class Record_CAA(_Record):
+class Record_CAA(_Record):  # noqa: N801 (Twisted\'s names)
     """CAA (RFC 8659); Twisted has no class for it, so the name is torsion's."""
 
     TYPE = 257

@@ -12,24 +12,88 @@ errors there. Tests: tests/names/.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Protocol
 
 from torsion.names._dnsrecords import (
-    MAX_MESSAGE, RECORD_TYPES, Compression, DNSParseError, Name, Record_A,
-    Record_AAAA, Record_CAA, Record_CNAME, Record_DNAME, Record_MX, Record_NAPTR,
-    Record_NS, Record_PTR, Record_SOA, Record_SRV, Record_SSHFP, Record_TXT,
-    UnknownRecord, _Record, readName, writeName,
+    MAX_MESSAGE,
+    RECORD_TYPES,
+    Compression,
+    DNSParseError,
+    Name,
+    Record_A,
+    Record_AAAA,
+    Record_CAA,
+    Record_CNAME,
+    Record_DNAME,
+    Record_MX,
+    Record_NAPTR,
+    Record_NS,
+    Record_PTR,
+    Record_SOA,
+    Record_SRV,
+    Record_SSHFP,
+    Record_TXT,
+    UnknownRecord,
+    _Record,
+    readName,
+    writeName,
 )
 
 __all__ = [
-    "DNSParseError", "Name", "Message", "Query", "RRHeader", "OPTHeader",
-    "_OPTHeader", "_OPTVariableOption", "Record_A", "Record_AAAA", "Record_NS",
-    "Record_CNAME", "Record_SOA", "Record_PTR", "Record_MX", "Record_TXT",
-    "Record_SRV", "Record_NAPTR", "Record_SSHFP", "Record_CAA", "Record_DNAME",
-    "UnknownRecord", "A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV",
-    "NAPTR", "DNAME", "OPT", "SSHFP", "CAA", "AXFR", "ALL_RECORDS", "IN", "CS", "CH",
-    "HS", "ANY", "OK", "EFORMAT", "ESERVER", "ENAME", "ENOTIMP", "EREFUSED",
-    "OP_QUERY", "OP_INVERSE", "OP_STATUS", "OP_NOTIFY", "OP_UPDATE",
+    "AAAA",
+    "ALL_RECORDS",
+    "ANY",
+    "AXFR",
+    "CAA",
+    "CH",
+    "CNAME",
+    "CS",
+    "DNAME",
+    "EFORMAT",
+    "ENAME",
+    "ENOTIMP",
+    "EREFUSED",
+    "ESERVER",
+    "HS",
+    "IN",
+    "MX",
+    "NAPTR",
+    "NS",
+    "OK",
+    "OPT",
+    "OP_INVERSE",
+    "OP_NOTIFY",
+    "OP_QUERY",
+    "OP_STATUS",
+    "OP_UPDATE",
+    "PTR",
+    "SOA",
+    "SRV",
+    "SSHFP",
+    "TXT",
+    "A",
+    "DNSParseError",
+    "Message",
+    "Name",
+    "OPTHeader",
+    "Query",
+    "RRHeader",
+    "Record_A",
+    "Record_AAAA",
+    "Record_CAA",
+    "Record_CNAME",
+    "Record_DNAME",
+    "Record_MX",
+    "Record_NAPTR",
+    "Record_NS",
+    "Record_PTR",
+    "Record_SOA",
+    "Record_SRV",
+    "Record_SSHFP",
+    "Record_TXT",
+    "UnknownRecord",
+    "_OPTHeader",
+    "_OPTVariableOption",
 ]
 
 A, NS, CNAME, SOA, PTR, MX, TXT, AAAA = 1, 2, 5, 6, 12, 15, 16, 28
@@ -49,9 +113,10 @@ def _u16(msg: bytes, off: int) -> int:
 class Query:
     """A question: a name, a type and a class."""
 
-    __slots__ = ("name", "type", "cls")
+    __slots__ = ("cls", "name", "type")
 
-    def __init__(self, name: bytes | str | Name = b"", type: int = A, cls: int = IN) -> None:
+    def __init__(self, name: bytes | str | Name = b"", type: int = A,
+                 cls: int = IN) -> None:
         self.name = Name(name)
         self.type = type
         self.cls = cls
@@ -71,7 +136,7 @@ class Query:
 class RRHeader:
     """A resource record: owner name, type, class, TTL and its payload (a Record_*)."""
 
-    __slots__ = ("name", "type", "cls", "ttl", "payload", "auth")
+    __slots__ = ("auth", "cls", "name", "payload", "ttl", "type")
 
     def __init__(self, name: bytes | str | Name = b"", type: int = A, cls: int = IN,
                  ttl: int = 0, payload: _Record | None = None, auth: bool = False) -> None:
@@ -94,7 +159,8 @@ class RRHeader:
         return hash((self.name, self.type, self.cls, self.ttl))
 
     def __repr__(self) -> str:
-        return f"<RR name={self.name} type={self.type} class={self.cls} ttl={self.ttl} {self.payload!r}>"
+        return (f"<RR name={self.name} type={self.type} class={self.cls}"
+                f" ttl={self.ttl} {self.payload!r}>")
 
 
 class _OPTVariableOption:
@@ -125,7 +191,7 @@ class OPTHeader:
     it), because its class and TTL fields mean something else than a record's.
     """
 
-    __slots__ = ("udpPayloadSize", "extendedRCODE", "version", "dnssecOK", "options")
+    __slots__ = ("dnssecOK", "extendedRCODE", "options", "udpPayloadSize", "version")
 
     def __init__(self, udpPayloadSize: int = 4096, extendedRCODE: int = 0,
                  version: int = 0, dnssecOK: bool = False,
@@ -154,7 +220,7 @@ class OPTHeader:
 
 
 _OPTHeader = OPTHeader
-Section = list[Union[RRHeader, OPTHeader]]
+Section = list[RRHeader | OPTHeader]
 
 
 class Message:
@@ -220,7 +286,8 @@ class Message:
             for rr in section:
                 _writeRR(out, rr, comp)
         if len(out) > MAX_MESSAGE:
-            raise ValueError(f"the DNS message is {len(out)} bytes, over {MAX_MESSAGE}; split it")
+            raise ValueError(
+                f"the DNS message is {len(out)} bytes, over {MAX_MESSAGE}; split it")
         return bytes(out)
 
     def fromStr(self, data: bytes) -> None:
@@ -274,11 +341,11 @@ class Message:
         self.fromStr(strio.read(MAX_MESSAGE + 1 if length is None else length))
 
 
-class _Writable:
+class _Writable(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
-class _Readable:
+class _Readable(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
@@ -291,8 +358,10 @@ def _name(raw: bytes) -> Name:
 def _writeRR(out: bytearray, rr: RRHeader | OPTHeader, comp: Compression) -> None:
     if isinstance(rr, OPTHeader):
         out.append(0)
-        ttl = ((rr.extendedRCODE & 0xFF) << 24) | ((rr.version & 0xFF) << 16) | (bool(rr.dnssecOK) << 15)
-        out += OPT.to_bytes(2, "big") + rr.udpPayloadSize.to_bytes(2, "big") + ttl.to_bytes(4, "big")
+        ttl = (((rr.extendedRCODE & 0xFF) << 24) | ((rr.version & 0xFF) << 16)
+               | (bool(rr.dnssecOK) << 15))
+        out += OPT.to_bytes(2, "big") + rr.udpPayloadSize.to_bytes(2, "big")
+        out += ttl.to_bytes(4, "big")
         body = b"".join(o.code.to_bytes(2, "big") + len(o.data).to_bytes(2, "big") + o.data
                         for o in rr.options)
         out += len(body).to_bytes(2, "big") + body
@@ -337,5 +406,6 @@ def _readRR(msg: bytes, off: int) -> tuple[RRHeader | OPTHeader, int]:
     payload = kind.decodeFrom(msg, off, end)
     payload.ttl = ttl
     rr = RRHeader.__new__(RRHeader)
-    rr.name, rr.type, rr.cls, rr.ttl, rr.payload, rr.auth = _name(raw), rtype, cls, ttl, payload, False
+    rr.name, rr.type, rr.cls, rr.ttl = _name(raw), rtype, cls, ttl
+    rr.payload, rr.auth = payload, False
     return rr, end
