@@ -46,6 +46,18 @@ def test_roundTripEveryType(rtype: int, payload: dns._Record) -> None:
     assert back.toStr() == m.toStr()
 
 
+def test_addressesArePacked() -> None:
+    a = dns.Record_A("192.0.2.1")
+    assert a.address == bytes([192, 0, 2, 1])
+    assert a.dottedQuad() == "192.0.2.1"
+    aaaa = dns.Record_AAAA("2001:db8::1")
+    assert len(aaaa.address) == 16 and aaaa.text() == "2001:db8::1"
+    with pytest.raises(OSError):
+        dns.Record_A("not an address")
+    assert dns.Message().lookupRecordType(dns.MX) is dns.Record_MX
+    assert dns.Message().lookupRecordType(4242) is dns.UnknownRecord
+
+
 def test_edns0() -> None:
     m = dns.Message(id=1)
     m.addQuery(b"example.com", dns.A)

@@ -176,7 +176,8 @@ class _Record:
     """
     Base of the RDATA classes. C{_fields} lists (attribute, kind, default); kinds
     are u8/u16/u32, name (C{Name}), cname (a name compressed on write, RFC 3597
-    allows it only for the RFC 1035 types), ip4, ip6, str (character-string),
+    allows it only for the RFC 1035 types), ip4 and ip6 (packed bytes, as in
+    Twisted; the constructor also takes the text form), str (character-string),
     strs (all the remaining character-strings), rest (all remaining bytes).
     """
 
@@ -200,10 +201,11 @@ class _Record:
             return value.encode("utf-8")
         if kind == "strs":
             return [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in value]
-        if kind == "ip4":
-            socket.inet_pton(socket.AF_INET, value)
-        if kind == "ip6":
-            value = socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, value))
+        if kind in ("ip4", "ip6"):
+            family, size = (socket.AF_INET, 4) if kind == "ip4" else (socket.AF_INET6, 16)
+            if isinstance(value, bytes) and len(value) == size:
+                return value
+            return socket.inet_pton(family, value)
         return value
 
     def _values(self) -> tuple[Any, ...]:
@@ -231,10 +233,6 @@ class _Record:
                 writeName(out, value.name, None)
             elif kind == "cname":
                 writeName(out, value.name, comp)
-            elif kind == "ip4":
-                out += socket.inet_pton(socket.AF_INET, value)
-            elif kind == "ip6":
-                out += socket.inet_pton(socket.AF_INET6, value)
             elif kind == "str":
                 _putCharstr(out, value)
             elif kind == "strs":
@@ -259,9 +257,9 @@ class _Record:
             elif kind in ("ip4", "ip6") and off + (4 if kind == "ip4" else 16) > end:
                 raise DNSParseError(f"a {cls.__name__}'s address is truncated")
             elif kind == "ip4":
-                value, off = socket.inet_ntop(socket.AF_INET, msg[off:off + 4]), off + 4
+                value, off = msg[off:off + 4], off + 4
             elif kind == "ip6":
-                value, off = socket.inet_ntop(socket.AF_INET6, msg[off:off + 16]), off + 16
+                value, off = msg[off:off + 16], off + 16
             elif kind == "str":
                 value, off = _charstr(msg, off, end)
             elif kind == "strs":
@@ -281,36 +279,56 @@ class _Record:
 
 class Record_A(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 1
+    address: bytes
     _fields = (("address", "ip4", "0.0.0.0"),)
+
+    def dottedQuad(self) -> str:
+        return socket.inet_ntop(socket.AF_INET, self.address)
 
 
 class Record_AAAA(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 28
+    address: bytes
     _fields = (("address", "ip6", "::"),)
+
+    def text(self) -> str:
+        """The address in RFC 5952 text form (torsion's; Twisted has no such method)."""
+        return socket.inet_ntop(socket.AF_INET6, self.address)
 
 
 class Record_NS(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 2
+    name: Name
     _fields = (("name", "cname", b""),)
 
 
 class Record_CNAME(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 5
+    name: Name
     _fields = (("name", "cname", b""),)
 
 
 class Record_PTR(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 12
+    name: Name
     _fields = (("name", "cname", b""),)
 
 
 class Record_DNAME(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 39
+    name: Name
     _fields = (("name", "name", b""),)
 
 
 class Record_SOA(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 6
+    mname: Name
+    rname: Name
+    serial: int
+    refresh: int
+    retry: int
+    expire: int
+    minimum: int
     _fields = (
         ("mname", "cname", b""), ("rname", "cname", b""), ("serial", "u32", 0),
         ("refresh", "u32", 0), ("retry", "u32", 0), ("expire", "u32", 0),
@@ -320,11 +338,14 @@ class Record_SOA(_Record):  # noqa: N801 (Twisted\'s names)
 
 class Record_MX(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 15
+    preference: int
+    name: Name
     _fields = (("preference", "u16", 0), ("name", "cname", b""))
 
 
 class Record_TXT(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 16
+    data: list[bytes]
     _fields = (("data", "strs", ()),)
 
     def __init__(self, *data: bytes | str, ttl: int | None = None) -> None:
@@ -333,12 +354,22 @@ class Record_TXT(_Record):  # noqa: N801 (Twisted\'s names)
 
 class Record_SRV(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 33
+    priority: int
+    weight: int
+    port: int
+    target: Name
     _fields = (("priority", "u16", 0), ("weight", "u16", 0), ("port", "u16", 0),
                ("target", "name", b""))
 
 
 class Record_NAPTR(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 35
+    order: int
+    preference: int
+    flags: bytes
+    service: bytes
+    regexp: bytes
+    replacement: Name
     _fields = (("order", "u16", 0), ("preference", "u16", 0), ("flags", "str", b""),
                ("service", "str", b""), ("regexp", "str", b""),
                ("replacement", "name", b""))
@@ -346,6 +377,9 @@ class Record_NAPTR(_Record):  # noqa: N801 (Twisted\'s names)
 
 class Record_SSHFP(_Record):  # noqa: N801 (Twisted\'s names)
     TYPE = 44
+    algorithm: int
+    fingerprintType: int
+    fingerprint: bytes
     _fields = (("algorithm", "u8", 0), ("fingerprintType", "u8", 0),
                ("fingerprint", "rest", b""))
 
@@ -354,12 +388,16 @@ class Record_CAA(_Record):  # noqa: N801 (Twisted\'s names)
     """CAA (RFC 8659); Twisted has no class for it, so the name is torsion's."""
 
     TYPE = 257
+    flag: int
+    tag: bytes
+    value: bytes
     _fields = (("flag", "u8", 0), ("tag", "str", b""), ("value", "rest", b""))
 
 
 class UnknownRecord(_Record):
     """Any type torsion does not parse: its RDATA kept as opaque bytes (RFC 3597)."""
 
+    data: bytes
     _fields = (("data", "rest", b""),)
 
 

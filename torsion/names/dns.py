@@ -249,6 +249,10 @@ class Message:
     def addQuery(self, name: bytes | str, type: int = ALL_RECORDS, cls: int = IN) -> None:
         self.queries.append(Query(name, type, cls))
 
+    def lookupRecordType(self, type: int) -> type[_Record]:
+        """The Record_* class that decodes C{type}; UnknownRecord for the rest."""
+        return RECORD_TYPES.get(type, UnknownRecord)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Message):
             return self._key() == other._key()
