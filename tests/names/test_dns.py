@@ -78,9 +78,9 @@ def test_compressionWritesANameOnce() -> None:
     # The question's name sits at offset 12; the answer's owner is a pointer to it,
     # and the MX exchange is "mx" followed by a pointer to 12 too.
     nameEnd = 12 + len(b"\x07example\x03com\x00")
-    assert data[nameEnd + 4:nameEnd + 6] == b"\xc0\x0c"
+    assert data[nameEnd + 4 : nameEnd + 6] == b"\xc0\x0c"
     assert data.endswith(b"\x02mx\xc0\x0c")
-    assert data[nameEnd + 4 + 10 + 2:] == b"\x00\x05\x02mx\xc0\x0c"
+    assert data[nameEnd + 4 + 10 + 2 :] == b"\x00\x05\x02mx\xc0\x0c"
 
 
 def test_srvTargetNotCompressed() -> None:
@@ -109,8 +109,12 @@ def q(name: bytes) -> bytes:
 
 def answer(rdata: bytes, rtype: int = dns.A, rdlength: int | None = None) -> bytes:
     n = len(rdata) if rdlength is None else rdlength
-    return (struct.pack("!6H", 1, 0, 0, 1, 0, 0) + b"\x00"
-            + struct.pack("!HHIH", rtype, 1, 0, n) + rdata)
+    return (
+        struct.pack("!6H", 1, 0, 0, 1, 0, 0)
+        + b"\x00"
+        + struct.pack("!HHIH", rtype, 1, 0, n)
+        + rdata
+    )
 
 
 HOSTILE = {
@@ -123,9 +127,18 @@ HOSTILE = {
     "label over 63": q(b"\x40" + b"a" * 64 + b"\x00"),
     "name over 255": q(b"".join([b"\x3f" + b"a" * 63] * 4) + b"\x00"),
     "name over 255 via pointers": (
-        struct.pack("!6H", 1, 0, 2, 0, 0, 0) + b"\x3f" + b"a" * 63 + b"\x3f" + b"b" * 63
-        + b"\x3f" + b"c" * 63 + b"\x00\x00\x01\x00\x01"
-        + b"\x3f" + b"d" * 63 + b"\xc0\x0c\x00\x01\x00\x01"),
+        struct.pack("!6H", 1, 0, 2, 0, 0, 0)
+        + b"\x3f"
+        + b"a" * 63
+        + b"\x3f"
+        + b"b" * 63
+        + b"\x3f"
+        + b"c" * 63
+        + b"\x00\x00\x01\x00\x01"
+        + b"\x3f"
+        + b"d" * 63
+        + b"\xc0\x0c\x00\x01\x00\x01"
+    ),
     "dot in label": q(b"\x03a.b\x00"),
     "counts larger than message": struct.pack("!6H", 1, 0, 65535, 65535, 0, 0) + b"\x00" * 20,
     "question truncated": HEADER + b"\x07example",
@@ -136,10 +149,13 @@ HOSTILE = {
     "A rdlength too long": answer(b"\x01\x02\x03\x04\x05"),
     "MX name past rdlength": answer(b"\x00\x01\x04mail\x00", dns.MX, rdlength=4) + b"\x00" * 4,
     "TXT string past rdlength": answer(b"\x09short", dns.TXT),
-    "OPT owned by non-root": struct.pack("!6H", 1, 0, 0, 0, 0, 1) + b"\x01a\x00"
+    "OPT owned by non-root": struct.pack("!6H", 1, 0, 0, 0, 0, 1)
+    + b"\x01a\x00"
     + struct.pack("!HHIH", dns.OPT, 512, 0, 0),
-    "OPT option past end": struct.pack("!6H", 1, 0, 0, 0, 0, 1) + b"\x00"
-    + struct.pack("!HHIH", dns.OPT, 512, 0, 6) + b"\x00\x0a\x00\x09ab",
+    "OPT option past end": struct.pack("!6H", 1, 0, 0, 0, 0, 1)
+    + b"\x00"
+    + struct.pack("!HHIH", dns.OPT, 512, 0, 6)
+    + b"\x00\x0a\x00\x09ab",
     "too big": b"\x00" * 65536,
 }
 
@@ -155,8 +171,11 @@ def test_parseErrorIsValueError() -> None:
 
 
 def test_backwardPointerChainAccepted() -> None:
-    data = (struct.pack("!6H", 1, 0, 2, 0, 0, 0) + b"\x03com\x00\x00\x01\x00\x01"
-            + b"\x07example\xc0\x0c\x00\x01\x00\x01")
+    data = (
+        struct.pack("!6H", 1, 0, 2, 0, 0, 0)
+        + b"\x03com\x00\x00\x01\x00\x01"
+        + b"\x07example\xc0\x0c\x00\x01\x00\x01"
+    )
     m = dns.Message()
     m.fromStr(data)
     assert [x.name for x in m.queries] == [dns.Name(b"com"), dns.Name(b"example.com")]
@@ -168,11 +187,15 @@ def _messages() -> st.SearchStrategy[bytes]:
         valid[0].answers.append(dns.RRHeader(b"a.example.com", rtype, payload=payload))
     base = valid[0].toStr()
     mutated = st.tuples(st.integers(0, len(base) - 1), st.integers(0, 255)).map(
-        lambda t: base[:t[0]] + bytes([t[1]]) + base[t[0] + 1:])
+        lambda t: base[: t[0]] + bytes([t[1]]) + base[t[0] + 1 :]
+    )
     truncated = st.integers(0, len(base)).map(lambda n: base[:n])
-    return st.one_of(st.binary(max_size=600), mutated, truncated,
-                     st.binary(max_size=40).map(lambda b: HEADER[:4] + b"\x00\x01" * 2
-                                                + b"\x00\x00" * 2 + b))
+    return st.one_of(
+        st.binary(max_size=600),
+        mutated,
+        truncated,
+        st.binary(max_size=40).map(lambda b: HEADER[:4] + b"\x00\x01" * 2 + b"\x00\x00" * 2 + b),
+    )
 
 
 @settings(max_examples=400, deadline=None)
@@ -197,7 +220,8 @@ _names = st.lists(_label, max_size=4).map(b".".join)
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(_names, st.sampled_from(RECORDS)), max_size=8), _names)
 def test_builtMessagesRoundTrip(
-        rrs: list[tuple[bytes, tuple[int, dns._Record]]], qname: bytes) -> None:
+    rrs: list[tuple[bytes, tuple[int, dns._Record]]], qname: bytes
+) -> None:
     m = dns.Message(id=9, answer=1)
     m.addQuery(qname, dns.A)
     for owner, (rtype, payload) in rrs:
@@ -206,7 +230,8 @@ def test_builtMessagesRoundTrip(
     assert back.queries == m.queries
     # Twisted's records compare their TTL too; the decoded ones carry the RR's.
     assert [(r.name, r.type, type(r.payload), r.payload._values()) for r in back.answers] == [
-        (r.name, r.type, type(r.payload), r.payload._values()) for r in m.answers]
+        (r.name, r.type, type(r.payload), r.payload._values()) for r in m.answers
+    ]
 
 
 def test_streamEncodeDecode() -> None:

@@ -89,7 +89,7 @@ def readName(msg: bytes, off: int) -> tuple[bytes, int]:
         off += 1
         if length == 0:
             break
-        label = msg[off:off + length]
+        label = msg[off : off + length]
         if len(label) < length:
             raise DNSParseError("a DNS label runs past the end of the message")
         if b"." in label:
@@ -150,7 +150,7 @@ class Name:
 def _u(msg: bytes, off: int, size: int) -> tuple[int, int]:
     if off + size > len(msg):
         raise DNSParseError("a DNS record's data is truncated")
-    return int.from_bytes(msg[off:off + size], "big"), off + size
+    return int.from_bytes(msg[off : off + size], "big"), off + size
 
 
 def _charstr(msg: bytes, off: int, end: int) -> tuple[bytes, int]:
@@ -159,7 +159,7 @@ def _charstr(msg: bytes, off: int, end: int) -> tuple[bytes, int]:
     n = msg[off]
     if off + 1 + n > end:
         raise DNSParseError("a DNS character-string runs past its record")
-    return msg[off + 1:off + 1 + n], off + 1 + n
+    return msg[off + 1 : off + 1 + n], off + 1 + n
 
 
 def _putCharstr(out: bytearray, value: bytes) -> None:
@@ -183,6 +183,7 @@ class _Record:
 
     TYPE: ClassVar[int] = -1
     _fields: ClassVar[tuple[tuple[str, str, Any], ...]] = ()
+
     def __init__(self, *args: Any, ttl: int | None = None, **kw: Any) -> None:
         if len(args) > len(self._fields):
             raise TypeError(f"{type(self).__name__} takes at most {len(self._fields)} values")
@@ -257,9 +258,9 @@ class _Record:
             elif kind in ("ip4", "ip6") and off + (4 if kind == "ip4" else 16) > end:
                 raise DNSParseError(f"a {cls.__name__}'s address is truncated")
             elif kind == "ip4":
-                value, off = msg[off:off + 4], off + 4
+                value, off = msg[off : off + 4], off + 4
             elif kind == "ip6":
-                value, off = msg[off:off + 16], off + 16
+                value, off = msg[off : off + 16], off + 16
             elif kind == "str":
                 value, off = _charstr(msg, off, end)
             elif kind == "strs":
@@ -330,8 +331,12 @@ class Record_SOA(_Record):  # noqa: N801 (Twisted\'s names)
     expire: int
     minimum: int
     _fields = (
-        ("mname", "cname", b""), ("rname", "cname", b""), ("serial", "u32", 0),
-        ("refresh", "u32", 0), ("retry", "u32", 0), ("expire", "u32", 0),
+        ("mname", "cname", b""),
+        ("rname", "cname", b""),
+        ("serial", "u32", 0),
+        ("refresh", "u32", 0),
+        ("retry", "u32", 0),
+        ("expire", "u32", 0),
         ("minimum", "u32", 0),
     )
 
@@ -358,8 +363,12 @@ class Record_SRV(_Record):  # noqa: N801 (Twisted\'s names)
     weight: int
     port: int
     target: Name
-    _fields = (("priority", "u16", 0), ("weight", "u16", 0), ("port", "u16", 0),
-               ("target", "name", b""))
+    _fields = (
+        ("priority", "u16", 0),
+        ("weight", "u16", 0),
+        ("port", "u16", 0),
+        ("target", "name", b""),
+    )
 
 
 class Record_NAPTR(_Record):  # noqa: N801 (Twisted\'s names)
@@ -370,9 +379,14 @@ class Record_NAPTR(_Record):  # noqa: N801 (Twisted\'s names)
     service: bytes
     regexp: bytes
     replacement: Name
-    _fields = (("order", "u16", 0), ("preference", "u16", 0), ("flags", "str", b""),
-               ("service", "str", b""), ("regexp", "str", b""),
-               ("replacement", "name", b""))
+    _fields = (
+        ("order", "u16", 0),
+        ("preference", "u16", 0),
+        ("flags", "str", b""),
+        ("service", "str", b""),
+        ("regexp", "str", b""),
+        ("replacement", "name", b""),
+    )
 
 
 class Record_SSHFP(_Record):  # noqa: N801 (Twisted\'s names)
@@ -380,8 +394,7 @@ class Record_SSHFP(_Record):  # noqa: N801 (Twisted\'s names)
     algorithm: int
     fingerprintType: int
     fingerprint: bytes
-    _fields = (("algorithm", "u8", 0), ("fingerprintType", "u8", 0),
-               ("fingerprint", "rest", b""))
+    _fields = (("algorithm", "u8", 0), ("fingerprintType", "u8", 0), ("fingerprint", "rest", b""))
 
 
 class Record_CAA(_Record):  # noqa: N801 (Twisted\'s names)
@@ -402,9 +415,20 @@ class UnknownRecord(_Record):
 
 
 RECORD_TYPES: dict[int, type[_Record]] = {
-    cls.TYPE: cls for cls in (
-        Record_A, Record_AAAA, Record_NS, Record_CNAME, Record_PTR, Record_DNAME,
-        Record_SOA, Record_MX, Record_TXT, Record_SRV, Record_NAPTR, Record_SSHFP,
+    cls.TYPE: cls
+    for cls in (
+        Record_A,
+        Record_AAAA,
+        Record_NS,
+        Record_CNAME,
+        Record_PTR,
+        Record_DNAME,
+        Record_SOA,
+        Record_MX,
+        Record_TXT,
+        Record_SRV,
+        Record_NAPTR,
+        Record_SSHFP,
         Record_CAA,
     )
 }

@@ -115,8 +115,7 @@ class Query:
 
     __slots__ = ("cls", "name", "type")
 
-    def __init__(self, name: bytes | str | Name = b"", type: int = A,
-                 cls: int = IN) -> None:
+    def __init__(self, name: bytes | str | Name = b"", type: int = A, cls: int = IN) -> None:
         self.name = Name(name)
         self.type = type
         self.cls = cls
@@ -138,8 +137,15 @@ class RRHeader:
 
     __slots__ = ("auth", "cls", "name", "payload", "ttl", "type")
 
-    def __init__(self, name: bytes | str | Name = b"", type: int = A, cls: int = IN,
-                 ttl: int = 0, payload: _Record | None = None, auth: bool = False) -> None:
+    def __init__(
+        self,
+        name: bytes | str | Name = b"",
+        type: int = A,
+        cls: int = IN,
+        ttl: int = 0,
+        payload: _Record | None = None,
+        auth: bool = False,
+    ) -> None:
         if not 0 <= ttl < 2**32:
             raise ValueError(f"a DNS TTL is 0..2**32-1, not {ttl}")
         self.name = Name(name)
@@ -152,15 +158,22 @@ class RRHeader:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RRHeader):
             return (self.name, self.type, self.cls, self.ttl, self.payload) == (
-                other.name, other.type, other.cls, other.ttl, other.payload)
+                other.name,
+                other.type,
+                other.cls,
+                other.ttl,
+                other.payload,
+            )
         return NotImplemented
 
     def __hash__(self) -> int:
         return hash((self.name, self.type, self.cls, self.ttl))
 
     def __repr__(self) -> str:
-        return (f"<RR name={self.name} type={self.type} class={self.cls}"
-                f" ttl={self.ttl} {self.payload!r}>")
+        return (
+            f"<RR name={self.name} type={self.type} class={self.cls}"
+            f" ttl={self.ttl} {self.payload!r}>"
+        )
 
 
 class _OPTVariableOption:
@@ -193,9 +206,14 @@ class OPTHeader:
 
     __slots__ = ("dnssecOK", "extendedRCODE", "options", "udpPayloadSize", "version")
 
-    def __init__(self, udpPayloadSize: int = 4096, extendedRCODE: int = 0,
-                 version: int = 0, dnssecOK: bool = False,
-                 options: list[_OPTVariableOption] | None = None) -> None:
+    def __init__(
+        self,
+        udpPayloadSize: int = 4096,
+        extendedRCODE: int = 0,
+        version: int = 0,
+        dnssecOK: bool = False,
+        options: list[_OPTVariableOption] | None = None,
+    ) -> None:
         self.udpPayloadSize = udpPayloadSize
         self.extendedRCODE = extendedRCODE
         self.version = version
@@ -208,15 +226,22 @@ class OPTHeader:
         return NotImplemented
 
     def _key(self) -> tuple[object, ...]:
-        return (self.udpPayloadSize, self.extendedRCODE, self.version,
-                bool(self.dnssecOK), self.options)
+        return (
+            self.udpPayloadSize,
+            self.extendedRCODE,
+            self.version,
+            bool(self.dnssecOK),
+            self.options,
+        )
 
     def __hash__(self) -> int:
         return hash(repr(self._key()))
 
     def __repr__(self) -> str:
-        return (f"<OPTHeader udpPayloadSize={self.udpPayloadSize} version={self.version}"
-                f" dnssecOK={self.dnssecOK} options={self.options!r}>")
+        return (
+            f"<OPTHeader udpPayloadSize={self.udpPayloadSize} version={self.version}"
+            f" dnssecOK={self.dnssecOK} options={self.options!r}>"
+        )
 
 
 _OPTHeader = OPTHeader
@@ -226,10 +251,20 @@ Section = list[RRHeader | OPTHeader]
 class Message:
     """A DNS message: the header flags and four sections."""
 
-    def __init__(self, id: int = 0, answer: int = 0, opCode: int = OP_QUERY,
-                 recDes: int = 0, recAv: int = 0, auth: int = 0, rCode: int = OK,
-                 trunc: int = 0, maxSize: int = 512, authenticData: int = 0,
-                 checkingDisabled: int = 0) -> None:
+    def __init__(
+        self,
+        id: int = 0,
+        answer: int = 0,
+        opCode: int = OP_QUERY,
+        recDes: int = 0,
+        recAv: int = 0,
+        auth: int = 0,
+        rCode: int = OK,
+        trunc: int = 0,
+        maxSize: int = 512,
+        authenticData: int = 0,
+        checkingDisabled: int = 0,
+    ) -> None:
         self.id = id
         self.answer = answer
         self.opCode = opCode
@@ -261,26 +296,52 @@ class Message:
     __hash__ = None  # type: ignore[assignment]
 
     def _key(self) -> tuple[object, ...]:
-        return (self.id, bool(self.answer), self.opCode, bool(self.recDes),
-                bool(self.recAv), bool(self.auth), self.rCode, bool(self.trunc),
-                bool(self.authenticData), bool(self.checkingDisabled), self.queries,
-                self.answers, self.authority, self.additional)
+        return (
+            self.id,
+            bool(self.answer),
+            self.opCode,
+            bool(self.recDes),
+            bool(self.recAv),
+            bool(self.auth),
+            self.rCode,
+            bool(self.trunc),
+            bool(self.authenticData),
+            bool(self.checkingDisabled),
+            self.queries,
+            self.answers,
+            self.authority,
+            self.additional,
+        )
 
     def __repr__(self) -> str:
-        return (f"<Message id={self.id} rCode={self.rCode} queries={self.queries!r}"
-                f" answers={self.answers!r} authority={self.authority!r}"
-                f" additional={self.additional!r}>")
+        return (
+            f"<Message id={self.id} rCode={self.rCode} queries={self.queries!r}"
+            f" answers={self.answers!r} authority={self.authority!r}"
+            f" additional={self.additional!r}>"
+        )
 
     def toStr(self) -> bytes:
         """Encode, compressing every name that RFC 3597 lets us compress."""
         out = bytearray()
-        flags = ((bool(self.answer) << 15) | ((self.opCode & 0xF) << 11)
-                 | (bool(self.auth) << 10) | (bool(self.trunc) << 9)
-                 | (bool(self.recDes) << 8) | (bool(self.recAv) << 7)
-                 | (bool(self.authenticData) << 5) | (bool(self.checkingDisabled) << 4)
-                 | (self.rCode & 0xF))
-        for value in (self.id, flags, len(self.queries), len(self.answers),
-                      len(self.authority), len(self.additional)):
+        flags = (
+            (bool(self.answer) << 15)
+            | ((self.opCode & 0xF) << 11)
+            | (bool(self.auth) << 10)
+            | (bool(self.trunc) << 9)
+            | (bool(self.recDes) << 8)
+            | (bool(self.recAv) << 7)
+            | (bool(self.authenticData) << 5)
+            | (bool(self.checkingDisabled) << 4)
+            | (self.rCode & 0xF)
+        )
+        for value in (
+            self.id,
+            flags,
+            len(self.queries),
+            len(self.answers),
+            len(self.authority),
+            len(self.additional),
+        ):
             out += value.to_bytes(2, "big")
         comp: Compression = {}
         for q in self.queries:
@@ -290,8 +351,7 @@ class Message:
             for rr in section:
                 _writeRR(out, rr, comp)
         if len(out) > MAX_MESSAGE:
-            raise ValueError(
-                f"the DNS message is {len(out)} bytes, over {MAX_MESSAGE}; split it")
+            raise ValueError(f"the DNS message is {len(out)} bytes, over {MAX_MESSAGE}; split it")
         return bytes(out)
 
     def fromStr(self, data: bytes) -> None:
@@ -362,12 +422,16 @@ def _name(raw: bytes) -> Name:
 def _writeRR(out: bytearray, rr: RRHeader | OPTHeader, comp: Compression) -> None:
     if isinstance(rr, OPTHeader):
         out.append(0)
-        ttl = (((rr.extendedRCODE & 0xFF) << 24) | ((rr.version & 0xFF) << 16)
-               | (bool(rr.dnssecOK) << 15))
+        ttl = (
+            ((rr.extendedRCODE & 0xFF) << 24)
+            | ((rr.version & 0xFF) << 16)
+            | (bool(rr.dnssecOK) << 15)
+        )
         out += OPT.to_bytes(2, "big") + rr.udpPayloadSize.to_bytes(2, "big")
         out += ttl.to_bytes(4, "big")
-        body = b"".join(o.code.to_bytes(2, "big") + len(o.data).to_bytes(2, "big") + o.data
-                        for o in rr.options)
+        body = b"".join(
+            o.code.to_bytes(2, "big") + len(o.data).to_bytes(2, "big") + o.data for o in rr.options
+        )
         out += len(body).to_bytes(2, "big") + body
         return
     writeName(out, rr.name.name, comp)
@@ -379,7 +443,7 @@ def _writeRR(out: bytearray, rr: RRHeader | OPTHeader, comp: Compression) -> Non
     rdlength = len(out) - lengthAt - 2
     if rdlength > 0xFFFF:
         raise ValueError("a DNS record's data is over 65535 bytes")
-    out[lengthAt:lengthAt + 2] = rdlength.to_bytes(2, "big")
+    out[lengthAt : lengthAt + 2] = rdlength.to_bytes(2, "big")
 
 
 def _readRR(msg: bytes, off: int) -> tuple[RRHeader | OPTHeader, int]:
@@ -387,7 +451,7 @@ def _readRR(msg: bytes, off: int) -> tuple[RRHeader | OPTHeader, int]:
     if off + 10 > len(msg):
         raise DNSParseError("a DNS record header is truncated")
     rtype, cls = _u16(msg, off), _u16(msg, off + 2)
-    ttl = int.from_bytes(msg[off + 4:off + 8], "big")
+    ttl = int.from_bytes(msg[off + 4 : off + 8], "big")
     rdlength = _u16(msg, off + 8)
     off += 10
     end = off + rdlength
@@ -403,7 +467,7 @@ def _readRR(msg: bytes, off: int) -> tuple[RRHeader | OPTHeader, int]:
             code, size = _u16(msg, off), _u16(msg, off + 2)
             if off + 4 + size > end:
                 raise DNSParseError("an EDNS0 option runs past its record")
-            options.append(_OPTVariableOption(code, msg[off + 4:off + 4 + size]))
+            options.append(_OPTVariableOption(code, msg[off + 4 : off + 4 + size]))
             off += 4 + size
         return OPTHeader(cls, ttl >> 24, (ttl >> 16) & 0xFF, bool(ttl & 0x8000), options), end
     kind = RECORD_TYPES.get(rtype, UnknownRecord)
