@@ -244,23 +244,7 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
     print(runHeader(settings.rounds, source, versions, extra, started, loadBefore, noisy, options))
     print(report(cases, sides, samples))
     print()
-    for side in sides:
-        print(f"{side}: {infos[side]['reactor']}")
-    skipped = {s: infos[s]["reason"] for s in wanted if not infos[s]["ok"]}
-    for side, reason in skipped.items():
-        print(f"{side}: skipped: {reason}")
-    return net.finishRun(
-        options,
-        settings,
-        source,
-        samples,
-        errors,
-        skipped,
-        sides,
-        lambda side: net.profile(
-            side, [c for c in cases if (c, side) in samples], settings, infos[side], MEASURE
-        ),
-    )
+    return net.endSideRun(options, settings, source, samples, errors, infos, wanted, cases, MEASURE)
 
 
 if __name__ == "__main__":

@@ -663,6 +663,43 @@ def finishRun(
     return 1 if errors else 0
 
 
+def endSideRun(
+    options: argparse.Namespace,
+    settings: Any,
+    source: str,
+    samples: Samples,
+    errors: list[str],
+    infos: dict[str, dict[str, Any]],
+    wanted: list[str],
+    cases: list[str],
+    measures: Measures,
+    describe: str = "reactor",
+    moreSkipped: dict[str, str] | None = None,
+) -> int:
+    """The tail of a bench run whose sides are worker processes: what each side ran on
+    (``infos[side][describe]``), the sides skipped and why, then `finishRun` with a
+    --profile of the cases that side measured."""
+    sides = [side for side in wanted if infos[side]["ok"]]
+    for side in sides:
+        print(f"{side}: {infos[side][describe]}")
+    skipped = {s: infos[s]["reason"] for s in wanted if not infos[s]["ok"]}
+    skipped.update(moreSkipped or {})
+    for side, reason in skipped.items():
+        print(f"{side}: skipped: {reason}")
+    return finishRun(
+        options,
+        settings,
+        source,
+        samples,
+        errors,
+        skipped,
+        sides,
+        lambda side: profile(
+            side, [c for c in cases if (c, side) in samples], settings, infos[side], measures
+        ),
+    )
+
+
 def main() -> int:
     options = parseArguments()
     settings = QUICK if options.quick else Settings()

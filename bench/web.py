@@ -617,26 +617,23 @@ def run(options: argparse.Namespace, settings: Settings) -> int:
     print(runHeader(settings.rounds, source, versions, extra, started, loadBefore, noisy, options))
     print(report(cases, sides, samples, settings))
     print()
-    for side in sides:
-        print(f"{side}: {infos[side]['server']}")
-    skipped = {s: infos[s]["reason"] for s in wanted if not infos[s]["ok"]}
-    if "static" in cases:
-        skipped.update(
-            {f"{s} (static)": infos[s]["static"] for s in sides if infos[s]["static"] is not True}
-        )
-    for side, reason in skipped.items():
-        print(f"{side}: skipped: {reason}")
-    return net.finishRun(
+    staticSkipped = {
+        f"{s} (static)": infos[s]["static"]
+        for s in sides
+        if "static" in cases and infos[s]["static"] is not True
+    }
+    return net.endSideRun(
         options,
         settings,
         source,
         samples,
         errors,
-        skipped,
-        sides,
-        lambda side: net.profile(
-            side, [c for c in cases if (c, side) in samples], settings, infos[side], MEASURE
-        ),
+        infos,
+        wanted,
+        cases,
+        MEASURE,
+        describe="server",
+        moreSkipped=staticSkipped,
     )
 
 
