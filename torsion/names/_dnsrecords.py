@@ -185,8 +185,13 @@ class _Record:
     _fields: ClassVar[tuple[tuple[str, str, Any], ...]] = ()
 
     def __init__(self, *args: Any, ttl: int | None = None, **kw: Any) -> None:
+        if len(args) == len(self._fields) + 1:
+            # Twisted's signatures end with the TTL: Record_A('192.0.2.1', 3600).
+            *args, ttl = args  # type: ignore[assignment]
         if len(args) > len(self._fields):
-            raise TypeError(f"{type(self).__name__} takes at most {len(self._fields)} values")
+            raise TypeError(
+                f"{type(self).__name__} takes at most {len(self._fields)} values and a TTL"
+            )
         for i, (attr, kind, default) in enumerate(self._fields):
             value = args[i] if i < len(args) else kw.pop(attr, default)
             setattr(self, attr, self._convert(kind, value))
