@@ -32,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,15 +193,14 @@ def dnsperfFigures(output: str) -> dict[str, float]:
     return figures
 
 
-def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
-    """One measurement: a fresh ``side`` server, dnsperf for ``settings.seconds``."""
+@contextmanager
+def dnsServer(side: str, zone: str, scratch: str) -> Iterator[tuple[int, int]]:
+    """A fresh ``side`` server of ``zone`` on CPU 0, once it answers: (its pid, its port)."""
     port = freePort()
-    with tempfile.TemporaryDirectory(prefix="dnsbench-") as scratch:
-        queries = Path(scratch) / "queries.txt"
-        queries.write_text("\n".join(QUERIES[case]) + "\n")
-        log = open(Path(scratch) / "server.log", "w")
+    logPath = Path(scratch) / "server.log"
+    with open(logPath, "w") as log:
         server = subprocess.Popen(
-            pinned(SERVER_CPU, serverCommand(side, settings.zone, port)),
+            pinned(SERVER_CPU, serverCommand(side, zone, port)),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=scratch,
@@ -210,35 +211,11 @@ def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
             while not probeQuery(port):
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    tail = (Path(scratch) / "server.log").read_text()[-2000:]
+                    tail = logPath.read_text()[-2000:]
                     raise BenchError(f"{side}'s server did not answer on port {port}:\n{tail}")
             if net.onServerStart is not None:
                 net.onServerStart(server.pid)
-            before = cpuSeconds(server.pid)
-            perf = subprocess.run(
-                pinned(
-                    CLIENT_CPU,
-                    [
-                        "dnsperf",
-                        "-s",
-                        HOST,
-                        "-p",
-                        str(port),
-                        "-d",
-                        str(queries),
-                        "-l",
-                        str(settings.seconds),
-                        "-q",
-                        str(settings.outstanding),
-                        "-t",
-                        "2",
-                    ],
-                ),
-                capture_output=True,
-                text=True,
-                timeout=settings.seconds + 60,
-            )
-            cpu = cpuSeconds(server.pid) - before
+            yield server.pid, port
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -246,7 +223,24 @@ def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-            log.close()
+
+
+def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
+    """One measurement: a fresh ``side`` server, dnsperf for ``settings.seconds``."""
+    with tempfile.TemporaryDirectory(prefix="dnsbench-") as scratch:
+        queries = Path(scratch) / "queries.txt"
+        queries.write_text("\n".join(QUERIES[case]) + "\n")
+        with dnsServer(side, settings.zone, scratch) as (pid, port):
+            dnsperf = ["dnsperf", "-s", HOST, "-p", str(port), "-d", str(queries)]
+            dnsperf += ["-l", str(settings.seconds), "-q", str(settings.outstanding), "-t", "2"]
+            before = cpuSeconds(pid)
+            perf = subprocess.run(
+                pinned(CLIENT_CPU, dnsperf),
+                capture_output=True,
+                text=True,
+                timeout=settings.seconds + 60,
+            )
+            cpu = cpuSeconds(pid) - before
     if perf.returncode:
         raise BenchError(f"dnsperf failed ({perf.returncode}): {perf.stderr or perf.stdout}")
     figures = dnsperfFigures(perf.stdout)
