@@ -2,9 +2,9 @@
 
 Run from the repository root with the project's interpreter::
 
-    .venv/bin/python bench/dns.py --quiet-wait 30   # both cases and sides, 5 rounds
-    .venv/bin/python bench/dns.py --quick           # 1 s, 1 round: a smoke test
-    .venv/bin/python bench/dns.py --cases mixed --rounds 9 --profile torsion
+    .venv/bin/python bench/names.py --quiet-wait 30   # both cases and sides, 5 rounds
+    .venv/bin/python bench/names.py --quick           # 1 s, 1 round: a smoke test
+    .venv/bin/python bench/names.py --cases mixed --rounds 9 --profile torsion
 
 Both servers serve the same small zone from a Python zone file (``--pyzone``, written
 with Twisted's record names, so one file serves both) over UDP on 127.0.0.1, each in a
@@ -17,7 +17,7 @@ by bench/deferred.py; never imported here). Every answer dnsperf counts must be
 NOERROR or, for the missing name, NXDOMAIN: a side that answers SERVFAIL or loses
 queries fails the measurement. Rounds are interleaved, tables show medians, and the
 ratios (medians of per-round ratios) compare with Twisted: above 1 means better.
-Method and latest table: bench/README.md. Tests: tests/bench/test_dns_smoke.py.
+Method and latest table: bench/README.md. Tests: tests/bench/test_names_smoke.py.
 """
 
 from __future__ import annotations
