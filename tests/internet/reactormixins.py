@@ -281,3 +281,15 @@ class FakeSelector(selectors.BaseSelector):
 
     def close(self) -> None:
         self.closed = True
+
+
+@pytest.fixture
+def oneReactor() -> Iterator[Any]:
+    """One reactor (epoll where there is one): for tests that are not about reactors."""
+    kind = "epoll" if "epoll" in REACTOR_FACTORIES else "select"
+    made = REACTOR_FACTORIES[kind]()
+    trackDescriptors(made)
+    try:
+        yield made
+    finally:
+        closeReactor(made)

@@ -10,26 +10,14 @@ from __future__ import annotations
 
 import http.client
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import pytest
 
 from tests.internet import reactormixins
 from tests.internet.reactormixins import inThread
 from torsion.web.server import Site
 
-
-@pytest.fixture
-def oneReactor() -> Iterator[Any]:
-    kind = "epoll" if "epoll" in reactormixins.REACTOR_FACTORIES else "select"
-    made = reactormixins.REACTOR_FACTORIES[kind]()
-    reactormixins.trackDescriptors(made)
-    try:
-        yield made
-    finally:
-        reactormixins.closeReactor(made)
+oneReactor = reactormixins.oneReactor
 
 
 def serve(reactor: Any, root: Any, **siteArguments: Any) -> tuple[int, Site]:
