@@ -157,7 +157,7 @@ def newKeys() -> list[Key]:
 KEYS = newKeys()
 
 
-@pytest.mark.parametrize("key", KEYS, ids=repr)
+@pytest.mark.parametrize("key", KEYS, ids=lambda key: f"{key.sshType().decode()}-{key.size()}")
 def test_signAndVerifyEveryAlgorithm(key: Key) -> None:
     public = key.public()
     for algorithm in key.supportedSignatureAlgorithms():
@@ -181,7 +181,7 @@ def test_rsaSignsWithSHA512ByDefaultAndRefusesOtherKeysAlgorithms() -> None:
     assert not rsaKey.public().verify(edKey.sign(b"x"), b"x")
 
 
-@pytest.mark.parametrize("key", KEYS, ids=repr)
+@pytest.mark.parametrize("key", KEYS, ids=lambda key: f"{key.sshType().decode()}-{key.size()}")
 def test_blobAndOpenSSHRoundTrips(key: Key) -> None:
     public = key.public()
     assert Key.fromString(public.blob()) == public
@@ -207,6 +207,7 @@ def test_blobAndOpenSSHRoundTrips(key: Key) -> None:
          "not a usable private key"),
         (b"hello", "not an OpenSSH public key"),
     ],
+    ids=lambda value: value if isinstance(value, str) else "",
 )  # fmt: skip
 def test_badKeysAreRefusedClearly(data: bytes, message: str) -> None:
     with pytest.raises(BadKeyError, match=message):
