@@ -199,7 +199,10 @@ def test_tooManyAttemptsDisconnects() -> None:
 def test_logoutIsCalledWhenTheConnectionEnds() -> None:
     realm = Realm()
     server, *_ = login(Client(password=b"wonderland"), portal=portal(realm))
-    server.logoutFunction()
+    assert realm.loggedOut == []
+    server.connectionLost(None)
+    assert realm.loggedOut == [b"alice"]
+    server.connectionLost(None)  # only once
     assert realm.loggedOut == [b"alice"]
 
 

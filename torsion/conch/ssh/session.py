@@ -70,9 +70,7 @@ def parseRequest_pty_req(
     return term, (rows, cols, xpixel, ypixel), parsed
 
 
-def packRequest_pty_req(
-    term: bytes, geometry: tuple[int, int, int, int], modes: bytes
-) -> bytes:
+def packRequest_pty_req(term: bytes, geometry: tuple[int, int, int, int], modes: bytes) -> bytes:
     rows, cols, xpixel, ypixel = geometry
     return NS(term) + struct.pack("!4L", cols, rows, xpixel, ypixel) + NS(modes)
 

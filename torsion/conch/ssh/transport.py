@@ -184,6 +184,11 @@ class SSHTransportBase(Protocol):
         if self.service is not None:
             service, self.service = self.service, None
             service.serviceStopped()
+        # The login ends with the connection (set by ssh-userauth on success).
+        logout = getattr(self, "logoutFunction", None)
+        if logout is not None:
+            self.logoutFunction = None
+            logout()
 
     def dataReceived(self, data: bytes) -> None:
         if self._disconnected:
