@@ -27,6 +27,7 @@ class SSHFactory(Factory):
     services: dict[bytes, Any] = {}
     privateKeys: dict[bytes, Key] | None = None
     publicKeys: dict[bytes, Key] | None = None
+    portal: Any = None  # the Cred portal ssh-userauth logs users in through
     primesFile: str | Path = "/etc/ssh/moduli"
     clock: Any = None  # the reactor for transports' rekey timers (the global one if None)
     _primes: dict[int, list[tuple[int, int]]] | None = None
