@@ -40,10 +40,15 @@ from typing import IO, Any
 
 from zope.interface import implementer
 
+from torsion.cred.credentials import IUsernamePassword
+from torsion.logger import Logger
 from torsion.mail.pop3 import IMailbox
 
 __all__ = [
+    "AbstractMaildirDomain",
+    "MaildirDirdbmDomain",
     "MaildirMailbox",
+    "MaildirMessage",
     "MaildirWriter",
     "deliverToMaildir",
     "initializeMaildir",
@@ -52,6 +57,8 @@ __all__ = [
     "maildirMessageSize",
     "withMaildirFlags",
 ]
+
+_log = Logger(namespace="torsion.mail.maildir")
 
 _SUBDIRECTORIES = ("tmp", "new", "cur")
 _INFO = ":2,"
@@ -511,3 +518,327 @@ class MaildirMailbox:
         except OSError:
             return defer.fail()
         return defer.succeed(name)
+
+
+# -- SMTP delivery into a maildir ----------------------------------------------------------
+
+
+class MaildirMessage:
+    """An SMTP IMessage delivered into the maildir ``path``: the lines (without their
+    CRLF) are written with LF ends to a file in ``tmp/``, in 64 KiB pieces, and the
+    file is moved to ``new/`` when the message is complete (``eomReceived``, whose
+    Deferred fires with the name). Twisted's class takes an open file instead; this one
+    makes its own, so the maildir's rules (unique name, fsync, link) are kept.
+    """
+
+    __slots__ = ("_pending", "_pendingSize", "_writer", "address", "finalName")
+
+    _FLUSH = 65536
+
+    def __init__(self, address: bytes | str, path: str, fsync: bool = True) -> None:
+        self.address = address
+        self._writer = MaildirWriter(path, fsync)
+        self._pending: list[bytes] = []
+        self._pendingSize = 0
+        self.finalName: str | None = None
+
+    def lineReceived(self, line: bytes) -> None:
+        self._pending.append(line)
+        self._pending.append(b"\n")
+        self._pendingSize += len(line) + 1
+        if self._pendingSize >= self._FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._pendingSize = 0
+            self._writer.write(data)
+
+    def eomReceived(self) -> Any:
+        from torsion.internet import defer
+
+        try:
+            self._flush()
+            self.finalName = self._writer.finish()
+        except OSError as e:
+            self._writer.abort()
+            _log.error(
+                "delivering a message for {address} failed: {error}",
+                address=_text(self.address),
+                error=e,
+            )
+            from torsion.mail.smtp import SMTPServerError
+
+            return defer.fail(SMTPServerError(451, b"4.3.0 Cannot store the message now"))
+        return defer.succeed(self.finalName)
+
+    def connectionLost(self) -> None:
+        self._pending.clear()
+        self._writer.abort()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+
+
+# -- the domains ---------------------------------------------------------------------------
+
+
+def _userName(user: bytes | str) -> str:
+    """A user name as stored (lower case), checked to be a safe directory name.
+
+    Raises:
+        ValueError: the name cannot be a user of a maildir domain.
+    """
+    if isinstance(user, bytes):
+        try:
+            user = user.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"the user name {user!r} is not UTF-8") from None
+    name = user.strip().lower()
+    if (
+        not name
+        or name.startswith(".")
+        or name == "passwd"
+        or any(ch in name for ch in "/\\:@\0")
+        or any(ch.isspace() or ord(ch) < 32 for ch in name)
+        or len(name) > 64
+    ):
+        raise ValueError(
+            f"{user!r} cannot be a user name here: use 1 to 64 characters without "
+            "'/', '\\\\', ':', '@', spaces or control characters, not starting with '.', "
+            "and not 'passwd'"
+        )
+    return name
+
+
+class AbstractMaildirDomain:
+    """A domain whose users each have a maildir under ``root`` (``root/USER``).
+
+    Subclasses say who the users are (``userDirectory``) and how they log in
+    (``addUser``, ``getCredentialsCheckers``). Mail to a name that is not a user
+    goes to the alias of that name, if any (``setAliasGroup``), and is refused (550)
+    otherwise. Set ``fsync`` to False only where losing mail in a crash is fine.
+    """
+
+    fsync = True
+
+    def __init__(self, service: Any, root: str) -> None:
+        self.service = service
+        self.root = root
+        self.alias: dict[bytes, Any] | None = None
+
+    def userDirectory(self, user: bytes | str) -> str | None:
+        """The maildir of ``user``, or None if there is no such user."""
+        raise NotImplementedError
+
+    def setAliasGroup(self, alias: dict[bytes, Any]) -> None:
+        self.alias = alias
+
+    def exists(self, user: Any, memo: Any = None) -> Any:
+        """A callable that makes the IMessage for ``user`` (an smtp.User).
+
+        Raises:
+            smtp.SMTPBadRcpt: no such user or alias (550); an alias loop (550).
+        """
+        from torsion.mail import smtp
+
+        local = user.dest.local
+        if self.userDirectory(local) is not None:
+            return lambda: self.startMessage(user)
+        alias = self.alias.get(local.lower()) if self.alias is not None else None
+        if alias is None:
+            raise smtp.SMTPBadRcpt(user, 550, b"5.1.1 No such user here")
+        from torsion.mail.alias import AliasLoopError, MultiWrapper
+
+        domainName = (user.dest.domain or b"").lower()
+        start = (local + b"@" + domainName).decode("utf-8", "replace").lower()
+        try:
+            targets = alias.targets(self.alias, (start,), (domainName, self))
+        except AliasLoopError as e:
+            _log.error(
+                "mail to {user} refused: the aliases are broken: {why}",
+                user=str(user.dest),
+                why=_text(e.resp),
+            )
+            raise smtp.SMTPBadRcpt(user, 550, e.resp) from None
+        except smtp.SMTPBadRcpt as e:
+            _log.error(
+                "mail to {user} refused: an alias target does not exist: {why}",
+                user=str(user.dest),
+                why=str(e),
+            )
+            raise smtp.SMTPBadRcpt(user, 550, b"5.1.1 No such user here") from None
+        if not targets:
+            raise smtp.SMTPBadRcpt(user, 550, b"5.1.1 No such user here")
+        if len(targets) == 1:
+            return targets[0][1]
+        return lambda: MultiWrapper([make() for _, make in targets])
+
+    def startMessage(self, user: Any) -> MaildirMessage:
+        """The IMessage that delivers one message into ``user``'s maildir."""
+        if isinstance(user, str | bytes):
+            text = _text(user)
+            name = text.partition("@")[0]
+            address: bytes | str = text
+        else:
+            name, address = _text(user.dest.local), bytes(user.dest)
+        path = self.userDirectory(name)
+        if path is None:
+            from torsion.mail import smtp
+
+            raise smtp.SMTPBadRcpt(user)
+        if not os.path.isdir(os.path.join(path, "tmp")):
+            initializeMaildir(path)
+        return MaildirMessage(address, path, self.fsync)
+
+    def willRelay(self, user: Any, protocol: Any) -> bool:
+        return False
+
+    def addUser(self, user: bytes | str, password: bytes | str) -> None:
+        raise NotImplementedError
+
+    def getCredentialsCheckers(self) -> list[Any]:
+        raise NotImplementedError
+
+    def requestAvatar(self, avatarId: Any, mind: Any, *interfaces: Any) -> Any:
+        """A user's mailbox: pop3.IMailbox (MaildirMailbox) or imap4.IAccount
+        (torsion.mail.imap4maildir.MaildirAccount), whichever is asked for first."""
+        path = self.userDirectory(avatarId)
+        if path is None:
+            raise ValueError(f"{_text(avatarId)!r} has no maildir in {self.root}")
+        if not os.path.isdir(os.path.join(path, "cur")):
+            initializeMaildir(path)
+        for interface in interfaces:
+            if interface is IMailbox:
+                return IMailbox, MaildirMailbox(path), lambda: None
+            if interface.__name__ == "IAccount":
+                from torsion.mail import imap4maildir
+
+                return interface, imap4maildir.MaildirAccount(path), lambda: None
+        raise NotImplementedError(
+            "a maildir domain gives pop3.IMailbox and imap4.IAccount avatars, not "
+            + ", ".join(getattr(i, "__name__", str(i)) for i in interfaces)
+        )
+
+
+class MaildirDirdbmDomain(AbstractMaildirDomain):
+    """A maildir domain whose users and password hashes are in ``root/passwd``.
+
+    The file has a line ``user:HASH`` per user (argon2id by default, the form that
+    torsion.cred.hashing writes and ``torsion passwd`` makes), rewritten atomically
+    and private to the owner; each user's maildir is ``root/user``. ``addUser``
+    hashes the password (slow on purpose: about a quarter of a second). The checker
+    (a FilePasswordDB on the file) reads it at each login, so users added by another
+    process count at once. User names are case-insensitive.
+
+    Differences from Twisted, on purpose: Twisted keeps the passwords in the clear in a
+    dirdbm directory; these are hashed, so APOP and CRAM-MD5 (which need the password
+    in the clear) are not offered for this domain.
+
+    Args:
+        service: the MailService.
+        root: the directory of the maildirs and the passwd file (made if missing).
+        postmaster: deliver mail for unknown names to the user ``postmaster`` instead
+            of refusing it.
+        hasher: how to hash new passwords (torsion.cred.hashing; default argon2id).
+        reactor: whose thread pool checks the hashes (default: the global reactor).
+    """
+
+    def __init__(
+        self,
+        service: Any,
+        root: str,
+        postmaster: bool = False,
+        hasher: Any = None,
+        *,
+        reactor: Any = None,
+    ) -> None:
+        super().__init__(service, root)
+        self.reactor = reactor
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        self.postmaster = postmaster
+        self.hasher = hasher
+        self.passwordFile = os.path.join(root, "passwd")
+        self._users: dict[str, str] = {}
+        self._stamp: tuple[float, int, int] | None = None
+
+    def _load(self) -> dict[str, str]:
+        try:
+            st = os.stat(self.passwordFile)
+        except FileNotFoundError:
+            self._users, self._stamp = {}, None
+            return self._users
+        stamp = (st.st_mtime, st.st_size, st.st_ino)
+        if stamp != self._stamp:
+            users: dict[str, str] = {}
+            with open(self.passwordFile, encoding="utf-8") as f:
+                for line in f:
+                    name, colon, hashed = line.rstrip("\n").partition(":")
+                    if colon and name and not name.startswith("#"):
+                        users[name.lower()] = hashed
+            self._users, self._stamp = users, stamp
+        return self._users
+
+    def userDirectory(self, user: bytes | str) -> str | None:
+        try:
+            name = _userName(user)
+        except ValueError:
+            return None
+        users = self._load()
+        if name in users:
+            return os.path.join(self.root, name)
+        if self.postmaster and "postmaster" in users:
+            return os.path.join(self.root, "postmaster")
+        return None
+
+    def addUser(self, user: bytes | str, password: bytes | str) -> None:
+        """Add ``user`` (or change its password) and make its maildir.
+
+        Raises:
+            ValueError: the name cannot be a user name (the message says why).
+        """
+        from torsion.cred import hashing
+
+        name = _userName(user)
+        hashed = (self.hasher or hashing.hasherFor()).hash(password)
+        users = dict(self._load())
+        users[name] = hashed
+        tmp = self.passwordFile + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for entry, value in users.items():
+                f.write(f"{entry}:{value}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.passwordFile)
+        initializeMaildir(os.path.join(self.root, name))
+        self._load()
+
+    def getCredentialsCheckers(self) -> list[Any]:
+        from torsion.cred.checkers import FilePasswordDB
+
+        return [
+            _LowerCaseChecker(
+                FilePasswordDB(self.passwordFile, caseSensitive=False, reactor=self.reactor)
+            )
+        ]
+
+    def requestAvatar(self, avatarId: Any, mind: Any, *interfaces: Any) -> Any:
+        return super().requestAvatar(_userName(avatarId), mind, *interfaces)
+
+
+class _LowerCaseChecker:
+    """A checker whose avatar ids are the lower-case user names (the maildirs')."""
+
+    def __init__(self, checker: Any) -> None:
+        self.checker = checker
+        self.credentialInterfaces = (IUsernamePassword,)
+
+    def requestAvatarId(self, credentials: Any) -> Any:
+        from torsion.internet import defer
+
+        d = defer.maybeDeferred(self.checker.requestAvatarId, credentials)
+        return d.addCallback(lambda avatarId: _text(avatarId).lower().encode("utf-8"))
