@@ -143,7 +143,7 @@ class AddressAlias(AliasBase):
         key = (local + b"@" + name).decode("utf-8", "replace").lower()
         if key in path:
             raise AliasLoopError(
-                self.original, 550, f"5.4.6 Alias loop: {' -> '.join((*path, key))}"
+                self.original, 550, f"5.4.6 Alias loop: {' -> '.join((*path, key))}".encode()
             )
         if len(path) >= MAX_DEPTH:
             raise AliasLoopError(self.original, 550, b"5.4.6 Aliases nest too deep")

@@ -42,6 +42,7 @@ from zope.interface import implementer
 
 from torsion.cred.credentials import IUsernamePassword
 from torsion.logger import Logger
+from torsion.mail.mail import IAliasableDomain
 from torsion.mail.pop3 import IMailbox
 
 __all__ = [
@@ -614,6 +615,7 @@ def _userName(user: bytes | str) -> str:
     return name
 
 
+@implementer(IAliasableDomain)
 class AbstractMaildirDomain:
     """A domain whose users each have a maildir under ``root`` (``root/USER``).
 
