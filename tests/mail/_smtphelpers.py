@@ -52,7 +52,9 @@ class MemoryMessage:
 class MemoryDelivery:
     """A delivery for tests: recipients of ``domains`` are accepted, others refused."""
 
-    def __init__(self, domains: tuple[bytes, ...] = (b"example.com",), clock: Clock | None = None) -> None:
+    def __init__(
+        self, domains: tuple[bytes, ...] = (b"example.com",), clock: Clock | None = None
+    ) -> None:
         self.domains = domains
         self.messages: list[tuple[smtp.User, bytes]] = []
         self.lost: list[MemoryMessage] = []
@@ -68,8 +70,17 @@ class MemoryDelivery:
         self.clock.callLater(1, d.callback, value)
         return d
 
-    def receivedHeader(self, helo: tuple[bytes, bytes], origin: smtp.Address, recipients: list[smtp.User]) -> bytes:
-        return b"Received: from " + helo[0] + b" ([" + helo[1] + b"])\r\n\tby test.example; " + smtp.rfc822date()
+    def receivedHeader(
+        self, helo: tuple[bytes, bytes], origin: smtp.Address, recipients: list[smtp.User]
+    ) -> bytes:
+        return (
+            b"Received: from "
+            + helo[0]
+            + b" (["
+            + helo[1]
+            + b"])\r\n\tby test.example; "
+            + smtp.rfc822date()
+        )
 
     def validateFrom(self, helo: tuple[bytes, bytes], origin: smtp.Address) -> Any:
         if self.refuseSender is not None and bytes(origin) == self.refuseSender:
@@ -147,7 +158,9 @@ def inThread(reactor: Any, function: Callable[[], Any]) -> Deferred[Any]:
     return d
 
 
-def esmtpFactory(delivery: Any = None, portal: Any = None, ctx: Any = None, **attrs: Any) -> smtp.SMTPFactory:
+def esmtpFactory(
+    delivery: Any = None, portal: Any = None, ctx: Any = None, **attrs: Any
+) -> smtp.SMTPFactory:
     """An SMTPFactory making ESMTP connections with the given delivery/portal/TLS."""
 
     class Protocol(smtp.ESMTP):

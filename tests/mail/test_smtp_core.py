@@ -44,7 +44,10 @@ def test_sourceRouteIsKeptAside() -> None:
 
 
 def test_defaultDomainCompletesALocalAddress() -> None:
-    assert bytes(smtp.Address(b"postmaster", defaultDomain=b"example.com")) == b"postmaster@example.com"
+    assert (
+        bytes(smtp.Address(b"postmaster", defaultDomain=b"example.com"))
+        == b"postmaster@example.com"
+    )
     assert bytes(smtp.Address(b"postmaster")) == b"postmaster"
 
 
@@ -87,7 +90,10 @@ def test_quoteaddr() -> None:
 
 
 def test_errorsShowCodeAndText() -> None:
-    assert str(smtp.SMTPBadRcpt(b"x@example.com")) == "550 <x@example.com>... Cannot receive for specified address"
+    assert (
+        str(smtp.SMTPBadRcpt(b"x@example.com"))
+        == "550 <x@example.com>... Cannot receive for specified address"
+    )
     assert str(smtp.SMTPServerError(451, b"later")) == "451 later"
     error = smtp.SMTPClientError(550, b"no", log=b"<<< 550 no")
     assert str(error) == "550 no\n<<< 550 no"
@@ -116,7 +122,15 @@ def test_parsePathIsLenient() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [b"FROM <a@b>", b"FROM:<a@b", b"FROM:<a@b>SIZE=1", b"FROM:<a@b> =x", b"FROM:<a@b> SIZE=", b"FROM:"]
+    "bad",
+    [
+        b"FROM <a@b>",
+        b"FROM:<a@b",
+        b"FROM:<a@b>SIZE=1",
+        b"FROM:<a@b> =x",
+        b"FROM:<a@b> SIZE=",
+        b"FROM:",
+    ],
 )
 def test_parsePathRefuses(bad: bytes) -> None:
     with pytest.raises(core.CommandSyntaxError):

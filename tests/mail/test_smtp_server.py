@@ -134,7 +134,10 @@ def test_everyRecipientGetsTheMessage() -> None:
         b"RCPT TO:<carol@example.com>\r\nDATA\r\n" + MESSAGE,
     )
     assert codes(transport) == [250, 250, 250, 250, 354, 250]
-    assert [bytes(u.dest) for u, _ in delivery.messages] == [b"bob@example.com", b"carol@example.com"]
+    assert [bytes(u.dest) for u, _ in delivery.messages] == [
+        b"bob@example.com",
+        b"carol@example.com",
+    ]
     assert delivery.messages[0][1] == delivery.messages[1][1]
 
 
@@ -148,7 +151,10 @@ def test_refusedSender() -> None:
 
 def test_rsetForgetsTheTransaction() -> None:
     protocol, transport, _, _ = esmtp()
-    send(protocol, b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nRSET\r\nDATA\r\n")
+    send(
+        protocol,
+        b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nRSET\r\nDATA\r\n",
+    )
     assert codes(transport) == [250, 250, 250, 250, 503]
 
 
@@ -203,7 +209,10 @@ def test_tooManyRecipientsIs452() -> None:
 def test_bareLineFeedsCannotSmuggleASecondMessage() -> None:
     protocol, transport, _, delivery = esmtp()
     body = b"Subject: one\r\n\r\nhi\n.\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<carol@example.com>\r\n.\r\n"
-    send(protocol, b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n" + body)
+    send(
+        protocol,
+        b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n" + body,
+    )
     assert codes(transport) == [250, 250, 250, 354, 250]
     [(user, data)] = delivery.messages
     assert bytes(user.dest) == b"bob@example.com"
@@ -276,7 +285,9 @@ def test_quit() -> None:
 
 def test_lostConnectionDuringDataAbandonsTheMessages() -> None:
     protocol, transport, _, delivery = esmtp()
-    send(protocol, b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nhalf")
+    send(
+        protocol, b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nhalf"
+    )
     protocol.connectionLost(Failure(ConnectionError("gone")))
     assert len(delivery.lost) == 1 and delivery.messages == []
 

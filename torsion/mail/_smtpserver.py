@@ -592,7 +592,7 @@ class ESMTP(SMTP):
     # Offer PLAIN and LOGIN over a connection without TLS.
     allowPlaintextAuth = False
     # Failed AUTH attempts tolerated on one connection.
-    maxAuthFailures = 3
+    maxAuthFailures = 5
     # The mechanisms that send the password itself.
     plaintextMechanisms = frozenset((b"PLAIN", b"LOGIN"))
 
