@@ -1,0 +1,826 @@
+"""The SMTP and ESMTP server protocols (RFC 5321) and their factory.
+
+``SMTP`` speaks HELO and the mail transaction; ``ESMTP`` adds EHLO with SIZE, 8BITMIME,
+PIPELINING, ENHANCEDSTATUSCODES, STARTTLS (RFC 3207) and AUTH (RFC 4954) through a
+Cred portal. Who may send, who may receive and where a message goes is decided by an
+``IMessageDelivery`` (given, made by an ``IMessageDeliveryFactory``, or the avatar a
+portal gives); this module only speaks the protocol.
+
+Commands are parsed by ``_smtpcore``; a command whose answer waits on a Deferred
+(``validateFrom``, ``validateTo``, a login, ``eomReceived``) holds back the commands
+pipelined after it, and stops the transport reading while more than
+``maxPendingBytes`` wait. Every limit (line length, recipients, message size, errors,
+idle time) answers with its reply code and keeps the connection usable where SMTP
+allows it.
+Tests: tests/mail/test_smtp_server.py (in memory), test_smtp_smtplib.py (smtplib over
+127.0.0.1), test_smtp_auth.py, test_smtp_hostile.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from types import CoroutineType
+from typing import Any
+
+from torsion.cred.credentials import Anonymous
+from torsion.cred.error import UnauthorizedLogin
+from torsion.internet.defer import Deferred, DeferredList, maybeDeferred
+from torsion.internet.interfaces import ISSLTransport
+from torsion.internet.protocol import Protocol, ServerFactory
+from torsion.logger import Logger
+from torsion.mail._smtpauth import CramMD5Credentials, LOGINCredentials, PLAINCredentials
+from torsion.mail._smtpcore import (
+    LINE_TOO_LONG,
+    Address,
+    AddressError,
+    CommandSyntaxError,
+    DataDecoder,
+    IMessageDelivery,
+    IMessageDeliveryFactory,
+    LineBuffer,
+    SMTPBadRcpt,
+    SMTPBadSender,
+    SMTPServerError,
+    User,
+    formatReply,
+    hostName,
+    parseCommand,
+    parsePath,
+)
+from torsion.protocols.policies import TimeoutMixin
+from torsion.python.failure import Failure
+
+__all__ = ["DNSNAME", "ESMTP", "SMTP", "SMTPFactory"]
+
+_log = Logger("torsion.mail.smtp")
+
+DNSNAME = hostName()
+
+# The verbs of other protocols: a browser tricked into posting to an SMTP port.
+_FOREIGN_VERBS = frozenset((b"GET", b"POST", b"PUT", b"HEAD", b"CONNECT", b"OPTIONS"))
+
+_COMMAND, _DATA, _AUTH, _CLOSED = range(4)
+
+
+def _peerHost(transport: Any) -> bytes:
+    try:
+        host = transport.getPeer().host
+    except Exception:
+        return b"unknown"
+    return host.encode("ascii", "replace") if isinstance(host, str) else bytes(host)
+
+
+def _resp(value: bytes | str) -> bytes:
+    return value.encode("utf-8", "replace") if isinstance(value, str) else value
+
+
+class SMTP(Protocol, TimeoutMixin):
+    """An SMTP server connection: HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, HELP, QUIT.
+
+    Where mail goes is the ``delivery``'s decision (an ``IMessageDelivery``); without
+    one, a ``deliveryFactory`` makes one per message; without either, a ``portal``
+    is asked for an anonymous avatar. Subclasses may instead override
+    ``validateFrom``, ``validateTo`` and ``receivedHeader``.
+
+    Args:
+        delivery: the IMessageDelivery to use.
+        deliveryFactory: an IMessageDeliveryFactory to make one per message.
+
+    The limits are class attributes; set them on a subclass or on the factory.
+    """
+
+    # The name we give in the greeting and Received headers.
+    host: bytes = DNSNAME
+    # Idle seconds before the connection is closed (RFC 5321 says at least 5 minutes).
+    timeout: float | None = 600
+    # The longest command line, in bytes without CRLF (AUTH answers need more than 512).
+    maxCommandLength = 4096
+    # The longest line of a message body, in bytes without CRLF.
+    maxDataLineLength = 8192
+    # The most recipients of one message.
+    maxRecipients = 100
+    # The largest message, in bytes (advertised as SIZE); None means no limit.
+    maxMessageSize: int | None = 32 * 1024 * 1024
+    # Bad commands tolerated before the server gives up on the client.
+    maxErrors = 20
+    # Received bytes kept while a command waits on a Deferred, before reading stops.
+    maxPendingBytes = 256 * 1024
+
+    portal: Any = None
+    factory: Any = None
+
+    def __init__(self, delivery: Any = None, deliveryFactory: Any = None) -> None:
+        self.delivery = delivery
+        self.deliveryFactory = deliveryFactory
+        self._buffer = LineBuffer()
+        self._state = _COMMAND
+        self._blocked = False
+        self._paused = False
+        self._errors = 0
+        self._helo: tuple[bytes, bytes] | None = None
+        self._from: Address | None = None
+        self._to: list[tuple[User, Callable[[], Any]]] = []
+        self._messages: list[Any] = []
+        self._decoder: DataDecoder | None = None
+        self._dataFailure: tuple[int, bytes] | None = None
+        self._transactionDelivery: Any = None
+        self._logout: Callable[[], object] | None = None
+        self._peer = b"unknown"
+
+    # -- connection ----------------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        self._peer = _peerHost(self.transport)
+        if self.timeout is not None:
+            self.setTimeout(self.timeout)
+        if self.delivery is None and self.deliveryFactory is None and self.portal is not None:
+            self._blocked = True
+            d = self.portal.login(Anonymous(), None, IMessageDeliveryFactory, IMessageDelivery)
+            d.addCallbacks(self._cbAnonymousAuthentication, self._ebAnonymousAuthentication)
+            d.addBoth(self._unblock)
+        self.sendCode(220, self.greeting())
+
+    def greeting(self) -> bytes:
+        """Return the text of the 220 greeting."""
+        return self.host + b" ESMTP torsion ready"
+
+    def _cbAnonymousAuthentication(self, result: tuple[Any, Any, Callable[[], object]]) -> None:
+        self._setAvatar(result)
+
+    def _ebAnonymousAuthentication(self, failure: Failure) -> None:
+        if not failure.check(UnauthorizedLogin):
+            _log.failure("SMTP: the portal failed to give an anonymous avatar", failure)
+
+    def _setAvatar(self, result: tuple[Any, Any, Callable[[], object]]) -> None:
+        interface, avatar, logout = result
+        if self._logout is not None:
+            self._logout()
+        self._logout = logout
+        if interface is IMessageDeliveryFactory:
+            self.deliveryFactory, self.delivery = avatar, None
+        else:
+            self.delivery, self.deliveryFactory = avatar, None
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self._state = _CLOSED
+        self.setTimeout(None)
+        self._abortMessages()
+        logout, self._logout = self._logout, None
+        if logout is not None:
+            logout()
+
+    def timeoutConnection(self) -> None:
+        self.sendCode(421, b"4.4.2 " + self.host + b" Timeout exceeded, closing connection")
+        self.transport.loseConnection()
+
+    def sendCode(self, code: int, message: bytes | str | list[bytes] = b"") -> None:
+        """Send a reply (a list of lines makes a multi-line reply)."""
+        if self._state != _CLOSED:
+            self.transport.write(formatReply(code, message))
+
+    # -- input ---------------------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        self.resetTimeout()
+        self._buffer.feed(data)
+        self._process()
+
+    def _process(self) -> None:
+        buffer = self._buffer
+        while not self._blocked and self._state != _CLOSED:
+            if self._state == _DATA:
+                line = buffer.nextLine(self.maxDataLineLength)
+                if line is None:
+                    break
+                self._dataLine(line, buffer.crlf)
+                continue
+            line = buffer.nextLine(self.maxCommandLength)
+            if line is None:
+                break
+            if line is LINE_TOO_LONG:
+                self._error(500, b"5.5.2 Line too long")
+            elif self._state == _AUTH:
+                self._authLine(line)  # type: ignore[arg-type]
+            else:
+                self.lineReceived(line)  # type: ignore[arg-type]
+            if self.transport is None or self.transport.disconnecting:
+                break
+        if self._blocked and buffer.pending() > self.maxPendingBytes and not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
+
+    def _unblock(self, result: object = None) -> None:
+        self._blocked = False
+        if self._state == _CLOSED:
+            return
+        if self._paused:
+            self._paused = False
+            self.transport.resumeProducing()
+        self._process()
+
+    def _error(self, code: int, message: bytes) -> None:
+        self._errors += 1
+        if self._errors > self.maxErrors:
+            self.sendCode(421, b"4.7.0 " + self.host + b" Too many errors, closing connection")
+            self.transport.loseConnection()
+            return
+        self.sendCode(code, message)
+
+    def lineReceived(self, line: bytes) -> None:
+        """Handle one command line: dispatch to ``do_VERB(argument)``."""
+        verb, argument = parseCommand(line)
+        method = self.lookupMethod(verb)
+        if method is None:
+            if verb in _FOREIGN_VERBS:
+                self.sendCode(421, b"4.7.0 This is an SMTP server, not a web server")
+                self.transport.loseConnection()
+                return
+            self._error(500, b"5.5.1 Command not recognized")
+            return
+        try:
+            method(argument)
+        except Exception:
+            _log.failure("SMTP: the command handler for {verb} failed", verb=verb)
+            self.sendCode(451, b"4.3.0 Internal error; try again later")
+
+    def lookupMethod(self, command: bytes) -> Callable[[bytes], None] | None:
+        """Return the handler of ``command`` (``do_COMMAND``), or None if unknown."""
+        if not command.isalpha() or len(command) > 16:
+            return None
+        method: Callable[[bytes], None] | None = getattr(
+            self, "do_" + command.decode("ascii"), None
+        )
+        return method
+
+    # -- commands ------------------------------------------------------------------------
+
+    def do_HELO(self, rest: bytes) -> None:
+        if not rest:
+            self._error(501, b"5.5.4 Syntax: HELO hostname")
+            return
+        self._helo = (rest, self._peer)
+        self._resetTransaction()
+        self.sendCode(250, self.host + b" Hello " + rest + b" [" + self._peer + b"]")
+
+    def do_QUIT(self, rest: bytes) -> None:
+        self.sendCode(221, b"2.0.0 " + self.host + b" Bye")
+        self.transport.loseConnection()
+
+    def do_NOOP(self, rest: bytes) -> None:
+        self.sendCode(250, b"2.0.0 OK")
+
+    def do_RSET(self, rest: bytes) -> None:
+        self._resetTransaction()
+        self.sendCode(250, b"2.0.0 OK")
+
+    def do_VRFY(self, rest: bytes) -> None:
+        self.sendCode(252, b"2.5.2 Cannot VRFY user; try RCPT to attempt delivery")
+
+    def do_EXPN(self, rest: bytes) -> None:
+        self.sendCode(502, b"5.5.1 EXPN is not supported")
+
+    def do_HELP(self, rest: bytes) -> None:
+        self.sendCode(214, b"2.0.0 See RFC 5321 (https://www.rfc-editor.org/rfc/rfc5321)")
+
+    def _resetTransaction(self) -> None:
+        self._from = None
+        self._to = []
+        self._transactionDelivery = None
+
+    def _mailArguments(self, rest: bytes, keyword: bytes) -> tuple[Address, dict[bytes, bytes | None]] | None:
+        try:
+            path, params = parsePath(rest, keyword)
+        except CommandSyntaxError as e:
+            self._error(e.code, e.reply)
+            return None
+        try:
+            address = Address(path, None if keyword == b"FROM:" else None)
+        except AddressError:
+            self._error(553, b"5.1.3 Bad address syntax: " + path[:80])
+            return None
+        return address, params
+
+    def _checkMailParameters(self, params: dict[bytes, bytes | None]) -> bool:
+        """Check MAIL FROM's ESMTP parameters; send the refusal and return False if bad."""
+        for key in params:
+            self._error(555, b"5.5.4 Unsupported parameter " + key)
+            return False
+        return True
+
+    def do_MAIL(self, rest: bytes) -> None:
+        if self._helo is None:
+            self._error(503, b"5.5.1 Say HELO or EHLO first")
+            return
+        if self._from is not None:
+            self._error(503, b"5.5.1 Nested MAIL command")
+            return
+        parsed = self._mailArguments(rest, b"FROM:")
+        if parsed is None:
+            return
+        origin, params = parsed
+        if not self._checkMailParameters(params):
+            return
+        delivery = self._transactionDeliveryFor()
+        if delivery is None:
+            self.sendCode(530, b"5.7.0 Authentication required")
+            return
+        self._call(self._cbFromValidate, self._ebFromValidate, origin, self.validateFrom, self._helo, origin)
+
+    def _transactionDeliveryFor(self) -> Any:
+        if self._transactionDelivery is None:
+            if self.delivery is not None:
+                self._transactionDelivery = self.delivery
+            elif self.deliveryFactory is not None:
+                self._transactionDelivery = self.deliveryFactory.getMessageDelivery()
+            elif type(self).validateFrom is not SMTP.validateFrom:
+                self._transactionDelivery = self
+        return self._transactionDelivery
+
+    def _call(
+        self,
+        callback: Callable[..., None],
+        errback: Callable[..., None],
+        extra: Any,
+        function: Callable[..., Any],
+        *args: Any,
+    ) -> None:
+        """Call ``function``; handle a plain result at once, a Deferred when it fires."""
+        try:
+            result = function(*args)
+        except Exception:
+            errback(Failure(), extra)
+            return
+        if isinstance(result, Deferred) or type(result) is CoroutineType:
+            d = maybeDeferred(lambda: result)
+            if d.called:
+                d.addCallbacks(callback, errback, callbackArgs=(extra,), errbackArgs=(extra,))
+                return
+            self._blocked = True
+            d.addCallbacks(callback, errback, callbackArgs=(extra,), errbackArgs=(extra,))
+            d.addErrback(self._internalError)
+            d.addBoth(self._unblock)
+        else:
+            callback(result, extra)
+
+    def _internalError(self, failure: Failure) -> None:
+        _log.failure("SMTP: a reply callback failed", failure)
+        self.sendCode(451, b"4.3.0 Internal error; try again later")
+
+    def _cbFromValidate(self, result: Any, origin: Address) -> None:
+        if self._state == _CLOSED:
+            return
+        self._from = result if isinstance(result, Address) else origin
+        self.sendCode(250, b"2.1.0 Sender <" + bytes(origin) + b"> OK")
+
+    def _ebFromValidate(self, failure: Failure, origin: Address) -> None:
+        if self._state == _CLOSED:
+            return
+        self._transactionDelivery = None
+        error = failure.value
+        if isinstance(error, SMTPServerError):
+            self.sendCode(error.code, _resp(error.resp))
+        else:
+            _log.failure("SMTP: validateFrom failed for <{origin}>", failure, origin=str(origin))
+            self.sendCode(451, b"4.3.0 Cannot accept the sender now; try again later")
+
+    def do_RCPT(self, rest: bytes) -> None:
+        if self._from is None:
+            self._error(503, b"5.5.1 Need MAIL before RCPT")
+            return
+        parsed = self._mailArguments(rest, b"TO:")
+        if parsed is None:
+            return
+        address, params = parsed
+        if params:
+            self._error(555, b"5.5.4 Unsupported parameter " + next(iter(params)))
+            return
+        if not address.local:
+            self._error(553, b"5.1.3 The null address cannot receive mail")
+            return
+        if len(self._to) >= self.maxRecipients:
+            self.sendCode(452, b"4.5.3 Too many recipients")
+            return
+        user = User(address, self._helo, self, self._from)
+        self._call(self._cbToValidate, self._ebToValidate, user, self.validateTo, user)
+
+    def _cbToValidate(self, result: Any, user: User) -> None:
+        if self._state == _CLOSED or self._from is None:
+            return
+        if not callable(result):
+            _log.error(
+                "SMTP: validateTo returned {result!r} for <{user}>; it must return a "
+                "callable that makes the IMessage",
+                result=result,
+                user=str(user),
+            )
+            self.sendCode(451, b"4.3.0 Cannot accept the recipient now; try again later")
+            return
+        self._to.append((user, result))
+        self.sendCode(250, b"2.1.5 Recipient <" + bytes(user.dest) + b"> OK")
+
+    def _ebToValidate(self, failure: Failure, user: User) -> None:
+        if self._state == _CLOSED:
+            return
+        error = failure.value
+        if isinstance(error, SMTPServerError):
+            self.sendCode(error.code, _resp(error.resp))
+        else:
+            _log.failure("SMTP: validateTo failed for <{user}>", failure, user=str(user))
+            self.sendCode(451, b"4.3.0 Cannot accept the recipient now; try again later")
+
+    def do_DATA(self, rest: bytes) -> None:
+        if self._from is None:
+            self._error(503, b"5.5.1 Need MAIL command")
+            return
+        if not self._to:
+            self._error(503, b"5.5.1 Need RCPT command (no valid recipients)")
+            return
+        origin, recipients = self._from, [user for user, _ in self._to]
+        messages = []
+        try:
+            for _, makeMessage in self._to:
+                messages.append(makeMessage())
+        except Exception as e:
+            for message in messages:
+                message.connectionLost()
+            self._resetTransaction()
+            if isinstance(e, SMTPServerError):
+                self.sendCode(e.code, _resp(e.resp))
+            else:
+                _log.failure("SMTP: making the message for delivery failed")
+                self.sendCode(451, b"4.3.0 Cannot take the message now; try again later")
+            return
+        self._messages = messages
+        self._decoder = DataDecoder(self.maxMessageSize)
+        self._dataFailure = None
+        self._state = _DATA
+        header = self.receivedHeader(self._helo or (b"", self._peer), origin, recipients)
+        if header:
+            for line in header.splitlines():
+                for message in messages:
+                    message.lineReceived(line)
+        self.sendCode(354, b"Start mail input; end with <CRLF>.<CRLF>")
+
+    def _dataLine(self, line: Any, crlf: bool) -> None:
+        decoder = self._decoder
+        assert decoder is not None
+        if line is LINE_TOO_LONG:
+            self._failData(500, b"5.5.2 Message line too long (the limit is %d bytes)" % self.maxDataLineLength)
+            return
+        result = decoder.lineReceived(line, crlf)
+        if result is None:
+            self._endOfData()
+        elif result is False:
+            if self._dataFailure is None:
+                self._failData(552, b"5.3.4 Message too big (the limit is %d bytes)" % (self.maxMessageSize or 0))
+        elif self._dataFailure is None:
+            try:
+                for message in self._messages:
+                    message.lineReceived(result)
+            except Exception:
+                _log.failure("SMTP: the message refused a line")
+                self._failData(451, b"4.3.0 Error storing the message; try again later")
+
+    def _failData(self, code: int, message: bytes) -> None:
+        if self._dataFailure is None:
+            self._dataFailure = (code, message)
+            self._abortMessages()
+
+    def _abortMessages(self) -> None:
+        messages, self._messages = self._messages, []
+        for message in messages:
+            try:
+                message.connectionLost()
+            except Exception:
+                _log.failure("SMTP: an IMessage's connectionLost failed")
+
+    def _endOfData(self) -> None:
+        self._state = _COMMAND
+        self._decoder = None
+        failure, self._dataFailure = self._dataFailure, None
+        messages, self._messages = self._messages, []
+        self._resetTransaction()
+        if failure is not None:
+            self.sendCode(*failure)
+            return
+        if len(messages) == 1:
+            self._call(self._cbDelivered, self._ebDelivered, None, messages[0].eomReceived)
+            return
+        results = DeferredList([maybeDeferred(m.eomReceived) for m in messages], consumeErrors=True)
+        self._call(self._cbDeliveredAll, self._ebDelivered, None, lambda: results)
+
+    def _cbDeliveredAll(self, results: list[tuple[bool, Any]], _: None) -> None:
+        for succeeded, value in results:
+            if not succeeded:
+                self._ebDelivered(value, None)
+                return
+        self._cbDelivered(None, None)
+
+    def _cbDelivered(self, result: object, _: None) -> None:
+        self.sendCode(250, b"2.0.0 Message accepted for delivery")
+
+    def _ebDelivered(self, failure: Failure, _: None) -> None:
+        error = failure.value
+        if isinstance(error, SMTPServerError):
+            self.sendCode(error.code, _resp(error.resp))
+        else:
+            _log.failure("SMTP: storing a message failed", failure)
+            self.sendCode(451, b"4.3.0 Error storing the message; try again later")
+
+    # -- the delivery --------------------------------------------------------------------
+
+    def receivedHeader(self, helo: tuple[bytes, bytes], origin: Address, recipients: list[User]) -> bytes | None:
+        """Return the Received: header for a message (the delivery's, by default)."""
+        delivery = self._transactionDelivery
+        if delivery is None or delivery is self:
+            return None
+        header: bytes | None = delivery.receivedHeader(helo, origin, recipients)
+        return header
+
+    def validateFrom(self, helo: tuple[bytes, bytes], origin: Address) -> Any:
+        """Accept the sender or refuse it (the delivery decides, by default)."""
+        delivery = self._transactionDelivery
+        if delivery is None or delivery is self:
+            raise SMTPBadSender(origin, 503, b"5.5.1 Who are you? Say HELO first")
+        return delivery.validateFrom(helo, origin)
+
+    def validateTo(self, user: User) -> Any:
+        """Accept a recipient or refuse it (the delivery decides, by default)."""
+        delivery = self._transactionDelivery
+        if delivery is None or delivery is self:
+            raise SMTPBadRcpt(user)
+        return delivery.validateTo(user)
+
+    # -- for ESMTP's AUTH ----------------------------------------------------------------
+
+    def _authLine(self, line: bytes) -> None:
+        self._error(500, b"5.5.1 Command not recognized")
+
+
+class ESMTP(SMTP):
+    """An ESMTP server connection: EHLO, SIZE, 8BITMIME, PIPELINING, STARTTLS, AUTH.
+
+    Args:
+        chal: SASL mechanism name -> credentials class (``IChallengeResponse``); by
+            default PLAIN, LOGIN and CRAM-MD5. A mechanism is only offered when the
+            ``portal`` has a checker for its credentials.
+        contextFactory: TLS server options, to offer STARTTLS.
+
+    Differences from Twisted, on purpose: PLAIN and LOGIN send the password in the
+    clear, so they are offered only under TLS unless ``allowPlaintextAuth`` is True;
+    the default mechanisms are on (Twisted's ESMTP has none unless given).
+    """
+
+    # Offer PLAIN and LOGIN over a connection without TLS.
+    allowPlaintextAuth = False
+    # Failed AUTH attempts tolerated on one connection.
+    maxAuthFailures = 3
+    # The mechanisms that send the password itself.
+    plaintextMechanisms = frozenset((b"PLAIN", b"LOGIN"))
+
+    def __init__(self, chal: dict[bytes, Any] | None = None, contextFactory: Any = None) -> None:
+        super().__init__()
+        if chal is None:
+            chal = {
+                b"PLAIN": PLAINCredentials,
+                b"LOGIN": LOGINCredentials,
+                b"CRAM-MD5": CramMD5Credentials,
+            }
+        self.challengers = chal
+        self.ctx = contextFactory
+        self.authenticated = False
+        self._challenger: Any = None
+        self._authFailures = 0
+        self._ehlo = False
+
+    @property
+    def secure(self) -> bool:
+        """Whether the connection runs over TLS."""
+        return ISSLTransport.providedBy(self.transport)
+
+    def extensions(self) -> dict[bytes, list[bytes]]:
+        """Return the EHLO keywords offered now, each with its parameters."""
+        ext: dict[bytes, list[bytes]] = {}
+        ext[b"SIZE"] = [b"%d" % self.maxMessageSize] if self.maxMessageSize else []
+        ext[b"8BITMIME"] = []
+        ext[b"PIPELINING"] = []
+        ext[b"ENHANCEDSTATUSCODES"] = []
+        if self.ctx is not None and not self.secure:
+            ext[b"STARTTLS"] = []
+        mechanisms = self.authMechanisms()
+        if mechanisms and not self.authenticated:
+            ext[b"AUTH"] = mechanisms
+        return ext
+
+    def authMechanisms(self) -> list[bytes]:
+        """Return the SASL mechanisms the portal can check on this connection now."""
+        portal = self.portal
+        if portal is None:
+            return []
+        interfaces = portal.listCredentialsInterfaces()
+        offered = []
+        for name, credentialsClass in self.challengers.items():
+            if name.upper() in self.plaintextMechanisms and not (self.secure or self.allowPlaintextAuth):
+                continue
+            if any(i.implementedBy(credentialsClass) for i in interfaces):
+                offered.append(name.upper())
+        return offered
+
+    def listExtensions(self) -> list[bytes]:
+        """Return the EHLO reply lines after the first."""
+        return [b" ".join([key, *values]) for key, values in self.extensions().items()]
+
+    def do_EHLO(self, rest: bytes) -> None:
+        if not rest:
+            self._error(501, b"5.5.4 Syntax: EHLO hostname")
+            return
+        self._helo = (rest, self._peer)
+        self._ehlo = True
+        self._resetTransaction()
+        first = self.host + b" Hello " + rest + b" [" + self._peer + b"]"
+        self.sendCode(250, [first, *self.listExtensions()])
+
+    def _checkMailParameters(self, params: dict[bytes, bytes | None]) -> bool:
+        for key, value in params.items():
+            if not self._ehlo:
+                self._error(555, b"5.5.4 Parameters need EHLO")
+                return False
+            if key == b"SIZE":
+                if value is None or not value.isdigit() or len(value) > 20:
+                    self._error(501, b"5.5.4 SIZE needs a number")
+                    return False
+                if self.maxMessageSize is not None and int(value) > self.maxMessageSize:
+                    self.sendCode(552, b"5.3.4 Message too big (the limit is %d bytes)" % self.maxMessageSize)
+                    return False
+            elif key == b"BODY":
+                if value is None or value.upper() not in (b"7BIT", b"8BITMIME"):
+                    self._error(501, b"5.5.4 BODY is 7BIT or 8BITMIME")
+                    return False
+            elif key == b"AUTH":
+                continue
+            else:
+                self._error(555, b"5.5.4 Unsupported parameter " + key)
+                return False
+        return True
+
+    def do_STARTTLS(self, rest: bytes) -> None:
+        if self.secure:
+            self._error(503, b"5.5.1 TLS is already active")
+            return
+        if self.ctx is None:
+            self._error(502, b"5.5.1 STARTTLS is not offered here")
+            return
+        if rest:
+            self._error(501, b"5.5.4 STARTTLS takes no parameters")
+            return
+        self.sendCode(220, b"2.0.0 Ready to start TLS")
+        injected = self._buffer.clear()
+        if injected:
+            _log.warn(
+                "SMTP: {peer} sent {n} bytes after STARTTLS before TLS began; discarded "
+                "(a command injection attempt, or a broken client)",
+                peer=self._peer.decode("ascii", "replace"),
+                n=len(injected),
+            )
+        try:
+            self.transport.startTLS(self.ctx)
+        except Exception:
+            _log.failure("SMTP: STARTTLS failed to start")
+            self.transport.loseConnection()
+            return
+        self._helo = None
+        self._ehlo = False
+        self._resetTransaction()
+
+    def do_AUTH(self, rest: bytes) -> None:
+        if self.authenticated:
+            self._error(503, b"5.5.1 Already authenticated")
+            return
+        if self._from is not None:
+            self._error(503, b"5.5.1 AUTH is not allowed during a mail transaction")
+            return
+        if not self._ehlo:
+            self._error(503, b"5.5.1 Say EHLO first")
+            return
+        mechanism, _, initial = rest.partition(b" ")
+        mechanism = mechanism.upper()
+        if not mechanism:
+            self._error(501, b"5.5.4 Syntax: AUTH mechanism [initial-response]")
+            return
+        if mechanism not in self.authMechanisms():
+            if mechanism in self.plaintextMechanisms and self.portal is not None and not self.secure:
+                self.sendCode(538, b"5.7.11 Encryption required for requested authentication mechanism")
+            else:
+                self._error(504, b"5.5.4 Unrecognized authentication type")
+            return
+        challengerClass = next(v for k, v in self.challengers.items() if k.upper() == mechanism)
+        challenger = challengerClass()
+        if getattr(challenger, "host", b"") is None:
+            challenger.host = self.host
+        self._challenger = challenger
+        if initial.strip():
+            self._state = _AUTH
+            self._authLine(initial.strip())
+        else:
+            self._challenge()
+
+    def _challenge(self) -> None:
+        self._state = _AUTH
+        challenge = self._challenger.getChallenge()
+        self.sendCode(334, base64.b64encode(challenge))
+
+    def _authLine(self, line: bytes) -> None:
+        challenger = self._challenger
+        if line == b"*":
+            self._endAuth()
+            self.sendCode(501, b"5.0.0 Authentication cancelled")
+            return
+        try:
+            response = b"" if line == b"=" else base64.b64decode(line, validate=True)
+            challenger.setResponse(response)
+        except (binascii.Error, ValueError) as e:
+            self._endAuth()
+            self._error(501, b"5.5.2 Cannot decode the response: " + str(e).encode("utf-8", "replace")[:100])
+            return
+        if challenger.moreChallenges():
+            self._challenge()
+            return
+        self._endAuth()
+        username = getattr(challenger, "username", None)
+        d = self.portal.login(challenger, None, IMessageDeliveryFactory, IMessageDelivery)
+        self._call(self._cbAuthenticated, self._ebAuthenticated, username, lambda: d)
+
+    def _endAuth(self) -> None:
+        self._state = _COMMAND
+        self._challenger = None
+
+    def _cbAuthenticated(self, result: tuple[Any, Any, Callable[[], object]], username: Any) -> None:
+        if self._state == _CLOSED:
+            result[2]()
+            return
+        self._setAvatar(result)
+        self.authenticated = True
+        self._resetTransaction()
+        self.sendCode(235, b"2.7.0 Authentication successful")
+
+    def _ebAuthenticated(self, failure: Failure, username: Any) -> None:
+        if self._state == _CLOSED:
+            return
+        shown = username.decode("utf-8", "replace") if isinstance(username, bytes) else str(username)
+        if failure.check(UnauthorizedLogin):
+            _log.warn(
+                "SMTP: authentication failed for user {username!r} from {peer}",
+                username=shown,
+                peer=self._peer.decode("ascii", "replace"),
+            )
+            self._authFailures += 1
+            if self._authFailures >= self.maxAuthFailures:
+                self.sendCode(421, b"4.7.0 Too many failed authentications, closing connection")
+                self.transport.loseConnection()
+                return
+            self.sendCode(535, b"5.7.8 Authentication credentials invalid")
+        else:
+            _log.failure("SMTP: the portal failed while authenticating {username!r}", failure, username=shown)
+            self.sendCode(454, b"4.7.0 Temporary authentication failure")
+
+
+class SMTPFactory(ServerFactory):
+    """Makes SMTP (or, with ``protocol = ESMTP``, ESMTP) server connections.
+
+    Each connection gets the factory's ``portal``, ``domain`` (as its host name),
+    ``timeout``, ``delivery`` and ``deliveryFactory``, and for ESMTP its
+    ``contextFactory`` (STARTTLS) and ``challengers`` when these are set.
+
+    Args:
+        portal: the Cred portal for AUTH and for anonymous deliveries.
+    """
+
+    protocol: Any = SMTP
+    domain: bytes = DNSNAME
+    timeout: float | None = 600
+    delivery: Any = None
+    deliveryFactory: Any = None
+    contextFactory: Any = None
+    challengers: dict[bytes, Any] | None = None
+
+    def __init__(self, portal: Any = None) -> None:
+        self.portal = portal
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = self.protocol()
+        protocol.factory = self
+        protocol.portal = self.portal
+        protocol.host = self.domain if isinstance(self.domain, bytes) else self.domain.encode("idna")
+        protocol.timeout = self.timeout
+        if self.delivery is not None:
+            protocol.delivery = self.delivery
+        if self.deliveryFactory is not None:
+            protocol.deliveryFactory = self.deliveryFactory
+        if isinstance(protocol, ESMTP):
+            if self.contextFactory is not None:
+                protocol.ctx = self.contextFactory
+            if self.challengers is not None:
+                protocol.challengers = self.challengers
+        return protocol
