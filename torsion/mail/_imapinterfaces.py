@@ -11,6 +11,8 @@ from typing import Any
 
 from zope.interface import Interface
 
+from torsion.mail._smtpcore import IClientAuthentication
+
 __all__ = [
     "IAccount",
     "IClientAuthentication",
@@ -122,16 +124,6 @@ class NoSupportedAuthentication(IMAP4Exception):
 
 class UnhandledResponse(IMAP4Exception):
     """A response the client has no handler for."""
-
-
-class IClientAuthentication(Interface):
-    """A SASL mechanism on the client side (given to ``registerAuthenticator``)."""
-
-    def getName() -> bytes:
-        """The mechanism's name, such as ``b"PLAIN"``."""
-
-    def challengeResponse(secret: bytes, challenge: bytes) -> bytes:
-        """The answer to one server challenge."""
 
 
 class IMailboxListener(Interface):

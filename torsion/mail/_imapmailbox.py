@@ -128,6 +128,9 @@ class SimpleMessage:
     def open(self) -> Any:
         return self.part().open()
 
+    def rawHeader(self) -> bytes:
+        return self.part().rawHeader()
+
     def __repr__(self) -> str:
         return f"<SimpleMessage uid={self.uid} flags={self._flags!r}>"
 

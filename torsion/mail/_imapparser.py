@@ -78,7 +78,7 @@ class Line:
 Event = Command | Continue | Refused | Line
 
 _LITERAL_AT_END = re.compile(rb"\{([0-9]{1,20})(\+?)\}\Z")
-_TAG = re.compile(rb"[!#$&'+,\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]+\Z")
+_TAG = re.compile(rb"[!#$&'+,\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,64}\Z")
 
 
 def _defaultLiteralLimit(name: bytes) -> int:
@@ -134,12 +134,36 @@ class CommandReader:
         """Read lines as commands again (the continuation is no longer wanted)."""
         self._lineMode = False
 
+    def receive(self, data: bytes) -> None:
+        """Take the next bytes of the stream (read them with ``nextEvent``)."""
+        self._buffer += data
+
+    def buffered(self) -> int:
+        """How many received bytes are not parsed yet."""
+        return len(self._buffer)
+
+    def discardBuffer(self) -> None:
+        """Drop what is received and not parsed yet (after STARTTLS: anything sent in
+        clear behind the command must not be taken as sent over TLS)."""
+        self._buffer.clear()
+
     def feed(self, data: bytes) -> list[Event]:
-        """Take the next bytes of the stream; return the events they complete."""
+        """Take the next bytes of the stream; return every event they complete."""
+        self.receive(data)
+        events: list[Event] = []
+        while (event := self.nextEvent()) is not None:
+            events.append(event)
+        return events
+
+    def nextEvent(self) -> Event | None:
+        """The next event of what was received, or None until more arrives.
+
+        The server asks for one event at a time, so that ``expectLine`` applies to
+        the line after the command that wants it, even if both came in one packet.
+        """
         events: list[Event] = []
         buffer = self._buffer
-        buffer += data
-        while buffer:
+        while buffer and not events:
             if self._literalRemaining:
                 take = min(len(buffer), self._literalRemaining)
                 if not self._discarding:
@@ -167,7 +191,7 @@ class CommandReader:
                 events.append(self._lineTooLong(line[:200]))
                 continue
             self._lineReceived(line, events)
-        return events
+        return events[0] if events else None
 
     def _lineTooLong(self, start: bytes) -> Refused:
         lineMode = self._lineMode
