@@ -64,6 +64,7 @@ from torsion.mail._imapparser import (
     MessageSet,
     parseIdList,
 )
+from torsion.mail._imapserver import IMAP4Server, IMAP4ServerFactory
 from torsion.mail._imaputf7 import decoder, encoder
 
 __all__ = [
@@ -71,6 +72,8 @@ __all__ = [
     "IClientAuthentication",
     "ICloseableMailbox",
     "IMAP4Exception",
+    "IMAP4Server",
+    "IMAP4ServerFactory",
     "IMailbox",
     "IMailboxIMAP",
     "IMailboxIMAPInfo",
