@@ -4,10 +4,13 @@ blocking clients run in a thread while a reactor turns, and test certificates.""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
+from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil
 from torsion.cred.hashing import ScryptHasher
 from torsion.mail import smtp
@@ -76,3 +79,24 @@ def tlsFiles(tmp_path: Path) -> tuple[Any, str, str, str]:
     leaf.cert_chain_pems[0].write_to_path(str(certFile))
     options = ssl.CertificateOptions(privateKey=str(keyFile), certificate=str(certFile))
     return options, str(caFile), str(keyFile), str(certFile)
+
+
+@pytest.fixture
+def mailReactor() -> Iterator[Any]:
+    """A fresh reactor of the platform's default kind with its thread pool running (the
+    password hashes are checked there), closed after the test."""
+    from torsion.internet.default import reactorClass
+
+    made = reactorClass()()
+    reactormixins.trackDescriptors(made)
+    made.getThreadPool().start()
+    try:
+        yield made
+    finally:
+        reactormixins.closeReactor(made)
+
+
+def listen(reactor: Any, factory: Any) -> int:
+    """Serve ``factory`` on an ephemeral port of 127.0.0.1; its number."""
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    return int(port.getHost().port)

@@ -28,7 +28,7 @@ from zope.interface import implementer
 from torsion.internet import defer
 from torsion.internet.protocol import ServerFactory
 from torsion.logger import Logger
-from torsion.mail import pop3, smtp
+from torsion.mail import imap4, pop3, smtp
 
 __all__ = [
     "DomainDeliveryBase",
@@ -179,19 +179,13 @@ class POP3Factory(ServerFactory):
         return p
 
 
-class IMAP4Factory(ServerFactory):
+class IMAP4Factory(imap4.IMAP4ServerFactory):
     """IMAP4 sessions (torsion.mail.imap4.IMAP4Server) for a MailService: logins
-    through ``portal`` (by default the service), STARTTLS with ``contextFactory``."""
+    through ``portal`` (by default the service, which picks the user's domain),
+    STARTTLS with ``contextFactory``."""
 
-    def __init__(self, service: Any, portal: Any = None, contextFactory: Any = None) -> None:
+    def __init__(
+        self, service: Any, portal: Any = None, contextFactory: Any = None, reactor: Any = None
+    ) -> None:
+        super().__init__(portal if portal is not None else service, contextFactory, None, reactor)
         self.service = service
-        self.portal = portal
-        self.contextFactory = contextFactory
-
-    def buildProtocol(self, addr: Any) -> Any:
-        from torsion.mail import imap4
-
-        p = imap4.IMAP4Server(contextFactory=self.contextFactory)
-        p.factory = self
-        p.portal = self.portal if self.portal is not None else self.service
-        return p
