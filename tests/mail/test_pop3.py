@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface import implementer
 
 from tests.internet.reactormixins import loggedErrors
@@ -368,3 +370,47 @@ def test_realmErrorGetsTemporaryFailure(root: str, loggedErrors: list[Any]) -> N
     assert session.cmd("PASS secret").startswith(b"-ERR [SYS/TEMP]")
     assert session.cmd("NOOP") == b"+OK\r\n"
     assert loggedErrors
+
+
+# -- properties ------------------------------------------------------------------------
+
+
+@given(st.binary(max_size=300), st.lists(st.integers(1, 50), max_size=20))
+def test_lineBufferIsIndependentOfChunking(data: bytes, cuts: list[int]) -> None:
+    whole = LineBuffer(20).feed(data)
+    buffer = LineBuffer(20)
+    pieces: list[bytes | None] = []
+    start = 0
+    for cut in cuts:
+        pieces.extend(buffer.feed(data[start : start + cut]))
+        start += cut
+    pieces.extend(buffer.feed(data[start:]))
+    # Only where an overlong line is noticed may differ (before or after its end).
+    assert [p for p in pieces if p is not None] == [p for p in whole if p is not None]
+
+
+@given(st.lists(st.binary(max_size=30).filter(lambda b: b"\n" not in b and b"\r" not in b)))
+def test_dotStuffingRoundTrips(lines: list[bytes]) -> None:
+    message = b"".join(line + b"\n" for line in lines)
+    stuffer = DotStuffer()
+    wire = stuffer.feed(message) + stuffer.finish()
+    back = [DotUnstuffer.line(line) for line in wire.split(b"\r\n")[:-1]]
+    assert back[-1] is None and back[:-1] == lines
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=12))
+def test_garbageNeverBreaksTheSession(tmp_path_factory: Any, chunks: list[bytes]) -> None:
+    root = tmp_path_factory.mktemp("pop")
+    initializeMaildir(str(root / "alice"))
+    deliver(str(root), "alice", b"x\n")
+    checker = InMemoryUsernamePasswordDatabaseDontUse(alice="secret")
+    session = Session(Portal(Realm(str(root)), [checker]))
+    session.login()
+    for chunk in chunks:
+        session.send(chunk)
+        if session.transport.disconnecting:
+            return
+    # Whatever came before, a fresh line is understood.
+    session.send(b"\r\n")
+    assert session.cmd("NOOP").endswith(b"+OK\r\n")

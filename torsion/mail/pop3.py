@@ -401,13 +401,15 @@ class POP3(Protocol, TimeoutMixin):
         command = command.upper()
         if not command:
             raise POP3Error("empty command")
+        handler = None
+        if command.isalpha() and command.isascii():
+            handler = getattr(self, "do_" + command.decode("ascii"), None)
+        if handler is None:
+            raise POP3Error(f"unknown command {_shown(command)}")
         if self.mbox is None and command not in self.AUTH_CMDS:
             raise POP3Error(f"{_shown(command)} is not allowed before logging in")
         if self.mbox is not None and command in (b"USER", b"PASS", b"APOP", b"AUTH", b"STLS"):
             raise POP3Error(f"{_shown(command)} is not allowed after logging in")
-        handler = getattr(self, "do_" + command.decode("ascii", "replace"), None)
-        if handler is None:
-            raise POP3Error(f"unknown command {_shown(command)}")
         try:
             handler(*args)
         except TypeError as e:
@@ -731,5 +733,6 @@ def _capability(factory: Any, name: str) -> bytes | None:
 
 
 def _shown(value: bytes) -> str:
-    text = value[:40].decode("ascii", "backslashreplace")
+    """Bytes from the client, safe to echo in a reply or a log line."""
+    text = "".join(chr(b) if 0x20 < b < 0x7F else f"\\x{b:02x}" for b in value[:40])
     return text + ("..." if len(value) > 40 else "")
