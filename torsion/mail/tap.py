@@ -173,7 +173,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         name, equals, password = spec.partition("=")
         if not equals or not password:
             raise usage.UsageError("--user: give NAME=PASSWORD")
-        from torsion.mail.maildir import _userName
+        from torsion.mail._maildirdomains import _userName
 
         try:
             _userName(name)
