@@ -39,6 +39,8 @@ def makeMessage(to: str = "alice@example.com") -> EmailMessage:
 
 
 def serverArgs(tmp_path: Path, smtp: int, pop: int, imap: int, *extra: str) -> list[str]:
+    """torsiond mail's arguments: SMTP, POP3 and IMAP4 on these ports (STARTTLS and STLS
+    offered), and any ``extra``."""
     _, _, keyFile, certFile = tlsFiles(tmp_path)
     return [
         "mail",
@@ -78,9 +80,15 @@ def check(received: bytes, sent: EmailMessage) -> None:
 
 def test_smtplibSendsPoplibAndImaplibReadTheSameMessage(tmp_path: Path) -> None:
     smtpPort, popPort, imapPort = freePort(), freePort(), freePort()
+    popsPort, imapsPort = freePort(), freePort()
     output: list[str] = []
     message = makeMessage()
-    with runTorsiond(serverArgs(tmp_path, smtpPort, popPort, imapPort), smtpPort, tmp_path, output):
+    args = serverArgs(
+        tmp_path, smtpPort, popPort, imapPort,
+        "--pop3", f"ssl:{popsPort}:interface=127.0.0.1",
+        "--imap", f"ssl:{imapsPort}:interface=127.0.0.1",
+    )  # fmt: skip
+    with runTorsiond(args, smtpPort, tmp_path, output):
         context = clientContext(tmp_path)
         with smtplib.SMTP("127.0.0.1", smtpPort, timeout=10) as client:
             client.ehlo("client.example")
@@ -124,6 +132,22 @@ def test_smtplibSendsPoplibAndImaplibReadTheSameMessage(tmp_path: Path) -> None:
             imap.shutdown()
             raise
         assert viaIMAP == viaPOP
+
+        # The same over implicit TLS (ssl: endpoints with the --certificate).
+        pops = poplib.POP3_SSL("127.0.0.1", popsPort, context=context, timeout=10)
+        try:
+            pops.user("alice@example.com")
+            pops.pass_("correct horse")
+            assert b"\r\n".join(pops.retr(1)[1]) + b"\r\n" == viaPOP
+            pops.quit()
+        finally:
+            pops.close()
+        imaps = imaplib.IMAP4_SSL("127.0.0.1", imapsPort, ssl_context=context, timeout=10)
+        imaps.login("alice", "correct horse")
+        imaps.select("INBOX", readonly=True)
+        _, data = imaps.fetch("1", "(FLAGS BODY.PEEK[])")
+        assert data[0][1] == viaPOP  # type: ignore[index]
+        imaps.logout()
     log = "".join(output)
     assert "correct horse" not in log
 
