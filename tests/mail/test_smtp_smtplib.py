@@ -19,8 +19,6 @@ from tests.internet import reactormixins
 from tests.internet.reactormixins import REACTOR_FACTORIES, closeReactor, runUntil, runUntilFired
 from tests.internet.tlshelpers import serverOptions, theCA
 from tests.mail._smtphelpers import MemoryDelivery, esmtpFactory, inThread, userPortal
-from torsion.mail import smtp
-
 
 reactor = reactormixins.reactor
 
