@@ -65,7 +65,7 @@ def test_sendmailWithRequiredTLSAndAuth(reactor: Any) -> None:
         (b"bob@example.com", 250),
         (b"nobody@elsewhere.example", 550),
     ]
-    [(user, data)] = realm.deliveries[b"alice"].messages
+    [(_user, data)] = realm.deliveries[b"alice"].messages
     assert data.split(b"\r\n", 2)[2] == BODY.replace(b"\nend", b"\r\nend") + b"\r\n"
 
 
@@ -360,7 +360,8 @@ def test_pipeliningSendsTheEnvelopeInOneWrite() -> None:
     assert talk(client, transport, b"220 hi\r\n") == b"EHLO me.example\r\n"
     sent = talk(client, transport, b"250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
     assert sent == (
-        b"MAIL FROM:<a@x.example> BODY=8BITMIME\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n"
+        b"MAIL FROM:<a@x.example> BODY=8BITMIME\r\n"
+        b"RCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n"
     )
     assert talk(client, transport, b"250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n") == b"hi\r\n.\r\n"
     assert talk(client, transport, b"250 queued\r\n") == b"QUIT\r\n"
