@@ -165,7 +165,7 @@ def test_authNeedsEhlo() -> None:
 
 
 def test_logoutWhenTheConnectionEnds() -> None:
-    protocol, transport, realm = server(allowPlaintextAuth=True)
+    protocol, _transport, realm = server(allowPlaintextAuth=True)
     protocol.dataReceived(b"AUTH PLAIN " + b64(b"\0alice\0wonderland") + b"\r\n")
     protocol.connectionLost(None)
     assert realm.logouts == [b"alice"]

@@ -21,7 +21,7 @@ def esmtp(delivery: Any = None, **attrs: Any) -> tuple[smtp.ESMTP, Any, Clock, M
     protocol.delivery = delivery
     for name, value in attrs.items():
         setattr(protocol, name, value)
-    server, transport, clock = connectedServer(protocol)
+    _server, transport, clock = connectedServer(protocol)
     assert codes(transport) == [220]
     return protocol, transport, clock, delivery
 
@@ -208,7 +208,10 @@ def test_tooManyRecipientsIs452() -> None:
 
 def test_bareLineFeedsCannotSmuggleASecondMessage() -> None:
     protocol, transport, _, delivery = esmtp()
-    body = b"Subject: one\r\n\r\nhi\n.\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<carol@example.com>\r\n.\r\n"
+    body = (
+        b"Subject: one\r\n\r\nhi\n.\nMAIL FROM:<evil@x.example>\r\n"
+        b"RCPT TO:<carol@example.com>\r\n.\r\n"
+    )
     send(
         protocol,
         b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n" + body,
@@ -284,7 +287,7 @@ def test_quit() -> None:
 
 
 def test_lostConnectionDuringDataAbandonsTheMessages() -> None:
-    protocol, transport, _, delivery = esmtp()
+    protocol, _transport, _, delivery = esmtp()
     send(
         protocol, b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nhalf"
     )
@@ -341,7 +344,6 @@ def test_aSubclassCanDecideInsteadOfADelivery() -> None:
             return origin
 
         def validateTo(self, user: smtp.User) -> Any:
-            delivery = MemoryDelivery()
             return lambda: _Collect(got)
 
     protocol = Server()

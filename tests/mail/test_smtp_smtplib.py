@@ -19,8 +19,6 @@ from tests.internet import reactormixins
 from tests.internet.reactormixins import REACTOR_FACTORIES, closeReactor, runUntil, runUntilFired
 from tests.internet.tlshelpers import serverOptions, theCA
 from tests.mail._smtphelpers import MemoryDelivery, esmtpFactory, inThread, userPortal
-from torsion.mail import smtp
-
 
 reactor = reactormixins.reactor
 
@@ -197,7 +195,7 @@ def test_startTLSCommandInjectionIsDiscarded(oneReactor: Any) -> None:
         tls.close()
         return [ehlo, ready, *after]
 
-    ehlo, ready, noop = runUntilFired(oneReactor, inThread(oneReactor, client), timeout=10)
+    _ehlo, ready, noop = runUntilFired(oneReactor, inThread(oneReactor, client), timeout=10)
     assert ready.startswith(b"220 2.0.0")
     assert noop == b"250 2.0.0 OK"
 

@@ -671,6 +671,8 @@ class SMTPSenderFactory(ClientFactory):
 
     protocol: Any = SMTPSender
     domain = DNSNAME
+    # Whose clock times out replies (None: the global reactor's).
+    reactor: Any = None
 
     def __init__(
         self,
@@ -730,8 +732,13 @@ class SMTPSenderFactory(ClientFactory):
 
     def buildProtocol(self, addr: Any) -> Any:
         protocol = self.protocol(self.domain, len(self.toEmail) * 2 + 2)
+        return self._configured(protocol)
+
+    def _configured(self, protocol: Any) -> Any:
         protocol.factory = self
         protocol.timeout = self.timeout
+        if self.reactor is not None:
+            protocol.callLater = self.reactor.callLater
         self.currentProtocol = protocol
         return protocol
 
@@ -795,10 +802,7 @@ class ESMTPSenderFactory(SMTPSenderFactory):
         protocol.heloFallback = self._heloFallback
         protocol.requireAuthentication = self._requireAuthentication
         protocol.requireTransportSecurity = self._requireTransportSecurity
-        protocol.factory = self
-        protocol.timeout = self.timeout
-        self.currentProtocol = protocol
-        return protocol
+        return self._configured(protocol)
 
 
 def sendmail(
@@ -864,6 +868,7 @@ def sendmail(
         requireAuthentication=requireAuthentication,
         requireTransportSecurity=requireTransportSecurity,
     )
+    factory.reactor = reactor
     if senderDomainName is not None:
         factory.domain = _asBytes(senderDomainName, "senderDomainName")
     connectors.append(reactor.connectTCP(host, port, factory))

@@ -838,6 +838,8 @@ class SMTPFactory(ServerFactory):
     deliveryFactory: Any = None
     contextFactory: Any = None
     challengers: dict[bytes, Any] | None = None
+    # Whose clock times out idle connections (None: the global reactor's).
+    reactor: Any = None
 
     def __init__(self, portal: Any = None) -> None:
         self.portal = portal
@@ -850,6 +852,8 @@ class SMTPFactory(ServerFactory):
             self.domain if isinstance(self.domain, bytes) else self.domain.encode("idna")
         )
         protocol.timeout = self.timeout
+        if self.reactor is not None:
+            protocol.callLater = self.reactor.callLater
         if self.delivery is not None:
             protocol.delivery = self.delivery
         if self.deliveryFactory is not None:
