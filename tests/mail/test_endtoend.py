@@ -183,3 +183,57 @@ def test_wrongPasswordsAreRefusedAndLoggedWithoutThePassword(tmp_path: Path) -> 
     log = "".join(output)
     assert "Tr0ub4dor" not in log
     assert log.count("alice") >= 3, log
+
+
+def test_relayToAServerThatIsDownAtFirstDeliversOnceItIsUp(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    smtpPort, popPort, imapPort, nextHop = freePort(), freePort(), freePort(), freePort()
+    args = serverArgs(
+        first, smtpPort, popPort, imapPort,
+        "--relay", str(first / "queue"),
+        "--smarthost", f"127.0.0.1:{nextHop}",
+        "--relay-retry-delays", "1",
+    )  # fmt: skip
+    secondArgs = [
+        "mail", "--no-pop3",
+        "--maildirdbmdomain", f"other.example={second / 'other.example'}",
+        "--user", "bob=bobs password",
+        "--smtp", f"tcp:{nextHop}:interface=127.0.0.1",
+        "--hostname", "mx.other.example",
+    ]  # fmt: skip
+    message = makeMessage("bob@other.example")
+    sent = message.as_bytes(policy=email.policy.SMTP)
+    output: list[str] = []
+    with runTorsiond(args, smtpPort, first, output):
+        with smtplib.SMTP("127.0.0.1", smtpPort, timeout=10) as client:
+            client.starttls(context=clientContext(first))
+            client.login("alice", "correct horse")
+            assert client.sendmail("alice@example.com", ["bob@other.example"], sent) == {}
+        queue = first / "queue"
+        deadline = time.monotonic() + 10
+        while not any(p.name.endswith("-D") for p in queue.iterdir()):
+            assert time.monotonic() < deadline, "the message never reached the queue"
+            time.sleep(0.05)
+        # The next hop is down: the first attempts fail and the message waits.
+        time.sleep(2.5)
+        assert any(p.name.endswith("-D") for p in queue.iterdir())
+        inbox = second / "other.example" / "bob" / "new"
+        with runTorsiond(secondArgs, nextHop, second):
+            deadline = time.monotonic() + 20
+            while not (inbox.is_dir() and any(inbox.iterdir())):
+                assert time.monotonic() < deadline, "the relayed message never arrived"
+                time.sleep(0.1)
+            (delivered,) = list(inbox.iterdir())
+            received = delivered.read_bytes()
+            deadline = time.monotonic() + 10
+            while any(p.name.endswith("-D") for p in queue.iterdir()):
+                assert time.monotonic() < deadline, "the relayed message stayed queued"
+                time.sleep(0.1)
+    # Two Received: headers (ours, then the next hop's), then the message as sent.
+    assert received.count(b"Received: from ") == 2
+    assert received.endswith(sent.replace(b"\r\n", b"\n"))
+    parsed = email.message_from_bytes(received, policy=email.policy.default)
+    (attachment,) = parsed.iter_attachments()
+    assert attachment.get_content() == ATTACHMENT

@@ -82,6 +82,10 @@ def test_userAndAliasesGoToTheLastDomain(tmp_path: Path) -> None:
         (["-d", "x.example=/tmp/a", "--private-key", "k.pem"], "goes with --certificate"),
         (["-d", "x.example=/tmp/a", "--smarthost", "h:25"], "goes with --relay"),
         (["-d", "x.example=/tmp/a", "--relay", "/tmp/q", "--smarthost", "h"], "HOST:PORT"),
+        (["-d", "x.example=/tmp/a", "--relay-deadline", "5"], "goes with --relay"),
+        (["-d", "x.example=/tmp/a", "--relay", "/q", "--relay-retry-delays", "1,x"], "positive"),
+        (["-d", "x.example=/tmp/a", "--relay", "/q", "--relay-retry-delays", "0"], "positive"),
+        (["-d", "x.example=/tmp/a", "--relay", "/q", "--relay-deadline", "-1"], "give seconds"),
     ],
 )
 def test_usageErrors(args: list[str], words: str) -> None:
@@ -119,3 +123,22 @@ def test_makeService(tmp_path: Path, memoryReactor: MemoryReactor) -> None:
     smtpFactory = listening[0].factory
     assert smtpFactory.domain == b"mx.x.example"
     assert svc._router.extra and not isinstance(svc._router.extra[0], HashedPasswordChecker)
+
+
+def test_relayService(tmp_path: Path, memoryReactor: MemoryReactor) -> None:
+    from torsion.mail import relaymanager
+
+    options = parse(
+        "-d", f"x.example={tmp_path / 'x'}", "--relay", str(tmp_path / "queue"),
+        "--smarthost", "[::1]:2525", "--relay-retry-delays", "5,10", "--relay-deadline", "3600",
+        "--hostname", "mx.x.example",
+    )  # fmt: skip
+    assert options["smarthost"] == ("::1", 2525)
+    svc = tap.makeService(options)
+    assert isinstance(svc.queue, relaymanager.Queue)
+    assert (tmp_path / "queue").is_dir()
+    manager = svc.relayManager
+    assert manager.smartHostAddr == ("::1", 2525)
+    assert manager.retryDelays == (5.0, 10.0) and manager.deadline == 3600.0
+    assert manager.heloName == b"mx.x.example"
+    assert any(isinstance(s, relaymanager.RelayStateHelper) for s in svc)

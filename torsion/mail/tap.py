@@ -113,6 +113,19 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             None,
             "With --relay: send all relayed mail to this HOST:PORT instead of to MX hosts.",
         ],
+        [
+            "relay-retry-delays",
+            None,
+            None,
+            "With --relay: seconds to wait after each failed attempt, comma-separated, the "
+            "last repeating (default 60,300,900,1800,3600,7200,14400).",
+        ],
+        [
+            "relay-deadline",
+            None,
+            None,
+            "With --relay: seconds after which undelivered mail is bounced (default 5 days).",
+        ],
     ]
     supportedInterfaces = (IUsernamePassword, IUsernameHashedPassword)
 
@@ -285,6 +298,30 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             relay = self["relay"]
             if os.path.exists(relay) and not os.path.isdir(relay):
                 raise usage.UsageError(f"--relay {relay!r} is not a directory")
+        for name in ("relay-retry-delays", "relay-deadline"):
+            if self[name] is not None and self["relay"] is None:
+                raise usage.UsageError(f"--{name} goes with --relay QUEUEDIR")
+        if self["relay-retry-delays"] is not None:
+            try:
+                delays = [float(d) for d in self["relay-retry-delays"].split(",")]
+                if not delays or any(not 0 < d < 10**7 for d in delays):
+                    raise ValueError
+            except ValueError:
+                raise usage.UsageError(
+                    f"--relay-retry-delays {self['relay-retry-delays']!r}: give positive "
+                    "seconds separated by commas, such as 60,300,3600"
+                ) from None
+            self["relay-retry-delays"] = delays
+        if self["relay-deadline"] is not None:
+            try:
+                deadline = float(self["relay-deadline"])
+                if not deadline > 0:
+                    raise ValueError
+            except ValueError:
+                raise usage.UsageError(
+                    f"--relay-deadline {self['relay-deadline']!r}: give seconds, such as 86400"
+                ) from None
+            self["relay-deadline"] = deadline
 
 
 def _makeDomain(svc: Any, domain: _Domain) -> Any:
@@ -306,15 +343,19 @@ def _makeDomain(svc: Any, domain: _Domain) -> Any:
     return store
 
 
-def _setUpRelay(svc: Any, options: Any) -> None:
-    from torsion.application.internet import TimerService
+def _setUpRelay(svc: Any, options: Any, host: bytes) -> None:
     from torsion.mail import relaymanager
 
     queueDirectory = os.path.abspath(options["relay"])
     os.makedirs(queueDirectory, mode=0o700, exist_ok=True)
     svc.setQueue(relaymanager.Queue(queueDirectory))
-    manager = relaymanager.SmartHostSMTPRelayingManager(svc.queue, options["smarthost"])
-    TimerService(1, manager.checkState).setServiceParent(svc)
+    settings: dict[str, Any] = {"smartHostAddr": options["smarthost"], "heloName": host}
+    if options["relay-retry-delays"] is not None:
+        settings["retryDelays"] = options["relay-retry-delays"]
+    if options["relay-deadline"] is not None:
+        settings["deadline"] = options["relay-deadline"]
+    manager = relaymanager.SmartHostESMTPRelayingManager(svc.queue, **settings)
+    relaymanager.RelayStateHelper(manager, 1).setServiceParent(svc)
     svc.relayManager = manager
 
 
@@ -331,11 +372,11 @@ def makeService(options: Any) -> IService:
         svc.setDefaultDomain(options["defaultDomain"])
     for checker in options.get("credCheckers", []):
         svc.addSMTPChecker(checker)
-    if options["relay"] is not None:
-        _setUpRelay(svc, options)
     context = options["contextFactory"]
     hostname = options["hostname"]
     host = hostname.encode("idna") if hostname else DNSNAME
+    if options["relay"] is not None:
+        _setUpRelay(svc, options, host)
     if options["smtp"]:
         smtpFactory = svc.getESMTPFactory()
         smtpFactory.domain = host
