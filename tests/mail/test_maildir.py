@@ -194,3 +194,21 @@ def test_appendMessage(box: str) -> None:
     mbox.appendMessage("Subject: x\n\ny\n").addCallback(names.append)
     assert len(names) == 1
     assert os.listdir(os.path.join(box, "new")) == names
+
+
+def test_stringListMailbox() -> None:
+    from torsion.mail.maildir import StringListMailbox
+
+    mbox = StringListMailbox([b"one\n", b"two two\n"])
+    assert IMailbox.providedBy(mbox)
+    assert mbox.listMessages() == [5, 9]
+    assert mbox.getMessage(1).read() == b"two two\n"
+    assert mbox.getUidl(0) != mbox.getUidl(1)
+    mbox.deleteMessage(0)
+    assert mbox.listMessages() == [0, 9]
+    mbox.undeleteMessages()
+    mbox.deleteMessage(1)
+    mbox.sync()
+    assert mbox.msgs == [b"one\n"]
+    with pytest.raises(ValueError):
+        mbox.getMessage(5)

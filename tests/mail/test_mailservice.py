@@ -255,3 +255,32 @@ def test_setDefaultDomain(tmp_path: Path) -> None:
     service.addDomain("b.example", BounceDomain())
     service.setDefaultDomain("B.example")
     assert service.splitUser(b"x") == (b"x", b"b.example")
+
+
+def test_fileMonitoringServiceCallsBackOnChange(tmp_path: Path) -> None:
+    from torsion.internet.task import Clock
+    from torsion.mail.mail import FileMonitoringService
+
+    clock = Clock()
+    watched = tmp_path / "aliases"
+    watched.write_text("a: b\n")
+    calls: list[str] = []
+    monitor = FileMonitoringService(clock)
+    monitor.monitorFile(str(watched), calls.append, interval=5)
+    monitor.startService()
+    clock.advance(5)
+    assert calls == []
+    watched.write_text("a: b, c\n")
+    clock.advance(5)
+    assert calls == [str(watched)]
+    clock.advance(5)
+    assert calls == [str(watched)]
+    monitor.unmonitorFile(str(watched))
+    watched.write_text("changed again\n")
+    clock.advance(10)
+    assert len(calls) == 1
+    monitor.monitorFile(str(watched), calls.append, interval=1)
+    monitor.stopService()
+    watched.write_text("and again, but stopped\n")
+    clock.advance(10)
+    assert len(calls) == 1 and not clock.getDelayedCalls()

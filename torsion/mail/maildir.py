@@ -50,6 +50,7 @@ __all__ = [
     "MaildirMailbox",
     "MaildirMessage",
     "MaildirWriter",
+    "StringListMailbox",
     "deliverToMaildir",
     "initializeMaildir",
     "maildirFlags",
@@ -518,6 +519,51 @@ class MaildirMailbox:
         except OSError:
             return defer.fail()
         return defer.succeed(name)
+
+
+@implementer(IMailbox)
+class StringListMailbox:
+    """A POP3 mailbox of messages held in memory (Twisted's): a notice, a test."""
+
+    loginDelay = 0
+    messageExpiration = None
+
+    def __init__(self, msgs: list[bytes]) -> None:
+        self.msgs = list(msgs)
+        self._delete: set[int] = set()
+
+    def _check(self, i: int) -> int:
+        if not isinstance(i, int) or not 0 <= i < len(self.msgs):
+            raise ValueError(f"no message {i!r} in this mailbox")
+        return i
+
+    def listMessages(self, i: int | None = None) -> Any:
+        if i is None:
+            return [self.listMessages(n) for n in range(len(self.msgs))]
+        if self._check(i) in self._delete:
+            return 0
+        return _crlfSize(self.msgs[i])
+
+    def getMessage(self, i: int) -> IO[bytes]:
+        import io
+
+        return io.BytesIO(self.msgs[self._check(i)])
+
+    def getUidl(self, i: int) -> bytes:
+        import hashlib
+
+        return hashlib.md5(self.msgs[self._check(i)], usedforsecurity=False).hexdigest().encode()
+
+    def deleteMessage(self, i: int) -> None:
+        self._delete.add(self._check(i))
+
+    def undeleteMessages(self) -> None:
+        self._delete.clear()
+
+    def sync(self) -> None:
+        for index in sorted(self._delete, reverse=True):
+            del self.msgs[index]
+        self._delete.clear()
 
 
 # -- SMTP delivery into a maildir ----------------------------------------------------------

@@ -45,16 +45,26 @@ from torsion.internet.interfaces import IPullProducer
 from torsion.internet.protocol import Protocol
 from torsion.logger import Logger
 from torsion.mail._pop3 import DotStuffer, LineBuffer
+from torsion.mail.pop3client import (
+    InsecureAuthenticationDisallowed,
+    LineTooLong,
+    ServerErrorResponse,
+)
+from torsion.mail.pop3client import POP3Client as AdvancedPOP3Client
 from torsion.protocols.policies import TimeoutMixin
 from torsion.python.failure import Failure
 
 __all__ = [
     "POP3",
     "APOPCredentials",
+    "AdvancedPOP3Client",
     "IMailbox",
     "IServerFactory",
+    "InsecureAuthenticationDisallowed",
+    "LineTooLong",
     "Mailbox",
     "POP3Error",
+    "ServerErrorResponse",
 ]
 
 _log = Logger(namespace="torsion.mail.pop3")
