@@ -137,19 +137,28 @@ def test_poplibSTLSOnEveryReactor(tmp_path: Path, reactor: Any) -> None:
     port = listen(reactor, factory)
     context = ssl.create_default_context(cafile=caFile)
 
-    def client() -> list[bytes]:
+    # Big enough to be streamed as the TLS connection drains.
+    big = b"Subject: big\n\n" + b"".join(
+        b".%05d ......................\n" % i for i in range(12000)
+    )
+    deliverToMaildir(str(tmp_path / "alice"), big, fsync=False)
+
+    def client() -> tuple[list[bytes], list[bytes]]:
         pop = poplib.POP3("127.0.0.1", port, timeout=10)
         try:
             pop.stls(context)
             pop.user("alice")
             pop.pass_("secret")
             lines = pop.retr(1)[1]
+            bigLines = pop.retr(2)[1]
             pop.quit()
         finally:
             pop.close()
-        return lines
+        return lines, bigLines
 
-    assert runBlocking(reactor, client) == [b"Subject: hi", b"", b"\xe9t\xe9"]
+    lines, bigLines = runBlocking(reactor, client)
+    assert lines == [b"Subject: hi", b"", b"\xe9t\xe9"]
+    assert b"\n".join(bigLines) + b"\n" == big
 
 
 def test_hostileClientDoesNotDisturbOthers(tmp_path: Path, mailReactor: Any) -> None:

@@ -211,13 +211,14 @@ class _MessageSender:
             self._transport.write(self._stuffer.feed(chunk))
 
     def stopProducing(self) -> None:
-        self._finish(abort=True, unregister=False)
+        # The connection is gone: nothing more to send, nobody to tell.
+        self._done = None
+        self._file.close()
 
-    def _finish(self, abort: bool, unregister: bool = True) -> None:
+    def _finish(self, abort: bool) -> None:
         done, self._done = self._done, None
         self._file.close()
-        if unregister:
-            self._transport.unregisterProducer()
+        self._transport.unregisterProducer()
         if abort:
             self._transport.abortConnection()
         elif done is not None:
@@ -285,6 +286,7 @@ class POP3(Protocol, TimeoutMixin):
         self._tlsStarted = False
         self._tlsStarting = False
         self._sasl: Callable[[bytes], None] | None = None
+        self._count = 0
 
     # -- the connection -------------------------------------------------------------------
 
@@ -577,7 +579,7 @@ class POP3(Protocol, TimeoutMixin):
         self._onLogout = logout
         self._deleted = set()
         try:
-            count = len(self._sizes())
+            count = self._count = len(self.mbox.listMessages())
         except Exception:
             self._logout()
             raise
@@ -620,12 +622,14 @@ class POP3(Protocol, TimeoutMixin):
         sizes = self.mbox.listMessages()
         return [0 if i in self._deleted else int(size) for i, size in enumerate(sizes)]
 
+    def _size(self, index: int) -> int:
+        return 0 if index in self._deleted else int(self.mbox.listMessages(index))
+
     def _index(self, number: bytes) -> int:
-        if not number.isdigit():
+        if not number.isdigit() or len(number) > 10:
             raise POP3Error(f"bad message number {_shown(number)}")
         index = int(number) - 1
-        sizes = self._sizes()
-        if not 0 <= index < len(sizes):
+        if not 0 <= index < self._count:
             raise POP3Error(f"no message {int(number)}")
         if index in self._deleted:
             raise POP3Error(f"message {int(number)} is deleted")
@@ -638,7 +642,7 @@ class POP3(Protocol, TimeoutMixin):
     def do_LIST(self, number: bytes | None = None) -> None:
         if number is not None:
             index = self._index(number)
-            self.successResponse(f"{index + 1} {self._sizes()[index]}")
+            self.successResponse(f"{index + 1} {self._size(index)}")
             return
         sizes = self._sizes()
         kept = [(i, size) for i, size in enumerate(sizes) if i not in self._deleted]
@@ -663,7 +667,7 @@ class POP3(Protocol, TimeoutMixin):
 
     def do_RETR(self, number: bytes) -> None:
         index = self._index(number)
-        size = self._sizes()[index]
+        size = self._size(index)
         self._sendMessage(index, f"{size} octets", None)
 
     def do_TOP(self, number: bytes, lines: bytes) -> None:
@@ -679,7 +683,7 @@ class POP3(Protocol, TimeoutMixin):
             raise POP3Error(f"message {index + 1} cannot be read: {e}") from None
         self.successResponse(status)
         chunks = _fileChunks(file) if lines is None else _topChunks(file, lines)
-        if lines is None and self._sizes()[index] <= _INLINE_MESSAGE:
+        if lines is None and self._size(index) <= _INLINE_MESSAGE:
             stuffer = DotStuffer()
             try:
                 data = stuffer.feed(file.read())
