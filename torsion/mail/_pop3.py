@@ -1,7 +1,7 @@
 """The sans-IO parts of POP3, shared by the server (pop3.py) and client (pop3client.py):
 bounded line splitting and the dot-stuffing of multi-line responses (RFC 1939 §3).
 
-Tests: tests/mail/test_pop3codec.py.
+Tests: tests/mail/test_pop3.py (with hypothesis).
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ minutes, RFC 1939's minimum).
 
 Messages are numbered from 1 on the wire and from 0 in IMailbox, as in Twisted.
 Tests: tests/mail/test_pop3.py (in memory), tests/mail/test_pop3_poplib.py (poplib
-over 127.0.0.1, with STLS).
+over 127.0.0.1, with STLS), tests/mail/test_pop3_shared.py (with IMAP4 on one maildir,
+hostile clients, every reactor).
 """
 
 from __future__ import annotations

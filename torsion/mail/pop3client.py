@@ -10,7 +10,7 @@ a password in the clear only over TLS (``startTLS`` first) unless
 ``allowInsecureLogin`` is set; ``startTLS`` needs a context factory (for example
 ``optionsForClientTLS("pop.example.com")``), so the server's certificate is checked;
 lines over ``MAX_LENGTH`` bytes end the connection with LineTooLong.
-Tests: tests/mail/test_pop3client.py.
+Tests: tests/mail/test_pop3_poplib.py (against our server over 127.0.0.1, with STLS).
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ class POP3Client(Protocol, TimeoutMixin):
     allowInsecureLogin = False
     serverChallenge: bytes | None = None
     _capCache: dict[bytes, list[bytes]] | None = None
+    _lost = False
 
     def __init__(self) -> None:
         self._lines = LineBuffer(self.MAX_LENGTH)
@@ -132,6 +133,7 @@ class POP3Client(Protocol, TimeoutMixin):
         self.transport.abortConnection()
 
     def connectionLost(self, reason: object = None) -> None:
+        self._lost = True
         self.setTimeout(None)
         if isinstance(reason, Failure):
             self._failAll(reason.value)
@@ -246,6 +248,8 @@ class POP3Client(Protocol, TimeoutMixin):
         line = command if args is None else command + b" " + args
         if b"\r" in line or b"\n" in line:
             return defer.fail(ValueError("a POP3 command cannot contain CR or LF"))
+        if self._lost:
+            return defer.fail(error.ConnectionLost("the POP3 connection was closed"))
         queued = _Command(line, multiLine, consumer, transform)
         self._queue.append(queued)
         if self._current is None:
