@@ -3,6 +3,9 @@ blocking clients run in a thread while a reactor turns, and test certificates.""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,3 +103,33 @@ def listen(reactor: Any, factory: Any) -> int:
     """Serve ``factory`` on an ephemeral port of 127.0.0.1; its number."""
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     return int(port.getHost().port)
+
+
+@contextlib.contextmanager
+def torsiond(
+    args: list[str], port: int, directory: Path, output: list[str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``torsiond -n ... ARGS`` until the block ends, as tests/tap/_torsiond.py's
+    runTorsiond, but waiting up to a minute for it to listen: it hashes the --user
+    passwords first, which takes a while on a machine busy with other tests."""
+    from tests.tap._torsiond import TORSIOND, waitForListening
+
+    command = [str(TORSIOND), "-n", "-o", "--pidfile=", "-l", "-", *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    try:
+        waitForListening(port, process, timeout=60)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            if output is not None:
+                output.append(process.stdout.read().decode("utf-8", "replace"))
+            process.stdout.close()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.mail._storehelpers import tlsFiles
-from tests.tap._torsiond import freePort, runTorsiond
+from tests.mail._storehelpers import tlsFiles, torsiond
+from tests.tap._torsiond import freePort
 
 ATTACHMENT = bytes(range(256)) * 40
 
@@ -88,7 +88,7 @@ def test_smtplibSendsPoplibAndImaplibReadTheSameMessage(tmp_path: Path) -> None:
         "--pop3", f"ssl:{popsPort}:interface=127.0.0.1",
         "--imap", f"ssl:{imapsPort}:interface=127.0.0.1",
     )  # fmt: skip
-    with runTorsiond(args, smtpPort, tmp_path, output):
+    with torsiond(args, smtpPort, tmp_path, output):
         context = clientContext(tmp_path)
         with smtplib.SMTP("127.0.0.1", smtpPort, timeout=10) as client:
             client.ehlo("client.example")
@@ -155,7 +155,7 @@ def test_smtplibSendsPoplibAndImaplibReadTheSameMessage(tmp_path: Path) -> None:
 def test_wrongPasswordsAreRefusedAndLoggedWithoutThePassword(tmp_path: Path) -> None:
     smtpPort, popPort, imapPort = freePort(), freePort(), freePort()
     output: list[str] = []
-    with runTorsiond(serverArgs(tmp_path, smtpPort, popPort, imapPort), smtpPort, tmp_path, output):
+    with torsiond(serverArgs(tmp_path, smtpPort, popPort, imapPort), smtpPort, tmp_path, output):
         context = clientContext(tmp_path)
         with smtplib.SMTP("127.0.0.1", smtpPort, timeout=10) as client:
             client.starttls(context=context)
@@ -168,13 +168,19 @@ def test_wrongPasswordsAreRefusedAndLoggedWithoutThePassword(tmp_path: Path) -> 
             assert refused.value.recipients["bob@elsewhere.example"][0] == 550
         pop = poplib.POP3("127.0.0.1", popPort, timeout=10)
         try:
+            # With a certificate, no password is taken before TLS.
+            with pytest.raises(poplib.error_proto, match="STLS"):
+                pop.user("alice")
+            pop.stls(context)
             pop.user("alice")
-            with pytest.raises(poplib.error_proto):
+            with pytest.raises(poplib.error_proto, match="AUTH"):
                 pop.pass_("Tr0ub4dor&3")
         finally:
             pop.close()
         imap = imaplib.IMAP4("127.0.0.1", imapPort, timeout=10)
         try:
+            assert "LOGINDISABLED" in imap.capabilities
+            imap.starttls(context)
             with pytest.raises(imaplib.IMAP4.error):
                 imap.login("alice", "Tr0ub4dor&3")
         finally:
@@ -206,7 +212,7 @@ def test_relayToAServerThatIsDownAtFirstDeliversOnceItIsUp(tmp_path: Path) -> No
     message = makeMessage("bob@other.example")
     sent = message.as_bytes(policy=email.policy.SMTP)
     output: list[str] = []
-    with runTorsiond(args, smtpPort, first, output):
+    with torsiond(args, smtpPort, first, output):
         with smtplib.SMTP("127.0.0.1", smtpPort, timeout=10) as client:
             client.starttls(context=clientContext(first))
             client.login("alice", "correct horse")
@@ -220,7 +226,7 @@ def test_relayToAServerThatIsDownAtFirstDeliversOnceItIsUp(tmp_path: Path) -> No
         time.sleep(2.5)
         assert any(p.name.endswith("-D") for p in queue.iterdir())
         inbox = second / "other.example" / "bob" / "new"
-        with runTorsiond(secondArgs, nextHop, second):
+        with torsiond(secondArgs, nextHop, second):
             deadline = time.monotonic() + 20
             while not (inbox.is_dir() and any(inbox.iterdir())):
                 assert time.monotonic() < deadline, "the relayed message never arrived"

@@ -414,3 +414,17 @@ def test_garbageNeverBreaksTheSession(tmp_path_factory: Any, chunks: list[bytes]
     # Whatever came before, a fresh line is understood.
     session.send(b"\r\n")
     assert session.cmd("NOOP").endswith(b"+OK\r\n")
+
+
+def test_requireTransportSecurityRefusesPasswordsInClear(portal: Portal) -> None:
+    session = Session(portal, ctx="ctx", requireTransportSecurity=True)
+    session.transport.startTLS = lambda ctx: None  # type: ignore[attr-defined]
+    capa = session.cmd("CAPA").split(b"\r\n")
+    assert b"USER" not in capa and b"SASL PLAIN LOGIN" not in capa and b"STLS" in capa
+    refused = b"-ERR [AUTH] log in after STLS: this server takes no passwords in clear\r\n"
+    assert session.cmd("USER alice") == refused
+    assert session.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==") == refused
+    assert session.cmd("APOP alice 00") == refused
+    assert session.cmd("STLS").startswith(b"+OK")
+    assert b"USER" in session.cmd("CAPA").split(b"\r\n")
+    session.login()

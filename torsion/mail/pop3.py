@@ -9,7 +9,9 @@ and LOGIN, CAPA, STAT, LIST, UIDL, RETR, TOP, DELE, RSET, NOOP, QUIT and STLS (w
 the factory has a TLS context factory).
 
 Safe by default, where Twisted is not: every error gets ``-ERR`` and the session goes
-on (a bad command, a bad message number, a line over ``MAX_LENGTH`` octets); logins
+on (a bad command, a bad message number, a line over ``MAX_LENGTH`` octets);
+``requireTransportSecurity`` refuses passwords until TLS is on (torsiond mail sets it
+when it has a certificate); logins
 are refused after ``maxFailedLogins`` failures and the connection closed; a failed
 login is logged with the user name and the peer, never the password; lines sent in
 clear after STLS are dropped (no command injection into the TLS session); a message is
@@ -268,6 +270,8 @@ class POP3(Protocol, TimeoutMixin):
     maxFailedLogins = 3
     # Commands pipelined while a login is checked or a message sent.
     maxPipelined = 100
+    # Refuse passwords (USER/PASS, APOP, AUTH) until TLS is on (STLS, or a TLS port).
+    requireTransportSecurity = False
     AUTH_CMDS = (b"CAPA", b"USER", b"PASS", b"APOP", b"AUTH", b"QUIT", b"STLS", b"NOOP")
     magic: bytes = b""
     portal: Any = None
@@ -444,9 +448,14 @@ class POP3(Protocol, TimeoutMixin):
     def _canSTLS(self) -> bool:
         return self.ctx is not None and not self._tlsStarted and self.mbox is None
 
+    def _loginAllowed(self) -> None:
+        if self.requireTransportSecurity and not self._tlsStarted:
+            raise POP3Error("[AUTH] log in after STLS: this server takes no passwords in clear")
+
     def do_CAPA(self) -> None:
-        lines = [b"TOP", b"USER", b"UIDL", b"PIPELINING", b"RESP-CODES", b"AUTH-RESP-CODE"]
-        lines.append(b"SASL PLAIN LOGIN")
+        lines = [b"TOP", b"UIDL", b"PIPELINING", b"RESP-CODES", b"AUTH-RESP-CODE"]
+        if not (self.requireTransportSecurity and not self._tlsStarted):
+            lines[1:1] = [b"USER", b"SASL PLAIN LOGIN"]
         if self._canSTLS():
             lines.append(b"STLS")
         factory = self.factory
@@ -473,6 +482,7 @@ class POP3(Protocol, TimeoutMixin):
         self.transport.startTLS(self.ctx)
 
     def do_USER(self, user: bytes) -> None:
+        self._loginAllowed()
         self._userIs = user
         self.successResponse(b"user accepted; now PASS")
 
@@ -486,6 +496,7 @@ class POP3(Protocol, TimeoutMixin):
         self._login(UsernamePassword(user, b" ".join(words)), user)
 
     def do_APOP(self, user: bytes, digest: bytes) -> None:
+        self._loginAllowed()
         if not self._canAPOP():
             raise POP3Error("APOP is not offered by this server")
         self._login(APOPCredentials(self.magic, user, digest), user)
@@ -495,6 +506,7 @@ class POP3(Protocol, TimeoutMixin):
             self.successResponse(b"")
             self._sendMultiLine([b"PLAIN", b"LOGIN"])
             return
+        self._loginAllowed()
         mechanism = mechanism.upper()
         if mechanism == b"PLAIN":
             if initial is None:

@@ -14,7 +14,8 @@ The factories: ``SMTPFactory(service, portal)`` and ``ESMTPFactory(service, port
 (MailService.getESMTPFactory gives one over the service's SMTP portal), and
 ``POP3Factory(service)`` and ``IMAP4Factory(service)``, whose logins go through
 ``MailService.login`` (``user@domain`` or ``user`` of the default domain); give them a
-TLS ``contextFactory`` to offer STARTTLS/STLS.
+TLS ``contextFactory`` to offer STARTTLS/STLS, and set ``requireTransportSecurity``
+to take passwords only under TLS.
 Tests: tests/mail/test_mailservice.py, tests/mail/test_endtoend.py.
 """
 
@@ -157,6 +158,7 @@ class POP3Factory(ServerFactory):
     service, which picks the user's domain), STLS with ``contextFactory``."""
 
     protocol: Any = pop3.POP3
+    requireTransportSecurity = False
 
     def __init__(self, service: Any, portal: Any = None, contextFactory: Any = None) -> None:
         self.service = service
@@ -176,16 +178,25 @@ class POP3Factory(ServerFactory):
         p = self.protocol(self.contextFactory)
         p.factory = self
         p.portal = self.portal if self.portal is not None else self.service
+        p.requireTransportSecurity = self.requireTransportSecurity
         return p
 
 
 class IMAP4Factory(imap4.IMAP4ServerFactory):
     """IMAP4 sessions (torsion.mail.imap4.IMAP4Server) for a MailService: logins
     through ``portal`` (by default the service, which picks the user's domain),
-    STARTTLS with ``contextFactory``."""
+    STARTTLS with ``contextFactory``; ``requireTransportSecurity`` refuses logins
+    until TLS is on."""
+
+    requireTransportSecurity = False
 
     def __init__(
         self, service: Any, portal: Any = None, contextFactory: Any = None, reactor: Any = None
     ) -> None:
         super().__init__(portal if portal is not None else service, contextFactory, None, reactor)
         self.service = service
+
+    def buildProtocol(self, addr: Any) -> Any:
+        p = super().buildProtocol(addr)
+        p.requireTransportSecurity = self.requireTransportSecurity
+        return p

@@ -12,8 +12,9 @@ take endpoint descriptions and may be repeated (a bare number is that TCP port);
 SMTP and POP3 listen on Twisted's tcp:8025 and tcp:8110 unless told otherwise (or
 ``--no-smtp``/``--no-pop3``), IMAP4 only when asked. ``--certificate FILE`` (a PEM
 file with the certificate and, unless ``--private-key`` names another file, its key)
-offers STARTTLS (SMTP, IMAP4) and STLS (POP3) on plain endpoints, and fills in the
-key and certificate of ``ssl:`` endpoints that name none (``--smtp ssl:465``).
+offers STARTTLS (SMTP, IMAP4) and STLS (POP3) on plain endpoints, fills in the key and
+certificate of ``ssl:`` endpoints that name none (``--smtp ssl:465``), and makes
+every login wait for TLS, so that no password crosses the network in the clear.
 ``--auth TYPE:ARGS`` adds SMTP AUTH users (torsion.cred.strcred) besides the domains'
 own; ``--relay QUEUEDIR`` relays mail from users who logged in to other domains,
 through a queue on disk (to ``--smarthost HOST:PORT`` if given, else to each domain's
@@ -383,13 +384,22 @@ def makeService(options: Any) -> IService:
         smtpFactory.contextFactory = context
         for description in options["smtp"]:
             strports.service(description, smtpFactory).setServiceParent(svc)
+    if context is None and (options["pop3"] or options["imap"]):
+        from torsion.logger import Logger
+
+        Logger("torsion.mail.tap").warn(
+            "torsiond mail has no --certificate: POP3 and IMAP4 passwords cross the "
+            "network in the clear; give --certificate FILE to offer (and require) TLS"
+        )
     if options["pop3"]:
         pop3Factory = svc.getPOP3Factory()
         pop3Factory.contextFactory = context
+        pop3Factory.requireTransportSecurity = context is not None
         for description in options["pop3"]:
             strports.service(description, pop3Factory).setServiceParent(svc)
     if options["imap"]:
         imapFactory = IMAP4Factory(svc, contextFactory=context)
+        imapFactory.requireTransportSecurity = context is not None
         for description in options["imap"]:
             strports.service(description, imapFactory).setServiceParent(svc)
     return svc
