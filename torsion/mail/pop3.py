@@ -411,7 +411,10 @@ class POP3(Protocol, TimeoutMixin):
         except POP3Error as e:
             self.failResponse(str(e))
         except Exception:
-            _log.failure("a POP3 command failed: {line!r}", line=line[:40])
+            # Only the command: the rest may be a password.
+            _log.failure(
+                "the POP3 command {command} failed", command=_shown(line.split(b" ")[0][:20])
+            )
             self.failResponse(b"internal server error")
 
     def processCommand(self, command: bytes = b"", *args: bytes) -> None:
