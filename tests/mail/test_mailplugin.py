@@ -142,3 +142,19 @@ def test_relayService(tmp_path: Path, memoryReactor: MemoryReactor) -> None:
     assert manager.retryDelays == (5.0, 10.0) and manager.deadline == 3600.0
     assert manager.heloName == b"mx.x.example"
     assert any(isinstance(s, relaymanager.RelayStateHelper) for s in svc)
+
+
+def test_aliasesAreLoadedAndReloaded(tmp_path: Path, memoryReactor: MemoryReactor) -> None:
+    aliases = tmp_path / "aliases"
+    aliases.write_text("postmaster: alice\n")
+    options = parse(
+        "-d", f"x.example={tmp_path / 'x'}", "-u", "alice=pw", "--aliases", str(aliases),
+    )  # fmt: skip
+    svc = tap.makeService(options)
+    store = svc.domains[b"x.example"]
+    assert sorted(store.alias) == [b"postmaster"]
+    assert str(aliases) in svc.monitor.files
+    aliases.write_text("postmaster: alice\nabuse: alice\n")
+    _, _, reload = svc.monitor.files[str(aliases)]
+    reload(str(aliases))
+    assert sorted(store.alias) == [b"abuse", b"postmaster"]
