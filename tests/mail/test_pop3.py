@@ -428,3 +428,25 @@ def test_requireTransportSecurityRefusesPasswordsInClear(portal: Portal) -> None
     assert session.cmd("STLS").startswith(b"+OK")
     assert b"USER" in session.cmd("CAPA").split(b"\r\n")
     session.login()
+
+
+def test_oneSessionAtATimePerMailbox(portal: Portal) -> None:
+    from torsion.internet.protocol import ServerFactory
+
+    factory = ServerFactory()
+    factory.mailboxesInUse = set()  # type: ignore[attr-defined]
+    first = Session(portal, factory=factory)
+    first.login()
+    second = Session(portal, factory=factory)
+    second.cmd("USER alice")
+    assert (
+        second.cmd("PASS secret")
+        == b"-ERR [IN-USE] the mailbox is open in another POP3 session\r\n"
+    )
+    assert portal.realm.logouts == 1  # the second session's avatar was given back
+    first.cmd("QUIT")
+    first.proto.connectionLost(None)
+    assert factory.mailboxesInUse == set()  # type: ignore[attr-defined]
+    second.cmd("USER alice")
+    assert second.cmd("PASS secret").startswith(b"+OK logged in")
+    Session(portal, factory=factory).login("bob", "hunter 2")

@@ -591,6 +591,15 @@ class POP3(Protocol, TimeoutMixin):
         if interface is not IMailbox:
             logout()
             raise POP3Error("the realm gave no mailbox")
+        inUse = getattr(self.factory, "mailboxesInUse", None)
+        key = getattr(avatar, "path", None)
+        if inUse is not None and key is not None:
+            # RFC 1939 §8: one session at a time holds a maildrop.
+            if key in inUse:
+                logout()
+                raise POP3Error("[IN-USE] the mailbox is open in another POP3 session")
+            inUse.add(key)
+            logout = _releasing(inUse, key, logout)
         self.mbox = avatar
         self._onLogout = logout
         self._deleted = set()
@@ -741,6 +750,14 @@ class POP3(Protocol, TimeoutMixin):
                 return
         self.successResponse(b"bye")
         self.transport.loseConnection()
+
+
+def _releasing(inUse: set[Any], key: Any, logout: Callable[[], object]) -> Callable[[], object]:
+    def release() -> object:
+        inUse.discard(key)
+        return logout()
+
+    return release
 
 
 def _isTLS(transport: Any) -> bool:

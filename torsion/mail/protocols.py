@@ -164,6 +164,8 @@ class POP3Factory(ServerFactory):
         self.service = service
         self.portal = portal
         self.contextFactory = contextFactory
+        # The mailboxes (their paths) that a session of this factory holds.
+        self.mailboxesInUse: set[Any] = set()
 
     def cap_IMPLEMENTATION(self) -> bytes:
         return b"torsion"
