@@ -17,6 +17,7 @@ codec of mailbox names), _imapinterfaces. Tests: tests/mail/test_imap*.py.
 
 from __future__ import annotations
 
+from torsion.mail._imapclient import IMAP4Client
 from torsion.mail._imapinterfaces import (
     IAccount,
     IClientAuthentication,
@@ -66,11 +67,20 @@ from torsion.mail._imapparser import (
 )
 from torsion.mail._imapserver import IMAP4Server, IMAP4ServerFactory
 from torsion.mail._imaputf7 import decoder, encoder
+from torsion.mail._smtpauth import (
+    CramMD5ClientAuthenticator,
+    LOGINAuthenticator,
+    LOGINCredentials,
+    PLAINAuthenticator,
+    PLAINCredentials,
+)
 
 __all__ = [
+    "CramMD5ClientAuthenticator",
     "IAccount",
     "IClientAuthentication",
     "ICloseableMailbox",
+    "IMAP4Client",
     "IMAP4Exception",
     "IMAP4Server",
     "IMAP4ServerFactory",
@@ -94,6 +104,8 @@ __all__ = [
     "IllegalOperation",
     "IllegalQueryError",
     "IllegalServerResponse",
+    "LOGINAuthenticator",
+    "LOGINCredentials",
     "MailboxBase",
     "MailboxCollision",
     "MailboxException",
@@ -106,6 +118,8 @@ __all__ = [
     "NegativeResponse",
     "NoSuchMailbox",
     "NoSupportedAuthentication",
+    "PLAINAuthenticator",
+    "PLAINCredentials",
     "ReadOnlyMailbox",
     "SimpleMessage",
     "UnhandledResponse",
