@@ -39,6 +39,8 @@ from torsion.python.failure import Failure
 
 __all__ = ["IMAP4Client"]
 
+_List = list  # IMAP4Client.list (the command) hides the builtin in the class body
+
 _LITERAL_AT_END = re.compile(rb"\{([0-9]{1,20})\}\Z")
 _CODE = re.compile(rb"\[([^\]]*)\]\s?(.*)\Z", re.DOTALL)
 
@@ -99,22 +101,20 @@ class IMAP4Client(Protocol):
     def __init__(self, contextFactory: Any = None) -> None:
         self.context = contextFactory
         self.authenticators: dict[bytes, Any] = {}
-        self._capCache: dict[str, list[str] | None] | None = None
+        self._capCache: dict[str, _List[str] | None] | None = None
         self._buffer = bytearray()
-        self._parts: list[bytes] = []
+        self._parts: _List[bytes] = []
         self._literal = 0
-        self._queue: list[_Command] = []
+        self._queue: _List[_Command] = []
         self._current: _Command | None = None
         self._tagCount = 0
         self.state = "unauth"
         self._greeted = False
         self._idling: Deferred[Any] | None = None
-        self._greeted = False
-        self._idling: Deferred[Any] | None = None
 
     # -- callbacks a subclass may override ------------------------------------------
 
-    def serverGreeting(self, caps: dict[str, list[str] | None] | None) -> None:
+    def serverGreeting(self, caps: dict[str, _List[str] | None] | None) -> None:
         """The server said hello; ``caps`` is its capabilities if it sent them."""
 
     def newMessages(self, exists: int | None, recent: int | None) -> None:
@@ -123,7 +123,7 @@ class IMAP4Client(Protocol):
     def messagesExpunged(self, number: int) -> None:
         """Message number ``number`` was expunged by someone else."""
 
-    def flagsChanged(self, newFlags: dict[int, list[str]]) -> None:
+    def flagsChanged(self, newFlags: dict[int, _List[str]]) -> None:
         """Flags of messages changed outside a command of ours."""
 
     def modeChanged(self, writeable: bool) -> None:
@@ -242,7 +242,7 @@ class IMAP4Client(Protocol):
         if command is not None:
             command.untagged.append(rest)
 
-    def _codeCapabilities(self, text: bytes) -> dict[str, list[str] | None] | None:
+    def _codeCapabilities(self, text: bytes) -> dict[str, _List[str] | None] | None:
         match = _CODE.match(text)
         if match and match.group(1).upper().startswith(b"CAPABILITY "):
             self._capCache = _capabilities(match.group(1)[11:])
@@ -258,7 +258,7 @@ class IMAP4Client(Protocol):
         self._tagCount += 1
         return b"A%04d" % self._tagCount
 
-    def sendCommand(self, command: _Command) -> Deferred[tuple[list[bytes], bytes]]:
+    def sendCommand(self, command: _Command) -> Deferred[tuple[_List[bytes], bytes]]:
         self._queue.append(command)
         if self._current is None:
             self._sendNext()
@@ -282,7 +282,7 @@ class IMAP4Client(Protocol):
             if command.chunks and not literalPlus:
                 return
 
-    def _simple(self, name: bytes, *args: bytes) -> Deferred[tuple[list[bytes], bytes]]:
+    def _simple(self, name: bytes, *args: bytes) -> Deferred[tuple[_List[bytes], bytes]]:
         return self.sendCommand(_Command(name, [b" ".join((name, *args))]))
 
     def _done(self, name: bytes, *args: bytes) -> Deferred[Any]:
@@ -290,12 +290,12 @@ class IMAP4Client(Protocol):
 
     # -- commands -----------------------------------------------------------------------
 
-    def getCapabilities(self, useCache: bool = True) -> Deferred[dict[str, list[str] | None]]:
+    def getCapabilities(self, useCache: bool = True) -> Deferred[dict[str, _List[str] | None]]:
         """The server's capabilities: ``{"IMAP4rev1": None, "AUTH": ["PLAIN"], ...}``."""
         if useCache and self._capCache is not None:
             return defer.succeed(self._capCache)
 
-        def got(_: object) -> dict[str, list[str] | None]:
+        def got(_: object) -> dict[str, _List[str] | None]:
             return self._capCache or {}
 
         return self._simple(b"CAPABILITY").addCallback(got)
@@ -317,7 +317,7 @@ class IMAP4Client(Protocol):
         if context is None:
             return defer.fail(ValueError("startTLS needs a contextFactory (none was given)"))
 
-        def started(_: object) -> Deferred[dict[str, list[str] | None]]:
+        def started(_: object) -> Deferred[dict[str, _List[str] | None]]:
             self.transport.startTLS(context)
             self._capCache = None
             return self.getCapabilities(useCache=False)
@@ -344,7 +344,7 @@ class IMAP4Client(Protocol):
         """AUTHENTICATE with the first registered mechanism the server offers."""
         password = secret.encode() if isinstance(secret, str) else secret
 
-        def chosen(caps: dict[str, list[str] | None]) -> Deferred[Any]:
+        def chosen(caps: dict[str, _List[str] | None]) -> Deferred[Any]:
             offered = [name.upper().encode() for name in caps.get("AUTH") or []]
             for name, auth in self.authenticators.items():
                 if name in offered:
@@ -381,7 +381,7 @@ class IMAP4Client(Protocol):
         return self._select(b"EXAMINE", mailbox)
 
     def _select(self, name: bytes, mailbox: str | bytes) -> Deferred[dict[str, Any]]:
-        def parse(result: tuple[list[bytes], bytes]) -> dict[str, Any]:
+        def parse(result: tuple[_List[bytes], bytes]) -> dict[str, Any]:
             untagged, text = result
             info: dict[str, Any] = {"READ-WRITE": b"[READ-WRITE]" in text.upper()}
             for line in untagged:
@@ -423,15 +423,15 @@ class IMAP4Client(Protocol):
     def unsubscribe(self, name: str | bytes) -> Deferred[Any]:
         return self._done(b"UNSUBSCRIBE", _name(name))
 
-    def list(self, reference: str | bytes, wildcard: str | bytes) -> Deferred[list[Any]]:
+    def list(self, reference: str | bytes, wildcard: str | bytes) -> Deferred[_List[Any]]:
         """LIST: ``[(flags tuple, delimiter, name), ...]``, names decoded."""
         return self._list(b"LIST", reference, wildcard)
 
-    def lsub(self, reference: str | bytes, wildcard: str | bytes) -> Deferred[list[Any]]:
+    def lsub(self, reference: str | bytes, wildcard: str | bytes) -> Deferred[_List[Any]]:
         return self._list(b"LSUB", reference, wildcard)
 
     def _list(self, name: bytes, reference: str | bytes, wildcard: str | bytes) -> Deferred[Any]:
-        def parse(result: tuple[list[bytes], bytes]) -> list[Any]:
+        def parse(result: tuple[_List[bytes], bytes]) -> _List[Any]:
             found = []
             for line in result[0]:
                 word, _, rest = line.partition(b" ")
@@ -451,14 +451,15 @@ class IMAP4Client(Protocol):
         """STATUS: ``{"MESSAGES": 3, ...}``."""
         items = " ".join(names).encode("ascii")
 
-        def parse(result: tuple[list[bytes], bytes]) -> dict[str, int]:
+        def parse(result: tuple[_List[bytes], bytes]) -> dict[str, int]:
             for line in result[0]:
                 word, _, rest = line.partition(b" ")
                 if word.upper() == b"STATUS":
                     values = tokenize(rest)[-1]
                     assert isinstance(values, list)
                     pairs = [_text(v) for v in values]
-                    return {str(k).upper(): int(v) for k, v in zip(pairs[::2], pairs[1::2])}
+                    keys, numbers = pairs[::2], pairs[1::2]
+                    return {str(k).upper(): int(v) for k, v in zip(keys, numbers, strict=False)}
             raise IllegalServerResponse("no STATUS response")
 
         return self._simple(b"STATUS", _name(mailbox), b"(" + items + b")").addCallback(parse)
@@ -492,7 +493,7 @@ class IMAP4Client(Protocol):
     def unselect(self) -> Deferred[Any]:
         return self._done(b"UNSELECT")
 
-    def expunge(self) -> Deferred[list[int]]:
+    def expunge(self) -> Deferred[_List[int]]:
         """EXPUNGE: the message numbers the server reported expunged, in its order."""
         return self._simple(b"EXPUNGE").addCallback(
             lambda r: [
@@ -500,10 +501,10 @@ class IMAP4Client(Protocol):
             ]
         )
 
-    def namespace(self) -> Deferred[list[Any]]:
+    def namespace(self) -> Deferred[_List[Any]]:
         """NAMESPACE: ``[personal, shared, other]``, each ``[[prefix, delim], ...]`` or []."""
 
-        def parse(result: tuple[list[bytes], bytes]) -> list[Any]:
+        def parse(result: tuple[_List[bytes], bytes]) -> _List[Any]:
             for line in result[0]:
                 word, _, rest = line.partition(b" ")
                 if word.upper() == b"NAMESPACE":
@@ -512,7 +513,7 @@ class IMAP4Client(Protocol):
 
         return self._simple(b"NAMESPACE").addCallback(parse)
 
-    def search(self, *queries: str | bytes, uid: bool = False) -> Deferred[list[int]]:
+    def search(self, *queries: str | bytes, uid: bool = False) -> Deferred[_List[int]]:
         """SEARCH with the given keys (``"UNSEEN"``, ``'SUBJECT "x"'``, see Query);
         text that is not ASCII is sent with CHARSET UTF-8."""
         raw = [q.encode("utf-8") if isinstance(q, str) else q for q in queries]
@@ -521,8 +522,8 @@ class IMAP4Client(Protocol):
             args = b"CHARSET UTF-8 " + args
         name = b"UID SEARCH" if uid else b"SEARCH"
 
-        def parse(result: tuple[list[bytes], bytes]) -> list[int]:
-            found: list[int] = []
+        def parse(result: tuple[_List[bytes], bytes]) -> _List[int]:
+            found: _List[int] = []
             for line in result[0]:
                 words = line.split()
                 if words and words[0].upper() == b"SEARCH":
@@ -531,8 +532,8 @@ class IMAP4Client(Protocol):
 
         return self._searchCommand(name, args).addCallback(parse)
 
-    def _searchCommand(self, name: bytes, args: bytes) -> Deferred[tuple[list[bytes], bytes]]:
-        chunks: list[bytes] = []
+    def _searchCommand(self, name: bytes, args: bytes) -> Deferred[tuple[_List[bytes], bytes]]:
+        chunks: _List[bytes] = []
         # Strings that are not plain ASCII go as literals.
         if any(b >= 0x80 for b in args):
             pieces = re.split(rb'"((?:[^"\\]|\\.)*)"', args)
@@ -581,7 +582,7 @@ class IMAP4Client(Protocol):
         query = items[0] if len(items) == 1 else "(" + " ".join(items) + ")"
         name = b"UID FETCH" if uid else b"FETCH"
 
-        def parse(result: tuple[list[bytes], bytes]) -> dict[int, dict[str, Any]]:
+        def parse(result: tuple[_List[bytes], bytes]) -> dict[int, dict[str, Any]]:
             out: dict[int, dict[str, Any]] = {}
             for line in result[0]:
                 number, _, rest = line.partition(b" ")
@@ -636,7 +637,7 @@ class IMAP4Client(Protocol):
         item = command + (".SILENT" if silent else "")
         name = b"UID STORE" if uid else b"STORE"
 
-        def parse(result: tuple[list[bytes], bytes]) -> dict[int, dict[str, Any]]:
+        def parse(result: tuple[_List[bytes], bytes]) -> dict[int, dict[str, Any]]:
             out: dict[int, dict[str, Any]] = {}
             for line in result[0]:
                 number, _, rest = line.partition(b" ")
