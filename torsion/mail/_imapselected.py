@@ -11,7 +11,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from torsion.internet import defer
-from torsion.mail import _imaputf7  # noqa: F401  (registers the imap4-utf-7 codec)
+from torsion.mail import _imaputf7
 from torsion.mail._imapfetch import (
     FetchAtt,
     bodyStructure,
@@ -54,7 +54,7 @@ def _mailboxName(token: Token) -> str:
     try:
         if any(b >= 0x80 for b in raw):
             return raw.decode("utf-8")
-        return raw.decode("imap4-utf-7")
+        return _imaputf7.decoder(raw)[0]
     except (UnicodeDecodeError, IllegalMailboxEncoding) as e:
         raise _Bad(f"bad mailbox name: {e}") from None
 

@@ -317,7 +317,9 @@ class IMAP4Server(TimeoutMixin, SelectedCommands, Protocol):
 
     def _failed(self, tag: bytes, name: bytes, failure: Failure) -> None:
         error = failure.value
-        if isinstance(error, _Bad | IllegalClientResponse):
+        if isinstance(error, _Bad):
+            self.sendBadResponse(tag, _oneLine(str(error)))
+        elif isinstance(error, IllegalClientResponse):
             self.sendBadResponse(tag, _oneLine(f"{name.decode()}: {error}"))
         elif isinstance(error, _No):
             self.sendNegativeResponse(tag, _oneLine(str(error)))
