@@ -74,7 +74,9 @@ def makePortal(realm: AccountRealm | None = None) -> tuple[Portal, AccountRealm]
 class ServerHarness:
     """An IMAP4Server on a StringTransport; ``send`` returns what it answered."""
 
-    def __init__(self, server: IMAP4Server | None = None, realm: AccountRealm | None = None) -> None:
+    def __init__(
+        self, server: IMAP4Server | None = None, realm: AccountRealm | None = None
+    ) -> None:
         self.clock = Clock()
         self.portal, self.realm = makePortal(realm)
         self.server = server or IMAP4Server()

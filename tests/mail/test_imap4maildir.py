@@ -69,7 +69,7 @@ def test_flagsAreKeptInFileNames(path: str) -> None:
     (name,) = os.listdir(os.path.join(path, "cur"))
     assert name.endswith(":2,FPS")
     reopened = MaildirAccount(path).select("INBOX")
-    (_, message), = reopened.fetch(imap4.MessageSet(1), False)
+    ((_, message),) = reopened.fetch(imap4.MessageSet(1), False)
     assert sorted(message.getFlags()) == ["$Forwarded", "\\Flagged", "\\Seen"]
     assert "$Other" not in reopened.getPermanentFlags()
 
@@ -77,7 +77,7 @@ def test_flagsAreKeptInFileNames(path: str) -> None:
 def test_messagesAreServedWithCRLFAndTheirSize(path: str) -> None:
     account = MaildirAccount(path)
     deliver(path, MULTIPART)
-    (_, message), = account.select("INBOX").fetch(imap4.MessageSet(1), False)
+    ((_, message),) = account.select("INBOX").fetch(imap4.MessageSet(1), False)
     assert message.open().read() == MULTIPART
     assert message.getSize() == len(MULTIPART)
     assert message.getSubPart(1).getBodyFile().read() == b"AAECAwQ="

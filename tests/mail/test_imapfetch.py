@@ -151,7 +151,7 @@ def test_deeplyNestedMultipartIsBounded() -> None:
 
 
 def test_quoting() -> None:
-    assert quoted("a\"b\\c") == b'"a\\"b\\\\c"'
+    assert quoted('a"b\\c') == b'"a\\"b\\\\c"'
     assert quoted(b"caf\xc3\xa9") == b"{5}\r\ncaf\xc3\xa9"
     assert quoted("two\r\nlines") == b"{10}\r\ntwo\r\nlines"
     assert nstring(None) == b"NIL"

@@ -54,7 +54,9 @@ def test_literalMayContainCRLFAndBraces() -> None:
 def test_overlongLineRefusedThenNextCommandWorks() -> None:
     reader = CommandReader(maxLineLength=100)
     events = reader.feed(b"a1 LOGIN " + b"x" * 500)
-    assert events == [Refused(b"a1", b"BAD line too long (the limit is 100 bytes); command ignored")]
+    assert events == [
+        Refused(b"a1", b"BAD line too long (the limit is 100 bytes); command ignored")
+    ]
     assert reader.buffered() == 0
     assert reader.feed(b"y" * 1000) == []
     assert reader.buffered() == 0
@@ -242,7 +244,7 @@ def test_sequenceSets() -> None:
 
 
 def test_sequenceSetWithStarNeedsLast() -> None:
-    with pytest.raises(TypeError, match="needs .last"):
+    with pytest.raises(TypeError, match=r"needs \.last"):
         list(parseSequenceSet(b"1:*"))
 
 

@@ -35,9 +35,7 @@ def test_greetingAdvertisesCapabilities(h: ServerHarness) -> None:
 
 
 def test_commandsNeedTheRightState(h: ServerHarness) -> None:
-    assert h.send(b"a SELECT INBOX\r\n") == (
-        b"a BAD SELECT is not allowed now (state: unauth)\r\n"
-    )
+    assert h.send(b"a SELECT INBOX\r\n") == (b"a BAD SELECT is not allowed now (state: unauth)\r\n")
     assert h.send(b"b FETCH 1 FLAGS\r\n").startswith(b"b BAD FETCH is not allowed")
     h.login()
     assert h.send(b"c LOGIN alice secret\r\n").startswith(b"c BAD LOGIN is not allowed")
@@ -52,7 +50,7 @@ def test_unknownCommandAndBadArguments(h: ServerHarness) -> None:
 
 
 def test_wrongPasswordThenTooManyFailures(h: ServerHarness) -> None:
-    for attempt in range(4):
+    for _ in range(4):
         answer = h.send(b"a LOGIN alice wrong\r\n")
         assert answer == b"a NO [AUTHENTICATIONFAILED] LOGIN failed\r\n"
     assert h.send(b"a LOGIN alice wrong\r\n").endswith(b"* BYE too many failed logins\r\n")
@@ -68,9 +66,7 @@ def test_loginWithoutPortal() -> None:
 
 def test_authenticatePlainWithInitialResponse(h: ServerHarness) -> None:
     response = base64.b64encode(b"\0alice\0secret")
-    assert h.send(b"a AUTHENTICATE PLAIN " + response + b"\r\n").startswith(
-        b"a OK [CAPABILITY"
-    )
+    assert h.send(b"a AUTHENTICATE PLAIN " + response + b"\r\n").startswith(b"a OK [CAPABILITY")
     assert h.server.state == "auth"
 
 
@@ -163,7 +159,7 @@ def test_appendWithFlagsAndDateAndMissingMailbox(h: ServerHarness) -> None:
     account = h.login()
     answer = h.send(b'a APPEND INBOX (\\Seen) "05-Mar-2026 08:09:10 +0100" {5+}\r\nhello\r\n')
     assert answer == b"a OK APPEND completed\r\n"
-    (number, message), = account.select("INBOX").fetch(imap4.MessageSet(1), False)
+    ((_, message),) = account.select("INBOX").fetch(imap4.MessageSet(1), False)
     assert message.getInternalDate() == "05 Mar 2026 08:09:10 +0100"
     assert message.getFlags() == ["\\Recent", "\\Seen"]
     assert h.send(b"b APPEND Nope {1+}\r\nx\r\n") == b"b NO [TRYCREATE] no mailbox named Nope\r\n"
@@ -174,21 +170,26 @@ def test_appendWithFlagsAndDateAndMissingMailbox(h: ServerHarness) -> None:
 def test_mailboxManagement(h: ServerHarness) -> None:
     h.login()
     assert h.send(b"a CREATE Work/Reports/\r\n") == b"a OK CREATE completed\r\n"
-    assert h.send(b"b CREATE Work\r\n") == b"b NO CREATE failed: Mailbox named Work already exists\r\n"
+    assert (
+        h.send(b"b CREATE Work\r\n") == b"b NO CREATE failed: Mailbox named Work already exists\r\n"
+    )
     assert h.send(b'c LIST "" %\r\n') == (
         b'* LIST () "/" "INBOX"\r\n* LIST () "/" "Work"\r\nc OK LIST completed\r\n'
     )
     assert h.send(b'd LIST "" ""\r\n') == b'* LIST (\\Noselect) "/" ""\r\nd OK LIST completed\r\n'
     assert h.send(b"e DELETE Work\r\n").startswith(b"e NO DELETE failed: Work has mailboxes below")
     assert h.send(b"f RENAME Work Play\r\n") == b"f OK RENAME completed\r\n"
-    assert h.send(b'g LIST "Play/" *\r\n') == b'* LIST () "/" "Play/Reports"\r\ng OK LIST completed\r\n'
+    assert (
+        h.send(b'g LIST "Play/" *\r\n')
+        == b'* LIST () "/" "Play/Reports"\r\ng OK LIST completed\r\n'
+    )
     assert h.send(b"h DELETE INBOX\r\n").startswith(b"h NO DELETE failed: INBOX cannot")
     assert h.send(b"i DELETE Nope\r\n").startswith(b"i NO DELETE failed: No mailbox named Nope")
-    assert h.send(b"j SUBSCRIBE Play\r\nk LSUB \"\" *\r\n") == (
-        b"j OK SUBSCRIBE completed\r\n* LSUB () \"/\" \"Play\"\r\nk OK LSUB completed\r\n"
+    assert h.send(b'j SUBSCRIBE Play\r\nk LSUB "" *\r\n') == (
+        b'j OK SUBSCRIBE completed\r\n* LSUB () "/" "Play"\r\nk OK LSUB completed\r\n'
     )
     assert h.send(b"l UNSUBSCRIBE Nope\r\n").startswith(b"l NO UNSUBSCRIBE failed: Not currently")
-    assert h.send(b"m CREATE &AOk-t&AOk-\r\nn LIST \"\" &AOk-*\r\n").endswith(
+    assert h.send(b'm CREATE &AOk-t&AOk-\r\nn LIST "" &AOk-*\r\n').endswith(
         b'* LIST () "/" "&AOk-t&AOk-"\r\nn OK LIST completed\r\n'
     )
     assert h.send(b"o CREATE &bad\r\n").startswith(b"o BAD bad mailbox name")
@@ -211,7 +212,7 @@ def test_copyAndTryCreate(h: ServerHarness) -> None:
     h.send(b"s SELECT INBOX\r\n")
     assert h.send(b"a COPY 1 Archive\r\n") == b"a OK COPY completed\r\n"
     archive = account.select("Archive")
-    (_, copied), = archive.fetch(imap4.MessageSet(1), False)
+    ((_, copied),) = archive.fetch(imap4.MessageSet(1), False)
     assert copied.open().read() == SIMPLE and "\\Flagged" in copied.getFlags()
     assert h.send(b"b COPY 1 Nope\r\n") == b"b NO [TRYCREATE] no mailbox named Nope\r\n"
 
@@ -243,7 +244,10 @@ def test_searchableMailboxSearchesItself(h: ServerHarness) -> None:
 
 def test_namespace(h: ServerHarness) -> None:
     h.login()
-    assert h.send(b"a NAMESPACE\r\n") == b'* NAMESPACE (("" "/")) NIL NIL\r\na OK NAMESPACE completed\r\n'
+    assert (
+        h.send(b"a NAMESPACE\r\n")
+        == b'* NAMESPACE (("" "/")) NIL NIL\r\na OK NAMESPACE completed\r\n'
+    )
 
 
 def test_pipelinedCommandsAnsweredInOrder(h: ServerHarness) -> None:
@@ -340,7 +344,10 @@ def test_idleTimeoutLogsOut(h: ServerHarness) -> None:
 
 def test_logoutCallsTheAvatarsLogout(h: ServerHarness) -> None:
     h.login()
-    assert h.send(b"z LOGOUT\r\n") == b"* BYE torsion IMAP4 server logging out\r\nz OK LOGOUT completed\r\n"
+    assert (
+        h.send(b"z LOGOUT\r\n")
+        == b"* BYE torsion IMAP4 server logging out\r\nz OK LOGOUT completed\r\n"
+    )
     h.server.connectionLost(None)
     assert h.realm.loggedOut == [b"alice"]
 

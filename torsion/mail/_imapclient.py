@@ -721,7 +721,7 @@ def _fetchItems(data: bytes) -> dict[str, Any]:
             out[name] = [_str(v) for v in _text(value)] if isinstance(value, list) else []
         elif name in ("ENVELOPE", "BODY", "BODYSTRUCTURE"):
             out[name] = _str(_text(value))
-        elif isinstance(value, Str):
+        elif isinstance(value, Str) and (name.startswith(("RFC822", "BODY[")) or "]" in name):
             out[name] = bytes(value)
         else:
             out[name] = _str(_text(value))
