@@ -213,3 +213,7 @@ def test_servedByIMAP4Server(path: str) -> None:
         b"e OK CREATE completed\r\nf OK COPY completed\r\n"
     )
     assert MaildirAccount(path).select("Archive").getMessageCount() == 1
+    assert h.send(b"g APPEND INBOX {8+}\r\nSubject:\r\nh FETCH 2 FLAGS\r\n") == (
+        b"* 2 EXISTS\r\ng OK APPEND completed\r\n"
+        b"* 2 FETCH (FLAGS (\\Recent))\r\nh OK FETCH completed\r\n"
+    )

@@ -321,6 +321,7 @@ class MaildirMailbox(MailboxBase):
         entry = self._byKey.get(maildirKey(name))
         if entry is None:
             return defer.fail(MailboxException("the appended message vanished at once"))
+        entry.recent = True
         return defer.succeed(entry.uid)
 
     def _writeFlags(self, entry: _Entry) -> None:
@@ -355,6 +356,7 @@ class MaildirAccount(AccountBase):
         super().__init__()
         self.path = os.path.abspath(path)
         initializeMaildir(self.path)
+        self._mailboxes: dict[str, MaildirMailbox] = {}
         self._subscriptionFile = os.path.join(self.path, "subscriptions")
         try:
             with open(self._subscriptionFile, encoding="utf-8") as f:
@@ -396,12 +398,22 @@ class MaildirAccount(AccountBase):
             open(os.path.join(folder, "maildirfolder"), "ab").close()
 
     def _open(self, name: str, rw: bool) -> MaildirMailbox:
-        return MaildirMailbox(self._folder(name), writeable=rw)
+        # One mailbox object per name for this account (one login): an APPEND to the
+        # selected mailbox is then seen by the selection, and \Recent is kept.
+        mbox = self._mailboxes.get(name)
+        if mbox is not None and (mbox.writeable or not rw):
+            mbox.refresh()
+            return mbox
+        mbox = MaildirMailbox(self._folder(name), writeable=rw)
+        self._mailboxes[name] = mbox
+        return mbox
 
     def _remove(self, name: str) -> None:
+        self._mailboxes.pop(name, None)
         shutil.rmtree(self._folder(name))
 
     def _move(self, old: str, new: str) -> None:
+        self._mailboxes.pop(old, None)
         os.rename(self._folder(old), self._folder(new))
 
     def _subscriptionsChanged(self) -> None:
