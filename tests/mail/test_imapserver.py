@@ -7,6 +7,8 @@ import base64
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from zope.interface import implementer
 
 from tests.internet.reactormixins import loggedErrors  # noqa: F401
@@ -363,3 +365,24 @@ def test_literalLimitsAreTheServers() -> None:
     h.login()
     assert h.send(b"a APPEND INBOX {11}\r\n").startswith(b"a NO [TOOBIG]")
     assert b"APPENDLIMIT=10" in h.greeting
+
+
+_WORDS = [
+    b"FETCH", b"1:*", b"(FLAGS", b"BODY[1.2.MIME]<0.5>", b"BODY.PEEK[HEADER.FIELDS (A)]",
+    b"SEARCH", b"OR", b"NOT", b"UID", b"STORE", b"+FLAGS", b"(\\Seen)", b"COPY", b"INBOX",
+    b"{3+}\r\nabc", b'"q\\"x"', b"(", b")", b"*", b"SINCE", b"1-Jan-2020", b"APPEND",
+    b"LIST", b'""', b"%", b"STATUS", b"(MESSAGES)", b"EXPUNGE", b"\xff\xfe", b"{0}\r\n",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(_WORDS), max_size=6), max_size=5))
+def test_randomCommandsNeverBreakTheSession(commands: list[list[bytes]]) -> None:
+    h = ServerHarness()
+    selected(h, SIMPLE, MULTIPART)
+    data = b"".join(b"t%d " % i + b" ".join(words) + b"\r\n" for i, words in enumerate(commands))
+    h.send(data)
+    h.send(b")\r\n")
+    answer = h.send(b"zz NOOP\r\n")
+    assert answer.endswith(b"zz OK NOOP completed\r\n") or b"zz " in answer
+    assert not h.transport.disconnecting
