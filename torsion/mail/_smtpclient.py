@@ -24,12 +24,16 @@ from torsion.internet.error import ConnectionDone
 from torsion.internet.interfaces import ISSLTransport
 from torsion.internet.protocol import ClientFactory, Protocol
 from torsion.logger import Logger
-from torsion.mail._smtpauth import CramMD5ClientAuthenticator, LOGINAuthenticator, PLAINAuthenticator
+from torsion.mail._smtpauth import (
+    CramMD5ClientAuthenticator,
+    LOGINAuthenticator,
+    PLAINAuthenticator,
+)
 from torsion.mail._smtpcore import (
     LINE_TOO_LONG,
     SUCCESS,
-    AuthenticationError,
     AUTHDeclinedError,
+    AuthenticationError,
     AUTHRequiredError,
     DataEncoder,
     EHLORequiredError,
@@ -66,6 +70,16 @@ _Handler = Callable[[int, list[bytes]], None]
 
 # The longest reply line we accept from a server.
 _MAX_REPLY_LINE = 4096
+
+
+def _ignoreReply(code: int, lines: list[bytes]) -> None:
+    """The handler of a reply whose content does not matter (RSET, a stray DATA)."""
+
+
+def _globalReactor() -> Any:
+    from torsion.internet import reactor
+
+    return reactor
 
 
 class _LineLog:
@@ -132,7 +146,12 @@ class SMTPClient(Protocol, TimeoutMixin):
         raise NotImplementedError(f"{type(self).__name__} must define getMailData()")
 
     def sentMail(
-        self, code: int, resp: bytes, numOk: int, addresses: list[tuple[bytes, int, bytes]], log: Any
+        self,
+        code: int,
+        resp: bytes,
+        numOk: int,
+        addresses: list[tuple[bytes, int, bytes]],
+        log: Any,
     ) -> None:
         """A message went: ``addresses`` holds ``(address, code, resp)`` per recipient."""
 
@@ -167,7 +186,9 @@ class SMTPClient(Protocol, TimeoutMixin):
             if line is None:
                 return
             if line is LINE_TOO_LONG:
-                self._fatal(SMTPProtocolError(-1, b"the server sent an overlong line", self.log.str()))
+                self._fatal(
+                    SMTPProtocolError(-1, b"the server sent an overlong line", self.log.str())
+                )
                 return
             assert isinstance(line, bytes)
             self.lineReceived(line)
@@ -186,7 +207,11 @@ class SMTPClient(Protocol, TimeoutMixin):
             if code == 421:
                 self._fatal(SMTPConnectError(code, b"\n".join(lines), self.log.str(), retry=True))
             else:
-                self._fatal(SMTPProtocolError(code, b"unexpected reply: " + b"\n".join(lines), self.log.str()))
+                self._fatal(
+                    SMTPProtocolError(
+                        code, b"unexpected reply: " + b"\n".join(lines), self.log.str()
+                    )
+                )
             return
         handler = self._expected.popleft()
         try:
@@ -196,7 +221,11 @@ class SMTPClient(Protocol, TimeoutMixin):
             self._fatal(SMTPProtocolError(-1, b"internal error in the SMTP client", self.log.str()))
 
     def timeoutConnection(self) -> None:
-        self._fatal(SMTPTimeoutError(-1, b"timed out waiting for the SMTP server", self.log.str(), retry=True))
+        self._fatal(
+            SMTPTimeoutError(
+                -1, b"timed out waiting for the SMTP server", self.log.str(), retry=True
+            )
+        )
 
     def _fatal(self, exc: SMTPClientError) -> None:
         exc.isFatal = True
@@ -225,7 +254,9 @@ class SMTPClient(Protocol, TimeoutMixin):
         if not self._finished and not self._quitting:
             self._finished = True
             text = b"connection lost"
-            if reason is not None and not (isinstance(reason, Failure) and reason.check(ConnectionDone)):
+            if reason is not None and not (
+                isinstance(reason, Failure) and reason.check(ConnectionDone)
+            ):
                 text += b": " + str(getattr(reason, "value", reason)).encode("utf-8", "replace")
             self.sendError(SMTPConnectError(-1, text, self.log.str(), isFatal=True, retry=True))
 
@@ -301,7 +332,9 @@ class SMTPClient(Protocol, TimeoutMixin):
         if code not in SUCCESS:
             self._fromRefused = (code, b"\n".join(lines))
             if not (self.pipelining and b"PIPELINING" in self._extensions):
-                self._messageFailed(SMTPDeliveryError(code, b"\n".join(lines), self.log.str(), retry=code < 500))
+                self._messageFailed(
+                    SMTPDeliveryError(code, b"\n".join(lines), self.log.str(), retry=code < 500)
+                )
         else:
             self._fromRefused = None
 
@@ -330,23 +363,29 @@ class SMTPClient(Protocol, TimeoutMixin):
             fromCode, text = self._fromRefused
             if code == 354:
                 self.transport.write(b".\r\n")
-                self._expected.append(lambda c, l: None)
-            self._messageFailed(SMTPDeliveryError(fromCode, text, self.log.str(), retry=fromCode < 500))
+                self._expected.append(_ignoreReply)
+            self._messageFailed(
+                SMTPDeliveryError(fromCode, text, self.log.str(), retry=fromCode < 500)
+            )
             return
         if not accepted:
             if code == 354:
                 self.transport.write(b".\r\n")
-                self._expected.append(lambda c, l: None)
+                self._expected.append(_ignoreReply)
             self._refusedAll()
             return
         if code != 354:
             self._messageFailed(
-                SMTPDeliveryError(code, b"\n".join(lines), self.log.str(), self._results, retry=code < 500)
+                SMTPDeliveryError(
+                    code, b"\n".join(lines), self.log.str(), self._results, retry=code < 500
+                )
             )
             return
         encoder = DataEncoder()
         sender = self._sender = FileSender()
-        d = sender.beginFileTransfer(self.getMailData(), self.transport, self.transformChunk(encoder))
+        d = sender.beginFileTransfer(
+            self.getMailData(), self.transport, self.transformChunk(encoder)
+        )
         d.addCallbacks(self._cbDataSent, self._ebDataSent, callbackArgs=(encoder,))
 
     def transformChunk(self, encoder: DataEncoder) -> Callable[[bytes], bytes]:
@@ -362,12 +401,18 @@ class SMTPClient(Protocol, TimeoutMixin):
     def _ebDataSent(self, failure: Failure) -> None:
         self._sender = None
         if self.transport is not None and self.transport.connected:
-            self._fatal(SMTPClientError(-1, f"reading the message failed: {failure.value}".encode(), self.log.str()))
+            self._fatal(
+                SMTPClientError(
+                    -1, f"reading the message failed: {failure.value}".encode(), self.log.str()
+                )
+            )
 
     def smtpState_msgSent(self, code: int, lines: list[bytes]) -> None:
         resp = b"\n".join(lines)
         if code not in SUCCESS:
-            self._messageFailed(SMTPDeliveryError(code, resp, self.log.str(), self._results, retry=code < 500))
+            self._messageFailed(
+                SMTPDeliveryError(code, resp, self.log.str(), self._results, retry=code < 500)
+            )
             return
         numOk = sum(1 for _, c, _r in self._results if c in SUCCESS)
         self.sentMail(code, resp, numOk, self._results, self.log)
@@ -375,7 +420,7 @@ class SMTPClient(Protocol, TimeoutMixin):
 
     def _messageFailed(self, exc: SMTPClientError) -> None:
         """One message failed but the session is fine: RSET, then report it."""
-        self._command(b"RSET", lambda c, l: None)
+        self._command(b"RSET", _ignoreReply)
         self.sendError(exc)
 
 
@@ -423,10 +468,20 @@ class ESMTPClient(SMTPClient):
 
     def esmtpState_ehlo(self, code: int, lines: list[bytes]) -> None:
         if code not in SUCCESS:
-            if self.heloFallback and not self.requireTransportSecurity and not self.requireAuthentication:
+            if (
+                self.heloFallback
+                and not self.requireTransportSecurity
+                and not self.requireAuthentication
+            ):
                 self._command(b"HELO " + self.identity, self.smtpState_helo)
             else:
-                self._fatal(EHLORequiredError(code, b"the server does not speak ESMTP: " + b"\n".join(lines), self.log.str()))
+                self._fatal(
+                    EHLORequiredError(
+                        code,
+                        b"the server does not speak ESMTP: " + b"\n".join(lines),
+                        self.log.str(),
+                    )
+                )
             return
         extensions = {}
         for line in lines[1:]:
@@ -438,15 +493,23 @@ class ESMTPClient(SMTPClient):
                 self._command(b"STARTTLS", self.esmtpState_starttls)
                 return
             if self.requireTransportSecurity:
-                why = b"the server does not offer STARTTLS" if b"STARTTLS" not in extensions else b"no TLS context"
-                self._fatal(TLSRequiredError(-1, why + b"; transport security is required", self.log.str()))
+                why = (
+                    b"the server does not offer STARTTLS"
+                    if b"STARTTLS" not in extensions
+                    else b"no TLS context"
+                )
+                self._fatal(
+                    TLSRequiredError(-1, why + b"; transport security is required", self.log.str())
+                )
                 return
         self._authenticate()
 
     def esmtpState_starttls(self, code: int, lines: list[bytes]) -> None:
         if code != 220:
             if self.requireTransportSecurity:
-                self._fatal(SMTPTLSError(code, b"STARTTLS refused: " + b"\n".join(lines), self.log.str()))
+                self._fatal(
+                    SMTPTLSError(code, b"STARTTLS refused: " + b"\n".join(lines), self.log.str())
+                )
             else:
                 self._authenticate()
             return
@@ -461,7 +524,13 @@ class ESMTPClient(SMTPClient):
     def _authenticate(self) -> None:
         if self.secret is None or not self.authenticators:
             if self.requireAuthentication:
-                self._fatal(AUTHRequiredError(-1, b"authentication is required but no credentials were given", self.log.str()))
+                self._fatal(
+                    AUTHRequiredError(
+                        -1,
+                        b"authentication is required but no credentials were given",
+                        self.log.str(),
+                    )
+                )
                 return
             self.smtpTransferReady()
             return
@@ -470,7 +539,11 @@ class ESMTPClient(SMTPClient):
             name = auth.getName().upper()
             if name not in offered or name in self._tried:
                 continue
-            if name in self.plaintextMechanisms and not self.secure and self.requireTransportSecurity is not False:
+            if (
+                name in self.plaintextMechanisms
+                and not self.secure
+                and self.requireTransportSecurity is not False
+            ):
                 continue
             self._tried.add(name)
             self._authenticator = auth
@@ -482,7 +555,11 @@ class ESMTPClient(SMTPClient):
             return
         if self.requireAuthentication or self._tried:
             cls = AUTHDeclinedError if self._tried else AUTHRequiredError
-            why = b"the server refused our credentials" if self._tried else b"the server offers no mechanism we may use here"
+            why = (
+                b"the server refused our credentials"
+                if self._tried
+                else b"the server offers no mechanism we may use here"
+            )
             self._fatal(cls(-1, why, self.log.str()))
             return
         self.smtpTransferReady()
@@ -490,7 +567,11 @@ class ESMTPClient(SMTPClient):
     def esmtpState_auth(self, code: int, lines: list[bytes]) -> None:
         if code == 334:
             try:
-                challenge = base64.b64decode(lines[0].strip(), validate=True) if lines and lines[0].strip() else b""
+                challenge = (
+                    base64.b64decode(lines[0].strip(), validate=True)
+                    if lines and lines[0].strip()
+                    else b""
+                )
             except binascii.Error:
                 self._fatal(SMTPProtocolError(code, b"undecodable AUTH challenge", self.log.str()))
                 return
@@ -527,7 +608,14 @@ class SenderMixin:
         file: BinaryIO = self.factory.file
         return file
 
-    def sentMail(self, code: int, resp: bytes, numOk: int, addresses: list[tuple[bytes, int, bytes]], log: Any) -> None:
+    def sentMail(
+        self,
+        code: int,
+        resp: bytes,
+        numOk: int,
+        addresses: list[tuple[bytes, int, bytes]],
+        log: Any,
+    ) -> None:
         self.factory.sendFinished = True
         if numOk:
             self.factory.result.callback((numOk, addresses))
@@ -552,7 +640,14 @@ class SMTPSender(SenderMixin, SMTPClient):
 class ESMTPSender(SenderMixin, ESMTPClient):
     """An ESMTPClient sending its factory's one message; authenticates as ``username``."""
 
-    def __init__(self, username: bytes | str | None, secret: bytes | str | None, contextFactory: Any = None, *args: Any, **kw: Any) -> None:
+    def __init__(
+        self,
+        username: bytes | str | None,
+        secret: bytes | str | None,
+        contextFactory: Any = None,
+        *args: Any,
+        **kw: Any,
+    ) -> None:
         super().__init__(secret, contextFactory, *args, **kw)
         if username is not None:
             for auth in (CramMD5ClientAuthenticator, LOGINAuthenticator, PLAINAuthenticator):
@@ -576,6 +671,8 @@ class SMTPSenderFactory(ClientFactory):
 
     protocol: Any = SMTPSender
     domain = DNSNAME
+    # Whose clock times out replies (None: the global reactor's).
+    reactor: Any = None
 
     def __init__(
         self,
@@ -605,7 +702,10 @@ class SMTPSenderFactory(ClientFactory):
         return result
 
     def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
-        self._processConnectionError(connector, SMTPConnectError(-1, str(reason.value).encode("utf-8", "replace"), retry=True))
+        self._processConnectionError(
+            connector,
+            SMTPConnectError(-1, str(reason.value).encode("utf-8", "replace"), retry=True),
+        )
 
     def clientConnectionLost(self, connector: Any, reason: Failure) -> None:
         error = self.pendingError or SMTPConnectError(-1, b"connection lost", retry=True)
@@ -632,8 +732,13 @@ class SMTPSenderFactory(ClientFactory):
 
     def buildProtocol(self, addr: Any) -> Any:
         protocol = self.protocol(self.domain, len(self.toEmail) * 2 + 2)
+        return self._configured(protocol)
+
+    def _configured(self, protocol: Any) -> Any:
         protocol.factory = self
         protocol.timeout = self.timeout
+        if self.reactor is not None:
+            protocol.callLater = self.reactor.callLater
         self.currentProtocol = protocol
         return protocol
 
@@ -688,15 +793,16 @@ class ESMTPSenderFactory(SMTPSenderFactory):
 
     def buildProtocol(self, addr: Any) -> Any:
         protocol = self.protocol(
-            self.username, self.password, self._contextFactory, self.domain, len(self.toEmail) * 2 + 2
+            self.username,
+            self.password,
+            self._contextFactory,
+            self.domain,
+            len(self.toEmail) * 2 + 2,
         )
         protocol.heloFallback = self._heloFallback
         protocol.requireAuthentication = self._requireAuthentication
         protocol.requireTransportSecurity = self._requireTransportSecurity
-        protocol.factory = self
-        protocol.timeout = self.timeout
-        self.currentProtocol = protocol
-        return protocol
+        return self._configured(protocol)
 
 
 def sendmail(
@@ -738,9 +844,7 @@ def sendmail(
         retries: attempts after a lost connection or a temporary failure.
     """
     if reactor is None:
-        from torsion.internet import reactor as globalReactor
-
-        reactor = globalReactor
+        reactor = _globalReactor()
     host = smtphost.decode("idna") if isinstance(smtphost, bytes) else smtphost
     if contextFactory is None and requireTransportSecurity is not False:
         from torsion.internet.ssl import optionsForClientTLS
@@ -764,6 +868,7 @@ def sendmail(
         requireAuthentication=requireAuthentication,
         requireTransportSecurity=requireTransportSecurity,
     )
+    factory.reactor = reactor
     if senderDomainName is not None:
         factory.domain = _asBytes(senderDomainName, "senderDomainName")
     connectors.append(reactor.connectTCP(host, port, factory))

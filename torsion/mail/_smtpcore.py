@@ -24,10 +24,10 @@ from zope.interface import Interface
 
 __all__ = [
     "SUCCESS",
-    "Address",
-    "AddressError",
     "AUTHDeclinedError",
     "AUTHRequiredError",
+    "Address",
+    "AddressError",
     "AuthenticationError",
     "EHLORequiredError",
     "ESMTPClientError",
@@ -204,7 +204,10 @@ class SMTPBadRcpt(SMTPAddressError):
     """Raise from ``validateTo`` to refuse a recipient (550 unless told otherwise)."""
 
     def __init__(
-        self, addr: Any, code: int = 550, resp: bytes | str = b"Cannot receive for specified address"
+        self,
+        addr: Any,
+        code: int = 550,
+        resp: bytes | str = b"Cannot receive for specified address",
     ) -> None:
         super().__init__(addr, code, resp)
 
@@ -220,9 +223,13 @@ class SMTPBadSender(SMTPAddressError):
 
 # -- addresses ---------------------------------------------------------------------------
 
-_ATEXT = re.compile(rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x80-\xff]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x80-\xff]+)*\Z")
+_ATEXT = re.compile(
+    rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x80-\xff]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x80-\xff]+)*\Z"
+)
 _QUOTED = re.compile(rb'"([\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\x20-\x7e])*"\Z')
-_DOMAIN = re.compile(rb"[A-Za-z0-9\x80-\xff]([A-Za-z0-9\-\x80-\xff]*[A-Za-z0-9\x80-\xff])?(\.[A-Za-z0-9\x80-\xff]([A-Za-z0-9\-\x80-\xff]*[A-Za-z0-9\x80-\xff])?)*\.?\Z")
+_DOMAIN = re.compile(
+    rb"[A-Za-z0-9\x80-\xff]([A-Za-z0-9\-\x80-\xff]*[A-Za-z0-9\x80-\xff])?(\.[A-Za-z0-9\x80-\xff]([A-Za-z0-9\-\x80-\xff]*[A-Za-z0-9\x80-\xff])?)*\.?\Z"
+)
 _LITERAL = re.compile(rb"\[[\x21-\x5a\x5e-\x7e]+\]\Z")
 _ROUTE = re.compile(rb"(@[^,:@]+)(,@[^,:@]+)*:")
 
@@ -253,6 +260,10 @@ class Address:
     def __init__(self, addr: Any, defaultDomain: bytes | str | None = None) -> None:
         if isinstance(addr, User):
             addr = addr.dest
+        self.addrstr: bytes
+        self.local: bytes
+        self.domain: bytes
+        self.route: bytes
         if isinstance(addr, Address):
             self.addrstr, self.local, self.domain, self.route = (
                 addr.addrstr,
@@ -468,7 +479,7 @@ def rfc822date(timeinfo: Any = None, local: bool = True) -> bytes:
     if timeinfo is None:
         seconds = time.time()
     elif isinstance(timeinfo, time.struct_time | tuple):
-        seconds = time.mktime(tuple(timeinfo)) if local else _timegm(tuple(timeinfo))  # type: ignore[arg-type]
+        seconds = time.mktime(tuple(timeinfo)) if local else _timegm(tuple(timeinfo))
     else:
         seconds = float(timeinfo)
     return email.utils.formatdate(seconds, localtime=local).encode("ascii")

@@ -289,14 +289,16 @@ class SMTP(Protocol, TimeoutMixin):
         self._to = []
         self._transactionDelivery = None
 
-    def _mailArguments(self, rest: bytes, keyword: bytes) -> tuple[Address, dict[bytes, bytes | None]] | None:
+    def _mailArguments(
+        self, rest: bytes, keyword: bytes
+    ) -> tuple[Address, dict[bytes, bytes | None]] | None:
         try:
             path, params = parsePath(rest, keyword)
         except CommandSyntaxError as e:
             self._error(e.code, e.reply)
             return None
         try:
-            address = Address(path, None if keyword == b"FROM:" else None)
+            address = Address(path)
         except AddressError:
             self._error(553, b"5.1.3 Bad address syntax: " + path[:80])
             return None
@@ -326,7 +328,14 @@ class SMTP(Protocol, TimeoutMixin):
         if delivery is None:
             self.sendCode(530, b"5.7.0 Authentication required")
             return
-        self._call(self._cbFromValidate, self._ebFromValidate, origin, self.validateFrom, self._helo, origin)
+        self._call(
+            self._cbFromValidate,
+            self._ebFromValidate,
+            origin,
+            self.validateFrom,
+            self._helo,
+            origin,
+        )
 
     def _transactionDeliveryFor(self) -> Any:
         if self._transactionDelivery is None:
@@ -467,14 +476,19 @@ class SMTP(Protocol, TimeoutMixin):
         decoder = self._decoder
         assert decoder is not None
         if line is LINE_TOO_LONG:
-            self._failData(500, b"5.5.2 Message line too long (the limit is %d bytes)" % self.maxDataLineLength)
+            self._failData(
+                500, b"5.5.2 Message line too long (the limit is %d bytes)" % self.maxDataLineLength
+            )
             return
         result = decoder.lineReceived(line, crlf)
         if result is None:
             self._endOfData()
         elif result is False:
             if self._dataFailure is None:
-                self._failData(552, b"5.3.4 Message too big (the limit is %d bytes)" % (self.maxMessageSize or 0))
+                self._failData(
+                    552,
+                    b"5.3.4 Message too big (the limit is %d bytes)" % (self.maxMessageSize or 0),
+                )
         elif self._dataFailure is None:
             try:
                 for message in self._messages:
@@ -531,7 +545,9 @@ class SMTP(Protocol, TimeoutMixin):
 
     # -- the delivery --------------------------------------------------------------------
 
-    def receivedHeader(self, helo: tuple[bytes, bytes], origin: Address, recipients: list[User]) -> bytes | None:
+    def receivedHeader(
+        self, helo: tuple[bytes, bytes], origin: Address, recipients: list[User]
+    ) -> bytes | None:
         """Return the Received: header for a message (the delivery's, by default)."""
         delivery = self._transactionDelivery
         if delivery is None or delivery is self:
@@ -576,7 +592,7 @@ class ESMTP(SMTP):
     # Offer PLAIN and LOGIN over a connection without TLS.
     allowPlaintextAuth = False
     # Failed AUTH attempts tolerated on one connection.
-    maxAuthFailures = 3
+    maxAuthFailures = 5
     # The mechanisms that send the password itself.
     plaintextMechanisms = frozenset((b"PLAIN", b"LOGIN"))
 
@@ -622,7 +638,9 @@ class ESMTP(SMTP):
         interfaces = portal.listCredentialsInterfaces()
         offered = []
         for name, credentialsClass in self.challengers.items():
-            if name.upper() in self.plaintextMechanisms and not (self.secure or self.allowPlaintextAuth):
+            if name.upper() in self.plaintextMechanisms and not (
+                self.secure or self.allowPlaintextAuth
+            ):
                 continue
             if any(i.implementedBy(credentialsClass) for i in interfaces):
                 offered.append(name.upper())
@@ -652,7 +670,9 @@ class ESMTP(SMTP):
                     self._error(501, b"5.5.4 SIZE needs a number")
                     return False
                 if self.maxMessageSize is not None and int(value) > self.maxMessageSize:
-                    self.sendCode(552, b"5.3.4 Message too big (the limit is %d bytes)" % self.maxMessageSize)
+                    self.sendCode(
+                        552, b"5.3.4 Message too big (the limit is %d bytes)" % self.maxMessageSize
+                    )
                     return False
             elif key == b"BODY":
                 if value is None or value.upper() not in (b"7BIT", b"8BITMIME"):
@@ -710,8 +730,14 @@ class ESMTP(SMTP):
             self._error(501, b"5.5.4 Syntax: AUTH mechanism [initial-response]")
             return
         if mechanism not in self.authMechanisms():
-            if mechanism in self.plaintextMechanisms and self.portal is not None and not self.secure:
-                self.sendCode(538, b"5.7.11 Encryption required for requested authentication mechanism")
+            if (
+                mechanism in self.plaintextMechanisms
+                and self.portal is not None
+                and not self.secure
+            ):
+                self.sendCode(
+                    538, b"5.7.11 Encryption required for requested authentication mechanism"
+                )
             else:
                 self._error(504, b"5.5.4 Unrecognized authentication type")
             return
@@ -742,7 +768,9 @@ class ESMTP(SMTP):
             challenger.setResponse(response)
         except (binascii.Error, ValueError) as e:
             self._endAuth()
-            self._error(501, b"5.5.2 Cannot decode the response: " + str(e).encode("utf-8", "replace")[:100])
+            self._error(
+                501, b"5.5.2 Cannot decode the response: " + str(e).encode("utf-8", "replace")[:100]
+            )
             return
         if challenger.moreChallenges():
             self._challenge()
@@ -756,7 +784,9 @@ class ESMTP(SMTP):
         self._state = _COMMAND
         self._challenger = None
 
-    def _cbAuthenticated(self, result: tuple[Any, Any, Callable[[], object]], username: Any) -> None:
+    def _cbAuthenticated(
+        self, result: tuple[Any, Any, Callable[[], object]], username: Any
+    ) -> None:
         if self._state == _CLOSED:
             result[2]()
             return
@@ -768,7 +798,9 @@ class ESMTP(SMTP):
     def _ebAuthenticated(self, failure: Failure, username: Any) -> None:
         if self._state == _CLOSED:
             return
-        shown = username.decode("utf-8", "replace") if isinstance(username, bytes) else str(username)
+        shown = (
+            username.decode("utf-8", "replace") if isinstance(username, bytes) else str(username)
+        )
         if failure.check(UnauthorizedLogin):
             _log.warn(
                 "SMTP: authentication failed for user {username!r} from {peer}",
@@ -782,7 +814,9 @@ class ESMTP(SMTP):
                 return
             self.sendCode(535, b"5.7.8 Authentication credentials invalid")
         else:
-            _log.failure("SMTP: the portal failed while authenticating {username!r}", failure, username=shown)
+            _log.failure(
+                "SMTP: the portal failed while authenticating {username!r}", failure, username=shown
+            )
             self.sendCode(454, b"4.7.0 Temporary authentication failure")
 
 
@@ -804,6 +838,8 @@ class SMTPFactory(ServerFactory):
     deliveryFactory: Any = None
     contextFactory: Any = None
     challengers: dict[bytes, Any] | None = None
+    # Whose clock times out idle connections (None: the global reactor's).
+    reactor: Any = None
 
     def __init__(self, portal: Any = None) -> None:
         self.portal = portal
@@ -812,8 +848,12 @@ class SMTPFactory(ServerFactory):
         protocol = self.protocol()
         protocol.factory = self
         protocol.portal = self.portal
-        protocol.host = self.domain if isinstance(self.domain, bytes) else self.domain.encode("idna")
+        protocol.host = (
+            self.domain if isinstance(self.domain, bytes) else self.domain.encode("idna")
+        )
         protocol.timeout = self.timeout
+        if self.reactor is not None:
+            protocol.callLater = self.reactor.callLater
         if self.delivery is not None:
             protocol.delivery = self.delivery
         if self.deliveryFactory is not None:
