@@ -40,10 +40,15 @@ from typing import IO, Any
 
 from zope.interface import implementer
 
+from torsion.logger import Logger
+from torsion.mail._maildirdomains import AbstractMaildirDomain, MaildirDirdbmDomain
 from torsion.mail.pop3 import IMailbox
 
 __all__ = [
+    "AbstractMaildirDomain",
+    "MaildirDirdbmDomain",
     "MaildirMailbox",
+    "MaildirMessage",
     "MaildirWriter",
     "deliverToMaildir",
     "initializeMaildir",
@@ -52,6 +57,8 @@ __all__ = [
     "maildirMessageSize",
     "withMaildirFlags",
 ]
+
+_log = Logger(namespace="torsion.mail.maildir")
 
 _SUBDIRECTORIES = ("tmp", "new", "cur")
 _INFO = ":2,"
@@ -511,3 +518,66 @@ class MaildirMailbox:
         except OSError:
             return defer.fail()
         return defer.succeed(name)
+
+
+# -- SMTP delivery into a maildir ----------------------------------------------------------
+
+
+class MaildirMessage:
+    """An SMTP IMessage delivered into the maildir ``path``: the lines (without their
+    CRLF) are written with LF ends to a file in ``tmp/``, in 64 KiB pieces, and the
+    file is moved to ``new/`` when the message is complete (``eomReceived``, whose
+    Deferred fires with the name). Twisted's class takes an open file instead; this one
+    makes its own, so the maildir's rules (unique name, fsync, link) are kept.
+    """
+
+    __slots__ = ("_pending", "_pendingSize", "_writer", "address", "finalName")
+
+    _FLUSH = 65536
+
+    def __init__(self, address: bytes | str, path: str, fsync: bool = True) -> None:
+        self.address = address
+        self._writer = MaildirWriter(path, fsync)
+        self._pending: list[bytes] = []
+        self._pendingSize = 0
+        self.finalName: str | None = None
+
+    def lineReceived(self, line: bytes) -> None:
+        self._pending.append(line)
+        self._pending.append(b"\n")
+        self._pendingSize += len(line) + 1
+        if self._pendingSize >= self._FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._pendingSize = 0
+            self._writer.write(data)
+
+    def eomReceived(self) -> Any:
+        from torsion.internet import defer
+
+        try:
+            self._flush()
+            self.finalName = self._writer.finish()
+        except OSError as e:
+            self._writer.abort()
+            _log.error(
+                "delivering a message for {address} failed: {error}",
+                address=_text(self.address),
+                error=e,
+            )
+            from torsion.mail.smtp import SMTPServerError
+
+            return defer.fail(SMTPServerError(451, b"4.3.0 Cannot store the message now"))
+        return defer.succeed(self.finalName)
+
+    def connectionLost(self) -> None:
+        self._pending.clear()
+        self._writer.abort()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
