@@ -14,6 +14,7 @@ from zope.interface import implementer
 from tests.internet.reactormixins import loggedErrors  # noqa: F401
 from tests.mail.imaphelpers import MULTIPART, SIMPLE, AccountRealm, ServerHarness
 from torsion.internet import defer
+from torsion.internet.testing import StringTransport
 from torsion.mail import imap4
 
 
@@ -386,3 +387,30 @@ def test_randomCommandsNeverBreakTheSession(commands: list[list[bytes]]) -> None
     answer = h.send(b"zz NOOP\r\n")
     assert answer.endswith(b"zz OK NOOP completed\r\n") or b"zz " in answer
     assert not h.transport.disconnecting
+
+
+class PausingTransport(StringTransport):
+    """Says its buffer is full after each write, as a slow client's socket would."""
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        if self.producer is not None:
+            self.producer.pauseProducing()
+
+
+def test_fetchWaitsWhileTheTransportIsFull() -> None:
+    h = ServerHarness()
+    inbox = selected(h, SIMPLE, SIMPLE, SIMPLE)
+    assert len(inbox.messages) == 3
+    transport = PausingTransport()
+    h.server.transport = transport
+    h.server.dataReceived(b"a FETCH 1:* (UID)\r\nb NOOP\r\n")
+    assert transport.value() == b"* 1 FETCH (UID 1)\r\n"
+    transport.producer.resumeProducing()
+    assert transport.value().endswith(b"* 2 FETCH (UID 2)\r\n")
+    transport.producer.resumeProducing()
+    transport.producer.resumeProducing()
+    assert transport.value().endswith(
+        b"* 3 FETCH (UID 3)\r\na OK FETCH completed\r\nb OK NOOP completed\r\n"
+    )
+    assert transport.producer is None

@@ -10,7 +10,10 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
+from zope.interface import implementer
+
 from torsion.internet import defer
+from torsion.internet.interfaces import IPushProducer
 from torsion.mail import _imaputf7
 from torsion.mail._imapfetch import (
     FetchAtt,
@@ -77,6 +80,32 @@ def _flags(token: Token) -> list[str]:
             raise _Bad("flags are atoms like \\Seen")
         flags.append(bytes(item).decode("utf-8", "replace"))
     return flags
+
+
+@implementer(IPushProducer)
+class _Throttle:
+    """Registered on the transport during a FETCH: the next message's response waits
+    while the transport's buffer is full, so FETCH 1:* of a large mailbox to a slow
+    client does not pile up in memory."""
+
+    __slots__ = ("paused", "stopped")
+
+    def __init__(self) -> None:
+        self.paused: defer.Deferred[None] | None = None
+        self.stopped = False
+
+    def pauseProducing(self) -> None:
+        if self.paused is None:
+            self.paused = defer.Deferred()
+
+    def resumeProducing(self) -> None:
+        paused, self.paused = self.paused, None
+        if paused is not None:
+            paused.callback(None)
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+        self.resumeProducing()
 
 
 class SelectedCommands:
@@ -173,19 +202,32 @@ class SelectedCommands:
         markSeen = not self.readonly and any(att.setsSeen for att in atts)
         wantsFlags = any(att.name == "FLAGS" for att in atts)
         found = await defer.maybeDeferred(mbox.fetch, messages, uid)
-        for number, message in found:
-            flags = list(message.getFlags())
-            if markSeen and "\\Seen" not in flags:
-                changed = await defer.maybeDeferred(
-                    mbox.store, MessageSet(number), ["\\Seen"], 1, False
-                )
-                flags = list(changed.get(number, [*flags, "\\Seen"]))
-                if not wantsFlags:
-                    atts = [*atts, FetchAtt("FLAGS")]
-                    wantsFlags = True
-            items = [self._fetchItem(message, att, flags) for att in atts]
-            self.transport.write(b"* %d FETCH (" % number + b" ".join(items) + b")\r\n")
+        throttle = _Throttle()
+        self.transport.registerProducer(throttle, True)
+        try:
+            for number, message in found:
+                await self._fetchOne(number, message, atts, markSeen, wantsFlags)
+                if throttle.paused is not None:
+                    await throttle.paused
+                if throttle.stopped:
+                    return
+        finally:
+            self.transport.unregisterProducer()
         self.sendPositiveResponse(tag, (b"UID " if uid else b"") + b"FETCH completed")
+
+    async def _fetchOne(
+        self, number: int, message: Any, atts: list[FetchAtt], markSeen: bool, wantsFlags: bool
+    ) -> None:
+        flags = list(message.getFlags())
+        if markSeen and "\\Seen" not in flags:
+            changed = await defer.maybeDeferred(
+                self.mbox.store, MessageSet(number), ["\\Seen"], 1, False
+            )
+            flags = list(changed.get(number, [*flags, "\\Seen"]))
+            if not wantsFlags:
+                atts = [*atts, FetchAtt("FLAGS")]
+        items = [self._fetchItem(message, att, flags) for att in atts]
+        self.transport.write(b"* %d FETCH (" % number + b" ".join(items) + b")\r\n")
 
     def _fetchItem(self, message: Any, att: FetchAtt, flags: list[str]) -> bytes:
         name = att.name
