@@ -279,3 +279,34 @@ def test_overTCPWithStartTLS(oneReactor: Any) -> None:
     after, body = runUntilFired(oneReactor, defer.ensureDeferred(session()), timeout=10)
     assert "STARTTLS" not in after
     assert body[1]["RFC822"] == MULTIPART
+
+
+def test_queryBuilders() -> None:
+    import datetime
+
+    assert imap4.Query(unseen=True) == "UNSEEN"
+    assert imap4.Query(sorted=True, subject='say "hi"', since=datetime.date(2026, 12, 1)) == (
+        '(SINCE 1-Dec-2026 SUBJECT "say \\"hi\\"")'
+    )
+    assert imap4.Query(header=("X-Spam", "yes"), larger=10, uid="1:5") == (
+        '(HEADER "X-Spam" "yes" LARGER 10 UID 1:5)'
+    )
+    assert imap4.Query(**{"from": "alice"}) == 'FROM "alice"'
+    assert imap4.Query() == "ALL"
+    assert imap4.Or("SEEN", "DELETED", "DRAFT") == "(OR SEEN (OR DELETED DRAFT))"
+    assert imap4.Not(imap4.Query(seen=True)) == "(NOT SEEN)"
+    with pytest.raises(TypeError, match="unknown search key 'colour'"):
+        imap4.Query(colour="red")
+    with pytest.raises(ValueError, match="at least two"):
+        imap4.Or("SEEN")
+
+
+def test_searchWithQueries(pair: Pair) -> None:
+    account = loggedIn(pair)
+    inbox = account.select("INBOX")
+    inbox.addMessage(SIMPLE, ["\\Seen"])
+    inbox.addMessage(MULTIPART)
+    pair.run(pair.client.select("INBOX"))
+    query = imap4.Or(imap4.Query(subject="Grüße"), imap4.Query(unseen=True, body="café"))
+    assert pair.run(pair.client.search(query)) == [1, 2]
+    assert pair.run(pair.client.search(imap4.Not(imap4.Query(seen=True)))) == [2]

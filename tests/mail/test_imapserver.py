@@ -414,3 +414,19 @@ def test_fetchWaitsWhileTheTransportIsFull() -> None:
         b"* 3 FETCH (UID 3)\r\na OK FETCH completed\r\nb OK NOOP completed\r\n"
     )
     assert transport.producer is None
+
+
+def test_hugeNonSynchronisingLiteralIsSkippedAndTheSessionGoesOn() -> None:
+    server = imap4.IMAP4Server()
+    server.maxLiteralSize = 1000
+    h = ServerHarness(server)
+    account = h.login()
+    answer = h.send(b"a APPEND INBOX {50000+}\r\n")
+    assert answer == (
+        b"a NO [TOOBIG] a literal of 50000 bytes is over the limit of 1000 bytes for APPEND\r\n"
+    )
+    for _ in range(50):
+        assert h.send(b"x" * 1000) == b""
+        assert h.server._reader.buffered() == 0
+    assert h.send(b"\r\nb NOOP\r\n") == b"b OK NOOP completed\r\n"
+    assert account.select("INBOX").getMessageCount() == 0

@@ -65,6 +65,7 @@ from torsion.mail._imapparser import (
     MessageSet,
     parseIdList,
 )
+from torsion.mail._imapquery import Not, Or, Query
 from torsion.mail._imapserver import IMAP4Server, IMAP4ServerFactory
 from torsion.mail._imaputf7 import decoder, encoder
 from torsion.mail._smtpauth import (
@@ -118,8 +119,11 @@ __all__ = [
     "NegativeResponse",
     "NoSuchMailbox",
     "NoSupportedAuthentication",
+    "Not",
+    "Or",
     "PLAINAuthenticator",
     "PLAINCredentials",
+    "Query",
     "ReadOnlyMailbox",
     "SimpleMessage",
     "UnhandledResponse",
