@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.internet import reactormixins, tlshelpers
-from tests.internet.reactormixins import reactor, runUntil  # noqa: F401
+from tests.internet.reactormixins import runUntil
 from tests.mail.imaphelpers import MULTIPART, SIMPLE, AccountRealm, makePortal
 from torsion.internet.default import reactorClass
 from torsion.mail import imap4
@@ -26,6 +26,7 @@ from torsion.mail.imap4maildir import MaildirAccount
 from torsion.mail.maildir import deliverToMaildir
 
 T = TypeVar("T")
+reactor = reactormixins.reactor
 
 
 @pytest.fixture
@@ -38,26 +39,26 @@ def oneReactor() -> Iterator[Any]:
         reactormixins.closeReactor(made)
 
 
-def serve(reactor: Any, realm: AccountRealm | None = None, **kw: Any) -> tuple[int, AccountRealm]:
+def serve(onReactor: Any, realm: AccountRealm | None = None, **kw: Any) -> tuple[int, AccountRealm]:
     portal, realm = makePortal(realm)
-    factory = IMAP4ServerFactory(portal, reactor=reactor, **kw)
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    factory = IMAP4ServerFactory(portal, reactor=onReactor, **kw)
+    port = onReactor.listenTCP(0, factory, interface="127.0.0.1")
     return int(port.getHost().port), realm
 
 
-def inThread(reactor: Any, work: Callable[[], T], timeout: float = 20.0) -> T:
-    """Run blocking ``work`` in a thread while iterating ``reactor``; its result."""
+def inThread(onReactor: Any, work: Callable[[], T], timeout: float = 20.0) -> T:
+    """Run blocking ``work`` in a thread while iterating ``onReactor``; its result."""
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
             box["result"] = work()
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             box["error"] = e
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    runUntil(reactor, lambda: not thread.is_alive(), timeout=timeout)
+    runUntil(onReactor, lambda: not thread.is_alive(), timeout=timeout)
     thread.join(1)
     if "error" in box:
         raise box["error"]
@@ -69,7 +70,7 @@ def client(port: int) -> imaplib.IMAP4:
 
 
 def test_imaplibReadsBackWhatItAppended(reactor: Any) -> None:
-    port, realm = serve(reactor)
+    port, _ = serve(reactor)
 
     def work() -> Any:
         with client(port) as c:
@@ -87,7 +88,7 @@ def test_imaplibReadsBackWhatItAppended(reactor: Any) -> None:
 
 
 def test_fullSessionOverMemoryAccount(oneReactor: Any) -> None:
-    port, realm = serve(oneReactor)
+    port, _ = serve(oneReactor)
 
     def work() -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -529,7 +529,7 @@ class MemoryAccount(AccountBase):
         self._make("INBOX", None)
 
     def _emptyMailbox(self, name: str, id: int) -> Any:
-        return MemoryMailbox(uidValidity=int(time.time()) * 1000 + id)
+        return MemoryMailbox(uidValidity=(int(time.time()) + id) & 0xFFFFFFFF or 1)
 
     def _names(self) -> list[str]:
         return list(self.mailboxes)

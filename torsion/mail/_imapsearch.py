@@ -31,6 +31,7 @@ _MONTHS = {
     )
 }
 _MAX_KEYS = 1000
+_MAX_DEPTH = 50
 
 
 class SearchContext:
@@ -120,6 +121,7 @@ class _Parser:
         self.pos = 0
         self.charset = charset
         self.count = 0
+        self.depth = 0
 
     def next(self) -> Token:
         if self.pos >= len(self.tokens):
@@ -150,10 +152,19 @@ class _Parser:
         self.count += 1
         if self.count > _MAX_KEYS:
             raise IllegalClientResponse("too many SEARCH keys")
+        self.depth += 1
+        try:
+            return self._key()
+        finally:
+            self.depth -= 1
+
+    def _key(self) -> Predicate:
+        if self.depth > _MAX_DEPTH:
+            raise IllegalClientResponse("SEARCH keys nested too deeply")
         token = self.next()
         if isinstance(token, list):
             sub = _Parser(token, self.charset)
-            sub.count = self.count
+            sub.count, sub.depth = self.count, self.depth
             predicate = sub.all()
             self.count = sub.count
             return predicate

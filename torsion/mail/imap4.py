@@ -17,6 +17,7 @@ codec of mailbox names), _imapinterfaces. Tests: tests/mail/test_imap*.py.
 
 from __future__ import annotations
 
+from torsion.mail._imapclient import IMAP4Client
 from torsion.mail._imapinterfaces import (
     IAccount,
     IClientAuthentication,
@@ -64,13 +65,23 @@ from torsion.mail._imapparser import (
     MessageSet,
     parseIdList,
 )
+from torsion.mail._imapquery import Not, Or, Query
 from torsion.mail._imapserver import IMAP4Server, IMAP4ServerFactory
 from torsion.mail._imaputf7 import decoder, encoder
+from torsion.mail._smtpauth import (
+    CramMD5ClientAuthenticator,
+    LOGINAuthenticator,
+    LOGINCredentials,
+    PLAINAuthenticator,
+    PLAINCredentials,
+)
 
 __all__ = [
+    "CramMD5ClientAuthenticator",
     "IAccount",
     "IClientAuthentication",
     "ICloseableMailbox",
+    "IMAP4Client",
     "IMAP4Exception",
     "IMAP4Server",
     "IMAP4ServerFactory",
@@ -94,6 +105,8 @@ __all__ = [
     "IllegalOperation",
     "IllegalQueryError",
     "IllegalServerResponse",
+    "LOGINAuthenticator",
+    "LOGINCredentials",
     "MailboxBase",
     "MailboxCollision",
     "MailboxException",
@@ -106,6 +119,11 @@ __all__ = [
     "NegativeResponse",
     "NoSuchMailbox",
     "NoSupportedAuthentication",
+    "Not",
+    "Or",
+    "PLAINAuthenticator",
+    "PLAINCredentials",
+    "Query",
     "ReadOnlyMailbox",
     "SimpleMessage",
     "UnhandledResponse",

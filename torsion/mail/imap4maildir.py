@@ -27,18 +27,20 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from zope.interface import implementer
 
+from torsion.internet import defer
 from torsion.mail import _imaputf7  # noqa: F401  (registers the imap4-utf-7 codec)
-from torsion.mail._imapinterfaces import IAccount, MailboxException
+from torsion.mail._imapinterfaces import IAccount, MailboxException, ReadOnlyMailbox
 from torsion.mail._imapmailbox import (
     SYSTEM_FLAGS,
     AccountBase,
     MailboxBase,
     _Entry,
+    _readAll,
     formatInternalDate,
 )
 from torsion.mail._imapmime import toCRLF
@@ -87,16 +89,27 @@ class UIDList:
         self.uidValidity = 0
         self.uidNext = 1
         self.uids: dict[str, int] = {}
+        self._lockFD = -1
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[UIDList]:
         fd = os.open(self.file + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lockFD = fd
             self.load()
             yield self
         finally:
+            self._lockFD = -1
             os.close(fd)
+
+    def _lastValidity(self) -> int:
+        """The UIDVALIDITY last saved, kept in the lock file too: a new one after the
+        list is lost must differ from it even within the same second."""
+        if self._lockFD < 0:
+            return 0
+        text = os.pread(self._lockFD, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else 0
 
     def load(self) -> None:
         try:
@@ -116,7 +129,8 @@ class UIDList:
         if len(header) < 3 or self.uidValidity <= 0:
             # A missing or unreadable list: a new UIDVALIDITY tells clients that the
             # UIDs they cached are void.
-            self.uidValidity = max(int(time.time()), self.uidValidity + 1)
+            last = max(self.uidValidity, self._lastValidity())
+            self.uidValidity = min(max(int(time.time()), last + 1), 0xFFFFFFFF)
             self.uidNext = 1
             return
         for line in lines[1:]:
@@ -142,6 +156,10 @@ class UIDList:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
         os.replace(tmp, self.file)
+        if self._lockFD >= 0:
+            stamp = b"%d\n" % self.uidValidity
+            os.pwrite(self._lockFD, stamp, 0)
+            os.ftruncate(self._lockFD, len(stamp))
 
 
 def _scan(path: str) -> list[tuple[str, str, bool]]:
@@ -184,6 +202,12 @@ class MaildirMailbox(MailboxBase):
         return f"<imap4maildir.MaildirMailbox {self.path!r}: {len(self.messages)} messages>"
 
     def _sync(self, initial: bool = False) -> None:
+        """Bring the message list up to date with the maildir, under the UID lock.
+
+        Message numbers only ever change by expunge: messages new to this session
+        are appended in UID order, and since UIDs are given out under the lock, each
+        is higher than every UID this session has seen.
+        """
         with self._uidList.locked() as uids:
             found = _scan(self.path)
             changed = uids.assign([key for key, _, _ in found])
@@ -195,40 +219,43 @@ class MaildirMailbox(MailboxBase):
                 uids.save()
             self.uidValidity = uids.uidValidity
             self.uidNext = uids.uidNext
-            assigned = dict(uids.uids)
-        gone = [number for number, entry in enumerate(self.messages, 1) if entry.key not in present]
+            fresh: list[_Entry] = []
+            changedFlags: dict[str, list[str]] = {}
+            for key, filePath, new in found:
+                entry = self._byKey.get(key)
+                if entry is None:
+                    recent = new and self.writeable
+                    if recent:
+                        filePath = self._moveToCur(filePath)
+                    entry = _Entry(uids.uids[key], filePath, _flagsOf(filePath), "", recent)
+                    self._byKey[key] = entry
+                    fresh.append(entry)
+                elif entry.key != filePath:
+                    kept = {flag for flag in entry.flags if flag not in _FLAG_LETTERS}
+                    flags = _flagsOf(filePath) | kept
+                    entry.key = filePath
+                    if flags != entry.flags:
+                        entry.flags = flags
+                        changedFlags[key] = sorted(flags)
+        gone = [
+            number
+            for number, entry in enumerate(self.messages, 1)
+            if maildirKey(entry.key) not in present
+        ]
         if gone:
-            self.messages = [entry for entry in self.messages if entry.key in present]
-            for key in list(self._byKey):
-                if key not in present:
-                    del self._byKey[key]
+            self.messages = [e for e in self.messages if maildirKey(e.key) in present]
+            for key in [key for key in self._byKey if key not in present]:
+                del self._byKey[key]
             self._notify("expungedMessages", gone)
-        added = 0
-        changedFlags: dict[int, list[str]] = {}
-        for key, filePath, new in found:
-            entry = self._byKey.get(key)
-            if entry is None:
-                recent = new and self.writeable
-                if new and self.writeable:
-                    filePath = self._moveToCur(filePath)
-                entry = _Entry(assigned[key], filePath, _flagsOf(filePath), "", recent)
-                self._byKey[key] = entry
-                self.messages.append(entry)
-                added += 1
-            elif entry.key != filePath:
-                flags = _flagsOf(filePath) | {
-                    flag for flag in entry.flags if flag not in _FLAG_LETTERS
-                }
-                entry.key = filePath
-                if flags != entry.flags:
-                    entry.flags = flags
-                    changedFlags[self.messages.index(entry) + 1] = sorted(flags)
-            entry.key = filePath
-        self.messages.sort(key=lambda entry: entry.uid)
-        if added and not initial:
+        fresh.sort(key=lambda entry: entry.uid)
+        self.messages += fresh
+        if fresh and not initial:
             self._notify("newMessages", len(self.messages), None)
         if changedFlags:
-            self._notify("flagsChanged", changedFlags)
+            numbers = {maildirKey(e.key): n for n, e in enumerate(self.messages, 1)}
+            self._notify(
+                "flagsChanged", {numbers[key]: flags for key, flags in changedFlags.items()}
+            )
 
     def _moveToCur(self, filePath: str) -> str:
         target = os.path.join(self.path, "cur", withMaildirFlags(os.path.basename(filePath), ""))
@@ -272,30 +299,30 @@ class MaildirMailbox(MailboxBase):
     def messageSize(self, entry: _Entry) -> int:
         return maildirMessageSize(self._path(entry))
 
-    def _writeMessage(self, data: bytes, flags: set[str], date: str) -> Any:
-        name = deliverToMaildir(self.path, data.replace(b"\r\n", b"\n"))
-        source = os.path.join(self.path, "new", name)
-        target = os.path.join(self.path, "cur", withMaildirFlags(name, _letters(flags)))
-        os.rename(source, target)
-        if date:
-            with contextlib.suppress(TypeError, ValueError, OverflowError, OSError):
-                when = email.utils.parsedate_to_datetime(date).timestamp()
-                os.utime(target, (when, when))
-        return target
-
-    def _appendEntry(
-        self, key: Any, flags: set[str], date: str, recent: bool, size: int | None = None
-    ) -> int:
+    def addMessage(self, message: Any, flags: Iterable[str] = (), date: Any = None) -> Any:
+        """Deliver ``message`` straight into ``cur/`` with its flags (and the internal
+        date as the file's time), then pick it up, with any other new mail, in UID
+        order; a Deferred of its UID."""
+        if not self.writeable:
+            return defer.fail(ReadOnlyMailbox())
+        data = _readAll(message).replace(b"\r\n", b"\n")
+        letters = _letters({flag for flag in flags if flag != "\\Recent"})
         with self._uidList.locked() as uids:
-            uids.assign([maildirKey(key)])
+            name = deliverToMaildir(self.path, data)
+            target = os.path.join(self.path, "cur", withMaildirFlags(name, letters))
+            os.rename(os.path.join(self.path, "new", name), target)
+            if isinstance(date, str) and date:
+                with contextlib.suppress(TypeError, ValueError, OverflowError, OSError):
+                    when = email.utils.parsedate_to_datetime(date).timestamp()
+                    os.utime(target, (when, when))
+            uids.assign([maildirKey(name)])
             uids.save()
-            uid = uids.uids[maildirKey(key)]
-            self.uidNext = uids.uidNext
-        entry = _Entry(uid, key, set(flags), date, recent)
-        self._byKey[maildirKey(key)] = entry
-        self.messages.append(entry)
-        self._notify("newMessages", len(self.messages), None)
-        return uid
+        self._sync()
+        entry = self._byKey.get(maildirKey(name))
+        if entry is None:
+            return defer.fail(MailboxException("the appended message vanished at once"))
+        entry.recent = True
+        return defer.succeed(entry.uid)
 
     def _writeFlags(self, entry: _Entry) -> None:
         path = self._path(entry)
@@ -329,6 +356,7 @@ class MaildirAccount(AccountBase):
         super().__init__()
         self.path = os.path.abspath(path)
         initializeMaildir(self.path)
+        self._mailboxes: dict[str, MaildirMailbox] = {}
         self._subscriptionFile = os.path.join(self.path, "subscriptions")
         try:
             with open(self._subscriptionFile, encoding="utf-8") as f:
@@ -370,12 +398,22 @@ class MaildirAccount(AccountBase):
             open(os.path.join(folder, "maildirfolder"), "ab").close()
 
     def _open(self, name: str, rw: bool) -> MaildirMailbox:
-        return MaildirMailbox(self._folder(name), writeable=rw)
+        # One mailbox object per name for this account (one login): an APPEND to the
+        # selected mailbox is then seen by the selection, and \Recent is kept.
+        mbox = self._mailboxes.get(name)
+        if mbox is not None and (mbox.writeable or not rw):
+            mbox.refresh()
+            return mbox
+        mbox = MaildirMailbox(self._folder(name), writeable=rw)
+        self._mailboxes[name] = mbox
+        return mbox
 
     def _remove(self, name: str) -> None:
+        self._mailboxes.pop(name, None)
         shutil.rmtree(self._folder(name))
 
     def _move(self, old: str, new: str) -> None:
+        self._mailboxes.pop(old, None)
         os.rename(self._folder(old), self._folder(new))
 
     def _subscriptionsChanged(self) -> None:
