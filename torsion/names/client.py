@@ -174,7 +174,17 @@ def _timeouts(timeout: Timeout | float) -> tuple[float, ...]:
 class _Lookup:
     """One query's way through the servers: retries, TCP on TC, EDNS fallback."""
 
-    __slots__ = ("attempt", "edns", "queries", "resolver", "result", "servers", "start", "timeouts")
+    __slots__ = (
+        "attempt",
+        "edns",
+        "lastFailure",
+        "queries",
+        "resolver",
+        "result",
+        "servers",
+        "start",
+        "timeouts",
+    )
 
     def __init__(
         self,
@@ -191,6 +201,7 @@ class _Lookup:
         self.start = start
         self.attempt = 0
         self.edns = resolver.udpPayloadSize
+        self.lastFailure: Failure | None = None
         self.result: Deferred[dns.Message] = Deferred()
 
     def server(self) -> Server:
@@ -198,7 +209,11 @@ class _Lookup:
 
     def send(self) -> None:
         if self.attempt >= len(self.timeouts):
-            self.result.errback(DNSQueryTimeoutError(self.queries[0]))
+            last = self.lastFailure
+            if last is None or last.check(DNSQueryTimeoutError):
+                self.result.errback(DNSQueryTimeoutError(self.queries[0]))
+            else:
+                self.result.errback(last)
             return
         server = self.server()
         d = self.resolver._udpExchange(server, self.queries, self.timeouts[self.attempt], self.edns)
@@ -236,6 +251,7 @@ class _Lookup:
         return len(self.servers) > 1 and self.attempt + 1 < len(self.timeouts)
 
     def failed(self, reason: Failure) -> None:
+        self.lastFailure = reason
         retry = reason.check(DNSQueryTimeoutError, ierror.ConnectError)
         if retry or (reason.check(ierror.ConnectionLost) and self._othersLeft()):
             self.next()

@@ -2,7 +2,7 @@
 torsion.names.common: ResolverBase, the one place where every lookupX method of
 Twisted's IResolver turns into a single C{_lookup(name, cls, type, timeout)} that
 each resolver (client, hosts, cache, the server's authorities) implements, plus
-getHostByName on top of the A and AAAA lookups. Tests: tests/names/test_common.py.
+getHostByName on top of the A and AAAA lookups. Tests: tests/names/test_client_common.py.
 """
 
 from __future__ import annotations
