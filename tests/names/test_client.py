@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.internet.reactormixins import closeReactor, runUntilFired, trackDescriptors
+from tests.names import fakedns
 from tests.names.fakedns import Close, Request, dmsg, drcode, drrset, dtype, zoneAnswer
-from tests.names.fakedns import fakeServer as fakeServer
 from torsion.internet import error as ierror
 from torsion.internet.defer import Deferred
 from torsion.internet.selectreactor import SelectReactor
@@ -30,6 +30,7 @@ from torsion.names.error import (
     ResolverError,
 )
 
+fakeServer = fakedns.fakeServer
 FAST = (0.3, 0.3)
 
 
@@ -416,7 +417,10 @@ def test_searchListAppliesToGetHostByName(reactor: Any, fakeServer: Any, tmp_pat
 
 def test_getHostByNameFollowsCNAMEsAndFallsBackToAAAA(reactor: Any, fakeServer: Any) -> None:
     resolver = resolverFor(reactor, fakeServer)
-    assert wait(reactor, resolver.getHostByName("alias.example.com")) == "192.0.2.10"
+    assert wait(reactor, resolver.getHostByName("alias.example.com")) in (
+        "192.0.2.10",
+        "192.0.2.11",
+    )
     assert wait(reactor, resolver.getHostByName("far.example.com")) == "198.51.100.1"
     assert wait(reactor, resolver.getHostByName("v6only.example.com")) == "2001:db8::6"
     e = failure(reactor, resolver.getHostByName("nosuch.example.com"))
