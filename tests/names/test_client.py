@@ -545,3 +545,29 @@ def test_lookupZoneToAClosedPortFails(reactor: Any) -> None:
     resolver = client.Resolver(servers=[address], reactor=reactor)
     e = failure(reactor, resolver.lookupZone("zone.example"))
     assert isinstance(e, ierror.ConnectionRefusedError)
+
+
+def test_ipv6Server(reactor: Any) -> None:
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+
+    class Answer:
+        def messageReceived(self, message: dns.Message, protocol: Any, address: Any) -> None:
+            reply = dns.Message(id=message.id, answer=1)
+            reply.queries = message.queries
+            reply.answers.append(
+                dns.RRHeader(message.queries[0].name, payload=dns.Record_A("192.0.2.66"))
+            )
+            protocol.writeMessage(reply, address)
+
+    port = reactor.listenUDP(0, dns.DNSDatagramProtocol(Answer(), reactor), interface="::1")
+    try:
+        resolver = client.Resolver(servers=[("::1", port.getHost().port)], reactor=reactor)
+        answers, _, _ = wait(reactor, resolver.lookupAddress("v6.example"))
+        assert answers[0].payload.dottedQuad() == "192.0.2.66"
+    finally:
+        wait(reactor, port.stopListening())

@@ -165,3 +165,21 @@ def test_extractRecordFollowsCNAMEsWithinTheAnswer() -> None:
         rr(b"b.example", dns.Record_CNAME(b"a.example")),
     ]
     assert common.extractRecord(None, dns.Name(b"a.example"), loop) is None
+
+
+def test_moduleFunctionsUseGetResolver(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torsion.names import client
+
+    mx = rr(b"example.com", dns.Record_MX(10, b"mail.example.com"))
+    a = rr(b"example.com", dns.Record_A("192.0.2.4"))
+    resolver = Recording(
+        {(b"example.com", dns.MX): ([mx], [], []), (b"example.com", dns.A): ([a], [], [])}
+    )
+    monkeypatch.setattr(client, "theResolver", resolver)
+    assert client.getResolver() is resolver
+    assert result(client.lookupMailExchange("example.com"))[0] == [mx]
+    assert result(client.getHostByName("example.com")) == "192.0.2.4"
+    for name in client.__all__:
+        if name.startswith("lookup"):
+            result(getattr(client, name)("example.com"))
+    assert {c[2] for c in resolver.calls} >= set(common.typeToMethod) - {dns.AXFR}
