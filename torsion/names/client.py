@@ -252,7 +252,15 @@ class _Lookup:
 
     def failed(self, reason: Failure) -> None:
         self.lastFailure = reason
-        retry = reason.check(DNSQueryTimeoutError, ierror.ConnectError)
+        # No answer from this server, for whatever reason the network gives: the
+        # next attempt may go to another one.
+        retry = reason.check(
+            DNSQueryTimeoutError,
+            ierror.ConnectError,
+            ierror.TimeoutError,
+            ierror.CannotListenError,
+            OSError,
+        )
         if retry or (reason.check(ierror.ConnectionLost) and self._othersLeft()):
             self.next()
         else:
@@ -570,7 +578,12 @@ class Resolver(ResolverBase):
             servers = self._allServers()
         except ResolverError:
             return fail()
-        timeouts = _timeouts(timeout) or self._confTimeout or self.timeout
+        given = _timeouts(timeout)
+        if given == DEFAULT_TIMEOUT:
+            # What reactor.resolve passes when its caller gave nothing: let
+            # resolv.conf's options (or the resolver's own timeout) decide.
+            given = ()
+        timeouts = given or self._confTimeout or self.timeout
         start = 0
         if self.rotate:
             start = self.index
