@@ -282,3 +282,28 @@ def test_domainQueuerRelaysForLocalAndAuthenticatedClientsOnly(tmp_path: Path) -
     assert callable(
         relay.DomainQueuer(Service(queue), authenticated=True).exists(userFrom("192.0.2.7"))
     )
+
+
+# -- MX lookups through torsion.names.client -------------------------------------------
+
+
+def test_mxCalculatorOverTorsionNamesClient(oneReactor: Any) -> None:
+    from tests.internet.reactormixins import runUntilFired
+    from tests.names.fakedns import FakeDNSServer
+    from torsion.names import client, error
+
+    server = FakeDNSServer()
+    try:
+        resolver = client.Resolver(servers=[server.address], reactor=oneReactor, timeout=(2,))
+        calculator = relaymanager.MXCalculator(resolver, oneReactor)
+        best = runUntilFired(oneReactor, calculator.getMX("example.com"))
+        assert (best.preference, str(best.name)) == (10, "mail.example.com")
+        calculator.markBad("mail.example.com")
+        assert (
+            str(runUntilFired(oneReactor, calculator.getMX("example.com")).name)
+            == "backup.example.com"
+        )
+        with pytest.raises(error.DNSNameError):
+            runUntilFired(oneReactor, calculator.getMX("nowhere.example.com"))
+    finally:
+        server.close()
