@@ -307,3 +307,23 @@ def test_mxCalculatorOverTorsionNamesClient(oneReactor: Any) -> None:
             runUntilFired(oneReactor, calculator.getMX("nowhere.example.com"))
     finally:
         server.close()
+
+
+def test_aDomainThatDoesNotExistBouncesAtOnce(oneReactor: Any, tmp_path: Path) -> None:
+    from torsion.names.error import DNSNameError
+
+    delivery = MemoryDelivery()
+    port = oneReactor.listenTCP(0, esmtpFactory(delivery), interface="127.0.0.1").getHost().port
+    resolver = FakeResolver(
+        {
+            b"nx.example": DNSNameError("nx.example"),
+            b"example.com": [mx(b"example.com", 1, b"127.0.0.1")],
+        }
+    )
+    queue = relaymanager.Queue(str(tmp_path))
+    queue.addFromBytes(b"alice@example.com", [b"bob@nx.example"], BODY)
+    m = relaymanager.SmartHostESMTPRelayingManager(queue, resolver=resolver, reactor=oneReactor)
+    m.PORT = port
+    drain(oneReactor, m, lambda: len(delivery.messages) == 1 and not queue.hasWaiting())
+    [(user, data)] = delivery.messages
+    assert bytes(user.dest) == b"alice@example.com" and b"bob@nx.example" in data

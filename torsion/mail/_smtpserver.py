@@ -466,6 +466,11 @@ class SMTP(Protocol, TimeoutMixin):
         try:
             for _, makeMessage in self._to:
                 messages.append(makeMessage())
+            header = self.receivedHeader(self._helo or (b"", self._peer), origin, recipients)
+            if header:
+                for line in header.splitlines():
+                    for message in messages:
+                        message.lineReceived(line)
         except Exception as e:
             for message in messages:
                 message.connectionLost()
@@ -480,11 +485,6 @@ class SMTP(Protocol, TimeoutMixin):
         self._decoder = DataDecoder(self.maxMessageSize, self.maxDataLineLength)
         self._dataFailure = None
         self._state = _DATA
-        header = self.receivedHeader(self._helo or (b"", self._peer), origin, recipients)
-        if header:
-            for line in header.splitlines():
-                for message in messages:
-                    message.lineReceived(line)
         self.sendCode(354, b"Start mail input; end with <CRLF>.<CRLF>")
 
     def _dataChunk(self, buffer: LineBuffer) -> bool:
