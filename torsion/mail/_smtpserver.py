@@ -158,6 +158,9 @@ class SMTP(Protocol, TimeoutMixin):
         return self.host + b" ESMTP torsion ready"
 
     def _cbAnonymousAuthentication(self, result: tuple[Any, Any, Callable[[], object]]) -> None:
+        if self._state == _CLOSED:
+            result[2]()
+            return
         self._setAvatar(result)
 
     def _ebAnonymousAuthentication(self, failure: Failure) -> None:
@@ -209,6 +212,8 @@ class SMTP(Protocol, TimeoutMixin):
             if line is None:
                 break
             if line is LINE_TOO_LONG:
+                if self._state == _AUTH:
+                    self._cancelAuth()
                 self._error(500, b"5.5.2 Line too long")
             elif self._state == _AUTH:
                 self._authLine(line)  # type: ignore[arg-type]
@@ -596,6 +601,9 @@ class SMTP(Protocol, TimeoutMixin):
     def _authLine(self, line: bytes) -> None:
         self._error(500, b"5.5.1 Command not recognized")
 
+    def _cancelAuth(self) -> None:
+        self._state = _COMMAND
+
 
 class ESMTP(SMTP):
     """An ESMTP server connection: EHLO, SIZE, 8BITMIME, PIPELINING, STARTTLS, AUTH.
@@ -805,6 +813,8 @@ class ESMTP(SMTP):
     def _endAuth(self) -> None:
         self._state = _COMMAND
         self._challenger = None
+
+    _cancelAuth = _endAuth
 
     def _cbAuthenticated(
         self, result: tuple[Any, Any, Callable[[], object]], username: Any
