@@ -282,3 +282,48 @@ def test_domainQueuerRelaysForLocalAndAuthenticatedClientsOnly(tmp_path: Path) -
     assert callable(
         relay.DomainQueuer(Service(queue), authenticated=True).exists(userFrom("192.0.2.7"))
     )
+
+
+# -- MX lookups through torsion.names.client -------------------------------------------
+
+
+def test_mxCalculatorOverTorsionNamesClient(oneReactor: Any) -> None:
+    from tests.internet.reactormixins import runUntilFired
+    from tests.names.fakedns import FakeDNSServer
+    from torsion.names import client, error
+
+    server = FakeDNSServer()
+    try:
+        resolver = client.Resolver(servers=[server.address], reactor=oneReactor, timeout=(2,))
+        calculator = relaymanager.MXCalculator(resolver, oneReactor)
+        best = runUntilFired(oneReactor, calculator.getMX("example.com"))
+        assert (best.preference, str(best.name)) == (10, "mail.example.com")
+        calculator.markBad("mail.example.com")
+        assert (
+            str(runUntilFired(oneReactor, calculator.getMX("example.com")).name)
+            == "backup.example.com"
+        )
+        with pytest.raises(error.DNSNameError):
+            runUntilFired(oneReactor, calculator.getMX("nowhere.example.com"))
+    finally:
+        server.close()
+
+
+def test_aDomainThatDoesNotExistBouncesAtOnce(oneReactor: Any, tmp_path: Path) -> None:
+    from torsion.names.error import DNSNameError
+
+    delivery = MemoryDelivery()
+    port = oneReactor.listenTCP(0, esmtpFactory(delivery), interface="127.0.0.1").getHost().port
+    resolver = FakeResolver(
+        {
+            b"nx.example": DNSNameError("nx.example"),
+            b"example.com": [mx(b"example.com", 1, b"127.0.0.1")],
+        }
+    )
+    queue = relaymanager.Queue(str(tmp_path))
+    queue.addFromBytes(b"alice@example.com", [b"bob@nx.example"], BODY)
+    m = relaymanager.SmartHostESMTPRelayingManager(queue, resolver=resolver, reactor=oneReactor)
+    m.PORT = port
+    drain(oneReactor, m, lambda: len(delivery.messages) == 1 and not queue.hasWaiting())
+    [(user, data)] = delivery.messages
+    assert bytes(user.dest) == b"alice@example.com" and b"bob@nx.example" in data

@@ -192,3 +192,10 @@ def test_clientAuthenticators() -> None:
         b"LOGIN",
         b"CRAM-MD5",
     }
+
+
+def test_anOverlongAuthAnswerEndsTheExchange() -> None:
+    protocol, transport, _ = server(allowPlaintextAuth=True)
+    protocol.dataReceived(b"AUTH LOGIN\r\n" + b"A" * 5000 + b"\r\nNOOP\r\n")
+    assert codes(transport) == [334, 500, 250]
+    assert not protocol.authenticated

@@ -318,3 +318,56 @@ def test_messageidsAreUnique() -> None:
 
 def test_rfc822date() -> None:
     assert smtp.rfc822date(0, local=False) == b"Thu, 01 Jan 1970 00:00:00 -0000"
+
+
+def decodeInChunks(
+    data: bytes, cuts: list[int], maxLine: int = 50
+) -> tuple[list[bytes], bytes, bool]:
+    buffer = core.LineBuffer()
+    decoder = core.DataDecoder(None, maxLine)
+    out: list[bytes] = []
+    position = index = 0
+    while position < len(data):
+        size = cuts[index % len(cuts)]
+        buffer.feed(data[position : position + size])
+        position += size
+        index += 1
+        while True:
+            lines, used, ended = decoder.decodeChunk(buffer.peek())
+            buffer.consume(used)
+            out += lines
+            if ended:
+                return out, buffer.clear() + data[position:], decoder.lineTooLong
+            if not used:
+                break
+            assert buffer.pending() <= maxLine + 1 + 4
+    return out, b"", decoder.lineTooLong
+
+
+@given(
+    st.lists(
+        st.binary(max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b), max_size=12
+    ),
+    st.lists(st.integers(1, 30), min_size=1, max_size=6),
+)
+def test_chunkDecoderAgreesWithTheLineDecoder(lines: list[bytes], cuts: list[int]) -> None:
+    encoder = core.DataEncoder()
+    wire = encoder.encode(b"".join(line + b"\r\n" for line in lines)) if lines else b""
+    wire += encoder.finish() + b"NEXT\r\n"
+    out, rest, tooLong = decodeInChunks(wire, cuts)
+    assert out == lines
+    assert rest == b"NEXT\r\n"
+    assert not tooLong
+
+
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=6))
+def test_chunkDecoderFindsAnOverlongLineHoweverCut(cuts: list[int]) -> None:
+    wire = b"short\r\n" + b"x" * 200 + b"\r\n.not the end\r\n.\r\nNEXT\r\n"
+    out, rest, tooLong = decodeInChunks(wire, cuts)
+    assert tooLong and out[:1] in ([], [b"short"])
+    assert rest == b"NEXT\r\n"
+
+
+def test_chunkDecoderEndsOnlyAtCRLFDotCRLF() -> None:
+    out, rest, _ = decodeInChunks(b"a\n.\nb\r\n.\r\nQUIT\r\n", [100])
+    assert out == [b"a\n.\nb"] and rest == b"QUIT\r\n"

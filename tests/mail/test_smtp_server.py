@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface import implementer
 
 from tests.mail._smtphelpers import MemoryDelivery, codes, connectedServer, replies
@@ -394,3 +396,55 @@ def test_factoryConfiguresItsConnections() -> None:
     assert isinstance(protocol, smtp.ESMTP)
     assert (protocol.host, protocol.timeout, protocol.delivery) == (b"mail.example", 5, delivery)
     assert protocol.ctx is factory.contextFactory and protocol.factory is factory
+
+
+def test_aFailingReceivedHeaderRefusesDataAndKeepsCommandMode(logged: list[dict[str, Any]]) -> None:
+    class Broken(MemoryDelivery):
+        def receivedHeader(self, helo: Any, origin: Any, recipients: Any) -> bytes:
+            raise RuntimeError("no header today")
+
+    protocol, transport, _, delivery = esmtp(Broken())
+    send(
+        protocol,
+        b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nNOOP\r\n",
+    )
+    assert codes(transport) == [250, 250, 250, 451, 250]
+    assert len(delivery.lost) == 1
+
+
+COMMANDS = [
+    b"EHLO c",
+    b"HELO c",
+    b"MAIL FROM:<a@b.example>",
+    b"RCPT TO:<bob@example.com>",
+    b"RCPT TO:<x@nowhere.example>",
+    b"DATA",
+    b"RSET",
+    b"NOOP",
+    b"AUTH PLAIN",
+    b"STARTTLS",
+    b"VRFY x",
+    b".",
+    b"..x",
+    b"MAIL FROM:<>",
+    b"QUIT",
+]
+
+
+@given(
+    st.lists(st.one_of(st.sampled_from(COMMANDS), st.binary(max_size=60)), max_size=25),
+    st.lists(st.integers(1, 64), min_size=1, max_size=5),
+)
+@settings(max_examples=150, deadline=None)
+def test_anyInputGetsWellFormedRepliesOnly(lines: list[bytes], cuts: list[int]) -> None:
+    protocol, transport, _, _ = esmtp(maxCommandLength=80, maxDataLineLength=80)
+    data = b"".join(line + b"\r\n" for line in lines)
+    position = index = 0
+    while position < len(data) and not transport.disconnecting:
+        size = cuts[index % len(cuts)]
+        protocol.dataReceived(data[position : position + size])
+        position += size
+        index += 1
+    for line in replies(transport):
+        assert line[:3].isdigit() and line[3:4] in (b" ", b"-", b"")
+        assert 200 <= int(line[:3]) < 600

@@ -434,7 +434,7 @@ class ESMTPClient(SMTPClient):
 
     ``requireTransportSecurity``: True refuses to go on without STARTTLS; None (the
     default) uses STARTTLS when offered and sends a PLAIN or LOGIN password only under
-    TLS; False uses STARTTLS when offered and allows PLAIN/LOGIN in the clear.
+    TLS; False also allows PLAIN/LOGIN in the clear. STARTTLS needs a contextFactory.
     ``requireAuthentication`` refuses to send without AUTH; ``heloFallback`` tries
     HELO when EHLO is refused.
     """
@@ -837,7 +837,7 @@ def sendmail(
         requireAuthentication: fail unless AUTH succeeds.
         requireTransportSecurity: True: STARTTLS is required; None (default): used
             when offered, and a password goes only over TLS or CRAM-MD5; False:
-            STARTTLS when offered, passwords allowed in the clear.
+            STARTTLS only with a ``contextFactory``, passwords allowed in the clear.
         contextFactory: TLS client options; by default the server's certificate is
             verified against the system's trust store for ``smtphost``.
         timeout: seconds to wait for each reply.

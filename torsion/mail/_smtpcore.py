@@ -13,6 +13,7 @@ Tests: tests/mail/test_smtp_core.py (with hypothesis).
 from __future__ import annotations
 
 import email.utils
+import functools
 import os
 import re
 import secrets
@@ -232,6 +233,15 @@ _DOMAIN = re.compile(
 )
 _LITERAL = re.compile(rb"\[[\x21-\x5a\x5e-\x7e]+\]\Z")
 _ROUTE = re.compile(rb"(@[^,:@]+)(,@[^,:@]+)*:")
+# The usual case, checked at once: <dot-atom@host.name> with the common characters.
+_LABEL = rb"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_SIMPLE = re.compile(
+    rb"([A-Za-z0-9_%+\-]+(?:\.[A-Za-z0-9_%+\-]+)*)@("
+    + _LABEL
+    + rb"(?:\."
+    + _LABEL
+    + rb"){0,126})\Z"
+)
 
 
 def _checkDomain(domain: bytes, whole: bytes) -> None:
@@ -272,8 +282,19 @@ class Address:
                 addr.route,
             )
             return
-        raw = _asBytes(addr if isinstance(addr, bytes | str) else str(addr), "address")
+        raw = (
+            addr
+            if type(addr) is bytes
+            else _asBytes(addr if isinstance(addr, bytes | str) else str(addr), "address")
+        )
         self.addrstr = raw
+        inner = raw[1:-1] if raw[:1] == b"<" and raw[-1:] == b">" else raw
+        simple = _SIMPLE.match(inner)
+        if simple is not None:
+            local, domain = simple.group(1), simple.group(2)
+            if len(local) <= _MAX_LOCAL and len(domain) <= _MAX_DOMAIN:
+                self.local, self.domain, self.route = local, domain, b""
+                return
         text = raw.strip()
         if len(text) > _MAX_PATH:
             raise AddressError(f"{_asText(text[:40])!r}...: an address is at most 256 bytes")
@@ -459,6 +480,7 @@ class IChallengeResponse(Interface):
 # -- header helpers ----------------------------------------------------------------------
 
 
+@functools.cache
 def hostName() -> bytes:
     """Return this host's fully qualified name, for greetings and Message-IDs."""
     name = socket.getfqdn()
@@ -466,6 +488,9 @@ def hostName() -> bytes:
         return name.encode("idna") if name else b"localhost"
     except UnicodeError:
         return b"localhost"
+
+
+_dateCache: dict[bool, tuple[int, bytes]] = {}
 
 
 def rfc822date(timeinfo: Any = None, local: bool = True) -> bytes:
@@ -477,7 +502,13 @@ def rfc822date(timeinfo: Any = None, local: bool = True) -> bytes:
         local: in the local time zone (True) or UTC.
     """
     if timeinfo is None:
-        seconds = time.time()
+        now = int(time.time())
+        cached = _dateCache.get(local)
+        if cached is not None and cached[0] == now:
+            return cached[1]
+        value = email.utils.formatdate(now, localtime=local).encode("ascii")
+        _dateCache[local] = (now, value)
+        return value
     elif isinstance(timeinfo, time.struct_time | tuple):
         seconds = time.mktime(tuple(timeinfo)) if local else _timegm(tuple(timeinfo))
     else:
@@ -594,6 +625,18 @@ class LineBuffer:
         """Return how many received bytes are not yet returned as lines."""
         return len(self._buffer) - self._pos
 
+    def peek(self) -> bytes:
+        """Return the received bytes not consumed yet (for bulk parsing, as DATA's)."""
+        if self._pos:
+            self._buffer, self._pos = self._buffer[self._pos :], 0
+        return self._buffer
+
+    def consume(self, count: int) -> None:
+        """Drop the first ``count`` bytes of what ``peek`` returned."""
+        self._pos += count
+        if self._pos >= len(self._buffer):
+            self._buffer, self._pos = b"", 0
+
     def clear(self) -> bytes:
         """Forget and return what is buffered (after STARTTLS, say)."""
         rest = self._buffer[self._pos :]
@@ -668,13 +711,64 @@ class DataDecoder:
     so a ``\n.\n`` cannot end the message here while a later server sees it go on.
     """
 
-    __slots__ = ("_previousCRLF", "maxSize", "size", "tooBig")
+    __slots__ = (
+        "_atLineStart",
+        "_previousCRLF",
+        "lineTooLong",
+        "maxLineLength",
+        "maxSize",
+        "size",
+        "tooBig",
+    )
 
-    def __init__(self, maxSize: int | None) -> None:
+    def __init__(self, maxSize: int | None, maxLineLength: int | None = None) -> None:
         self.maxSize = maxSize
+        self.maxLineLength = maxLineLength
         self.size = 0
         self.tooBig = False
+        self.lineTooLong = False
         self._previousCRLF = True
+        self._atLineStart = True
+
+    def decodeChunk(self, data: bytes) -> tuple[list[bytes], int, bool]:
+        """Decode as much of ``data`` as is whole lines, at once (the server's fast path).
+
+        ``data`` continues the body where the last call stopped. Lines end at CRLF
+        only (a bare LF stays inside its line), and the body ends at CRLF ``.`` CRLF.
+        Returns the unstuffed lines to deliver (none once ``tooBig`` or
+        ``lineTooLong`` is set), how many bytes of ``data`` were used, and whether
+        the body ended. At most ``maxLineLength`` + 1 bytes are left unused.
+        """
+        if self._atLineStart and data[:3] == b".\r\n":
+            return [], 3, True
+        end = data.find(b"\r\n.\r\n")
+        if end >= 0:
+            body, used, ended = data[:end], end + 5, True
+        else:
+            last = data.rfind(b"\r\n")
+            if last < 0:
+                limit = self.maxLineLength
+                if limit is not None and len(data) > limit + 1:
+                    self.lineTooLong = True
+                    self._atLineStart = False
+                    return [], len(data) - 1, False
+                return [], 0, False
+            body, used, ended = data[:last], last + 2, False
+        lines = body.split(b"\r\n")
+        if not self._atLineStart:
+            lines[0] = b""
+            self._atLineStart = True
+        if body[:1] == b"." or b"\r\n." in body:
+            lines = [line[1:] if line[:1] == b"." else line for line in lines]
+        self.size += len(body) + 2
+        if self.maxSize is not None and self.size > self.maxSize:
+            self.tooBig = True
+        limit = self.maxLineLength
+        if limit is not None and len(body) > limit and max(map(len, lines)) > limit:
+            self.lineTooLong = True
+        if self.tooBig or self.lineTooLong:
+            return [], used, ended
+        return lines, used, ended
 
     def lineReceived(self, line: bytes, crlf: bool) -> bytes | bool | None:
         """Return the line to deliver, None at the end of the body, False to drop it."""
@@ -700,6 +794,8 @@ def formatReply(code: int, message: bytes | str | list[bytes] | None = None) -> 
     CR and LF inside a line are replaced by spaces, so text taken from elsewhere (an
     exception's message) cannot end the reply early or forge a second one.
     """
+    if type(message) is bytes and b"\n" not in message and b"\r" not in message:
+        return b"%03d %s\r\n" % (code, message) if message else b"%03d\r\n" % code
     if message is None:
         lines: list[bytes] = [b""]
     elif isinstance(message, list):

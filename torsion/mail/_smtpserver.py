@@ -76,6 +76,17 @@ def _resp(value: bytes | str) -> bytes:
     return value.encode("utf-8", "replace") if isinstance(value, str) else value
 
 
+_handlers: dict[type, dict[bytes, Any]] = {}
+
+
+def _handlersOf(cls: type) -> dict[bytes, Any]:
+    """The do_VERB functions of a protocol class, found once per verb."""
+    handlers = _handlers.get(cls)
+    if handlers is None:
+        handlers = _handlers[cls] = {}
+    return handlers
+
+
 class SMTP(Protocol, TimeoutMixin):
     """An SMTP server connection: HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, HELP, QUIT.
 
@@ -147,6 +158,9 @@ class SMTP(Protocol, TimeoutMixin):
         return self.host + b" ESMTP torsion ready"
 
     def _cbAnonymousAuthentication(self, result: tuple[Any, Any, Callable[[], object]]) -> None:
+        if self._state == _CLOSED:
+            result[2]()
+            return
         self._setAvatar(result)
 
     def _ebAnonymousAuthentication(self, failure: Failure) -> None:
@@ -191,15 +205,15 @@ class SMTP(Protocol, TimeoutMixin):
         buffer = self._buffer
         while not self._blocked and self._state != _CLOSED:
             if self._state == _DATA:
-                line = buffer.nextLine(self.maxDataLineLength)
-                if line is None:
+                if not self._dataChunk(buffer):
                     break
-                self._dataLine(line, buffer.crlf)
                 continue
             line = buffer.nextLine(self.maxCommandLength)
             if line is None:
                 break
             if line is LINE_TOO_LONG:
+                if self._state == _AUTH:
+                    self._cancelAuth()
                 self._error(500, b"5.5.2 Line too long")
             elif self._state == _AUTH:
                 self._authLine(line)  # type: ignore[arg-type]
@@ -247,11 +261,17 @@ class SMTP(Protocol, TimeoutMixin):
 
     def lookupMethod(self, command: bytes) -> Callable[[bytes], None] | None:
         """Return the handler of ``command`` (``do_COMMAND``), or None if unknown."""
-        if not command.isalpha() or len(command) > 16:
-            return None
-        method: Callable[[bytes], None] | None = getattr(
-            self, "do_" + command.decode("ascii"), None
-        )
+        handlers = _handlersOf(type(self))
+        function = handlers.get(command)
+        if function is None:
+            if not command.isalpha() or len(command) > 16:
+                return None
+            function = getattr(type(self), "do_" + command.decode("ascii"), None)
+            if function is None:
+                return None
+            if len(handlers) < 64:
+                handlers[command] = function
+        method: Callable[[bytes], None] = function.__get__(self)
         return method
 
     # -- commands ------------------------------------------------------------------------
@@ -362,7 +382,7 @@ class SMTP(Protocol, TimeoutMixin):
             errback(Failure(), extra)
             return
         if isinstance(result, Deferred) or type(result) is CoroutineType:
-            d = maybeDeferred(lambda: result)
+            d = result if isinstance(result, Deferred) else maybeDeferred(lambda: result)
             if d.called:
                 d.addCallbacks(callback, errback, callbackArgs=(extra,), errbackArgs=(extra,))
                 return
@@ -451,6 +471,11 @@ class SMTP(Protocol, TimeoutMixin):
         try:
             for _, makeMessage in self._to:
                 messages.append(makeMessage())
+            header = self.receivedHeader(self._helo or (b"", self._peer), origin, recipients)
+            if header:
+                for line in header.splitlines():
+                    for message in messages:
+                        message.lineReceived(line)
         except Exception as e:
             for message in messages:
                 message.connectionLost()
@@ -462,40 +487,42 @@ class SMTP(Protocol, TimeoutMixin):
                 self.sendCode(451, b"4.3.0 Cannot take the message now; try again later")
             return
         self._messages = messages
-        self._decoder = DataDecoder(self.maxMessageSize)
+        self._decoder = DataDecoder(self.maxMessageSize, self.maxDataLineLength)
         self._dataFailure = None
         self._state = _DATA
-        header = self.receivedHeader(self._helo or (b"", self._peer), origin, recipients)
-        if header:
-            for line in header.splitlines():
-                for message in messages:
-                    message.lineReceived(line)
         self.sendCode(354, b"Start mail input; end with <CRLF>.<CRLF>")
 
-    def _dataLine(self, line: Any, crlf: bool) -> None:
+    def _dataChunk(self, buffer: LineBuffer) -> bool:
+        """Take the whole lines of the body that have arrived; False: wait for more."""
         decoder = self._decoder
         assert decoder is not None
-        if line is LINE_TOO_LONG:
-            self._failData(
-                500, b"5.5.2 Message line too long (the limit is %d bytes)" % self.maxDataLineLength
-            )
-            return
-        result = decoder.lineReceived(line, crlf)
-        if result is None:
-            self._endOfData()
-        elif result is False:
-            if self._dataFailure is None:
+        lines, used, ended = decoder.decodeChunk(buffer.peek())
+        if not used:
+            return False
+        buffer.consume(used)
+        if self._dataFailure is None:
+            if decoder.lineTooLong:
+                self._failData(
+                    500,
+                    b"5.5.2 Message line too long (the limit is %d bytes)" % self.maxDataLineLength,
+                )
+            elif decoder.tooBig:
                 self._failData(
                     552,
                     b"5.3.4 Message too big (the limit is %d bytes)" % (self.maxMessageSize or 0),
                 )
-        elif self._dataFailure is None:
-            try:
-                for message in self._messages:
-                    message.lineReceived(result)
-            except Exception:
-                _log.failure("SMTP: the message refused a line")
-                self._failData(451, b"4.3.0 Error storing the message; try again later")
+            elif lines:
+                try:
+                    for message in self._messages:
+                        receive = message.lineReceived
+                        for line in lines:
+                            receive(line)
+                except Exception:
+                    _log.failure("SMTP: the message refused a line")
+                    self._failData(451, b"4.3.0 Error storing the message; try again later")
+        if ended:
+            self._endOfData()
+        return True
 
     def _failData(self, code: int, message: bytes) -> None:
         if self._dataFailure is None:
@@ -573,6 +600,9 @@ class SMTP(Protocol, TimeoutMixin):
 
     def _authLine(self, line: bytes) -> None:
         self._error(500, b"5.5.1 Command not recognized")
+
+    def _cancelAuth(self) -> None:
+        self._state = _COMMAND
 
 
 class ESMTP(SMTP):
@@ -783,6 +813,8 @@ class ESMTP(SMTP):
     def _endAuth(self) -> None:
         self._state = _COMMAND
         self._challenger = None
+
+    _cancelAuth = _endAuth
 
     def _cbAuthenticated(
         self, result: tuple[Any, Any, Callable[[], object]], username: Any

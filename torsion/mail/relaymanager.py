@@ -305,7 +305,7 @@ class MXCalculator:
 
     def __init__(self, resolver: Any = None, clock: Any = None) -> None:
         if resolver is None:
-            from torsion.names import client  # type: ignore[attr-defined]
+            from torsion.names import client
 
             resolver = client.createResolver()
         if clock is None:
@@ -682,7 +682,9 @@ class SmartHostSMTPRelayingManager:
 
     def _noMX(self, failure: Failure, domain: str, messages: list[str]) -> None:
         error = failure.value
-        permanent = getattr(error, "permanent", False) or type(error).__name__ == "DNSNameError"
+        from torsion.names.error import DNSNameError
+
+        permanent = getattr(error, "permanent", False) or isinstance(error, DNSNameError)
         reason = f"no mail exchanger for {domain}: {error}"
         for message in messages:
             self._failed(message, None, reason, permanent)
