@@ -45,7 +45,7 @@ def user(address: str, sender: str = "sender@remote.example") -> smtp.User:
     return smtp.User(address, (b"client.example", b"127.0.0.1"), None, smtp.Address(sender))
 
 
-def runBlocking(reactor: Any, function: Callable[[], T], timeout: float = 15.0) -> T:
+def runBlocking(reactor: Any, function: Callable[[], T], timeout: float = 60.0) -> T:
     """Call blocking ``function`` in a thread while iterating ``reactor``."""
     outcome: list[Any] = []
 

@@ -300,8 +300,10 @@ class MailService(service.MultiService):
                 username=_text(username),
             )
             return defer.fail(UnauthorizedLogin())
-        localized = copy.copy(credentials)
-        localized.username = local
+        try:
+            localized = _localized(credentials, local)
+        except Exception:
+            return defer.fail()
         d: defer.Deferred[Any] = self.portals[domain].login(localized, mind, *interfaces)
         return d
 
@@ -358,8 +360,10 @@ class _RoutingChecker:
         checker = self._checkerFor(portal.checkers.items(), credentials)
         if checker is None:
             return self._extra(credentials, None)
-        localized = copy.copy(credentials)
-        localized.username = local
+        try:
+            localized = _localized(credentials, local)
+        except Exception:
+            return defer.fail()
         d = defer.maybeDeferred(checker.requestAvatarId, localized)
         d.addCallback(lambda avatarId: _atDomain(avatarId, domain))
         if self.extra:
@@ -378,6 +382,23 @@ class _RoutingChecker:
             username=_text(getattr(credentials, "username", b"")),
         )
         return defer.fail(UnauthorizedLogin())
+
+
+def _localized(credentials: Any, local: bytes) -> Any:
+    """``credentials`` for the user name within its domain (``alice@x`` -> ``alice``).
+
+    Raises:
+        TypeError: the credentials' user name cannot be changed.
+    """
+    localized = copy.copy(credentials)
+    try:
+        localized.username = local
+    except AttributeError:
+        raise TypeError(
+            f"{type(credentials).__name__} credentials cannot be given a user name within "
+            "a domain; give credentials with a settable username"
+        ) from None
+    return localized
 
 
 def _atDomain(avatarId: Any, domain: bytes) -> bytes:
