@@ -158,3 +158,19 @@ def test_aliasesAreLoadedAndReloaded(tmp_path: Path, memoryReactor: MemoryReacto
     _, _, reload = svc.monitor.files[str(aliases)]
     reload(str(aliases))
     assert sorted(store.alias) == [b"abuse", b"postmaster"]
+
+
+def test_theServiceCanBeSaved(tmp_path: Path, memoryReactor: MemoryReactor) -> None:
+    import pickle
+
+    aliases = tmp_path / "aliases"
+    aliases.write_text("postmaster: alice\n")
+    options = parse(
+        "-d", f"x.example={tmp_path / 'x'}", "-u", "alice=pw", "--aliases", str(aliases),
+        "--smtp", "tcp:2525", "--pop3", "tcp:1110", "--imap", "tcp:1143",
+    )  # fmt: skip
+    loaded = pickle.loads(pickle.dumps(tap.makeService(options)))
+    store = loaded.domains[b"x.example"]
+    assert sorted(store.alias) == [b"postmaster"]
+    assert store.userDirectory("alice") == str(tmp_path / "x" / "alice")
+    assert len([s for s in loaded if isinstance(s, StreamServerEndpointService)]) == 3

@@ -326,7 +326,6 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
 
 def _makeDomain(svc: Any, domain: _Domain) -> Any:
-    from torsion.mail import alias
     from torsion.mail.maildir import MaildirDirdbmDomain
 
     store = MaildirDirdbmDomain(svc, domain.path, postmaster=domain.postmaster)
@@ -334,14 +333,25 @@ def _makeDomain(svc: Any, domain: _Domain) -> Any:
         store.addUser(name, password)
     svc.addDomain(domain.name, store)
     if domain.aliases is not None:
-        filename = domain.aliases
-
-        def load(_: object = None) -> None:
-            store.setAliasGroup(alias.loadAliasFile(svc.domains, filename))
-
+        load = _AliasLoader(store, svc.domains, domain.aliases)
         load()
-        svc.monitor.monitorFile(filename, load)
+        svc.monitor.monitorFile(domain.aliases, load)
     return store
+
+
+class _AliasLoader:
+    """Reads a domain's alias file again (a class, not a closure, so that ``torsion
+    mktap mail`` can save it)."""
+
+    def __init__(self, store: Any, domains: Any, filename: str) -> None:
+        self.store = store
+        self.domains = domains
+        self.filename = filename
+
+    def __call__(self, _: object = None) -> None:
+        from torsion.mail import alias
+
+        self.store.setAliasGroup(alias.loadAliasFile(self.domains, self.filename))
 
 
 def _setUpRelay(svc: Any, options: Any, host: bytes) -> None:
