@@ -10,9 +10,9 @@ with ``maxMessagesPerConnection`` messages each. A recipient refused for good (5
 or still undelivered when the ``deadline`` passes, gets its sender a DSN bounce
 (``bounce.generateBounce``); a temporary failure waits for the next of
 ``retryDelays``. ``RelayStateHelper`` runs ``checkState`` every few seconds.
-The queue itself is in ``_relayqueue``. Tests: tests/mail/test_relay_queue.py,
-test_relay_manager.py (fake resolver, our own
-SMTP server as the next hop, task.Clock for time).
+The queue itself is in ``_relayqueue``.
+Tests: tests/mail/test_relay_queue.py, test_relay_manager.py (fake resolvers and
+torsion.names.client, our own SMTP server as the next hop).
 """
 
 from __future__ import annotations
