@@ -224,3 +224,39 @@ class Queue:
             message.lineReceived(line)
         message.eomReceived()
         return message.id
+
+    def splitByDomain(self, message: str) -> list[str]:
+        """Make a message for several domains into one message per domain.
+
+        Each domain has its own mail exchanger, so a message is relayed per domain.
+        The first domain's recipients stay in ``message``; each other domain's get a
+        copy (same data, creation time and attempts). Returns every resulting id.
+        """
+        state = self.getState(message)
+        byDomain: dict[str, list[str]] = {}
+        for to in state["to"]:
+            byDomain.setdefault(to.rpartition("@")[2].lower(), []).append(to)
+        if len(byDomain) < 2:
+            return [message]
+        first, *others = byDomain.values()
+        made = [message]
+        path = self.getPath(message)
+        for recipients in others:
+            copy = dict(state, to=recipients)
+            copyID = self._newID()
+            copyPath = self.getPath(copyID)
+            with open(path + "-D", "rb") as source, open(copyPath + "-D.tmp", "wb") as target:
+                while chunk := source.read(65536):
+                    target.write(chunk)
+                target.flush()
+                os.fsync(target.fileno())
+            _fsyncWrite(copyPath + "-H", json.dumps(copy).encode())
+            os.replace(copyPath + "-D.tmp", copyPath + "-D")
+            if message in self.relayed:
+                self.relayed[copyID] = None
+            else:
+                self.waiting[copyID] = None
+            made.append(copyID)
+        state["to"] = first
+        self.setState(message, state)
+        return made

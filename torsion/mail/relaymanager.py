@@ -442,7 +442,7 @@ class SmartHostSMTPRelayingManager:
         if self.mxcalc is None:
             self.mxcalc = MXCalculator(self.resolver, self.reactor)
         byDomain: dict[str, list[str]] = {}
-        for message in due:
+        for message in [part for one in due for part in self.queue.splitByDomain(one)]:
             state = self.queue.getState(message)
             domain = state["to"][0].rpartition("@")[2].lower() if state["to"] else ""
             byDomain.setdefault(domain, []).append(message)
