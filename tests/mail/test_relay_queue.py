@@ -229,3 +229,18 @@ def test_bounceFromAFile(tmp_path: Path, original: bytes) -> None:
             f, b"a@x.example", b"b@y.example", transcript=b"451 later"
         )
     assert b"Diagnostic-Code: smtp; 451 later" in data
+
+
+def test_aMessageForSeveralDomainsIsSplitPerDomain(tmp_path: Path) -> None:
+    queue = relaymanager.Queue(str(tmp_path))
+    messageID = queue.addFromBytes(
+        b"a@x.example", [b"b@one.example", b"c@two.example", b"d@ONE.example"], b"body\r\n"
+    )
+    parts = queue.splitByDomain(messageID)
+    assert parts[0] == messageID and len(parts) == 2
+    assert queue.getEnvelope(messageID)[1] == ["b@one.example", "d@ONE.example"]
+    assert queue.getEnvelope(parts[1])[1] == ["c@two.example"]
+    with open(queue.getPath(parts[1]) + "-D", "rb") as f:
+        assert f.read() == b"body\n"
+    assert sorted(queue.getWaiting()) == sorted(parts)
+    assert queue.splitByDomain(parts[1]) == [parts[1]]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from torsion.mail import _smtpcore as core
+from torsion.mail import _smtpparse as core
 from torsion.mail import smtp
 
 # -- addresses ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@ trace header. AUTH goes through a Cred portal whose realm gives IMessageDelivery
 avatars. The client side is ``sendmail`` for one message, and ``ESMTPSender`` /
 ``ESMTPSenderFactory`` (or subclasses of ``ESMTPClient``) for more control.
 
-The protocols are in ``_smtpserver`` and ``_smtpclient``, the sans-IO parsers and the
-shared types in ``_smtpcore``, SASL in ``_smtpauth``; the relay queue is
+The protocols are in ``_smtpserver``/``_smtpextended`` and ``_smtpclient``/``_smtpsender``,
+the sans-IO parsers in ``_smtpparse``, the shared types in ``_smtpcore``, SASL in
+``_smtpauth``; the relay queue is
 ``torsion.mail.relaymanager``. Guide: docs/mail-smtp.md.
 Tests: tests/mail/test_smtp_*.py.
 """
@@ -24,16 +25,7 @@ from torsion.mail._smtpauth import (
     PLAINAuthenticator,
     PLAINCredentials,
 )
-from torsion.mail._smtpclient import (
-    ESMTPClient,
-    ESMTPSender,
-    ESMTPSenderFactory,
-    SenderMixin,
-    SMTPClient,
-    SMTPSender,
-    SMTPSenderFactory,
-    sendmail,
-)
+from torsion.mail._smtpclient import ESMTPClient, SMTPClient
 from torsion.mail._smtpcore import (
     SUCCESS,
     Address,
@@ -68,7 +60,16 @@ from torsion.mail._smtpcore import (
     xtext_decode,
     xtext_encode,
 )
-from torsion.mail._smtpserver import DNSNAME, ESMTP, SMTP, SMTPFactory
+from torsion.mail._smtpextended import ESMTP, SMTPFactory
+from torsion.mail._smtpsender import (
+    ESMTPSender,
+    ESMTPSenderFactory,
+    SenderMixin,
+    SMTPSender,
+    SMTPSenderFactory,
+    sendmail,
+)
+from torsion.mail._smtpserver import DNSNAME, SMTP
 
 __all__ = [
     "DNSNAME",
