@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zope.interface import implementer
 
@@ -375,6 +375,11 @@ def test_realmErrorGetsTemporaryFailure(root: str, loggedErrors: list[Any]) -> N
 # -- properties ------------------------------------------------------------------------
 
 
+# A busy machine is no reason to fail: no deadlines, no "too slow" health check.
+_patient = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_patient
 @given(st.binary(max_size=300), st.lists(st.integers(1, 50), max_size=20))
 def test_lineBufferIsIndependentOfChunking(data: bytes, cuts: list[int]) -> None:
     whole = LineBuffer(20).feed(data)
@@ -389,6 +394,7 @@ def test_lineBufferIsIndependentOfChunking(data: bytes, cuts: list[int]) -> None
     assert [p for p in pieces if p is not None] == [p for p in whole if p is not None]
 
 
+@_patient
 @given(st.lists(st.binary(max_size=30).filter(lambda b: b"\n" not in b and b"\r" not in b)))
 def test_dotStuffingRoundTrips(lines: list[bytes]) -> None:
     message = b"".join(line + b"\n" for line in lines)
@@ -398,7 +404,11 @@ def test_dotStuffingRoundTrips(lines: list[bytes]) -> None:
     assert back[-1] is None and back[:-1] == lines
 
 
-@settings(max_examples=60, deadline=None)
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(st.binary(max_size=80), max_size=12))
 def test_garbageNeverBreaksTheSession(tmp_path_factory: Any, chunks: list[bytes]) -> None:
     root = tmp_path_factory.mktemp("pop")
