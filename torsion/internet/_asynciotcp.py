@@ -411,7 +411,12 @@ class LoopConnection(tcp._SocketOptions, tcp._StartsTLS, asyncio.Protocol):
             return
         self._writeEOF = True
         self._canWrite = False
-        self._transport.write_eof()
+        try:
+            self._transport.write_eof()
+        except OSError:
+            # The peer is gone already (ENOTCONN): there is no sending half to end.
+            self._closeTransport(abort=True)
+            return
         if self._readEOF:
             # The peer finished sending already: nothing is left to keep the connection for.
             self._closeTransport(abort=False)
