@@ -136,7 +136,8 @@ def test_eachAttemptUsesANewPortAndIdAndPortsAreClosed(oneReactor: Any, fakeServ
         wait(oneReactor, resolver.lookupAddress(f"n{i}.example.com").addErrback(lambda f: None))
     ids = {r.message.id for r in fakeServer.requests}
     ports = {r.addr[1] for r in fakeServer.requests}
-    assert len(fakeServer.requests) == 6 and len(ids) == 6 and len(ports) == 6
+    # Random, so two of six may meet by chance (about once in 2,000 runs for ports).
+    assert len(fakeServer.requests) == 6 and len(ids) >= 5 and len(ports) >= 5
     oneReactor.iterate(0)
     assert len(oneReactor.getReaders()) == before
 
