@@ -565,3 +565,11 @@ def test_ipv6Server(oneReactor: Any) -> None:
         assert answers[0].payload.dottedQuad() == "192.0.2.66"
     finally:
         wait(oneReactor, port.stopListening())
+
+
+def test_serverThatCannotBeReachedIsSkipped(oneReactor: Any, fakeServer: Any) -> None:
+    resolver = client.Resolver(
+        servers=[("fe80::1%nosuchif0", 53), fakeServer.address], timeout=(5, 5), reactor=oneReactor
+    )
+    answers, _, _ = wait(oneReactor, resolver.lookupAddress("www.example.com"))
+    assert len(answers) == 2

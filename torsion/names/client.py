@@ -548,9 +548,9 @@ class Resolver(ResolverBase):
             return fail()
         try:
             port.connect(server[0], server[1])
-        except OSError:
+        except (OSError, ierror.InvalidAddressError) as e:
             port.stopListening()
-            return fail(ierror.ConnectError(f"cannot send to the DNS server {server}"))
+            return fail(ierror.ConnectError(f"cannot send to the DNS server {server}: {e}"))
         d = protocol.query(server, queries, timeout, udpPayloadSize=edns)
 
         def close(outcome: object) -> object:
