@@ -440,9 +440,7 @@ def test_tcpNeverRaisesOnHostileStreams(data: bytes, cuts: list[int]) -> None:
 
 
 def test_dnspythonTalksToTheProtocolsOverUDPAndTCP(reactor: Any) -> None:
-    import threading
-
-    from tests.internet.reactormixins import runUntil
+    from tests.internet.reactormixins import inThread
     from torsion.internet.protocol import Factory
 
     dquery = pytest.importorskip("dns.query")
@@ -452,23 +450,15 @@ def test_dnspythonTalksToTheProtocolsOverUDPAndTCP(reactor: Any) -> None:
     )
     factory = Factory.forProtocol(lambda: DNSProtocol(EchoServer(), reactor=reactor))
     tcpPort = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    results: list[Any] = []
 
-    def ask() -> None:
-        try:
-            q = dmessage.make_query("peer.example.", "A")
-            viaUDP = dquery.udp(q, "127.0.0.1", port=udpPort.getHost().port, timeout=3)
-            viaTCP = dquery.tcp(q, "127.0.0.1", port=tcpPort.getHost().port, timeout=3)
-            results.extend([viaUDP, viaTCP])
-        except Exception as e:
-            results.append(e)
+    def ask() -> list[Any]:
+        q = dmessage.make_query("peer.example.", "A")
+        viaUDP = dquery.udp(q, "127.0.0.1", port=udpPort.getHost().port, timeout=3)
+        viaTCP = dquery.tcp(q, "127.0.0.1", port=tcpPort.getHost().port, timeout=3)
+        return [viaUDP, viaTCP]
 
-    thread = threading.Thread(target=ask, daemon=True)
-    thread.start()
     try:
-        runUntil(reactor, lambda: not thread.is_alive())
-        assert len(results) == 2, results
-        for answer in results:
+        for answer in inThread(reactor, ask):
             assert answer.answer[0][0].address == "192.0.2.7"
     finally:
         runUntilFired(reactor, udpPort.stopListening())

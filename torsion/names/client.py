@@ -78,10 +78,11 @@ MAX_RESOLV_CONF = 64 * 1024
 class ResolvConf:
     """What a resolv.conf says: servers, the search list and the options we use."""
 
-    __slots__ = ("attempts", "ndots", "rotate", "search", "servers", "timeout")
+    __slots__ = ("attempts", "defaulted", "ndots", "rotate", "search", "servers", "timeout")
 
     def __init__(self) -> None:
         self.servers: list[Server] = []
+        self.defaulted = False
         self.search: list[bytes] = []
         self.ndots = 1
         self.timeout: float | None = None
@@ -134,6 +135,7 @@ def parseResolvConf(text: bytes | str) -> ResolvConf:
                     continue
     if not conf.servers:
         conf.servers.append(("127.0.0.1", 53))
+        conf.defaulted = True
     return conf
 
 
@@ -465,13 +467,14 @@ class Resolver(ResolverBase):
         try:
             mtime = os.stat(self.resolv).st_mtime
         except OSError as e:
-            if self._resolvMtime is not None or not self.dynServers:
+            if self._resolvMtime != -1.0:
                 _log.info(
-                    "Cannot read {path} ({problem}); asking 127.0.0.1, resolv.conf(5)'s default",
+                    "Cannot read {path} ({problem}); asking {instead}",
                     path=self.resolv,
                     problem=e.strerror,
+                    instead="the servers given" if self.servers else "127.0.0.1",
                 )
-            self._resolvMtime = None
+            self._resolvMtime = -1.0  # missing: logged once, until it comes back
             self._apply(parseResolvConf(b""))
             return
         if mtime == self._resolvMtime:
@@ -489,7 +492,8 @@ class Resolver(ResolverBase):
         self._apply(parseResolvConf(resolvConf.read(MAX_RESOLV_CONF)))
 
     def _apply(self, conf: ResolvConf) -> None:
-        self.dynServers = conf.servers
+        # resolv.conf(5)'s 127.0.0.1 stands in for servers only when none were given.
+        self.dynServers = [] if conf.defaulted and self.servers else conf.servers
         self.search = conf.search
         self.ndots = conf.ndots
         self.rotate = conf.rotate
@@ -544,9 +548,9 @@ class Resolver(ResolverBase):
             return fail()
         try:
             port.connect(server[0], server[1])
-        except OSError:
+        except (OSError, ierror.InvalidAddressError) as e:
             port.stopListening()
-            return fail(ierror.ConnectError(f"cannot send to the DNS server {server}"))
+            return fail(ierror.ConnectError(f"cannot send to the DNS server {server}: {e}"))
         d = protocol.query(server, queries, timeout, udpPayloadSize=edns)
 
         def close(outcome: object) -> object:

@@ -25,14 +25,18 @@ MAX_HOSTS_FILE = 16 * 1024 * 1024
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def _reverseName(address: Address) -> bytes:
+    return address.reverse_pointer.encode("ascii")
+
+
 class _HostsTable:
     """A parsed hosts file: addresses by name, names by address, in file order."""
 
-    __slots__ = ("addresses", "names")
+    __slots__ = ("addresses", "pointers")
 
     def __init__(self, text: bytes) -> None:
         self.addresses: dict[bytes, list[Address]] = {}
-        self.names: dict[Address, bytes] = {}
+        self.pointers: dict[bytes, bytes] = {}
         for line in text.splitlines():
             words = line.split(b"#", 1)[0].split()
             if len(words) < 2:
@@ -50,7 +54,7 @@ class _HostsTable:
                 known = self.addresses.setdefault(name, [])
                 if address not in known:
                     known.append(address)
-                self.names.setdefault(address, name)
+                self.pointers.setdefault(_reverseName(address), name)
 
 
 def _read(path: str) -> bytes:
@@ -77,10 +81,6 @@ def searchFileFor(file: Any, name: bytes | str) -> str | None:
     """The first address of C{name} in the hosts file C{file}, or None."""
     found = searchFileForAll(file, name)
     return found[0] if found else None
-
-
-def _reverseName(address: Address) -> bytes:
-    return address.reverse_pointer.encode("ascii")
 
 
 class Resolver(ResolverBase):
@@ -127,12 +127,11 @@ class Resolver(ResolverBase):
         return records
 
     def _pointer(self, name: bytes) -> list[dns.RRHeader]:
-        table = self._current()
-        for address, host in table.names.items():
-            if _reverseName(address) == name.lower():
-                payload = dns.Record_PTR(host, ttl=self.ttl)
-                return [dns.RRHeader(name, dns.PTR, dns.IN, self.ttl, payload, auth=True)]
-        return []
+        host = self._current().pointers.get(name.lower())
+        if host is None:
+            return []
+        payload = dns.Record_PTR(host, ttl=self.ttl)
+        return [dns.RRHeader(name, dns.PTR, dns.IN, self.ttl, payload, auth=True)]
 
     def _lookup(self, name: bytes, cls: int, type: int, timeout: Timeout) -> Deferred[LookupResult]:
         records: list[dns.RRHeader] = []
