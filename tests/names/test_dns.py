@@ -67,6 +67,13 @@ def test_ttlMayComeLastPositionally() -> None:
         dns.Record_MX(10, b"mail.example.com", 60, 5)
 
 
+@pytest.mark.parametrize("bad", [b"...", b"..", b".a", b"a..", b"a..b"])
+def test_emptyLabelsAreRefused(bad: bytes) -> None:
+    with pytest.raises(ValueError, match="empty label"):
+        dns.Name(bad)
+    assert dns.Name(b".") == dns.Name(b"") and dns.Name(b"a.") == dns.Name(b"a")
+
+
 def test_edns0() -> None:
     m = dns.Message(id=1)
     m.addQuery(b"example.com", dns.A)

@@ -46,6 +46,8 @@ Compression = dict[bytes, int]
 
 
 def _labels(name: bytes) -> tuple[bytes, ...]:
+    if name != b"." and (name.endswith(b"..") or name[:1] == b"."):
+        raise ValueError(f"the DNS name {name[:40]!r} has an empty label; remove the extra dot")
     name = name.rstrip(b".") if name != b"." else b""
     if not name:
         return ()
