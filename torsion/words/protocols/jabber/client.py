@@ -44,6 +44,7 @@ __all__ = [
     "getRoster",
     "sendMessage",
     "sendPresence",
+    "setRosterItem",
 ]
 
 NS_CLIENT = "jabber:client"
@@ -313,3 +314,26 @@ def getRoster(xs: xmlstream.XmlStream, timeout: float | None = 30) -> Deferred[l
         return items
 
     return iq.send().addCallback(parse)
+
+
+def setRosterItem(
+    xs: xmlstream.XmlStream,
+    contact: jid.JID,
+    name: str | None = None,
+    groups: list[str] | None = None,
+    remove: bool = False,
+    timeout: float | None = 30,
+) -> Deferred[Element]:
+    """Add or change a roster item (``remove=True``: delete it); fires with the answer."""
+    iq = IQ(xs, "set")
+    item = iq.addElement((NS_ROSTER, "query")).addElement("item")
+    item["jid"] = contact.full()
+    if remove:
+        item["subscription"] = "remove"
+    else:
+        if name is not None:
+            item["name"] = name
+        for group in groups or ():
+            item.addElement("group", content=group)
+    iq.timeout = timeout
+    return iq.send()
