@@ -9,42 +9,24 @@ error, malformed XML, a forged SCRAM signature, IQ answers from strangers.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
 
-from tests.internet.reactormixins import (
-    REACTOR_FACTORIES,
-    closeReactor,
-    reactor,  # noqa: F401 - the fixture
-    runUntil,
-    runUntilFired,
-    trackDescriptors,
-)
+from tests.internet import reactormixins
+from tests.internet.reactormixins import runUntil, runUntilFired
 from tests.internet.tlshelpers import clientOptions, otherCA, serverOptions
+from tests.words import xmpphelpers
+from tests.words.xmpphelpers import received, run, waitFor
 from tests.words.xmppserver import ServerFactory, ServerState
-from torsion.internet.defer import Deferred, ensureDeferred
+from torsion.internet.defer import Deferred
 from torsion.internet.error import CertificateVerificationError
 from torsion.internet.interfaces import ISSLTransport
 from torsion.protocols.xmlstream import Element
 from torsion.words.protocols.jabber import client, component, error, jid, sasl, xmlstream
 
-
-@pytest.fixture
-def oneReactor() -> Iterator[Any]:
-    """One reactor (epoll where there is one) for the tests that are not conformance."""
-    name = "epoll" if "epoll" in REACTOR_FACTORIES else "select"
-    made = REACTOR_FACTORIES[name]()
-    trackDescriptors(made)
-    try:
-        yield made
-    finally:
-        closeReactor(made)
-
-
-def run(reactor: Any, coroutine: Coroutine[Any, Any, Any], timeout: float = 10) -> Any:
-    return runUntilFired(reactor, ensureDeferred(coroutine), timeout)
+reactor = reactormixins.reactor
+oneReactor = xmpphelpers.oneReactor
 
 
 class Server:
@@ -61,12 +43,6 @@ class Server:
         return client.connectClient(
             self.reactor, who, password, host="127.0.0.1", port=self.portNumber, **kw
         )
-
-
-def received(xs: xmlstream.XmlStream, query: str) -> list[Element]:
-    found: list[Element] = []
-    xs.addObserver(query, found.append)
-    return found
 
 
 def test_loginExchangeMessageAndRoster(reactor: Any) -> None:
@@ -95,22 +71,6 @@ def test_loginExchangeMessageAndRoster(reactor: Any) -> None:
 
     run(reactor, scenario())
     server.port.stopListening()
-
-
-async def waitFor(reactor: Any, condition: Any, timeout: float = 5) -> None:
-    d: Deferred[None] = Deferred()
-
-    def check() -> None:
-        if condition():
-            d.callback(None)
-        elif reactor.seconds() > deadline:
-            d.errback(AssertionError(f"{condition!r} not true within {timeout} s"))
-        else:
-            reactor.callLater(0.01, check)
-
-    deadline = reactor.seconds() + timeout
-    check()
-    await d
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"])
@@ -177,7 +137,7 @@ def test_untrustedCertificateIsRefused(oneReactor: Any) -> None:
     assert server.state.authAttempts == []
 
 
-def test_wrongPasswordWithDefaultTLSOptionsFailsVerification(oneReactor: Any) -> None:
+def test_defaultTLSOptionsCheckTheSystemsTrust(oneReactor: Any) -> None:
     """By default the server's certificate is checked against the system's trust."""
     server = Server(oneReactor)
     with pytest.raises(CertificateVerificationError):
@@ -268,7 +228,7 @@ def test_pendingIQFailsWhenTheConnectionIsLost(oneReactor: Any) -> None:
         server.state.misbehave.add("no-iq-answer")
         roster = client.getRoster(xs, timeout=None)
         next(iter(server.state.sessions.values())).transport.loseConnection()
-        with pytest.raises(Exception, match="[Cc]onnection"):
+        with pytest.raises(Exception, match=r"[Cc]onnection"):
             await roster
 
     run(oneReactor, scenario())
@@ -347,7 +307,7 @@ def test_componentWrongSecret(oneReactor: Any) -> None:
 def test_connectionRefusedFailsTheLogin(oneReactor: Any) -> None:
     server = Server(oneReactor)
     runUntilFired(oneReactor, server.port.stopListening())
-    with pytest.raises(Exception, match="[Rr]efused"):
+    with pytest.raises(Exception, match=r"[Rr]efused"):
         runUntilFired(oneReactor, server.login("alice@localhost", "wonderland"))
 
 
@@ -357,8 +317,12 @@ def test_loginTimeout(oneReactor: Any) -> None:
 
     port = oneReactor.listenTCP(0, Factory.forProtocol(Protocol), interface="127.0.0.1")
     d = client.connectClient(
-        oneReactor, "alice@localhost", "x", host="127.0.0.1",
-        port=port.getHost().port, timeout=0.3,
+        oneReactor,
+        "alice@localhost",
+        "x",
+        host="127.0.0.1",
+        port=port.getHost().port,
+        timeout=0.3,
     )
     with pytest.raises(Exception, match="did not finish"):
         runUntilFired(oneReactor, d)

@@ -96,7 +96,7 @@ class ServerStream(xmlstream.XmlStream):
         self.sid = sid
         to = rootElement.getAttribute("to") or ""
         if rootElement.uri != NS_STREAMS:
-            self.send("<stream:stream xmlns:stream='%s'>" % NS_STREAMS)
+            self.send(f"<stream:stream xmlns:stream='{NS_STREAMS}'>")
             self.streamError("invalid-namespace")
             return
         if to.startswith("rooms."):
@@ -175,14 +175,15 @@ class ServerStream(xmlstream.XmlStream):
             pass
 
     def componentElement(self, element: Element) -> None:
-        if element.name == "handshake" and self.state.components.get(self.component or "") is not self:
+        accepted = self.state.components.get(self.component or "") is self
+        if element.name == "handshake" and not accepted:
             expected = hashlib.sha1((self.sid + self.state.componentSecret).encode()).hexdigest()
             if str(element).strip() != expected:
                 self.streamError("not-authorized")
                 return
             self.state.components[self.component or ""] = self
             self.send("<handshake/>")
-        elif self.state.components.get(self.component or "") is self:
+        elif accepted:
             self.state.route(element)
         else:
             self.streamError("not-authorized")
@@ -267,7 +268,7 @@ class ServerStream(xmlstream.XmlStream):
 
     def scramFirst(self, mechanism: str, data: bytes) -> None:
         hashName = "sha1" if mechanism == "SCRAM-SHA-1" else "sha256"
-        gs2, _, bare = data.decode().partition(",,")
+        _, _, bare = data.decode().partition(",,")
         fields = dict(part.split("=", 1) for part in bare.split(","))
         user = fields["n"]
         nonce = fields["r"] + secrets.token_hex(8)
@@ -279,9 +280,12 @@ class ServerStream(xmlstream.XmlStream):
             "bare": bare,
             "nonce": nonce,
             "serverFirst": serverFirst,
-            "keys": _scramKeys(hashName, self.state.users.get(user, secrets.token_hex(8)), salt, 4096),
+            "keys": _scramKeys(
+                hashName, self.state.users.get(user, secrets.token_hex(8)), salt, 4096
+            ),
         }
-        self.send(f"<challenge xmlns='{NS_SASL}'>{base64.b64encode(serverFirst.encode()).decode()}</challenge>")
+        challenge = base64.b64encode(serverFirst.encode()).decode()
+        self.send(f"<challenge xmlns='{NS_SASL}'>{challenge}</challenge>")
 
     def scramFinal(self, data: bytes) -> None:
         scram, self.scram = self.scram, None
@@ -296,7 +300,8 @@ class ServerStream(xmlstream.XmlStream):
         storedKey, serverKey = scram["keys"]
         signature = hmac.new(storedKey, authMessage, scram["hash"]).digest()
         clientKey = bytes(a ^ b for a, b in zip(base64.b64decode(proof64), signature, strict=True))
-        if scram["user"] not in self.state.users or hashlib.new(scram["hash"], clientKey).digest() != storedKey:
+        known = scram["user"] in self.state.users
+        if not known or hashlib.new(scram["hash"], clientKey).digest() != storedKey:
             self.saslFailure("not-authorized")
             return
         serverSignature = hmac.new(serverKey, authMessage, scram["hash"]).digest()
