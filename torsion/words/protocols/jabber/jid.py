@@ -80,7 +80,8 @@ def _stringprep(
         mapped = text.lower() if caseFold else text
         for char in mapped:
             if (char <= " " or char == "\x7f") and not (char == " " and not caseFold):
-                raise InvalidFormat(f"the {part} may not contain {_describe(char)}")
+                what = "a space" if char == " " else "a control character"
+                raise InvalidFormat(f"the {part} may not contain {what} ({_describe(char)})")
         return mapped
     out: list[str] = []
     for char in text:
@@ -220,7 +221,7 @@ def prep(user: str | None, host: str, resource: str | None) -> tuple[str | None,
     )
 
 
-__internJIDs: dict[str, JID] = {}
+_internJIDs: dict[str, JID] = {}
 _INTERN_LIMIT = 10_000
 
 
@@ -230,12 +231,12 @@ def internJID(jidstring: str) -> JID:
     The cache is bounded: past 10,000 distinct strings it starts again, so peers sending
     endless new addresses cannot grow it without limit.
     """
-    found = __internJIDs.get(jidstring)
+    found = _internJIDs.get(jidstring)
     if found is None:
         found = JID(jidstring)
-        if len(__internJIDs) >= _INTERN_LIMIT:
-            __internJIDs.clear()
-        __internJIDs[jidstring] = found
+        if len(_internJIDs) >= _INTERN_LIMIT:
+            _internJIDs.clear()
+        _internJIDs[jidstring] = found
     return found
 
 
