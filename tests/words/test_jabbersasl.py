@@ -34,8 +34,7 @@ def test_scramSha256MatchesRFC7677() -> None:
     assert scram.name == "SCRAM-SHA-256"
     assert scram.getInitialResponse() == b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
     final = scram.getResponse(
-        b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-        b"s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+        b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
     )
     assert final == (
         b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
@@ -153,7 +152,6 @@ def streamWithMechanisms(who: str, password: str | None, *names: str) -> xmlstre
     return xs
 
 
-
 @pytest.mark.parametrize(
     ("who", "password", "offered", "chosen"),
     [
@@ -162,7 +160,9 @@ def streamWithMechanisms(who: str, password: str | None, *names: str) -> xmlstre
         ("b", None, ("ANONYMOUS", "PLAIN"), "ANONYMOUS"),
     ],
 )
-def test_mechanismChoice(who: str, password: str | None, offered: tuple[str, ...], chosen: str) -> None:
+def test_mechanismChoice(
+    who: str, password: str | None, offered: tuple[str, ...], chosen: str
+) -> None:
     xs = streamWithMechanisms(who, password, *offered)
     initializer = sasl.SASLInitiatingInitializer(xs)
     initializer.setMechanism()
@@ -178,7 +178,9 @@ def test_mechanismChoice(who: str, password: str | None, offered: tuple[str, ...
         ("a@b", None, ("PLAIN",), "no password"),
     ],
 )
-def test_noAcceptableMechanism(who: str, password: str | None, offered: tuple[str, ...], words: str) -> None:
+def test_noAcceptableMechanism(
+    who: str, password: str | None, offered: tuple[str, ...], words: str
+) -> None:
     xs = streamWithMechanisms(who, password, *offered)
     failures: list[object] = []
     sasl.SASLInitiatingInitializer(xs).start().addErrback(failures.append)
@@ -193,7 +195,7 @@ def test_plainInClearWhenAllowed() -> None:
     xs.transport.clear()
     d = initializer.start()
     auth = xs.transport.value().decode()
-    assert "mechanism=\"PLAIN\"" in auth
+    assert 'mechanism="PLAIN"' in auth
     assert base64.b64encode(b"\x00a\x00p").decode() in auth
     results: list[object] = []
     d.addBoth(results.append)
