@@ -64,7 +64,7 @@ class XPathQuery:
         self.steps: list[_Step] = []
         for part in _splitSteps(text.lstrip("/"), queryStr):
             match = _STEP.fullmatch(part)
-            if match is None:
+            if match is None or match.group(1) in (".", ".."):
                 raise ValueError(
                     f"the path query {queryStr!r} has a step {part!r} that is not "
                     f"'name' or '*' followed by [@attr] or [@attr='value'] tests"
