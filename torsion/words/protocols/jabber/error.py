@@ -157,6 +157,7 @@ class StanzaError(BaseError):
     """
 
     namespace = NS_XMPP_STANZAS
+    stanza: Element | None = None  # the error stanza it came from, if received
 
     def __init__(
         self,
@@ -228,5 +229,5 @@ def exceptionFromStanza(stanza: Element) -> StanzaError:
         textLang,
         appCondition,
     )
-    exception.stanza = stanza  # type: ignore[attr-defined]
+    exception.stanza = stanza
     return exception
