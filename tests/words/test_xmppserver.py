@@ -61,16 +61,41 @@ def test_loginExchangeMessageAndRoster(reactor: Any) -> None:
         await waitFor(reactor, lambda: messages)
         assert messages[0].getAttribute("from") == "alice@localhost/home"
         assert str(next(messages[0].elements(name="body"))) == "hello <bob> & friends"
+        pushes: list[Any] = []
+        alice.addObserver(client.ROSTER_PUSH_EVENT, pushes.append)
         await client.setRosterItem(alice, jid.JID("bob@localhost"), "Bob", ["Friends"])
         roster = await client.getRoster(alice)
-        assert roster == [
-            client.RosterItem(jid.JID("bob@localhost"), "Bob", "none", None, ["Friends"])
-        ]
+        bobItem = client.RosterItem(jid.JID("bob@localhost"), "Bob", "none", None, ["Friends"])
+        assert roster == [bobItem]
+        assert pushes == [[bobItem]]
+        await waitFor(reactor, lambda: answeredPushes(server))
         alice.transport.loseConnection()
         bob.transport.loseConnection()
 
     run(reactor, scenario())
     server.port.stopListening()
+
+
+def answeredPushes(server: Server) -> list[Element]:
+    return [
+        e for e in server.state.received if e.name == "iq" and e.getAttribute("type") == "result"
+    ]
+
+
+def test_rosterPushFromAStrangerIsIgnored(oneReactor: Any) -> None:
+    server = Server(oneReactor, tls=False, mechanisms=("PLAIN",))
+
+    async def scenario() -> None:
+        xs = await server.login("alice@localhost", "wonderland", tls=False)
+        pushes: list[Any] = []
+        xs.addObserver(client.ROSTER_PUSH_EVENT, pushes.append)
+        server.state.misbehave.add("push-from-stranger")
+        await client.setRosterItem(xs, jid.JID("bob@localhost"), remove=True)
+        await client.getRoster(xs)  # after the push, which came first
+        assert pushes == []
+        assert answeredPushes(server) == []
+
+    run(oneReactor, scenario())
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"])

@@ -216,7 +216,9 @@ class ServerStream(xmlstream.XmlStream):
             for item in child.elements(NS_ROSTER, "item"):
                 items[:] = [i for i in items if i.getAttribute("jid") != item.getAttribute("jid")]
                 item.parent = None
-                items.append(item)
+                if item.getAttribute("subscription") != "remove":
+                    items.append(item)
+                self.pushRoster(item)
         elif iq.getAttribute("to") and self.routeFromHere(iq):
             return
         elif kind in ("get", "set"):
@@ -227,6 +229,17 @@ class ServerStream(xmlstream.XmlStream):
         else:
             return
         self.send(reply)
+
+    def pushRoster(self, item: Element) -> None:
+        for full, stream in list(self.state.sessions.items()):
+            if full.split("@")[0] == self.user:
+                push = Element(("jabber:client", "iq"))
+                push["type"], push["id"], push["to"] = "set", secrets.token_hex(4), full
+                if "push-from-stranger" in self.state.misbehave:
+                    push["from"] = "mallory@localhost"
+                push.addElement((NS_ROSTER, "query")).addChild(item)
+                item.parent = None
+                stream.send(push)
 
     def routeFromHere(self, stanza: Element) -> bool:
         stanza["from"] = self.fullJID or ""

@@ -34,6 +34,7 @@ __all__ = [
     "NS_ROSTER",
     "NS_XMPP_BIND",
     "NS_XMPP_SESSION",
+    "ROSTER_PUSH_EVENT",
     "BindInitializer",
     "CheckVersionInitializer",
     "RosterItem",
@@ -51,6 +52,10 @@ NS_CLIENT = "jabber:client"
 NS_XMPP_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_XMPP_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 NS_ROSTER = "jabber:iq:roster"
+
+ROSTER_PUSH_EVENT = "//event/xmpp/rosterpush"
+"""Dispatched with the list of RosterItems of each roster push (RFC 6121 2.1.6) the
+server sends; an item whose ``subscription`` is ``"remove"`` was deleted."""
 
 
 class CheckVersionInitializer:
@@ -138,6 +143,19 @@ class XMPPAuthenticator(xmlstream.ConnectAuthenticator):
             BindInitializer(xs, required=True),
             SessionInitializer(xs, required=False),
         ]
+        xs.addObserver(f"/iq[@type='set']/query[@xmlns='{NS_ROSTER}']", self._onRosterPush, 0, xs)
+
+    def _onRosterPush(self, iq: Element, xs: xmlstream.XmlStream) -> None:
+        sender = iq.getAttribute("from")
+        if sender is not None:
+            try:
+                if jid.internJID(sender) != self.jid.userhostJID():
+                    return  # Only our own server may push (RFC 6121 2.1.6): ignore it.
+            except jid.InvalidFormat:
+                return
+        xs.send(xmlstream.toResponse(iq, "result"))
+        query = next(iq.elements(NS_ROSTER, "query"))
+        xs.dispatch(_rosterItems(query), ROSTER_PUSH_EVENT)
 
 
 def XMPPClientFactory(
@@ -285,6 +303,25 @@ class RosterItem:
     groups: list[str] = field(default_factory=list)
 
 
+def _rosterItems(query: Element) -> list[RosterItem]:
+    items: list[RosterItem] = []
+    for item in query.elements(NS_ROSTER, "item"):
+        try:
+            contact = jid.internJID(item.getAttribute("jid") or "")
+        except jid.InvalidFormat:
+            continue
+        items.append(
+            RosterItem(
+                contact,
+                item.getAttribute("name"),
+                item.getAttribute("subscription", "none") or "none",
+                item.getAttribute("ask"),
+                [str(g) for g in item.elements(NS_ROSTER, "group")],
+            )
+        )
+    return items
+
+
 def getRoster(xs: xmlstream.XmlStream, timeout: float | None = 30) -> Deferred[list[RosterItem]]:
     """Ask the server for the roster; the Deferred fires with its items.
 
@@ -295,23 +332,8 @@ def getRoster(xs: xmlstream.XmlStream, timeout: float | None = 30) -> Deferred[l
     iq.timeout = timeout
 
     def parse(result: Element) -> list[RosterItem]:
-        items: list[RosterItem] = []
         query = next(result.elements(NS_ROSTER, "query"), None)
-        for item in query.elements(NS_ROSTER, "item") if query is not None else ():
-            try:
-                contact = jid.internJID(item.getAttribute("jid") or "")
-            except jid.InvalidFormat:
-                continue
-            items.append(
-                RosterItem(
-                    contact,
-                    item.getAttribute("name"),
-                    item.getAttribute("subscription", "none") or "none",
-                    item.getAttribute("ask"),
-                    [str(g) for g in item.elements(NS_ROSTER, "group")],
-                )
-            )
-        return items
+        return _rosterItems(query) if query is not None else []
 
     return iq.send().addCallback(parse)
 
