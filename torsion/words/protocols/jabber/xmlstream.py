@@ -34,6 +34,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from zope.interface import implementer
+
 from torsion.internet import defer
 from torsion.internet.defer import Deferred
 from torsion.internet.error import ConnectionLost
@@ -42,6 +44,12 @@ from torsion.logger import Logger
 from torsion.protocols._xmlelement import Element, escapeToXml
 from torsion.python.failure import Failure
 from torsion.words.protocols.jabber import error, jid
+from torsion.words.protocols.jabber._handlers import (
+    StreamManager,
+    XMPPHandler,
+    XMPPHandlerCollection,
+)
+from torsion.words.protocols.jabber.ijabber import IIQResponseTracker
 from torsion.words.xish import xmlstream as xish
 from torsion.words.xish.xmlstream import (
     STREAM_CONNECTED_EVENT,
@@ -66,17 +74,21 @@ __all__ = [
     "FeatureNotAdvertized",
     "ListenAuthenticator",
     "Reset",
+    "StreamManager",
     "TLSError",
     "TLSFailed",
     "TLSInitiatingInitializer",
     "TLSNotSupported",
     "TLSRequired",
     "TimeoutError",
+    "XMPPHandler",
+    "XMPPHandlerCollection",
     "XmlStream",
     "XmlStreamFactory",
     "XmlStreamServerFactory",
     "hashPassword",
     "toResponse",
+    "upgradeWithIQResponseTracker",
 ]
 
 _log = Logger()
@@ -370,6 +382,7 @@ class _Pending:
         self.call: Any = None
 
 
+@implementer(IIQResponseTracker)
 class XmlStream(xish.XmlStream):
     """An XMPP stream (see the module's documentation).
 
@@ -541,6 +554,11 @@ class XmlStream(xish.XmlStream):
 
     # -- IQ tracking --------------------------------------------------------------
 
+    @property
+    def iqDeferreds(self) -> dict[str, Deferred[Element]]:
+        """The Deferreds of the IQ requests waiting for an answer, by stanza id."""
+        return {stanzaId: waiting.deferred for stanzaId, waiting in self._iqs.items()}
+
     def _trackIQ(self, iq: IQ, timeout: float | None) -> Deferred[Element]:
         d: Deferred[Element] = Deferred()
         stanzaId = iq["id"]
@@ -659,3 +677,9 @@ class XmlStreamServerFactory(xish.XmlStreamFactoryMixin):
 
     def doStop(self) -> None:
         """(A server factory needs the Factory life-cycle hooks.)"""
+
+
+def upgradeWithIQResponseTracker(xs: XmlStream) -> None:
+    """Twisted's way to make a stream track IQ answers; every XmlStream here does."""
+    if not IIQResponseTracker.providedBy(xs):
+        raise TypeError(f"{type(xs).__name__} is not an XMPP XmlStream, which tracks IQs itself")
