@@ -55,6 +55,7 @@ def test_resourceKeepsCaseAndSpaces() -> None:
         ("us<er@host", "may not contain '<'"),
         ("user@ho st", "domain of a JID may not contain"),
         ("user@host..com", "empty label"),
+        ("user@\u00ad.com", "prepares to nothing"),
         ("user@-host.com", "may not start or end with '-'"),
         ("user@host/\x07", "control character"),
         ("user\u200e@host", "may not contain"),  # a left-to-right mark (C.8)

@@ -158,6 +158,10 @@ def nameprep(domain: str) -> str:
         if not label:
             raise InvalidFormat(f"the domain {domain!r} of a JID has an empty label")
         prepared = _stringprep(label, "domain of a JID", True, _DOMAIN_PROHIBITED)
+        if not prepared:
+            raise InvalidFormat(
+                f"the domain {domain!r} of a JID has a label that prepares to nothing"
+            )
         if prepared.isascii():
             for char in prepared:
                 if not (char.isalnum() or char in "-_"):
