@@ -36,7 +36,7 @@ from typing import Any
 
 from zope.interface import implementer
 
-from torsion.internet import defer
+from torsion.internet import defer, protocol
 from torsion.internet.defer import Deferred
 from torsion.internet.error import ConnectionLost
 from torsion.internet.error import TimeoutError as _TimeoutError
@@ -654,7 +654,7 @@ class XmlStreamFactory(xish.XmlStreamFactory):
         self.authenticator = authenticator
 
 
-class XmlStreamServerFactory(xish.XmlStreamFactoryMixin):
+class XmlStreamServerFactory(xish.XmlStreamFactoryMixin, protocol.ServerFactory):
     """A server factory: each connection gets a stream with a new authenticator.
 
     Args:
@@ -669,14 +669,10 @@ class XmlStreamServerFactory(xish.XmlStreamFactoryMixin):
 
     def buildProtocol(self, addr: Any) -> Any:
         """Build a stream with a fresh authenticator."""
-        self.args = (self.authenticatorFactory(),)
-        return super().buildProtocol(addr)
-
-    def doStart(self) -> None:
-        """(A server factory needs the Factory life-cycle hooks.)"""
-
-    def doStop(self) -> None:
-        """(A server factory needs the Factory life-cycle hooks.)"""
+        xs = self.protocol(self.authenticatorFactory())
+        xs.factory = self
+        self.installBootstraps(xs)
+        return xs
 
 
 def upgradeWithIQResponseTracker(xs: XmlStream) -> None:
