@@ -244,3 +244,28 @@ def test_componentWrongSecretIsRefused(oneReactor: Any, prosody: Prosody) -> Non
         assert failures[0].value.condition == "not-authorized"
 
     run(oneReactor, scenario(), timeout=20)
+
+
+def test_scramWithProsody(oneReactor: Any, prosody: Prosody) -> None:
+    """prosody offers SCRAM: the login uses it (and checks prosody's signature)."""
+
+    async def scenario() -> None:
+        factory = client.XMPPClientFactory(
+            jid.JID("bob@localhost"), "builder", configurationForTLS=clientOptions("localhost")
+        )
+        factory.clock = oneReactor
+        initializers: list[Any] = []
+        authd: list[Any] = []
+        factory.addBootstrap(
+            xmlstream.STREAM_CONNECTED_EVENT, lambda xs: initializers.extend(xs.initializers)
+        )
+        factory.addBootstrap(xmlstream.STREAM_AUTHD_EVENT, authd.append)
+        oneReactor.connectTCP("127.0.0.1", prosody.c2s, factory)
+        await waitFor(oneReactor, lambda: authd, timeout=10)
+        factory.stopTrying()
+        [login] = [i for i in initializers if isinstance(i, sasl.SASLInitiatingInitializer)]
+        assert login.mechanism.name.startswith("SCRAM-SHA-")
+        assert login.mechanism.verified
+        authd[0].sendFooter()
+
+    run(oneReactor, scenario(), timeout=20)
