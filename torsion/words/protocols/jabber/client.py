@@ -29,7 +29,6 @@ from torsion.words.protocols.jabber import error, jid, sasl, xmlstream
 from torsion.words.protocols.jabber.xmlstream import IQ
 
 __all__ = [
-    "IQ",
     "NS_CLIENT",
     "NS_ROSTER",
     "NS_XMPP_BIND",
