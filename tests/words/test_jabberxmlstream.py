@@ -131,6 +131,17 @@ def test_sendStreamErrorUsesTheStreamPrefix() -> None:
     )
 
 
+def test_streamLevelElementsKeepTheirAttributes() -> None:
+    xs, transport, _ = started()
+    features = Element((xmlstream.NS_STREAMS, "features"))
+    features["kind"] = "a&b"
+    features.addElement(("urn:x", "thing"))
+    xs.send(features)
+    assert transport.value() == (
+        b'<stream:features kind="a&amp;b"><thing xmlns="urn:x"/></stream:features>'
+    )
+
+
 # -- IQ ------------------------------------------------------------------------------
 
 

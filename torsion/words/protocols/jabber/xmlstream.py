@@ -483,7 +483,12 @@ class XmlStream(xish.XmlStream):
                 child.toXml() if isinstance(child, Element) else escapeToXml(child)
                 for child in obj.children
             )
-            obj = f"<stream:{obj.name}>{inner}</stream:{obj.name}>"
+            attributes = "".join(
+                f' {key}="{escapeToXml(value, True)}"'
+                for key, value in obj.attributes.items()
+                if isinstance(key, str)
+            )
+            obj = f"<stream:{obj.name}{attributes}>{inner}</stream:{obj.name}>"
         super().send(obj)
 
     def onDocumentStart(self, rootElement: Element) -> None:
