@@ -54,6 +54,7 @@ def test_resourceKeepsCaseAndSpaces() -> None:
         ("us:er@host", "may not contain ':'"),
         ("us<er@host", "may not contain '<'"),
         ("user@ho st", "domain of a JID may not contain"),
+        ("user@\u00e4\uff20b", "domain of a JID may not contain '@'"),  # a fullwidth @
         ("user@host..com", "empty label"),
         ("user@\u00ad.com", "prepares to nothing"),
         ("user@-host.com", "may not start or end with '-'"),
@@ -125,8 +126,7 @@ def test_strReprAndPickle() -> None:
     assert pickle.loads(pickle.dumps(j)) == j
 
 
-@given(st.text(max_size=40))
-def test_anyTextIsAJIDOrInvalidFormat(text: str) -> None:
+def checkRoundTrip(text: str) -> None:
     try:
         parsed = JID(text)
     except InvalidFormat:
@@ -134,3 +134,17 @@ def test_anyTextIsAJIDOrInvalidFormat(text: str) -> None:
     # Preparing is idempotent: the prepared form parses to itself.
     assert JID(parsed.full()) == parsed
     assert JID(parsed.full()).full() == parsed.full()
+
+
+@given(st.text(max_size=40))
+def test_anyTextIsAJIDOrInvalidFormat(text: str) -> None:
+    checkRoundTrip(text)
+
+
+TRICKY = "aZ9@/.-_ \u00df\u00e4\uff20\uff0f\uff0e\u3002\u00ad\u0627\u05d0\u200d\u2168"
+
+
+@given(st.text(alphabet=st.sampled_from(list(TRICKY)), max_size=16))
+def test_structuredTextIsAJIDOrInvalidFormat(text: str) -> None:
+    """Separators, their fullwidth look-alikes, right-to-left letters and mapped characters."""
+    checkRoundTrip(text)

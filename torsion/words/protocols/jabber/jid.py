@@ -162,12 +162,12 @@ def nameprep(domain: str) -> str:
             raise InvalidFormat(
                 f"the domain {domain!r} of a JID has a label that prepares to nothing"
             )
+        for char in prepared:
+            if char.isascii() and not (char.isalnum() or char in "-_"):
+                raise InvalidFormat(
+                    f"the domain of a JID may not contain {char!r} (label {label!r})"
+                )
         if prepared.isascii():
-            for char in prepared:
-                if not (char.isalnum() or char in "-_"):
-                    raise InvalidFormat(
-                        f"the domain of a JID may not contain {char!r} (label {label!r})"
-                    )
             if len(prepared) > 63:
                 raise InvalidFormat(f"the domain label {label!r} is longer than 63 characters")
         else:
