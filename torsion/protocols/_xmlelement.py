@@ -154,8 +154,9 @@ class Element:
 
     def _write(self, out: list[str], parentUri: str | None, close: bool) -> None:
         out.append("<" + self.name)
-        if self.uri != parentUri and (self.uri or parentUri):
-            out.append(f' xmlns="{escapeToXml(self.uri or "", True)}"')
+        ns = self.uri if self.uri is not None else parentUri  # None: the parent's
+        if ns != parentUri and (ns or parentUri):
+            out.append(f' xmlns="{escapeToXml(ns or "", True)}"')
         prefixes: dict[str, str] = {}
         for key, value in self.attributes.items():
             if isinstance(key, tuple):
@@ -181,5 +182,5 @@ class Element:
             if isinstance(child, str):
                 out.append(escapeToXml(child))
             else:
-                child._write(out, self.uri, True)
+                child._write(out, ns, True)
         out.append(f"</{self.name}>")
