@@ -1,6 +1,6 @@
 """
 The BIND (RFC 1035 section 5) master-file parser behind authority.BindAuthority,
-sans-IO apart from $INCLUDE: text in, (owner, ttl, Record_*) entries out.
+sans-IO apart from $INCLUDE: text in, (owner, ttl, Record_*, where) entries out.
 
 It knows $ORIGIN, $TTL (RFC 2308), $INCLUDE (only of files inside the directory of
 the zone file, and only when the caller allows it), relative names and ``@``,
@@ -20,12 +20,21 @@ from pathlib import Path
 
 from torsion.names import dns
 
-__all__ = ["MAX_INCLUDE_DEPTH", "MAX_ZONE_BYTES", "ZoneEntry", "ZoneFileError", "parseTime", "parseZone"]
+__all__ = [
+    "MAX_INCLUDE_DEPTH",
+    "MAX_ZONE_BYTES",
+    "ZoneEntry",
+    "ZoneFileError",
+    "parseTime",
+    "parseZone",
+    "readZoneFile",
+]
 
 MAX_ZONE_BYTES = 64 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 8
 
-ZoneEntry = tuple[bytes, int, dns._Record]
+ZoneEntry = tuple[bytes, int, dns._Record, str]
+"""(owner, ttl, record, "file:line"), the last for later errors about the record."""
 
 
 class ZoneFileError(ValueError):
@@ -306,7 +315,7 @@ class _Parser:
         else:
             raise ValueError("the record has no TTL and there is no $TTL or SOA before it to take one from")
         record.ttl = ttl
-        self.entries.append((owner, ttl, record))
+        self.entries.append((owner, ttl, record, f"{filename}:{line}"))
         return origin
 
     def directive(
