@@ -860,3 +860,98 @@ __all__ += [
     "IStreamClientEndpointStringParserWithReactor",
     "IStreamServerEndpointStringParser",
 ]
+
+
+# -- names (torsion.names) ---------------------------------------------------------------
+
+
+class IResolver(IResolverSimple):
+    """A DNS resolver: every lookup of torsion.names.common.ResolverBase.
+
+    Each ``lookupX(name, timeout=None)`` returns a Deferred firing with a tuple of
+    three lists of ``dns.RRHeader`` (answers, authority, additional), or failing
+    with a torsion.names.error exception (DNSNameError for NXDOMAIN,
+    DNSQueryTimeoutError when nobody answered, ...). ``name`` is bytes or str;
+    ``timeout`` is a sequence of seconds: the query is sent again as each one
+    runs out, and fails after the last.
+    """
+
+    def query(query: Any, timeout: Sequence[float] | None = None) -> Any:
+        """Look up the dns.Query ``query`` (its name, type and class)."""
+
+    def lookupAddress(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """A records."""
+
+    def lookupIPV6Address(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """AAAA records."""
+
+    def lookupAddress6(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """A6 records (obsolete, RFC 6563)."""
+
+    def lookupMailExchange(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """MX records."""
+
+    def lookupNameservers(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """NS records."""
+
+    def lookupCanonicalName(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """CNAME records."""
+
+    def lookupMailBox(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """MB records."""
+
+    def lookupMailGroup(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """MG records."""
+
+    def lookupMailRename(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """MR records."""
+
+    def lookupPointer(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """PTR records."""
+
+    def lookupAuthority(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """SOA records."""
+
+    def lookupNull(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """NULL records."""
+
+    def lookupWellKnownServices(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """WKS records."""
+
+    def lookupHostInfo(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """HINFO records."""
+
+    def lookupMailboxInfo(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """MINFO records."""
+
+    def lookupText(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """TXT records."""
+
+    def lookupResponsibility(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """RP records."""
+
+    def lookupAFSDatabase(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """AFSDB records."""
+
+    def lookupService(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """SRV records."""
+
+    def lookupAllRecords(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """An ANY query (many servers answer it minimally, RFC 8482)."""
+
+    def lookupSenderPolicy(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """SPF records (type 99)."""
+
+    def lookupNamingAuthorityPointer(
+        name: bytes | str, timeout: Sequence[float] | None = None
+    ) -> Any:
+        """NAPTR records."""
+
+    def lookupSSHFingerprint(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """SSHFP records."""
+
+    def lookupZone(name: bytes | str, timeout: Sequence[float] | None = None) -> Any:
+        """A zone transfer (AXFR): every record of the zone, the SOA first and last."""
+
+
+__all__ += ["IResolver"]

@@ -477,3 +477,8 @@ def _readRR(msg: bytes, off: int) -> tuple[RRHeader | OPTHeader, int]:
     rr.name, rr.type, rr.cls, rr.ttl = _name(raw), rtype, cls, ttl
     rr.payload, rr.auth = payload, False
     return rr, end
+
+
+from torsion.names._dnsprotocol import DNSDatagramProtocol, DNSProtocol  # noqa: E402
+
+__all__ += ["DNSDatagramProtocol", "DNSProtocol"]
