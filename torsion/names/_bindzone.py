@@ -120,9 +120,10 @@ def _entries(data: bytes) -> list[tuple[int, bool, list[_Token]]]:
         if c == 0x22:
             i += 1
             word = bytearray()
+            opened = line
             while True:
                 if i >= n:
-                    raise _LineError(f"{line}: a quoted string is not closed; add the '\"'")
+                    raise _LineError(f"{opened}: a quoted string is not closed; add the '\"'")
                 c = data[i]
                 if c == 0x22:
                     i += 1
