@@ -35,7 +35,9 @@ def test_relativeNamesAtAndOriginDirective() -> None:
 
 def test_ttlDefaults() -> None:
     # No $TTL: the SOA's minimum, then the last explicit TTL; $TTL wins from then on.
-    entries = parsed(SOA + "a A 192.0.2.1\nb 77 A 192.0.2.1\nc A 192.0.2.1\n$TTL 2h\nd A 192.0.2.1\n")
+    entries = parsed(
+        SOA + "a A 192.0.2.1\nb 77 A 192.0.2.1\nc A 192.0.2.1\n$TTL 2h\nd A 192.0.2.1\n"
+    )
     assert [ttl for _, ttl, _ in entries] == [300, 300, 77, 77, 7200]
     assert all(record.ttl == ttl for _, ttl, record in entries)
 
@@ -68,7 +70,9 @@ def test_indentedLineKeepsTheOwner() -> None:
 
 
 def test_multiStringTxtWithEscapes() -> None:
-    entries = parsed(SOA + 't TXT "hello world" "say \\"hi\\"" bare "\\065\\066" ";not a comment"\n')
+    entries = parsed(
+        SOA + 't TXT "hello world" "say \\"hi\\"" bare "\\065\\066" ";not a comment"\n'
+    )
     record = entries[1][2]
     assert isinstance(record, dns.Record_TXT)
     assert record.data == [b"hello world", b'say "hi"', b"bare", b"AB", b";not a comment"]
@@ -76,8 +80,7 @@ def test_multiStringTxtWithEscapes() -> None:
 
 def test_everyType() -> None:
     entries = parsed(
-        SOA
-        + "@ NS ns1\n@ MX 10 mail\nns1 A 192.0.2.1\nmail AAAA 2001:db8::25\n"
+        SOA + "@ NS ns1\n@ MX 10 mail\nns1 A 192.0.2.1\nmail AAAA 2001:db8::25\n"
         "www CNAME ns1\n1.2 PTR host.example.com.\n_sip._tcp SRV 0 5 5060 sip\n"
         'n NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:a@example.com!" .\n'
         "s SSHFP 1 1 dd465c09cfa51fb4 5020cc83316fff21b9ec74ac\n"
@@ -179,7 +182,9 @@ def test_includeInsideTheDirectoryWithItsOwnOrigin(tmp_path: Path) -> None:
     write(tmp_path / "hosts.inc", "h1 A 192.0.2.1\n")
     zone = write(
         tmp_path / "example.com.zone",
-        "$TTL 60\n" + SOA + "$INCLUDE hosts.inc\n$INCLUDE hosts.inc lab.example.com.\nafter A 192.0.2.9\n",
+        "$TTL 60\n"
+        + SOA
+        + "$INCLUDE hosts.inc\n$INCLUDE hosts.inc lab.example.com.\nafter A 192.0.2.9\n",
     )
     made = authority.BindAuthority(zone)
     assert set(made.records) == {

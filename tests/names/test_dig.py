@@ -12,7 +12,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -77,7 +76,9 @@ def dnsServer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     lines += [f'bigtxt IN TXT "{i:04d}{"x" * 200}"\n' for i in range(BIG_TXT)]
     (directory / "example.com.zone").write_text("".join(lines))
     port = freePort()
-    with runTorsiond(["dns", "--bindzone", "example.com.zone", "--port", str(port)], port, directory):
+    with runTorsiond(
+        ["dns", "--bindzone", "example.com.zone", "--port", str(port)], port, directory
+    ):
         yield port
 
 

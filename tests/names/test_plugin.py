@@ -79,17 +79,24 @@ def test_udpAndTcpOnTheSamePortForOneFactory(zones: Path, memoryReactor: MemoryR
     made = tap.makeService(options)
     made.privilegedStartService()
     made.startService()
-    (tcpPort, factory, _backlog, tcpInterface), = memoryReactor.tcpServers
-    (udpPort, proto, udpInterface, _size), = memoryReactor.udpServers
+    ((tcpPort, factory, _backlog, tcpInterface),) = memoryReactor.tcpServers
+    ((udpPort, proto, udpInterface, _size),) = memoryReactor.udpServers
     assert (tcpPort, udpPort, tcpInterface, udpInterface) == (5353, 5353, "::1", "::1")
-    assert isinstance(factory, server.DNSServerFactory) and isinstance(proto, dns.DNSDatagramProtocol)
+    assert isinstance(factory, server.DNSServerFactory) and isinstance(
+        proto, dns.DNSDatagramProtocol
+    )
     assert proto.controller is factory
     assert factory.verbose == 2 and not factory.canRecurse
 
 
 def test_secondaryTakesTwistedsFormAndOurs() -> None:
-    options = parse("--secondary", "192.0.2.1:5300/example.com", "--secondary", "example.net:192.0.2.9")
-    assert options.secondaries == [(("192.0.2.1", 5300), ["example.com"]), (("192.0.2.9", 53), ["example.net"])]
+    options = parse(
+        "--secondary", "192.0.2.1:5300/example.com", "--secondary", "example.net:192.0.2.9"
+    )
+    assert options.secondaries == [
+        (("192.0.2.1", 5300), ["example.com"]),
+        (("192.0.2.9", 53), ["example.net"]),
+    ]
     services = [s for s in options.svcs if isinstance(s, secondary.SecondaryAuthorityService)]
     assert [a.domain for s in services for a in s.domains] == [b"example.com", b"example.net"]
     assert services[0].domains[0]._port == 5300
@@ -114,7 +121,10 @@ def test_allowTransfer(zones: Path, memoryReactor: MemoryReactor) -> None:
     made.startService()
     factory = memoryReactor.tcpServers[0][1]
     assert factory.transferFrom == [ipaddress.ip_network("192.0.2.0/24")]
-    assert len(parse("--pyzone", str(zones / "example.py"), "--allow-transfer", "any").transferFrom) == 2
+    assert (
+        len(parse("--pyzone", str(zones / "example.py"), "--allow-transfer", "any").transferFrom)
+        == 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -128,7 +138,10 @@ def test_allowTransfer(zones: Path, memoryReactor: MemoryReactor) -> None:
         (["--secondary", "192.0.2.1/bad..name"], "not a domain name"),
         (["--allow-transfer", "nonsense"], "--allow-transfer 'nonsense'"),
         ([], "nothing to serve"),
-        (["--pyzone", "/nonexistent/zone.py"], "--pyzone: the zone file /nonexistent/zone.py cannot be read"),
+        (
+            ["--pyzone", "/nonexistent/zone.py"],
+            "--pyzone: the zone file /nonexistent/zone.py cannot be read",
+        ),
     ],
 )
 def test_badOptions(args: list[str], words: str) -> None:
@@ -138,7 +151,9 @@ def test_badOptions(args: list[str], words: str) -> None:
 
 def test_brokenZoneFileIsAUsageErrorWithFileAndLine(tmp_path: Path) -> None:
     (tmp_path / "example.com").write_text("$TTL 60\n@ SOA ns1 root 1 2 3 4 5\nwww A 300.1.1.1\n")
-    with pytest.raises(usage.UsageError, match=r"--bindzone: .*example\.com:3: '300\.1\.1\.1' is not"):
+    with pytest.raises(
+        usage.UsageError, match=r"--bindzone: .*example\.com:3: '300\.1\.1\.1' is not"
+    ):
         parse("--bindzone", str(tmp_path / "example.com"))
     (tmp_path / "bad.py").write_text("zone = [\n  A('x', )\n")
     with pytest.raises(usage.UsageError, match=r"--pyzone: .*bad\.py:1: "):

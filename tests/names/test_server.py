@@ -149,7 +149,9 @@ class FakeCache(FakeClient):
 
 
 def test_recursionGoesToTheClientsAndIsCachedButZonesAreNot(zone: Any) -> None:
-    record = dns.RRHeader(b"www.example.org", dns.A, ttl=60, payload=dns.Record_A("203.0.113.1", ttl=60))
+    record = dns.RRHeader(
+        b"www.example.org", dns.A, ttl=60, payload=dns.Record_A("203.0.113.1", ttl=60)
+    )
     client = FakeClient(([record], [], []))
     cache = FakeCache()
     factory = server.DNSServerFactory([zone], [cache], [client])
@@ -191,7 +193,9 @@ def test_aResolverBugIsServfailAndLogged(zone: Any) -> None:
     events: list[dict[str, Any]] = []
     globalLogPublisher.addObserver(events.append)
     try:
-        reply = one(server.DNSServerFactory(clients=[FakeClient(ZeroDivisionError())]), query("x.org"))
+        reply = one(
+            server.DNSServerFactory(clients=[FakeClient(ZeroDivisionError())]), query("x.org")
+        )
     finally:
         globalLogPublisher.removeObserver(events.append)
     assert reply.rCode == dns.ESERVER
@@ -207,7 +211,7 @@ def test_udpWithoutEdnsIsCutTo512WithTC(zone: Any) -> None:
 
 
 def test_udpWithoutEdnsThatFitsIsWhole(zone: Any) -> None:
-    raw, reply = ask(server.DNSServerFactory([zone]), query("small.example.com", dns.TXT))[0]
+    _, reply = ask(server.DNSServerFactory([zone]), query("small.example.com", dns.TXT))[0]
     assert reply.trunc == 0 and len(reply.answers) == 1
 
 
@@ -238,7 +242,9 @@ def test_ednsPayloadIsHonouredUpToOurs(zone: Any) -> None:
 
 
 def test_ednsPayloadBelow512CountsAs512(zone: Any) -> None:
-    raw, reply = ask(server.DNSServerFactory([zone]), query("small.example.com", dns.TXT, payload=100))[0]
+    _, reply = ask(
+        server.DNSServerFactory([zone]), query("small.example.com", dns.TXT, payload=100)
+    )[0]
     assert reply.trunc == 0 and len(reply.answers) == 1
 
 
@@ -324,7 +330,7 @@ def test_anOverriddenWriteMessageIsUsed(zone: Any) -> None:
 
     proto = Recording(server.DNSServerFactory([zone]))
     proto.datagramReceived(query("many.example.com"), CLIENT)
-    (message, address), = sent
+    ((message, address),) = sent
     assert address == CLIENT and message.trunc == 1 and message.answers == []
 
 

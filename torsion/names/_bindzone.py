@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from torsion.names import dns
+from torsion.names._dnsrecords import _Record
 
 __all__ = [
     "MAX_INCLUDE_DEPTH",
@@ -33,7 +34,7 @@ __all__ = [
 MAX_ZONE_BYTES = 64 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 8
 
-ZoneEntry = tuple[bytes, int, dns._Record, str]
+ZoneEntry = tuple[bytes, int, _Record, str]
 """(owner, ttl, record, "file:line"), the last for later errors about the record."""
 
 
@@ -143,7 +144,7 @@ def _entries(data: bytes) -> list[tuple[int, bool, list[_Token]]]:
             i += 2
             continue
         word = bytearray()
-        while i < n and data[i] not in b" \t\r\n;()\"":
+        while i < n and data[i] not in b' \t\r\n;()"':
             if data[i] == 0x5C:
                 i = _escape(data, i, word, line)
             else:
@@ -190,7 +191,9 @@ _TYPES: dict[bytes, int] = {
 }
 
 
-_NAME_TYPES: dict[int, type[dns.Record_NS | dns.Record_CNAME | dns.Record_PTR | dns.Record_DNAME]] = {
+_NAME_TYPES: dict[
+    int, type[dns.Record_NS | dns.Record_CNAME | dns.Record_PTR | dns.Record_DNAME]
+] = {
     dns.NS: dns.Record_NS,
     dns.CNAME: dns.Record_CNAME,
     dns.PTR: dns.Record_PTR,
@@ -272,7 +275,9 @@ class _Parser:
         words = list(tokens)
         if indented:
             if self.lastOwner is None:
-                raise ValueError("the first record has no owner name; put it at the start of the line")
+                raise ValueError(
+                    "the first record has no owner name; put it at the start of the line"
+                )
             owner = self.lastOwner
         else:
             owner = self.name(words.pop(0).text, origin)
@@ -314,7 +319,9 @@ class _Parser:
         elif self.soaMinimum is not None:
             ttl = self.soaMinimum
         else:
-            raise ValueError("the record has no TTL and there is no $TTL or SOA before it to take one from")
+            raise ValueError(
+                "the record has no TTL and there is no $TTL or SOA before it to take one from"
+            )
         record.ttl = ttl
         self.entries.append((owner, ttl, record, f"{filename}:{line}"))
         return origin
@@ -335,7 +342,9 @@ class _Parser:
             if not args or len(args) > 2:
                 raise ValueError("$INCLUDE takes a file name and an optional origin")
             if self.includes is None:
-                raise ValueError("$INCLUDE is not allowed here: put the records in the zone file itself")
+                raise ValueError(
+                    "$INCLUDE is not allowed here: put the records in the zone file itself"
+                )
             if depth >= MAX_INCLUDE_DEPTH:
                 raise ValueError(f"$INCLUDE is nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)")
             included, data = self.includes(os.fsdecode(args[0].text))
@@ -350,7 +359,7 @@ class _Parser:
             return origin
         raise ValueError(f"{word.decode('ascii', 'replace')} is not a directive this server knows")
 
-    def rdata(self, rtype: int, words: list[_Token], origin: bytes) -> dns._Record:
+    def rdata(self, rtype: int, words: list[_Token], origin: bytes) -> _Record:
         text = [w.text for w in words]
 
         def need(count: int, what: str) -> None:
@@ -451,7 +460,7 @@ def _hex(word: bytes) -> bytes:
         raise ValueError(f"{word[:40]!r} is not hexadecimal") from None
 
 
-def _generic(rtype: int, text: list[bytes]) -> dns._Record:
+def _generic(rtype: int, text: list[bytes]) -> _Record:
     if not text:
         raise ValueError("\\# takes a length and the data in hexadecimal")
     length = _int(text[0], 16, "the RFC 3597 data length")

@@ -21,6 +21,7 @@ from typing import Any
 from torsion.internet.defer import Deferred, fail, succeed
 from torsion.names import common, dns
 from torsion.names._bindzone import MAX_ZONE_BYTES, ZoneFileError, parseTime, readZoneFile
+from torsion.names._dnsrecords import _Record
 from torsion.names.error import AuthoritativeDomainError, DomainError
 
 __all__ = [
@@ -60,11 +61,11 @@ def getSerial(filename: str | os.PathLike[str] = "/tmp/torsion-names.serial") ->
     return int(today) * 100 + min(counter, 99)
 
 
-def _recordType(record: dns._Record) -> int:
+def _recordType(record: _Record) -> int:
     return record.TYPE
 
 
-def _target(record: dns._Record) -> bytes | None:
+def _target(record: _Record) -> bytes | None:
     """The host name an MX, NS or SRV points at, for the additional section."""
     if isinstance(record, (dns.Record_MX, dns.Record_NS)):
         return record.name.name.lower()
@@ -92,7 +93,7 @@ class FileAuthority(common.ResolverBase):
     """
 
     soa: tuple[bytes, dns.Record_SOA] | None
-    records: dict[bytes, list[dns._Record]]
+    records: dict[bytes, list[_Record]]
 
     def __init__(self, filename: str | os.PathLike[str]) -> None:
         super().__init__()
@@ -106,10 +107,10 @@ class FileAuthority(common.ResolverBase):
         """Read the zone from C{filename} into C{soa} and C{records}."""
         raise NotImplementedError(f"{type(self).__name__} does not implement loadFile")
 
-    def _setZone(self, entries: Iterable[tuple[bytes, dns._Record, str]], source: str) -> None:
+    def _setZone(self, entries: Iterable[tuple[bytes, _Record, str]], source: str) -> None:
         """Take (owner, record, where) entries: one SOA, and the rest inside its zone."""
         soa: tuple[bytes, dns.Record_SOA] | None = None
-        records: dict[bytes, list[dns._Record]] = {}
+        records: dict[bytes, list[_Record]] = {}
         pending = []
         for owner, record, where in entries:
             key = dns.Name(owner).name.lower()
@@ -175,16 +176,16 @@ class FileAuthority(common.ResolverBase):
         self._soaRR = dns.RRHeader(zone, dns.SOA, dns.IN, self._negativeTTL, soa, auth=True)
 
     def _fresh(self) -> None:
-        if self._indexed is None or self._indexed[0] is not self.soa or (
-            self._indexed[1] is not self.records
+        if (
+            self._indexed is None
+            or self._indexed[0] is not self.soa
+            or (self._indexed[1] is not self.records)
         ):
             self._index()
 
     def _inZone(self, key: bytes) -> bool:
         zone = self._zone
-        return zone is not None and (
-            key == zone or not zone or key.endswith(b"." + zone)
-        )
+        return zone is not None and (key == zone or not zone or key.endswith(b"." + zone))
 
     def _lookup(
         self, name: bytes, cls: int, type: int, timeout: common.Timeout
@@ -281,9 +282,7 @@ class FileAuthority(common.ResolverBase):
         if source is None:
             return None
         return {
-            rtype: [
-                dns.RRHeader(key, rr.type, rr.cls, rr.ttl, rr.payload, auth=True) for rr in rrs
-            ]
+            rtype: [dns.RRHeader(key, rr.type, rr.cls, rr.ttl, rr.payload, auth=True) for rr in rrs]
             for rtype, rrs in source.items()
         }
 
@@ -370,11 +369,7 @@ class PySourceAuthority(FileAuthority):
             raise ZoneFileError(f"{path}: the file must set 'zone' to a list of records")
         entries = []
         for i, item in enumerate(zone):
-            if (
-                not isinstance(item, tuple)
-                or len(item) != 2
-                or not isinstance(item[1], dns._Record)
-            ):
+            if not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[1], _Record):
                 raise ZoneFileError(
                     f"{path}: zone[{i}] is {item!r}, not a record made with A(...), MX(...), ..."
                 )
@@ -393,16 +388,14 @@ class PySourceAuthority(FileAuthority):
                 namespace[attribute[len("Record_") :]] = self.wrapRecord(getattr(dns, attribute))
         return namespace
 
-    def wrapRecord(self, type: type[dns._Record]) -> Callable[..., tuple[Any, dns._Record]]:
+    def wrapRecord(self, type: type[_Record]) -> Callable[..., tuple[Any, _Record]]:
         """A function making (owner, C{type}(...)): what the zone list holds."""
 
-        def make(name: Any, *args: Any, **kw: Any) -> tuple[Any, dns._Record]:
+        def make(name: Any, *args: Any, **kw: Any) -> tuple[Any, _Record]:
             if "ttl" in kw and kw["ttl"] is not None:
                 kw["ttl"] = _time(kw["ttl"], "ttl")
             if type is dns.Record_SOA:
-                args = tuple(
-                    _time(a, "SOA field") if i >= 3 else a for i, a in enumerate(args, 1)
-                )
+                args = tuple(_time(a, "SOA field") if i >= 3 else a for i, a in enumerate(args, 1))
                 for field in ("refresh", "retry", "expire", "minimum"):
                     if field in kw:
                         kw[field] = _time(kw[field], field)

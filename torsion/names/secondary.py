@@ -11,6 +11,7 @@ one per domain inside torsiond. Tests: tests/names/test_secondary.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from torsion.application import service
@@ -18,6 +19,7 @@ from torsion.internet.defer import Deferred, succeed
 from torsion.internet.interfaces import IDelayedCall
 from torsion.logger import Logger
 from torsion.names import common, dns, resolve
+from torsion.names._dnsrecords import _Record
 from torsion.names.authority import FileAuthority
 from torsion.python.failure import Failure
 
@@ -50,7 +52,9 @@ class SecondaryAuthority(FileAuthority):
     initialRetry = 30.0
     minimumRefresh = 1.0
 
-    def __init__(self, primaryIP: str | None, domain: bytes | str | None, *, reactor: Any = None) -> None:
+    def __init__(
+        self, primaryIP: str | None, domain: bytes | str | None, *, reactor: Any = None
+    ) -> None:
         common.ResolverBase.__init__(self)
         self.primary = primaryIP
         self._port = DNS_PORT
@@ -110,7 +114,7 @@ class SecondaryAuthority(FileAuthority):
             return result
 
         d.addBoth(done)
-        return d
+        return d  # type: ignore[no-any-return]
 
     def refresh(self) -> Deferred[bool]:
         """Ask the primary for its SOA; transfer if its serial is newer (or we have none)."""
@@ -143,7 +147,7 @@ class SecondaryAuthority(FileAuthority):
             return False
 
         d.addCallbacks(compare, failed)
-        return d
+        return d  # type: ignore[no-any-return]
 
     def _primaryText(self) -> str:
         return f"{self.primary}:{self._port}"
@@ -151,7 +155,11 @@ class SecondaryAuthority(FileAuthority):
     def _cbZone(self, zone: common.LookupResult) -> bool:
         records = list(zone[0])
         domain = dns.Name(self.domain)
-        if not records or not isinstance(records[0].payload, dns.Record_SOA) or records[0].name != domain:
+        if (
+            not records
+            or not isinstance(records[0].payload, dns.Record_SOA)
+            or records[0].name != domain
+        ):
             _log.warn(
                 "The transfer of {domain} from {primary} did not start with its SOA; "
                 "keeping what we had",
@@ -162,7 +170,7 @@ class SecondaryAuthority(FileAuthority):
         soaRR = records[0]
         assert isinstance(soaRR.payload, dns.Record_SOA)
         zoneName = self.domain.lower()
-        table: dict[bytes, list[dns._Record]] = {}
+        table: dict[bytes, list[_Record]] = {}
         for rr in records[1:]:
             if rr.type == dns.SOA:
                 continue  # the closing SOA (RFC 5936 2.2)
@@ -257,14 +265,16 @@ class SecondaryAuthorityService(service.Service):
     L{getAuthority} is the resolver to give a DNSServerFactory.
     """
 
-    def __init__(self, primary: str, domains: list[bytes | str], *, reactor: Any = None) -> None:
+    def __init__(
+        self, primary: str, domains: Sequence[bytes | str], *, reactor: Any = None
+    ) -> None:
         self.primary = primary
         self._port = DNS_PORT
         self.domains = [SecondaryAuthority(primary, d, reactor=reactor) for d in domains]
 
     @classmethod
     def fromServerAddressAndDomains(
-        cls, serverAddress: tuple[str, int], domains: list[bytes | str], *, reactor: Any = None
+        cls, serverAddress: tuple[str, int], domains: Sequence[bytes | str], *, reactor: Any = None
     ) -> SecondaryAuthorityService:
         made = cls(serverAddress[0], [], reactor=reactor)
         made._port = int(serverAddress[1])

@@ -28,6 +28,7 @@ from torsion.internet.interfaces import IDelayedCall
 from torsion.logger import Logger
 from torsion.names import dns, resolve
 from torsion.names._dnsprotocol import DNSDatagramProtocol, DNSProtocol
+from torsion.names._dnsrecords import MAX_MESSAGE
 from torsion.names.error import (
     AuthoritativeDomainError,
     DNSNameError,
@@ -73,7 +74,7 @@ class DNSServerFactory(iprotocol.ServerFactory):
     AXFR (this machine only by default).
     """
 
-    protocol = DNSProtocol  # type: ignore[assignment]
+    protocol = DNSProtocol
     cache: Any = None
     noisy = False
     udpPayloadSize = 1232
@@ -116,7 +117,7 @@ class DNSServerFactory(iprotocol.ServerFactory):
 
     # -- connections -------------------------------------------------------------------
 
-    def buildProtocol(self, addr: Any) -> DNSProtocol | None:  # type: ignore[override]
+    def buildProtocol(self, addr: Any) -> DNSProtocol | None:
         if len(self.connections) >= self.maxConnections:
             self._refusedConnections += 1
             n = self._refusedConnections
@@ -130,7 +131,7 @@ class DNSServerFactory(iprotocol.ServerFactory):
                 )
             return None
         p = self.protocol(self, self._reactor)
-        p.factory = self  # type: ignore[attr-defined]
+        p.factory = self
         return p
 
     def connectionMade(self, protocol: DNSProtocol) -> None:
@@ -157,7 +158,9 @@ class DNSServerFactory(iprotocol.ServerFactory):
 
     # -- receiving ---------------------------------------------------------------------
 
-    def messageReceived(self, message: dns.Message, proto: Any, address: Address | None = None) -> None:
+    def messageReceived(
+        self, message: dns.Message, proto: Any, address: Address | None = None
+    ) -> None:
         """A query arrived (address None over TCP): answer it, or say why not."""
         if address is None:
             self._touch(proto)
@@ -348,7 +351,9 @@ class DNSServerFactory(iprotocol.ServerFactory):
         if self.verbose > 1:
             _log.info("Answered {query} with rcode {rCode}", query=message.queries[0], rCode=rCode)
 
-    def handleInverseQuery(self, message: dns.Message, protocol: Any, address: Address | None) -> None:
+    def handleInverseQuery(
+        self, message: dns.Message, protocol: Any, address: Address | None
+    ) -> None:
         self.sendReply(protocol, self._responseFromMessage(message, dns.ENOTIMP), address)
 
     def handleStatus(self, message: dns.Message, protocol: Any, address: Address | None) -> None:
@@ -372,7 +377,7 @@ class DNSServerFactory(iprotocol.ServerFactory):
             try:
                 protocol.writeMessage(message)
             except ValueError:  # over 65535 bytes: encoding failed before any write
-                protocol.writeMessage(_truncated(message, dns.MAX_MESSAGE)[1])
+                protocol.writeMessage(_truncated(message, MAX_MESSAGE)[1])
             return
         data, message = _truncated(message, max(512, message.maxSize))
         if type(protocol).writeMessage is DNSDatagramProtocol.writeMessage:
@@ -385,9 +390,9 @@ class DNSServerFactory(iprotocol.ServerFactory):
 
     def _transferAuthority(self, name: dns.Name) -> Any:
         for authority in _flatten(self.authorities):
-            if getattr(authority, "soa", None) is not None and hasattr(authority, "lookupZone"):
-                if dns.Name(authority.soa[0]) == name:
-                    return authority
+            soa = getattr(authority, "soa", None)
+            if soa is not None and hasattr(authority, "lookupZone") and dns.Name(soa[0]) == name:
+                return authority
         return None
 
     def _handleTransfer(self, message: dns.Message, protocol: Any, address: Address | None) -> Any:

@@ -50,7 +50,9 @@ def _address(text: str) -> tuple[str, int]:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise ValueError(f"{host!r} is not an IP address (the primary is given by address)") from None
+        raise ValueError(
+            f"{host!r} is not an IP address (the primary is given by address)"
+        ) from None
     return host, port
 
 
