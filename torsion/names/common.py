@@ -2,12 +2,13 @@
 torsion.names.common: ResolverBase, the one place where every lookupX method of
 Twisted's IResolver turns into a single C{_lookup(name, cls, type, timeout)} that
 each resolver (client, hosts, cache, the server's authorities) implements, plus
-getHostByName on top of the A and AAAA lookups. Tests: tests/names/test_common.py.
+getHostByName on top of the A and AAAA lookups. Tests: tests/names/test_client_common.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from zope.interface import implementer
 
@@ -81,6 +82,13 @@ _ERRORS: dict[int, type[DomainError]] = {
 }
 
 Timeout = Sequence[float] | None
+
+
+def defaultReactor(reactor: Any = None) -> Any:
+    """C{reactor}, or the global reactor (imported only when needed)."""
+    if reactor is None:
+        from torsion.internet import reactor
+    return reactor
 
 
 def nameBytes(name: bytes | str | dns.Name) -> bytes:
@@ -223,6 +231,13 @@ class ResolverBase:
     def lookupZone(self, name: bytes | str, timeout: Timeout = None) -> Deferred[LookupResult]:
         return self._typed(name, dns.AXFR, timeout)
 
+    def _searchNames(self, name: bytes) -> list[bytes]:
+        """
+        The names getHostByName tries, in order, for the relative name C{name}:
+        just C{name} here; client.Resolver applies resolv.conf's search list.
+        """
+        return [name]
+
     def getHostByName(
         self, name: bytes | str, timeout: Timeout = None, effort: int = 10
     ) -> Deferred[str]:
@@ -230,58 +245,86 @@ class ResolverBase:
         The first IPv4 address of C{name}, else its first IPv6 address, following
         CNAMEs (at most C{effort} of them). Twisted sends an ANY query here, which
         RFC 8482 lets servers answer with almost nothing; torsion asks for A and
-        then AAAA. Every failure is a torsion.internet.error.DNSLookupError (as
-        IResolverSimple promises, so reactor.resolve callers catch one type) whose
-        C{__cause__} is the resolver's own error.
+        then AAAA. A name without a final dot goes through the search list of
+        L{_searchNames}. Every failure is a torsion.internet.error.DNSLookupError
+        (as IResolverSimple promises, so reactor.resolve callers catch one type)
+        whose C{__cause__} is the resolver's own error.
         """
-        text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
-        result: Deferred[str] = Deferred()
-
-        def failed(reason: BaseException) -> None:
-            if isinstance(reason, DNSLookupError):
-                result.errback(reason)
-                return
-            problem = DNSLookupError(f"address of {text!r} not found: {reason}")
-            problem.__cause__ = reason
-            result.errback(problem)
-
-        def ask(target: bytes, kind: int, hops: int) -> None:
-            d = self._typed(target, kind, timeout)
-            args = (target, kind, hops)
-            d.addCallbacks(answered, gaveUp, callbackArgs=args, errbackArgs=args)
-
-        def answered(records: LookupResult, target: bytes, kind: int, hops: int) -> None:
-            found = extractRecord(self, dns.Name(target), records[0] + records[2], 8)
-            if isinstance(found, str):
-                result.callback(found)
-                return
-            if isinstance(found, dns.Name):
-                if hops <= 0:
-                    failed(DNSLookupError(f"address of {text!r} not found: too many CNAMEs"))
-                else:
-                    ask(found.name, dns.A, hops - 1)
-                return
-            if kind == dns.A:
-                ask(target, dns.AAAA, hops)
-            else:
-                failed(DNSLookupError(f"{text!r} has no A or AAAA records"))
-
-        def gaveUp(reason: Failure, target: bytes, kind: int, hops: int) -> None:
-            # NODATA-style errors for A still leave AAAA to try; NXDOMAIN does not.
-            if (
-                kind == dns.A
-                and not reason.check(DNSNameError, DNSLookupError)
-                and (reason.check(DomainError) is not None)
-            ):
-                ask(target, dns.AAAA, hops)
-                return
-            failed(reason.value)
-
         try:
-            ask(nameBytes(name), dns.A, effort)
+            base = nameBytes(name)
         except (ValueError, UnicodeError) as e:
-            failed(e)
-        return result
+            return fail(DNSLookupError(f"{name!r} is not a valid host name: {e}"))
+        absolute = name.endswith(b".") if isinstance(name, bytes) else name.endswith(".")
+        candidates = [base] if absolute or not base else self._searchNames(base)
+        return _HostLookup(self, name, candidates, timeout, effort).result
+
+
+class _HostLookup:
+    """getHostByName's walk: each candidate name, A then AAAA, CNAMEs followed."""
+
+    __slots__ = ("candidates", "effort", "index", "resolver", "result", "text", "timeout")
+
+    def __init__(
+        self,
+        resolver: ResolverBase,
+        name: bytes | str,
+        candidates: list[bytes],
+        timeout: Timeout,
+        effort: int,
+    ) -> None:
+        self.resolver = resolver
+        self.text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
+        self.candidates = candidates
+        self.timeout = timeout
+        self.effort = effort
+        self.index = 0
+        self.result: Deferred[str] = Deferred()
+        self.ask(candidates[0], dns.A, effort)
+
+    def fail(self, reason: BaseException) -> None:
+        if isinstance(reason, DNSLookupError):
+            self.result.errback(reason)
+            return
+        problem = DNSLookupError(f"address of {self.text!r} not found: {reason}")
+        problem.__cause__ = reason
+        self.result.errback(problem)
+
+    def notFound(self, reason: BaseException) -> None:
+        self.index += 1
+        if self.index < len(self.candidates):
+            self.ask(self.candidates[self.index], dns.A, self.effort)
+        else:
+            self.fail(reason)
+
+    def ask(self, target: bytes, kind: int, hops: int) -> None:
+        d = self.resolver._typed(target, kind, self.timeout)
+        args = (target, kind, hops)
+        d.addCallbacks(self.answered, self.gaveUp, callbackArgs=args, errbackArgs=args)
+
+    def answered(self, records: LookupResult, target: bytes, kind: int, hops: int) -> None:
+        found = extractRecord(self.resolver, dns.Name(target), records[0] + records[2], 8)
+        if isinstance(found, str):
+            self.result.callback(found)
+        elif isinstance(found, dns.Name):
+            if hops <= 0:
+                self.fail(DNSLookupError(f"address of {self.text!r} not found: too many CNAMEs"))
+            else:
+                self.ask(found.name, dns.A, hops - 1)
+        elif kind == dns.A:
+            self.ask(target, dns.AAAA, hops)
+        else:
+            self.notFound(DNSLookupError(f"{self.text!r} has no A or AAAA records"))
+
+    def gaveUp(self, reason: Failure, target: bytes, kind: int, hops: int) -> None:
+        if reason.check(DNSNameError, DNSLookupError):
+            self.notFound(reason.value)
+        elif kind == dns.A and reason.check(DomainError):
+            # The A lookup found nothing usable; an AAAA one still may.
+            self.ask(target, dns.AAAA, hops)
+        elif kind == dns.AAAA and reason.check(DomainError):
+            self.notFound(reason.value)
+        else:
+            self.fail(reason.value)
 
 
 def extractRecord(

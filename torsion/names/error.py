@@ -3,7 +3,7 @@ torsion.names.error: the exceptions a resolver's Deferreds fail with, under
 Twisted's names. A DNS response code that is not NOERROR becomes the matching
 DNS*Error, whose first argument is the response Message (so a caller can look at
 its authority section); a lookup that gets no answer at all fails with
-DNSQueryTimeoutError. Tests: tests/names/test_client.py, test_common.py.
+DNSQueryTimeoutError. Tests: tests/names/test_client.py, test_client_common.py.
 """
 
 from __future__ import annotations
