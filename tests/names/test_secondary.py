@@ -101,7 +101,7 @@ def test_transferTakesTheZone() -> None:
     assert results == [True]
     assert address(authority, b"www.example.com") == "192.0.2.1"
     assert authority.soa is not None and authority.soa[1].serial == 1
-    answers, auth, _ = lookup(authority, b"www.example.com")
+    answers, _, _ = lookup(authority, b"www.example.com")
     assert answers[0].ttl == 120 and answers[0].auth
     # The closing SOA is not a second record.
     assert len(authority.records[b"example.com"]) == 1

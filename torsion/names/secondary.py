@@ -21,6 +21,7 @@ from torsion.logger import Logger
 from torsion.names import common, dns, resolve
 from torsion.names._dnsrecords import _Record
 from torsion.names.authority import FileAuthority
+from torsion.names.error import ResolverError
 from torsion.python.failure import Failure
 
 __all__ = ["SecondaryAuthority", "SecondaryAuthorityService", "serialGreater"]
@@ -90,6 +91,8 @@ class SecondaryAuthority(FileAuthority):
         if self._resolver is None:
             from torsion.names import client
 
+            if self.primary is None:
+                raise ResolverError(f"the secondary for {self.domain!r} has no primary to ask")
             self._resolver = client.Resolver(
                 servers=[(self.primary, self._port)], reactor=self.reactor
             )

@@ -298,6 +298,11 @@ class DNSServerFactory(iprotocol.ServerFactory):
         message: dns.Message,
         address: Address | None,
     ) -> None:
+        """
+        Send the answer. Unlike Twisted's, this does not feed the cache itself:
+        the ResolverChain gives every answer from a later resolver to the caches
+        before it, so answers from our own zones are never cached.
+        """
         answers, authority, additional = response
         reply = self._responseFromMessage(message, dns.OK, answers, authority, additional)
         # AA only for data from a zone of ours: a referral's NS records are not ours.
@@ -314,8 +319,6 @@ class DNSServerFactory(iprotocol.ServerFactory):
                 authority=len(authority),
                 additional=len(additional),
             )
-        if self.cache is not None and not reply.auth and (answers or authority or additional):
-            self.cache.cacheResult(message.queries[0], (answers, authority, additional))
 
     def gotResolverError(
         self, failure: Failure, protocol: Any, message: dns.Message, address: Address | None
