@@ -457,3 +457,133 @@ def test_tcpGarbageIsFormerrAndTheConnectionGoesOn(zone: Any, clock: task.Clock)
     bad, good = frames(transport.value())
     assert (bad.id, bad.rCode) == (0xABCD, dns.EFORMAT)
     assert good.answers and not transport.disconnecting
+
+
+# -- the direct path to our zones and the wire cache -----------------------------------
+
+
+def wireServer(factory: server.DNSServerFactory) -> tuple[DNSDatagramProtocol, Datagrams]:
+    proto = server.DNSServerDatagramProtocol(factory)
+    transport = Datagrams()
+    proto.transport = transport  # type: ignore[assignment]
+    return proto, transport
+
+
+def replies(transport: Datagrams) -> list[dns.Message]:
+    out = []
+    for raw, _ in transport.sent:
+        m = dns.Message()
+        m.fromStr(raw)
+        out.append(m)
+    return out
+
+
+def test_wireCacheAnswersARepeatedQuestionWithItsOwnId(zone: Any) -> None:
+    factory = server.DNSServerFactory([zone])
+    proto, transport = wireServer(factory)
+    proto.datagramReceived(query("ns1.example.com", id=1), CLIENT)
+    assert len(factory._wire) == 1
+    # Were the zone asked again, this would show: the answer must come from the cache.
+    zone._answer = None
+    proto.datagramReceived(query("ns1.example.com", id=2), CLIENT)
+    first, second = replies(transport)
+    assert (first.id, second.id) == (1, 2)
+    assert first.answers == second.answers and second.auth == 1
+    assert transport.sent[0][0][2:] == transport.sent[1][0][2:]
+
+
+def test_wireCacheKeepsNegativeAnswersAndEdnsApart(zone: Any) -> None:
+    factory = server.DNSServerFactory([zone])
+    proto, transport = wireServer(factory)
+    for _ in range(2):
+        proto.datagramReceived(query("nothere.example.com"), CLIENT)
+        proto.datagramReceived(query("many.example.com"), CLIENT)
+        proto.datagramReceived(query("many.example.com", payload=4096), CLIENT)
+    got = replies(transport)
+    assert [(m.rCode, m.trunc, len(m.answers)) for m in got] == [
+        (dns.ENAME, 0, 0),
+        (dns.OK, 1, 0),
+        (dns.OK, 0, 60),
+    ] * 2
+    assert len(factory._wire) == 3
+
+
+def test_wireCacheFollowsZoneChanges(zone: Any) -> None:
+    factory = server.DNSServerFactory([zone])
+    proto, transport = wireServer(factory)
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    zone.records = dict(zone.records)
+    zone.records[b"ns1.example.com"] = [dns.Record_A("192.0.2.77")]
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    assert replies(transport)[1].answers[0].payload.dottedQuad() == "192.0.2.77"  # type: ignore[union-attr]
+
+
+def test_wireCacheIsBounded(zone: Any) -> None:
+    factory = server.DNSServerFactory([zone])
+    factory.wireCacheSize = 2
+    proto, transport = wireServer(factory)
+    for name in ("ns1", "many", "small", "big", "mx"):
+        proto.datagramReceived(query(f"{name}.example.com"), CLIENT)
+        assert len(factory._wire) <= 2
+    factory.wireCacheSize = 0
+    factory._wire.clear()
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    assert factory._wire == {}
+
+
+def test_wireCacheIsOffWhenAnsweringIsOverridden(zone: Any) -> None:
+    asked: list[Any] = []
+
+    class Acl(server.DNSServerFactory):
+        def allowQuery(self, message: dns.Message, protocol: Any, address: Any) -> bool:
+            asked.append(address)
+            return True
+
+    factory = Acl([zone])
+    proto, transport = wireServer(factory)
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    assert len(asked) == 2 and factory._wire == {}
+
+
+def test_wireCacheIsOffWhenVerbose(zone: Any) -> None:
+    factory = server.DNSServerFactory([zone], verbose=1)
+    proto, _ = wireServer(factory)
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    assert factory._wire == {}
+
+
+def test_recursiveAnswersAreNotInTheWireCache() -> None:
+    record = dns.RRHeader(b"www.example.org", dns.A, ttl=60, payload=dns.Record_A("203.0.113.1"))
+    factory = server.DNSServerFactory(clients=[FakeClient(([record], [], []))])
+    proto, _ = wireServer(factory)
+    proto.datagramReceived(query("www.example.org"), CLIENT)
+    assert factory._wire == {}
+
+
+def test_anAuthorityWithItsOwnLookupGoesThroughTheChain(zone: Any, tmp_path: Path) -> None:
+    class Counting(authority.PySourceAuthority):
+        calls = 0
+
+        def _lookup(self, name: bytes, cls: int, type: int, timeout: Any) -> Any:
+            Counting.calls += 1
+            return super()._lookup(name, cls, type, timeout)
+
+    path = tmp_path / "z.py"
+    path.write_text(ZONE)
+    factory = server.DNSServerFactory([Counting(str(path))])
+    proto, transport = wireServer(factory)
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    assert Counting.calls == 2 and factory._wire == {}
+    assert all(m.answers for m in replies(transport))
+
+
+def test_aReplacedResolverIsUsed(zone: Any) -> None:
+    record = dns.RRHeader(b"ns1.example.com", dns.A, ttl=5, payload=dns.Record_A("203.0.113.9"))
+    factory = server.DNSServerFactory([zone])
+    proto, transport = wireServer(factory)
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    factory.resolver = FakeClient(([record], [], []))  # type: ignore[assignment]
+    proto.datagramReceived(query("ns1.example.com"), CLIENT)
+    assert replies(transport)[1].answers[0].payload.dottedQuad() == "203.0.113.9"  # type: ignore[union-attr]

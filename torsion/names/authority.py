@@ -147,6 +147,7 @@ class FileAuthority(common.ResolverBase):
     def _index(self) -> None:
         """Build the lookup tables from C{soa} and C{records}."""
         self._indexed = (self.soa, self.records)
+        self._generation = getattr(self, "_generation", 0) + 1
         self._rrsets: dict[bytes, dict[int, list[dns.RRHeader]]] = {}
         self._names: set[bytes] = set()
         self._cuts: set[bytes] = set()

@@ -24,9 +24,11 @@ from typing import Any
 
 from torsion.internet import protocol as iprotocol
 from torsion.internet.error import TimeoutError
+from torsion.internet.defer import succeed
 from torsion.internet.interfaces import IDelayedCall
 from torsion.logger import Logger
 from torsion.names import dns, resolve
+from torsion.names.authority import FileAuthority
 from torsion.names._dnsprotocol import DNSDatagramProtocol, DNSProtocol
 from torsion.names._dnsrecords import MAX_MESSAGE
 from torsion.names.error import (
@@ -36,7 +38,7 @@ from torsion.names.error import (
 )
 from torsion.python.failure import Failure
 
-__all__ = ["BADVERS", "DNSServerFactory"]
+__all__ = ["BADVERS", "DNSServerDatagramProtocol", "DNSServerFactory"]
 
 _log = Logger(namespace="torsion.names.server")
 
@@ -81,6 +83,7 @@ class DNSServerFactory(iprotocol.ServerFactory):
     maxConnections = 256
     idleTimeout = 30.0
     transferFrom: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = _LOOPBACK
+    wireCacheSize = 4096
 
     def __init__(
         self,
@@ -106,6 +109,22 @@ class DNSServerFactory(iprotocol.ServerFactory):
         self._reactor = reactor
         self._refusedConnections = 0
         self._malformed = 0
+        self._chain = self.resolver
+        self._fastFor: list[Any] | None = None
+        self._fastLen = 0
+        self._fast: list[FileAuthority] = []
+        self._rest: resolve.ResolverChain = self.resolver
+        self._fromZone = False
+        # The wire cache: the bytes after the ID of a UDP question answered from our
+        # zones, mapped to the bytes after the ID of the answer (see
+        # DNSServerDatagramProtocol). _wireStamp is the zones' generations when filled.
+        self._wire: dict[bytes, bytes] = {}
+        self._wireKey: bytes | None = None
+        self._wireStamp = -1
+        self._wireAllowed = all(
+            getattr(type(self), name) is getattr(DNSServerFactory, name)
+            for name in _WIRE_SENSITIVE
+        )
 
     @property
     def reactor(self) -> Any:
@@ -286,10 +305,56 @@ class DNSServerFactory(iprotocol.ServerFactory):
         query = message.queries[0]
         if query.type == dns.AXFR:
             return self._handleTransfer(message, protocol, address)
-        d = self.resolver.query(query)
+        chain = self.resolver
+        if chain is self._chain:
+            # Our zones answer at once: ask them directly, without the chain's
+            # Deferreds, and go on to the rest of the chain only if none knows.
+            if self._fastFor is not chain.resolvers or len(chain.resolvers) != self._fastLen:
+                self._splitChain()
+            name = query.name.name
+            for zone in self._fast:
+                try:
+                    result = zone._answer(name, query.cls, query.type)
+                except Exception as e:
+                    if type(e) is DomainError:
+                        continue
+                    result = None
+                    problem: BaseException | None = e
+                else:
+                    problem = None
+                self._fromZone = True
+                try:
+                    if problem is None:
+                        assert result is not None
+                        self.gotResolverResponse(result, protocol, message, address)
+                    else:
+                        self.gotResolverError(Failure(problem), protocol, message, address)
+                finally:
+                    self._fromZone = False
+                return succeed(None)
+            chain = self._rest
+        d = chain.query(query)
         d.addCallback(self.gotResolverResponse, protocol, message, address)
         d.addErrback(self.gotResolverError, protocol, message, address)
         return d
+
+    def _splitChain(self) -> None:
+        """Find the zones at the head of the chain that can be asked directly."""
+        resolvers = self._chain.resolvers
+        fast: list[FileAuthority] = []
+        index = 0
+        for index, resolver in enumerate(resolvers):  # noqa: B007
+            members = _directZones(resolver)
+            if members is None:
+                break
+            fast.extend(members)
+        else:
+            index = len(resolvers)
+        self._fastFor = resolvers
+        self._fastLen = len(resolvers)
+        self._fast = fast
+        self._rest = resolve.ResolverChain(resolvers[index:])
+        self._wire.clear()
 
     def gotResolverResponse(
         self,
@@ -383,11 +448,43 @@ class DNSServerFactory(iprotocol.ServerFactory):
                 protocol.writeMessage(_truncated(message, MAX_MESSAGE)[1])
             return
         data, message = _truncated(message, max(512, message.maxSize))
+        key = self._wireKey
+        if key is not None and self._fromZone and self._wireAllowed and not self.verbose:
+            self._remember(key, data)
         if type(protocol).writeMessage is DNSDatagramProtocol.writeMessage:
             # The plain protocol would only encode the message again.
             protocol.transport.write(data, address)
         else:
             protocol.writeMessage(message, address)
+
+    # -- the wire cache ----------------------------------------------------------------
+
+    def _wireValid(self) -> bool:
+        """Whether the wire cache still matches our zones (else it is emptied)."""
+        stamp = 0
+        for zone in self._fast:
+            zone._fresh()
+            stamp += zone._generation  # each only grows, so the sum moves when one does
+        if stamp != self._wireStamp or self.resolver is not self._chain:
+            self._wire.clear()
+            self._wireStamp = stamp
+            return False
+        return True
+
+    def _wireAnswer(self, datagram: bytes) -> bytes | None:
+        """The remembered answer to this exact question (with its ID), if any."""
+        cached = self._wire.get(datagram[2:])
+        if cached is None or not self._wireValid():
+            return None
+        return datagram[:2] + cached
+
+    def _remember(self, datagram: bytes, answer: bytes) -> None:
+        if len(datagram) > 512 or self.wireCacheSize <= 0:
+            return
+        self._wireValid()
+        if len(self._wire) >= self.wireCacheSize:
+            self._wire.clear()
+        self._wire[datagram[2:]] = answer[2:]
 
     # -- zone transfers ----------------------------------------------------------------
 
@@ -534,3 +631,61 @@ def _truncated(message: dns.Message, limit: int) -> tuple[bytes, dns.Message]:
         m.queries, m.answers, m.authority, m.additional, m.trunc = [], [], [], [], 1
         return m.toStr(), m
     return best[0], best[1]
+
+
+# What a subclass may override that the wire cache would skip: overriding any turns
+# the cache off, so that (for one) an allowQuery ACL is asked every time.
+_WIRE_SENSITIVE = (
+    "messageReceived",
+    "allowQuery",
+    "handleQuery",
+    "gotResolverResponse",
+    "gotResolverError",
+    "sendReply",
+    "_responseFromMessage",
+)
+
+
+def _directZones(resolver: Any) -> list[FileAuthority] | None:
+    """The zones of C{resolver} that may be asked directly, or None if it is not one."""
+    if isinstance(resolver, FileAuthority):
+        kind = type(resolver)
+        if kind._lookup is FileAuthority._lookup and kind.query is FileAuthority.query:
+            return [resolver]
+        return None
+    if type(resolver) is resolve.ResolverChain:
+        found: list[FileAuthority] = []
+        for inner in resolver.resolvers:
+            members = _directZones(inner)
+            if members is None:
+                return None
+            found.extend(members)
+        return found
+    return None
+
+
+class DNSServerDatagramProtocol(DNSDatagramProtocol):
+    """
+    DNS over UDP for a DNSServerFactory, with the factory's wire cache in front: a
+    question that is byte for byte one already answered from our zones (bar its
+    ID) gets that answer again without being decoded or answered anew, which is
+    what a server asked the same names over and over spends its time on. The cache
+    holds C{factory.wireCacheSize} answers, is emptied whenever a zone changes
+    (a secondary's transfer, say), and is off when verbose logging is on or when
+    the factory overrides how queries are answered (allowQuery, say). torsiond dns
+    uses this protocol; a plain DNSDatagramProtocol works with the factory too.
+    """
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        factory = self.controller
+        if factory._wire:
+            cached = factory._wireAnswer(datagram)
+            if cached is not None:
+                assert self.transport is not None
+                self.transport.write(cached, addr)
+                return
+        factory._wireKey = datagram
+        try:
+            super().datagramReceived(datagram, addr)
+        finally:
+            factory._wireKey = None

@@ -195,7 +195,7 @@ def makeService(config: Any) -> IService:
     if config.transferFrom:
         factory.transferFrom = list(config.transferFrom)
     made = service.MultiService()
-    datagrams = dns.DNSDatagramProtocol(factory)
+    datagrams = server.DNSServerDatagramProtocol(factory)
     port, interface = config["port"], config["interface"]
     internet.TCPServer(port, factory, interface=interface).setServiceParent(made)
     internet.UDPServer(port, datagrams, interface=interface).setServiceParent(made)
