@@ -521,7 +521,7 @@ def test_wireCacheFollowsZoneChanges(zone: Any) -> None:
 def test_wireCacheIsBounded(zone: Any) -> None:
     factory = server.DNSServerFactory([zone])
     factory.wireCacheSize = 2
-    proto, transport = wireServer(factory)
+    proto, _ = wireServer(factory)
     for name in ("ns1", "many", "small", "big", "mx"):
         proto.datagramReceived(query(f"{name}.example.com"), CLIENT)
         assert len(factory._wire) <= 2
@@ -540,7 +540,7 @@ def test_wireCacheIsOffWhenAnsweringIsOverridden(zone: Any) -> None:
             return True
 
     factory = Acl([zone])
-    proto, transport = wireServer(factory)
+    proto, _ = wireServer(factory)
     proto.datagramReceived(query("ns1.example.com"), CLIENT)
     proto.datagramReceived(query("ns1.example.com"), CLIENT)
     assert len(asked) == 2 and factory._wire == {}

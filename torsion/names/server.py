@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from torsion.internet import protocol as iprotocol
-from torsion.internet.error import TimeoutError
 from torsion.internet.defer import succeed
+from torsion.internet.error import TimeoutError
 from torsion.internet.interfaces import IDelayedCall
 from torsion.logger import Logger
 from torsion.names import dns, resolve
-from torsion.names.authority import FileAuthority
 from torsion.names._dnsprotocol import DNSDatagramProtocol, DNSProtocol
 from torsion.names._dnsrecords import MAX_MESSAGE
+from torsion.names.authority import FileAuthority
 from torsion.names.error import (
     AuthoritativeDomainError,
     DNSNameError,
@@ -122,8 +122,7 @@ class DNSServerFactory(iprotocol.ServerFactory):
         self._wireKey: bytes | None = None
         self._wireStamp = -1
         self._wireAllowed = all(
-            getattr(type(self), name) is getattr(DNSServerFactory, name)
-            for name in _WIRE_SENSITIVE
+            getattr(type(self), name) is getattr(DNSServerFactory, name) for name in _WIRE_SENSITIVE
         )
 
     @property
