@@ -187,3 +187,28 @@ def test_torsiondDnsServesAPythonZone(zones: Path) -> None:
             capture_output=True, text=True, timeout=30,
         ).stdout  # fmt: skip
     assert out == '"from python"\n'
+
+
+@pytest.mark.skipif(shutil.which("dig") is None, reason="dig is not installed (bind9-dnsutils)")
+def test_torsiondDnsZoneThenCacheThenHostsFile(zones: Path) -> None:
+    # resolv.conf names servers on port 53 only, so --recursive is shown in-process
+    # (docs/names-server.md); the hosts file is a client of the same chain.
+    port = freePort()
+    (zones / "hosts").write_text("192.0.2.77 printer.lan\n")
+
+    def dig(*args: str) -> str:
+        return subprocess.run(
+            ["dig", "@127.0.0.1", "-p", str(port), "+time=3", "+tries=1", *args],
+            capture_output=True, text=True, timeout=30,
+        ).stdout  # fmt: skip
+
+    args = ["dns", "--pyzone", "example.py", "--cache", "--hosts-file", "hosts"]
+    with runTorsiond([*args, "--port", str(port)], port, zones):
+        zone = dig("hello.example.com", "TXT")
+        assert '"from python"' in zone
+        assert " aa" in zone.split("flags:")[1].split(";")[0]
+        hosts = dig("printer.lan")
+        assert "192.0.2.77" in hosts
+        assert " ra" in hosts.split("flags:")[1].split(";")[0]
+        assert "status: NXDOMAIN" in dig("nothere.example.com")
+        assert "status: NXDOMAIN" in dig("unknown.lan")

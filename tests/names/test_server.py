@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from torsion.internet import defer, task
 from torsion.internet.address import IPv4Address
@@ -587,3 +589,73 @@ def test_aReplacedResolverIsUsed(zone: Any) -> None:
     factory.resolver = FakeClient(([record], [], []))  # type: ignore[assignment]
     proto.datagramReceived(query("ns1.example.com"), CLIENT)
     assert replies(transport)[1].answers[0].payload.dottedQuad() == "203.0.113.9"  # type: ignore[union-attr]
+
+
+# -- fuzzing: whatever arrives, the server answers within the limits or stays quiet ------
+
+
+@pytest.fixture(scope="module")
+def fuzzFactory(tmp_path_factory: pytest.TempPathFactory) -> server.DNSServerFactory:
+    path = tmp_path_factory.mktemp("fuzz") / "zone.py"
+    path.write_text(ZONE)
+    return server.DNSServerFactory([authority.PySourceAuthority(str(path))])
+
+
+def checkReplies(factory: server.DNSServerFactory, data: bytes) -> None:
+    for wire in (DNSDatagramProtocol, server.DNSServerDatagramProtocol):
+        proto = wire(factory)
+        transport = Datagrams()
+        proto.transport = transport  # type: ignore[assignment]
+        proto.datagramReceived(data, CLIENT)
+        assert len(transport.sent) <= 1
+        for raw, _ in transport.sent:
+            assert len(raw) <= 1232
+            reply = dns.Message()
+            reply.fromStr(raw)
+            assert reply.answer == 1 and raw[:2] == data[:2]
+            has = any(isinstance(rr, dns.OPTHeader) for rr in reply.additional)
+            if not has:
+                assert len(raw) <= 512
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=600))
+def test_randomDatagrams(fuzzFactory: server.DNSServerFactory, data: bytes) -> None:
+    checkReplies(fuzzFactory, data)
+
+
+_NAMES = st.sampled_from(
+    ["ns1.example.com", "many.example.com", "big.example.com", "mx.example.com", "x.example.com",
+     "example.com", "www.example.org", "EXAMPLE.com"]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    _NAMES,
+    st.sampled_from([dns.A, dns.MX, dns.TXT, dns.SOA, dns.ALL_RECORDS, dns.AXFR, 99]),
+    st.one_of(st.none(), st.integers(0, 65535)),
+    st.integers(0, 2),
+    st.integers(0, 15),
+    st.binary(max_size=8),
+)
+def test_wellFormedQuestionsOfEveryKind(
+    fuzzFactory: server.DNSServerFactory,
+    name: str,
+    type: int,
+    payload: int | None,
+    version: int,
+    opCode: int,
+    tail: bytes,
+) -> None:
+    m = dns.Message(id=77, opCode=opCode, recDes=1)
+    m.addQuery(name.encode(), type)
+    if payload is not None:
+        m.additional.append(dns.OPTHeader(udpPayloadSize=payload, version=version))
+    data = m.toStr()
+    checkReplies(fuzzFactory, data)
+    checkReplies(fuzzFactory, data + tail)

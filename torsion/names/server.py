@@ -24,7 +24,7 @@ from typing import Any
 
 from torsion.internet import protocol as iprotocol
 from torsion.internet.defer import succeed
-from torsion.internet.error import TimeoutError
+from torsion.internet.error import ConnectError, ConnectionLost, TimeoutError
 from torsion.internet.interfaces import IDelayedCall
 from torsion.logger import Logger
 from torsion.names import dns, resolve
@@ -404,8 +404,8 @@ class DNSServerFactory(iprotocol.ServerFactory):
             rCode = dns.ENAME
         elif type(value) is DomainError:
             rCode = dns.ENAME if self.canRecurse else dns.EREFUSED
-        elif isinstance(value, (DomainError, TimeoutError)):
-            rCode = dns.ESERVER
+        elif isinstance(value, (DomainError, TimeoutError, ConnectError, ConnectionLost)):
+            rCode = dns.ESERVER  # the upstream server failed us: nothing to log here
         else:
             rCode = dns.ESERVER
             _log.failure("Answering {query} failed", failure, query=message.queries[0])
