@@ -212,3 +212,26 @@ def test_torsiondDnsZoneThenCacheThenHostsFile(zones: Path) -> None:
         assert " ra" in hosts.split("flags:")[1].split(";")[0]
         assert "status: NXDOMAIN" in dig("nothere.example.com")
         assert "status: NXDOMAIN" in dig("unknown.lan")
+
+
+@pytest.mark.skipif(shutil.which("dig") is None, reason="dig is not installed (bind9-dnsutils)")
+def test_mktapDnsThenRunTheFile(zones: Path) -> None:
+    port = freePort()
+    torsion = TORSIOND.with_name("torsion")
+    done = subprocess.run(
+        [str(torsion), "mktap", "dns", "--pyzone", "example.py", "--bindzone",
+         "example.org.zone", "--cache", "--port", str(port)],
+        cwd=zones, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    with runTorsiond(["-f", "dns.tap"], port, zones):
+        asked = (
+            ("hello.example.com", "TXT", '"from python"'),
+            ("ns1.example.org", "A", "192.0.2.2"),
+        )
+        for name, type, expected in asked:
+            out = subprocess.run(
+                ["dig", "@127.0.0.1", "-p", str(port), "+short", "+time=3", name, type],
+                capture_output=True, text=True, timeout=30,
+            ).stdout  # fmt: skip
+            assert out.strip() == expected
