@@ -251,3 +251,10 @@ def test_secondaryTorsiondFollowsItsPrimary(tmp_path: Path) -> None:
         write(2, "192.0.2.20")
         stack.enter_context(runTorsiond(primaryArgs, primaryPort, tmp_path))
         waitFor(secondaryPort, "192.0.2.20")
+
+
+def test_withoutAPrimaryTransferSaysSo() -> None:
+    authority = secondary.SecondaryAuthority(None, "example.com", reactor=task.Clock())
+    results: list[Any] = []
+    authority.transfer().addCallback(results.append)
+    assert results == [False]

@@ -108,8 +108,13 @@ class SecondaryAuthority(FileAuthority):
         """
         if self.transferring:
             return succeed(False)
+        try:
+            primary = self._client()
+        except ResolverError as e:
+            _log.warn("{problem}", problem=e)
+            return succeed(False)
         self.transferring = True
-        d = self._client().lookupZone(self.domain)
+        d = primary.lookupZone(self.domain)
         d.addCallbacks(self._cbZone, self._ebZone)
 
         def done(result: bool) -> bool:
