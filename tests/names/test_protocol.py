@@ -405,3 +405,35 @@ def test_tcpRoundTripOverRealSockets(reactor: Any) -> None:
         client.transport.loseConnection()
     finally:
         runUntilFired(reactor, port.stopListening())
+
+
+# -- hostile input ------------------------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.given(st.lists(st.binary(max_size=600), max_size=8))
+@hypothesis.settings(max_examples=200, deadline=None)
+def test_udpNeverRaisesOnHostileDatagrams(datagrams: list[bytes]) -> None:
+    protocol, transport, controller, _ = udpSetup()
+    outcome = Outcome(protocol.query(SERVER, [dns.Query(b"example.com", dns.A)]))
+    for datagram in datagrams:
+        protocol.datagramReceived(datagram, SERVER)
+    protocol.datagramReceived(answerTo(transport.written[0][0]).toStr(), SERVER)
+    assert outcome.fired and outcome.failure is None
+    assert len(controller.messages) + len(controller.malformed) == len(datagrams)
+
+
+@hypothesis.given(st.binary(max_size=3000), st.lists(st.integers(1, 50), max_size=20))
+@hypothesis.settings(max_examples=200, deadline=None)
+def test_tcpNeverRaisesOnHostileStreams(data: bytes, cuts: list[int]) -> None:
+    protocol, transport, _controller, _ = tcpSetup()
+    protocol.maxFrameSize = 1000
+    offset = 0
+    for cut in [*cuts, len(data)]:
+        protocol.dataReceived(data[offset : offset + cut])
+        offset += cut
+        if transport.disconnecting:
+            break
+    assert len(protocol._buffer) <= 2 + protocol.maxFrameSize + 50

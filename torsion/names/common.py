@@ -262,7 +262,17 @@ class ResolverBase:
 class _HostLookup:
     """getHostByName's walk: each candidate name, A then AAAA, CNAMEs followed."""
 
-    __slots__ = ("candidates", "effort", "index", "resolver", "result", "text", "timeout")
+    __slots__ = (
+        "base",
+        "candidates",
+        "effort",
+        "firstReason",
+        "index",
+        "resolver",
+        "result",
+        "text",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -275,9 +285,11 @@ class _HostLookup:
         self.resolver = resolver
         self.text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
         self.candidates = candidates
+        self.base = nameBytes(name)
         self.timeout = timeout
         self.effort = effort
         self.index = 0
+        self.firstReason: BaseException | None = None
         self.result: Deferred[str] = Deferred()
         self.ask(candidates[0], dns.A, effort)
 
@@ -290,11 +302,14 @@ class _HostLookup:
         self.result.errback(problem)
 
     def notFound(self, reason: BaseException) -> None:
+        # Report what the name as written got, rather than a search variant's.
+        if self.firstReason is None or self.candidates[self.index] == self.base:
+            self.firstReason = reason
         self.index += 1
         if self.index < len(self.candidates):
             self.ask(self.candidates[self.index], dns.A, self.effort)
         else:
-            self.fail(reason)
+            self.fail(self.firstReason)
 
     def ask(self, target: bytes, kind: int, hops: int) -> None:
         d = self.resolver._typed(target, kind, self.timeout)

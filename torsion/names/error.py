@@ -32,6 +32,16 @@ class DomainError(ValueError):
     ResolverChain asks its next resolver.
     """
 
+    _meaning = "no records"
+
+    def __str__(self) -> str:
+        message = self.args[0] if self.args else None
+        queries = getattr(message, "queries", None)
+        if queries is not None and hasattr(message, "rCode"):
+            asked = f" for {queries[0].name} (type {queries[0].type})" if queries else ""
+            return f"{self._meaning}{asked}"
+        return super().__str__()
+
 
 class AuthoritativeDomainError(ValueError):
     """
@@ -57,25 +67,37 @@ class DNSQueryTimeoutError(TimeoutError):
 class DNSFormatError(DomainError):
     """FORMERR: the server could not parse our query."""
 
+    _meaning = "the server could not parse the query (FORMERR)"
+
 
 class DNSServerError(DomainError):
     """SERVFAIL: the server failed to answer (often a broken or unreachable zone)."""
+
+    _meaning = "the server failed (SERVFAIL)"
 
 
 class DNSNameError(DomainError):
     """NXDOMAIN: the name does not exist."""
 
+    _meaning = "the name does not exist (NXDOMAIN)"
+
 
 class DNSNotImplementedError(DomainError):
     """NOTIMP: the server does not do that kind of query."""
+
+    _meaning = "the server does not implement the query (NOTIMP)"
 
 
 class DNSQueryRefusedError(DomainError):
     """REFUSED: the server will not answer us (policy, or not our resolver)."""
 
+    _meaning = "the server refused the query (REFUSED)"
+
 
 class DNSUnknownError(DomainError):
     """A response code torsion has no exception for."""
+
+    _meaning = "the server answered with an unknown error code"
 
 
 class ResolverError(Exception):
