@@ -342,13 +342,12 @@ class DNSServerFactory(iprotocol.ServerFactory):
         resolvers = self._chain.resolvers
         fast: list[FileAuthority] = []
         index = 0
-        for index, resolver in enumerate(resolvers):  # noqa: B007
-            members = _directZones(resolver)
+        while index < len(resolvers):
+            members = _directZones(resolvers[index])
             if members is None:
                 break
             fast.extend(members)
-        else:
-            index = len(resolvers)
+            index += 1
         self._fastFor = resolvers
         self._fastLen = len(resolvers)
         self._fast = fast
