@@ -659,3 +659,25 @@ def test_wellFormedQuestionsOfEveryKind(
     data = m.toStr()
     checkReplies(fuzzFactory, data)
     checkReplies(fuzzFactory, data + tail)
+
+
+def test_tcpAnswerOver65535BytesIsTruncated(tmp_path: Path, clock: task.Clock) -> None:
+    path = tmp_path / "huge.py"
+    path.write_text(
+        "zone = [SOA('example.com', minimum=60)]"
+        " + [TXT('huge.example.com', f'{i:04d}' + 'x' * 250) for i in range(300)]"
+        " + [A('small.example.com', '192.0.2.1')]\n"
+    )
+    factory = server.DNSServerFactory([authority.PySourceAuthority(str(path))], reactor=clock)
+    proto, transport = tcpClient(factory)
+    data = query("huge.example.com", dns.TXT)
+    proto.dataReceived(len(data).to_bytes(2, "big") + data)
+    (reply,) = frames(transport.value())
+    assert (reply.trunc, reply.answers, reply.rCode) == (1, [], dns.OK)
+
+
+def test_truncatedToLessThanTheQuestionIsTheHeaderAlone() -> None:
+    m = dns.Message(id=8, answer=1)
+    m.addQuery(b"a-rather-long-name.example.com", dns.A)
+    data, sent = server._truncated(m, 20)
+    assert len(data) == 12 and sent.trunc == 1 and sent.queries == []
