@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import selectors
 import socket
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -97,6 +98,26 @@ def runUntil(reactor: Any, condition: Callable[[], object], timeout: float = 5.0
         if reactor.seconds() > deadline:
             pytest.fail(f"condition {condition!r} not met within {timeout} seconds")
         reactor.iterate(0.05)
+
+
+def inThread(reactor: Any, work: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Run blocking `work` in a thread while running `reactor`; its result or exception."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as e:  # handed to the test's thread
+            outcome.append((False, e))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    runUntil(reactor, lambda: bool(outcome), timeout=timeout)
+    thread.join(1)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def trackDescriptors(reactor: Any) -> None:
@@ -260,3 +281,15 @@ class FakeSelector(selectors.BaseSelector):
 
     def close(self) -> None:
         self.closed = True
+
+
+@pytest.fixture
+def oneReactor() -> Iterator[Any]:
+    """One reactor (epoll where there is one): for tests that are not about reactors."""
+    kind = "epoll" if "epoll" in REACTOR_FACTORIES else "select"
+    made = REACTOR_FACTORIES[kind]()
+    trackDescriptors(made)
+    try:
+        yield made
+    finally:
+        closeReactor(made)

@@ -102,3 +102,12 @@ def test_parseConfigTakesAnOpenFile(tmp_path: Path) -> None:
     with open(path, "rb") as f:
         resolver.parseConfig(f)
     assert resolver.dynServers == [("192.0.2.77", 53)]
+
+
+def test_localhostDefaultOnlyWithoutGivenServers(tmp_path: Path) -> None:
+    path = tmp_path / "resolv.conf"
+    path.write_text("search x.example\n")
+    given = client.Resolver(str(path), servers=[("192.0.2.1", 53)], reactor=Clock())
+    assert given._allServers() == [("192.0.2.1", 53)] and given.search == [b"x.example"]
+    alone = client.Resolver(str(path), reactor=Clock())
+    assert alone._allServers() == [("127.0.0.1", 53)]

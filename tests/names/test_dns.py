@@ -58,6 +58,15 @@ def test_addressesArePacked() -> None:
     assert dns.Message().lookupRecordType(4242) is dns.UnknownRecord
 
 
+def test_ttlMayComeLastPositionally() -> None:
+    """Twisted's record signatures end with the TTL, so zone files pass it last."""
+    assert dns.Record_A("192.0.2.1", 3600).ttl == 3600
+    assert dns.Record_MX(10, b"mail.example.com", 60).ttl == 60
+    assert dns.Record_TXT(b"one", b"two", ttl=30).data == [b"one", b"two"]
+    with pytest.raises(TypeError, match="at most 2 values and a TTL"):
+        dns.Record_MX(10, b"mail.example.com", 60, 5)
+
+
 def test_edns0() -> None:
     m = dns.Message(id=1)
     m.addQuery(b"example.com", dns.A)

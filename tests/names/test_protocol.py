@@ -437,3 +437,29 @@ def test_tcpNeverRaisesOnHostileStreams(data: bytes, cuts: list[int]) -> None:
         if transport.disconnecting:
             break
     assert len(protocol._buffer) <= 2 + protocol.maxFrameSize + 50
+
+
+def test_dnspythonTalksToTheProtocolsOverUDPAndTCP(reactor: Any) -> None:
+    from tests.internet.reactormixins import inThread
+    from torsion.internet.protocol import Factory
+
+    dquery = pytest.importorskip("dns.query")
+    dmessage = pytest.importorskip("dns.message")
+    udpPort = reactor.listenUDP(
+        0, DNSDatagramProtocol(EchoServer(), reactor), interface="127.0.0.1"
+    )
+    factory = Factory.forProtocol(lambda: DNSProtocol(EchoServer(), reactor=reactor))
+    tcpPort = reactor.listenTCP(0, factory, interface="127.0.0.1")
+
+    def ask() -> list[Any]:
+        q = dmessage.make_query("peer.example.", "A")
+        viaUDP = dquery.udp(q, "127.0.0.1", port=udpPort.getHost().port, timeout=3)
+        viaTCP = dquery.tcp(q, "127.0.0.1", port=tcpPort.getHost().port, timeout=3)
+        return [viaUDP, viaTCP]
+
+    try:
+        for answer in inThread(reactor, ask):
+            assert answer.answer[0][0].address == "192.0.2.7"
+    finally:
+        runUntilFired(reactor, udpPort.stopListening())
+        runUntilFired(reactor, tcpPort.stopListening())

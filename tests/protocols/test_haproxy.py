@@ -11,7 +11,6 @@ import shutil
 import socket
 import struct
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,8 @@ from torsion.protocols.haproxy import (
     encodeV2,
 )
 from torsion.protocols.haproxy._v2parser import SIGNATURE
+
+oneReactor = reactormixins.oneReactor
 
 reactor = reactormixins.reactor
 
@@ -496,16 +497,6 @@ def test_parserIsAPlugin() -> None:
 
 
 # -- behind a real HAProxy -------------------------------------------------------------------
-
-
-@pytest.fixture
-def oneReactor() -> Iterator[Any]:
-    made = reactormixins.REACTOR_FACTORIES["select"]()
-    reactormixins.trackDescriptors(made)
-    try:
-        yield made
-    finally:
-        reactormixins.closeReactor(made)
 
 
 def freePort() -> int:

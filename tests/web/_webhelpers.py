@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,22 +26,12 @@ import pytest
 
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil
-from torsion.internet.default import reactorClass
 from torsion.web.resource import Resource
 from torsion.web.server import Site
 
+oneReactor = reactormixins.oneReactor
+
 T = TypeVar("T")
-
-
-@pytest.fixture
-def oneReactor() -> Iterator[Any]:
-    """A fresh reactor of the platform's default kind, for tests that need not run on all."""
-    made = reactorClass()()
-    reactormixins.trackDescriptors(made)
-    try:
-        yield made
-    finally:
-        reactormixins.closeReactor(made)
 
 
 def listenSite(reactor: Any, site: Site) -> int:

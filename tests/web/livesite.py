@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import http.client
 import socket
-import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
 from tests.internet import reactormixins
-from tests.internet.reactormixins import runUntil
+from tests.internet.reactormixins import inThread
 from torsion.web.server import Site
 
-
-@pytest.fixture
-def oneReactor() -> Iterator[Any]:
-    kind = "epoll" if "epoll" in reactormixins.REACTOR_FACTORIES else "select"
-    made = reactormixins.REACTOR_FACTORIES[kind]()
-    reactormixins.trackDescriptors(made)
-    try:
-        yield made
-    finally:
-        reactormixins.closeReactor(made)
+oneReactor = reactormixins.oneReactor
 
 
 def serve(reactor: Any, root: Any, **siteArguments: Any) -> tuple[int, Site]:
@@ -51,26 +38,6 @@ class Response:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
-
-
-def inThread(reactor: Any, work: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Run blocking `work` in a thread while running `reactor`; its result or exception."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, work()))
-        except BaseException as e:  # handed to the test's thread
-            outcome.append((False, e))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    runUntil(reactor, lambda: bool(outcome), timeout=timeout)
-    thread.join(1)
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value
 
 
 def request(

@@ -7,13 +7,12 @@ import io
 import shutil
 import socket
 import subprocess
-import threading
 from http import server as stdlib_server
 from typing import Any
 
 import pytest
 
-from tests.internet.reactormixins import runUntil, runUntilFired
+from tests.internet.reactormixins import inThread, runUntil, runUntilFired
 from tests.web import webhelpers
 from tests.web.webhelpers import freePort, listenSite, pythonServer
 from torsion.web import http, proxy, resource, server
@@ -268,15 +267,6 @@ def listenProxy(reactor: Any) -> int:
     factory = http.HTTPFactory(reactor=reactor)
     factory.protocol = proxy.Proxy
     return int(reactor.listenTCP(0, factory, interface="127.0.0.1").getHost().port)
-
-
-def inThread(reactor: Any, work: Any) -> Any:
-    """Run blocking `work()` in a thread while the reactor runs; return its result."""
-    results: list[Any] = []
-    thread = threading.Thread(target=lambda: results.append(work()), daemon=True)
-    thread.start()
-    runUntil(reactor, lambda: not thread.is_alive(), timeout=15)
-    return results[0]
 
 
 def curl(reactor: Any, *args: str) -> subprocess.CompletedProcess[bytes]:

@@ -18,18 +18,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.internet import reactormixins
-from tests.internet.reactormixins import closeReactor, runUntil, trackDescriptors
+from tests.internet.reactormixins import runUntil
 from torsion.internet import tcp
-from torsion.internet.epollreactor import EPollReactor
 from torsion.web import http as thttp
 from torsion.web import resource, server, static
+
+oneReactor = reactormixins.oneReactor
 
 reactor = reactormixins.reactor
 loggedErrors = reactormixins.loggedErrors
@@ -39,23 +40,6 @@ needsCurl = pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-
 asRoot = hasattr(os, "geteuid") and os.geteuid() == 0
 
 BIG = bytes(range(256)) * 4096 * 3  # 3 MiB, beyond File.inlineSize
-
-
-@pytest.fixture
-def oneReactor() -> Iterator[Any]:
-    """A fresh epoll reactor (select where there is no epoll), closed afterwards."""
-    made = (
-        EPollReactor()
-        if hasattr(__import__("select"), "epoll")
-        else __import__(
-            "torsion.internet.selectreactor", fromlist=["SelectReactor"]
-        ).SelectReactor()
-    )
-    trackDescriptors(made)
-    try:
-        yield made
-    finally:
-        closeReactor(made)
 
 
 class RecordingSite(server.Site):

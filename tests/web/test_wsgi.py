@@ -22,28 +22,19 @@ from wsgiref.validate import validator
 import pytest
 
 from tests.internet import reactormixins
-from tests.internet.reactormixins import runUntil
+from tests.internet.reactormixins import inThread, runUntil
 from torsion.internet.default import reactorClass
 from torsion.python.threadpool import ThreadPool
 from torsion.web.resource import Resource
 from torsion.web.server import Site
 from torsion.web.wsgi import WSGIResource
 
+oneReactor = reactormixins.oneReactor
+
 reactor = reactormixins.reactor
 T = TypeVar("T")
 Environ = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], None]]
-
-
-@pytest.fixture
-def oneReactor() -> Iterator[Any]:
-    """A reactor of the default kind, for the tests that need not run on every one."""
-    made = reactorClass()()
-    reactormixins.trackDescriptors(made)
-    try:
-        yield made
-    finally:
-        reactormixins.closeReactor(made)
 
 
 @pytest.fixture
@@ -65,14 +56,6 @@ def serve(reactor: Any, pool: ThreadPool, app: Any, mount: bytes | None = None) 
         root.putChild(mount, wsgi)
     port = reactor.listenTCP(0, Site(root, reactor=reactor), interface="127.0.0.1")
     return int(port.getHost().port)
-
-
-def inThread(reactor: Any, work: Callable[[], T], timeout: float = 10.0) -> T:
-    """Run blocking `work` in a thread while the reactor runs; return what it returns."""
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        future = executor.submit(work)
-        runUntil(reactor, future.done, timeout)
-        return future.result()
 
 
 class Response:

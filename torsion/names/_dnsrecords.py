@@ -41,7 +41,8 @@ class DNSParseError(ValueError):
     """
 
 
-Compression = dict[tuple[bytes, ...], int]
+Compression = dict[bytes, int]
+"""Where each name suffix (lower-cased, dotted) starts in a message being written."""
 
 
 def _labels(name: bytes) -> tuple[bytes, ...]:
@@ -103,19 +104,34 @@ def readName(msg: bytes, off: int) -> tuple[bytes, int]:
 
 
 def writeName(out: bytearray, name: bytes, comp: Compression | None) -> None:
-    """Append C{name}, pointing to an earlier copy of a suffix where C{comp} has one."""
-    labels = _labels(name)
-    for i in range(len(labels)):
-        key = tuple(label.lower() for label in labels[i:])
+    """Append C{name}, pointing to an earlier copy of a suffix where C{comp} has one.
+
+    C{comp} maps each lower-cased suffix already written to its offset. Names are
+    checked when a Name is made, so this only guards against a C{name} attribute
+    set by hand to something that would corrupt the message.
+    """
+    if not name:
+        out.append(0)
+        return
+    if len(name) + 2 > MAX_NAME:
+        raise ValueError(f"the DNS name {name[:40]!r}... is longer than {MAX_NAME} bytes")
+    lowered = name.lower()
+    start = 0
+    for label in name.split(b"."):
         if comp is not None:
-            where = comp.get(key)
+            suffix = lowered[start:]
+            where = comp.get(suffix)
             if where is not None:
                 out += bytes((0xC0 | (where >> 8), where & 0xFF))
                 return
             if len(out) < 0x4000:
-                comp[key] = len(out)
-        out.append(len(labels[i]))
-        out += labels[i]
+                comp[suffix] = len(out)
+        size = len(label)
+        if not 0 < size <= MAX_LABEL:
+            _labels(name)  # raises the error that says what is wrong
+        out.append(size)
+        out += label
+        start += size + 1
     out.append(0)
 
 
@@ -185,8 +201,13 @@ class _Record:
     _fields: ClassVar[tuple[tuple[str, str, Any], ...]] = ()
 
     def __init__(self, *args: Any, ttl: int | None = None, **kw: Any) -> None:
+        if len(args) == len(self._fields) + 1:
+            # Twisted's signatures end with the TTL: Record_A('192.0.2.1', 3600).
+            *args, ttl = args  # type: ignore[assignment]
         if len(args) > len(self._fields):
-            raise TypeError(f"{type(self).__name__} takes at most {len(self._fields)} values")
+            raise TypeError(
+                f"{type(self).__name__} takes at most {len(self._fields)} values and a TTL"
+            )
         for i, (attr, kind, default) in enumerate(self._fields):
             value = args[i] if i < len(args) else kw.pop(attr, default)
             setattr(self, attr, self._convert(kind, value))

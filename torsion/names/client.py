@@ -78,10 +78,11 @@ MAX_RESOLV_CONF = 64 * 1024
 class ResolvConf:
     """What a resolv.conf says: servers, the search list and the options we use."""
 
-    __slots__ = ("attempts", "ndots", "rotate", "search", "servers", "timeout")
+    __slots__ = ("attempts", "defaulted", "ndots", "rotate", "search", "servers", "timeout")
 
     def __init__(self) -> None:
         self.servers: list[Server] = []
+        self.defaulted = False
         self.search: list[bytes] = []
         self.ndots = 1
         self.timeout: float | None = None
@@ -134,6 +135,7 @@ def parseResolvConf(text: bytes | str) -> ResolvConf:
                     continue
     if not conf.servers:
         conf.servers.append(("127.0.0.1", 53))
+        conf.defaulted = True
     return conf
 
 
@@ -252,7 +254,15 @@ class _Lookup:
 
     def failed(self, reason: Failure) -> None:
         self.lastFailure = reason
-        retry = reason.check(DNSQueryTimeoutError, ierror.ConnectError)
+        # No answer from this server, for whatever reason the network gives: the
+        # next attempt may go to another one.
+        retry = reason.check(
+            DNSQueryTimeoutError,
+            ierror.ConnectError,
+            ierror.TimeoutError,
+            ierror.CannotListenError,
+            OSError,
+        )
         if retry or (reason.check(ierror.ConnectionLost) and self._othersLeft()):
             self.next()
         else:
@@ -457,13 +467,14 @@ class Resolver(ResolverBase):
         try:
             mtime = os.stat(self.resolv).st_mtime
         except OSError as e:
-            if self._resolvMtime is not None or not self.dynServers:
+            if self._resolvMtime != -1.0:
                 _log.info(
-                    "Cannot read {path} ({problem}); asking 127.0.0.1, resolv.conf(5)'s default",
+                    "Cannot read {path} ({problem}); asking {instead}",
                     path=self.resolv,
                     problem=e.strerror,
+                    instead="the servers given" if self.servers else "127.0.0.1",
                 )
-            self._resolvMtime = None
+            self._resolvMtime = -1.0  # missing: logged once, until it comes back
             self._apply(parseResolvConf(b""))
             return
         if mtime == self._resolvMtime:
@@ -481,7 +492,8 @@ class Resolver(ResolverBase):
         self._apply(parseResolvConf(resolvConf.read(MAX_RESOLV_CONF)))
 
     def _apply(self, conf: ResolvConf) -> None:
-        self.dynServers = conf.servers
+        # resolv.conf(5)'s 127.0.0.1 stands in for servers only when none were given.
+        self.dynServers = [] if conf.defaulted and self.servers else conf.servers
         self.search = conf.search
         self.ndots = conf.ndots
         self.rotate = conf.rotate
@@ -570,7 +582,12 @@ class Resolver(ResolverBase):
             servers = self._allServers()
         except ResolverError:
             return fail()
-        timeouts = _timeouts(timeout) or self._confTimeout or self.timeout
+        given = _timeouts(timeout)
+        if given == DEFAULT_TIMEOUT:
+            # What reactor.resolve passes when its caller gave nothing: let
+            # resolv.conf's options (or the resolver's own timeout) decide.
+            given = ()
+        timeouts = given or self._confTimeout or self.timeout
         start = 0
         if self.rotate:
             start = self.index

@@ -12,6 +12,7 @@ errors there. Tests: tests/names/.
 
 from __future__ import annotations
 
+import struct
 from typing import Protocol
 
 from torsion.names._dnsrecords import (
@@ -322,7 +323,6 @@ class Message:
 
     def toStr(self) -> bytes:
         """Encode, compressing every name that RFC 3597 lets us compress."""
-        out = bytearray()
         flags = (
             (bool(self.answer) << 15)
             | ((self.opCode & 0xF) << 11)
@@ -334,19 +334,20 @@ class Message:
             | (bool(self.checkingDisabled) << 4)
             | (self.rCode & 0xF)
         )
-        for value in (
-            self.id,
-            flags,
-            len(self.queries),
-            len(self.answers),
-            len(self.authority),
-            len(self.additional),
-        ):
-            out += value.to_bytes(2, "big")
+        out = bytearray(
+            _HEADER.pack(
+                self.id,
+                flags,
+                len(self.queries),
+                len(self.answers),
+                len(self.authority),
+                len(self.additional),
+            )
+        )
         comp: Compression = {}
         for q in self.queries:
             writeName(out, q.name.name, comp)
-            out += q.type.to_bytes(2, "big") + q.cls.to_bytes(2, "big")
+            out += _QUESTION_FIXED.pack(q.type, q.cls)
         for section in (self.answers, self.authority, self.additional):
             for rr in section:
                 _writeRR(out, rr, comp)
@@ -419,6 +420,11 @@ def _name(raw: bytes) -> Name:
     return name
 
 
+_HEADER = struct.Struct("!6H")  # ID, flags, the four section counts
+_QUESTION_FIXED = struct.Struct("!HH")  # type, class
+_RR_FIXED = struct.Struct("!HHIH")  # type, class, TTL, RDLENGTH (filled in after)
+
+
 def _writeRR(out: bytearray, rr: RRHeader | OPTHeader, comp: Compression) -> None:
     if isinstance(rr, OPTHeader):
         out.append(0)
@@ -435,9 +441,8 @@ def _writeRR(out: bytearray, rr: RRHeader | OPTHeader, comp: Compression) -> Non
         out += len(body).to_bytes(2, "big") + body
         return
     writeName(out, rr.name.name, comp)
-    out += rr.type.to_bytes(2, "big") + rr.cls.to_bytes(2, "big") + rr.ttl.to_bytes(4, "big")
-    lengthAt = len(out)
-    out += b"\0\0"
+    out += _RR_FIXED.pack(rr.type, rr.cls, rr.ttl, 0)
+    lengthAt = len(out) - 2
     if rr.payload is not None:
         rr.payload.encodeInto(out, comp)
     rdlength = len(out) - lengthAt - 2

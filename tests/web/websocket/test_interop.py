@@ -9,12 +9,12 @@ torsion reactor meanwhile, every wait bounded.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.internet.reactormixins import runUntil, runUntilFired
+from tests.internet.reactormixins import inThread, runUntil, runUntilFired
 from tests.web._webhelpers import listenSite, oneReactor
 from torsion.python.failure import Failure
 from torsion.web import resource, server
@@ -31,24 +31,6 @@ from websockets.sync.client import connect  # noqa: E402
 from websockets.sync.server import serve  # noqa: E402
 
 __all__ = ["oneReactor"]
-
-
-def inThread(reactor: Any, work: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Run blocking `work` in a thread while the reactor runs; return what it returns."""
-    outcome: list[tuple[bool, Any]] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, work()))
-        except BaseException as caught:
-            outcome.append((False, caught))
-
-    threading.Thread(target=run, daemon=True).start()
-    runUntil(reactor, lambda: outcome, timeout)
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value
 
 
 class Echo(WebSocketProtocol):

@@ -1,0 +1,353 @@
+"""SSH's binary packet protocol (RFC 4253 section 6) without I/O: framing, padding,
+encryption and integrity, for each cipher suite torsion offers.
+
+`PacketWriter.seal(payload)` gives the bytes of one packet; `PacketReader.feed(data)`
+takes bytes cut anywhere and returns the payloads they complete. Both start in the
+clear (before the first key exchange) and switch suites with ``setKeys`` when NEWKEYS
+is sent or received. Suites: aes128-ctr and aes256-ctr with hmac-sha2-256/512 (MAC
+of the plaintext, or "-etm@openssh.com": MAC of the ciphertext, the length sent in
+the clear), aes128-gcm@openssh.com and aes256-gcm@openssh.com (RFC 5647 as OpenSSH
+does it), and chacha20-poly1305@openssh.com (OpenSSH's PROTOCOL.chacha20poly1305).
+
+What a peer sends is untrusted: a packet length over ``maxPacket`` or not a multiple
+of the block size, padding under 4 bytes or longer than the packet, and a bad MAC or
+tag each raise `SSHPacketError` carrying the disconnect reason to send. Nothing of a
+packet is handed up before its MAC is checked. Sequence numbers wrap at 2**32, and
+``resetSequence`` is there for strict key exchange (the Terrapin fix), which resets
+them at each NEWKEYS. Tests: tests/conch/test_sshpackets.py.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import poly1305
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "CIPHERS",
+    "MACS",
+    "PacketReader",
+    "PacketWriter",
+    "SSHPacketError",
+    "SuiteKeys",
+]
+
+DISCONNECT_PROTOCOL_ERROR = 2
+DISCONNECT_MAC_ERROR = 5
+_U32 = struct.Struct("!L")
+_MAX_PACKET = 256 * 1024  # OpenSSH's limit; RFC 4253 asks for at least 35000
+
+
+class SSHPacketError(Exception):
+    """A packet from the peer breaks the protocol; ``reason`` is the disconnect code."""
+
+    def __init__(self, reason: int, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _CipherSpec:
+    keySize: int
+    ivSize: int
+    blockSize: int
+    aead: bool  # carries its own integrity (a tag): no separate MAC is negotiated
+
+
+@dataclass(frozen=True)
+class _MACSpec:
+    digest: str
+    size: int
+    etm: bool
+
+
+# What each name needs from the key exchange (key and IV sizes) and how it frames.
+CIPHERS: dict[bytes, _CipherSpec] = {
+    b"chacha20-poly1305@openssh.com": _CipherSpec(64, 0, 8, True),
+    b"aes256-gcm@openssh.com": _CipherSpec(32, 12, 16, True),
+    b"aes128-gcm@openssh.com": _CipherSpec(16, 12, 16, True),
+    b"aes256-ctr": _CipherSpec(32, 16, 16, False),
+    b"aes128-ctr": _CipherSpec(16, 16, 16, False),
+}
+MACS: dict[bytes, _MACSpec] = {
+    b"hmac-sha2-256-etm@openssh.com": _MACSpec("sha256", 32, True),
+    b"hmac-sha2-512-etm@openssh.com": _MACSpec("sha512", 64, True),
+    b"hmac-sha2-256": _MACSpec("sha256", 32, False),
+    b"hmac-sha2-512": _MACSpec("sha512", 64, False),
+}
+
+
+@dataclass(frozen=True)
+class SuiteKeys:
+    """One direction's algorithms and the keys the key exchange derived for them."""
+
+    cipher: bytes
+    mac: bytes | None  # None with an AEAD cipher
+    key: bytes
+    iv: bytes
+    macKey: bytes = b""
+
+
+class _Suite:
+    """One direction of one cipher suite; subclasses frame and unframe packets."""
+
+    blockSize = 8
+    tagSize = 0
+    # 4 where the packet length is outside the cipher's blocks (sent in the clear as
+    # associated data, or encrypted on its own); 0 where the padding aligns it too.
+    aadSize = 0
+
+    def sealPacket(self, seq: int, packet: bytes) -> bytes:
+        """``packet`` (length, padding length, payload, padding) as it goes out."""
+        raise NotImplementedError
+
+    def readLength(self, seq: int, first: bytes) -> int:
+        """The packet length from its first bytes (``firstSize`` of them)."""
+        raise NotImplementedError
+
+    firstSize = 4
+
+    def openPacket(self, seq: int, whole: bytes) -> bytes:
+        """The plain packet after the length field, from everything received for it."""
+        raise NotImplementedError
+
+
+class _Clear(_Suite):
+    def sealPacket(self, seq: int, packet: bytes) -> bytes:
+        return packet
+
+    def readLength(self, seq: int, first: bytes) -> int:
+        return int(_U32.unpack(first)[0])
+
+    def openPacket(self, seq: int, whole: bytes) -> bytes:
+        return whole[4:]
+
+
+class _CTR(_Suite):
+    """aes-ctr with an HMAC of the plaintext or, with etm, of the ciphertext."""
+
+    def __init__(self, keys: SuiteKeys, encrypt: bool) -> None:
+        spec, mac = CIPHERS[keys.cipher], MACS[keys.mac or b""]
+        cipher = Cipher(algorithms.AES(keys.key[: spec.keySize]), modes.CTR(keys.iv[:16]))
+        self._stream: CipherContext = cipher.encryptor() if encrypt else cipher.decryptor()
+        self.blockSize = 16
+        self.tagSize = mac.size
+        self.aadSize = 4 if mac.etm else 0
+        self.firstSize = 4 if mac.etm else 16
+        self._etm = mac.etm
+        self._digest = mac.digest
+        self._macKey = keys.macKey
+        self._decryptedFirst = b""
+
+    def _mac(self, seq: int, data: bytes) -> bytes:
+        return hmac.digest(self._macKey, _U32.pack(seq) + data, self._digest)
+
+    def sealPacket(self, seq: int, packet: bytes) -> bytes:
+        if self._etm:
+            body = packet[:4] + self._stream.update(packet[4:])
+            return body + self._mac(seq, body)
+        return self._stream.update(packet) + self._mac(seq, packet)
+
+    def readLength(self, seq: int, first: bytes) -> int:
+        if self._etm:
+            return int(_U32.unpack(first)[0])
+        self._decryptedFirst = self._stream.update(first)
+        return int(_U32.unpack_from(self._decryptedFirst)[0])
+
+    def openPacket(self, seq: int, whole: bytes) -> bytes:
+        body, tag = whole[: -self.tagSize], whole[-self.tagSize :]
+        if self._etm:
+            if not hmac.compare_digest(self._mac(seq, body), tag):
+                raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's MAC is wrong")
+            return self._stream.update(body[4:])
+        plain = self._decryptedFirst + self._stream.update(body[self.firstSize :])
+        self._decryptedFirst = b""
+        if not hmac.compare_digest(self._mac(seq, plain), tag):
+            raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's MAC is wrong")
+        return plain[4:]
+
+
+class _GCM(_Suite):
+    """aes-gcm@openssh.com: the length is the associated data; the IV counts packets."""
+
+    def __init__(self, keys: SuiteKeys, encrypt: bool) -> None:
+        spec = CIPHERS[keys.cipher]
+        self._aead = AESGCM(keys.key[: spec.keySize])
+        self._fixed = keys.iv[:4]
+        self._counter = int.from_bytes(keys.iv[4:12], "big")
+        self.blockSize = 16
+        self.tagSize = 16
+        self.aadSize = 4
+
+    def _nonce(self) -> bytes:
+        nonce = self._fixed + self._counter.to_bytes(8, "big")
+        self._counter = (self._counter + 1) % 2**64
+        return nonce
+
+    def sealPacket(self, seq: int, packet: bytes) -> bytes:
+        return packet[:4] + self._aead.encrypt(self._nonce(), packet[4:], packet[:4])
+
+    def readLength(self, seq: int, first: bytes) -> int:
+        return int(_U32.unpack(first)[0])
+
+    def openPacket(self, seq: int, whole: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(self._nonce(), whole[4:], whole[:4])
+        except InvalidTag:
+            raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's GCM tag is wrong") from None
+
+
+class _ChaChaPoly(_Suite):
+    """chacha20-poly1305@openssh.com: the length has its own key; Poly1305 over all."""
+
+    def __init__(self, keys: SuiteKeys, encrypt: bool) -> None:
+        self._mainKey, self._lengthKey = keys.key[:32], keys.key[32:64]
+        self.blockSize = 8
+        self.tagSize = 16
+        self.aadSize = 4
+
+    @staticmethod
+    def _chacha(key: bytes, seq: int, counter: int, data: bytes) -> bytes:
+        # OpenSSH's ChaCha20 has a 64-bit counter and a 64-bit nonce (the sequence
+        # number); the library's 16-byte nonce is exactly the two, counter first.
+        nonce = struct.pack("<Q", counter) + struct.pack(">Q", seq)
+        return Cipher(algorithms.ChaCha20(key, nonce), None).encryptor().update(data)
+
+    def _tag(self, seq: int, data: bytes) -> bytes:
+        polyKey = self._chacha(self._mainKey, seq, 0, bytes(32))
+        return poly1305.Poly1305.generate_tag(polyKey, data)
+
+    def sealPacket(self, seq: int, packet: bytes) -> bytes:
+        body = self._chacha(self._lengthKey, seq, 0, packet[:4])
+        body += self._chacha(self._mainKey, seq, 1, packet[4:])
+        return body + self._tag(seq, body)
+
+    def readLength(self, seq: int, first: bytes) -> int:
+        return int(_U32.unpack(self._chacha(self._lengthKey, seq, 0, first))[0])
+
+    def openPacket(self, seq: int, whole: bytes) -> bytes:
+        body, tag = whole[:-16], whole[-16:]
+        if not hmac.compare_digest(self._tag(seq, body), tag):
+            raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's Poly1305 tag is wrong")
+        return self._chacha(self._mainKey, seq, 1, body[4:])
+
+
+def _suite(keys: SuiteKeys | None, encrypt: bool) -> _Suite:
+    if keys is None:
+        return _Clear()
+    spec = CIPHERS.get(keys.cipher)
+    if spec is None:
+        raise ValueError(f"unknown SSH cipher {keys.cipher!r}")
+    if len(keys.key) < spec.keySize or len(keys.iv) < spec.ivSize:
+        raise ValueError(f"{keys.cipher.decode()} needs a {spec.keySize}-byte key")
+    if spec.aead:
+        maker: Callable[[SuiteKeys, bool], _Suite] = (
+            _ChaChaPoly if keys.cipher.startswith(b"chacha20") else _GCM
+        )
+        return maker(keys, encrypt)
+    if keys.mac not in MACS:
+        raise ValueError(f"{keys.cipher.decode()} needs a MAC; unknown MAC {keys.mac!r}")
+    return _CTR(keys, encrypt)
+
+
+class PacketWriter:
+    """Turns payloads into packets for one direction of a connection."""
+
+    def __init__(self, randomBytes: Callable[[int], bytes] = os.urandom) -> None:
+        self.seq = 0
+        self._suite: _Suite = _Clear()
+        self._random = randomBytes
+
+    def setKeys(self, keys: SuiteKeys | None) -> None:
+        """Encrypt from the next packet on (after sending NEWKEYS)."""
+        self._suite = _suite(keys, encrypt=True)
+
+    def resetSequence(self) -> None:
+        self.seq = 0
+
+    def seal(self, payload: bytes) -> bytes:
+        suite = self._suite
+        block = max(suite.blockSize, 8)
+        covered = 1 + len(payload) + 4 - suite.aadSize
+        paddingSize = block - covered % block
+        if paddingSize < 4:
+            paddingSize += block
+        packet = (
+            _U32.pack(1 + len(payload) + paddingSize)
+            + bytes((paddingSize,))
+            + payload
+            + self._random(paddingSize)
+        )
+        out = suite.sealPacket(self.seq, packet)
+        self.seq = (self.seq + 1) % 2**32
+        return out
+
+
+class PacketReader:
+    """Turns received bytes into payloads for one direction of a connection."""
+
+    def __init__(self, maxPacket: int = _MAX_PACKET) -> None:
+        self.seq = 0
+        self.maxPacket = maxPacket
+        self._suite: _Suite = _Clear()
+        self._buffer = bytearray()
+        self._length: int | None = None
+
+    def setKeys(self, keys: SuiteKeys | None) -> None:
+        """Decrypt from the next packet on (after receiving NEWKEYS)."""
+        self._suite = _suite(keys, encrypt=False)
+
+    def resetSequence(self) -> None:
+        self.seq = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Payloads completed by ``data``; stops after a packet whose payload is NEWKEYS
+        would change the suite (the caller then calls setKeys and feeds b"")."""
+        self._buffer += data
+        payloads: list[bytes] = []
+        while True:
+            payload = self._next()
+            if payload is None:
+                return payloads
+            payloads.append(payload)
+            if payload[:1] == b"\x15":  # SSH_MSG_NEWKEYS: the next packet has new keys
+                return payloads
+
+    def _next(self) -> bytes | None:
+        suite = self._suite
+        if self._length is None:
+            if len(self._buffer) < suite.firstSize:
+                return None
+            length = suite.readLength(self.seq, bytes(self._buffer[: suite.firstSize]))
+            covered = length + 4 - suite.aadSize
+            if length < 5 or length > self.maxPacket:
+                raise SSHPacketError(
+                    DISCONNECT_PROTOCOL_ERROR, f"a packet length of {length} is out of bounds"
+                )
+            if covered % max(suite.blockSize, 8):
+                raise SSHPacketError(
+                    DISCONNECT_PROTOCOL_ERROR,
+                    f"a packet length of {length} is not a multiple of the block size",
+                )
+            self._length = length
+        total = 4 + self._length + suite.tagSize
+        if len(self._buffer) < total:
+            return None
+        whole = bytes(self._buffer[:total])
+        del self._buffer[:total]
+        self._length = None
+        plain = suite.openPacket(self.seq, whole)
+        self.seq = (self.seq + 1) % 2**32
+        paddingSize = plain[0]
+        if paddingSize < 4 or paddingSize + 1 > len(plain):
+            raise SSHPacketError(
+                DISCONNECT_PROTOCOL_ERROR, f"a packet's padding length {paddingSize} is wrong"
+            )
+        return plain[1 : len(plain) - paddingSize]
