@@ -74,10 +74,11 @@ def test_quickRunAgainstTwisted(tmp_path: Path) -> None:
         pytest.skip("bench/.venv-twisted lacks Twisted: run bench/names.py once")
     run, document = quickRun(tmp_path, "--cases", "mixed")
     found = {(m["case"], m["side"]): m for m in document["medians"]}
-    assert set(found) == {("mixed", "torsion"), ("mixed", "twisted")}
+    assert set(found) == {("mixed", side) for side in benchdns.SIDES}
     for metrics in found.values():
         assert metrics["completed"] > 0 and metrics["perCpu"] > 0
     assert "- torsion vs twisted, mixed, queries/s:" in run.stdout
+    assert "- torsion-nocache vs twisted, mixed, queries/s:" in run.stdout
     assert document["errors"] == []
 
 

@@ -87,6 +87,17 @@ def test_udpAndTcpOnTheSamePortForOneFactory(zones: Path, memoryReactor: MemoryR
     )
     assert proto.controller is factory
     assert factory.verbose == 2 and not factory.canRecurse
+    assert factory.wireCacheSize == 4096
+
+
+def test_wireCacheSizeOption(zones: Path, memoryReactor: MemoryReactor) -> None:
+    made = tap.makeService(parse("--pyzone", str(zones / "example.py"), "--wire-cache", "0"))
+    made.privilegedStartService()
+    made.startService()
+    ((_, factory, _, _),) = memoryReactor.tcpServers
+    assert factory.wireCacheSize == 0
+    with pytest.raises(usage.UsageError, match="0 answers or more"):
+        parse("--pyzone", str(zones / "example.py"), "--wire-cache", "-1")
 
 
 def test_secondaryTakesTwistedsFormAndOurs() -> None:

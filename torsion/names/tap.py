@@ -74,6 +74,16 @@ def parseSecondary(value: str) -> tuple[tuple[str, int], str]:
     return _address(where), domain
 
 
+def _cacheSize(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number of answers") from None
+    if size < 0:
+        raise ValueError(f"the wire cache holds 0 answers or more, not {size}")
+    return size
+
+
 class Options(usage.Options):
     """The options of the dns plugin."""
 
@@ -93,6 +103,14 @@ class Options(usage.Options):
         ["port", "p", DNS_PORT, "The port to listen on, for UDP and TCP.", _port],
         ["resolv-conf", None, None, "The resolv.conf to read servers from (implies --recursive)."],
         ["hosts-file", None, None, "Answer from this hosts file (after the zones and cache)."],
+        [
+            "wire-cache",
+            None,
+            4096,
+            "Keep the UDP answers of this many questions about our zones, sent again "
+            "without being worked out again (0: off). Emptied whenever a zone changes.",
+            _cacheSize,
+        ],
     ]
     optFlags = [
         ["cache", "c", "Cache the answers of recursive lookups (TTLs honoured)."],
@@ -194,6 +212,7 @@ def makeService(config: Any) -> IService:
     factory = server.DNSServerFactory(config.zones, caches, clients, config["verbose"])
     if config.transferFrom:
         factory.transferFrom = list(config.transferFrom)
+    factory.wireCacheSize = int(config["wire-cache"])
     made = service.MultiService()
     datagrams = server.DNSServerDatagramProtocol(factory)
     port, interface = config["port"], config["interface"]
