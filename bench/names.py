@@ -16,8 +16,9 @@ default reactor), ``torsion-nocache`` (the same with ``--wire-cache 0``: every
 answer worked out again, as Twisted does) and ``twisted`` (twistd from
 bench/.venv-twisted, made on first use as by bench/deferred.py; never imported here).
 Every answer dnsperf counts must be NOERROR or, for the missing name, NXDOMAIN: a
-side that answers SERVFAIL or loses queries fails the measurement. Rounds are interleaved, tables show medians, and the
-ratios (medians of per-round ratios) compare with Twisted: above 1 means better.
+side that answers SERVFAIL or loses queries fails the measurement. Rounds are
+interleaved, tables show medians, and the ratios (medians of per-round ratios) compare
+with Twisted: above 1 means better.
 Method and latest table: bench/README.md. Tests: tests/bench/test_names_smoke.py.
 """
 
