@@ -34,9 +34,8 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from torsion.internet.protocol import Protocol
-from torsion.logger import Logger
 from torsion.words.protocols import _ircnumerics
+from torsion.words.protocols._ircbase import _IRCReceiver
 from torsion.words.protocols._irccodec import (
     MAX_BODY_LENGTH,
     MAX_COMMAND_LENGTH,
@@ -130,8 +129,6 @@ __all__ = [
 ]
 __all__ += _ircnumerics.__all__
 
-_log = Logger()
-
 # The characters that start a channel name (RFC 2812 1.3).
 CHANNEL_PREFIXES = "&#!+"
 
@@ -169,7 +166,7 @@ def _buildLine(
     return formatMessage(command, *params, prefix=prefix, tags=tags)
 
 
-class IRC(Protocol):
+class IRC(_IRCReceiver):
     """The server side of one IRC connection: lines in, ``irc_*`` calls out.
 
     Subclass it and define ``irc_NICK(prefix, params)``, ``irc_PRIVMSG`` and so on;
@@ -179,7 +176,8 @@ class IRC(Protocol):
     (``lineTooLong``), a malformed one is ignored (``badMessage``), and an exception
     in a handler is logged without dropping the connection, so no line can
     disconnect a client. While a handler runs, ``currentMessage`` is the parsed
-    message (with its IRCv3 tags).
+    message (with its IRCv3 tags). ``dataReceived``, ``lineReceived`` and
+    ``handleCommand`` are the same as IRCClient's.
 
     Attributes:
         hostname: the server name used as the prefix of replies (the host's name by
@@ -190,13 +188,7 @@ class IRC(Protocol):
 
     buffer = ""
     hostname: str | None = None
-    encoding: str | None = None
-    fallbackEncoding = "latin-1"
-    maxBodyLength = MAX_BODY_LENGTH
-    maxTagsLength = MAX_TAGS_LENGTH
-    currentMessage: IRCMessage | None = None
     channels: list[Any]
-    _framer: LineFramer | None = None
 
     def connectionMade(self) -> None:
         """Set up ``channels`` and the server's ``hostname``."""
@@ -205,65 +197,7 @@ class IRC(Protocol):
             # Not socket.getfqdn(): that may wait on DNS for every connection.
             self.hostname = socket.gethostname()
 
-    # -- receiving --------------------------------------------------------------------
-
-    def dataReceived(self, data: bytes) -> None:
-        """Frame ``data`` into lines and handle each one in order."""
-        framer = self._framer
-        if framer is None:
-            framer = self._framer = LineFramer(self.maxBodyLength + self.maxTagsLength)
-        transport = self.transport
-        for line in framer.feed(data):
-            if transport is not None and transport.disconnecting:
-                return
-            if line is None:
-                self.lineTooLong(None)
-            else:
-                self.lineReceived(line)
-
-    def lineReceived(self, line: bytes) -> None:
-        """Parse one line (without CRLF) and dispatch it; empty lines are ignored."""
-        if not line or line.isspace():
-            return
-        try:
-            message = parseMessage(
-                line,
-                self.maxBodyLength,
-                self.maxTagsLength,
-                self.encoding or "utf-8",
-                self.fallbackEncoding,
-            )
-        except IRCLineTooLong:
-            self.lineTooLong(line)
-            return
-        except IRCBadMessage as e:
-            self.badMessage(line, e)
-            return
-        self.currentMessage = message
-        try:
-            self.handleCommand(message.command, message.prefix, message.params)
-        finally:
-            self.currentMessage = None
-
-    def handleCommand(self, command: str, prefix: str, params: list[str]) -> None:
-        """Call ``irc_<command>(prefix, params)``, or ``irc_unknown``; log what it raises."""
-        method = getattr(self, "irc_" + command, None)
-        try:
-            if method is not None:
-                method(prefix, params)
-            else:
-                self.irc_unknown(prefix, command, params)
-        except Exception:
-            _log.failure(
-                "{protocol} failed handling {command} from {peer}; the connection stays up",
-                protocol=type(self).__name__,
-                command=command,
-                peer=self._peer(),
-            )
-
-    def _peer(self) -> object:
-        transport = self.transport
-        return transport.getPeer() if transport is not None else None
+    # -- receiving: the framing and dispatch are _IRCReceiver's ---------------------
 
     def _replyTarget(self) -> str:
         nickname = getattr(self, "nickname", None)
@@ -287,15 +221,6 @@ class IRC(Protocol):
         """
         self.sendMessage(
             ERR_INPUTTOOLONG, self._replyTarget(), ":Input line was too long", prefix=self.hostname
-        )
-
-    def badMessage(self, line: bytes, error: IRCBadMessage) -> None:
-        """A line that is not an IRC message arrived: log it and go on."""
-        _log.debug(
-            "{protocol} ignored a malformed line from {peer}: {error}",
-            protocol=type(self).__name__,
-            peer=self._peer(),
-            error=str(error),
         )
 
     # -- sending ----------------------------------------------------------------------
