@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 __all__ = [
+    "CHANNEL_PREFIXES",
     "MAX_BODY_LENGTH",
     "MAX_COMMAND_LENGTH",
     "MAX_TAGS_LENGTH",
@@ -51,6 +52,8 @@ MAX_COMMAND_LENGTH = 512
 MAX_BODY_LENGTH = MAX_COMMAND_LENGTH - 2
 # The longest tag section, from the "@" to the space after the tags (IRCv3).
 MAX_TAGS_LENGTH = 8191
+# The characters that start a channel name (RFC 2812 1.3).
+CHANNEL_PREFIXES = "&#!+"
 
 
 class IRCBadMessage(Exception):
