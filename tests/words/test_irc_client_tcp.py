@@ -274,6 +274,17 @@ class RecordingClient(irc.IRCClient):
     def userRenamed(self, oldname: str, newname: str) -> None:
         self.events.append(("userRenamed", self.nickname, oldname, newname))
 
+    def modeChanged(
+        self, user: str, channel: str, set: bool, modes: str, args: tuple[str | None, ...]
+    ) -> None:
+        self.events.append(("mode", self.nickname, channel, set, modes, args))
+
+    def kickedFrom(self, channel: str, kicker: str, message: str) -> None:
+        self.events.append(("kickedFrom", self.nickname, channel, kicker, message))
+
+    def left(self, channel: str) -> None:
+        self.events.append(("left", self.nickname, channel))
+
     def pong(self, user: str, secs: float) -> None:
         self.events.append(("pong", self.nickname, user.split("!")[0]))
 
