@@ -547,10 +547,12 @@ def test_pingAndPong() -> None:
     assert proto.events[0][2] >= 0
 
 
-def test_bogusPongLoggedNotFatal(loggedErrors: list[dict[str, Any]]) -> None:
+def test_bogusPongIgnored(logEvents: list[Any]) -> None:
     proto, transport = signedOn()
+    proto.ping("bob", "real")
     proto.dataReceived(b":bob!u@h NOTICE bot :\x01PING never\x01\r\n")
-    assert len(loggedErrors) == 1
+    assert proto.events == []
+    assert any("answers no PING" in str(e.get("message")) for e in logEvents)
     assert not transport.disconnecting
 
 
@@ -735,6 +737,30 @@ def test_parseModesErrors() -> None:
         b":x NICK\r\n",
         b":x 004\r\n",
         b"\xff\xfe PRIVMSG\r\n",
+        b":x PART\r\n",
+        b":x QUIT\r\n",
+        b":x TOPIC\r\n",
+        b":x NOTICE\r\n",
+        b":x 001\r\n",
+        b":x 005\r\n",
+        b":x 332 bot\r\n",
+        b":x 375\r\n",
+        b":x 372\r\n",
+        b":x 433\r\n",
+        b":x 366\r\n",
+        b":x 311 bot\r\n",
+        b":x 317 bot n x y\r\n",
+        b":x 318\r\n",
+        b"PING\r\n",
+        b":x PRIVMSG bot :\x01\x01\r\n",
+        b":x PRIVMSG bot :\x01DCC\x01\r\n",
+        b":x PRIVMSG bot :\x01CLIENTINFO \x01\r\n",
+        b":x NOTICE bot :\x01PING\x01\r\n",
+        b":x MODE #c\r\n",
+        b":x MODE #c +\r\n",
+        b":x MODE #c +k\r\n",
+        b":x KICK\r\n",
+        b":x INVITE\r\n",
     ],
 )
 def test_garbageFromServerKeepsConnection(
@@ -744,6 +770,7 @@ def test_garbageFromServerKeepsConnection(
     proto.dataReceived(garbage + b":bob!u@h PRIVMSG #c :still here\r\n")
     assert proto.events[-1] == ("privmsg", "bob!u@h", "#c", "still here")
     assert not transport.disconnecting
+    assert loggedErrors == []
 
 
 def test_nonUtf8FromServer() -> None:

@@ -515,6 +515,8 @@ class IRCClient(_CTCPClientMixin, _IRCReceiver):
 
     def irc_JOIN(self, prefix: str, params: list[str]) -> None:
         """Someone (maybe us) joined a channel."""
+        if not params:
+            return
         nick = _nick(prefix)
         channel = params[0]
         if ircLower(nick) == ircLower(self.nickname):
@@ -524,6 +526,8 @@ class IRCClient(_CTCPClientMixin, _IRCReceiver):
 
     def irc_PART(self, prefix: str, params: list[str]) -> None:
         """Someone (maybe us) left a channel."""
+        if not params:
+            return
         nick = _nick(prefix)
         channel = params[0]
         if ircLower(nick) == ircLower(self.nickname):
@@ -617,6 +621,8 @@ class IRCClient(_CTCPClientMixin, _IRCReceiver):
 
     def irc_NICK(self, prefix: str, params: list[str]) -> None:
         """Someone (maybe us) changed nickname."""
+        if not params:
+            return
         nick = _nick(prefix)
         if ircLower(nick) == ircLower(self.nickname):
             self.nickChanged(params[0])

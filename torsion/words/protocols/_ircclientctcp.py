@@ -258,7 +258,8 @@ class _CTCPClientMixin:
         nick = _nick(user)
         key = (nick, data or "")
         if not self._pings or key not in self._pings:
-            raise IRCBadMessage(f"a PING reply from {user} that answers no PING of ours: {data!r}")
+            self.quirkyMessage(f"a PING reply from {user} answers no PING of ours: {data!r}")
+            return
         self.pong(user, time.time() - self._pings.pop(key))
 
     def ctcpUnknownReply(self, user: str, channel: str, tag: str, data: str | None) -> None:
