@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.internet.reactormixins import loggedErrors
 from torsion.internet.task import Clock
@@ -800,3 +802,78 @@ def test_tagsVisibleToHandlers() -> None:
 
 def test_ircLower() -> None:
     assert irc.ircLower("Nick[A]\\~") == "nick{a}|^"
+
+
+_ircish = st.lists(
+    st.one_of(
+        st.binary(max_size=60),
+        st.builds(
+            lambda prefix, command, params: b" ".join([prefix, command, *params]),
+            st.sampled_from([b"", b":srv", b":a!b@c", b":bot!u@h"]),
+            st.sampled_from(
+                [
+                    b"PRIVMSG",
+                    b"NOTICE",
+                    b"JOIN",
+                    b"PART",
+                    b"KICK",
+                    b"MODE",
+                    b"NICK",
+                    b"TOPIC",
+                    b"QUIT",
+                    b"PING",
+                    b"001",
+                    b"005",
+                    b"332",
+                    b"353",
+                    b"366",
+                    b"311",
+                    b"317",
+                    b"318",
+                    b"375",
+                    b"372",
+                    b"376",
+                    b"433",
+                    b"INVITE",
+                ]
+            ),
+            st.lists(
+                st.sampled_from(
+                    [
+                        b"bot",
+                        b"#c",
+                        b":",
+                        b":\x01PING x\x01",
+                        b"+o-v",
+                        b"x",
+                        b":\x01DCC SEND a b c\x01",
+                        b"\xff",
+                        b"=",
+                    ]
+                ),
+                max_size=5,
+            ),
+        ),
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_ircish)
+def test_noServerLineCrashesAHandler(lines_: list[bytes]) -> None:
+    """Random server lines never make a handler raise (which would be logged as an error)."""
+    errors: list[Any] = []
+
+    def observer(event: Any) -> None:
+        if event.get("log_failure") is not None or event.get("isError"):
+            errors.append(event)
+
+    globalLogPublisher.addObserver(observer)
+    try:
+        proto, transport = signedOn()
+        proto.dataReceived(b"\r\n".join(lines_) + b"\r\n")
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert errors == []
+    assert not transport.disconnecting
