@@ -7,6 +7,7 @@ send queue and robustness against what a server may send.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -877,3 +878,106 @@ def test_noServerLineCrashesAHandler(lines_: list[bytes]) -> None:
         globalLogPublisher.removeObserver(observer)
     assert errors == []
     assert not transport.disconnecting
+
+
+# -- CAP and SASL ----------------------------------------------------------------------------
+
+
+def capClient(**attrs: Any) -> tuple[Any, StringTransport]:
+    client = Client()
+    for name, value in attrs.items():
+        setattr(client, name, value)
+    return connect(client)
+
+
+def test_noCapWhenNothingRequested() -> None:
+    _, transport = connect()
+    assert lines(transport)[0] == b"NICK bot"
+
+
+def test_capNegotiation() -> None:
+    proto, transport = capClient(requestedCapabilities=["server-time", "multi-prefix", "away"])
+    assert lines(transport) == [b"CAP LS 302", b"NICK bot", b"USER bot 0 * :bot"]
+    proto.dataReceived(b":srv CAP * LS * :multi-prefix sasl=PLAIN,EXTERNAL\r\n")
+    assert lines(transport) == []
+    proto.dataReceived(b":srv CAP * LS :server-time message-tags\r\n")
+    assert lines(transport) == [b"CAP REQ :server-time multi-prefix"]
+    proto.dataReceived(b":srv CAP bot ACK :server-time multi-prefix\r\n")
+    assert lines(transport) == [b"CAP END"]
+    assert proto.capabilities == {"server-time", "multi-prefix"}
+    assert proto.serverCapabilities["sasl"] == "PLAIN,EXTERNAL"
+    proto.dataReceived(b":srv CAP bot DEL :multi-prefix\r\n")
+    assert proto.capabilities == {"server-time"}
+    proto.dataReceived(b":srv 001 bot :hi\r\n")
+    assert lines(transport) == []
+
+
+def test_capNothingOffered() -> None:
+    proto, transport = capClient(requestedCapabilities=["server-time"])
+    transport.clear()
+    proto.dataReceived(b":srv CAP * LS :\r\n")
+    assert lines(transport) == [b"CAP END"]
+
+
+def test_capNakEndsNegotiation() -> None:
+    proto, transport = capClient(requestedCapabilities=["server-time"])
+    transport.clear()
+    proto.dataReceived(b":srv CAP * LS :server-time\r\n:srv CAP * NAK :server-time\r\n")
+    assert lines(transport) == [b"CAP REQ :server-time", b"CAP END"]
+    assert proto.capabilities == frozenset()
+
+
+def test_serverWithoutCap() -> None:
+    proto, transport = capClient(requestedCapabilities=["server-time"])
+    transport.clear()
+    proto.dataReceived(b":srv 421 * CAP :Unknown command\r\n:srv 001 bot :Welcome\r\n")
+    assert proto.events == [("signedOn",)]
+    assert lines(transport) == []
+    assert not proto._capNegotiating
+
+
+def test_saslPlain() -> None:
+    proto, transport = capClient(saslUsername="alice", saslPassword="s3cret")
+    transport.clear()
+    proto.dataReceived(b":srv CAP * LS :sasl=PLAIN\r\n")
+    assert lines(transport) == [b"CAP REQ :sasl"]
+    proto.dataReceived(b":srv CAP * ACK :sasl\r\n")
+    assert lines(transport) == [b"AUTHENTICATE PLAIN"]
+    proto.dataReceived(b"AUTHENTICATE +\r\n")
+    (auth,) = lines(transport)
+    assert base64.b64decode(auth.split()[1]) == b"alice\0alice\0s3cret"
+    proto.dataReceived(
+        b":srv 900 bot bot!u@h alice :You are now logged in\r\n"
+        b":srv 903 bot :SASL authentication successful\r\n"
+    )
+    assert lines(transport) == [b"CAP END"]
+    assert proto.saslAccount == "alice"
+
+
+def test_saslLongPayloadIsChunked() -> None:
+    proto, transport = capClient(saslUsername="u" * 139, saslPassword="p" * 20)
+    proto._capNegotiating = True
+    transport.clear()
+    proto.dataReceived(b"AUTHENTICATE +\r\n")
+    sent = lines(transport)
+    assert [len(x) for x in sent] == [len(b"AUTHENTICATE ") + 400, len(b"AUTHENTICATE +")]
+    payload = b"".join(x.split()[1] for x in sent[:-1])
+    assert base64.b64decode(payload) == b"u" * 139 + b"\0" + b"u" * 139 + b"\0" + b"p" * 20
+
+
+def test_saslFailureStillRegisters(logEvents: list[Any]) -> None:
+    proto, transport = capClient(saslUsername="alice", saslPassword="wrong")
+    transport.clear()
+    proto.dataReceived(b":srv CAP * LS :sasl\r\n:srv CAP * ACK :sasl\r\nAUTHENTICATE +\r\n")
+    transport.clear()
+    proto.dataReceived(b":srv 904 bot :SASL authentication failed\r\n")
+    assert lines(transport) == [b"CAP END"]
+    assert any("SASL authentication" in str(e.get("log_format")) for e in logEvents)
+    assert all("wrong" not in str(e) for e in logEvents)
+
+
+def test_saslNotOfferedWithoutPlain() -> None:
+    proto, transport = capClient(saslUsername="alice", saslPassword="pw")
+    transport.clear()
+    proto.dataReceived(b":srv CAP * LS :sasl=EXTERNAL\r\n")
+    assert lines(transport) == [b"CAP END"]

@@ -101,8 +101,16 @@ def ngircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 def test_twoClientsThroughNgircd(oneReactor: Any, ngircd: int) -> None:
     reactor = oneReactor
     events: list[tuple[Any, ...]] = []
-    alice = connectClient(reactor, ngircd, "alice", events, clock=reactor)
+    alice = connectClient(
+        reactor,
+        ngircd,
+        "alice",
+        events,
+        clock=reactor,
+        requestedCapabilities=["multi-prefix", "server-time"],
+    )
     bob = connectClient(reactor, ngircd, "bob", events, clock=reactor)
+    assert alice.capabilities == {"multi-prefix"}
     runUntil(reactor, lambda: any(e[:2] == ("motd", "bob") for e in events))
     motd = next(e[2] for e in events if e[:2] == ("motd", "alice"))
     assert any("hello from ngircd" in line for line in motd)

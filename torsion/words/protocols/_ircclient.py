@@ -27,6 +27,7 @@ from torsion.internet.interfaces import IDelayedCall
 from torsion.internet.task import LoopingCall
 from torsion.logger import Logger
 from torsion.words.protocols._ircbase import _IRCReceiver
+from torsion.words.protocols._ircclientcap import _CapabilityMixin
 from torsion.words.protocols._ircclientctcp import _CTCPClientMixin
 from torsion.words.protocols._irccodec import (
     CHANNEL_PREFIXES,
@@ -84,13 +85,15 @@ def _splitUtf8(text: str, maxBytes: int) -> list[str]:
     return [piece for piece in pieces if piece]
 
 
-class IRCClient(_CTCPClientMixin, _IRCReceiver):
+class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
     """One IRC client connection (Twisted's IRCClient; see the module docstring).
 
     Attributes:
         nickname: the nickname to register with, then the one we have.
         password: sent with PASS before registering, if set.
         realname, username: for USER (the nickname if not set).
+        requestedCapabilities, saslUsername, saslPassword: IRCv3 capabilities to
+            ask for and SASL PLAIN credentials (see _ircclientcap).
         fallbackNicknames: tried in order when the nickname is taken while
             registering, before ``alterCollidedNick`` makes new ones.
         lineRate: seconds between lines sent (None: send at once).
@@ -442,7 +445,8 @@ class IRCClient(_CTCPClientMixin, _IRCReceiver):
         self.sendLine(f"WHOIS {nickname}" if server is None else f"WHOIS {server} {nickname}")
 
     def register(self, nickname: str, hostname: str = "0", servername: str = "*") -> None:
-        """Log in: PASS (if ``password``), NICK and USER."""
+        """Log in: CAP LS (if there are capabilities or SASL), PASS, NICK and USER."""
+        self._startCapabilities()
         if self.password is not None:
             self.sendLine(f"PASS {self.password}")
         self._nickAttempts = 0
@@ -509,6 +513,7 @@ class IRCClient(_CTCPClientMixin, _IRCReceiver):
         """We are registered: note the server's name and our nickname, call signedOn."""
         self.hostname = prefix
         self._registered = True
+        self._capNegotiating = False
         self.nickname = params[0] if params and params[0] != "*" else self._attemptedNick
         self.signedOn()
         self.startHeartbeat()
