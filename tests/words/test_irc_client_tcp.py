@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.internet import reactormixins
-from tests.internet.reactormixins import reactor, runUntil
+from tests.internet.reactormixins import reactor, runUntil, runUntilFired
 from torsion.internet.default import reactorClass
 from torsion.internet.protocol import ClientFactory, Factory
 from torsion.words.protocols import irc
@@ -373,7 +373,11 @@ def test_fullSession(oneReactor: Any) -> None:
     runUntil(reactor, lambda: ("pong", "bob", "alice") in events)
     bob.whois("alice")
     runUntil(reactor, lambda: ("whois", "bob", "alice", ["#room"]) in events)
-    bob.names("#room")
+    info = runUntilFired(reactor, bob.getWhois("alice"))
+    assert info["channels"] == ["#room"] and info["realname"] == "Real Name"
+    assert runUntilFired(reactor, bob.getNames("room")) == ["alice", "bob"]
+    with pytest.raises(irc.IRCNoSuchNick):
+        runUntilFired(reactor, bob.getWhois("nobody"))
     alice.setNick("alicia")
     runUntil(reactor, lambda: ("userRenamed", "bob", "alice", "alicia") in events)
     assert alice.nickname == "alicia"

@@ -36,7 +36,12 @@ from typing import Any
 
 from torsion.words.protocols import _ircnumerics
 from torsion.words.protocols._ircbase import _IRCReceiver
-from torsion.words.protocols._ircclient import IRCClient, IRCPasswordMismatch, ircLower
+from torsion.words.protocols._ircclient import (
+    IRCClient,
+    IRCNoSuchNick,
+    IRCPasswordMismatch,
+    ircLower,
+)
 from torsion.words.protocols._irccodec import (
     CHANNEL_PREFIXES,
     MAX_BODY_LENGTH,
@@ -122,6 +127,7 @@ __all__ = [
     "IRCClient",
     "IRCLineTooLong",
     "IRCMessage",
+    "IRCNoSuchNick",
     "IRCPasswordMismatch",
     "LineFramer",
     "ServerSupportedFeatures",
