@@ -999,7 +999,7 @@ def test_getNames() -> None:
 
 
 def test_getWhoisAndNoSuchNick() -> None:
-    proto, transport = signedOn()
+    proto, _transport = signedOn()
     found, missing = proto.getWhois("Bob"), proto.getWhois("ghost")
     results: list[Any] = []
     found.addCallback(results.append)
