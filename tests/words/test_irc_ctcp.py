@@ -15,6 +15,7 @@ from torsion.words.protocols.irc import (
     ctcpStringify,
     lowDequote,
     lowQuote,
+    stripFormatting,
 )
 
 
@@ -76,3 +77,12 @@ def test_quotingRoundTrips(text: str) -> None:
 )
 def test_stringifyThenExtract(tag: str, data: str | None) -> None:
     assert ctcpExtract(ctcpStringify([(tag, data)]))["extended"] == [(tag, data)]
+
+
+def test_stripFormatting() -> None:
+    assert stripFormatting("\x02bold\x02 \x1ditalic\x1d \x1funder\x1f \x0f") == "bold italic under "
+    assert stripFormatting("\x0304red\x03 \x034,12on blue\x03 \x03,5x") == "red on blue ,5x"
+    assert stripFormatting("\x04FF0000hex\x04 \x04ff0000,00ff00two") == "hex two"
+    assert stripFormatting("\x0399 digits 100") == " digits 100"
+    assert stripFormatting("\x16rev\x11mono\x1estrike") == "revmonostrike"
+    assert stripFormatting("plain: 3,4") == "plain: 3,4"

@@ -85,6 +85,7 @@ from torsion.words.protocols._ircdcc import (
     fileSize,
     parseDccOffer,
 )
+from torsion.words.protocols._ircformat import stripFormatting
 from torsion.words.protocols._ircnumerics import *  # noqa: F403
 from torsion.words.protocols._ircnumerics import (
     ERR_INPUTTOOLONG,
@@ -151,6 +152,7 @@ __all__ = [
     "parseTags",
     "parsemsg",
     "split",
+    "stripFormatting",
     "unescapeTagValue",
 ]
 __all__ += _ircnumerics.__all__
