@@ -85,6 +85,15 @@ from torsion.words.protocols._ircdcc import (
     fileSize,
     parseDccOffer,
 )
+from torsion.words.protocols._ircdcctransfer import (
+    DccChat,
+    DccChatFactory,
+    DccFileReceive,
+    DccFileReceiveBasic,
+    DccSendFactory,
+    DccSendProtocol,
+    safeFileName,
+)
 from torsion.words.protocols._ircformat import stripFormatting
 from torsion.words.protocols._ircnumerics import *  # noqa: F403
 from torsion.words.protocols._ircnumerics import (
@@ -122,7 +131,13 @@ __all__ = [
     "X_DELIM",
     "X_QUOTE",
     "CTCPMessages",
+    "DccChat",
+    "DccChatFactory",
+    "DccFileReceive",
+    "DccFileReceiveBasic",
     "DccOffer",
+    "DccSendFactory",
+    "DccSendProtocol",
     "IRCBadMessage",
     "IRCBadModes",
     "IRCClient",
@@ -151,6 +166,7 @@ __all__ = [
     "parseModes",
     "parseTags",
     "parsemsg",
+    "safeFileName",
     "split",
     "stripFormatting",
     "unescapeTagValue",
