@@ -422,6 +422,22 @@ def test_heartbeat() -> None:
     assert not client.clock.getDelayedCalls()
 
 
+def test_heartbeatDropsASilentServer() -> None:
+    client = Client()
+    client.heartbeatInterval = 60
+    proto, transport = connect(client)
+    proto.dataReceived(b":srv.example 001 bot :hi\r\n")
+    client.clock.advance(60)
+    proto.dataReceived(b":srv.example PONG srv.example :srv.example\r\n")
+    client.clock.advance(60)
+    assert not transport.disconnecting
+    transport.clear()
+    client.clock.advance(60)
+    assert transport.disconnecting
+    assert transport.value() == b""
+    assert not client.clock.getDelayedCalls()
+
+
 # -- the send queue ------------------------------------------------------------------------------
 
 

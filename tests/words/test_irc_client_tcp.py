@@ -422,15 +422,27 @@ def test_lineRateOverTcp(oneReactor: Any) -> None:
 
 
 def test_heartbeatOverTcp(oneReactor: Any) -> None:
+    """PINGs that are answered keep the link; a server that goes silent is dropped."""
     reactor = oneReactor
     server, port = listenFake(reactor)
     events: list[tuple[Any, ...]] = []
-    connectClient(reactor, port, "alice", events, clock=reactor, heartbeatInterval=0.05)
+    alice = connectClient(reactor, port, "alice", events, clock=reactor, heartbeatInterval=0.05)
     runUntil(reactor, lambda: len(server.connections) == 1)
+    user = server.connections[0]
     pings: list[str] = []
-    server.connections[0].irc_PING = lambda prefix, params: pings.append(params[0])  # type: ignore[method-assign]
-    runUntil(reactor, lambda: len(pings) >= 2)
+    answer = user.irc_PING
+
+    def counting(prefix: str, params: list[str]) -> None:
+        pings.append(params[0])
+        if len(pings) <= 3:
+            answer(prefix, params)
+
+    user.irc_PING = counting  # type: ignore[method-assign]
+    runUntil(reactor, lambda: len(pings) >= 3)
     assert pings[0] == "fake.test"
+    assert alice.connected
+    runUntil(reactor, lambda: not alice.connected)
+    assert len(pings) == 4
 
 
 def rawExchange(port: int, data: bytes, expect: bytes, timeout: float = 5.0) -> bytes:

@@ -93,7 +93,9 @@ class IRCClient(_CapabilityMixin, _QueryMixin, _CTCPClientMixin, _IRCReceiver):
         lineRate: seconds between lines sent (None: send at once).
         lineBurst: how many lines may leave at once before ``lineRate`` applies.
         heartbeatInterval: seconds between our PINGs to the server once signed on
-            (None: no heartbeat).
+            (None: no heartbeat); if nothing at all arrives for a whole interval
+            after one, the connection is dropped (a ReconnectingClientFactory then
+            reconnects).
         versionName, versionNum, versionEnv: the CTCP VERSION reply.
         clock: the IReactorTime for the queue and heartbeat (the global reactor if
             None; a task.Clock in tests).
@@ -123,6 +125,7 @@ class IRCClient(_CapabilityMixin, _QueryMixin, _CTCPClientMixin, _IRCReceiver):
     _nickAttempts = 0
     _queueEmptying: IDelayedCall | None = None
     _heartbeat: LoopingCall | None = None
+    _heard = True
     _tokens = 0.0
     _lastRefill: float | None = None
 
@@ -210,7 +213,28 @@ class IRCClient(_CapabilityMixin, _QueryMixin, _CTCPClientMixin, _IRCReceiver):
         return call
 
     def _sendHeartbeat(self) -> None:
+        if not self._heard:
+            # Our last PING went unanswered for a whole interval: the server or the
+            # path to it is gone, and TCP alone may take hours to notice.
+            _log.warn(
+                "{protocol}: nothing from {server} for {seconds} seconds after a PING; "
+                "dropping the connection",
+                protocol=type(self).__name__,
+                server=self.hostname,
+                seconds=self.heartbeatInterval,
+            )
+            self.stopHeartbeat()
+            transport = self.transport
+            abort = getattr(transport, "abortConnection", None)
+            (abort or transport.loseConnection)()
+            return
+        self._heard = False
         self._reallySendLine(f"PING {self.hostname or 'server'}")
+
+    def dataReceived(self, data: bytes) -> None:
+        """Note that the server is alive, then handle the lines."""
+        self._heard = True
+        super().dataReceived(data)
 
     def startHeartbeat(self) -> None:
         """PING the server every ``heartbeatInterval`` seconds (after sign-on)."""

@@ -25,7 +25,7 @@ starts with ``:`` is sent as written, so Twisted code keeps working); IRCv3 tags
 message being handled are on ``currentMessage``.
 
 Tests: tests/words/test_irc_codec.py, test_irc_ctcp.py, test_irc_server.py,
-test_irc_client*.py, test_irc_peer.py.
+test_irc_client*.py, test_irc_dcc.py, test_irc_bot.py, test_irc_peer.py.
 """
 
 from __future__ import annotations
@@ -147,6 +147,7 @@ __all__ = [
     "IRCPasswordMismatch",
     "LineFramer",
     "ServerSupportedFeatures",
+    "UnhandledCommand",
     "ctcpDequote",
     "ctcpExtract",
     "ctcpQuote",
@@ -172,6 +173,10 @@ __all__ = [
     "unescapeTagValue",
 ]
 __all__ += _ircnumerics.__all__
+
+
+class UnhandledCommand(RuntimeError):
+    """A command that nothing handles (kept for code that imports Twisted's name)."""
 
 
 def _checkLine(line: str) -> None:
