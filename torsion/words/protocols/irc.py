@@ -51,6 +51,7 @@ from torsion.words.protocols._irccodec import (
     IRCLineTooLong,
     IRCMessage,
     LineFramer,
+    _format,
     decodeLine,
     escapeTagValue,
     formatMessage,
@@ -199,13 +200,7 @@ def _buildLine(
         raise ValueError(
             f"{command!r} is not an IRC command; give the command first, then its parameters"
         )
-    if params and params[-1][:1] == ":":
-        # Twisted style: the caller already wrote the trailing ':'.
-        head = formatMessage(command, *params[:-1], prefix=prefix, tags=tags)
-        last = params[-1]
-        _checkLine(last)
-        return f"{head} {last}"
-    return formatMessage(command, *params, prefix=prefix, tags=tags)
+    return _format(command, params, prefix, tags, False)
 
 
 class IRC(_IRCReceiver):
@@ -300,7 +295,10 @@ class IRC(_IRCReceiver):
             ValueError: the command is not a command, a parameter other than the
                 last is empty or has a space, or any text contains CR, LF or NUL.
         """
-        self.sendLine(_buildLine(command, parameter_list, prefix, tags))
+        self.transport.write(
+            _buildLine(command, parameter_list, prefix, tags).encode(self.encoding or "utf-8")
+            + b"\r\n"
+        )
 
     def sendCommand(
         self,
@@ -310,7 +308,7 @@ class IRC(_IRCReceiver):
         tags: Mapping[str, str | None] | None = None,
     ) -> None:
         """Twisted's other spelling of ``sendMessage``: parameters as one sequence."""
-        self.sendLine(_buildLine(command, parameters, prefix, tags))
+        self.sendMessage(command, *parameters, prefix=prefix, tags=tags)
 
     def privmsg(self, sender: str, recip: str, message: str) -> None:
         """Send a PRIVMSG from ``sender`` to ``recip`` (low-quoted, as Twisted does)."""
