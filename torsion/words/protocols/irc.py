@@ -95,7 +95,12 @@ from torsion.words.protocols._ircdcctransfer import (
     DccSendProtocol,
     safeFileName,
 )
-from torsion.words.protocols._ircformat import stripFormatting
+from torsion.words.protocols._ircformat import (
+    assembleFormattedText,
+    attributes,
+    parseFormattedText,
+    stripFormatting,
+)
 from torsion.words.protocols._ircnumerics import *  # noqa: F403
 from torsion.words.protocols._ircnumerics import (
     ERR_INPUTTOOLONG,
@@ -149,6 +154,8 @@ __all__ = [
     "LineFramer",
     "ServerSupportedFeatures",
     "UnhandledCommand",
+    "assembleFormattedText",
+    "attributes",
     "ctcpDequote",
     "ctcpExtract",
     "ctcpQuote",
@@ -164,6 +171,7 @@ __all__ = [
     "lowDequote",
     "lowQuote",
     "parseDccOffer",
+    "parseFormattedText",
     "parseMessage",
     "parseModes",
     "parseTags",
