@@ -7,10 +7,12 @@ Subclass ``IRCClient``, set ``nickname`` (and ``password``, ``realname``,
 ``names``, ``whois``, ``setNick``, ``quit``. CTCP queries (VERSION, PING, TIME,
 CLIENTINFO, ACTION, SOURCE, USERINFO, FINGER, DCC) are answered by ``ctcpQuery_*``
 methods; DCC offers are parsed and handed to ``dccDoSend``/``dccDoChat``/... which
-do nothing unless overridden. Server PINGs are answered at once (ahead of the send
-queue), and with ``lineRate`` set, lines leave at most ``lineBurst`` at a time and
-then one per ``lineRate`` seconds, so a bot is not thrown off for flooding; CTCP
-replies are dropped while that queue is long, so other clients cannot make us flood.
+do nothing unless overridden, and ``dccSend`` serves a file. IRCv3 capabilities and
+SASL PLAIN are negotiated when asked for (``requestedCapabilities``,
+``saslUsername``). Server PINGs are answered at once (ahead of the send queue), and
+with ``lineRate`` set, lines leave at most ``lineBurst`` at a time and then one per
+``lineRate`` seconds, so a bot is not thrown off for flooding; CTCP replies are
+dropped while that queue is long, so other clients cannot make us flood.
 
 Import it from ``torsion.words.protocols.irc``.
 Tests: tests/words/test_irc_client.py (in memory, task.Clock),
@@ -29,7 +31,7 @@ from torsion.logger import Logger
 from torsion.words.protocols._ircbase import _IRCReceiver
 from torsion.words.protocols._ircclientcap import _CapabilityMixin
 from torsion.words.protocols._ircclientctcp import _CTCPClientMixin
-from torsion.words.protocols._ircclientquery import IRCNoSuchNick, _QueryMixin, ircLower
+from torsion.words.protocols._ircclientquery import IRCNoSuchNick, _nick, _QueryMixin, ircLower
 from torsion.words.protocols._irccodec import (
     CHANNEL_PREFIXES,
     MAX_COMMAND_LENGTH,
@@ -51,10 +53,6 @@ _log = Logger()
 
 class IRCPasswordMismatch(Exception):
     """The server refused the password (ERR_PASSWDMISMATCH)."""
-
-
-def _nick(prefix: str) -> str:
-    return prefix.split("!", 1)[0]
 
 
 def _splitUtf8(text: str, maxBytes: int) -> list[str]:

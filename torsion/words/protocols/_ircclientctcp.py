@@ -21,16 +21,13 @@ from typing import IO, TYPE_CHECKING, Any
 import torsion
 from torsion.internet.defer import Deferred
 from torsion.logger import Logger
+from torsion.words.protocols._ircclientquery import _nick
 from torsion.words.protocols._irccodec import IRCBadMessage
 from torsion.words.protocols._ircctcp import ctcpStringify
 from torsion.words.protocols._ircdcc import dccDescribe, fileSize, parseDccOffer
 from torsion.words.protocols._ircdcctransfer import DccSendFactory
 
 _log = Logger()
-
-
-def _nick(prefix: str) -> str:
-    return prefix.split("!", 1)[0]
 
 
 class _CTCPClientMixin:

@@ -28,6 +28,11 @@ def ircLower(name: str) -> str:
     return name.translate(_RFC1459_LOWER)
 
 
+def _nick(prefix: str) -> str:
+    """The nickname part of a ``nick!user@host`` prefix."""
+    return prefix.split("!", 1)[0]
+
+
 class IRCNoSuchNick(LookupError):
     """The server says there is no such nickname (ERR_NOSUCHNICK)."""
 
