@@ -1,0 +1,4 @@
+"""Chat protocols: ``irc`` (IRC client and server side) and ``jabber`` (XMPP).
+
+Tests: tests/words/.
+"""
