@@ -128,7 +128,7 @@ class IRCUser(IRCCommands, irc.IRC):
         self.hostname = factory.realm.name
         super().connectionMade()
         self.caps: set[str] = set()
-        self._pending: collections.deque[bytes] = collections.deque()
+        self._pending: collections.deque[bytes | str] = collections.deque()
         self._failures = 0
         self._clock = factory.reactor
         if self._clock is None:
@@ -235,7 +235,7 @@ class IRCUser(IRCCommands, irc.IRC):
 
     # -- receiving: flood control, then the base's parsing and dispatch ---------------
 
-    def lineReceived(self, line: bytes) -> None:
+    def lineReceived(self, line: bytes | str) -> None:
         if self._gone:
             return
         if self._pending or not self._takeToken():
