@@ -13,6 +13,7 @@ Tests: tests/words/test_service_irc.py.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,9 +38,26 @@ class IRCCommands:
 
     _KNOWN = frozenset(
         {
-            "JOIN", "PART", "TOPIC", "NAMES", "LIST", "KICK", "INVITE", "MODE", "PRIVMSG",
-            "NOTICE", "TAGMSG", "AWAY", "WHO", "WHOIS", "USERHOST", "ISON", "MOTD", "LUSERS",
-            "OPER", "VERSION",
+            "JOIN",
+            "PART",
+            "TOPIC",
+            "NAMES",
+            "LIST",
+            "KICK",
+            "INVITE",
+            "MODE",
+            "PRIVMSG",
+            "NOTICE",
+            "TAGMSG",
+            "AWAY",
+            "WHO",
+            "WHOIS",
+            "USERHOST",
+            "ISON",
+            "MOTD",
+            "LUSERS",
+            "OPER",
+            "VERSION",
         }
     )
 
@@ -120,13 +138,21 @@ class IRCCommands:
             if channel is None:
                 self.reply(irc.ERR_NOSUCHNICK, subject[:64], ":No such nick/channel")
             else:
-                self.reply(irc.ERR_USERNOTINCHANNEL, subject[:64], channel, ":They aren't on that channel")
+                self.reply(
+                    irc.ERR_USERNOTINCHANNEL, subject[:64], channel, ":They aren't on that channel"
+                )
         elif isinstance(e, ewords.DuplicateUser):
-            self.reply(irc.ERR_USERONCHANNEL, subject.split()[0][:64], where, ":is already on channel")
+            self.reply(
+                irc.ERR_USERONCHANNEL, subject.split()[0][:64], where, ":is already on channel"
+            )
         else:
             _log.failure("a command of {mask} failed", reason, mask=self.hostmask)
-            self.sendMessage("NOTICE", self.nickname or "*", "The server failed to do that; it is logged",
-                             prefix=self.hostname)
+            self.sendMessage(
+                "NOTICE",
+                self.nickname or "*",
+                "The server failed to do that; it is logged",
+                prefix=self.hostname,
+            )
 
     def _isMember(self, group: Any) -> bool:
         return bool(group.isMember(self))
@@ -200,7 +226,9 @@ class IRCCommands:
         elif len(params) == 1:
             self._withGroup(params[0], self._showTopic)
         else:
-            self._withGroup(params[0], lambda g: g.setTopic(self, params[1][: self.factory.topicLength]))
+            self._withGroup(
+                params[0], lambda g: g.setTopic(self, params[1][: self.factory.topicLength])
+            )
 
     def _showTopic(self, group: Any) -> None:
         channel, meta = "#" + group.name, group.meta
@@ -208,16 +236,25 @@ class IRCCommands:
             self.reply(irc.RPL_NOTOPIC, channel, ":No topic is set")
             return
         self.reply(irc.RPL_TOPIC, channel, ":" + meta["topic"])
-        self.reply(irc.RPL_TOPICWHOTIME, channel, meta.get("topic_author") or "*",
-                   str(int(meta.get("topic_date") or 0)))
+        self.reply(
+            irc.RPL_TOPICWHOTIME,
+            channel,
+            meta.get("topic_author") or "*",
+            str(int(meta.get("topic_date") or 0)),
+        )
 
     def irc_NAMES(self, prefix: str, params: list[str]) -> None:
         if not params or not params[0]:
             self.reply(irc.RPL_ENDOFNAMES, "*", ":End of /NAMES list")
             return
         for channel in params[0].split(",")[:_MAX_JOIN]:
-            self._withGroup(channel, self._names, onMissing=lambda c=channel: self.reply(
-                irc.RPL_ENDOFNAMES, c, ":End of /NAMES list"))
+            self._withGroup(
+                channel,
+                self._names,
+                onMissing=functools.partial(
+                    self.reply, irc.RPL_ENDOFNAMES, channel, ":End of /NAMES list"
+                ),
+            )
 
     def _names(self, group: Any) -> None:
         members = [self._prefixes(group, m) + m.name for m in group.users.values()]
@@ -230,8 +267,12 @@ class IRCCommands:
             self.reply(irc.RPL_LISTSTART, "Channel", ":Users  Name")
             for group in groups:
                 if wanted is None or lowerName(group.name) in wanted:
-                    self.reply(irc.RPL_LIST, "#" + group.name, str(len(group.users)),
-                               ":" + (group.meta.get("topic") or ""))
+                    self.reply(
+                        irc.RPL_LIST,
+                        "#" + group.name,
+                        str(len(group.users)),
+                        ":" + (group.meta.get("topic") or ""),
+                    )
             self.reply(irc.RPL_LISTEND, ":End of /LIST")
 
         self.realm.itergroups().addCallback(listed).addErrback(self._failed)
@@ -240,16 +281,26 @@ class IRCCommands:
         if len(params) < 2:
             self._notEnough("KICK")
             return
-        reason = (params[2] if len(params) > 2 and params[2] else self.nickname or "")
-        self._withGroup(params[0], self._kick, params[0], params[1].split(",")[: self.factory.maxTargets],
-                        reason[: self.factory.kickLength])
+        reason = params[2] if len(params) > 2 and params[2] else self.nickname or ""
+        self._withGroup(
+            params[0],
+            self._kick,
+            params[0],
+            params[1].split(",")[: self.factory.maxTargets],
+            reason[: self.factory.kickLength],
+        )
 
     def _kick(self, group: Any, channel: str, nicks: list[str], reason: str) -> None:
         group.checkOperator(self)
         for nick in nicks:
             target = group.users.get(lowerName(nick))
             if target is None:
-                self.reply(irc.ERR_USERNOTINCHANNEL, nick[:64] or "*", channel, ":They aren't on that channel")
+                self.reply(
+                    irc.ERR_USERNOTINCHANNEL,
+                    nick[:64] or "*",
+                    channel,
+                    ":They aren't on that channel",
+                )
             else:
                 group.kick(self, target, reason)
 
@@ -313,8 +364,11 @@ class IRCCommands:
                 continue
             if char in "beI":
                 if not rest:
-                    end = {"b": irc.RPL_ENDOFBANLIST, "e": irc.RPL_ENDOFEXCEPTLIST,
-                           "I": irc.RPL_ENDOFINVITELIST}[char]
+                    end = {
+                        "b": irc.RPL_ENDOFBANLIST,
+                        "e": irc.RPL_ENDOFEXCEPTLIST,
+                        "I": irc.RPL_ENDOFINVITELIST,
+                    }[char]
                     self.reply(end, channel, ":End of channel list")
                 else:
                     rest.pop(0)
@@ -333,8 +387,11 @@ class IRCCommands:
                 taken += 1
                 if taken > self.factory.maxTargets:
                     break
-            if char == "k" and adding and (not argument or len(argument) > 23
-                                           or not _BAD_CHANNEL.isdisjoint(argument)):
+            if (
+                char == "k"
+                and adding
+                and (not argument or len(argument) > 23 or not _BAD_CHANNEL.isdisjoint(argument))
+            ):
                 continue
             if char == "l" and adding and not (argument or "").isdigit():
                 continue
@@ -429,9 +486,18 @@ class IRCCommands:
 
     def _whoLine(self, channel: str, user: Any, group: Any | None) -> tuple[Any, ...]:
         mind = user.mind
-        flag = ("G" if user.away else "H") + (self._prefixes(group, mind) if group is not None else "")
-        return (getattr(mind, "username", None) or user.name, getattr(mind, "host", "*"),
-                self.hostname, user.name, flag, 0, getattr(mind, "realname", "") or user.name)
+        flag = ("G" if user.away else "H") + (
+            self._prefixes(group, mind) if group is not None else ""
+        )
+        return (
+            getattr(mind, "username", None) or user.name,
+            getattr(mind, "host", "*"),
+            self.hostname,
+            user.name,
+            flag,
+            0,
+            getattr(mind, "realname", "") or user.name,
+        )
 
     def irc_WHO(self, prefix: str, params: list[str]) -> None:
         mask = params[0] if params and params[0] else "*"
@@ -440,9 +506,13 @@ class IRCCommands:
             self.reply(irc.RPL_ENDOFWHO, mask[:64], ":End of /WHO list")
 
         if mask.startswith("#"):
+
             def members(group: Any) -> None:
-                lines = [self._whoLine(mask, m.avatar, group) for m in group.users.values()
-                         if getattr(m, "avatar", None) is not None]
+                lines = [
+                    self._whoLine(mask, m.avatar, group)
+                    for m in group.users.values()
+                    if getattr(m, "avatar", None) is not None
+                ]
                 self.who(self.nickname, mask, lines)
 
             self._withGroup(mask, members, onMissing=end)
@@ -463,7 +533,9 @@ class IRCCommands:
             self.reply(irc.ERR_NONICKNAMEGIVEN, ":No nickname given")
             return
         for nick in params[-1].split(",")[: self.factory.maxTargets]:
-            self.realm.lookupUser(nick).addCallbacks(self._whois, self._noSuchNick, errbackArgs=(nick,))
+            self.realm.lookupUser(nick).addCallbacks(
+                self._whois, self._noSuchNick, errbackArgs=(nick,)
+            )
 
     def _noSuchNick(self, reason: Failure, nick: str) -> None:
         reason.trap(ewords.NoSuchUser)
@@ -474,8 +546,14 @@ class IRCCommands:
         mind, nick = user.mind, user.name
         if mind is None:
             raise ewords.NoSuchUser(nick)
-        self.reply(irc.RPL_WHOISUSER, nick, getattr(mind, "username", None) or nick,
-                   getattr(mind, "host", "*"), "*", ":" + (getattr(mind, "realname", "") or nick))
+        self.reply(
+            irc.RPL_WHOISUSER,
+            nick,
+            getattr(mind, "username", None) or nick,
+            getattr(mind, "host", "*"),
+            "*",
+            ":" + (getattr(mind, "realname", "") or nick),
+        )
         channels = [self._prefixes(g, mind) + "#" + g.name for g in user.groups]
         if channels:
             self.reply(irc.RPL_WHOISCHANNELS, nick, ":" + " ".join(channels))
@@ -484,8 +562,13 @@ class IRCCommands:
             self.reply(irc.RPL_AWAY, nick, ":" + user.away)
         if user.account:
             self.reply(irc.RPL_WHOISACCOUNT, nick, user.account, ":is logged in as")
-        self.reply(irc.RPL_WHOISIDLE, nick, str(int(time.time() - user.lastMessage)),
-                   str(int(user.signOn)), ":seconds idle, signon time")
+        self.reply(
+            irc.RPL_WHOISIDLE,
+            nick,
+            str(int(time.time() - user.lastMessage)),
+            str(int(user.signOn)),
+            ":seconds idle, signon time",
+        )
         self.reply(irc.RPL_ENDOFWHOIS, nick, ":End of /WHOIS list")
 
     def irc_USERHOST(self, prefix: str, params: list[str]) -> None:
@@ -496,8 +579,10 @@ class IRCCommands:
             if user is not None and user.mind is not None:
                 mind = user.mind
                 away = "-" if user.away else "+"
-                replies.append(f"{user.name}={away}{getattr(mind, 'username', user.name)}@"
-                               f"{getattr(mind, 'host', '*')}")
+                replies.append(
+                    f"{user.name}={away}{getattr(mind, 'username', user.name)}@"
+                    f"{getattr(mind, 'host', '*')}"
+                )
         self.reply(irc.RPL_USERHOST, ":" + " ".join(replies))
 
     def irc_ISON(self, prefix: str, params: list[str]) -> None:

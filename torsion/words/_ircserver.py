@@ -45,7 +45,7 @@ from torsion.logger import Logger
 from torsion.python.failure import Failure
 from torsion.words import ewords, iwords
 from torsion.words._irccommands import IRCCommands
-from torsion.words._names import lowerName as _lower
+from torsion.words._names import lowerName
 from torsion.words.protocols import irc
 
 __all__ = ["DEFAULTS", "VERSION", "IRCUser"]
@@ -82,7 +82,9 @@ _log = Logger(namespace="torsion.words.service")
 
 
 def _serverTime(when: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when * 1000) % 1000:03d}Z"
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when * 1000) % 1000:03d}Z"
+    )
 
 
 def _tagPrefix(mode: int, message: dict[str, Any]) -> bytes:
@@ -308,8 +310,9 @@ class IRCUser(IRCCommands, irc.IRC):
     def _checkSendQueue(self) -> None:
         size = self._bufferedSize
         if size is not None and size() > self.factory.maxSendQueue and not self._gone:
-            _log.info("{mask} did not read {size} bytes; disconnected", mask=self.hostmask,
-                      size=size())
+            _log.info(
+                "{mask} did not read {size} bytes; disconnected", mask=self.hostmask, size=size()
+            )
             self.close("Max SendQ exceeded", abort=True)
 
     def reply(self, numeric: str, *params: str) -> None:
@@ -345,7 +348,7 @@ class IRCUser(IRCCommands, irc.IRC):
             self.changeNick(nick)
             return
         if self.avatar is None:
-            other = getattr(self.realm, "users", {}).get(_lower(nick))
+            other = getattr(self.realm, "users", {}).get(lowerName(nick))
             if other is not None:
                 self.reply(irc.ERR_NICKNAMEINUSE, nick, ":Nickname is already in use")
                 return
@@ -374,7 +377,9 @@ class IRCUser(IRCCommands, irc.IRC):
             )
             self.sendMessage("CAP", target, "LS", offered, prefix=self.hostname)
         elif sub == "LIST":
-            self.sendMessage("CAP", target, "LIST", " ".join(sorted(self.caps)), prefix=self.hostname)
+            self.sendMessage(
+                "CAP", target, "LIST", " ".join(sorted(self.caps)), prefix=self.hostname
+            )
         elif sub == "REQ" and len(params) > 1:
             if not self.registered:
                 self._capNegotiating = True
@@ -428,19 +433,27 @@ class IRCUser(IRCCommands, irc.IRC):
             return
         chunks, self._sasl = self._sasl, None
         try:
-            authzid, authcid, password = base64.b64decode(b"".join(chunks), validate=True).split(b"\0")
+            authzid, authcid, password = base64.b64decode(b"".join(chunks), validate=True).split(
+                b"\0"
+            )
             account = authcid.decode("utf-8")
         except (binascii.Error, ValueError):
             self.reply(irc.ERR_SASLFAIL, ":SASL authentication failed")
             return
-        if authzid and authzid != authcid or not account:
+        if (authzid and authzid != authcid) or not account:
             self.reply(irc.ERR_SASLFAIL, ":SASL authentication failed")
             return
         self._login(credentials.UsernamePassword(authcid, password), account, sasl=True)
 
     def _tryRegister(self) -> None:
-        if (self.registered or self._loginPending or self._capNegotiating or self._gone
-                or self.nickname is None or self.username is None):
+        if (
+            self.registered
+            or self._loginPending
+            or self._capNegotiating
+            or self._gone
+            or self.nickname is None
+            or self.username is None
+        ):
             return
         if self.avatar is not None:
             self._welcome()
@@ -468,7 +481,9 @@ class IRCUser(IRCCommands, irc.IRC):
         self.name = avatar.name
         if sasl:
             mask = f"{self.nickname or avatar.name}!{self.username or '*'}@{self.host}"
-            self.reply(irc.RPL_LOGGEDIN, mask, avatar.account, f"You are now logged in as {avatar.account}")
+            self.reply(
+                irc.RPL_LOGGEDIN, mask, avatar.account, f"You are now logged in as {avatar.account}"
+            )
             self.reply(irc.RPL_SASLSUCCESS, ":SASL authentication successful")
             self._tryRegister()
         else:
@@ -483,15 +498,19 @@ class IRCUser(IRCCommands, irc.IRC):
                 self.reply(irc.ERR_NICKLOCKED, ":You are logged in already from elsewhere")
                 self.reply(irc.ERR_SASLFAIL, ":SASL authentication failed")
             else:
-                self.reply(irc.ERR_NICKNAMEINUSE, self.nickname or "*", ":Nickname is already in use")
+                self.reply(
+                    irc.ERR_NICKNAMEINUSE, self.nickname or "*", ":Nickname is already in use"
+                )
                 self.nickname = None
             return
         if reason.check(ewords.LimitReached):
             self.close("the server is full; try again later")
             return
         if reason.check(error.UnhandledCredentials):
-            self.reply(irc.ERR_PASSWDMISMATCH,
-                       ":This server needs a password: log in with SASL PLAIN or PASS")
+            self.reply(
+                irc.ERR_PASSWDMISMATCH,
+                ":This server needs a password: log in with SASL PLAIN or PASS",
+            )
             self.close("Bad password")
             return
         if not reason.check(error.UnauthorizedLogin, error.LoginFailed):
@@ -507,23 +526,35 @@ class IRCUser(IRCCommands, irc.IRC):
         factory, avatar = self.factory, self.avatar
         if avatar.name != self.nickname:
             if self.nickname is not None:
-                self.sendMessage("NICK", avatar.name, prefix=f"{self.nickname}!{self.username}@{self.host}")
+                self.sendMessage(
+                    "NICK", avatar.name, prefix=f"{self.nickname}!{self.username}@{self.host}"
+                )
             self.nickname = avatar.name
         self.registered = True
         self.hostmask = f"{self.nickname}!{self.username}@{self.host}"
         self.password = None
         info = factory._serverInfo
-        self.reply(irc.RPL_WELCOME, f":Welcome to the {factory.networkName} IRC network {self.hostmask}")
+        self.reply(
+            irc.RPL_WELCOME, f":Welcome to the {factory.networkName} IRC network {self.hostmask}"
+        )
         self.reply(irc.RPL_YOURHOST, f":Your host is {self.hostname}, running version {VERSION}")
         self.reply(irc.RPL_CREATED, f":This server was created {info['creationDate']}")
-        self.reply(irc.RPL_MYINFO, self.hostname, VERSION, "iw", "iklmnotv", "klov")
+        self.reply(irc.RPL_MYINFO, self.hostname or "*", VERSION, "iw", "iklmnotv", "klov")
         tokens = [
-            "CASEMAPPING=ascii", "CHANTYPES=#", "CHANMODES=,k,l,imnt", "PREFIX=(ov)@+",
-            f"NICKLEN={factory.nickLength}", f"CHANNELLEN={factory.channelLength}",
-            f"TOPICLEN={factory.topicLength}", f"KICKLEN={factory.kickLength}",
-            f"AWAYLEN={factory.awayLength}", f"CHANLIMIT=#:{self.realm.maxGroupsPerUser}"
-            if hasattr(self.realm, "maxGroupsPerUser") else "CHANLIMIT=#:",
-            f"MODES={factory.maxTargets}", f"MAXTARGETS={factory.maxTargets}",
+            "CASEMAPPING=ascii",
+            "CHANTYPES=#",
+            "CHANMODES=,k,l,imnt",
+            "PREFIX=(ov)@+",
+            f"NICKLEN={factory.nickLength}",
+            f"CHANNELLEN={factory.channelLength}",
+            f"TOPICLEN={factory.topicLength}",
+            f"KICKLEN={factory.kickLength}",
+            f"AWAYLEN={factory.awayLength}",
+            f"CHANLIMIT=#:{self.realm.maxGroupsPerUser}"
+            if hasattr(self.realm, "maxGroupsPerUser")
+            else "CHANLIMIT=#:",
+            f"MODES={factory.maxTargets}",
+            f"MAXTARGETS={factory.maxTargets}",
             f"NETWORK={factory.networkName}",
         ]
         self.reply(irc.RPL_ISUPPORT, *tokens, ":are supported by this server")
@@ -537,7 +568,7 @@ class IRCUser(IRCCommands, irc.IRC):
         self._timer = self._clock.callLater(self.factory.pingInterval, self._timerFired)
 
     def changeNick(self, nick: str) -> None:
-        """Rename this registered client to ``nick``, telling it and everyone who shares a channel."""
+        """Rename this registered client to ``nick``; it and everyone sharing a channel hear it."""
         if nick == self.nickname:
             return
         rename = getattr(self.realm, "renameUser", None)
@@ -603,7 +634,7 @@ class IRCUser(IRCCommands, irc.IRC):
 
     def userRenamed(self, user: Any, oldName: str) -> None:
         mask = _maskOf(user, self.hostname)
-        self._relay(oldName + mask[mask.find("!"):] if "!" in mask else oldName, "NICK", user.name)
+        self._relay(oldName + mask[mask.find("!") :] if "!" in mask else oldName, "NICK", user.name)
 
     def groupModeChanged(self, group: Any, by: Any, modes: str, arguments: list[str]) -> None:
         self._relay(_maskOf(by, self.hostname), "MODE", "#" + group.name, modes, *arguments)
@@ -612,13 +643,13 @@ class IRCUser(IRCCommands, irc.IRC):
         self._relay(_maskOf(by, self.hostname), "INVITE", self.nickname or "*", "#" + group.name)
 
     def groupMetaUpdate(self, group: Any, meta: dict[str, Any]) -> None:
-        author = meta.get("topic_author") or self.hostname
-        setter = getattr(self.realm, "users", {}).get(_lower(author))
+        author = str(meta.get("topic_author") or self.hostname)
+        setter = getattr(self.realm, "users", {}).get(lowerName(author))
         mask = _maskOf(setter.mind, self.hostname) if setter is not None and setter.mind else author
         self._relay(mask, "TOPIC", "#" + group.name, meta.get("topic", ""))
 
 
-def _maskOf(client: Any, server: str) -> str:
+def _maskOf(client: Any, server: str | None) -> str:
     mask = getattr(client, "hostmask", None)
     if isinstance(mask, str) and mask != "*":
         return mask

@@ -54,7 +54,7 @@ class AlreadyLoggedIn(WordsError):
 
 
 class LimitReached(WordsError):
-    """A limit of the service is reached (users, groups, groups per user...): the text says which."""
+    """A limit of the service is reached (users, groups, groups per user): the text says which."""
 
 
 class NotInGroup(WordsError):

@@ -85,13 +85,13 @@ class IRichChatClient(IChatClient):
         """``by`` put ``user`` out of ``group`` for ``reason``."""
 
     def userQuit(user: Any, reason: str) -> Any:
-        """``user``, who shared a group with this client, disconnected (told once, not per group)."""
+        """``user``, who shared a group with this client, disconnected; told once, not per group."""
 
     def userRenamed(user: Any, oldName: str) -> Any:
         """``user``, who shares a group with this client, is now called ``user.name``."""
 
     def groupModeChanged(group: Any, by: Any, modes: str, arguments: list[str]) -> Any:
-        """``by`` changed the modes of ``group``, e.g. ``modes="+o-v"``, ``arguments=["a", "b"]``."""
+        """``by`` changed the modes of ``group``: ``modes="+o-v"``, ``arguments=["a", "b"]``."""
 
     def invitedTo(group: Any, by: Any) -> Any:
         """``by`` invites this client into ``group``."""

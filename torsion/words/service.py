@@ -66,7 +66,9 @@ def _call(member: Any, method: str, fallback: str | None, *args: Any) -> bool:
     try:
         result = getattr(member, method)(*args)
     except Exception:
-        _log.failure("{member!r}.{method} raised; it leaves its groups", member=member, method=method)
+        _log.failure(
+            "{member!r}.{method} raised; it leaves its groups", member=member, method=method
+        )
         return False
     if isinstance(result, Deferred):
         result.addErrback(_memberFailed, member, method)
@@ -161,8 +163,11 @@ class Group:
                 try:
                     member.receive(sender, self, message)
                 except Exception:
-                    _log.failure("{member!r}.receive raised; it leaves {group}", member=member,
-                                 group=self.name)
+                    _log.failure(
+                        "{member!r}.receive raised; it leaves {group}",
+                        member=member,
+                        group=self.name,
+                    )
                     failed.append(member)
         for member in failed:
             self._drop(member)
@@ -295,16 +300,16 @@ class Group:
                     return False
                 self.limit = limit
                 return True
-            was, self.limit = self.limit, None
-            return was is not None
+            oldLimit, self.limit = self.limit, None
+            return oldLimit is not None
         if (mode in self.modes) == adding:
             return False
         (self.modes.add if adding else self.modes.discard)(mode)
         return True
 
     def modeString(self, showKey: bool) -> tuple[str, list[str]]:
-        """The modes as IRC's 324 shows them: ``("+ntkl", [key, "10"])``; the key hidden unless asked."""
-        text, arguments = "+" + "".join(sorted(self.modes)), []
+        """The modes as IRC's 324 shows them: ``("+ntkl", [key, "10"])``, the key maybe hidden."""
+        text, arguments = "+" + "".join(sorted(self.modes)), list[str]()
         if self.key is not None:
             text += "k"
             arguments.append(self.key if showKey else "*")
@@ -314,9 +319,10 @@ class Group:
         return text, arguments
 
     def _renamed(self, user: Any, oldKey: str) -> None:
-        if self.users.get(oldKey) is user:
-            del self.users[oldKey]
-            self.users[lowerName(user.name)] = user
+        if self.users.get(oldKey) is not user:
+            return
+        del self.users[oldKey]
+        self.users[lowerName(user.name)] = user
 
 
 @implementer(iwords.IUser)
@@ -354,12 +360,14 @@ class User:
         if limit is not None and len(self.groups) >= limit:
             return defer.fail(ewords.LimitReached(f"you are in {limit} groups, the most allowed"))
         self.groups.append(group)
-        return group.add(self.mind)
+        added: Deferred[None] = group.add(self.mind)
+        return added
 
     def leave(self, group: Any, reason: str | None = None) -> Deferred[None]:
         if group in self.groups:
             self.groups.remove(group)
-        return group.remove(self.mind, reason)
+        removed: Deferred[None] = group.remove(self.mind, reason)
+        return removed
 
     def send(self, recipient: Any, message: dict[str, Any]) -> Any:
         self.lastMessage = time.time()
@@ -482,19 +490,22 @@ class WordsRealm:
 
     def getGroup(self, name: str) -> Deferred[Any]:
         if self.createGroupOnRequest:
-            return self.createGroup(name).addErrback(self._existing, ewords.DuplicateGroup,
-                                                     self.lookupGroup, name)
+            return self.createGroup(name).addErrback(
+                self._existing, ewords.DuplicateGroup, self.lookupGroup, name
+            )
         return self.lookupGroup(name)
 
     def getUser(self, name: str) -> Deferred[Any]:
         if self.createUserOnRequest:
-            return self.createUser(name).addErrback(self._existing, ewords.DuplicateUser,
-                                                    self.lookupUser, name)
+            return self.createUser(name).addErrback(
+                self._existing, ewords.DuplicateUser, self.lookupUser, name
+            )
         return self.lookupUser(name)
 
     @staticmethod
-    def _existing(reason: Failure, error: type[Exception], lookup: Callable[[str], Any],
-                  name: str) -> Any:
+    def _existing(
+        reason: Failure, error: type[Exception], lookup: Callable[[str], Any], name: str
+    ) -> Any:
         reason.trap(error)
         return lookup(name)
 
@@ -552,7 +563,9 @@ class InMemoryWordsRealm(WordsRealm):
         if key in self.users:
             return defer.fail(ewords.DuplicateUser(user.name))
         if len(self.users) >= self.maxUsers:
-            return defer.fail(ewords.LimitReached(f"{self.maxUsers} users are logged in, the most allowed"))
+            return defer.fail(
+                ewords.LimitReached(f"{self.maxUsers} users are logged in, the most allowed")
+            )
         self.users[key] = user
         return defer.succeed(user)
 
@@ -561,7 +574,9 @@ class InMemoryWordsRealm(WordsRealm):
         if key in self.groups:
             return defer.fail(ewords.DuplicateGroup(group.name))
         if len(self.groups) >= self.maxGroups:
-            return defer.fail(ewords.LimitReached(f"there are {self.maxGroups} groups, the most allowed"))
+            return defer.fail(
+                ewords.LimitReached(f"there are {self.maxGroups} groups, the most allowed")
+            )
         self.groups[key] = group
         group.realm = self
         group.persistent = not self._requesting
@@ -624,7 +639,9 @@ class IRCFactory(protocol.ServerFactory):
 
     protocol = IRCUser
 
-    def __init__(self, realm: Any, portal: Any, motd: str | None = None, reactor: Any = None) -> None:
+    def __init__(
+        self, realm: Any, portal: Any, motd: str | None = None, reactor: Any = None
+    ) -> None:
         self.realm = realm
         self.portal = portal
         self.motd = motd

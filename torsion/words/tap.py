@@ -34,6 +34,7 @@ from torsion.application.service import IService
 from torsion.cred import checkers, credentials, portal, strcred
 from torsion.logger import Logger
 from torsion.python import usage
+from torsion.python.failure import Failure
 from torsion.words import service as words
 
 __all__ = ["DEFAULT_LISTEN", "Options", "makeService"]
@@ -118,6 +119,10 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             self["motdText"] = data.decode("utf-8", "replace")
 
 
+def _groupFailed(reason: Failure, name: str) -> None:
+    _log.failure("could not make the group {name}", reason, name=name)
+
+
 def makePortal(options: Any, realm: Any) -> portal.Portal:
     """The Portal of ``--auth``'s checkers (anonymous access alone when none was given)."""
     given = list(options.get("credCheckers") or [])
@@ -129,9 +134,7 @@ def makeService(options: Any) -> IService:
     realm = words.InMemoryWordsRealm(options["hostname"])
     realm.createGroupOnRequest = not options["no-create-groups"]
     for name in options["groups"]:
-        realm.createGroup(name).addErrback(
-            lambda reason, n=name: _log.failure("could not make the group {name}", reason, name=n)
-        )
+        realm.createGroup(name).addErrback(_groupFailed, name)
     factory = words.IRCFactory(realm, makePortal(options, realm), motd=options.get("motdText"))
     made = service.MultiService()
     for description in options["listen"]:
