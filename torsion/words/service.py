@@ -319,10 +319,10 @@ class Group:
         return text, arguments
 
     def _renamed(self, user: Any, oldKey: str) -> None:
-        if self.users.get(oldKey) is not user:
-            return
-        del self.users[oldKey]
-        self.users[lowerName(user.name)] = user
+        newKey = lowerName(user.name)
+        if self.users.get(oldKey) is user:
+            del self.users[oldKey]
+            self.users[newKey] = user
 
 
 @implementer(iwords.IUser)
