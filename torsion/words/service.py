@@ -58,11 +58,19 @@ _log = Logger(namespace="torsion.words.service")
 
 
 def _call(member: Any, method: str, fallback: str | None, *args: Any) -> bool:
-    """Tell ``member`` an event; False when it raised (the caller then drops it)."""
+    """Tell ``member`` an event; False when it raised (the caller then drops it).
+
+    A member that is not an IRichChatClient hears ``fallback`` instead (with the same
+    arguments), or nothing when that is None.
+    """
     if not iwords.IRichChatClient.providedBy(member):
         if fallback is None:
             return True
         method = fallback
+    return _invoke(member, method, *args)
+
+
+def _invoke(member: Any, method: str, *args: Any) -> bool:
     try:
         result = getattr(member, method)(*args)
     except Exception:
@@ -234,7 +242,17 @@ class Group:
         avatar = getattr(user, "avatar", None)
         if avatar is not None and self in avatar.groups:
             avatar.groups.remove(self)
-        self._tell(members, "userKicked", "userLeft", self, user, by, reason)
+        failed = [
+            m
+            for m in members
+            if not (
+                _invoke(m, "userKicked", self, user, by, reason)
+                if iwords.IRichChatClient.providedBy(m)
+                else _invoke(m, "userLeft", self, user, reason)
+            )
+        ]
+        for member in failed:
+            self._drop(member)
         self._maybeVanish()
 
     def invite(self, by: Any, user: Any) -> None:
@@ -255,31 +273,39 @@ class Group:
 
         Arguments of +o/+v are member names; +k a key; +l a positive count. A change
         that does nothing (+o on an operator) is left out of what the members hear.
-        Raises NotInGroup/PermissionDenied (nothing changed) and NoSuchUser (for an
-        +o/+v of a non-member; the changes before it stay applied, as IRC servers do).
+        An +o/+v of a non-member is skipped and, after the others are applied and
+        told, raised as NoSuchUser (as IRC servers answer 441 and go on). Raises
+        NotInGroup/PermissionDenied, changing nothing, unless ``by`` is an operator.
         """
         self.checkOperator(by)
         applied: list[tuple[bool, str, str | None]] = []
+        missing: str | None = None
         for adding, mode, argument in changes:
+            if mode in "ov":
+                target = self.users.get(lowerName(argument or ""))
+                if target is None:
+                    missing = missing or argument or "*"
+                    continue
+                argument = target.name
             if self._apply(adding, mode, argument):
                 applied.append((adding, mode, argument if adding or mode in "ov" else None))
-        if not applied:
-            return
-        text, arguments, sign = "", [], None
-        for adding, mode, argument in applied:
-            if adding is not sign:
-                text += "+" if adding else "-"
-                sign = adding
-            text += mode
-            if argument is not None and (adding or mode in "ov"):
-                arguments.append(argument)
-        self._tell(list(self.users.values()), "groupModeChanged", None, self, by, text, arguments)
+        if applied:
+            text, arguments, sign = "", [], None
+            for adding, mode, argument in applied:
+                if adding is not sign:
+                    text += "+" if adding else "-"
+                    sign = adding
+                text += mode
+                if argument is not None:
+                    arguments.append(argument)
+            members = list(self.users.values())
+            self._tell(members, "groupModeChanged", None, self, by, text, arguments)
+        if missing is not None:
+            raise ewords.NoSuchUser(missing)
 
     def _apply(self, adding: bool, mode: str, argument: str | None) -> bool:
         if mode in "ov":
-            target = self.users.get(lowerName(argument or ""))
-            if target is None:
-                raise ewords.NoSuchUser(argument or "")
+            target = self.users[lowerName(argument or "")]
             chosen = self.ops if mode == "o" else self.voiced
             if (target in chosen) == adding:
                 return False
