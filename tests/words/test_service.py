@@ -112,7 +112,9 @@ def test_authenticatedLoginIsNamedAsTheAccount(realm: service.InMemoryWordsRealm
     checker = checkers.InMemoryUsernamePasswordDatabaseDontUse(alice=b"secret")
     p = portal.Portal(realm, [checker])
     mind = PlainClient("whatever")
-    _i, user, logout = fired(p.login(credentials.UsernamePassword(b"alice", b"secret"), mind, iwords.IUser))
+    _i, user, logout = fired(
+        p.login(credentials.UsernamePassword(b"alice", b"secret"), mind, iwords.IUser)
+    )
     assert user.name == "alice" and user.account == "alice" and mind.name == "alice"
     bad = failure(p.login(credentials.UsernamePassword(b"alice", b"nope"), mind, iwords.IUser))
     assert bad.check(UnauthorizedLogin)
@@ -122,7 +124,9 @@ def test_authenticatedLoginIsNamedAsTheAccount(realm: service.InMemoryWordsRealm
 
 def test_anonymousLoginWithoutANameFails(realm: service.InMemoryWordsRealm) -> None:
     p = portal.Portal(realm, [checkers.AllowAnonymousAccess()])
-    assert failure(p.login(credentials.Anonymous(), object(), iwords.IUser)).check(ewords.NoSuchUser)
+    assert failure(p.login(credentials.Anonymous(), object(), iwords.IUser)).check(
+        ewords.NoSuchUser
+    )
 
 
 def test_realmRefusesOtherInterfaces(realm: service.InMemoryWordsRealm) -> None:
@@ -318,7 +322,9 @@ def test_modeChangesAreToldOnceAndOnlyWhenTheyChangeSomething(
     fired(uo.join(group))
     fired(ub.join(group))
     b.events.clear()
-    group.changeModes(op, [(True, "o", "b"), (True, "v", "B"), (True, "n", None), (False, "m", None)])
+    group.changeModes(
+        op, [(True, "o", "b"), (True, "v", "B"), (True, "n", None), (False, "m", None)]
+    )
     assert b.events == [("mode", "room", "op", "+ov", ["b", "b"])]
     group.changeModes(op, [(False, "o", "b"), (True, "m", None)])
     assert b.events[-1] == ("mode", "room", "op", "-o+m", ["b"])

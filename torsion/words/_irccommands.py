@@ -217,7 +217,7 @@ class IRCCommands:
     def _partGroup(self, group: Any, channel: str, reason: str | None) -> None:
         if not self._isMember(group):
             raise ewords.NotInGroup(group.name)
-        self._relay(self.hostmask, "PART", channel, *([reason] if reason else []))
+        self._relay(self.hostmask, "PART", "#" + group.name, *([reason] if reason else []))
         self.avatar.leave(group, reason)
 
     def irc_TOPIC(self, prefix: str, params: list[str]) -> None:
@@ -503,7 +503,7 @@ class IRCCommands:
         mask = params[0] if params and params[0] else "*"
 
         def end() -> None:
-            self.reply(irc.RPL_ENDOFWHO, mask[:64], ":End of /WHO list")
+            self.reply(irc.RPL_ENDOFWHO, mask[:64], ":End of /WHO list.")
 
         if mask.startswith("#"):
 
@@ -526,7 +526,9 @@ class IRCCommands:
                     found.append(self._whoLine("*", user, None))
                 if len(found) >= _MAX_WHO:
                     break
-        self.who(self.nickname, mask[:64], found)
+        for line in found:
+            self.reply(irc.RPL_WHOREPLY, "*", *map(str, line[:5]), f":{line[5]} {line[6]}")
+        self.reply(irc.RPL_ENDOFWHO, mask[:64], ":End of /WHO list.")
 
     def irc_WHOIS(self, prefix: str, params: list[str]) -> None:
         if not params:
