@@ -616,7 +616,7 @@ def test_idleClientIsPingedAndDroppedWithoutAnswer() -> None:
 
 def test_pingTimeoutIsAQuitForThePeers() -> None:
     net = Network(pingInterval=10.0, pingTimeout=5.0)
-    alice, bob = net.channel("#p", "alice", "bob")
+    alice, _bob = net.channel("#p", "alice", "bob")
     for _ in range(4):
         net.clock.advance(5)
         alice.send("PONG x")
