@@ -142,6 +142,10 @@ class IRCUser(IRCCommands, irc.IRC):
         self._tokens = float(factory.floodBurst)
         self._pinged = False
         self._bufferedSize = getattr(self.transport, "bufferedSize", None)
+        # Chat lines are small and wanted at once: without this each waits for an ACK.
+        noDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if noDelay is not None:
+            noDelay(True)
         peer = self.transport.getPeer()
         self.host = str(getattr(peer, "host", None) or "unknown")
         if factory.connections >= factory.maxConnections:
