@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.internet.reactormixins import loggedErrors
 from torsion.internet.testing import StringTransport
@@ -34,6 +36,10 @@ class Recorder(irc.IRC):
 
     def irc_BOOM(self, prefix: str, params: list[str]) -> None:
         raise RuntimeError("handler bug")
+
+    def irc_unknown(self, prefix: str, command: str, params: list[str]) -> None:
+        self.calls.append(("unknown", command, params))
+        super().irc_unknown(prefix, command, params)
 
 
 def connected() -> tuple[Recorder, StringTransport]:
@@ -249,3 +255,15 @@ def test_hostnameDefaultsToHostName() -> None:
     proto.makeConnection(StringTransport())
     assert proto.hostname
     assert proto.channels == []
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(max_size=200), max_size=8))
+def test_noInputDisconnectsOrCrashes(chunks: list[bytes]) -> None:
+    """Whatever bytes arrive, cut wherever, the connection stays and nothing escapes."""
+    proto, transport = connected()
+    for chunk in chunks:
+        proto.dataReceived(chunk)
+    proto.dataReceived(b"\r\nNICK last\r\n")
+    assert proto.calls[-1] == ("NICK", "", ["last"])
+    assert not transport.disconnecting

@@ -23,10 +23,12 @@ Tests: tests/words/test_irc_codec.py (examples and hypothesis properties).
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
 __all__ = [
+    "CHANNEL_PREFIXES",
     "MAX_BODY_LENGTH",
     "MAX_COMMAND_LENGTH",
     "MAX_TAGS_LENGTH",
@@ -51,6 +53,8 @@ MAX_COMMAND_LENGTH = 512
 MAX_BODY_LENGTH = MAX_COMMAND_LENGTH - 2
 # The longest tag section, from the "@" to the space after the tags (IRCv3).
 MAX_TAGS_LENGTH = 8191
+# The characters that start a channel name (RFC 2812 1.3).
+CHANNEL_PREFIXES = "&#!+"
 
 
 class IRCBadMessage(Exception):
@@ -112,16 +116,12 @@ def unescapeTagValue(value: str) -> str:
     return "".join(out)
 
 
+_TAG_KEY = re.compile(r"\+?(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")
+
+
 def _validTagKey(key: str) -> bool:
-    name = key[1:] if key.startswith("+") else key
-    if not name:
-        return False
-    vendor, _, short = name.rpartition("/")
-    if not short or not (short.replace("-", "").isalnum() and short.isascii()):
-        return False
-    return not vendor or all(
-        part and part.replace("-", "").isalnum() and part.isascii() for part in vendor.split(".")
-    )
+    """An IRCv3 key: ``[+][vendor/]name``, name of ASCII letters, digits and '-'."""
+    return _TAG_KEY.fullmatch(key) is not None
 
 
 def parseTags(section: str) -> dict[str, str]:

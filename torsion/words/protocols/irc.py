@@ -36,7 +36,9 @@ from typing import Any
 
 from torsion.words.protocols import _ircnumerics
 from torsion.words.protocols._ircbase import _IRCReceiver
+from torsion.words.protocols._ircclient import IRCClient, IRCPasswordMismatch, ircLower
 from torsion.words.protocols._irccodec import (
+    CHANNEL_PREFIXES,
     MAX_BODY_LENGTH,
     MAX_COMMAND_LENGTH,
     MAX_TAGS_LENGTH,
@@ -71,6 +73,13 @@ from torsion.words.protocols._ircctcp import (
     lowDequote,
     lowQuote,
 )
+from torsion.words.protocols._ircdcc import (
+    DccOffer,
+    dccDescribe,
+    dccParseAddress,
+    fileSize,
+    parseDccOffer,
+)
 from torsion.words.protocols._ircnumerics import *  # noqa: F403
 from torsion.words.protocols._ircnumerics import (
     ERR_INPUTTOOLONG,
@@ -90,6 +99,7 @@ from torsion.words.protocols._ircnumerics import (
     RPL_WHOISUSER,
     RPL_WHOREPLY,
 )
+from torsion.words.protocols._ircsupport import IRCBadModes, ServerSupportedFeatures, parseModes
 
 __all__ = [
     "CHANNEL_PREFIXES",
@@ -106,35 +116,38 @@ __all__ = [
     "X_DELIM",
     "X_QUOTE",
     "CTCPMessages",
+    "DccOffer",
     "IRCBadMessage",
+    "IRCBadModes",
+    "IRCClient",
     "IRCLineTooLong",
     "IRCMessage",
     "IRCPasswordMismatch",
     "LineFramer",
+    "ServerSupportedFeatures",
     "ctcpDequote",
     "ctcpExtract",
     "ctcpQuote",
     "ctcpStringify",
+    "dccDescribe",
+    "dccParseAddress",
     "decodeLine",
     "escapeTagValue",
+    "fileSize",
     "formatMessage",
     "formatTags",
+    "ircLower",
     "lowDequote",
     "lowQuote",
+    "parseDccOffer",
     "parseMessage",
+    "parseModes",
     "parseTags",
     "parsemsg",
     "split",
     "unescapeTagValue",
 ]
 __all__ += _ircnumerics.__all__
-
-# The characters that start a channel name (RFC 2812 1.3).
-CHANNEL_PREFIXES = "&#!+"
-
-
-class IRCPasswordMismatch(Exception):
-    """The server refused the password (ERR_PASSWDMISMATCH)."""
 
 
 def _checkLine(line: str) -> None:
