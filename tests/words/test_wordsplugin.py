@@ -10,6 +10,8 @@ client while the others go on talking, nobody disconnected.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -274,3 +276,34 @@ def test_noCreateGroupsServesOnlyTheGivenOnes(server: Callable[..., int]) -> Non
     with sock:
         sock.sendall(b"JOIN #elsewhere\r\n")
         assert b"403 alice #elsewhere :No such channel" in readUntil(sock, b"#elsewhere")
+
+
+BOT = Path(__file__).resolve().parents[2] / "examples" / "words" / "ircbot.py"
+
+
+def test_theExampleBotOnIRCClientAnswersCommandsHere(server: Callable[..., int]) -> None:
+    port = server("--group", "lobby")
+    bot = subprocess.Popen(
+        [sys.executable, str(BOT), "--port", str(port), "--nick", "helper", "--channel", "#lobby"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert bot.stdout is not None
+        deadline = time.monotonic() + 20
+        while b"joined #lobby" not in (line := bot.stdout.readline()):
+            assert line and time.monotonic() < deadline, "the bot did not join #lobby"
+        clients = Clients(port)
+        alice = clients.connect("alice")
+        alice.join("#lobby")
+        clients.wait(lambda: clients.got(alice, "endofnames"))
+        alice.privmsg("#lobby", "!echo torsion answers")
+        alice.privmsg("helper", "roll 1d1")
+        clients.wait(lambda: clients.got(alice, "pubmsg", lambda e: e.source.nick == "helper"))
+        assert clients.got(alice, "pubmsg", lambda e: "torsion answers" in e.arguments[0])
+        clients.wait(lambda: clients.got(alice, "privmsg", lambda e: e.source.nick == "helper"))
+    finally:
+        bot.terminate()
+        bot.wait(timeout=10)
+        if bot.stdout is not None:
+            bot.stdout.close()
