@@ -734,3 +734,29 @@ def test_aHandlerBugIsLoggedAndTheConnectionStays(
     alice.send("LUSERS", "PING x")
     assert alice.connected and numerics(alice.take()) == ["PONG"]
     assert len(loggedErrors) == 1
+
+
+def test_anAccountLoggingInTakesItsNickBackFromAGuest() -> None:
+    net = Network([memoryChecker(), checkers.AllowAnonymousAccess()])
+    impostor, friend = net.channel("#c", "alice", "friend")
+    owner = net.connect()
+    owner.send("PASS wonderland", "NICK alice", "USER a 0 * :Alice")
+    lines = owner.take()
+    assert numerics(lines)[0] == "001" and net.realm.users["alice"].account == "alice"
+    notice, nick = impostor.messages()
+    assert notice.command == "NOTICE" and "an account that has logged in" in notice.params[1]
+    guest = nick.params[0]
+    assert nick.command == "NICK" and guest.startswith("Guest") and nick.prefix.startswith("alice!")
+    assert friend.take() == [f":alice!alice@127.0.0.1 NICK {guest}"]
+    assert net.realm.users[guest.lower()].mind is impostor.proto
+
+
+def test_aGuestCannotTakeANickFromALoggedInAccount() -> None:
+    net = Network([memoryChecker(), checkers.AllowAnonymousAccess()])
+    net.user("alice", "PASS wonderland")
+    guest = net.connect()
+    guest.send("NICK alice", "USER g 0 * :G")
+    assert numerics(guest.take()) == ["433"]
+    other = net.connect()
+    other.send("PASS wonderland", "NICK alice", "USER a 0 * :A")
+    assert numerics(other.take()) == ["433"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import random
 import re
 import time
 from typing import Any
@@ -353,7 +354,8 @@ class IRCUser(IRCCommands, irc.IRC):
             return
         if self.avatar is None:
             other = getattr(self.realm, "users", {}).get(lowerName(nick))
-            if other is not None:
+            # A guest's nick may be wanted back by its account's owner (see _evictGuest).
+            if other is not None and (self.password is None or other.account is not None):
                 self.reply(irc.ERR_NICKNAMEINUSE, nick, ":Nickname is already in use")
                 return
         self.nickname = nick
@@ -468,11 +470,42 @@ class IRCUser(IRCCommands, irc.IRC):
         else:
             self._login(credentials.Anonymous(), self.nickname)
 
-    def _login(self, creds: Any, name: str, sasl: bool = False) -> None:
+    def _login(self, creds: Any, name: str, sasl: bool = False, retry: bool = True) -> None:
         self._loginPending = True
         self.name = name
         d = self.factory.portal.login(creds, self, iwords.IUser)
-        d.addCallbacks(self._loggedIn, self._loginFailed, callbackArgs=(sasl,), errbackArgs=(sasl,))
+        d.addCallbacks(
+            self._loggedIn,
+            self._loginFailed,
+            callbackArgs=(sasl,),
+            errbackArgs=(sasl, creds, name, retry),
+        )
+
+    def _evictGuest(self, name: str) -> bool:
+        """A guest holds the nick of the account that just proved its password: rename it.
+
+        Whether a guest was renamed (then the login is tried again, once).
+        """
+        holder = getattr(self.realm, "users", {}).get(lowerName(name))
+        mind = getattr(holder, "mind", None)
+        if holder is None or holder.account is not None or not isinstance(mind, IRCUser):
+            return False
+        if not mind.registered or mind._gone:
+            return False
+        users = self.realm.users
+        guest = next(
+            n
+            for n in (f"Guest{random.randrange(10_000, 100_000)}" for _ in iter(int, 1))
+            if lowerName(n) not in users
+        )
+        mind.sendMessage(
+            "NOTICE",
+            mind.nickname or "*",
+            f"{name} is the nick of an account that has logged in; you are now {guest}",
+            prefix=self.hostname,
+        )
+        mind.changeNick(guest)
+        return True
 
     def _loggedIn(self, result: Any, sasl: bool) -> None:
         self._loginPending = False
@@ -493,9 +526,15 @@ class IRCUser(IRCCommands, irc.IRC):
         else:
             self._welcome()
 
-    def _loginFailed(self, reason: Failure, sasl: bool) -> None:
+    def _loginFailed(
+        self, reason: Failure, sasl: bool, creds: Any = None, name: str = "", retry: bool = False
+    ) -> None:
         self._loginPending = False
         if self._gone:
+            return
+        isAccount = credentials.IUsernamePassword.providedBy(creds)
+        if reason.check(ewords.AlreadyLoggedIn) and isAccount and retry and self._evictGuest(name):
+            self._login(creds, name, sasl, retry=False)
             return
         if reason.check(ewords.AlreadyLoggedIn, ewords.DuplicateUser):
             if sasl:
