@@ -307,3 +307,20 @@ def test_theExampleBotOnIRCClientAnswersCommandsHere(server: Callable[..., int])
         bot.wait(timeout=10)
         if bot.stdout is not None:
             bot.stdout.close()
+
+
+def test_mktapWordsThenRunTheFile(tmp_path: Path) -> None:
+    port = freePort()
+    torsion = Path(sys.executable).with_name("torsion")
+    done = subprocess.run(
+        [str(torsion), "mktap", "words", "--listen", str(port), "--group", "saved",
+         "--auth", "memory:alice:wonderland"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    with runTorsiond(["-f", "words.tap"], port, tmp_path):
+        clients = Clients(port)
+        alice = clients.connect("alice", password="wonderland")
+        alice.list()
+        clients.wait(lambda: clients.got(alice, "listend"))
+        assert clients.got(alice, "list", lambda e: e.arguments[0] == "#saved")

@@ -18,7 +18,8 @@ the start and stays when empty; clients make others by joining them, unless
 (torsion.cred.strcred) says who may log in; without it anyone may, with any free
 nick. With accounts, a client logs in with SASL PLAIN or with PASS (the nick is then
 the account name), and ``--auth anonymous`` lets others in as guests too.
-``--passwd FILE`` is Twisted's older spelling of ``--auth file:FILE``.
+``--passwd FILE`` is Twisted's older spelling of ``--auth file:FILE``. Everything
+made is picklable (``torsion mktap words``), the channels given with ``--group`` too.
 
 Tests: tests/words/test_wordsplugin.py.
 """
