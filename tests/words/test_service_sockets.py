@@ -84,8 +84,20 @@ def registered(reactor: Any, port: int, nick: str, **kw: Any) -> RawClient:
 def test_conversationOverTCP(server: tuple[Any, service.IRCFactory, int]) -> None:
     reactor, factory, port = server
     alice = registered(reactor, port, "alice")
+    order = [
+        next(i for i, x in enumerate(alice.lines) if marker in x)
+        for marker in (" 001 ", " 422 ", "alice!alice@127.0.0.1 JOIN #room", " 353 ", " 366 ")
+    ]
+    assert order == sorted(order), alice.lines
     bob = registered(reactor, port, "bob")
     runUntil(reactor, lambda: alice.has(":bob!bob@127.0.0.1 JOIN #room"))
+    # The asyncio loop's own transports write at once; the server batches for them.
+    mind = factory.realm.users["bob"].mind
+    batched = type(mind.transport).__name__ == "_CoalescingTransport"
+    assert batched == (
+        type(mind.transport._transport if batched else mind.transport).__module__
+        == "torsion.internet._asynciotcp"
+    )
     bob.send("PRIVMSG #room :hello room", "PRIVMSG alice :hello alice", "QUIT :done")
     runUntil(reactor, lambda: alice.has(" QUIT :Quit: done"))
     assert ":bob!bob@127.0.0.1 PRIVMSG #room :hello room" in alice.lines

@@ -69,6 +69,7 @@ class IRCCommands:
     nickname: str | None
     hostmask: str
     caps: set[str]
+    userModes: set[str]
     currentMessage: Any
     transport: Any
     reply: Callable[..., None]
@@ -333,7 +334,7 @@ class IRCCommands:
         if lowerName(nick) != lowerName(self.nickname or ""):
             self.reply(irc.ERR_USERSDONTMATCH, ":Can't change mode for other users")
             return
-        modes: set[str] = self.__dict__.setdefault("userModes", set())
+        modes = self.userModes
         if not args:
             self.reply(irc.RPL_UMODEIS, "+" + "".join(sorted(modes)))
             return

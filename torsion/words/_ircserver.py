@@ -98,6 +98,87 @@ def _tagPrefix(mode: int, message: dict[str, Any]) -> bytes:
     return ("@" + irc.formatTags(tags) + " ").encode() if tags else b""
 
 
+try:
+    from torsion.internet._asynciotcp import LoopConnection as _WritesAtOnce
+except ImportError:  # pragma: no cover - asyncio is in every Python torsion runs on
+    _WritesAtOnce = ()  # type: ignore[assignment,misc]
+
+
+class _Flusher:
+    """Writes what each connection queued during this reactor pass, in one write each."""
+
+    __slots__ = ("call", "clock", "dirty")
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.dirty: list[_CoalescingTransport] = []
+        self.call: Any = None
+
+    def mark(self, transport: _CoalescingTransport) -> None:
+        self.dirty.append(transport)
+        if self.call is None:
+            self.call = self.clock.callLater(0, self.flush)
+
+    def flush(self) -> None:
+        self.call = None
+        dirty, self.dirty = self.dirty, []
+        for transport in dirty:
+            transport.flush()
+
+
+class _CoalescingTransport:
+    """Holds a connection's writes until the end of the pass, for transports that write at once.
+
+    torsion's own transports keep what is written until the end of each reactor pass,
+    so a message relayed to a channel costs one system call per member and pass; the
+    asyncio loop's transports (the asyncio reactor's native TCP) send each write at
+    once, which would be one system call per line. This wrapper gives those the same
+    batching; every other attribute is the wrapped transport's.
+    """
+
+    __slots__ = ("_flusher", "_owner", "_queued", "_size", "_transport")
+
+    def __init__(self, transport: Any, flusher: _Flusher, owner: IRCUser) -> None:
+        self._transport = transport
+        self._flusher = flusher
+        self._owner = owner
+        self._queued: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._queued:
+            self._flusher.mark(self)
+        self._queued.append(data)
+        self._size += len(data)
+
+    def writeSequence(self, iovec: Any) -> None:
+        for data in iovec:
+            self.write(data)
+
+    def flush(self) -> None:
+        if self._queued:
+            data = b"".join(self._queued)
+            self._queued.clear()
+            self._size = 0
+            self._transport.write(data)
+            self._owner._checkSendQueue()
+
+    def bufferedSize(self) -> int:
+        return int(self._transport.bufferedSize()) + self._size
+
+    def loseConnection(self) -> None:
+        self.flush()
+        self._transport.loseConnection()
+
+    def abortConnection(self) -> None:
+        self._queued.clear()
+        self._size = 0
+        self._transport.abortConnection()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 @implementer(iwords.IRichChatClient)
 class IRCUser(IRCCommands, irc.IRC):
     """One connected IRC client: a chat client of the realm and the avatar's mind."""
@@ -122,22 +203,29 @@ class IRCUser(IRCCommands, irc.IRC):
     _paused = False
     _resumeCall: Any = None
     _sasl: list[bytes] | None = None
+    _pending: collections.deque[bytes | str]
 
     # -- the connection ------------------------------------------------------------
 
     def connectionMade(self) -> None:
+        self._pending = collections.deque()
         factory = self.factory
         self.realm = factory.realm
         self.hostname = factory.realm.name
         super().connectionMade()
         self.caps: set[str] = set()
-        self._pending: collections.deque[bytes | str] = collections.deque()
+        self.userModes: set[str] = set()
         self._failures = 0
         self._clock = factory.reactor
         if self._clock is None:
             from torsion.internet import reactor
 
             self._clock = reactor
+        if isinstance(self.transport, _WritesAtOnce):
+            flusher = factory.__dict__.get("_flusher")
+            if flusher is None:
+                flusher = factory._flusher = _Flusher(self._clock)
+            self.transport = _CoalescingTransport(self.transport, flusher, self)
         now = self._clock.seconds()
         self._lastHeard = self._lastRefill = now
         self._tokens = float(factory.floodBurst)
@@ -172,7 +260,7 @@ class IRCUser(IRCCommands, irc.IRC):
             if call is not None and call.active():
                 call.cancel()
         self._timer = self._resumeCall = None
-        self._pending.clear() if hasattr(self, "_pending") else None
+        self._pending.clear()
         if self._counted is not None:
             factory = self.factory
             factory.connections -= 1

@@ -682,3 +682,9 @@ class IRCFactory(protocol.ServerFactory):
         }
         for name, value in DEFAULTS.items():
             setattr(self, name, value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The write batcher of a running server holds its reactor; a saved one starts anew.
+        state = dict(self.__dict__)
+        state.pop("_flusher", None)
+        return state
