@@ -324,3 +324,35 @@ def test_mktapWordsThenRunTheFile(tmp_path: Path) -> None:
         alice.list()
         clients.wait(lambda: clients.got(alice, "listend"))
         assert clients.got(alice, "list", lambda e: e.arguments[0] == "#saved")
+
+
+def test_saslOverTLSWithAHashedPasswordFile(tmp_path: Path) -> None:
+    import base64
+    import ssl
+
+    from tests.internet.tlshelpers import serverCert, theCA
+
+    torsion = Path(sys.executable).with_name("torsion")
+    made = subprocess.run(
+        [str(torsion), "passwd", "--stdin", "irc.passwd", "alice"],
+        input="wonderland\n", cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    cert = serverCert()
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    port = freePort()
+    listen = f"ssl:{port}:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem"
+    with runTorsiond(["words", "--listen", listen, "--auth", "file:irc.passwd"], port, tmp_path):
+        context = ssl.create_default_context()
+        theCA().configure_trust(context)
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=20) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as sock,
+        ):
+            token = base64.b64encode(b"\0alice\0wonderland").decode()
+            sock.sendall(b"CAP REQ :sasl\r\nNICK al\r\nUSER al 0 * :Al\r\nAUTHENTICATE PLAIN\r\n")
+            readUntil(sock, b"AUTHENTICATE +")
+            sock.sendall(f"AUTHENTICATE {token}\r\nCAP END\r\n".encode())
+            data = readUntil(sock, b" 001 alice ")
+            assert b" 903 " in data and b":al!al@127.0.0.1 NICK alice" in data
