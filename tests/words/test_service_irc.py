@@ -663,18 +663,22 @@ def test_excessFloodIsDisconnected() -> None:
     assert bob.take()[-1] == ":alice!alice@127.0.0.1 QUIT :Excess Flood"
 
 
-def test_clientThatDoesNotReadIsDroppedAndTheOthersGoOn() -> None:
+def test_clientThatDoesNotReadIsDroppedAndTheOthersGoOn(
+    loggedErrors: list[dict[str, Any]],
+) -> None:
     net = Network(maxSendQueue=4000, floodRate=None)
-    talker, reader, sleeper = net.channel("#s", "talker", "reader", "sleeper")
+    # The sleeper between the two: it is dropped in the middle of a message's delivery.
+    talker, sleeper, reader = net.channel("#s", "talker", "sleeper", "reader")
     for i in range(100):
         talker.send(f"PRIVMSG #s :message number {i} " + "x" * 20)
-        reader.take()
+        assert reader.take()[-1].endswith(f"number {i} " + "x" * 20)
     assert not sleeper.connected
     assert sleeper.transport.aborted
     assert len(sleeper.transport.value()) < 4000 + 200
     assert net.realm.groups["s"].users.keys() == {"talker", "reader"}
     talker.send("PRIVMSG #s :after")
     assert reader.take() == [":talker!talker@127.0.0.1 PRIVMSG #s :after"]
+    assert loggedErrors == [] and "NOTICE" not in "".join(talker.take())
 
 
 def test_malformedLinesAreAnsweredOrIgnoredAndNobodyIsDisconnected(

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.internet.reactormixins import reactor, runUntil
+from tests.internet.reactormixins import loggedErrors, reactor, runUntil
 from torsion.cred import checkers, portal
 from torsion.words import service
 
-__all__ = ["reactor"]
+__all__ = ["loggedErrors", "reactor"]
 
 
 class RawClient:
@@ -110,7 +110,7 @@ def test_conversationOverTCP(server: tuple[Any, service.IRCFactory, int]) -> Non
 
 
 def test_clientThatNeverReadsIsDroppedAndTheOthersGoOn(
-    server: tuple[Any, service.IRCFactory, int],
+    server: tuple[Any, service.IRCFactory, int], loggedErrors: list[dict[str, Any]]
 ) -> None:
     reactor, factory, port = server
     factory.maxSendQueue = 128 * 1024
@@ -136,5 +136,6 @@ def test_clientThatNeverReadsIsDroppedAndTheOthersGoOn(
     runUntil(reactor, lambda: reader.has(":talker!talker@127.0.0.1 PRIVMSG #room :after"))
     assert reader.has(":sleeper!sleeper@127.0.0.1 QUIT :Max SendQ exceeded")
     assert sent * 400 > factory.maxSendQueue
+    assert loggedErrors == []
     for client in (sleeper, reader, talker):
         client.close()

@@ -721,6 +721,12 @@ class IRCUser(IRCCommands, irc.IRC):
     # -- the chat client's events (IRichChatClient) -------------------------------
 
     def receive(self, sender: Any, recipient: Any, message: dict[str, Any]) -> None:
+        """Send ``message`` as PRIVMSG (NOTICE with ``notice``, ACTION with style "emote").
+
+        The line is made once per kind of client (which tags it asked for) and kept in
+        the message under ``_wire``, so a message to a channel of 500 costs one
+        formatting and 500 writes.
+        """
         if self._gone:
             return
         mode = self._tagMode

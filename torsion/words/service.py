@@ -166,10 +166,13 @@ class Group:
 
     def receive(self, sender: Any, recipient: Any, message: dict[str, Any]) -> Deferred[None]:
         failed = []
-        for member in self.users.values():
+        # A copy: a member may leave while hearing it (a slow one is disconnected).
+        for member in list(self.users.values()):
             if member is not sender:
                 try:
-                    member.receive(sender, self, message)
+                    result = member.receive(sender, self, message)
+                    if result is not None and isinstance(result, Deferred):
+                        result.addErrback(_memberFailed, member, "receive")
                 except Exception:
                     _log.failure(
                         "{member!r}.receive raised; it leaves {group}",
@@ -418,7 +421,7 @@ class User:
         for group in groups:
             if not group._forget(self.mind):
                 continue
-            for member in group.users.values():
+            for member in list(group.users.values()):
                 if iwords.IRichChatClient.providedBy(member):
                     rich[id(member)] = member
                 elif not _call(member, "userLeft", "userLeft", group, self.mind, reason):
