@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.internet.reactormixins import loggedErrors
+from torsion.internet.defer import ensureDeferred
+from torsion.internet.error import ConnectionLost
 from torsion.internet.task import Clock
 from torsion.internet.testing import StringTransport
 from torsion.logger import globalLogPublisher
@@ -416,6 +418,22 @@ def test_heartbeat() -> None:
     assert lines(transport) == [b"PING srv.example"]
     proto.connectionLost(None)
     client.clock.advance(120)
+    assert transport.value() == b""
+    assert not client.clock.getDelayedCalls()
+
+
+def test_heartbeatDropsASilentServer() -> None:
+    client = Client()
+    client.heartbeatInterval = 60
+    proto, transport = connect(client)
+    proto.dataReceived(b":srv.example 001 bot :hi\r\n")
+    client.clock.advance(60)
+    proto.dataReceived(b":srv.example PONG srv.example :srv.example\r\n")
+    client.clock.advance(60)
+    assert not transport.disconnecting
+    transport.clear()
+    client.clock.advance(60)
+    assert transport.disconnecting
     assert transport.value() == b""
     assert not client.clock.getDelayedCalls()
 
@@ -981,3 +999,53 @@ def test_saslNotOfferedWithoutPlain() -> None:
     transport.clear()
     proto.dataReceived(b":srv CAP * LS :sasl=EXTERNAL\r\n")
     assert lines(transport) == [b"CAP END"]
+
+
+# -- NAMES and WHOIS as Deferreds ---------------------------------------------------------------
+
+
+def test_getNames() -> None:
+    proto, transport = signedOn()
+    d = proto.getNames("chan")
+    assert lines(transport) == [b"NAMES #chan"]
+    results: list[Any] = []
+    d.addCallback(results.append)
+    proto.dataReceived(b":srv 353 bot = #Chan :@a b\r\n:srv 366 bot #chan :End\r\n")
+    assert results == [["@a", "b"]]
+
+
+def test_getWhoisAndNoSuchNick() -> None:
+    proto, _transport = signedOn()
+    found, missing = proto.getWhois("Bob"), proto.getWhois("ghost")
+    results: list[Any] = []
+    found.addCallback(results.append)
+    missing.addErrback(lambda f: results.append(f.value))
+    proto.dataReceived(
+        b":srv 311 bot bob u h * :Bob\r\n:srv 318 bot bob :End\r\n"
+        b":srv 401 bot ghost :No such nick\r\n:srv 318 bot ghost :End\r\n"
+    )
+    assert results[0] == {"nick": "bob", "user": "u", "host": "h", "realname": "Bob"}
+    assert isinstance(results[1], irc.IRCNoSuchNick)
+    assert [e[0] for e in proto.events] == ["receivedWhois"]
+
+
+def test_pendingQueriesFailWhenConnectionLost() -> None:
+    proto, _ = signedOn()
+    failures: list[Any] = []
+    proto.getNames("#c").addErrback(failures.append)
+    proto.getWhois("x").addErrback(failures.append)
+    proto.connectionLost(None)
+    assert len(failures) == 2
+    assert all(f.check(ConnectionLost) for f in failures)
+
+
+def test_getWhoisAwaitable() -> None:
+    proto, _ = signedOn()
+    got: list[Any] = []
+
+    async def ask() -> None:
+        got.append(await proto.getWhois("bob"))
+
+    ensureDeferred(ask())
+    proto.dataReceived(b":srv 318 bot bob :End\r\n")
+    assert got == [{"nick": "bob"}]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.internet import reactormixins
-from tests.internet.reactormixins import reactor, runUntil
+from tests.internet.reactormixins import reactor, runUntil, runUntilFired
 from torsion.internet.default import reactorClass
 from torsion.internet.protocol import ClientFactory, Factory
 from torsion.words.protocols import irc
@@ -373,7 +373,11 @@ def test_fullSession(oneReactor: Any) -> None:
     runUntil(reactor, lambda: ("pong", "bob", "alice") in events)
     bob.whois("alice")
     runUntil(reactor, lambda: ("whois", "bob", "alice", ["#room"]) in events)
-    bob.names("#room")
+    info = runUntilFired(reactor, bob.getWhois("alice"))
+    assert info["channels"] == ["#room"] and info["realname"] == "Real Name"
+    assert runUntilFired(reactor, bob.getNames("room")) == ["alice", "bob"]
+    with pytest.raises(irc.IRCNoSuchNick):
+        runUntilFired(reactor, bob.getWhois("nobody"))
     alice.setNick("alicia")
     runUntil(reactor, lambda: ("userRenamed", "bob", "alice", "alicia") in events)
     assert alice.nickname == "alicia"
@@ -418,15 +422,27 @@ def test_lineRateOverTcp(oneReactor: Any) -> None:
 
 
 def test_heartbeatOverTcp(oneReactor: Any) -> None:
+    """PINGs that are answered keep the link; a server that goes silent is dropped."""
     reactor = oneReactor
     server, port = listenFake(reactor)
     events: list[tuple[Any, ...]] = []
-    connectClient(reactor, port, "alice", events, clock=reactor, heartbeatInterval=0.05)
+    alice = connectClient(reactor, port, "alice", events, clock=reactor, heartbeatInterval=0.05)
     runUntil(reactor, lambda: len(server.connections) == 1)
+    user = server.connections[0]
     pings: list[str] = []
-    server.connections[0].irc_PING = lambda prefix, params: pings.append(params[0])  # type: ignore[method-assign]
-    runUntil(reactor, lambda: len(pings) >= 2)
+    answer = user.irc_PING
+
+    def counting(prefix: str, params: list[str]) -> None:
+        pings.append(params[0])
+        if len(pings) <= 3:
+            answer(prefix, params)
+
+    user.irc_PING = counting  # type: ignore[method-assign]
+    runUntil(reactor, lambda: len(pings) >= 3)
     assert pings[0] == "fake.test"
+    assert alice.connected
+    runUntil(reactor, lambda: not alice.connected)
+    assert len(pings) == 4
 
 
 def rawExchange(port: int, data: bytes, expect: bytes, timeout: float = 5.0) -> bytes:

@@ -43,16 +43,23 @@ class _IRCReceiver(Protocol):
 
     encoding: str | None = None
     fallbackEncoding = "latin-1"
+    # What ends lines on the way in (a CR before it is dropped); lines go out with CRLF.
+    delimiter = b"\n"
     maxBodyLength = MAX_BODY_LENGTH
     maxTagsLength = MAX_TAGS_LENGTH
     currentMessage: IRCMessage | None = None
     _framer: LineFramer | None = None
 
+    @property
+    def MAX_LENGTH(self) -> int:
+        """The longest line accepted, in bytes without its CRLF: tags plus body."""
+        return self.maxBodyLength + self.maxTagsLength
+
     def dataReceived(self, data: bytes) -> None:
         """Frame ``data`` into lines and handle each one in order."""
         framer = self._framer
         if framer is None:
-            framer = self._framer = LineFramer(self.maxBodyLength + self.maxTagsLength)
+            framer = self._framer = LineFramer(self.MAX_LENGTH)
         transport = self.transport
         for line in framer.feed(data):
             if transport is not None and transport.disconnecting:

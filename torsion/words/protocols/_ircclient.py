@@ -29,6 +29,7 @@ from torsion.logger import Logger
 from torsion.words.protocols._ircbase import _IRCReceiver
 from torsion.words.protocols._ircclientcap import _CapabilityMixin
 from torsion.words.protocols._ircclientctcp import _CTCPClientMixin
+from torsion.words.protocols._ircclientquery import IRCNoSuchNick, _QueryMixin, ircLower
 from torsion.words.protocols._irccodec import (
     CHANNEL_PREFIXES,
     MAX_COMMAND_LENGTH,
@@ -43,20 +44,13 @@ from torsion.words.protocols._ircctcp import (
 from torsion.words.protocols._ircnumerics import numeric_to_symbolic
 from torsion.words.protocols._ircsupport import IRCBadModes, ServerSupportedFeatures, parseModes
 
-__all__ = ["IRCClient", "IRCPasswordMismatch", "ircLower"]
+__all__ = ["IRCClient", "IRCNoSuchNick", "IRCPasswordMismatch", "ircLower"]
 
 _log = Logger()
-
-_RFC1459_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 
 
 class IRCPasswordMismatch(Exception):
     """The server refused the password (ERR_PASSWDMISMATCH)."""
-
-
-def ircLower(name: str) -> str:
-    """Lower-case a nickname or channel name as IRC compares them (RFC 1459 casemapping)."""
-    return name.translate(_RFC1459_LOWER)
 
 
 def _nick(prefix: str) -> str:
@@ -85,7 +79,7 @@ def _splitUtf8(text: str, maxBytes: int) -> list[str]:
     return [piece for piece in pieces if piece]
 
 
-class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
+class IRCClient(_CapabilityMixin, _QueryMixin, _CTCPClientMixin, _IRCReceiver):
     """One IRC client connection (Twisted's IRCClient; see the module docstring).
 
     Attributes:
@@ -99,7 +93,9 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
         lineRate: seconds between lines sent (None: send at once).
         lineBurst: how many lines may leave at once before ``lineRate`` applies.
         heartbeatInterval: seconds between our PINGs to the server once signed on
-            (None: no heartbeat).
+            (None: no heartbeat); if nothing at all arrives for a whole interval
+            after one, the connection is dropped (a ReconnectingClientFactory then
+            reconnects).
         versionName, versionNum, versionEnv: the CTCP VERSION reply.
         clock: the IReactorTime for the queue and heartbeat (the global reactor if
             None; a task.Clock in tests).
@@ -129,6 +125,7 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
     _nickAttempts = 0
     _queueEmptying: IDelayedCall | None = None
     _heartbeat: LoopingCall | None = None
+    _heard = True
     _tokens = 0.0
     _lastRefill: float | None = None
 
@@ -145,8 +142,7 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
         """Set up the queue and features, and register if ``performLogin``."""
         self.supported = ServerSupportedFeatures()
         self._queue: deque[str] = deque()
-        self._namesReplies: dict[str, list[str]] = {}
-        self._whoisReplies: dict[str, dict[str, Any]] = {}
+        self._startQueries()
         self._tokens = float(self.lineBurst)
         self._lastRefill = None
         if self.performLogin:
@@ -162,6 +158,7 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
             self._queueEmptying = None
         if hasattr(self, "_queue"):
             self._queue.clear()
+        self._failQueries(reason)
 
     # -- sending and the flood-safe queue --------------------------------------------
 
@@ -216,7 +213,28 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
         return call
 
     def _sendHeartbeat(self) -> None:
+        if not self._heard:
+            # Our last PING went unanswered for a whole interval: the server or the
+            # path to it is gone, and TCP alone may take hours to notice.
+            _log.warn(
+                "{protocol}: nothing from {server} for {seconds} seconds after a PING; "
+                "dropping the connection",
+                protocol=type(self).__name__,
+                server=self.hostname,
+                seconds=self.heartbeatInterval,
+            )
+            self.stopHeartbeat()
+            transport = self.transport
+            abort = getattr(transport, "abortConnection", None)
+            (abort or transport.loseConnection)()
+            return
+        self._heard = False
         self._reallySendLine(f"PING {self.hostname or 'server'}")
+
+    def dataReceived(self, data: bytes) -> None:
+        """Note that the server is alive, then handle the lines."""
+        self._heard = True
+        super().dataReceived(data)
 
     def startHeartbeat(self) -> None:
         """PING the server every ``heartbeatInterval`` seconds (after sign-on)."""
@@ -319,14 +337,6 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
     def receivedMOTD(self, motd: list[str]) -> None:
         """The server's message of the day, line by line."""
 
-    def receivedNames(self, channel: str, names: list[str]) -> None:
-        """The members of ``channel`` (with their ``@``/``+`` prefixes), after NAMES."""
-
-    def receivedWhois(self, nick: str, info: dict[str, Any]) -> None:
-        """What WHOIS said about ``nick``: keys ``user``, ``host``, ``realname``,
-        ``server``, ``serverInfo``, ``oper``, ``idle``, ``signOn``, ``channels``, as
-        far as the server sent them."""
-
     # -- commands -----------------------------------------------------------------------
 
     @staticmethod
@@ -377,10 +387,6 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
         elif mask is not None:
             line += f" {mask}"
         self.sendLine(line)
-
-    def names(self, *channels: str) -> None:
-        """Ask for the members of ``channels``; ``receivedNames`` gets each list."""
-        self.sendLine("NAMES " + ",".join(self._channel(c) for c in channels))
 
     def say(self, channel: str, message: str, length: int | None = None) -> None:
         """Send ``message`` to ``channel`` (``#`` added if needed)."""
@@ -439,10 +445,6 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
     def back(self) -> None:
         """Mark us no longer away."""
         self.sendLine("AWAY")
-
-    def whois(self, nickname: str, server: str | None = None) -> None:
-        """Ask about ``nickname``; ``receivedWhois`` gets the answer."""
-        self.sendLine(f"WHOIS {nickname}" if server is None else f"WHOIS {server} {nickname}")
 
     def register(self, nickname: str, hostname: str = "0", servername: str = "*") -> None:
         """Log in: CAP LS (if there are capabilities or SASL), PASS, NICK and USER."""
@@ -727,69 +729,6 @@ class IRCClient(_CapabilityMixin, _CTCPClientMixin, _IRCReceiver):
     def irc_RPL_LUSERME(self, prefix: str, params: list[str]) -> None:
         """This server's clients and servers."""
         self.luserMe(params[1] if len(params) > 1 else "")
-
-    def irc_RPL_NAMREPLY(self, prefix: str, params: list[str]) -> None:
-        """Part of a channel's member list."""
-        if len(params) >= 3:
-            channel = params[-2]
-            self._namesReplies.setdefault(ircLower(channel), []).extend(params[-1].split())
-
-    def irc_RPL_ENDOFNAMES(self, prefix: str, params: list[str]) -> None:
-        """A channel's member list is complete: call receivedNames."""
-        if len(params) >= 2:
-            channel = params[1]
-            self.receivedNames(channel, self._namesReplies.pop(ircLower(channel), []))
-
-    def _whois(self, params: list[str]) -> dict[str, Any] | None:
-        if len(params) < 2:
-            return None
-        return self._whoisReplies.setdefault(ircLower(params[1]), {"nick": params[1]})
-
-    def irc_RPL_WHOISUSER(self, prefix: str, params: list[str]) -> None:
-        """WHOIS: user, host and real name."""
-        info = self._whois(params)
-        if info is not None and len(params) >= 6:
-            info.update(user=params[2], host=params[3], realname=params[5])
-
-    def irc_RPL_WHOISSERVER(self, prefix: str, params: list[str]) -> None:
-        """WHOIS: the server the user is on."""
-        info = self._whois(params)
-        if info is not None and len(params) >= 4:
-            info.update(server=params[2], serverInfo=params[3])
-
-    def irc_RPL_WHOISOPERATOR(self, prefix: str, params: list[str]) -> None:
-        """WHOIS: the user is an operator."""
-        info = self._whois(params)
-        if info is not None:
-            info["oper"] = True
-
-    def irc_RPL_WHOISIDLE(self, prefix: str, params: list[str]) -> None:
-        """WHOIS: idle time and sign-on time."""
-        info = self._whois(params)
-        if info is not None and len(params) >= 3:
-            try:
-                info["idle"] = int(params[2])
-                if len(params) >= 5:
-                    info["signOn"] = int(params[3])
-            except ValueError:
-                pass
-
-    def irc_RPL_WHOISCHANNELS(self, prefix: str, params: list[str]) -> None:
-        """WHOIS: the user's channels."""
-        info = self._whois(params)
-        if info is not None and len(params) >= 3:
-            info.setdefault("channels", []).extend(params[-1].split())
-
-    def irc_RPL_ENDOFWHOIS(self, prefix: str, params: list[str]) -> None:
-        """WHOIS is complete: call receivedWhois."""
-        if len(params) >= 2:
-            info = self._whoisReplies.pop(ircLower(params[1]), {"nick": params[1]})
-            self.receivedWhois(params[1], info)
-
-    def irc_ERR_NOSUCHNICK(self, prefix: str, params: list[str]) -> None:
-        """A nick does not exist: forget a WHOIS in progress about it."""
-        if len(params) >= 2:
-            self._whoisReplies.pop(ircLower(params[1]), None)
 
     def irc_ERROR(self, prefix: str, params: list[str]) -> None:
         """The server is closing the link; log why."""

@@ -11,17 +11,20 @@ Tests: tests/words/test_irc_client.py (the CTCP and DCC tests).
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections import deque
 from ipaddress import ip_address
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import torsion
+from torsion.internet.defer import Deferred
 from torsion.logger import Logger
 from torsion.words.protocols._irccodec import IRCBadMessage
 from torsion.words.protocols._ircctcp import ctcpStringify
-from torsion.words.protocols._ircdcc import dccDescribe, parseDccOffer
+from torsion.words.protocols._ircdcc import dccDescribe, fileSize, parseDccOffer
+from torsion.words.protocols._ircdcctransfer import DccSendFactory
 
 _log = Logger()
 
@@ -55,6 +58,7 @@ class _CTCPClientMixin:
     _pings: dict[tuple[str, str], float] | None = None
 
     if TYPE_CHECKING:
+        transport: Any
         lineRate: float | None
         _queue: deque[str]
 
@@ -224,6 +228,41 @@ class _CTCPClientMixin:
         if size is not None:
             words.append(str(size))
         self.ctcpMakeQuery(user, [("DCC", words)])
+
+    def dccSend(
+        self,
+        user: str,
+        file: IO[bytes] | str,
+        address: str | None = None,
+        reactor: Any = None,
+        timeout: float = 120.0,
+    ) -> Deferred[int]:
+        """Offer ``user`` a file and serve it to the first peer that connects.
+
+        The file (a path, or a file opened in binary mode) is served on a free port
+        of ``address`` (by default the local address of this IRC connection, which
+        the peer must be able to reach) until someone connects or ``timeout``
+        seconds pass.
+
+        Returns:
+            A Deferred that fires with the number of bytes sent once the peer
+            acknowledged the whole file, and fails if nobody came or the transfer
+            broke off.
+        """
+        if reactor is None:
+            from torsion.internet import reactor
+        if isinstance(file, str):
+            name = os.path.basename(file)
+            file = open(file, "rb")  # noqa: SIM115 - the send protocol closes it
+        else:
+            name = os.path.basename(str(getattr(file, "name", "file")))
+        if address is None:
+            address = self.transport.getHost().host
+        factory = DccSendFactory(file)
+        factory.port = reactor.listenTCP(0, factory, interface=address)
+        factory.timeoutCall = reactor.callLater(timeout, factory.timedOut)
+        self.dccOffer(user, name, address, factory.port.getHost().port, fileSize(file))
+        return factory.done
 
     def ctcpUnknownQuery(self, user: str, channel: str, tag: str, data: str | None) -> None:
         """A CTCP query nobody answers: log it."""

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, cast
 
 __all__ = [
     "CHANNEL_PREFIXES",
@@ -185,7 +185,8 @@ def parseMessage(
     """Parse one IRC line (without its CRLF; a trailing CR or LF is ignored).
 
     Lengths are checked in bytes on a bytes line, in characters on a str one. Extra
-    spaces between parameters are tolerated, as most servers do.
+    spaces between parameters are tolerated, as most servers do; only spaces separate
+    parameters (a tab is part of one).
 
     Raises:
         IRCLineTooLong: the tag section or the body is over its limit.
@@ -193,45 +194,55 @@ def parseMessage(
             letters nor three digits.
     """
     if isinstance(line, bytes):
-        line = line.rstrip(b"\r\n")
-        if line.startswith(b"@"):
+        if line[-1:] in _BYTE_ENDS:
+            line = line.rstrip(b"\r\n")
+        tagsLength = 0
+        if line[:1] == b"@":
             space = line.find(b" ")
-            tagsBytes = len(line) if space < 0 else space + 1
-        else:
-            tagsBytes = 0
-        if tagsBytes > maxTagsLength:
-            raise IRCLineTooLong(
-                f"the tag section has {tagsBytes} bytes, more than the limit of {maxTagsLength}"
-            )
-        if len(line) - tagsBytes > maxBodyLength:
-            raise IRCLineTooLong(
-                f"the line has {len(line) - tagsBytes} bytes without its tags, more than "
-                f"the limit of {maxBodyLength}"
-            )
-        text = decodeLine(line, encoding, fallbackEncoding)
+            tagsLength = len(line) if space < 0 else space + 1
+        if tagsLength > maxTagsLength or len(line) - tagsLength > maxBodyLength:
+            _checkLengths(len(line), tagsLength, maxBodyLength, maxTagsLength)
+        try:
+            text = line.decode(encoding)
+        except UnicodeDecodeError:
+            text = line.decode(fallbackEncoding, "replace")
     else:
         text = line.rstrip("\r\n")
-        if text.startswith("@"):
+        tagsLength = 0
+        if text[:1] == "@":
             space = text.find(" ")
-            tagsChars = len(text) if space < 0 else space + 1
-        else:
-            tagsChars = 0
-        if tagsChars > maxTagsLength or len(text) - tagsChars > maxBodyLength:
-            raise IRCLineTooLong(
-                f"the line is longer than the limits ({maxTagsLength} for tags, "
-                f"{maxBodyLength} for the rest)"
-            )
+            tagsLength = len(text) if space < 0 else space + 1
+        if tagsLength > maxTagsLength or len(text) - tagsLength > maxBodyLength:
+            _checkLengths(len(text), tagsLength, maxBodyLength, maxTagsLength)
     return _parseText(text)
+
+
+_BYTE_ENDS = (b"\r", b"\n")
+
+
+def _checkLengths(size: int, tagsLength: int, maxBodyLength: int, maxTagsLength: int) -> None:
+    if tagsLength > maxTagsLength:
+        raise IRCLineTooLong(
+            f"the tag section has {tagsLength} bytes, more than the limit of {maxTagsLength}"
+        )
+    if size - tagsLength > maxBodyLength:
+        raise IRCLineTooLong(
+            f"the line has {size - tagsLength} bytes without its tags, more than the limit "
+            f"of {maxBodyLength}"
+        )
+
+
+_newMessage = tuple.__new__
 
 
 def _parseText(text: str) -> IRCMessage:
     tags: dict[str, str] = {}
-    if text.startswith("@"):
+    if text[:1] == "@":
         section, _, text = text[1:].partition(" ")
         tags = parseTags(section)
         text = text.lstrip(" ")
     prefix = ""
-    if text.startswith(":"):
+    if text[:1] == ":":
         prefix, _, text = text[1:].partition(" ")
         text = text.lstrip(" ")
     if not text:
@@ -239,19 +250,23 @@ def _parseText(text: str) -> IRCMessage:
             raise IRCBadMessage("the message has a prefix or tags but no command")
         raise IRCBadMessage("the line is empty")
     head, sep, trailing = text.partition(" :")
-    if not sep and text.startswith(":"):
+    if not sep and text[:1] == ":":
         head, trailing, sep = "", text[1:], ":"
-    params = [word for word in head.split(" ") if word]
-    if not params:
-        raise IRCBadMessage("the message has no command")
+    params = head.split(" ")
+    if "" in params:
+        params = [word for word in params if word]
+        if not params:
+            raise IRCBadMessage("the message has no command")
     command = params.pop(0)
-    if not _isCommand(command):
+    if not (command.isalpha() and command.isascii()) and not (
+        len(command) == 3 and command.isdigit() and command.isascii()
+    ):
         raise IRCBadMessage(
             f"{command[:20]!r} is not an IRC command (letters, or a three-digit numeric)"
         )
     if sep:
         params.append(trailing)
-    return IRCMessage(tags, prefix, command.upper(), params)
+    return _newMessage(IRCMessage, (tags, prefix, command.upper(), params))
 
 
 def parsemsg(s: str) -> tuple[str, str, list[str]]:
@@ -311,34 +326,62 @@ def formatMessage(
             contains NUL, CR or LF (which would let text inject another command).
         TypeError: a part is not str.
     """
-    _checkText("command", command)
-    if not _isCommand(command):
-        raise ValueError(f"{command!r} is not an IRC command: use letters or a three-digit numeric")
-    parts: list[str] = []
-    if tags:
-        for value in tags.values():
-            if value and "\0" in value:
-                raise ValueError(f"the IRC tag value {value[:40]!r} contains NUL; remove it")
-        parts.append("@" + formatTags(tags))
-    if prefix:
-        _checkText("prefix", prefix)
-        if " " in prefix:
-            raise ValueError(f"the IRC prefix {prefix!r} contains a space")
-        parts.append(":" + prefix)
-    parts.append(command)
-    last = len(params) - 1
-    for i, param in enumerate(params):
-        _checkText("parameter", param)
-        if i == last:
-            if not param or " " in param or param[0] == ":":
-                param = ":" + param
-        elif not param or " " in param or param[0] == ":":
+    return _format(command, params, prefix, tags, True)
+
+
+def _joinParams(command: str, params: Sequence[str], quoteColon: bool) -> str:
+    parts = [command, *params]
+    for param in params[:-1]:
+        if not param or " " in param or param[0] == ":":
+            _checkText("parameter", param)
             raise ValueError(
                 f"the IRC parameter {param!r} is empty, has a space or starts with ':'; "
                 f"only the last parameter may, so make it the last one"
             )
-        parts.append(param)
+    last = params[-1]
+    if last[:1] == ":":
+        if quoteColon:
+            parts[-1] = ":" + last
+    elif not last or " " in last:
+        parts[-1] = ":" + last
     return " ".join(parts)
+
+
+def _format(
+    command: str,
+    params: Sequence[str],
+    prefix: str | None,
+    tags: Mapping[str, str | None] | None,
+    quoteColon: bool,
+) -> str:
+    """formatMessage's body; with ``quoteColon`` false a last parameter that starts
+    with ``:`` is taken as already quoted (Twisted's callers write it that way)."""
+    if not (isinstance(command, str) and _isCommand(command)):
+        _checkText("command", command)
+        raise ValueError(f"{command!r} is not an IRC command: use letters or a three-digit numeric")
+    if params:
+        try:
+            line = _joinParams(command, params, quoteColon)
+        except TypeError:
+            for param in params:
+                _checkText("parameter", param)
+            raise
+    else:
+        line = command
+    if prefix:
+        if " " in prefix:
+            _checkText("prefix", prefix)
+            raise ValueError(f"the IRC prefix {prefix!r} contains a space")
+        line = ":" + prefix + " " + line
+    if tags:
+        for value in tags.values():
+            if value and "\0" in value:
+                raise ValueError(f"the IRC tag value {value[:40]!r} contains NUL; remove it")
+        line = "@" + formatTags(tags) + " " + line
+    if "\n" in line or "\r" in line or "\0" in line:
+        for what, part in (("prefix", prefix or ""), *(("parameter", p) for p in params)):
+            _checkText(what, part)
+    return line
 
 
 class LineFramer:
@@ -364,14 +407,15 @@ class LineFramer:
         parts = buffer.split(b"\n")
         tail = parts.pop()
         limit = self.maxLength
-        out: list[bytes | None] = []
         if parts and self._discarding:
             self._discarding = False
             del parts[0]
-        for part in parts:
-            if part.endswith(b"\r"):
-                part = part[:-1]
-            out.append(part if len(part) <= limit else None)
+        if b"\r" in buffer:
+            parts = [p[:-1] if p[-1:] == b"\r" else p for p in parts]
+        if parts and max(map(len, parts)) > limit:
+            out: list[bytes | None] = [p if len(p) <= limit else None for p in parts]
+        else:
+            out = cast("list[bytes | None]", parts)
         if self._discarding:
             self._buffer = b""
         elif len(tail) > limit + 1:

@@ -25,7 +25,7 @@ starts with ``:`` is sent as written, so Twisted code keeps working); IRCv3 tags
 message being handled are on ``currentMessage``.
 
 Tests: tests/words/test_irc_codec.py, test_irc_ctcp.py, test_irc_server.py,
-test_irc_client*.py, test_irc_peer.py.
+test_irc_client*.py, test_irc_dcc.py, test_irc_bot.py, test_irc_peer.py.
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ from typing import Any
 
 from torsion.words.protocols import _ircnumerics
 from torsion.words.protocols._ircbase import _IRCReceiver
-from torsion.words.protocols._ircclient import IRCClient, IRCPasswordMismatch, ircLower
+from torsion.words.protocols._ircclient import (
+    IRCClient,
+    IRCNoSuchNick,
+    IRCPasswordMismatch,
+    ircLower,
+)
 from torsion.words.protocols._irccodec import (
     CHANNEL_PREFIXES,
     MAX_BODY_LENGTH,
@@ -46,6 +51,7 @@ from torsion.words.protocols._irccodec import (
     IRCLineTooLong,
     IRCMessage,
     LineFramer,
+    _format,
     decodeLine,
     escapeTagValue,
     formatMessage,
@@ -79,6 +85,21 @@ from torsion.words.protocols._ircdcc import (
     dccParseAddress,
     fileSize,
     parseDccOffer,
+)
+from torsion.words.protocols._ircdcctransfer import (
+    DccChat,
+    DccChatFactory,
+    DccFileReceive,
+    DccFileReceiveBasic,
+    DccSendFactory,
+    DccSendProtocol,
+    safeFileName,
+)
+from torsion.words.protocols._ircformat import (
+    assembleFormattedText,
+    attributes,
+    parseFormattedText,
+    stripFormatting,
 )
 from torsion.words.protocols._ircnumerics import *  # noqa: F403
 from torsion.words.protocols._ircnumerics import (
@@ -116,15 +137,25 @@ __all__ = [
     "X_DELIM",
     "X_QUOTE",
     "CTCPMessages",
+    "DccChat",
+    "DccChatFactory",
+    "DccFileReceive",
+    "DccFileReceiveBasic",
     "DccOffer",
+    "DccSendFactory",
+    "DccSendProtocol",
     "IRCBadMessage",
     "IRCBadModes",
     "IRCClient",
     "IRCLineTooLong",
     "IRCMessage",
+    "IRCNoSuchNick",
     "IRCPasswordMismatch",
     "LineFramer",
     "ServerSupportedFeatures",
+    "UnhandledCommand",
+    "assembleFormattedText",
+    "attributes",
     "ctcpDequote",
     "ctcpExtract",
     "ctcpQuote",
@@ -140,14 +171,21 @@ __all__ = [
     "lowDequote",
     "lowQuote",
     "parseDccOffer",
+    "parseFormattedText",
     "parseMessage",
     "parseModes",
     "parseTags",
     "parsemsg",
+    "safeFileName",
     "split",
+    "stripFormatting",
     "unescapeTagValue",
 ]
 __all__ += _ircnumerics.__all__
+
+
+class UnhandledCommand(RuntimeError):
+    """A command that nothing handles (kept for code that imports Twisted's name)."""
 
 
 def _checkLine(line: str) -> None:
@@ -170,13 +208,7 @@ def _buildLine(
         raise ValueError(
             f"{command!r} is not an IRC command; give the command first, then its parameters"
         )
-    if params and params[-1][:1] == ":":
-        # Twisted style: the caller already wrote the trailing ':'.
-        head = formatMessage(command, *params[:-1], prefix=prefix, tags=tags)
-        last = params[-1]
-        _checkLine(last)
-        return f"{head} {last}"
-    return formatMessage(command, *params, prefix=prefix, tags=tags)
+    return _format(command, params, prefix, tags, False)
 
 
 class IRC(_IRCReceiver):
@@ -271,7 +303,10 @@ class IRC(_IRCReceiver):
             ValueError: the command is not a command, a parameter other than the
                 last is empty or has a space, or any text contains CR, LF or NUL.
         """
-        self.sendLine(_buildLine(command, parameter_list, prefix, tags))
+        self.transport.write(
+            _buildLine(command, parameter_list, prefix, tags).encode(self.encoding or "utf-8")
+            + b"\r\n"
+        )
 
     def sendCommand(
         self,
@@ -281,7 +316,7 @@ class IRC(_IRCReceiver):
         tags: Mapping[str, str | None] | None = None,
     ) -> None:
         """Twisted's other spelling of ``sendMessage``: parameters as one sequence."""
-        self.sendLine(_buildLine(command, parameters, prefix, tags))
+        self.sendMessage(command, *parameters, prefix=prefix, tags=tags)
 
     def privmsg(self, sender: str, recip: str, message: str) -> None:
         """Send a PRIVMSG from ``sender`` to ``recip`` (low-quoted, as Twisted does)."""
