@@ -1,9 +1,9 @@
 """Smoke tests of the IRC fan-out benchmark: bench/irc.py, bench/_ircworker.py, bench/ircload.c.
 
 A --quick run (50 clients) on torsion, and on Twisted where its interpreter is there
-(bench/.venv-twisted, which .ci/run makes), proves the harness works end to end over 127.0.0.1: the C load generator builds, every
-client joins, messages are delivered and counted. Every wait is bounded by a
-subprocess timeout.
+(bench/.venv-twisted, which .ci/run makes), proves the harness works end to end over
+127.0.0.1: the C load generator builds, every client joins, messages are delivered
+and counted. Every wait is bounded by a subprocess timeout.
 """
 
 from __future__ import annotations
