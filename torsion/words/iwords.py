@@ -21,7 +21,11 @@ __all__ = ["IChatClient", "IChatService", "IGroup", "IProtocolPlugin", "IRichCha
 
 
 class IProtocolPlugin(Interface):
-    """A protocol that serves a words realm (IRC here); found as a plugin by name."""
+    """A protocol that serves a words realm: Twisted's interface for its words plugin.
+
+    Kept for code that implements it; ``torsiond words`` serves IRC itself and looks
+    for no such plugins.
+    """
 
     name = Attribute("The protocol's short name, e.g. 'irc' (str).")
 
