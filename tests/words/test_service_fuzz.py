@@ -76,7 +76,11 @@ words = st.one_of(
             ",,",
         ]
     ),
-    st.text(alphabet=st.characters(blacklist_characters="\r\n\0 "), min_size=1, max_size=12),
+    st.text(
+        alphabet=st.characters(blacklist_characters="\r\n\0 ", blacklist_categories=("Cs",)),
+        min_size=1,
+        max_size=12,
+    ),
     st.from_regex(r"[#+-][a-z0-9,]{0,8}", fullmatch=True),
     st.integers(-5, 200_000).map(str),
 )
@@ -87,7 +91,10 @@ lines = st.one_of(
         ),
         st.sampled_from(COMMANDS),
         st.lists(words, max_size=5),
-        st.none() | st.text(max_size=40).map(lambda t: t.replace("\r", "").replace("\n", "")),
+        st.none()
+        | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40).map(
+            lambda t: t.replace("\r", "").replace("\n", "")
+        ),
     ),
     st.binary(max_size=60).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
 )

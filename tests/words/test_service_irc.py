@@ -725,6 +725,13 @@ def test_malformedLinesAreAnsweredOrIgnoredAndNobodyIsDisconnected(
     assert loggedErrors == []
 
 
+def test_repliesEchoingOddWordsStillGoOut(loggedErrors: list[dict[str, Any]]) -> None:
+    c = Network().user("alice")
+    c.send("TOPIC :a channel with spaces", "NICK :two words", "WHOIS :x y", "MODE alice :+ i")
+    assert numerics(c.take()) == ["403", "432", "401", "318", "501", "MODE"]
+    assert c.connected and loggedErrors == []
+
+
 def test_aHandlerBugIsLoggedAndTheConnectionStays(
     loggedErrors: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

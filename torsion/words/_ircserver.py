@@ -409,8 +409,17 @@ class IRCUser(IRCCommands, irc.IRC):
             self.close("Max SendQ exceeded", abort=True)
 
     def reply(self, numeric: str, *params: str) -> None:
-        """Send a numeric reply to this client (its nick, or * before it has one)."""
-        self.sendMessage(numeric, self.nickname or "*", *params, prefix=self.hostname)
+        """Send a numeric reply to this client (its nick, or * before it has one).
+
+        The parameters before the last often echo what the client sent (a channel or
+        nick it named); one that could not be a middle parameter (empty, with a space,
+        starting with ``:``) is made one, so that no input can make a reply fail.
+        """
+        middle = [
+            p if p and " " not in p and p[0] != ":" else (p.replace(" ", "").lstrip(":") or "*")
+            for p in params[:-1]
+        ]
+        self.sendMessage(numeric, self.nickname or "*", *middle, *params[-1:], prefix=self.hostname)
 
     def _relay(self, source: str, command: str, *params: str, when: float | None = None) -> None:
         """Send a line from ``source`` (a hostmask), with a time tag when asked for."""
