@@ -1,4 +1,5 @@
-"""
-torsion.names: DNS. The sans-IO message codec is L{torsion.names.dns}; its tests
-are in tests/names/.
+"""torsion.names: DNS. The sans-IO message codec is torsion.names.dns; resolvers are
+torsion.names.client (with hosts, cache and resolve); servers and zones are
+torsion.names.server, authority and secondary, run by ``torsiond dns`` (tap).
+Tests: tests/names/.
 """
