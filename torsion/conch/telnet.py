@@ -318,62 +318,51 @@ class Telnet(Protocol):
 
     def telnet_WILL(self, option: bytes) -> None:
         """The peer offers (or agrees) to enable ``option`` on its side."""
-        side = self.getOptionState(option).him
-        if side.negotiating and side.state == "no":
-            side.state = "yes"  # the answer to our DO
-            side.finish()
-        elif side.negotiating:  # it answers our DONT with WILL: it may not (RFC 1143)
-            side.state = "no"
-            side.finish(OptionRefused(option))
-        elif side.state == "no":
-            if self.enableRemote(option):
-                side.state = "yes"
-                self._send(DO, option)
-            else:
-                self._send(DONT, option)
-        # Already on: say nothing, or two Telnets would acknowledge each other forever.
+        self._enableReceived(self.getOptionState(option).him, option, self.enableRemote, DO, DONT)
 
     def telnet_WONT(self, option: bytes) -> None:
         """The peer refuses, or turns off, ``option`` on its side."""
-        side = self.getOptionState(option).him
-        if side.negotiating and side.state == "no":
-            side.finish(OptionRefused(option))  # it refused our DO
-        elif side.negotiating:
-            side.state = "no"  # the answer to our DONT
-            side.finish()
-        elif side.state == "yes":
-            side.state = "no"
-            self._send(DONT, option)
-            self.disableRemote(option)
+        self._disableReceived(self.getOptionState(option).him, option, self.disableRemote, DONT)
 
     def telnet_DO(self, option: bytes) -> None:
         """The peer asks us (or agrees) to enable ``option`` on our side."""
-        side = self.getOptionState(option).us
-        if side.negotiating and side.state == "no":
-            side.state = "yes"
-            side.finish()
-        elif side.negotiating:
-            side.state = "no"
-            side.finish(OptionRefused(option))
-        elif side.state == "no":
-            if self.enableLocal(option):
-                side.state = "yes"
-                self._send(WILL, option)
-            else:
-                self._send(WONT, option)
+        self._enableReceived(self.getOptionState(option).us, option, self.enableLocal, WILL, WONT)
 
     def telnet_DONT(self, option: bytes) -> None:
         """The peer refuses, or demands we turn off, ``option`` on our side."""
-        side = self.getOptionState(option).us
+        self._disableReceived(self.getOptionState(option).us, option, self.disableLocal, WONT)
+
+    def _enableReceived(
+        self, side: _Side, option: bytes, allowed: Callable[[bytes], bool], yes: bytes, no: bytes
+    ) -> None:
+        """WILL or DO came for ``side``: the answer to our request, or a request."""
         if side.negotiating and side.state == "no":
-            side.finish(OptionRefused(option))
-        elif side.negotiating:
+            side.state = "yes"  # the answer to our DO (or WILL)
+            side.finish()
+        elif side.negotiating:  # our DONT (WONT) answered by WILL (DO): not allowed
             side.state = "no"
+            side.finish(OptionRefused(option))
+        elif side.state == "no":
+            if allowed(option):
+                side.state = "yes"
+                self._send(yes, option)
+            else:
+                self._send(no, option)
+        # Already on: say nothing, or two Telnets would acknowledge each other forever.
+
+    def _disableReceived(
+        self, side: _Side, option: bytes, disabled: Callable[[bytes], None], no: bytes
+    ) -> None:
+        """WONT or DONT came for ``side``: a refusal, an answer, or a demand."""
+        if side.negotiating and side.state == "no":
+            side.finish(OptionRefused(option))  # it refused our DO (or WILL)
+        elif side.negotiating:
+            side.state = "no"  # the answer to our DONT (or WONT)
             side.finish()
         elif side.state == "yes":
             side.state = "no"
-            self._send(WONT, option)
-            self.disableLocal(option)
+            self._send(no, option)
+            disabled(option)
 
     def _request(self, side: _Side, wanted: str, verb: bytes, option: bytes) -> Deferred[bool]:
         if side.negotiating:
