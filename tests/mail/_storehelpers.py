@@ -4,9 +4,7 @@ blocking clients run in a thread while a reactor turns, and test certificates.""
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.internet import reactormixins
-from tests.internet.reactormixins import runUntil
+from tests.internet.reactormixins import inThread
 from torsion.cred.hashing import ScryptHasher
 from torsion.mail import smtp
 from torsion.mail.mail import MailService
@@ -47,22 +45,8 @@ def user(address: str, sender: str = "sender@remote.example") -> smtp.User:
 
 def runBlocking(reactor: Any, function: Callable[[], T], timeout: float = 60.0) -> T:
     """Call blocking ``function`` in a thread while iterating ``reactor``."""
-    outcome: list[Any] = []
-
-    def work() -> None:
-        try:
-            outcome.append((True, function()))
-        except BaseException as e:
-            outcome.append((False, e))
-
-    thread = threading.Thread(target=work, daemon=True, name="mail-test-client")
-    thread.start()
-    runUntil(reactor, lambda: bool(outcome), timeout)
-    thread.join(1)
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
+    result: T = inThread(reactor, function, timeout)
+    return result
 
 
 def tlsFiles(tmp_path: Path) -> tuple[Any, str, str, str]:
@@ -105,31 +89,12 @@ def listen(reactor: Any, factory: Any) -> int:
     return int(port.getHost().port)
 
 
-@contextlib.contextmanager
 def torsiond(
     args: list[str], port: int, directory: Path, output: list[str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``torsiond -n ... ARGS`` until the block ends, as tests/tap/_torsiond.py's
-    runTorsiond, but waiting up to a minute for it to listen: it hashes the --user
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """Run ``torsiond -n ... ARGS`` until the block ends (tests/tap/_torsiond.py's
+    runTorsiond), waiting up to a minute for it to listen: it hashes the --user
     passwords first, which takes a while on a machine busy with other tests."""
-    from tests.tap._torsiond import TORSIOND, waitForListening
+    from tests.tap._torsiond import runTorsiond
 
-    command = [str(TORSIOND), "-n", "-o", "--pidfile=", "-l", "-", *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-    )
-    try:
-        waitForListening(port, process, timeout=60)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            if output is not None:
-                output.append(process.stdout.read().decode("utf-8", "replace"))
-            process.stdout.close()
+    return runTorsiond(args, port, directory, output, listenTimeout=60)

@@ -43,7 +43,11 @@ def waitForListening(port: int, process: subprocess.Popen[bytes], timeout: float
 
 @contextlib.contextmanager
 def runTorsiond(
-    args: list[str], port: int, directory: Path, output: list[str] | None = None
+    args: list[str],
+    port: int,
+    directory: Path,
+    output: list[str] | None = None,
+    listenTimeout: float = 15,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run torsiond until the block ends; its log is appended to `output` if given."""
     command = [str(TORSIOND), "-n", "-o", "--pidfile=", "-l", "-", *args]
@@ -52,7 +56,7 @@ def runTorsiond(
         command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
     )
     try:
-        waitForListening(port, process)
+        waitForListening(port, process, listenTimeout)
         yield process
     finally:
         process.terminate()

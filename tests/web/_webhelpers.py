@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -273,27 +272,9 @@ def spin(reactor: Any, seconds: float) -> None:
 
 
 def runBlocking(reactor: Any, function: Callable[[], T], timeout: float = 10.0) -> T:
-    """Call blocking ``function`` in a thread while iterating ``reactor``; return its result.
-
-    The thread is a daemon: if it outlives ``timeout`` the test fails (the client's own
-    socket timeout should end it soon after).
-    """
-    outcome: list[Any] = []
-
-    def work() -> None:
-        try:
-            outcome.append((True, function()))
-        except BaseException as e:
-            outcome.append((False, e))
-
-    thread = threading.Thread(target=work, daemon=True, name="web-test-client")
-    thread.start()
-    runUntil(reactor, lambda: bool(outcome), timeout)
-    thread.join(1)
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
+    """Call blocking ``function`` in a thread while iterating ``reactor``."""
+    result: T = reactormixins.inThread(reactor, function, timeout)
+    return result
 
 
 def runCommand(
