@@ -9,7 +9,6 @@ timeout.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.bench import _quickrun
 from tests.enterprise.postgres import PostgresUnavailable, findBinaries
 from torsion.internet.defer import Deferred, succeed
 
@@ -39,16 +39,7 @@ def requirePostgres() -> None:
 
 def quickRun(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     requirePostgres()
-    output = tmp_path / "medians.json"
-    run = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--json", str(output), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run, json.loads(output.read_text())
+    return _quickrun.quickRun(BENCH, tmp_path, *args, timeout=240)
 
 
 def test_quickRunMeasuresEveryCaseOnTorsion(tmp_path: Path) -> None:

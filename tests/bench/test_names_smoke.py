@@ -9,13 +9,14 @@ samples. Every wait is bounded by a subprocess timeout.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.bench import _quickrun
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "names.py"
@@ -56,16 +57,7 @@ def test_dnsperfOutputWithoutStatisticsIsAnError() -> None:
 def quickRun(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     if shutil.which("dnsperf") is None:
         pytest.skip("dnsperf is not installed (apt-get install dnsperf)")
-    output = tmp_path / "medians.json"
-    run = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--json", str(output), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run, json.loads(output.read_text())
+    return _quickrun.quickRun(BENCH, tmp_path, *args, timeout=180)
 
 
 def test_quickRunAgainstTwisted(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench import _quickrun
 from tests.spread.peers import twistedPython
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,16 +27,7 @@ import template as benchtemplate  # noqa: E402
 
 
 def quickRun(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    output = tmp_path / "medians.json"
-    run = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--json", str(output), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run, json.loads(output.read_text())
+    return _quickrun.quickRun(BENCH, tmp_path, *args, timeout=180)
 
 
 def test_quickRunMeasuresEveryCaseOnTorsion(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ client is shown to stop on a wrong reply. Every wait is bounded by a timeout.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.bench import _quickrun
 from tests.spread.peers import twistedPython
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,16 +24,7 @@ import _smtpworker  # noqa: E402
 
 
 def quickRun(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    output = tmp_path / "medians.json"
-    run = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--json", str(output), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run, json.loads(output.read_text())
+    return _quickrun.quickRun(BENCH, tmp_path, *args, timeout=180)
 
 
 def test_quickRunOnTorsion(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ and counted. Every wait is bounded by a subprocess timeout.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench import _quickrun
 from tests.spread.peers import twistedPython
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,16 +28,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def quickRun(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    output = tmp_path / "medians.json"
-    run = subprocess.run(
-        [sys.executable, str(IRC), "--quick", "--json", str(output), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run, json.loads(output.read_text())
+    return _quickrun.quickRun(IRC, tmp_path, *args, timeout=240)
 
 
 def test_quickRun(tmp_path: Path) -> None:
