@@ -123,4 +123,4 @@ class ISFTPFile(Interface):
         """Change the file's attributes."""
 
 
-__all__ += ["ISFTPServer", "ISFTPFile"]
+__all__ += ["ISFTPFile", "ISFTPServer"]

@@ -15,7 +15,8 @@ import errno
 import os
 import stat as statmod
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from zope.interface import implementer
 
@@ -106,7 +107,7 @@ class _File:
 
 
 class _Directory:
-    __slots__ = ("fd", "entries")
+    __slots__ = ("entries", "fd")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd

@@ -25,15 +25,15 @@ from torsion.logger import Logger
 from torsion.python.failure import Failure
 
 __all__ = [
+    "MAX_HANDLES",
+    "MAX_READ",
     "FileTransferServer",
     "FilesystemSFTPServer",
-    "SFTPError",
-    "ISFTPServer",
     "ISFTPFile",
+    "ISFTPServer",
+    "SFTPError",
     "packAttrs",
     "parseAttrs",
-    "MAX_READ",
-    "MAX_HANDLES",
 ]
 
 _log = Logger()
@@ -242,7 +242,7 @@ class FileTransferServer(protocol.Protocol):
         d = defer.maybeDeferred(self.client.extendedRequest, name, reader.rest())
         return d.addCallback(lambda data: (codec.FXP_EXTENDED_REPLY, data))
 
-    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+    def connectionLost(self, reason: object = protocol.connectionDone) -> None:
         for table in (self.openFiles, self.openDirs):
             for opened in table.values():
                 try:

@@ -12,7 +12,7 @@ from typing import Any
 
 from zope.interface import implementer
 
-from torsion.conch.ssh.filetransfer import FileTransferServer, FilesystemSFTPServer
+from torsion.conch.ssh.filetransfer import FilesystemSFTPServer, FileTransferServer
 from torsion.internet.interfaces import ITransport
 
 
