@@ -200,6 +200,7 @@ def test_portAndReactorProvideTheirInterfaces(reactor: Any) -> None:
 
 def test_startAndStopLogTheSeedsLines(reactor: Any, loggedMessages: Any) -> None:
     proto = Recorder()
+    proto.noisy = True
     port = listen(reactor, proto)
     number = port.getHost().port
     assert proto.started == 1
@@ -212,6 +213,13 @@ def test_startAndStopLogTheSeedsLines(reactor: Any, loggedMessages: Any) -> None
     assert f"tests.internet.test_udp.Recorder starting on {number}" in lines
     assert f"(UDP Port {number} Closed)" in lines
     assert repr(port) == "<Recorder not connected>"
+
+
+def test_quietProtocolsPortLogsNothing(reactor: Any, loggedMessages: Any) -> None:
+    """A client that opens a port per request (a DNS resolver) stays out of the log."""
+    port = listen(reactor, Recorder())
+    runUntilFired(reactor, port.stopListening())
+    assert messages(loggedMessages) == []
 
 
 def test_noisyProtocolLogsStartingAndStopping(reactor: Any, loggedMessages: Any) -> None:
@@ -273,6 +281,7 @@ def test_startProtocolRaisingClosesThePortAndRaises(reactor: Any, loggedMessages
 
     number = freePort()
     proto = Broken()
+    proto.noisy = True
     with pytest.raises(RuntimeError, match="no start"):
         reactor.listenUDP(number, proto, interface="127.0.0.1")
     assert proto.transport is None
@@ -290,6 +299,7 @@ def test_oneProtocolServesOnePortAtATime(reactor: Any) -> None:
 
 def test_reactorShutdownClosesThePort(reactor: Any, loggedMessages: Any) -> None:
     proto = Recorder()
+    proto.noisy = True
     port = listen(reactor, proto)
     number = port.getHost().port
     reactor.disconnectAll()

@@ -19,7 +19,7 @@ from tests.internet.reactormixins import runUntilFired
 from tests.names import fakedns
 from tests.names.fakedns import Close, Request, dmsg, drcode, drrset, dtype, zoneAnswer
 from torsion.internet import error as ierror
-from torsion.internet.defer import Deferred
+from torsion.internet.defer import CancelledError, Deferred
 from torsion.names import client, dns
 from torsion.names.error import (
     DNSNameError,
@@ -377,6 +377,57 @@ def test_sameQuestionInFlightIsAskedOnce(oneReactor: Any, fakeServer: Any) -> No
     a1, a2 = wait(oneReactor, d1), wait(oneReactor, d2)
     assert a1 == a2 and a1[0] is not a2[0]
     assert len(fakeServer.requests) == 1
+
+
+def test_cancellingALookupEndsItsExchange(oneReactor: Any, fakeServer: Any) -> None:
+    fakeServer.handler = lambda request: None
+    resolver = resolverFor(oneReactor, fakeServer, timeout=(0.3, 0.3, 0.3))
+    before = len(oneReactor.getReaders())
+    d = resolver.lookupAddress("www.example.com")
+    assert len(oneReactor.getReaders()) == before + 1
+    d.cancel()
+    assert isinstance(failure(oneReactor, d), CancelledError)
+    # No retry after the cancel, and the attempt's port is closed.
+    pause = Deferred[None]()
+    oneReactor.callLater(0.8, pause.callback, None)
+    wait(oneReactor, pause)
+    assert len(fakeServer.requests) <= 1
+    assert len(oneReactor.getReaders()) == before
+    assert oneReactor.getDelayedCalls() == []
+
+
+def test_cancellingOneOfTwoSharedLookupsKeepsTheOther(oneReactor: Any, fakeServer: Any) -> None:
+    resolver = resolverFor(oneReactor, fakeServer)
+    d1 = resolver.lookupAddress("www.example.com")
+    d2 = resolver.lookupAddress("www.example.com")
+    d1.cancel()
+    assert isinstance(failure(oneReactor, d1), CancelledError)
+    answers, _, _ = wait(oneReactor, d2)
+    assert len(answers) == 2
+    assert len(fakeServer.requests) == 1
+
+
+def test_cancellingDuringTheTCPRetryClosesTheConnection(oneReactor: Any, fakeServer: Any) -> None:
+    def truncThenSilence(request: Request) -> list[bytes] | None:
+        if request.transport == "udp":
+            response = dmsg.make_response(request.message)
+            response.flags |= 0x0200
+            return [response.to_wire()]
+        return None
+
+    fakeServer.handler = truncThenSilence
+    resolver = resolverFor(oneReactor, fakeServer, timeout=(5.0,))
+    before = len(oneReactor.getReaders())
+    d = resolver.lookupAddress("www.example.com")
+    reactormixins.runUntil(oneReactor, lambda: len(fakeServer.tcpQueries()) == 1, timeout=5)
+    assert len(oneReactor.getReaders()) == before + 1
+    d.cancel()
+    assert isinstance(failure(oneReactor, d), CancelledError)
+    reactormixins.runUntil(
+        oneReactor,
+        lambda: len(oneReactor.getReaders()) == before and not oneReactor.getDelayedCalls(),
+        timeout=3,
+    )
 
 
 def test_serversMustBeAddresses() -> None:

@@ -32,7 +32,8 @@ the next datagram. Errors the network reports for earlier datagrams of a connect
 port (no route, message too long for the path) are logged and reading goes on.
 
 Logging follows the TCP ports: "module.ProtocolClass starting on 9999" and
-"(UDP Port 9999 Closed)".
+"(UDP Port 9999 Closed)", unless the protocol's ``noisy`` is false: a client that
+opens a port per query (torsion.names.client) would otherwise log two lines a query.
 Tests: tests/internet/test_udp.py and tests/internet/test_multicast.py.
 """
 
@@ -236,9 +237,17 @@ class Port(FileDescriptor):
         self._stoppedDeferred = None
         self._truncationLogged = False
         self.disconnected = self.disconnecting = False
-        log.msg(f"{_qualifiedName(self.protocol)} starting on {self._realPortNumber}")
+        if self._noisy():
+            log.msg(f"{_qualifiedName(self.protocol)} starting on {self._realPortNumber}")
         self.connected = True
         self._connectToProtocol()
+
+    def _noisy(self) -> bool:
+        return bool(getattr(self.protocol, "noisy", True))
+
+    def _logClosed(self) -> None:
+        if self._noisy():
+            log.msg(f"(UDP Port {self._realPortNumber} Closed)")
 
     def _bindSocket(self) -> _Socket:
         try:
@@ -261,7 +270,7 @@ class Port(FileDescriptor):
             self._closeSocket()
             if self.protocol.transport is self:
                 self.protocol.transport = None
-            log.msg(f"(UDP Port {self._realPortNumber} Closed)")
+            self._logClosed()
             raise
         if self.connected and not self.disconnecting:
             self.startReading()
@@ -304,7 +313,7 @@ class Port(FileDescriptor):
         if self.disconnected:
             return
         super().connectionLost(reason)
-        log.msg(f"(UDP Port {self._realPortNumber} Closed)")
+        self._logClosed()
         self._closeSocket()
         self._queue.clear()
         self._dropped = 0

@@ -113,7 +113,7 @@ class DNSMixin:
         m.queries = list(queries)
         if udpPayloadSize is not None:
             m.additional.append(dns.OPTHeader(udpPayloadSize=udpPayloadSize))
-        result: Deferred[dns.Message] = Deferred()
+        result: Deferred[dns.Message] = Deferred(lambda _: self._forget(id))
         try:
             writeMessage(m)
         except Exception:
@@ -122,6 +122,12 @@ class DNSMixin:
         timer = self.callLater(timeout, self._timedOut, id)
         self.liveMessages[id] = _Pending(result, m.queries, address, timer)
         return result
+
+    def _forget(self, id: int) -> None:
+        """The caller cancelled query C{id}: an answer arriving later is dropped."""
+        pending = self.liveMessages.pop(id, None)
+        if pending is not None and pending.timer.active():
+            pending.timer.cancel()
 
     def _timedOut(self, id: int) -> None:
         pending = self.liveMessages.pop(id, None)

@@ -178,6 +178,7 @@ class _Lookup:
 
     __slots__ = (
         "attempt",
+        "current",
         "edns",
         "lastFailure",
         "queries",
@@ -204,7 +205,19 @@ class _Lookup:
         self.attempt = 0
         self.edns = resolver.udpPayloadSize
         self.lastFailure: Failure | None = None
-        self.result: Deferred[dns.Message] = Deferred()
+        self.current: Deferred[dns.Message] | None = None
+        self.result: Deferred[dns.Message] = Deferred(self._cancel)
+
+    def _cancel(self, result: Deferred[dns.Message]) -> None:
+        """The caller gave up: end the exchange in flight (closing its port or
+        connection) and start no other."""
+        current, self.current = self.current, None
+        if current is not None:
+            current.cancel()
+
+    def _exchanging(self, d: Deferred[dns.Message]) -> Deferred[dns.Message]:
+        self.current = d
+        return d
 
     def server(self) -> Server:
         return self.servers[(self.start + self.attempt) % len(self.servers)]
@@ -219,7 +232,7 @@ class _Lookup:
             return
         server = self.server()
         d = self.resolver._udpExchange(server, self.queries, self.timeouts[self.attempt], self.edns)
-        d.addCallbacks(self.answered, self.failed, callbackArgs=(server,))
+        self._exchanging(d).addCallbacks(self.answered, self.failed, callbackArgs=(server,))
 
     def next(self) -> None:
         self.attempt += 1
@@ -229,7 +242,7 @@ class _Lookup:
         if message.trunc:
             budget = max(sum(self.timeouts[self.attempt :]), 1.0)
             d = self.resolver._tcpExchange(server, self.queries, budget)
-            d.addCallbacks(self.overTCP, self.failed)
+            self._exchanging(d).addCallbacks(self.overTCP, self.failed)
             return
         code = message.rCode
         if (
@@ -253,6 +266,8 @@ class _Lookup:
         return len(self.servers) > 1 and self.attempt + 1 < len(self.timeouts)
 
     def failed(self, reason: Failure) -> None:
+        if self.result.called:
+            return  # Cancelled.
         self.lastFailure = reason
         # No answer from this server, for whatever reason the network gives: the
         # next attempt may go to another one.
@@ -451,6 +466,7 @@ class Resolver(ResolverBase):
         self._resolvChecked: float | None = None
         self._confTimeout: tuple[float, ...] | None = None
         self._waiting: dict[tuple[bytes, int, int], list[Deferred[LookupResult]]] = {}
+        self._exchanges: dict[tuple[bytes, int, int], Deferred[dns.Message]] = {}
         if self.resolv is not None:
             self.maybeParseConfig()
 
@@ -564,10 +580,11 @@ class Resolver(ResolverBase):
         self, server: Server, queries: list[dns.Query], timeout: float
     ) -> Deferred[dns.Message]:
         """Ask C{server} over a new TCP connection."""
-        result: Deferred[dns.Message] = Deferred()
+        connectors: list[Any] = []
+        result: Deferred[dns.Message] = Deferred(lambda _: connectors[0].disconnect())
         controller = _TCPQuery(queries, timeout, result)
         factory = _DNSClientFactory(controller, self._reactor)
-        self._reactor.connectTCP(server[0], server[1], factory, timeout=timeout)
+        connectors.append(self._reactor.connectTCP(server[0], server[1], factory, timeout=timeout))
         return result
 
     def queryUDP(
@@ -624,17 +641,18 @@ class Resolver(ResolverBase):
         if type == dns.AXFR:
             return self._lookupZone(name, timeout)
         key = (name.lower(), cls, type)
-        result: Deferred[LookupResult] = Deferred()
+        result: Deferred[LookupResult] = Deferred(lambda waiter: self._giveUp(key, waiter))
         waiting = self._waiting.get(key)
         if waiting is not None:
             # The same question is on its way already: share its answer.
             waiting.append(result)
             return result
         self._waiting[key] = [result]
-        d = self.queryUDP([dns.Query(name, type, cls)], timeout)
+        d = self._exchanges[key] = self.queryUDP([dns.Query(name, type, cls)], timeout)
         sections = d.addCallback(self._sections)
 
         def deliver(outcome: Any) -> None:
+            self._exchanges.pop(key, None)
             for each in self._waiting.pop(key, []):
                 if isinstance(outcome, Failure):
                     each.errback(outcome)
@@ -644,6 +662,19 @@ class Resolver(ResolverBase):
 
         sections.addBoth(deliver)
         return result
+
+    def _giveUp(self, key: tuple[bytes, int, int], waiter: Deferred[LookupResult]) -> None:
+        """A caller cancelled its lookup: the exchange goes on while others wait for
+        the same answer, and ends (its port closed, no retry) once none do."""
+        waiters = self._waiting.get(key)
+        if waiters is None or waiter not in waiters:
+            return
+        waiters.remove(waiter)
+        if not waiters:
+            del self._waiting[key]
+            exchange = self._exchanges.pop(key, None)
+            if exchange is not None:
+                exchange.cancel()
 
     # -- zone transfers -----------------------------------------------------------------
 
