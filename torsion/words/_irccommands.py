@@ -614,7 +614,7 @@ class IRCCommands:
         self.reply(irc.RPL_LUSERME, f":I have {self.factory.connections} clients and 0 servers")
 
     def irc_VERSION(self, prefix: str, params: list[str]) -> None:
-        from torsion.words._ircserver import VERSION
+        from torsion.words._ircregistration import VERSION
 
         self.reply(irc.RPL_VERSION, VERSION, self.hostname or "*", ":torsion.words")
 
