@@ -30,15 +30,10 @@ Tests: tests/words/test_service_bench.py.
 
 from __future__ import annotations
 
-import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,28 +42,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import net  # noqa: E402
 from _ircworker import GROUP, SIDES  # noqa: E402
-from _netreport import Samples, TableSpec, betterRatio, roundRatios, sideTable  # noqa: E402
-from deferred import twistedPython  # noqa: E402
-from net import (  # noqa: E402
-    CLIENT_CPU,
-    SERVER_CPU,
-    BenchError,
-    Child,
-    checkChoices,
-    compilerCommand,
-    pinned,
-    runHeader,
-    runRounds,
-    snapshotTorsion,
-    sourceVersion,
-)
+from _netreport import TableSpec  # noqa: E402
+from _sidebench import SideBench, window  # noqa: E402
+from net import CLIENT_CPU, BenchError, Child, compilerCommand, pinned  # noqa: E402
 
-WORKER = HERE / "_ircworker.py"
 LOAD_SOURCE = HERE / "ircload.c"
 LOAD = HERE / ".build" / "ircload"
 CASES = ["fanout"]
-REFERENCE = "twisted"
-GOAL = 2.0
 
 
 @dataclass
@@ -101,32 +81,6 @@ def buildLoad() -> Path:
     return LOAD
 
 
-def pythonFor(side: str) -> str:
-    return str(twistedPython()) if SIDES[side].framework == "twisted" else sys.executable
-
-
-def checkSide(side: str) -> dict[str, Any]:
-    """What bench/_ircworker.py check says about ``side``."""
-    try:
-        python = pythonFor(side)
-    except (OSError, subprocess.CalledProcessError) as e:
-        return {"ok": False, "reason": f"could not make its virtual environment: {e}"}
-    return net.askWorker(python, [str(WORKER), side, "check"])
-
-
-@contextmanager
-def server(side: str) -> Iterator[tuple[Child, int]]:
-    """A fresh IRC server of ``side``, pinned to the server CPU."""
-    child = Child(pinned(SERVER_CPU, [pythonFor(side), str(WORKER), side, "serve"]), side)
-    try:
-        port = int(child.expect("port ", 60).split()[1])
-        if net.onServerStart is not None:
-            net.onServerStart(child.process.pid)
-        yield child, port
-    finally:
-        child.stop()
-
-
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -140,7 +94,7 @@ def processCpu(pid: int) -> float:
 def measure(side: str, settings: Settings, info: dict[str, Any]) -> dict[str, float]:
     """One measurement: a fresh server of ``side``, ``settings.clients`` fresh clients."""
     load = buildLoad()
-    with server(side) as (srv, port):
+    with BENCH.server(side) as (srv, port):
         argv = [str(load), "127.0.0.1", str(port), str(settings.clients), GROUP]
         argv += [str(settings.depth), str(settings.seconds), str(settings.warmup)]
         clients = Child(pinned(CLIENT_CPU, argv), "ircload")
@@ -165,8 +119,6 @@ def measure(side: str, settings: Settings, info: dict[str, Any]) -> dict[str, fl
     }
 
 
-MEASURE: net.Measures = {"fanout": measure}
-
 TABLES: list[TableSpec] = [
     ("Deliveries per second (one message to one member, wall clock)", "rate", True, 1.0, "", 0),
     ("Messages sent per second", "messages", True, 1.0, "", 0),
@@ -176,86 +128,37 @@ TABLES: list[TableSpec] = [
 ]
 
 
-def goals(samples: Samples) -> list[str]:
-    """The issue's goal: torsion at least 2x Twisted's deliveries per second."""
-    lines = []
-    for metric, what in (("rate", "deliveries/s"), ("perServerCpu", "per server CPU-second")):
-        ratios = roundRatios(samples, "fanout", metric, True, "torsion", REFERENCE)
-        if not ratios:
-            continue
-        better = betterRatio(samples, "fanout", metric, True, "torsion", REFERENCE)
-        assert better is not None
-        verdict = "met" if better >= GOAL else "MISSED"
-        lines.append(
-            f"- torsion vs twisted, fanout, {what}: {better:.2f}x (rounds "
-            f"{min(ratios):.2f}x to {max(ratios):.2f}x; goal {GOAL}x): {verdict}"
-        )
-    return ["Goals (issue 13):", *lines] if lines else []
+# The issue's goal: torsion at least twice Twisted's deliveries per second.
+BENCH = SideBench(
+    script="irc.py",
+    issue=13,
+    worker=HERE / "_ircworker.py",
+    sides=SIDES,
+    cases=CASES,
+    measures={"fanout": measure},
+    tables=TABLES,
+    goalMetrics=[("rate", "deliveries/s"), ("perServerCpu", "per server CPU-second")],
+)
 
 
-def report(sides: list[str], samples: Samples) -> str:
-    parts = [sideTable(spec, CASES, sides, samples, REFERENCE) for spec in TABLES]
-    parts.append("\n".join(goals(samples)))
-    return "\n\n".join(p for p in parts if p)
-
-
-def parseArguments() -> argparse.Namespace:
-    parser = net.benchParser(__doc__.split("\n")[0], CASES, SIDES, 3)
-    parser.add_argument("--seconds", type=float, help="measured seconds (default 5)")
-    parser.add_argument("--clients", type=int, help="clients in the channel (default 500)")
-    parser.add_argument("--depth", type=int, help="messages in flight (default 100)")
-    parser.add_argument(
-        "--profile", metavar="SIDE", help="after the tables, py-spy hot spots of SIDE's server"
+def describe(settings: Settings) -> str:
+    return (
+        f"; {settings.clients} clients in one channel, {settings.depth} messages in flight"
+        + window(settings)
     )
-    options = parser.parse_args()
-    checkChoices(parser, (("case", options.cases, CASES), ("side", options.sides, SIDES)))
-    if options.profile is not None:
-        checkChoices(parser, (("side", options.profile, SIDES),))
-    return options
 
 
 def main() -> int:
-    options = parseArguments()
-    settings = QUICK if options.quick else Settings()
-    for name in ("rounds", "seconds", "clients", "depth"):
-        if getattr(options, name):
-            setattr(settings, name, getattr(options, name))
-    if settings.clients < 2 or settings.depth < 1:
+    parser = BENCH.parser(__doc__, seconds=5)
+    parser.add_argument("--clients", type=int, help="clients in the channel (default 500)")
+    parser.add_argument("--depth", type=int, help="messages in flight (default 100)")
+    options = BENCH.parse(parser)
+    if (options.clients is not None and options.clients < 2) or (
+        options.depth is not None and options.depth < 1
+    ):
         print("irc.py: --clients must be at least 2 and --depth at least 1", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    if not net.PIN:
-        print("warning: not pinning (needs taskset and 2 CPUs): noisier", file=sys.stderr)
-    try:
-        buildLoad()
-        with snapshotTorsion():
-            return run(options, settings)
-    except BenchError as e:
-        print(f"irc.py: {e}", file=sys.stderr)
-        return 2
-
-
-def run(options: argparse.Namespace, settings: Settings) -> int:
-    """Check the sides, measure, print the tables (and the profile); the exit status."""
-    wanted = options.sides.split(",")
-    started, loadBefore, source = time.monotonic(), os.getloadavg()[0], sourceVersion()
-    infos = {side: checkSide(side) for side in wanted}
-    sides = [side for side in wanted if infos[side]["ok"]]
-    for side in wanted:
-        if not infos[side]["ok"]:
-            print(f"skipping {side}: {infos[side]['reason']}", file=sys.stderr)
-    samples, errors, noisy = runRounds(CASES, sides, infos, settings, options.quiet_wait, MEASURE)
-    versions: dict[str, str] = {}
-    for side in sides:
-        versions.update(infos[side].get("versions", {}))
-    window = (
-        f"; {settings.clients} clients in one channel, {settings.depth} messages in flight; "
-        f"{settings.seconds:g} s measured after {settings.warmup:g} s of warm-up"
-    )
-    print(runHeader(settings.rounds, source, versions, window, started, loadBefore, noisy, options))
-    print(report(sides, samples))
-    print()
-    return net.endSideRun(options, settings, source, samples, errors, infos, wanted, CASES, MEASURE)
+    return BENCH.main(options, QUICK if options.quick else Settings(), describe, buildLoad)
 
 
 if __name__ == "__main__":

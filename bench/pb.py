@@ -31,43 +31,18 @@ Tests: tests/bench/test_pb_smoke.py.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import net  # noqa: E402
-from _netreport import Samples, TableSpec, betterRatio, roundRatios, sideTable  # noqa: E402
+from _netreport import TableSpec  # noqa: E402
 from _pbworker import SIDES  # noqa: E402
-from deferred import twistedPython  # noqa: E402
-from net import (  # noqa: E402
-    CLIENT_CPU,
-    SERVER_CPU,
-    BenchError,
-    Child,
-    checkChoices,
-    pinned,
-    runHeader,
-    runRounds,
-    snapshotTorsion,
-    sourceVersion,
-)
+from _sidebench import SideBench, window  # noqa: E402
+from net import BenchError  # noqa: E402
 
-WORKER = HERE / "_pbworker.py"
 CASES = ["small", "small-16", "list", "list-16"]
-REFERENCE = "twisted"
-# The issue's goal: torsion's PB at least twice Twisted's round trips per second.
-GOAL = 2.0
 
 
 @dataclass
@@ -89,51 +64,16 @@ def caseCall(case: str) -> tuple[str, int]:
     return name, int(depth or 1)
 
 
-def pythonFor(side: str) -> str:
-    return str(twistedPython()) if SIDES[side].framework == "twisted" else sys.executable
-
-
-def checkSide(side: str) -> dict[str, Any]:
-    """What bench/_pbworker.py check says about ``side``."""
-    try:
-        python = pythonFor(side)
-    except (OSError, subprocess.CalledProcessError) as e:
-        return {"ok": False, "reason": f"could not make its virtual environment: {e}"}
-    return net.askWorker(python, [str(WORKER), side, "check"])
-
-
-@contextmanager
-def server(side: str) -> Iterator[tuple[Child, int]]:
-    """A fresh PB server of ``side``, pinned to the server CPU."""
-    child = Child(pinned(SERVER_CPU, [pythonFor(side), str(WORKER), side, "serve"]), side)
-    try:
-        port = int(child.expect("port ", 60).split()[1])
-        if net.onServerStart is not None:
-            net.onServerStart(child.process.pid)
-        yield child, port
-    finally:
-        child.stop()
-
-
 def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
     """One measurement of ``case``: a fresh server of ``side`` and a fresh client."""
     clientSide = settings.client or side
     name, depth = caseCall(case)
-    with server(side) as (srv, port):
-        argv = [pythonFor(clientSide), str(WORKER), clientSide, "client", str(port)]
+    with BENCH.server(side) as (srv, port):
+        argv = [BENCH.pythonFor(clientSide), str(BENCH.worker), clientSide, "client", str(port)]
         argv += [str(srv.process.pid), name, str(depth), str(settings.seconds)]
         argv += [str(settings.warmup)]
-        done = subprocess.run(
-            pinned(CLIENT_CPU, argv),
-            capture_output=True,
-            text=True,
-            cwd=str(HERE.parent),
-            env=net.CHILD_ENV,
-            timeout=settings.warmup + settings.seconds + 120,
-        )
-    if done.returncode:
-        raise BenchError(f"{clientSide} client failed: {done.stderr.strip()[-500:]}")
-    result = json.loads(done.stdout)
+        limit = settings.warmup + settings.seconds + 120
+        result = BENCH.runClient(argv, limit, f"{clientSide} client")
     calls, seconds = result["calls"], result["seconds"]
     cpu, serverCpu = result["cpu"], result["serverCpu"]
     if not calls or not seconds:
@@ -148,10 +88,6 @@ def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
     }
 
 
-MEASURE: net.Measures = {
-    case: (lambda side, settings, info, case=case: measure(case, side, settings)) for case in CASES
-}
-
 # The report's tables (see _netreport.TableSpec).
 TABLES: list[TableSpec] = [
     ("Round trips per second (wall clock)", "rate", True, 1.0, "", 0),
@@ -161,106 +97,41 @@ TABLES: list[TableSpec] = [
     ("Client CPU load", "clientLoad", None, 100.0, "%", 0),
 ]
 
-
-def goals(cases: list[str], samples: Samples) -> list[str]:
-    """The issue's goal (torsion at least 2x Twisted's round trips/s) for each case."""
-    lines = []
-    for case in cases:
-        for metric, what in (("rate", "round trips/s"), ("perCpu", "per CPU-second")):
-            ratios = roundRatios(samples, case, metric, True, "torsion", REFERENCE)
-            if not ratios:
-                continue
-            better = betterRatio(samples, case, metric, True, "torsion", REFERENCE)
-            assert better is not None
-            verdict = "met" if better >= GOAL else "MISSED"
-            lines.append(
-                f"- torsion vs twisted, {case}, {what}: {better:.2f}x (rounds "
-                f"{min(ratios):.2f}x to {max(ratios):.2f}x; goal {GOAL}x): {verdict}"
-            )
-    return ["Goals (issue 8):", *lines] if lines else []
+# The issue's goal: torsion's PB at least twice Twisted's round trips per second.
+BENCH = SideBench(
+    script="pb.py",
+    issue=8,
+    worker=HERE / "_pbworker.py",
+    sides=SIDES,
+    cases=CASES,
+    measures={
+        case: (lambda side, settings, info, case=case: measure(case, side, settings))
+        for case in CASES
+    },
+    tables=TABLES,
+    goalMetrics=[("rate", "round trips/s"), ("perCpu", "per CPU-second")],
+)
+report = BENCH.report
 
 
-def report(cases: list[str], sides: list[str], samples: Samples) -> str:
-    parts = [sideTable(spec, cases, sides, samples, REFERENCE) for spec in TABLES]
-    parts.append("\n".join(goals(cases, samples)))
-    return "\n\n".join(p for p in parts if p)
-
-
-def parseArguments() -> argparse.Namespace:
-    parser = net.benchParser(__doc__.split("\n")[0], CASES, SIDES, 3)
-    parser.add_argument("--seconds", type=float, help="measured seconds per case (default 3)")
-    parser.add_argument(
-        "--client",
-        metavar="SIDE",
-        help="drive every server with this side's client (default: each side its own)",
-    )
-    parser.add_argument(
-        "--profile", metavar="SIDE", help="after the tables, py-spy hot spots of SIDE's server"
-    )
-    options = parser.parse_args()
-    checkChoices(parser, (("case", options.cases, CASES), ("side", options.sides, SIDES)))
-    for name in ("client", "profile"):
-        if getattr(options, name) is not None:
-            checkChoices(parser, (("side", getattr(options, name), SIDES),))
-    return options
-
-
-def main() -> int:
-    options = parseArguments()
-    settings = QUICK if options.quick else Settings()
-    if options.rounds:
-        settings.rounds = options.rounds
-    if options.seconds:
-        settings.seconds = options.seconds
-    settings.client = options.client
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    if not net.PIN:
-        print("warning: not pinning (needs taskset and 2 CPUs): noisier", file=sys.stderr)
-    try:
-        with snapshotTorsion():
-            return run(options, settings)
-    except BenchError as e:
-        print(f"pb.py: {e}", file=sys.stderr)
-        return 2
-
-
-def run(options: argparse.Namespace, settings: Settings) -> int:
-    """Check the sides, measure, print the tables (and the profile); the exit status."""
-    cases = options.cases.split(",")
-    wanted = options.sides.split(",")
-    started, loadBefore, source = time.monotonic(), os.getloadavg()[0], sourceVersion()
-    infos = {side: checkSide(side) for side in {*wanted, settings.client} - {None}}
-    if settings.client is not None and not infos[settings.client]["ok"]:
-        raise BenchError(f"--client {settings.client}: {infos[settings.client]['reason']}")
-    sides = [side for side in wanted if infos[side]["ok"]]
-    for side in wanted:
-        if not infos[side]["ok"]:
-            print(f"skipping {side}: {infos[side]['reason']}", file=sys.stderr)
-    samples, errors, noisy = runRounds(cases, sides, infos, settings, options.quiet_wait, MEASURE)
-    versions: dict[str, str] = {}
-    for side in sides:
-        versions.update(infos[side].get("versions", {}))
+def describe(settings: Settings) -> str:
     clients = (
         f"; every server driven by the {settings.client} client"
         if settings.client
         else "; each server driven by a client of its own side"
     )
-    window = f"; {settings.seconds:g} s measured after {settings.warmup:g} s of warm-up"
-    print(
-        runHeader(
-            settings.rounds,
-            source,
-            versions,
-            clients + window,
-            started,
-            loadBefore,
-            noisy,
-            options,
-        )
+    return clients + window(settings)
+
+
+def main() -> int:
+    parser = BENCH.parser(__doc__, seconds=3)
+    parser.add_argument(
+        "--client",
+        metavar="SIDE",
+        help="drive every server with this side's client (default: each side its own)",
     )
-    print(report(cases, sides, samples))
-    print()
-    return net.endSideRun(options, settings, source, samples, errors, infos, wanted, cases, MEASURE)
+    options = BENCH.parse(parser, sideOptions=("client",))
+    return BENCH.main(options, QUICK if options.quick else Settings(), describe)
 
 
 if __name__ == "__main__":

@@ -29,45 +29,23 @@ bench/README.md. Tests: tests/mail/test_smtp_bench.py.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import net  # noqa: E402
-from _netreport import Samples, TableSpec, betterRatio, roundRatios, sideTable  # noqa: E402
+from _netreport import TableSpec  # noqa: E402
+from _sidebench import SideBench, window  # noqa: E402
 from _smtpworker import SIDES  # noqa: E402
-from deferred import twistedPython  # noqa: E402
-from net import (  # noqa: E402
-    CLIENT_CPU,
-    SERVER_CPU,
-    BenchError,
-    Child,
-    checkChoices,
-    pinned,
-    runHeader,
-    runRounds,
-    snapshotTorsion,
-    sourceVersion,
-)
+from net import BenchError  # noqa: E402
 
-WORKER = HERE / "_smtpworker.py"
 CASES = ["pipelined-1", "pipelined-8"]
-REFERENCE = "twisted"
-# The issue's goal: torsion at least twice Twisted's messages per second.
-GOAL = 2.0
 
 
 @dataclass
@@ -86,19 +64,6 @@ def connectionsOf(case: str) -> int:
     return int(case.rpartition("-")[2])
 
 
-def pythonFor(side: str) -> str:
-    return str(twistedPython()) if SIDES[side].framework == "twisted" else sys.executable
-
-
-def checkSide(side: str) -> dict[str, Any]:
-    """What bench/_smtpworker.py check says about ``side``."""
-    try:
-        python = pythonFor(side)
-    except (OSError, subprocess.CalledProcessError) as e:
-        return {"ok": False, "reason": f"could not make its virtual environment: {e}"}
-    return net.askWorker(python, [str(WORKER), side, "check"])
-
-
 @contextmanager
 def maildirPlace() -> Iterator[str]:
     """A fresh directory for the maildir, on tmpfs where there is one."""
@@ -110,38 +75,16 @@ def maildirPlace() -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@contextmanager
-def server(side: str, maildir: str) -> Iterator[tuple[Child, int]]:
-    """A fresh ESMTP server of ``side``, pinned to the server CPU."""
-    child = Child(pinned(SERVER_CPU, [pythonFor(side), str(WORKER), side, "serve", maildir]), side)
-    try:
-        port = int(child.expect("port ", 60).split()[1])
-        if net.onServerStart is not None:
-            net.onServerStart(child.process.pid)
-        yield child, port
-    finally:
-        child.stop()
-
-
 def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
     """One measurement: a fresh server of ``side`` and a fresh client."""
     with maildirPlace() as place:
         maildir = os.path.join(place, "Maildir")
-        with server(side, maildir) as (srv, port):
-            argv = [sys.executable, str(WORKER), "client", str(port), str(srv.process.pid)]
+        with BENCH.server(side, maildir) as (srv, port):
+            argv = [sys.executable, str(BENCH.worker), "client", str(port), str(srv.process.pid)]
             argv += [str(connectionsOf(case)), str(settings.seconds), str(settings.warmup)]
-            done = subprocess.run(
-                pinned(CLIENT_CPU, argv),
-                capture_output=True,
-                text=True,
-                cwd=str(HERE.parent),
-                env=net.CHILD_ENV,
-                timeout=settings.warmup + settings.seconds + 120,
-            )
+            limit = settings.warmup + settings.seconds + 120
+            result = BENCH.runClient(argv, limit, f"the client against {side}")
         stored = len(os.listdir(os.path.join(maildir, "new")))
-    if done.returncode:
-        raise BenchError(f"the client failed against {side}: {done.stderr.strip()[-500:]}")
-    result = json.loads(done.stdout)
     messages, seconds = result["messages"], result["seconds"]
     cpu, serverCpu = result["cpu"], result["serverCpu"]
     if not messages or not seconds:
@@ -157,10 +100,6 @@ def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
     }
 
 
-MEASURE: net.Measures = {
-    case: (lambda side, settings, info, case=case: measure(case, side, settings)) for case in CASES
-}
-
 TABLES: list[TableSpec] = [
     ("Messages per second into the maildir (wall clock)", "rate", True, 1.0, "", 0),
     ("Messages per server CPU-second", "perServerCpu", True, 1.0, "", 0),
@@ -168,81 +107,25 @@ TABLES: list[TableSpec] = [
     ("Client CPU load", "clientLoad", None, 100.0, "%", 0),
 ]
 
-
-def goals(cases: list[str], samples: Samples) -> list[str]:
-    """The issue's goal (torsion at least 2x Twisted's messages/s) for each case."""
-    lines = []
-    for case in cases:
-        for metric, what in (("rate", "messages/s"), ("perServerCpu", "per server CPU-second")):
-            ratios = roundRatios(samples, case, metric, True, "torsion", REFERENCE)
-            if not ratios:
-                continue
-            better = betterRatio(samples, case, metric, True, "torsion", REFERENCE)
-            assert better is not None
-            verdict = "met" if better >= GOAL else "MISSED"
-            lines.append(
-                f"- torsion vs twisted, {case}, {what}: {better:.2f}x (rounds "
-                f"{min(ratios):.2f}x to {max(ratios):.2f}x; goal {GOAL}x): {verdict}"
-            )
-    return ["Goals (issue 12):", *lines] if lines else []
-
-
-def report(cases: list[str], sides: list[str], samples: Samples) -> str:
-    parts = [sideTable(spec, cases, sides, samples, REFERENCE) for spec in TABLES]
-    parts.append("\n".join(goals(cases, samples)))
-    return "\n\n".join(p for p in parts if p)
-
-
-def parseArguments() -> argparse.Namespace:
-    parser = net.benchParser(__doc__.split("\n")[0], CASES, SIDES, 3)
-    parser.add_argument("--seconds", type=float, help="measured seconds per case (default 3)")
-    parser.add_argument(
-        "--profile", metavar="SIDE", help="after the tables, py-spy hot spots of SIDE's server"
-    )
-    options = parser.parse_args()
-    checkChoices(parser, (("case", options.cases, CASES), ("side", options.sides, SIDES)))
-    if options.profile is not None:
-        checkChoices(parser, (("side", options.profile, SIDES),))
-    return options
+# The issue's goal: torsion at least twice Twisted's messages per second.
+BENCH = SideBench(
+    script="smtp.py",
+    issue=12,
+    worker=HERE / "_smtpworker.py",
+    sides=SIDES,
+    cases=CASES,
+    measures={
+        case: (lambda side, settings, info, case=case: measure(case, side, settings))
+        for case in CASES
+    },
+    tables=TABLES,
+    goalMetrics=[("rate", "messages/s"), ("perServerCpu", "per server CPU-second")],
+)
 
 
 def main() -> int:
-    options = parseArguments()
-    settings = QUICK if options.quick else Settings()
-    if options.rounds:
-        settings.rounds = options.rounds
-    if options.seconds:
-        settings.seconds = options.seconds
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    if not net.PIN:
-        print("warning: not pinning (needs taskset and 2 CPUs): noisier", file=sys.stderr)
-    try:
-        with snapshotTorsion():
-            return run(options, settings)
-    except BenchError as e:
-        print(f"smtp.py: {e}", file=sys.stderr)
-        return 2
-
-
-def run(options: argparse.Namespace, settings: Settings) -> int:
-    """Check the sides, measure, print the tables (and the profile); the exit status."""
-    cases = options.cases.split(",")
-    wanted = options.sides.split(",")
-    started, loadBefore, source = time.monotonic(), os.getloadavg()[0], sourceVersion()
-    infos = {side: checkSide(side) for side in wanted}
-    sides = [side for side in wanted if infos[side]["ok"]]
-    for side in wanted:
-        if not infos[side]["ok"]:
-            print(f"skipping {side}: {infos[side]['reason']}", file=sys.stderr)
-    samples, errors, noisy = runRounds(cases, sides, infos, settings, options.quiet_wait, MEASURE)
-    versions: dict[str, str] = {}
-    for side in sides:
-        versions.update(infos[side].get("versions", {}))
-    window = f"; {settings.seconds:g} s measured after {settings.warmup:g} s of warm-up"
-    print(runHeader(settings.rounds, source, versions, window, started, loadBefore, noisy, options))
-    print(report(cases, sides, samples))
-    print()
-    return net.endSideRun(options, settings, source, samples, errors, infos, wanted, cases, MEASURE)
+    options = BENCH.parse(BENCH.parser(__doc__, seconds=3))
+    return BENCH.main(options, QUICK if options.quick else Settings(), window)
 
 
 if __name__ == "__main__":
