@@ -21,6 +21,7 @@ Subclasses: torsion.internet.asyncioreactor, qtreactor, tkreactor.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -73,6 +74,8 @@ class LoopReactorBase(DescriptorReactorMixin, ReactorBase):
         self._timerWhen: float | None = None
         self._wakeScheduled = False
         self._waker: _LoopWaker | None = None
+        self._savedWakeupFd: int | None = None
+        self._closed = False
         # True while one of the reactor's own callbacks runs: writes made then are
         # flushed at its end instead of through a loop call of their own.
         self._inPass = False
@@ -237,11 +240,29 @@ class LoopReactorBase(DescriptorReactorMixin, ReactorBase):
 
     def wakeUp(self) -> None:
         """Make the loop run the calls from other threads soon (safe from any thread)."""
-        if self._waker is None:
+        waker = self._waker
+        if waker is None:
+            if self._closed:
+                return  # A signal handler that outlived the reactor: nothing to wake.
             raise NotImplementedError(
                 f"{type(self).__name__} must override wakeUp or call _installWaker"
             )
-        self._waker.wakeUp()
+        waker.wakeUp()
+
+    def _installSignalHandlers(self) -> None:
+        super()._installSignalHandlers()
+        if self._waker is not None and self._savedSignals:
+            # Python runs a signal's handler only when the loop next calls into Python:
+            # the byte the signal writes to the waker makes it do so at once.
+            self._savedWakeupFd = signal.set_wakeup_fd(
+                self._waker._writer.fileno(), warn_on_full_buffer=False
+            )
+
+    def _restoreSignalHandlers(self) -> None:
+        saved, self._savedWakeupFd = self._savedWakeupFd, None
+        if saved is not None:
+            signal.set_wakeup_fd(saved)
+        super()._restoreSignalHandlers()
 
     def _wokenUp(self) -> None:
         # Cleared before the queue is read, so a call queued from now on wakes us again.
@@ -348,6 +369,7 @@ class LoopReactorBase(DescriptorReactorMixin, ReactorBase):
 
         The loop itself is left alone: whoever made it closes it.
         """
+        self._closed = True
         self.removeAll()
         waker, self._waker = self._waker, None
         if waker is not None:
