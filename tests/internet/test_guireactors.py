@@ -11,12 +11,14 @@ process; each child is bounded by a timeout.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,14 @@ else:
 
 needsQt = pytest.mark.skipif(not HAVE_QT, reason="PySide6 is not installed (the qt extra)")
 needsDisplay = pytest.mark.skipif(not _display.display(), reason=_display.reason())
+
+
+@pytest.fixture(autouse=True)
+def collectHere() -> Iterator[None]:
+    """Free what a test left of Tk in this thread: Tcl aborts the process when Tk is
+    freed by a collection that happens to run in another thread (a later test's peer)."""
+    yield
+    gc.collect()
 
 
 def program(*parts: str) -> str:

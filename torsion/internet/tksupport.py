@@ -18,7 +18,41 @@ from torsion.internet import task
 
 __all__ = ["install", "uninstall"]
 
-_pump: task.LoopingCall | None = None
+
+class _Pump:
+    """Lets Tk handle its events at each tick of a LoopingCall on the reactor."""
+
+    def __init__(self, widget: tkinter.Misc, reactor: Any) -> None:
+        self.widget: tkinter.Misc | None = widget
+        self.reactor = reactor
+        self.loop = task.LoopingCall(self.update)
+        self.loop.clock = reactor
+
+    def update(self) -> None:
+        widget = self.widget
+        if widget is None:
+            return
+        try:
+            # Tcl's own "update" still works once Tk is gone; Tk's "winfo" does not.
+            if not widget.winfo_exists():
+                raise tkinter.TclError("the widget was destroyed")
+            widget.update()
+        except tkinter.TclError:
+            # The application was destroyed (its window closed): stop with it.
+            uninstall()
+            if self.reactor.running:
+                self.reactor.stop()
+
+    def stop(self) -> None:
+        if self.loop.running:
+            self.loop.stop()
+        # Let go of Tk now, in its own thread: the LoopingCall may live on in a cycle
+        # that the collector frees later in another thread, and Tcl aborts the process
+        # when Tk is freed outside the thread that made it.
+        self.widget = None
+
+
+_pump: _Pump | None = None
 
 
 def install(widget: tkinter.Misc, ms: int = 10, reactor: Any = None) -> None:
@@ -34,27 +68,13 @@ def install(widget: tkinter.Misc, ms: int = 10, reactor: Any = None) -> None:
         from torsion.internet import reactor as installed
 
         reactor = installed
-
-    def update() -> None:
-        try:
-            # Tcl's own "update" still works once Tk is gone; Tk's "winfo" does not.
-            if not widget.winfo_exists():
-                raise tkinter.TclError("the widget was destroyed")
-            widget.update()
-        except tkinter.TclError:
-            # The application was destroyed (its window closed): stop with it.
-            uninstall()
-            if reactor.running:
-                reactor.stop()
-
-    _pump = task.LoopingCall(update)
-    _pump.clock = reactor
-    _pump.start(ms / 1000.0)
+    _pump = _Pump(widget, reactor)
+    _pump.loop.start(ms / 1000.0)
 
 
 def uninstall() -> None:
     """Stop pumping Tk (nothing happens if it was not installed)."""
     global _pump
     pump, _pump = _pump, None
-    if pump is not None and pump.running:
+    if pump is not None:
         pump.stop()
