@@ -1,5 +1,6 @@
-"""SFTP version 3, the server side: FileTransferServer, the "sftp" subsystem of an
-SSH session, serving an ISFTPServer (torsion.conch.ssh.filetransfer).
+"""SFTP version 3: FileTransferServer, the "sftp" subsystem of an SSH session,
+serving an ISFTPServer; and the client side, FileTransferClient and openSFTP (from
+_sftpclient) (torsion.conch.ssh.filetransfer).
 
 ``FileTransferServer(data, avatar=avatar)`` is what ConchUser.lookupSubsystem makes
 from ``subsystemLookup = {b"sftp": FileTransferServer}``; it serves
@@ -21,6 +22,13 @@ from typing import Any
 
 from torsion.conch.interfaces import ISFTPFile, ISFTPServer
 from torsion.conch.ssh import _sftpcodec as codec
+from torsion.conch.ssh._sftpclient import (
+    MAX_READ_REQUEST,
+    ClientDirectory,
+    ClientFile,
+    FileTransferClient,
+    openSFTP,
+)
 from torsion.conch.ssh._sftpcodec import packAttrs, parseAttrs
 from torsion.conch.ssh._sftproot import FilesystemSFTPServer, SFTPError, errorCode
 from torsion.internet import defer, protocol
@@ -30,11 +38,16 @@ from torsion.python.failure import Failure
 __all__ = [
     "MAX_HANDLES",
     "MAX_READ",
+    "MAX_READ_REQUEST",
+    "ClientDirectory",
+    "ClientFile",
+    "FileTransferClient",
     "FileTransferServer",
     "FilesystemSFTPServer",
     "ISFTPFile",
     "ISFTPServer",
     "SFTPError",
+    "openSFTP",
     "packAttrs",
     "parseAttrs",
 ]
@@ -269,7 +282,9 @@ class FileTransferServer(protocol.Protocol):
         return d.addCallback(lambda target: self._name([(target, target, {})]))
 
     def _packet_20(self, reader: codec.Reader) -> Any:  # SYMLINK
-        link, target = reader.string(), reader.string()
+        # OpenSSH's order (target, then the link), which its clients send; the draft
+        # says the reverse, but no common client follows it.
+        target, link = reader.string(), reader.string()
         d = defer.maybeDeferred(self.client.makeLink, link, target)
         return d.addCallback(lambda _: None)
 
