@@ -1,13 +1,20 @@
-"""Shared pieces of the SFTP tests: a FileTransferClient on a child process's stdio,
-and an in-process `torsiond conch` server with a logged-in torsion SSH client."""
+"""Shared pieces of the SFTP tests: a system user made for the test (``account``), a
+FileTransferClient on a child process's stdio, and an in-process `torsiond conch`
+server with a logged-in torsion SSH client."""
 
 from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.internet.reactormixins import runUntilFired
@@ -22,6 +29,57 @@ SFTP_SERVER = next(
      if os.access(p, os.X_OK)),
     None,
 )  # fmt: skip
+
+
+USERADD, USERDEL = shutil.which("useradd"), shutil.which("userdel")
+
+
+@dataclass
+class Account:
+    name: str
+    home: Path
+    uid: int
+    key: Key
+    keyFile: Path
+    outside: Path  # a directory next to the home, with a secret in it
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[Account]:
+    if os.geteuid() != 0 or USERADD is None or USERDEL is None:
+        pytest.skip("making a system user for the test needs root and useradd")
+    base = Path(tempfile.mkdtemp(prefix="torsion-sftp-"))
+    base.chmod(0o755)
+    name = f"tsftp{os.getpid()}"
+    home = base / "home"
+    made = subprocess.run(
+        [USERADD, "--home-dir", str(home), "--create-home", "--shell", "/bin/sh",
+         "--user-group", "--password", "*", name],  # "*": no password, yet not locked
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    if made.returncode != 0:
+        shutil.rmtree(base)
+        pytest.skip(f"useradd failed: {made.stderr.strip()}")
+    try:
+        entry = pwd.getpwnam(name)
+        for leftover in home.iterdir():  # /etc/skel's files
+            leftover.unlink() if not leftover.is_dir() else shutil.rmtree(leftover)
+        key = Key(ed25519.Ed25519PrivateKey.generate())
+        ssh = home / ".ssh"
+        ssh.mkdir(mode=0o700)
+        (ssh / "authorized_keys").write_bytes(key.public().toString("openssh") + b"\n")
+        for path in (ssh, ssh / "authorized_keys"):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        keyFile = base / "id_ed25519"
+        keyFile.write_bytes(key.toString("openssh"))
+        keyFile.chmod(0o600)
+        outside = base / "outside"
+        outside.mkdir()
+        (outside / "secret").write_text("not for sftp")
+        yield Account(name, home, entry.pw_uid, key, keyFile, outside)
+    finally:
+        subprocess.run([USERDEL, name], capture_output=True, timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 class StdioSFTP(protocol.ProcessProtocol):
@@ -59,21 +117,29 @@ class _Started(connection.SSHConnection):
         self.started.callback(self)
 
 
-class _PasswordAuth(userauth.SSHUserAuthClient):
-    def __init__(self, user: bytes, instance: Any, password: bytes) -> None:
+class _Auth(userauth.SSHUserAuthClient):
+    def __init__(self, user: bytes, instance: Any, password: bytes | None, key: Key | None) -> None:
         super().__init__(user, instance)
-        self.password = password
+        self.password, self.key = password, key
 
     def getPassword(self, prompt: bytes | None = None) -> Any:
-        return defer.succeed(self.password)
+        return None if self.password is None else defer.succeed(self.password)
+
+    def getPublicKey(self) -> Any:
+        return None if self.key is None else self.key.public()
+
+    def getPrivateKey(self) -> Any:
+        return defer.succeed(self.key)
 
 
 class PinnedClient(transport.SSHClientTransport):
-    """A client that trusts exactly one host key and logs in with a password."""
+    """A client that trusts exactly one host key and logs in with a password or key."""
 
-    def __init__(self, hostKey: bytes, user: bytes, password: bytes) -> None:
+    def __init__(
+        self, hostKey: bytes, user: bytes, password: bytes | None = None, key: Key | None = None
+    ) -> None:
         super().__init__()
-        self.hostKey, self.user, self.password = hostKey, user, password
+        self.hostKey, self.user, self.password, self.key = hostKey, user, password, key
         self.loggedIn: defer.Deferred[Any] = defer.Deferred()
 
     def verifyHostKey(self, hostKey: bytes, fingerprint: bytes) -> Any:
@@ -82,7 +148,15 @@ class PinnedClient(transport.SSHClientTransport):
         return defer.succeed(True)
 
     def connectionSecure(self) -> None:
-        self.requestService(_PasswordAuth(self.user, _Started(self.loggedIn), self.password))
+        service = _Started(self.loggedIn)
+        self.requestService(_Auth(self.user, service, self.password, self.key))
+
+
+def logIn(reactor: Any, client: PinnedClient, port: int) -> Any:
+    """Connect ``client`` to 127.0.0.1:port; its SSHConnection once logged in."""
+    factory = protocol.ClientFactory.forProtocol(lambda: client)
+    reactor.connectTCP("127.0.0.1", port, factory)
+    return runUntilFired(reactor, client.loggedIn, timeout=15)
 
 
 class ConchServer:
@@ -115,10 +189,7 @@ class ConchServer:
     def connect(self, password: bytes = b"pw") -> tuple[PinnedClient, Any]:
         """A logged-in client and its SSHConnection service."""
         client = PinnedClient(self.hostKey, ME.encode(), password)
-        factory = protocol.ClientFactory.forProtocol(lambda: client)
-        self.reactor.connectTCP("127.0.0.1", self.port.getHost().port, factory)
-        conn = runUntilFired(self.reactor, client.loggedIn, timeout=15)
-        return client, conn
+        return client, logIn(self.reactor, client, self.port.getHost().port)
 
     def stop(self) -> None:
         for made in self.transports:

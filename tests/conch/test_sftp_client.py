@@ -1,6 +1,7 @@
 """FileTransferClient against three servers: OpenSSH's sftp-server (a child process
 on stdio), torsion's own over stdio (sftpstdio), and torsion's over SSH (the
-`torsiond conch` factory, reached with torsion's SSH client). The same session of
+`torsiond conch` factory, reached with torsion's SSH client), and OpenSSH's
+sftp-server through OpenSSH's sshd. The same session of
 requests runs against each, with the errors a server gives. Also: a client that
 stops reading its socket while downloading makes the server hold back (its
 buffered bytes stay under the window), then gets the whole file.
@@ -10,13 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conch.sftphelpers import SFTP_SERVER, ConchServer, spawnSFTP
+from tests.conch import sftphelpers, test_sshtransport_openssh
+from tests.conch.sftphelpers import (
+    SFTP_SERVER,
+    Account,
+    ConchServer,
+    PinnedClient,
+    logIn,
+    spawnSFTP,
+)
+from tests.conch.sshhelpers import needsSSHD
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil, runUntilFired
 from torsion.conch.ssh import _sftpcodec as codec
@@ -25,6 +36,8 @@ from torsion.conch.ssh.filetransfer import FileTransferClient, SFTPError
 from torsion.internet import defer
 
 oneReactor = reactormixins.oneReactor
+account = sftphelpers.account
+sshd = test_sshtransport_openssh.sshd
 needsSFTPServer = pytest.mark.skipif(
     SFTP_SERVER is None, reason="OpenSSH's sftp-server (openssh-sftp-server) is missing"
 )
@@ -214,3 +227,27 @@ def test_aClientThatStopsReadingIsHeldBack(oneReactor: Any, conch: Any) -> None:
     sshClient.transport.resumeProducing()
     results = runUntilFired(oneReactor, defer.gatherResults(chunks), timeout=30)
     assert hashlib.sha256(b"".join(results)).digest() == hashlib.sha256(data).digest()
+
+
+@needsSFTPServer
+@needsSSHD
+def test_againstOpenSSHsSshd(oneReactor: Any, sshd: Any, account: Account) -> None:
+    """Through OpenSSH's sshd (the transport tests' instance), with a key login as
+    the test's system user; the SFTP server is sshd's sftp-server, run as a command
+    (as ``sftp -s`` does) since that sshd has no Subsystem line."""
+    assert SFTP_SERVER is not None
+    port, hostKey = sshd
+    client = PinnedClient(hostKey.blob(), account.name.encode(), key=account.key)
+    conn = logIn(oneReactor, client, port)
+    sftp = runUntilFired(
+        oneReactor, filetransfer.openSFTP(conn, command=SFTP_SERVER.encode()), timeout=10
+    )
+    work = account.home / "work"
+    work.mkdir()
+    os.chown(work, account.uid, -1)
+    try:
+        _run(oneReactor, session(sftp, str(work), work, linksAllowed=True))
+        assert runUntilFired(oneReactor, sftp.realPath(b".")) == str(account.home).encode()
+    finally:
+        client.transport.loseConnection()
+        shutil.rmtree(work)

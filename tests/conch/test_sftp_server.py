@@ -13,76 +13,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pwd
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from tests.conch import sftphelpers
+from tests.conch.sftphelpers import Account
 from tests.conch.sshhelpers import SSH
 from tests.tap._torsiond import freePort, runTorsiond
-from torsion.conch.ssh.keys import Key
 
 SFTP, SCP = shutil.which("sftp"), shutil.which("scp")
-USERADD, USERDEL = shutil.which("useradd"), shutil.which("userdel")
-
-
-@dataclass
-class Account:
-    name: str
-    home: Path
-    uid: int
-    keyFile: Path
-    outside: Path  # a directory next to the home, with a secret in it
-
-
-@pytest.fixture(scope="module")
-def account() -> Iterator[Account]:
-    if os.geteuid() != 0 or USERADD is None or USERDEL is None:
-        pytest.skip("making a system user for the test needs root and useradd")
-    if SSH is None or SFTP is None or SCP is None:
-        pytest.skip("OpenSSH's ssh, sftp and scp (openssh-client) are missing")
-    base = Path(tempfile.mkdtemp(prefix="torsion-sftp-"))
-    base.chmod(0o755)
-    name = f"tsftp{os.getpid()}"
-    home = base / "home"
-    made = subprocess.run(
-        [USERADD, "--home-dir", str(home), "--create-home", "--shell", "/bin/sh",
-         "--user-group", name],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    if made.returncode != 0:
-        shutil.rmtree(base)
-        pytest.skip(f"useradd failed: {made.stderr.strip()}")
-    try:
-        entry = pwd.getpwnam(name)
-        for leftover in home.iterdir():  # /etc/skel's files
-            leftover.unlink() if not leftover.is_dir() else shutil.rmtree(leftover)
-        key = Key(ed25519.Ed25519PrivateKey.generate())
-        ssh = home / ".ssh"
-        ssh.mkdir(mode=0o700)
-        (ssh / "authorized_keys").write_bytes(key.public().toString("openssh") + b"\n")
-        for path in (ssh, ssh / "authorized_keys"):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        keyFile = base / "id_ed25519"
-        keyFile.write_bytes(key.toString("openssh"))
-        keyFile.chmod(0o600)
-        outside = base / "outside"
-        outside.mkdir()
-        (outside / "secret").write_text("not for sftp")
-        yield Account(name, home, entry.pw_uid, keyFile, outside)
-    finally:
-        subprocess.run([USERDEL, name], capture_output=True, timeout=30)
-        shutil.rmtree(base, ignore_errors=True)
+account = sftphelpers.account
 
 
 @pytest.fixture(scope="module")
 def port(account: Account, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    if SSH is None or SFTP is None or SCP is None:
+        pytest.skip("OpenSSH's ssh, sftp and scp (openssh-client) are missing")
     directory = tmp_path_factory.mktemp("conch-sftp")
     listening = freePort()
     args = ["conch", "--listen", f"tcp:{listening}:interface=127.0.0.1",

@@ -273,13 +273,24 @@ class _SFTPChannel(SSHChannel):
 
     name = b"session"
 
-    def __init__(self, client: FileTransferClient, ready: defer.Deferred[Any], **kw: Any) -> None:
+    def __init__(
+        self,
+        client: FileTransferClient,
+        ready: defer.Deferred[Any],
+        command: bytes | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         self.client = client
         self.ready: defer.Deferred[Any] | None = ready
+        self.command = command
 
     def channelOpen(self, specificData: bytes) -> None:
-        d = self.conn.sendRequest(self, b"subsystem", NS(b"sftp"), wantReply=True)
+        if self.command is None:
+            request, data = b"subsystem", NS(b"sftp")
+        else:
+            request, data = b"exec", NS(self.command)
+        d = self.conn.sendRequest(self, request, data, wantReply=True)
         d.addCallbacks(self._started, self._refused)
 
     def _started(self, _: object) -> None:
@@ -310,12 +321,13 @@ class _SFTPChannel(SSHChannel):
 
 
 def openSFTP(
-    connection: Any, client: FileTransferClient | None = None
+    connection: Any, client: FileTransferClient | None = None, command: bytes | None = None
 ) -> defer.Deferred[FileTransferClient]:
     """Open an SFTP session on an SSH connection (an SSHConnection service that
     logged in): a Deferred of the FileTransferClient, fired once the server has
-    started the subsystem; its ``whenReady()`` then gives the SFTP version."""
+    started the "sftp" subsystem, or, with ``command`` (like ``sftp -s PATH``), run
+    that SFTP server program; the client's ``whenReady()`` then gives the version."""
     ready: defer.Deferred[FileTransferClient] = defer.Deferred()
-    channel = _SFTPChannel(client or FileTransferClient(), ready, conn=connection)
+    channel = _SFTPChannel(client or FileTransferClient(), ready, command, conn=connection)
     connection.openChannel(channel)
     return ready
