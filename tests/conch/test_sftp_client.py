@@ -251,3 +251,18 @@ def test_againstOpenSSHsSshd(oneReactor: Any, sshd: Any, account: Account) -> No
     finally:
         client.transport.loseConnection()
         shutil.rmtree(work)
+
+
+def test_aMissingRootRefusesTheSubsystemOnly(oneReactor: Any, tmp_path: Path) -> None:
+    """--sftp-root with %u naming a directory nobody made: SFTP is refused (and
+    logged), the connection stays up for other channels."""
+    server = ConchServer(oneReactor, tmp_path, tmp_path, ["--sftp-root", f"{tmp_path}/%u"])
+    try:
+        _, conn = server.connect()
+        with pytest.raises(Exception, match="refused SFTP"):
+            runUntilFired(oneReactor, filetransfer.openSFTP(conn), timeout=10)
+        (tmp_path / sftphelpers.ME).mkdir()
+        client = runUntilFired(oneReactor, filetransfer.openSFTP(conn), timeout=10)
+        assert runUntilFired(oneReactor, client.realPath(b".")) == b"/"
+    finally:
+        server.stop()

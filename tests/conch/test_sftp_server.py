@@ -24,6 +24,8 @@ from tests.conch import sftphelpers
 from tests.conch.sftphelpers import Account
 from tests.conch.sshhelpers import SSH
 from tests.tap._torsiond import freePort, runTorsiond
+from torsion.conch import tap
+from torsion.python import usage
 
 SFTP, SCP = shutil.which("sftp"), shutil.which("scp")
 account = sftphelpers.account
@@ -198,3 +200,14 @@ def test_sftpRootPerUser(account: Account, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (base / account.name / "f.txt").read_text() == "dropped"
     assert not (account.home / "f.txt").exists()
+
+
+def test_sftpRootOptions(tmp_path: Path) -> None:
+    options = tap.Options()
+    options.parseOptions(["--auth", "memory:a:b"])
+    assert options["sftp-root"] == "~" and not options["no-sftp"]
+    with pytest.raises(usage.UsageError, match="not a directory"):
+        tap.Options().parseOptions(["--auth", "memory:a:b", "--sftp-root", str(tmp_path / "no")])
+    options = tap.Options()
+    options.parseOptions(["--auth", "memory:a:b", "--sftp-root", "/srv/nothere/%u"])
+    assert options["sftp-root"] == "/srv/nothere/%u"  # checked per user, at login
