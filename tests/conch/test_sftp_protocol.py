@@ -19,6 +19,7 @@ from tests.conch.sftphelpers import Account
 from torsion.conch._sftpunix import AsUser, UserSFTPServer
 from torsion.conch.ssh import _sftpcodec as codec
 from torsion.conch.ssh.filetransfer import (
+    REPLY_BATCH,
     FilesystemSFTPServer,
     FileTransferClient,
     FileTransferServer,
@@ -213,3 +214,34 @@ def test_aUserServerActsWithTheUsersRights(account: Account) -> None:
     finally:
         (account.home / "theirs").unlink()
         (account.home / "mine").unlink()
+
+
+def test_answersAreWrittenInBatches(tmp_path: Path) -> None:
+    """Eight 32 KiB READ answers in two writes of four: cut into 32 KiB SSH packets,
+    that is 9 packets, not 16 (a full one and a 13-byte one per answer)."""
+    (tmp_path / "f").write_bytes(os.urandom(8 * 32768))
+    server, wire = served(tmp_path)
+    server.dataReceived(
+        request(
+            codec.FXP_OPEN,
+            1,
+            codec.string(b"f"),
+            struct.pack("!L", codec.FXF_READ),
+            codec.packAttrs({}),
+        )
+    )
+    ((_, body),) = replies(wire)
+    handle = codec.Reader(body[4:]).string()
+    writes: list[int] = []
+    realWrite = wire.write
+    wire.write = lambda data: (writes.append(len(data)), realWrite(data))  # type: ignore[method-assign]
+    reads = [
+        request(codec.FXP_READ, 10 + n, codec.string(handle), struct.pack("!QL", n * 32768, 32768))
+        for n in range(8)
+    ]
+    server.dataReceived(b"".join(reads))
+    assert len(writes) == 2 and all(size >= REPLY_BATCH for size in writes)
+    answers = replies(wire)
+    assert [kind for kind, _ in answers] == [codec.FXP_DATA] * 8
+    data = b"".join(codec.Reader(body[4:]).string() for _, body in answers)
+    assert data == (tmp_path / "f").read_bytes()

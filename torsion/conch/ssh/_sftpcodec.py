@@ -120,9 +120,10 @@ def string(value: bytes) -> bytes:
 
 
 def packet(kind: int, *fields: bytes) -> bytes:
-    """One framed packet: length, type, then the already encoded fields."""
-    body = bytes((kind,)) + b"".join(fields)
-    return struct.pack("!L", len(body)) + body
+    """One framed packet: length, type, then the already encoded fields (joined
+    once, so a large field is copied once)."""
+    length = 1 + sum(len(field) for field in fields)
+    return b"".join((struct.pack("!LB", length, kind), *fields))
 
 
 def status(requestId: int, code: int, message: str) -> bytes:
