@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -109,16 +110,27 @@ async def session(client: FileTransferClient, base: str, disk: Path, linksAllowe
         assert os.readlink(disk / "link") == "d/b.bin"
         assert await client.readLink(at("link")) == b"d/b.bin"
         await client.removeFile(at("link"))
-        reply = await client.extendedRequest(b"statvfs@openssh.com", codec.string(at("")))
-        assert len(reply) == 11 * 8  # eleven uint64 fields
     else:
         os.symlink("d/b.bin", disk / "link")
         assert await client.readLink(at("link")) == b"d/b.bin"
         made = await _expectError(client.makeLink(at("other"), b"/etc"), SFTPError)
         assert made.code == codec.FX_OP_UNSUPPORTED  # type: ignore[attr-defined]
-        ext = await _expectError(client.extendedRequest(b"x@example.com", b""), SFTPError)
-        assert ext.code == codec.FX_OP_UNSUPPORTED  # type: ignore[attr-defined]
         os.unlink(disk / "link")
+
+    # OpenSSH's extensions: df, and a rename that replaces.
+    assert b"statvfs@openssh.com" in client.serverExtensions
+    reply = await client.extendedRequest(b"statvfs@openssh.com", codec.string(at("")))
+    assert reply is not None and len(reply) == 11 * 8  # eleven uint64 fields
+    blockSize, _, blocks = struct.unpack_from("!3Q", reply)
+    assert blockSize == os.statvfs(disk).f_bsize and blocks == os.statvfs(disk).f_blocks
+    (disk / "d" / "old.txt").write_text("old")
+    (disk / "d" / "new.txt").write_text("new")
+    replace = codec.string(at("d/new.txt")) + codec.string(at("d/old.txt"))
+    assert await client.extendedRequest(b"posix-rename@openssh.com", replace) is None
+    assert (disk / "d" / "old.txt").read_text() == "new" and not (disk / "d" / "new.txt").exists()
+    (disk / "d" / "old.txt").unlink()
+    ext = await _expectError(client.extendedRequest(b"x@example.com", b""), SFTPError)
+    assert ext.code == codec.FX_OP_UNSUPPORTED  # type: ignore[attr-defined]
 
     await client.removeFile(at("d/b.bin"))
     await client.removeDirectory(at("d"))

@@ -86,11 +86,12 @@ def test_sftpCommandsWithAKey(port: int, account: Account, tmp_path: Path) -> No
     done = sftpBatch(
         port, account, tmp_path,
         "pwd\nput local.txt\nls -l\nmkdir sub\nrename local.txt sub/moved.txt\nls sub\n"
-        "get sub/moved.txt back.txt\n",
+        "get sub/moved.txt back.txt\ndf\n",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Remote working directory: /" in done.stdout
     assert "local.txt" in done.stdout and "sub/moved.txt" in done.stdout
+    assert "Avail" in done.stdout  # df, through statvfs@openssh.com
     assert (tmp_path / "back.txt").read_text() == "hello over sftp\n"
     moved = account.home / "sub" / "moved.txt"
     # Made with the user's identity, not the server's (root).

@@ -133,5 +133,5 @@ class UserSFTPServer:
     def realPath(self, path: bytes) -> bytes:
         return self.files.realPath(path)
 
-    def extendedRequest(self, extendedName: bytes, extendedData: bytes) -> bytes:
+    def extendedRequest(self, extendedName: bytes, extendedData: bytes) -> bytes | None:
         return self.asUser(self.files.extendedRequest, extendedName, extendedData)

@@ -203,8 +203,9 @@ class FileTransferClient(protocol.Protocol):
         although the draft says the opposite."""
         return self._request(codec.FXP_SYMLINK, codec.string(targetPath), codec.string(linkPath))
 
-    def extendedRequest(self, request: bytes, data: bytes) -> defer.Deferred[bytes]:
-        """A vendor extension (``request`` like b"statvfs@openssh.com"); its reply bytes."""
+    def extendedRequest(self, request: bytes, data: bytes) -> defer.Deferred[bytes | None]:
+        """A vendor extension (``request`` like b"statvfs@openssh.com"): its reply
+        bytes, or None where the server answers with a plain success."""
         return self._request(codec.FXP_EXTENDED, codec.string(request), data)
 
 

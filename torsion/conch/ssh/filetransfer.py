@@ -323,7 +323,10 @@ class FileTransferServer(protocol.Protocol):
     def _packet_200(self, reader: codec.Reader) -> Any:  # EXTENDED
         name = reader.string()
         d = defer.maybeDeferred(self.client.extendedRequest, name, reader.rest())
-        return d.addCallback(lambda data: (codec.FXP_EXTENDED_REPLY, data))
+        # An extension that only succeeds or fails (posix-rename) answers with a STATUS.
+        return d.addCallback(
+            lambda data: None if data is None else (codec.FXP_EXTENDED_REPLY, data)
+        )
 
     def connectionLost(self, reason: object = protocol.connectionDone) -> None:
         for table in (self.openFiles, self.openDirs):
