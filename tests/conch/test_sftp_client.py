@@ -279,3 +279,23 @@ def test_aMissingRootRefusesTheSubsystemOnly(oneReactor: Any, tmp_path: Path) ->
         assert runUntilFired(oneReactor, client.realPath(b".")) == b"/"
     finally:
         server.stop()
+
+
+def test_garbageFromAClientEndsOnlyItsSession(oneReactor: Any, conch: Any) -> None:
+    """Over a real socket: a malformed request is answered with FX_BAD_MESSAGE and
+    the session goes on; an oversize packet ends that session (its channel), while
+    another session on the same connection keeps working."""
+    server, _ = conch
+    _, conn = server.connect()
+    first = runUntilFired(oneReactor, filetransfer.openSFTP(conn), timeout=10)
+    second = runUntilFired(oneReactor, filetransfer.openSFTP(conn), timeout=10)
+    runUntilFired(oneReactor, first.whenReady())
+    truncated = first._request(codec.FXP_OPEN, b"\0\0\0\x40short")  # a string cut short
+    bad = runUntilFired(oneReactor, truncated.addErrback(lambda f: f.value))
+    assert isinstance(bad, SFTPError) and bad.code == codec.FX_BAD_MESSAGE
+    assert runUntilFired(oneReactor, first.realPath(b".")) == b"/"
+    first.transport.write(struct.pack("!L", 64 * 1024 * 1024) + b"\x05")
+    runUntil(oneReactor, lambda: first.transport.remoteClosed, timeout=10)  # the server closed it
+    lost = runUntilFired(oneReactor, first.realPath(b"/").addErrback(lambda f: f.value))
+    assert isinstance(lost, Exception) and "ended" in str(lost)
+    assert runUntilFired(oneReactor, second.realPath(b"a/..")) == b"/"
