@@ -28,10 +28,11 @@ from torsion.conch.ssh import _sftpcodec as codec
 class SFTPError(Exception):
     """A refusal with an SFTP status code (FX_*), sent to the client as a STATUS."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, lang: bytes | None = None) -> None:
         super().__init__(code, message)
         self.code = code
         self.message = message
+        self.lang = lang
 
 
 _DIRFLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -30,13 +30,46 @@ from torsion.conch.ssh._sftpclient import (
     FileTransferClient,
     openSFTP,
 )
-from torsion.conch.ssh._sftpcodec import packAttrs, parseAttrs
+from torsion.conch.ssh._sftpcodec import (  # Twisted's names for the flags and statuses
+    FX_BAD_MESSAGE,
+    FX_CONNECTION_LOST,
+    FX_EOF,
+    FX_FAILURE,
+    FX_NO_CONNECTION,
+    FX_NO_SUCH_FILE,
+    FX_OK,
+    FX_OP_UNSUPPORTED,
+    FX_PERMISSION_DENIED,
+    FXF_APPEND,
+    FXF_CREAT,
+    FXF_EXCL,
+    FXF_READ,
+    FXF_TRUNC,
+    FXF_WRITE,
+    packAttrs,
+    parseAttrs,
+)
 from torsion.conch.ssh._sftproot import FilesystemSFTPServer, SFTPError, errorCode
 from torsion.internet import defer, protocol
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 
 __all__ = [
+    "FXF_APPEND",
+    "FXF_CREAT",
+    "FXF_EXCL",
+    "FXF_READ",
+    "FXF_TRUNC",
+    "FXF_WRITE",
+    "FX_BAD_MESSAGE",
+    "FX_CONNECTION_LOST",
+    "FX_EOF",
+    "FX_FAILURE",
+    "FX_NO_CONNECTION",
+    "FX_NO_SUCH_FILE",
+    "FX_OK",
+    "FX_OP_UNSUPPORTED",
+    "FX_PERMISSION_DENIED",
     "MAX_HANDLES",
     "MAX_READ",
     "MAX_READ_REQUEST",
