@@ -78,7 +78,7 @@ def account() -> Iterator[Account]:
         (outside / "secret").write_text("not for sftp")
         yield Account(name, home, entry.pw_uid, key, keyFile, outside)
     finally:
-        subprocess.run([USERDEL, name], capture_output=True, timeout=30)
+        subprocess.run([USERDEL, "--force", name], capture_output=True, timeout=30)
         shutil.rmtree(base, ignore_errors=True)
 
 
