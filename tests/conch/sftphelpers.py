@@ -9,7 +9,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,7 @@ class ConchServer:
     """`torsiond conch`'s factory (the plugin's own makeFactory) listening in this
     process, its SFTP root a directory of the test; keeps the server's transports."""
 
-    def __init__(self, reactor: Any, tmp: Path, root: Path, extra: list[str] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, reactor: Any, tmp: Path, root: Path, extra: Sequence[str] = ()) -> None:
         key = Key(ed25519.Ed25519PrivateKey.generate())
         keyFile = tmp / "host_key"
         keyFile.write_bytes(key.toString("openssh"))

@@ -234,7 +234,12 @@ def test_answersAreWrittenInBatches(tmp_path: Path) -> None:
     handle = codec.Reader(body[4:]).string()
     writes: list[int] = []
     realWrite = wire.write
-    wire.write = lambda data: (writes.append(len(data)), realWrite(data))  # type: ignore[method-assign]
+
+    def counted(data: bytes) -> None:
+        writes.append(len(data))
+        realWrite(data)
+
+    wire.write = counted  # type: ignore[method-assign]
     reads = [
         request(codec.FXP_READ, 10 + n, codec.string(handle), struct.pack("!QL", n * 32768, 32768))
         for n in range(8)
