@@ -10,6 +10,12 @@ nothing else runs while the identity is switched. Reads and writes of an open fi
 need no switch: the kernel checked the user's access when the file was opened. A
 server that does not run as root serves only its own user (torsion.conch.unix
 refuses others), and then nothing is switched.
+
+The effective ids are the process's, not the thread's: a thread of the server's
+thread pool touching files while a request runs would do so as the user too. The
+SSH server's own threads only resolve names, but code that adds threads doing file
+work as root next to the SFTP server should know it (per-thread fsuid through a raw
+system call would lift this; it is not done yet).
 Tests: tests/conch/test_sftp_server.py.
 """
 
