@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from tests.conch import sftphelpers
 from tests.conch.sftphelpers import Account
+from torsion.conch import _sftpunix
 from torsion.conch._sftpunix import AsUser, UserSFTPServer
 from torsion.conch.ssh import _sftpcodec as codec
 from torsion.conch.ssh.filetransfer import (
@@ -183,17 +185,54 @@ def test_aLostConnectionFailsWhatWaits() -> None:
     assert len(waiting) == 2 and all(f.check(error.ConnectionLost) for f in waiting)
 
 
-def test_asUserSwitchesAndRestores(account: Account) -> None:
+def test_asUserSwitchesAndRestores(account: Account, tmp_path: Path) -> None:
+    """The user's rights inside the call (a root-only directory is closed to it);
+    root's before and after, also when the call fails."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
     asUser = AsUser(account.uid, account.uid, [account.uid])
-    assert asUser(os.geteuid) == account.uid
-    assert os.geteuid() == 0 and os.getegid() == 0
 
-    def fails() -> None:
-        raise PermissionError("no")
+    def tryRootOnly() -> str:
+        try:
+            (private / "x").write_text("x")
+        except PermissionError:
+            return "refused"
+        return "written"
 
+    assert asUser(tryRootOnly) == "refused"
+    assert tryRootOnly() == "written"
     with pytest.raises(PermissionError):
-        asUser(fails)
+        asUser(lambda: (private / "x").read_text())
+    assert (private / "x").read_text() == "x"
     assert os.geteuid() == 0 and os.getegid() == 0 and account.uid not in os.getgroups()
+
+
+@pytest.mark.skipif(_sftpunix._FSID is None, reason="per-thread file system ids are Linux's")
+def test_asUserLeavesOtherThreadsRoot(account: Account, tmp_path: Path) -> None:
+    """While one thread acts as the user, another (started before) keeps root's."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    outcome: list[str] = []
+    go = threading.Event()
+
+    def meanwhile() -> None:
+        go.wait(10)
+        (private / "other").write_text("root's thread")
+        outcome.append("written")
+
+    thread = threading.Thread(target=meanwhile)
+    thread.start()
+
+    def asTheUser() -> int:
+        go.set()
+        thread.join(10)
+        made = account.home / "by-user"
+        made.write_text("mine")
+        return made.stat().st_uid
+
+    assert AsUser(account.uid, account.uid, [account.uid])(asTheUser) == account.uid
+    assert outcome == ["written"] and (private / "other").stat().st_uid == 0
+    (account.home / "by-user").unlink()
 
 
 def test_aUserServerActsWithTheUsersRights(account: Account) -> None:
