@@ -55,19 +55,28 @@ class _ASCIIConsumer:
 
 
 class DTP(Protocol):
-    """One data connection's protocol; the DataChannel tells it what to transfer."""
+    """One data connection's protocol; the DataChannel tells it what to transfer.
+
+    Data that arrives before an upload has its consumer (a client may send as soon
+    as it connects) is kept, up to ``EARLY_LIMIT`` bytes, and then reading pauses.
+    The socket is not paused from the start: with PROT P the TLS handshake must be
+    read first.
+    """
+
+    EARLY_LIMIT = 2**16
 
     def __init__(self, channel: DataChannel, accepted: bool) -> None:
         self.channel = channel
         self.accepted = accepted
         self.consumer: Any = None
         self._fromASCII: codec.FromNetworkASCII | None = None
-        self.received = 0
+        self._early = bytearray()
+        self._paused = False
         self.closed: defer.Deferred[None] = defer.Deferred()
-        self._lost = False
+        self.lostReason: Failure | None = None
+        self.used = False
 
     def connectionMade(self) -> None:
-        self.transport.pauseProducing()  # nothing is read before an upload starts
         if self.channel.tlsOptions is not None:
             # Always the TLS server, whichever side connected (RFC 4217 section 9).
             startTLS(self.transport, self.channel.tlsOptions, normal=self.accepted)
@@ -90,32 +99,47 @@ class DTP(Protocol):
         self.consumer = consumer
         self._fromASCII = codec.FromNetworkASCII() if ascii else None
         consumer.registerProducer(self.transport, True)
-        if not self._lost:
+        early, self._early = bytes(self._early), bytearray()
+        if early:
+            self._deliver(early)
+        if self.lostReason is not None:
+            self._endUpload()
+        elif self._paused:
+            self._paused = False
             self.transport.resumeProducing()
 
     def dataReceived(self, data: bytes) -> None:
         if self.consumer is None:
-            self.transport.pauseProducing()
+            self._early += data
+            if len(self._early) > self.EARLY_LIMIT and not self._paused:
+                self._paused = True
+                self.transport.pauseProducing()
             return
-        self.received += len(data)
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
         if self._fromASCII is not None:
             data = self._fromASCII.convert(data)
         try:
             self.consumer.write(data)
         except Exception:
-            failure = Failure()
-            _log.failure("writing an upload failed", failure)
+            _log.failure("writing an upload failed", Failure())
             self.consumer = None
             self.transport.abortConnection()
 
-    def connectionLost(self, reason: Any = connectionDone) -> None:
-        self._lost = True
-        if self._fromASCII is not None and self.consumer is not None:
+    def _endUpload(self) -> None:
+        consumer, self.consumer = self.consumer, None
+        if consumer is None:
+            return
+        if self._fromASCII is not None:
             rest = self._fromASCII.flush()
             if rest:
-                self.consumer.write(rest)
-        if self.consumer is not None:
-            self.consumer.unregisterProducer()
+                consumer.write(rest)
+        consumer.unregisterProducer()
+
+    def connectionLost(self, reason: Any = connectionDone) -> None:
+        self.lostReason = reason
+        self._endUpload()
         self.channel.lost(self)
         if reason.check(error.ConnectionDone):
             self.closed.callback(None)
@@ -211,6 +235,7 @@ class DataChannel:
     def open(self) -> defer.Deferred[DTP]:
         """The data connection for a transfer (waits for it, or makes it)."""
         if self.dtp is not None:
+            self.dtp.used = True
             return defer.succeed(self.dtp)
         d: defer.Deferred[DTP] = defer.Deferred()
         self._waiting.append(d)
@@ -243,6 +268,7 @@ class DataChannel:
         self._cancelTimer()
         self.dtp = dtp
         waiting, self._waiting = self._waiting, []
+        dtp.used = bool(waiting)
         for d in waiting:
             d.callback(dtp)
 
@@ -252,7 +278,9 @@ class DataChannel:
             d.errback(problem)
 
     def lost(self, dtp: DTP) -> None:
-        if self.dtp is dtp:
+        # A connection that closed before its transfer began (an upload sent at
+        # once) stays, so the transfer can still read what it kept.
+        if self.dtp is dtp and dtp.used:
             self.dtp = None
 
     # -- tear down --------------------------------------------------------------------

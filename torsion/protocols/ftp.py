@@ -27,6 +27,7 @@ from torsion.cred import checkers, credentials
 from torsion.cred.error import UnauthorizedLogin
 from torsion.cred.portal import IRealm, Portal
 from torsion.internet import defer
+from torsion.internet.interfaces import IConsumer
 from torsion.internet.protocol import Factory, Protocol, connectionDone
 from torsion.logger import Logger
 from torsion.protocols import _ftpcodec as codec
@@ -86,6 +87,8 @@ _BEFORE_LOGIN = frozenset(
 # Commands answered while a transfer runs (the others wait for it).
 _DURING_TRANSFER = frozenset({"ABOR", "STAT", "NOOP", "QUIT"})
 _MAX_QUEUED = 32
+ASCII_SIZE_LIMIT = 16 * 2**20
+"""The largest file whose TYPE A size SIZE counts (it reads the file to do so)."""
 _MAX_FAILED_LOGINS = 3
 _ALIASES = {"XPWD": "PWD", "XCWD": "CWD", "XCUP": "CDUP", "XMKD": "MKD", "XRMD": "RMD"}
 _MLST_FACTS = "type*;size*;modify*;UNIX.mode*;"
@@ -329,18 +332,25 @@ class FTP(Protocol):
         if not self._pbsz:
             self.reply(503, "PROT needs PBSZ first.")
         elif level == "P":
-            self._protect = True
+            self._setProtection(True)
             self.reply(200, "Data connections are protected (TLS).")
         elif level == "C":
             if self.factory.requireTLS:
                 self.reply(534, "Clear data connections are refused here.")
                 return
-            self._protect = False
+            self._setProtection(False)
             self.reply(200, "Data connections are in clear.")
         elif level in ("S", "E"):
             self.reply(536, f"PROT {level} is not supported; use P or C.")
         else:
             raise codec.BadArgument("PROT takes C, S, E or P")
+
+    def _setProtection(self, on: bool) -> None:
+        # Set now: a client may start the data connection's handshake as soon as it
+        # connects, before the transfer command.
+        self._protect = on
+        assert self.data is not None
+        self.data.tlsOptions = self.factory.tlsOptions if on else None
 
     # -- information ------------------------------------------------------------------
 
@@ -465,14 +475,21 @@ class FTP(Protocol):
     def ftp_SIZE(self, argument: str) -> defer.Deferred[None]:
         segments = self._path(self._needed(argument, "SIZE"))
 
-        def sized(values: list[Any]) -> None:
+        def sized(values: list[Any]) -> Any:
             size, directory = values
             if directory:
-                self.reply(550, "That is a directory; SIZE is for files.")
-            elif not self.binary:
-                self.reply(550, "SIZE is given in TYPE I only (TYPE A sizes differ); TYPE I first.")
-            else:
+                raise IsADirectoryError("that is a directory; SIZE is for files")
+            if self.binary:
                 self.reply(213, str(size))
+                return None
+            if size > ASCII_SIZE_LIMIT:
+                raise FTPCmdError(
+                    f"the TYPE A size of a file over {ASCII_SIZE_LIMIT} bytes is not "
+                    "counted; send TYPE I first"
+                )
+            counter = _ASCIISizeCounter()
+            d = self.shell.openForReading(segments).addCallback(lambda f: f.send(counter))
+            return d.addCallback(lambda _: self.reply(213, str(counter.size)))
 
         return self.shell.stat(segments, ("size", "directory")).addCallback(sized)  # type: ignore[no-any-return]
 
@@ -551,7 +568,6 @@ class FTP(Protocol):
         """Open the data connection, run ``start(dtp)``, and reply once it closes
         (and ``finish()``, if given, has fired: an upload's file is closed)."""
         assert self.data is not None
-        self.data.tlsOptions = self.factory.tlsOptions if self._protect else None
         if not self.data.ready:
             raise DataConnectionError("use PASV, EPSV, PORT or EPRT first")
         self._transferring = True
@@ -709,6 +725,27 @@ class FTP(Protocol):
             return self._transfer(lambda dtp: dtp.sendBytes(data), "the listing")
 
         return d.addCallback(listed).addCallback(send)  # type: ignore[no-any-return]
+
+
+@implementer(IConsumer)
+class _ASCIISizeCounter:
+    """SIZE in TYPE A (RFC 3659 section 4): counts the bytes a TYPE A download sends."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._converter = codec.ToNetworkASCII()
+        self._producer: Any = None
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        self._producer = producer
+        while self._producer is not None:
+            producer.resumeProducing()
+
+    def unregisterProducer(self) -> None:
+        self._producer = None
+
+    def write(self, data: bytes) -> None:
+        self.size += len(self._converter.convert(data))
 
 
 class FTPFactory(Factory):
