@@ -781,11 +781,16 @@ class FTPFactory(Factory):
             raise TypeError("FTPFactory needs a portal whose realm gives IFTPShell avatars")
         self.portal = portal
         self.userAnonymous = userAnonymous
-        if reactor is None:
+        self._reactor = reactor
+
+    @property
+    def reactor(self) -> Any:
+        """The reactor given, or the installed one (looked up when first needed)."""
+        if self._reactor is None:
             from torsion.internet import reactor as installed
 
-            reactor = installed
-        self.reactor = reactor
+            self._reactor = installed
+        return self._reactor
 
 
 @implementer(IRealm)
