@@ -17,6 +17,7 @@ Tests: tests/protocols/test_ftp*.py; docs/ftp.md.
 from __future__ import annotations
 
 import os
+import socket
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -129,6 +130,11 @@ class FTP(Protocol):
         return self.factory.reactor
 
     def connectionMade(self) -> None:
+        # Clients send ABOR's last byte as TCP urgent data (RFC 959 section 4.1.3's
+        # Synch): read it in line, or the command never ends.
+        handle = getattr(self.transport, "getHandle", lambda: None)()
+        if isinstance(handle, socket.socket):
+            handle.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         self.data = DataChannel(self.reactor, self.transport.getPeer().host)
         self.data.timeout = self.factory.dataTimeout
         self._resetIdle()
