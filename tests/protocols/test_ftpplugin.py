@@ -98,12 +98,12 @@ def test_loginsAnonymousAccountsAndTLS(site: Path, torsiond: tuple[int, int]) ->
     anonymous = connect(port)
     anonymous.login()
     assert anonymous.nlst() == ["hello.txt"]
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         anonymous.storbinary("STOR x.txt", io.BytesIO(b"x"))
     anonymous.quit()
 
     wrong = connect(port)
-    with pytest.raises(ftplib.error_perm, match="^530"):
+    with pytest.raises(ftplib.error_perm, match=r"^530"):
         wrong.login("alice", "guess")
     wrong.close()
 
