@@ -258,11 +258,15 @@ class FTPClient(Protocol):
     # -- transfers --------------------------------------------------------------------
 
     def _reactor(self) -> Any:
-        if self.reactor is None:
-            from torsion.internet import reactor
+        """The reactor given, else the control connection's, else the installed one."""
+        if self.reactor is not None:
+            return self.reactor
+        transportReactor = getattr(self.transport, "reactor", None)
+        if transportReactor is not None:
+            return transportReactor
+        from torsion.internet import reactor
 
-            return reactor
-        return self.reactor
+        return reactor
 
     def _openPassive(self, dataProtocol: _DataProtocol) -> defer.Deferred[Any]:
         host = self.transport.getPeer().host
