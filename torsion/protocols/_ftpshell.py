@@ -162,10 +162,14 @@ def _refusal(problem: BaseException) -> FTPCmdError:
 
 
 def _run(function: Any, *args: Any) -> defer.Deferred[Any]:
+    """``function(*args)`` as a Deferred; a filesystem refusal fails it as an
+    FTPCmdError, anything else (a bug) as itself."""
     try:
         return defer.succeed(function(*args))
-    except Exception as problem:
+    except (OSError, EOFError, filetransfer.SFTPError, FTPCmdError) as problem:
         return defer.fail(_refusal(problem))
+    except Exception as problem:
+        return defer.fail(problem)
 
 
 def _wire(path: Sequence[str]) -> bytes:
