@@ -86,7 +86,7 @@ _BEFORE_LOGIN = frozenset(
     {"USER", "PASS", "QUIT", "FEAT", "SYST", "NOOP", "AUTH", "PBSZ", "PROT", "HELP", "OPTS"}
 )
 # Commands answered while a transfer runs (the others wait for it).
-_DURING_TRANSFER = frozenset({"ABOR", "STAT", "NOOP", "QUIT"})
+_DURING_TRANSFER = frozenset({"ABOR", "STAT"})
 _MAX_QUEUED = 32
 ASCII_SIZE_LIMIT = 16 * 2**20
 """The largest file whose TYPE A size SIZE counts (it reads the file to do so)."""
