@@ -434,3 +434,24 @@ def test_abortDuringDownload(ftpServer: FTPServer) -> None:
     replies, names = ftpServer.run(work)
     assert [reply[:3] for reply in replies] == ["426", "226"]
     assert names == ["big.bin"]
+
+
+def test_commandsPipelinedAfterAuthAreDropped(ftpServer: FTPServer, tmp_path: Path) -> None:
+    """Commands sent in clear in the same packet as AUTH TLS are not run once TLS is
+    on (no command injection): the first reply over TLS is the first command sent
+    over TLS."""
+    context = ssl.create_default_context(cafile=str(caFile(tmp_path)))
+
+    def work() -> tuple[bytes, bytes]:
+        with socket.create_connection(("127.0.0.1", ftpServer.port), timeout=10) as raw:
+            raw.recv(1024)
+            raw.sendall(b"AUTH TLS\r\nUSER alice\r\nPASS secret\r\n")
+            answer = raw.recv(1024)
+            with context.wrap_socket(raw, server_hostname="localhost") as secure:
+                secure.sendall(b"PWD\r\n")
+                first = secure.recv(1024)
+        return answer, first
+
+    answer, first = ftpServer.run(work)
+    assert answer.startswith(b"234 ")
+    assert first.startswith(b"530 ")  # PWD before any login over TLS

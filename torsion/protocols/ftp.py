@@ -320,6 +320,10 @@ class FTP(Protocol):
             self.reply(503, "TLS is on already.")
         else:
             self.reply(234, "AUTH TLS successful.")
+            # Whatever came in clear after AUTH (pipelined commands) is dropped, so
+            # nobody can inject commands that then count as sent over TLS.
+            self._queue.clear()
+            self._parser = codec.CommandParser()
             startTLS(self.transport, self.factory.tlsOptions)
             self._tls = True
             self._user = None
