@@ -154,3 +154,10 @@ def test_mlsxFactsAndListLine() -> None:
     line = codec.listLine("a.txt", 0o100644, 5, 0, "0", "0")
     assert line.startswith("-rw-r--r--   1 0") and line.endswith(" Jan 01  1970 a.txt")
     assert codec.mdtmTime(1_600_000_000) == "20200913122640"
+
+
+@given(st.binary(max_size=3000))
+def test_commandParserTakesAnyBytes(data: bytes) -> None:
+    """Any bytes parse into commands (upper-case verbs) without an exception."""
+    for command in codec.CommandParser().feed(data + b"\r\n"):
+        assert command.name == command.name.upper()

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from torsion.cred import checkers, portal
 from torsion.internet.address import IPv4Address
@@ -165,3 +167,27 @@ def test_realmRefusesBadHomeNames(tmp_path: Path) -> None:
 def test_factoryNeedsPortal() -> None:
     with pytest.raises(TypeError, match="portal"):
         ftp.FTPFactory()
+
+
+VERBS = ["USER", "PASS", "CWD", "MKD", "RMD", "DELE", "RNFR", "RNTO", "SIZE", "MDTM"]
+VERBS += ["MLST", "TYPE", "REST", "PORT", "EPRT", "PROT", "PBSZ", "OPTS", "STAT", "LIST"]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(VERBS), st.text(max_size=40).filter(lambda t: "\n" not in t)),
+        max_size=12,
+    )
+)
+def test_anyCommandsGetRepliesAndNoCrash(factory: ftp.FTPFactory, commands: list[Any]) -> None:
+    """Random commands after a login each get a reply with a valid code; nothing
+    escapes the protocol as an exception; the session stays open."""
+    session = Session(factory)
+    session.send(b"USER alice\r\nPASS secret\r\n")
+    for verb, argument in commands:
+        line = f"{verb} {argument}".replace("\r", "").encode("utf-8", "surrogateescape")
+        replies = session.send(line + b"\r\n")
+        assert replies, line
+        assert all(100 <= reply.code < 600 for reply in replies)
+    assert not session.transport.disconnecting
