@@ -455,3 +455,20 @@ def test_commandsPipelinedAfterAuthAreDropped(ftpServer: FTPServer, tmp_path: Pa
     answer, first = ftpServer.run(work)
     assert answer.startswith(b"234 ")
     assert first.startswith(b"530 ")  # PWD before any login over TLS
+
+
+def test_tlsRequiredRefusesClearData(ftpServer: FTPServer, tmp_path: Path) -> None:
+    """With requireTLS, a transfer before PROT P gets 521."""
+    ftpServer.factory.requireTLS = True
+    context = ssl.create_default_context(cafile=str(caFile(tmp_path)))
+
+    def work() -> str:
+        client = ftplib.FTP_TLS(context=context)
+        client.connect("127.0.0.1", ftpServer.port, timeout=10)
+        client.login("alice", "secret")
+        with pytest.raises(ftplib.error_perm) as refused:
+            client.nlst()
+        client.quit()
+        return str(refused.value)
+
+    assert ftpServer.run(work).startswith("521")

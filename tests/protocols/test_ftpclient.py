@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.internet import reactormixins
+from tests.internet import reactormixins, tlshelpers
 from tests.internet.reactormixins import runUntilFired
 from tests.protocols._ftphelpers import FTPServer, ftpServer
 from torsion.internet import defer
@@ -165,3 +165,50 @@ def test_commandWithLineBreakRefused(ftpServer: FTPServer) -> None:
 def test_activeModeNotOffered() -> None:
     with pytest.raises(ValueError, match="passive"):
         ftp.FTPClient(passive=False)
+
+
+def tlsConnect(server: FTPServer, password: str = "secret") -> ftp.FTPClient:
+    options = tlshelpers.clientOptions("localhost")
+    creator = ClientCreator(server.reactor, ftp.FTPClient, "alice", password, tlsOptions=options)
+    client: ftp.FTPClient = runUntilFired(
+        server.reactor, creator.connectTCP("127.0.0.1", server.port)
+    )
+    return client
+
+
+def test_tlsControlAndData(ftpServer: FTPServer) -> None:
+    """With tlsOptions the client logs in over TLS and its data connections are TLS;
+    a server that requires TLS accepts it."""
+    ftpServer.factory.requireTLS = True
+    payload = os.urandom(2**20 + 9)
+    client = tlsConnect(ftpServer)
+    consumerReady, stored = client.storeFile("secure.bin")
+    consumer = wait(ftpServer, consumerReady)
+    consumer.write(payload)
+    consumer.finish()
+    wait(ftpServer, stored)
+    got = Collector()
+    wait(ftpServer, client.retrieveFile("secure.bin", got))
+    assert got.data == payload
+    assert client.transport.getPeerCertificate() is not None
+    wait(ftpServer, client.quit())
+
+
+def test_tlsAskedButNotOffered(ftpServer: FTPServer) -> None:
+    """A client asking for TLS from a server without it fails, never sends the
+    password in clear."""
+    ftpServer.factory.tlsOptions = None
+    client = tlsConnect(ftpServer)
+    with pytest.raises(ftp.CommandFailed, match="refused AUTH TLS"):
+        wait(ftpServer, client.pwd())
+
+
+def test_tlsWithAnUntrustedServerFails(ftpServer: FTPServer) -> None:
+    """The server's certificate is checked: one from another CA ends the login."""
+    options = tlshelpers.clientOptions(
+        "localhost", trustRoot=tlshelpers.caCertificate(tlshelpers.otherCA())
+    )
+    creator = ClientCreator(ftpServer.reactor, ftp.FTPClient, "alice", "secret", tlsOptions=options)
+    client = runUntilFired(ftpServer.reactor, creator.connectTCP("127.0.0.1", ftpServer.port))
+    with pytest.raises((ftp.ConnectionLost, ftp.CommandFailed)):
+        wait(ftpServer, client.pwd())

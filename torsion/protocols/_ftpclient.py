@@ -26,6 +26,7 @@ from torsion.internet import defer, error
 from torsion.internet.interfaces import IConsumer
 from torsion.internet.protocol import ClientFactory, Protocol, connectionDone
 from torsion.protocols import _ftpcodec as codec
+from torsion.protocols._starttls import startTLS
 from torsion.protocols.basic import LineReceiver
 from torsion.python.failure import Failure
 
@@ -60,12 +61,15 @@ def _lines(reply: codec.Reply) -> list[str]:
 class _DataProtocol(Protocol):
     """The client's end of a data connection: passes the data to the user's protocol."""
 
-    def __init__(self, target: Protocol | None) -> None:
+    def __init__(self, target: Protocol | None, tlsOptions: Any = None) -> None:
         self.target = target
+        self.tlsOptions = tlsOptions
         self.connected_: defer.Deferred[_DataProtocol] = defer.Deferred()
         self.done: defer.Deferred[None] = defer.Deferred()
 
     def connectionMade(self) -> None:
+        if self.tlsOptions is not None:
+            startTLS(self.transport, self.tlsOptions)  # PROT P: the TLS client side
         if self.target is not None:
             self.target.makeConnection(self.transport)
         self.connected_.callback(self)
@@ -120,6 +124,12 @@ class FTPClient(Protocol):
     Only passive data connections are made (``passive`` is kept for Twisted's
     signature; False is refused). The data connections go to the control
     connection's peer, whatever address the server's PASV reply names.
+
+    With ``tlsOptions`` (``optionsForClientTLS(hostname, ...)`` from
+    torsion.internet.ssl: the server's certificate is checked) the client sends
+    AUTH TLS before logging in, then PBSZ 0 and PROT P, so the password, the
+    commands and every data connection are encrypted; a server without TLS fails
+    the login.
     """
 
     def __init__(
@@ -128,10 +138,12 @@ class FTPClient(Protocol):
         password: str = "torsion@",
         passive: bool | int = True,
         reactor: Any = None,
+        tlsOptions: Any = None,
     ) -> None:
         if not passive:
             raise ValueError("FTPClient makes passive data connections only")
         self.reactor = reactor
+        self.tlsOptions = tlsOptions
         self._parser = codec.ReplyParser()
         self._jobs: deque[tuple[Callable[[], defer.Deferred[Any]], defer.Deferred[Any]]] = deque()
         self._running = False
@@ -242,10 +254,25 @@ class FTPClient(Protocol):
                     return self._send(f"PASS {password}").addCallback(self._checked)
                 return self._checked(replies)
 
-            d = self._send(f"USER {username}").addCallback(needPassword)
-            return d.addCallback(lambda _: self._send("TYPE I")).addCallback(self._checked)
+            d: defer.Deferred[Any]
+            if self.tlsOptions is not None:
+                d = self._send("AUTH TLS").addCallback(self._startTLS)
+                d.addCallback(self._sendNext, f"USER {username}")
+            else:
+                d = self._send(f"USER {username}")
+            d.addCallback(needPassword)
+            if self.tlsOptions is not None:
+                d.addCallback(self._sendNext, "PBSZ 0").addCallback(self._checked)
+                d.addCallback(self._sendNext, "PROT P").addCallback(self._checked)
+            return d.addCallback(self._sendNext, "TYPE I").addCallback(self._checked)
 
         self._queue(login).addErrback(self._loginFailed)
+
+    def _startTLS(self, replies: list[codec.Reply]) -> None:
+        if replies[-1].code != 234:
+            lines = [line for reply in replies for line in _lines(reply)]
+            raise CommandFailed([*lines, "TLS was asked for and the server refused AUTH TLS"])
+        startTLS(self.transport, self.tlsOptions)
 
     def _loginFailed(self, failure: Failure) -> None:
         self._lost = failure
@@ -293,7 +320,7 @@ class FTPClient(Protocol):
     def _transfer(
         self, commands: list[str], target: Protocol | None, uploading: defer.Deferred[Any] | None
     ) -> defer.Deferred[list[str]]:
-        dataProtocol = _DataProtocol(target)
+        dataProtocol = _DataProtocol(target, self.tlsOptions)
 
         def job() -> defer.Deferred[list[str]]:
             def connected(_: object) -> defer.Deferred[list[str]]:

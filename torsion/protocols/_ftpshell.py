@@ -59,6 +59,13 @@ class FTPCmdError(Exception):
     def response(self) -> tuple[int, str]:
         return self.errorCode, self.message
 
+    @classmethod
+    def withCode(cls, code: int, message: str) -> FTPCmdError:
+        """A refusal with its own reply code."""
+        refusal = cls(message)
+        refusal.errorCode = code
+        return refusal
+
 
 class FileNotFoundError(FTPCmdError):
     """No such file or directory."""

@@ -645,6 +645,8 @@ class FTP(Protocol):
 
     def _checkData(self) -> None:
         assert self.data is not None
+        if self.factory.requireTLS and not self._protect:
+            raise FTPCmdError.withCode(521, "Data connections must be protected here: PROT P.")
         if not self.data.ready:
             raise DataConnectionError("use PASV, EPSV, PORT or EPRT first")
 
