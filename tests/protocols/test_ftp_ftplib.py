@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import ftplib
+import gc
+import hashlib
 import io
 import os
 import socket
 import ssl
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.internet import reactormixins
+from tests.internet.reactormixins import runUntil
 from tests.protocols._ftphelpers import FTPServer, caFile, ftpServer
+from torsion.protocols._ftpdata import DTP
+from torsion.protocols._ftpshell import CHUNK_SIZE
 
 oneReactor = reactormixins.oneReactor
 ftpServer = ftpServer
@@ -472,3 +478,51 @@ def test_tlsRequiredRefusesClearData(ftpServer: FTPServer, tmp_path: Path) -> No
         return str(refused.value)
 
     assert ftpServer.run(work).startswith("521")
+
+
+def test_slowReaderKeepsServerBufferBounded(ftpServer: FTPServer) -> None:
+    """A client that stops reading a download: the server holds at most about a
+    chunk in its own buffer (the kernel's socket buffers hold the rest), reads no
+    further ahead in the file, and the whole file arrives once the client reads."""
+    size = 64 * 2**20
+    block = os.urandom(2**20)
+    with (ftpServer.home("alice") / "big.bin").open("wb") as f:
+        for _ in range(size // len(block)):
+            f.write(block)
+    expected = hashlib.sha256(block * (size // len(block))).hexdigest()
+    stage: list[str] = []
+    go = threading.Event()
+    outcome: list[Any] = []
+
+    def client() -> None:
+        try:
+            ftp_ = login(ftpServer)
+            ftp_.voidcmd("TYPE I")
+            conn = ftp_.transfercmd("RETR big.bin")
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            stage.append("waiting")
+            go.wait(20)
+            digest = hashlib.sha256()
+            while chunk := conn.recv(2**20):
+                digest.update(chunk)
+            conn.close()
+            ftp_.voidresp()
+            ftp_.quit()
+            outcome.append(digest.hexdigest())
+        except BaseException as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    reactor = ftpServer.reactor
+    runUntil(reactor, lambda: bool(stage), timeout=20)
+    deadline = reactor.seconds() + 1.0
+    runUntil(reactor, lambda: reactor.seconds() > deadline, timeout=5)
+    transfers = [o for o in gc.get_objects() if isinstance(o, DTP) and o.transport is not None]
+    assert len(transfers) == 1
+    buffered = transfers[0].transport.bufferedSize()
+    assert buffered <= 2 * CHUNK_SIZE, f"the server buffered {buffered} bytes"
+    go.set()
+    runUntil(reactor, lambda: bool(outcome), timeout=25)
+    thread.join(5)
+    assert outcome == [expected]
