@@ -165,3 +165,21 @@ def test_bigUploadStreamsToDisk(site: Path, torsiond: tuple[int, int]) -> None:
             digest.update(chunk)
     assert digest.hexdigest() == source.digest.hexdigest()
     assert after - before < 20 * 2**20, f"the server's peak memory grew by {after - before}"
+
+
+def test_serviceIsPicklable(site: Path) -> None:
+    """``torsion mktap ftp`` saves the service: it pickles and loads, TLS included
+    (the certificate is read again from its file)."""
+    import pickle
+
+    options = parse(
+        "--root", str(site / "pub"), "--password-file", str(site / "passwd"),
+        "--certificate", str(site / "server.pem"),
+    )  # fmt: skip
+    made = ftptap.makeService(options)
+    factory = next(iter(made)).factory  # type: ignore[attr-defined]
+    factory.tlsOptions.options()  # loaded, then still saved as file names
+    loaded = pickle.loads(pickle.dumps(made))
+    again = next(iter(loaded)).factory
+    assert again.tlsOptions.certificate == str(site / "server.pem")
+    assert again.tlsOptions.options() is not None

@@ -797,12 +797,14 @@ class FTPFactory(Factory):
 
     @property
     def reactor(self) -> Any:
-        """The reactor given, or the installed one (looked up when first needed)."""
-        if self._reactor is None:
-            from torsion.internet import reactor as installed
+        """The reactor given, or the installed one."""
+        if self._reactor is not None:
+            return self._reactor
+        # Looked up each time, not kept: a factory saved by ``torsion mktap`` must not
+        # hold a reactor.
+        from torsion.internet import reactor as installed
 
-            self._reactor = installed
-        return self._reactor
+        return installed
 
 
 @implementer(IRealm)

@@ -29,7 +29,7 @@ from torsion.cred import checkers, credentials, portal, strcred
 from torsion.protocols import ftp
 from torsion.python import usage
 
-__all__ = ["DEFAULT_LISTEN", "Options", "makeService"]
+__all__ = ["DEFAULT_LISTEN", "CertificateFiles", "Options", "makeService"]
 
 DEFAULT_LISTEN = "tcp:2121:interface=127.0.0.1"
 
@@ -42,6 +42,32 @@ def _directory(value: str, option: str) -> str:
     if not os.path.isdir(value):
         raise usage.UsageError(f"{option} {value!r} is not a directory; make it first")
     return os.path.abspath(value)
+
+
+class CertificateFiles:
+    """TLS options read from PEM files when first used: what ``--certificate`` gives
+    the factory. It is saved as the two file names (``torsion mktap ftp``), since a
+    loaded certificate cannot be pickled, and read again after loading."""
+
+    def __init__(self, privateKey: str, certificate: str) -> None:
+        self.privateKey = os.path.abspath(privateKey)
+        self.certificate = os.path.abspath(certificate)
+        self._options: Any = None
+
+    def options(self) -> Any:
+        if self._options is None:
+            from torsion.internet import ssl
+
+            self._options = ssl.CertificateOptions(
+                privateKey=self.privateKey, certificate=self.certificate
+            )
+        return self._options
+
+    def serverConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        return self.options().serverConnectionForTLS(tlsProtocol)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"privateKey": self.privateKey, "certificate": self.certificate, "_options": None}
 
 
 class Options(usage.Options, strcred.AuthOptionMixin):
@@ -86,7 +112,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def postOptions(self) -> None:
         """Check everything now, so that a mistake is a usage error, not a crash later."""
-        from torsion.internet import endpoints, ssl
+        from torsion.internet import endpoints
 
         if self["root"] is None:
             raise usage.UsageError("give --root DIR: the directory the server serves")
@@ -102,13 +128,14 @@ class Options(usage.Options, strcred.AuthOptionMixin):
                 raise usage.UsageError(f"--listen {description!r}: {e}") from None
         self["tlsOptions"] = None
         if self["certificate"] is not None:
+            files = CertificateFiles(
+                self["private-key"] or self["certificate"], self["certificate"]
+            )
             try:
-                self["tlsOptions"] = ssl.CertificateOptions(
-                    privateKey=self["private-key"] or self["certificate"],
-                    certificate=self["certificate"],
-                )
+                files.options()
             except Exception as e:
                 raise usage.UsageError(f"--certificate {self['certificate']!r}: {e}") from None
+            self["tlsOptions"] = files
         elif self["private-key"] is not None:
             raise usage.UsageError("--private-key goes with --certificate")
         if self["require-tls"] and self["tlsOptions"] is None:
