@@ -1,8 +1,10 @@
-"""What an FTP user sees of the filesystem: IFTPShell and the shells over a directory.
+"""What an FTP user sees of the filesystem: IFTPShell, the shells over a directory,
+and the realms that give them.
 
 An FTP avatar is an IFTPShell (Twisted's interface, paths as lists of segments from
 the user's root). ``FTPShell`` serves one directory as "/"; ``FTPAnonymousShell`` is
-the same, read-only. Both stand on torsion.conch's confined filesystem
+the same, read-only; ``FTPRealm`` gives anonymous users the one and each account the
+other, over its own home. Both stand on torsion.conch's confined filesystem
 (FilesystemSFTPServer): every path is resolved from a descriptor of the root, one
 component at a time without following symbolic links, so neither "../" nor a link
 (placed in the root, or swapped in during a request) reaches anything outside it.
@@ -17,7 +19,7 @@ import builtins
 import errno
 import os
 import stat as statmod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from zope.interface import Interface, implementer
@@ -25,13 +27,17 @@ from zope.interface import Interface, implementer
 from torsion.conch.ssh import _sftpcodec as sftpcodec
 from torsion.conch.ssh import filetransfer
 from torsion.conch.ssh._sftproot import errorCode
+from torsion.cred import checkers
+from torsion.cred.portal import IRealm
 from torsion.internet import defer
 from torsion.internet.interfaces import IConsumer, IPullProducer
 
 __all__ = [
     "CHUNK_SIZE",
+    "BaseFTPRealm",
     "FTPAnonymousShell",
     "FTPCmdError",
+    "FTPRealm",
     "FTPShell",
     "FileExistsError",
     "FileNotFoundError",
@@ -422,3 +428,58 @@ class FTPAnonymousShell(FTPShell):
 
     def __init__(self, anonymousRoot: str | os.PathLike[str]) -> None:
         super().__init__(anonymousRoot, readOnly=True)
+
+
+@implementer(IRealm)
+class BaseFTPRealm:
+    """A realm of IFTPShell avatars: anonymous users get ``anonymousRoot`` read-only;
+    others get ``getHomeDirectory(avatarId)`` (which subclasses define)."""
+
+    def __init__(self, anonymousRoot: str | os.PathLike[str]) -> None:
+        self.anonymousRoot = os.fspath(anonymousRoot)
+
+    def getHomeDirectory(self, avatarId: bytes) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must define getHomeDirectory")
+
+    def makeShell(self, avatarId: Any) -> IFTPShell:
+        if avatarId is checkers.ANONYMOUS:
+            return FTPAnonymousShell(self.anonymousRoot)
+        return FTPShell(self.getHomeDirectory(avatarId))
+
+    def requestAvatar(
+        self, avatarId: Any, mind: Any, *interfaces: Any
+    ) -> tuple[Any, Any, Callable[[], None]]:
+        if IFTPShell not in interfaces:
+            raise NotImplementedError(f"{type(self).__name__} gives only IFTPShell avatars")
+        return IFTPShell, self.makeShell(avatarId), lambda: None
+
+
+class FTPRealm(BaseFTPRealm):
+    """Anonymous users read ``anonymousRoot``; user NAME gets ``userHome``/NAME.
+
+    ``userHome`` None gives every user ``anonymousRoot`` itself (writable unless
+    ``readOnly``). ``readOnly`` makes the users' shells read-only too.
+    """
+
+    def __init__(
+        self,
+        anonymousRoot: str | os.PathLike[str],
+        userHome: str | os.PathLike[str] | None = "/home",
+        readOnly: bool = False,
+    ) -> None:
+        super().__init__(anonymousRoot)
+        self.userHome = None if userHome is None else os.fspath(userHome)
+        self.readOnly = readOnly
+
+    def getHomeDirectory(self, avatarId: bytes) -> str:
+        if self.userHome is None:
+            return self.anonymousRoot
+        name = os.fsdecode(avatarId)
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"{name!r} cannot name a home directory")
+        return os.path.join(self.userHome, name)
+
+    def makeShell(self, avatarId: Any) -> IFTPShell:
+        if avatarId is checkers.ANONYMOUS:
+            return FTPAnonymousShell(self.anonymousRoot)
+        return FTPShell(self.getHomeDirectory(avatarId), readOnly=self.readOnly)

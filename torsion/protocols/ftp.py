@@ -16,7 +16,6 @@ Tests: tests/protocols/test_ftp*.py; docs/ftp.md.
 
 from __future__ import annotations
 
-import os
 import socket
 from collections import deque
 from collections.abc import Callable
@@ -24,9 +23,9 @@ from typing import Any
 
 from zope.interface import implementer
 
-from torsion.cred import checkers, credentials
+from torsion.cred import credentials
 from torsion.cred.error import UnauthorizedLogin
-from torsion.cred.portal import IRealm, Portal
+from torsion.cred.portal import Portal
 from torsion.internet import defer
 from torsion.internet.interfaces import IConsumer
 from torsion.internet.protocol import Factory, Protocol, connectionDone
@@ -41,10 +40,12 @@ from torsion.protocols._ftpclient import (
 )
 from torsion.protocols._ftpdata import DataChannel, DataConnectionError
 from torsion.protocols._ftpshell import (
+    BaseFTPRealm,
     FileExistsError,
     FileNotFoundError,
     FTPAnonymousShell,
     FTPCmdError,
+    FTPRealm,
     FTPShell,
     IFTPShell,
     IReadFile,
@@ -805,58 +806,3 @@ class FTPFactory(Factory):
         from torsion.internet import reactor as installed
 
         return installed
-
-
-@implementer(IRealm)
-class BaseFTPRealm:
-    """A realm of IFTPShell avatars: anonymous users get ``anonymousRoot`` read-only;
-    others get ``getHomeDirectory(avatarId)`` (which subclasses define)."""
-
-    def __init__(self, anonymousRoot: str | os.PathLike[str]) -> None:
-        self.anonymousRoot = os.fspath(anonymousRoot)
-
-    def getHomeDirectory(self, avatarId: bytes) -> str:
-        raise NotImplementedError(f"{type(self).__name__} must define getHomeDirectory")
-
-    def makeShell(self, avatarId: Any) -> IFTPShell:
-        if avatarId is checkers.ANONYMOUS:
-            return FTPAnonymousShell(self.anonymousRoot)
-        return FTPShell(self.getHomeDirectory(avatarId))
-
-    def requestAvatar(
-        self, avatarId: Any, mind: Any, *interfaces: Any
-    ) -> tuple[Any, Any, Callable[[], None]]:
-        if IFTPShell not in interfaces:
-            raise NotImplementedError(f"{type(self).__name__} gives only IFTPShell avatars")
-        return IFTPShell, self.makeShell(avatarId), lambda: None
-
-
-class FTPRealm(BaseFTPRealm):
-    """Anonymous users read ``anonymousRoot``; user NAME gets ``userHome``/NAME.
-
-    ``userHome`` None gives every user ``anonymousRoot`` itself (writable unless
-    ``readOnly``). ``readOnly`` makes the users' shells read-only too.
-    """
-
-    def __init__(
-        self,
-        anonymousRoot: str | os.PathLike[str],
-        userHome: str | os.PathLike[str] | None = "/home",
-        readOnly: bool = False,
-    ) -> None:
-        super().__init__(anonymousRoot)
-        self.userHome = None if userHome is None else os.fspath(userHome)
-        self.readOnly = readOnly
-
-    def getHomeDirectory(self, avatarId: bytes) -> str:
-        if self.userHome is None:
-            return self.anonymousRoot
-        name = os.fsdecode(avatarId)
-        if not name or "/" in name or name in (".", ".."):
-            raise ValueError(f"{name!r} cannot name a home directory")
-        return os.path.join(self.userHome, name)
-
-    def makeShell(self, avatarId: Any) -> IFTPShell:
-        if avatarId is checkers.ANONYMOUS:
-            return FTPAnonymousShell(self.anonymousRoot)
-        return FTPShell(self.getHomeDirectory(avatarId), readOnly=self.readOnly)
