@@ -48,6 +48,7 @@ def test_optionMistakesAreUsageErrors(site: Path) -> None:
         (("--root", root, "--require-tls"), "--require-tls needs --certificate"),
         (("--root", root, "--private-key", "k.pem"), "--private-key goes with --certificate"),
         (("--root", root, "--passive-ports", "80-90"), "LOW-HIGH"),
+        (("--root", root, "--passive-address", "::1"), "not an IPv4 address"),
         (("--root", root, "--listen", "nonsense:1"), "--listen"),
         (("--root", root, "--certificate", str(site / "passwd")), "--certificate"),
     ]
@@ -62,6 +63,7 @@ def test_optionsMakeTheService(site: Path) -> None:
         "--root", str(site / "pub"), "--home", str(site / "home"),
         "--password-file", str(site / "passwd"), "--userAnonymous", "guest",
         "--certificate", str(site / "server.pem"), "--passive-ports", "50000-50010",
+        "--passive-address", "203.0.113.5",
         "--port", "2121",
     )  # fmt: skip
     made = ftptap.makeService(options)
@@ -69,6 +71,7 @@ def test_optionsMakeTheService(site: Path) -> None:
     assert factory.userAnonymous == "guest"
     assert factory.tlsOptions is not None
     assert factory.passivePortRange == range(50000, 50011)
+    assert factory.passiveAddress == "203.0.113.5"
     assert options["listen"] == ["tcp:2121:interface=127.0.0.1"]
     assert factory.portal.realm.getHomeDirectory(b"alice") == str(site / "home" / "alice")
 

@@ -191,3 +191,13 @@ def test_anyCommandsGetRepliesAndNoCrash(factory: ftp.FTPFactory, commands: list
         assert replies, line
         assert all(100 <= reply.code < 600 for reply in replies)
     assert not session.transport.disconnecting
+
+
+def test_passiveAddressIsAnnounced(factory: ftp.FTPFactory) -> None:
+    """Behind NAT, PASV names passiveAddress; EPSV names no address at all."""
+    factory.passiveAddress = "203.0.113.5"
+    session = Session(factory)
+    session.send(b"USER alice\r\nPASS secret\r\n")
+    reply = session.send(b"PASV\r\n")[0]
+    assert reply.code == 227
+    assert "(203,0,113,5," in reply.text

@@ -535,7 +535,8 @@ class FTP(Protocol):
             return
         assert self.data is not None
         port = self.data.listen(host, self.factory.passivePortRange)
-        self.reply(227, f"Entering Passive Mode ({codec.encodeHostPort(host, port)}).")
+        shown = self.factory.passiveAddress or host
+        self.reply(227, f"Entering Passive Mode ({codec.encodeHostPort(shown, port)}).")
 
     def ftp_EPSV(self, argument: str) -> None:
         assert self.data is not None
@@ -770,6 +771,8 @@ class FTPFactory(Factory):
         tlsOptions: CertificateOptions to offer AUTH TLS with (None: no TLS).
         requireTLS: refuse USER before AUTH TLS, and clear data connections.
         passivePortRange: the ports PASV/EPSV may listen on (range(0, 1): any free).
+        passiveAddress: the IPv4 address PASV replies name, for a server behind NAT
+            (None: the address the client connected to).
         allowForeignDataAddress: let PORT/EPRT name another host than the client's
             (FXP). Off: that is how FTP servers are used to attack third parties.
         timeOut: seconds an idle control connection is kept (None: forever).
@@ -783,6 +786,7 @@ class FTPFactory(Factory):
     tlsOptions: Any = None
     requireTLS = False
     passivePortRange = range(0, 1)
+    passiveAddress: str | None = None
     allowForeignDataAddress = False
     timeOut: float | None = 600.0
     dataTimeout = 30.0

@@ -14,12 +14,14 @@ default "anonymous", or "ftp"; ``--no-anonymous`` refuses them). Accounts come f
 port 2121 of this machine only. ``--certificate`` (a PEM file with the key, unless
 ``--private-key`` names another) offers AUTH TLS; ``--require-tls`` refuses logins
 and data connections without it. ``--passive-ports LOW-HIGH`` confines passive data
-connections to those ports (for a firewall).
+connections to those ports (for a firewall), and ``--passive-address`` is the
+address PASV replies name (for a server behind NAT).
 Tests: tests/protocols/test_ftpplugin.py.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 
@@ -92,6 +94,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         ["certificate", None, None, "A PEM file with the TLS certificate (and key): AUTH TLS."],
         ["private-key", None, None, "The PEM file of --certificate's key, if separate."],
         ["passive-ports", None, None, "LOW-HIGH: the ports passive data connections use."],
+        ["passive-address", None, None, "The IPv4 address PASV names (behind NAT)."],
     ]
 
     def __init__(self) -> None:
@@ -149,6 +152,13 @@ class Options(usage.Options, strcred.AuthOptionMixin):
                     "two ports from 1024 to 65535"
                 )
             self["passiveRange"] = range(int(low), int(high) + 1)
+        if self["passive-address"] is not None:
+            try:
+                ipaddress.IPv4Address(self["passive-address"])
+            except ValueError:
+                raise usage.UsageError(
+                    f"--passive-address {self['passive-address']!r} is not an IPv4 address"
+                ) from None
 
 
 def makeService(options: Any) -> IService:
@@ -162,6 +172,7 @@ def makeService(options: Any) -> IService:
     factory.tlsOptions = options.get("tlsOptions")
     factory.requireTLS = bool(options["require-tls"])
     factory.passivePortRange = options.get("passiveRange", range(0, 1))
+    factory.passiveAddress = options.get("passive-address")
     made = service.MultiService()
     for description in options["listen"]:
         strports.service(description, factory).setServiceParent(made)
