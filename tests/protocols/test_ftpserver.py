@@ -201,3 +201,13 @@ def test_passiveAddressIsAnnounced(factory: ftp.FTPFactory) -> None:
     reply = session.send(b"PASV\r\n")[0]
     assert reply.code == 227
     assert "(203,0,113,5," in reply.text
+
+
+def test_abortWhileWaitingForTheDataConnection(factory: ftp.FTPFactory) -> None:
+    """ABOR before the passive connection came: 425 for the transfer, then 226."""
+    (Path(factory.portal.realm.userHome) / "alice" / "f.txt").write_bytes(b"x")
+    session = Session(factory)
+    session.send(b"USER alice\r\nPASS secret\r\nPASV\r\n")
+    assert session.send(b"RETR f.txt\r\n") == []
+    assert codes(session.send(b"ABOR\r\n")) == [425, 226]
+    assert codes(session.send(b"NOOP\r\n")) == [200]

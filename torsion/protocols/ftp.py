@@ -242,7 +242,14 @@ class FTP(Protocol):
         else:
             _log.failure("an FTP command failed", failure)
             self.reply(451, "Local error in processing; the server goes on.")
+        self._answerAbort()
         self._done(None)
+
+    def _answerAbort(self) -> None:
+        # ABOR's own 226 comes after the aborted transfer's reply (RFC 959 section 4.1.3).
+        if self._aborting:
+            self._aborting = False
+            self.reply(226, "ABOR ok.")
 
     def _path(self, argument: str) -> list[str]:
         return codec.toSegments(self.workingDirectory, argument)
@@ -514,8 +521,8 @@ class FTP(Protocol):
 
         def facts(values: list[Any]) -> None:
             attrs = dict(zip(("permissions", "size", "mtime"), values, strict=True))
-            entry = codec.mlsxFacts(self._show(segments), attrs)
-            self.reply(250, f"Listing {self._show(segments)}\n {entry}\nEnd.")
+            shown = "/" + "/".join(segments)
+            self.reply(250, f"Listing {shown}\n {codec.mlsxFacts(shown, attrs)}\nEnd.")
 
         keys = ("permissions", "size", "modified")
         return self.shell.stat(segments, keys).addCallback(facts)  # type: ignore[no-any-return]
@@ -615,9 +622,7 @@ class FTP(Protocol):
 
     def _transferLost(self, failure: Failure) -> None:
         self.reply(426, "Connection closed; transfer aborted.")
-        if self._aborting:
-            self._aborting = False
-            self.reply(226, "ABOR ok.")
+        self._answerAbort()
 
     def ftp_ABOR(self, argument: str) -> None:
         assert self.data is not None
