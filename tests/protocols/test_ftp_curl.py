@@ -28,7 +28,7 @@ def _curlVersion() -> tuple[int, ...]:
 
 
 # curl 7.87 and 7.88 never start TLS on an active (server-connected) data connection:
-# curl issue 10666, fixed in 8.0. ftplib covers TLS in active mode meanwhile.
+# a regression of those versions (curl issue 10666). ftplib covers TLS in active mode.
 _brokenActiveTLS = pytest.mark.skipif(
     (7, 87) <= _curlVersion() <= (7, 88),
     reason="this curl (7.87/7.88) has no TLS on active data connections (curl issue 10666)",
