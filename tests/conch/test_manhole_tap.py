@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.conch.sshhelpers import SSH, needsSSH
+from tests.conch.terminalhelpers import screenOf
 from tests.tap._torsiond import freePort, runTorsiond
 from torsion.conch import manhole_tap
-from torsion.conch.insults import helper, insults
-from torsion.internet.testing import StringTransport
 from torsion.python import usage
 
 with warnings.catch_warnings():
@@ -44,14 +43,6 @@ def manholeServer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[in
     ]  # fmt: skip
     with runTorsiond(args, sshPort, directory):
         yield telnetPort, sshPort, directory
-
-
-def screenOf(output: bytes) -> str:
-    """What a VT102 shows after ``output``."""
-    client = insults.ClientProtocol(helper.TerminalBuffer)
-    client.makeConnection(StringTransport())
-    client.dataReceived(output)
-    return bytes(client.terminal).decode("utf-8", "replace")
 
 
 class PtyClient:
