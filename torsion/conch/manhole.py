@@ -115,19 +115,19 @@ class ManholeInterpreter(code.InteractiveInterpreter):
         if hasattr(value, "__await__") and not isinstance(value, defer.Deferred):
             value = defer.ensureDeferred(value)
         if isinstance(value, defer.Deferred):
-            self.write(self._showDeferred(value))
+            self._showDeferred(value)
         else:
             self.write(repr(value) + "\n")
 
-    def _showDeferred(self, d: defer.Deferred[Any]) -> str:
+    def _showDeferred(self, d: defer.Deferred[Any]) -> None:
+        """Show its number now (first: it may have fired already) and its result later."""
         self.numDeferreds += 1
         number = self.numDeferreds
         self._pendingDeferreds[number] = d
-        shown = f"<Deferred #{number}>\n"
+        self.write(f"<Deferred #{number}>\n")
         d.addCallbacks(
             self._calledBack, self._failed, callbackArgs=(number,), errbackArgs=(number,)
         )
-        return shown
 
     def _calledBack(self, result: Any, number: int) -> Any:
         self._pendingDeferreds.pop(number, None)
