@@ -140,6 +140,15 @@ def test_controlDLeavesOnlyOnAnEmptyLine() -> None:
     assert pair.wire.disconnecting and pair.program is None  # connectionLost came
 
 
+def test_exitEndsTheSessionNotTheProgram() -> None:
+    pair = shell()
+    pair.type(b"raise SystemExit(3)\r")
+    assert "this ends the session" in pair.screen and pair.wire.disconnecting
+    shellAlone, output = interpreter()
+    shellAlone.push("import sys; sys.exit()")  # no terminal to close: only said
+    assert output.text.startswith("SystemExit")
+
+
 def test_controlBackslashLeaves() -> None:
     pair = shell()
     pair.type(b"1\x1c")
@@ -188,3 +197,19 @@ SGR = re.compile(rb"\x1b\[[0-9;]*m")
 def test_colouringNeverChangesTheCharacters(source: str) -> None:
     line = source.replace("\n", " ").replace("\r", " ").encode("utf-8", "replace")
     assert SGR.sub(b"", manhole.lastColorizedLine(line)) == line
+
+
+def test_aPasteIsColouredOnceAfterTheRead() -> None:
+    pair = shell(colored=True)
+    pair.type(b"n = 12345 + 67890\x1b[D")  # one read, ending with a key that is no character
+    assert pair.output.count(b"\x1b[36m12345\x1b[0m") == 1
+    assert pair.line() == ">>> n = 12345 + 67890" and pair.buffer.x == len(">>> n = 12345 + 6789")
+    pair.type(b"1")  # typed alone: coloured at once
+    assert pair.output.endswith(b"\x1b[1D") and b"\x1b[36m678910\x1b[0m" in pair.output
+
+
+def test_longLinesStayPlain() -> None:
+    pair = shell(colored=True)
+    pair.program.maxColoredLength = 10
+    pair.type(b"'" + b"a" * 20 + b"'")
+    assert b"\x1b[32m" not in pair.output and pair.line() == ">>> '" + "a" * 20 + "'"

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import select
+import socket
 import subprocess
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -192,6 +195,39 @@ def test_telnetWrongPasswordIsRefused(manholeServer: tuple[int, int, Path]) -> N
         assert b"Authentication failed" in shown and b">>>" not in shown, shown
     finally:
         session.close()
+
+
+def drainQuietly(session: telnetlib.Telnet) -> None:
+    with contextlib.suppress(OSError, EOFError):
+        session.read_all()
+
+
+def test_garbageFromOneClientLeavesTheOthersServed(manholeServer: tuple[int, int, Path]) -> None:
+    """A logged-in client sends random bytes and a 100 KB line, another sends garbage
+    instead of logging in; a third still gets its answers."""
+    telnetPort, _, _ = manholeServer
+    noise = random.Random(14).randbytes(20000)
+    hostile = telnetLogin(telnetPort, PASSWORD)
+    stranger = socket.create_connection(("127.0.0.1", telnetPort), timeout=10)
+    try:
+        hostile.read_until(b">>> ", timeout=10)
+        # Read the echo meanwhile: the server stops reading a client that does not
+        # read what it is sent (its output is bounded), which would block sendall.
+        drain = threading.Thread(target=drainQuietly, args=(hostile,), daemon=True)
+        drain.start()
+        hostile.get_socket().sendall(noise + b"x" * 100_000 + b"\r\n")
+        stranger.sendall(noise)
+        session = telnetLogin(telnetPort, PASSWORD)
+        try:
+            session.read_until(b">>> ", timeout=10)
+            session.write(b"sum(range(101))\r\n")
+            shown = session.read_until(b"5050", timeout=10)
+            assert shown.endswith(b"5050"), shown
+        finally:
+            session.close()
+    finally:
+        hostile.close()
+        stranger.close()
 
 
 def test_startUpWarnsAndListensLocally(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ code prints and the values of expressions go to its handler's ``addOutput``, and
 do tracebacks (with the manhole's own frames left out). An expression whose value is
 a Deferred (or a coroutine, which is run as one) shows ``<Deferred #n>`` at once, and
 ``Deferred #n called back: value`` or ``Deferred #n failed: error`` when it fires.
+``exit()`` (SystemExit) ends the session, never the program.
 
 `Manhole` is that interpreter on a terminal: a torsion.conch.recvline
 HistoricRecvLine with the ``>>> `` and ``... `` prompts, multi-line input, output
@@ -104,6 +105,13 @@ class ManholeInterpreter(code.InteractiveInterpreter):
         try:
             with contextlib.redirect_stdout(output):
                 super().runcode(codeObject)
+        except SystemExit:
+            # exit() or quit(): the user means to leave the shell, not to stop the
+            # server (code.InteractiveInterpreter lets SystemExit through).
+            self.write("SystemExit: this ends the session; reactor.stop() stops the server\n")
+            leave = getattr(self.handler, "handle_QUIT", None)
+            if leave is not None:
+                leave()
         finally:
             sys.displayhook = previousHook
 
@@ -279,11 +287,30 @@ def lastColorizedLine(source: bytes) -> bytes:
 
 
 class ColoredManhole(Manhole):
-    """A Manhole that colours Python syntax in the line as it is typed."""
+    """A Manhole that colours Python syntax in the line as it is typed.
+
+    The line is coloured again after each read from the terminal (not each key of
+    a paste), and a line longer than ``maxColoredLength`` characters is left plain:
+    tokenizing a long line at every key would cost time quadratic in its length,
+    with the reactor held up meanwhile.
+    """
+
+    maxColoredLength = 1000
+
+    _stale = False  # characters were drawn plain, to be coloured after the read
+
+    def keystrokeReceived(self, keyID: Any, modifier: int | None) -> None:
+        super().keystrokeReceived(keyID, modifier)
+        if self._stale and not getattr(self.terminal, "moreKeysComing", False):
+            self._stale = False
+            if self.terminal is not None:  # (the key may have ended the session)
+                self._redrawColored()
 
     def characterReceived(self, ch: bytes, moreCharactersComing: bool) -> None:
         super().characterReceived(ch, moreCharactersComing)
-        if not moreCharactersComing:
+        if moreCharactersComing:
+            self._stale = True
+        else:
             self._redrawColored()
 
     def handle_BACKSPACE(self) -> None:
@@ -296,6 +323,8 @@ class ColoredManhole(Manhole):
 
     def _redrawColored(self) -> None:
         """Write the line again, coloured, and put the cursor back where it was."""
+        if len(self.lineBuffer) > self.maxColoredLength:
+            return
         index = self.lineBufferIndex
         self.terminal.cursorBackward(index)
         self.terminal.eraseToLineEnd()
@@ -303,5 +332,8 @@ class ColoredManhole(Manhole):
         self.terminal.cursorBackward(len(self.lineBuffer) - index)
 
     def drawInputLine(self) -> None:
-        self.terminal.write(self.ps[self.pn] + lastColorizedLine(b"".join(self.lineBuffer)))
+        line = b"".join(self.lineBuffer)
+        if len(self.lineBuffer) <= self.maxColoredLength:
+            line = lastColorizedLine(line)
+        self.terminal.write(self.ps[self.pn] + line)
         self.lineBufferIndex = len(self.lineBuffer)

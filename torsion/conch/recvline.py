@@ -23,12 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from torsion.conch.insults import insults
-from torsion.logger import Logger
 from torsion.python.failure import Failure
 
 __all__ = ["HistoricRecvLine", "RecvLine", "TransportSequence"]
-
-_log = Logger()
 
 
 def _isPrintable(keyID: Any) -> bool:
@@ -98,7 +95,8 @@ class RecvLine(insults.TerminalProtocol):
         self.width, self.height = width, height
 
     def unhandledControlSequence(self, seq: bytes) -> None:
-        _log.debug("ignored the terminal sequence {seq!r}", seq=seq)
+        """Ignored: a terminal sends reports nobody asked for, and a log line per
+        key would let a user fill the log (or block on a full log pipe)."""
 
     def keystrokeReceived(self, keyID: Any, modifier: int | None) -> None:
         afterCR, self._afterCR = self._afterCR, keyID == b"\r"
@@ -108,9 +106,9 @@ class RecvLine(insults.TerminalProtocol):
         if handler is not None:
             handler()
         elif _isPrintable(keyID):
-            self.characterReceived(keyID, False)
-        else:
-            _log.debug("ignored the key {key!r}", key=keyID)
+            more = bool(getattr(self.terminal, "moreKeysComing", False))
+            self.characterReceived(keyID, more)
+        # Other keys (function keys without a handler, control bytes) do nothing.
 
     def characterReceived(self, ch: bytes, moreCharactersComing: bool) -> None:
         index = self.lineBufferIndex
@@ -128,8 +126,9 @@ class RecvLine(insults.TerminalProtocol):
         self.lineBufferIndex = index + 1
 
     def handle_TAB(self) -> None:
-        for _ in range(self.TABSTOP - self.lineBufferIndex % self.TABSTOP):
-            self.characterReceived(b" ", True)
+        spaces = self.TABSTOP - self.lineBufferIndex % self.TABSTOP
+        for left in range(spaces - 1, -1, -1):
+            self.characterReceived(b" ", left > 0)
 
     def handle_LEFT(self) -> None:
         if self.lineBufferIndex > 0:

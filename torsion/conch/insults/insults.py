@@ -31,7 +31,6 @@ from zope.interface import Interface, implementer
 from torsion.conch.insults import _keyparser, _vt102parser
 from torsion.conch.insults._keyparser import ALT, CONTROL, FUNCTION_KEYS, SHIFT, FunctionKey
 from torsion.internet import defer, error, interfaces, protocol
-from torsion.logger import Logger
 from torsion.python.failure import Failure
 
 __all__ = [
@@ -42,8 +41,6 @@ __all__ = [
     "ServerProtocol", "TerminalProtocol", "modes", "privateModes",
     *FUNCTION_KEYS,
 ]  # fmt: skip
-
-_log = Logger()
 
 # Graphic renditions (SGR) and colours: FOREGROUND + RED is red text.
 NORMAL, BOLD, UNDERLINE, BLINK, REVERSE_VIDEO = 0, 1, 4, 5, 7
@@ -283,6 +280,7 @@ class ServerProtocol(protocol.Protocol):
 
     protocolFactory: Callable[..., Any] | None = None
     terminalProtocol: Any = None
+    moreKeysComing = False
     # The answers the terminal owes us: at most this many requests wait at once.
     maxPendingReports = 16
 
@@ -307,9 +305,14 @@ class ServerProtocol(protocol.Protocol):
             self.terminalProtocol.makeConnection(self)
 
     def dataReceived(self, data: bytes) -> None:
-        for event in self._parser.feed(data):
+        events = self._parser.feed(data)
+        last = len(events) - 1
+        for number, event in enumerate(events):
             if self.terminalProtocol is None:
                 return
+            # True while more keys of the same read follow (a paste): a program may
+            # put off redrawing until the last (recvline's moreCharactersComing).
+            self.moreKeysComing = number < last
             if isinstance(event, _keyparser.Key):
                 self.terminalProtocol.keystrokeReceived(event.key, event.modifier)
             elif isinstance(event, _keyparser.CursorReport):
@@ -491,7 +494,8 @@ class ServerProtocol(protocol.Protocol):
         self.write(b"\x1bc")
 
     def unhandledControlSequence(self, seq: bytes) -> None:
-        _log.debug("unhandled terminal sequence {seq!r}", seq=seq)
+        """Part of ITerminalTransport; the sequences the terminal sends go to the
+        terminal program's unhandledControlSequence instead."""
 
 
 _KEY_SEQUENCES: dict[FunctionKey, bytes] = {
