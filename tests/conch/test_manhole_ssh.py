@@ -47,7 +47,7 @@ class Wire:
 
 
 def login(realm: manhole_ssh.TerminalRealm | None = None) -> tuple[Any, Any]:
-    realm = realm or manhole_ssh.TerminalRealm({"answer": 42})
+    realm = realm or manhole_ssh.TerminalRealm(namespace={"answer": 42})
     interface, user, logout = realm.requestAvatar(b"admin", None, IConchUser)
     assert interface is IConchUser and isinstance(user, manhole_ssh.TerminalUser)
     return user, logout
@@ -71,7 +71,7 @@ def test_aShellIsTheManholeAtThePtysSize() -> None:
             sizes.append((width, height))
             super().terminalSize(width, height)
 
-    realm = manhole_ssh.TerminalRealm({"answer": 42})
+    realm = manhole_ssh.TerminalRealm(namespace={"answer": 42})
     realm.chainedProtocolFactory = lambda: insults.ServerProtocol(Sized, realm.namespace)
     user, _ = login(realm)
     wire = Wire()

@@ -182,13 +182,22 @@ class TerminalRealm:
 
     Set ``chainedProtocolFactory`` to a callable that makes an insults ServerProtocol
     around your terminal program; by default it is a ColoredManhole over
-    ``namespace`` (a new empty one if not given; every login shares it).
+    ``namespace`` (keyword only; a new empty one if not given; every login shares
+    it). ``transportFactory`` is Twisted's positional argument: what connects the
+    session to the program (TerminalSessionTransport).
     """
 
     userFactory = TerminalUser
-    transportFactory = TerminalSessionTransport
+    transportFactory: Callable[..., Any] = TerminalSessionTransport
 
-    def __init__(self, namespace: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        transportFactory: Callable[..., Any] | None = None,
+        *,
+        namespace: dict[str, Any] | None = None,
+    ) -> None:
+        if transportFactory is not None:
+            self.transportFactory = transportFactory
         self.namespace = {} if namespace is None else namespace
         self.chainedProtocolFactory: Callable[[], Any] = _manholeProtocol(self.namespace)
 

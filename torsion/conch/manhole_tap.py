@@ -159,7 +159,9 @@ def makeSSHFactory(
     checkerList: list[Any], namespace: dict[str, Any], hostKey: keys.Key
 ) -> manhole_ssh.ConchFactory:
     """SSH with password logins, then the manhole as the shell."""
-    made = manhole_ssh.ConchFactory(portal.Portal(_LoggingTerminalRealm(namespace), checkerList))
+    made = manhole_ssh.ConchFactory(
+        portal.Portal(_LoggingTerminalRealm(namespace=namespace), checkerList)
+    )
     made.privateKeys = {hostKey.sshType(): hostKey}
     return made
 
