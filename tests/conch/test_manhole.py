@@ -208,6 +208,12 @@ def test_aPasteIsColouredOnceAfterTheRead() -> None:
     assert pair.output.endswith(b"\x1b[1D") and b"\x1b[36m678910\x1b[0m" in pair.output
 
 
+def test_aPastedLineEndsWithThePrompt() -> None:
+    pair = shell(colored=True)
+    pair.type(b"6 * 7\r\n")
+    assert pair.output.endswith(b"42\r\n>>> ")
+
+
 def test_longLinesStayPlain() -> None:
     pair = shell(colored=True)
     pair.program.maxColoredLength = 10

@@ -332,6 +332,7 @@ class ColoredManhole(Manhole):
         self.terminal.cursorBackward(len(self.lineBuffer) - index)
 
     def drawInputLine(self) -> None:
+        self._stale = False  # drawn coloured here
         line = b"".join(self.lineBuffer)
         if len(self.lineBuffer) <= self.maxColoredLength:
             line = lastColorizedLine(line)
