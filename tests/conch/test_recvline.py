@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tests.conch.terminalhelpers import TerminalPair
 from torsion.conch import recvline
 from torsion.conch.insults import helper
@@ -141,3 +144,19 @@ def test_transportSequenceDrawsOnEveryTerminal() -> None:
     both.write(b"o")
     assert bytes(first).startswith(b"ho") and bytes(second).startswith(b"ho")
     assert both.reportCursorPosition() == (2, 0)
+
+
+KEYS = [b"a", b"b", b" ", "é".encode(), LEFT, RIGHT, HOME, END, BACKSPACE, DELETE, INSERT, b"\t"]
+
+
+@given(st.lists(st.sampled_from(KEYS), max_size=18))  # 18 tabs still fit 80 columns
+def test_theScreenAlwaysShowsTheLineAndTheCursor(typed: list[bytes]) -> None:
+    """Whatever is typed (within the width), the screen shows the editor's line, with
+    the cursor where the editor has it."""
+    pair = editor()
+    for key in typed:
+        pair.type(key)
+    before, after = pair.program.currentLineBuffer()
+    line = (before + after).decode()
+    assert pair.line() == (">>> " + line).rstrip()
+    assert pair.buffer.x == 4 + len(before.decode())
