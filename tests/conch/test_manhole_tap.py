@@ -244,6 +244,8 @@ def test_startUpWarnsAndListensLocally(tmp_path: Path) -> None:
     options = manhole_tap.Options()
     options.parseOptions(["--telnetPort", "tcp:4040:interface=0.0.0.0", "--auth", "memory:a:b"])
     assert options["telnetPort"] == "tcp:4040:interface=0.0.0.0"
+    assert manhole_tap._localByDefault("tcp6:4040") == r"tcp6:4040:interface=\:\:1"
+    assert manhole_tap._localByDefault("unix:/run/manhole.sock") == "unix:/run/manhole.sock"
 
 
 @pytest.mark.parametrize(
