@@ -1,6 +1,7 @@
 """``torsiond manhole`` as a child process, with real clients: OpenSSH's ``ssh -tt``
-driven through a pseudo-terminal, and Python's telnetlib; wrong passwords refused,
-commands refused, the options' errors, the start-up warning.
+driven through a pseudo-terminal and inside tmux (a real terminal emulator drawing
+our escape sequences), and Python's telnetlib; wrong passwords refused, commands
+refused, garbage from one client, the options' errors, the start-up warning.
 
 The screen the user would see is rebuilt from the raw output with insults'
 ClientProtocol and TerminalBuffer, so the tests check what is shown, not only bytes.
@@ -12,6 +13,8 @@ import contextlib
 import os
 import random
 import select
+import shlex
+import shutil
 import socket
 import subprocess
 import threading
@@ -141,6 +144,65 @@ def test_sshSessionEvaluatesInTheServer(
     pidShown = screen.split(">>> import os; os.getpid()\n")[1].split("\n")[0]
     assert pidShown.isdigit() and int(pidShown) != os.getpid()  # the server's process
     assert "<Deferred #1>" in screen
+
+
+class Tmux:
+    """tmux, a terminal emulator nobody here wrote, running one program in a detached
+    80x24 window: keys are sent by name and the screen read back as tmux drew it."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.base = ["tmux", "-L", f"torsion-manhole-{os.getpid()}", "-f", "/dev/null"]
+        self.env = env
+        self.run("new-session", "-d", "-x", "80", "-y", "24", shlex.join(command))
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [*self.base, *args], env=self.env, capture_output=True, timeout=10, check=True
+        )
+        return done.stdout.decode("utf-8", "replace")
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p")
+
+    def waitFor(self, wanted: str, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if wanted in shown:
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"tmux never showed {wanted!r}:\n{self.screen()}")
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self.run("kill-server")
+
+
+@needsSSH
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is missing (apt-get install tmux)")
+def test_aRealTerminalShowsTheEditedLines(
+    manholeServer: tuple[int, int, Path], tmp_path: Path
+) -> None:
+    """Through ssh in tmux: what tmux draws from our escape sequences is the edited
+    line, the output, and the history line brought back by Up."""
+    _, sshPort, _ = manholeServer
+    command, env = sshCommand(sshPort, tmp_path, PASSWORD, "-tt")
+    terminal = Tmux(command, env)
+    try:
+        terminal.waitFor(">>>")
+        terminal.run("send-keys", "-l", "word = 'hello'")
+        terminal.run("send-keys", "Enter")
+        terminal.run("send-keys", "-l", "print(word.uper())")
+        terminal.run("send-keys", *["Left"] * 5, "p", "Home", "Delete", "P", "Enter")
+        shown = terminal.waitFor("NameError: name 'Print' is not defined")
+        assert ">>> Print(word.upper())" in shown, shown
+        terminal.run("send-keys", "Up", "Home", "Delete", "p", "End", "BSpace", "BSpace")
+        terminal.run("send-keys", "-l", ").lower())")
+        terminal.run("send-keys", "Enter")
+        shown = terminal.waitFor("hello\n>>>")
+        assert ">>> print(word.upper().lower())\nhello\n" in shown, shown
+    finally:
+        terminal.close()
 
 
 @needsSSH
