@@ -205,6 +205,33 @@ def test_aRealTerminalShowsTheEditedLines(
         terminal.close()
 
 
+@pytest.mark.skipif(
+    shutil.which("telnet") is None, reason="telnet is missing (apt-get install telnet)"
+)
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is missing (apt-get install tmux)")
+def test_theTelnetProgramInTmux(manholeServer: tuple[int, int, Path], tmp_path: Path) -> None:
+    """The telnet program (inetutils) negotiates character mode with the server (we
+    echo, it does not), so the line editor's keys work in it too."""
+    telnetPort, _, _ = manholeServer
+    env = {"TERM": "xterm", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    terminal = Tmux(["telnet", "127.0.0.1", str(telnetPort)], env)
+    try:
+        terminal.waitFor("Username:")
+        terminal.run("send-keys", "-l", USER)
+        terminal.run("send-keys", "Enter")
+        terminal.waitFor("Password:")
+        terminal.run("send-keys", "-l", PASSWORD)
+        terminal.run("send-keys", "Enter")
+        shown = terminal.waitFor(">>>")
+        assert PASSWORD not in shown  # not echoed
+        terminal.run("send-keys", "-l", "2 ** 9")
+        terminal.run("send-keys", "BSpace", "8", "Home", "Delete", "3", "Enter")
+        shown = terminal.waitFor("6561")
+        assert ">>> 3 ** 8\n6561\n>>>" in shown, shown
+    finally:
+        terminal.close()
+
+
 @needsSSH
 def test_sshWrongPasswordIsRefused(manholeServer: tuple[int, int, Path], tmp_path: Path) -> None:
     _, sshPort, _ = manholeServer
