@@ -28,7 +28,9 @@ import pytest
 from tests.conch.sshhelpers import SSH, needsSSH
 from tests.conch.terminalhelpers import screenOf
 from tests.tap._torsiond import freePort, runTorsiond
-from torsion.conch import manhole_tap
+from torsion.conch import manhole_tap, telnet
+from torsion.cred import checkers
+from torsion.internet.testing import StringTransport
 from torsion.python import usage
 
 with warnings.catch_warnings():
@@ -358,3 +360,21 @@ def test_theHostKeyIsMadeOnceAndKept(tmp_path: Path) -> None:
     (tmp_path / "public.key").write_bytes(made.public().toString("openssh"))
     with pytest.raises(usage.UsageError, match="public key"):
         manhole_tap.loadHostKey(str(tmp_path), "public.key")
+
+
+def test_echoIsAskedForAgainAfterTheLogin() -> None:
+    """Without sockets: the login turns echo off after the password, and the manhole's
+    terminal asks for it again once the client has answered."""
+    users = checkers.InMemoryUsernamePasswordDatabaseDontUse(admin="pw")
+    layer = manhole_tap.makeTelnetFactory([users], {}).buildProtocol(None)
+    wire = StringTransport()
+    layer.makeConnection(wire)
+    layer.dataReceived(b"admin\r\n")
+    assert telnet.IAC + telnet.WILL + telnet.ECHO in wire.value()
+    layer.dataReceived(telnet.IAC + telnet.DO + telnet.ECHO + b"pw\r\n")
+    assert telnet.IAC + telnet.WONT + telnet.ECHO in wire.value()
+    wire.clear()
+    layer.dataReceived(telnet.IAC + telnet.DONT + telnet.ECHO)
+    assert telnet.IAC + telnet.WILL + telnet.ECHO in wire.value()
+    layer.dataReceived(telnet.IAC + telnet.DO + telnet.ECHO)
+    assert layer.getOptionState(telnet.ECHO).us.state == "yes"
