@@ -10,6 +10,7 @@ ClientProtocol and TerminalBuffer, so the tests check what is shown, not only by
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import select
@@ -148,19 +149,24 @@ def test_sshSessionEvaluatesInTheServer(
     assert "<Deferred #1>" in screen
 
 
+_tmuxNumbers = itertools.count()
+
+
 class Tmux:
     """tmux, a terminal emulator nobody here wrote, running one program in a detached
     80x24 window: keys are sent by name and the screen read back as tmux drew it."""
 
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.base = ["tmux", "-L", f"torsion-manhole-{os.getpid()}", "-f", "/dev/null"]
+        # A socket of its own: two tmux servers never meet, even one being killed.
+        name = f"torsion-manhole-{os.getpid()}-{next(_tmuxNumbers)}"
+        self.base = ["tmux", "-L", name, "-f", "/dev/null"]
         self.env = env
         self.run("new-session", "-d", "-x", "80", "-y", "24", shlex.join(command))
 
     def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [*self.base, *args], env=self.env, capture_output=True, timeout=10, check=True
-        )
+        done = subprocess.run([*self.base, *args], env=self.env, capture_output=True, timeout=20)
+        if done.returncode != 0:
+            raise AssertionError(f"tmux {args[0]} failed: {done.stderr.decode(errors='replace')}")
         return done.stdout.decode("utf-8", "replace")
 
     def screen(self) -> str:
@@ -176,7 +182,7 @@ class Tmux:
         raise AssertionError(f"tmux never showed {wanted!r}:\n{self.screen()}")
 
     def close(self) -> None:
-        with contextlib.suppress(subprocess.SubprocessError):
+        with contextlib.suppress(AssertionError, subprocess.SubprocessError):
             self.run("kill-server")
 
 
