@@ -44,6 +44,7 @@ __all__ = [
     "NewsSpool",
     "OverviewEntry",
     "PostingError",
+    "isGroupName",
 ]
 
 _log = Logger(namespace="torsion.news.database")
@@ -55,6 +56,12 @@ OVERVIEW_FORMAT = ("Subject:", "From:", "Date:", "Message-ID:", "References:", "
 _GROUP_NAME = re.compile(r"[a-z0-9+\-_]+(\.[a-z0-9+\-_]+)*\Z")
 _HEADER_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+\Z")
 _SINGLE = ("from", "subject", "newsgroups", "message-id", "date", "references", "path")
+
+
+def isGroupName(name: str) -> bool:
+    """Whether ``name`` is a newsgroup name this spool takes (lower case, dotted parts
+    of letters, digits, ``+``, ``-`` and ``_``; RFC 3977 3.1.3 allows more)."""
+    return len(name) <= 200 and _GROUP_NAME.match(name) is not None
 
 
 class PostingError(ValueError):
@@ -361,7 +368,7 @@ class NewsSpool:
             ValueError: if ``name`` is not a valid newsgroup name.
         """
         name = name.strip().lower()
-        if len(name) > 200 or not _GROUP_NAME.match(name):
+        if not isGroupName(name):
             raise ValueError(
                 f"{name!r} is not a newsgroup name: use letters, digits, + - _ and dots "
                 "between parts, such as comp.lang.python"
