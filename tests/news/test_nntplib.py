@@ -126,7 +126,9 @@ def test_refusedPostsGet441AndNothingIsStored(server: tuple[int, Path, list[str]
         _, count, _, _, _ = news.group("local.talk")
         assert count == 0
         # A second post with a Message-ID already here is a duplicate.
-        article = b"From: a@b.c\r\nNewsgroups: local.talk\r\nSubject: x\r\nMessage-ID: <d@x>\r\n\r\nb\r\n"
+        article = (
+            b"From: a@b.c\r\nNewsgroups: local.talk\r\nSubject: x\r\nMessage-ID: <d@x>\r\n\r\nb\r\n"
+        )
         news.post(article)
         with pytest.raises(nntplib.NNTPTemporaryError, match="^441.*duplicate"):
             news.post(article)
@@ -176,16 +178,14 @@ def test_malformedCommandsGetErrorsAndTheServerGoesOn(server: tuple[int, Path, l
 def test_articlesSurviveARestart(tmp_path: Path) -> None:
     port = freePort()
     args = ["news", "--listen", f"tcp:{port}:interface=127.0.0.1", "--spool", "spool"]
-    with runTorsiond([*args, "--group", "local.talk"], port, tmp_path):
-        with connect(port) as news:
-            news.post(ARTICLE)
-            news.post(ARTICLE.replace(b"first post", b"second post"))
-    with runTorsiond(args, port, tmp_path):
-        with connect(port) as news:
-            assert news.group("local.talk")[1:4] == (2, 1, 2)
-            _, overviews = news.over((1, 2))
-            assert [o["subject"] for _, o in overviews] == ["first post", "second post"]
-            _, info = news.body(2)
-            assert info.lines[0] == b"Hello, news."
-            news.post(ARTICLE.replace(b"first post", b"third"))
-            assert news.group("local.talk")[1:4] == (3, 1, 3)
+    with runTorsiond([*args, "--group", "local.talk"], port, tmp_path), connect(port) as news:
+        news.post(ARTICLE)
+        news.post(ARTICLE.replace(b"first post", b"second post"))
+    with runTorsiond(args, port, tmp_path), connect(port) as news:
+        assert news.group("local.talk")[1:4] == (2, 1, 2)
+        _, overviews = news.over((1, 2))
+        assert [o["subject"] for _, o in overviews] == ["first post", "second post"]
+        _, info = news.body(2)
+        assert info.lines[0] == b"Hello, news."
+        news.post(ARTICLE.replace(b"first post", b"third"))
+        assert news.group("local.talk")[1:4] == (3, 1, 3)

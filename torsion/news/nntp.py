@@ -539,7 +539,7 @@ class NNTPServer(Protocol, TimeoutMixin):
 
     def _doneWaiting(self, _: object) -> None:
         self._waiting = False
-        if self.transport is not None and self.transport.connected:
+        if self.transport is not None:
             self._runQueue()
 
 
