@@ -121,7 +121,7 @@ def test_refusedPostsGet441AndNothingIsStored(server: tuple[int, Path, list[str]
             b"From: a@b.c\r\nNewsgroups: local.talk\r\nSubject: long\r\n\r\n" + b"x" * 2000,
         ]
         for article in bad:
-            with pytest.raises(nntplib.NNTPTemporaryError, match="^441"):
+            with pytest.raises(nntplib.NNTPTemporaryError, match=r"^441"):
                 news.post(article)
         _, count, _, _, _ = news.group("local.talk")
         assert count == 0
@@ -130,7 +130,7 @@ def test_refusedPostsGet441AndNothingIsStored(server: tuple[int, Path, list[str]
             b"From: a@b.c\r\nNewsgroups: local.talk\r\nSubject: x\r\nMessage-ID: <d@x>\r\n\r\nb\r\n"
         )
         news.post(article)
-        with pytest.raises(nntplib.NNTPTemporaryError, match="^441.*duplicate"):
+        with pytest.raises(nntplib.NNTPTemporaryError, match=r"^441.*duplicate"):
             news.post(article)
 
 
