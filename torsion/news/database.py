@@ -191,7 +191,8 @@ def _parseHeaders(lines: list[bytes], strict: bool = True) -> list[tuple[str, st
             continue
         rawName, colon, rawValue = line.partition(b":")
         if strict and (not colon or not _HEADER_NAME.match(rawName)):
-            what = "starts with a continuation line" if not headers else "has a bad header"
+            folded = line[:1] in (b" ", b"\t")
+            what = "starts with a continuation line" if folded else "has a bad header"
             raise PostingError(f"the article {what}: {line[:60]!r}")
         headers.append((rawName.decode("ascii", "replace"), _text(rawValue, strict).strip()))
     return headers
