@@ -79,9 +79,11 @@ def test_postingNeedsALoginWithAuth(tmp_path: Path) -> None:
     args += ["--group", "local.talk", "--auth", "memory:ada:s3cret"]
     article = b"From: ada@b.c\r\nNewsgroups: local.talk\r\nSubject: hi\r\n\r\nbody\r\n"
     with runTorsiond(args, port, tmp_path):
-        with nntplib.NNTP("127.0.0.1", port, timeout=10) as news:
-            with pytest.raises(nntplib.NNTPTemporaryError, match=r"^480"):
-                news.post(article)
+        with (
+            nntplib.NNTP("127.0.0.1", port, timeout=10) as news,
+            pytest.raises(nntplib.NNTPTemporaryError, match=r"^480"),
+        ):
+            news.post(article)
         with pytest.raises(nntplib.NNTPTemporaryError, match=r"^481"):
             nntplib.NNTP("127.0.0.1", port, user="ada", password="wrong", timeout=10)
         with nntplib.NNTP("127.0.0.1", port, user="ada", password="s3cret", timeout=10) as news:
