@@ -173,3 +173,16 @@ def test_commandsAreOneLine() -> None:
     client, _ = scripted()
     with pytest.raises(ValueError, match="one line"):
         client.fetchGroup("x\r\nQUIT")
+
+
+def test_aRequestMadeInACallbackIsSentOnce() -> None:
+    client, transport = scripted()
+    sent: list[Any] = []
+    client.whenReady().addCallback(lambda _: sent.append(client.fetchGroup("a.b")))
+    client.dataReceived(b"200 hi\r\n")
+    assert transport.value() == b"GROUP a.b\r\n"
+    client.fetchHelp()
+    assert transport.value() == b"GROUP a.b\r\n"  # HELP waits for GROUP's answer
+    transport.clear()
+    client.dataReceived(b"211 0 1 0 a.b\r\n")
+    assert transport.value() == b"HELP\r\n"

@@ -47,6 +47,7 @@ class _Request:
     multiline: bool = False
     article: bytes | None = None
     password: bytes | None = None
+    sent: bool = False
     deferred: Deferred[Any] = field(default_factory=Deferred)
 
 
@@ -368,8 +369,14 @@ class NNTPClient(Protocol):
         request.deferred.errback(Failure(error))
 
     def _sendCommand(self) -> None:
-        if self._requests and self._requests[0].command is not None and self.transport:
-            self.transport.write(self._requests[0].command + b"\r\n")
+        """Send the first waiting request's command, unless it was sent already (a
+        callback of the request before it may have made and sent it)."""
+        if not self._requests or self.transport is None:
+            return
+        head = self._requests[0]
+        if head.command is not None and not head.sent:
+            head.sent = True
+            self.transport.write(head.command + b"\r\n")
 
     def connectionMade(self) -> None:
         # Requests made before the connection wait for the greeting (first in line).
