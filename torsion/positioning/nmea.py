@@ -16,7 +16,7 @@ Three layers, each usable alone:
   positioning receiver with values in SI units. Other sentence types are ignored.
 
 Tests: tests/positioning/test_nmea.py (recorded sentences, in memory) and
-tests/internet/test_serialport.py (the same through a pty).
+tests/positioning/test_serialnmea.py (a recorded receiver through a pty).
 """
 
 from __future__ import annotations
