@@ -238,3 +238,15 @@ def test_anInternalErrorIs403AndTheSessionGoesOn(
     monkeypatch.setattr(spool, "groups", broken)
     assert session.codes(b"LIST\r\n") == [b"403"]
     assert session.codes(b"GROUP local.talk\r\n") == [b"211"]
+
+
+def test_aPasswordKeepsItsSpaces(spool: NewsSpool, clock: task.Clock) -> None:
+    checker = checkers.InMemoryUsernamePasswordDatabaseDontUse(bob="two  spaces ")
+    factory = makeFactory(spool, clock, portal=portal.Portal(NewsRealm(), [checker]))
+    session = Session(factory)
+    session.send(b"AUTHINFO USER bob\r\n")
+    # Trailing blanks are not part of a line's argument (RFC 3977 3.1), inner ones are.
+    assert session.codes(b"AUTHINFO PASS two  spaces \r\n") == [b"481"]
+    checker.addUser("bob", "two  spaces")
+    session.send(b"AUTHINFO USER bob\r\n")
+    assert session.codes(b"AUTHINFO PASS two  spaces \r\n") == [b"281"]

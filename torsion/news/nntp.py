@@ -117,7 +117,10 @@ class NNTPServer(Protocol, TimeoutMixin):
         self._lines = LineBuffer(_MAX_LINE)
         self._queued: deque[bytes | None] = deque()
         self._waiting = False
-        self._paused = False
+        # The transport's buffer to the reader is full: answer nothing more for now.
+        self._outputPaused = False
+        self._readingPaused = False
+        self._rawLine = b""
         self.currentGroup: Group | None = None
         self.currentNumber: int | None = None
         self.user: str | None = None
@@ -144,6 +147,10 @@ class NNTPServer(Protocol, TimeoutMixin):
 
     def connectionMade(self) -> None:
         self.setTimeout(self.factory.idleTimeout)
+        # As the transport's producer, the server is paused when a reader does not read
+        # what it asked for: it stops answering (and reading) until that has drained,
+        # so a reader asking for many big articles never makes it buffer them all.
+        self.transport.registerProducer(self, True)
         if self._postingAllowed():
             self.sendLine(200, "torsion.news server ready, posting allowed")
         else:
@@ -173,24 +180,47 @@ class NNTPServer(Protocol, TimeoutMixin):
         self._queued.extend(self._lines.feed(data))
         self._runQueue()
 
+    def pauseProducing(self) -> None:
+        """The transport has more than its buffer size waiting to go to the reader."""
+        self._outputPaused = True
+
+    def resumeProducing(self) -> None:
+        """The reader took what was sent: go on with the commands it sent."""
+        self._outputPaused = False
+        self._runQueue()
+
+    def stopProducing(self) -> None:
+        """The connection is closing: nothing more will be sent."""
+        self._queued.clear()
+
     def _runQueue(self) -> None:
-        while self._queued and not self._waiting and not self.transport.disconnecting:
+        transport = self.transport
+        while (
+            self._queued
+            and not self._waiting
+            and not self._outputPaused
+            and not transport.disconnecting
+        ):
             line = self._queued.popleft()
             if self._posting:
                 self._articleLine(line)
             else:
                 self._commandLine(line)
-        if self._waiting and len(self._queued) > _MAX_QUEUED and not self._paused:
-            self._paused = True
-            self.transport.pauseProducing()
-        elif not self._waiting and self._paused:
-            self._paused = False
-            self.transport.resumeProducing()
+        # Read no more while what was read cannot be answered (a login being checked,
+        # a reader not reading); a few lines may wait, never more than one read's worth.
+        blocked = (self._waiting or self._outputPaused) and len(self._queued) > _MAX_QUEUED
+        if blocked and not self._readingPaused:
+            self._readingPaused = True
+            transport.pauseProducing()
+        elif not blocked and self._readingPaused and not transport.disconnecting:
+            self._readingPaused = False
+            transport.resumeProducing()
 
     def _commandLine(self, line: bytes | None) -> None:
         try:
             if line is None:
                 raise NNTPSyntaxError("command line longer than 512 octets")
+            self._rawLine = line
             command = parseCommand(line)
             handler = getattr(self, "do_" + command.verb.replace(".", "_"), None)
             if handler is None or not command.verb.isalpha():
@@ -498,8 +528,10 @@ class NNTPServer(Protocol, TimeoutMixin):
         if self.user is not None:
             raise _Reply(502, "already logged in")
         kind = kind.upper()
-        # A password may contain spaces: take the rest of the line as given.
-        argument = " ".join(value)
+        # A password may contain spaces, even several in a row: take the rest of the
+        # line as it was sent.
+        parts = self._rawLine.split(None, 2)
+        argument = parts[2].decode("utf-8").rstrip(" \t") if len(parts) == 3 else ""
         if not argument:
             raise NNTPSyntaxError(f"AUTHINFO {kind} needs a value")
         if kind == "USER":
