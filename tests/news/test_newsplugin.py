@@ -89,3 +89,15 @@ def test_postingNeedsALoginWithAuth(tmp_path: Path) -> None:
         with nntplib.NNTP("127.0.0.1", port, user="ada", password="s3cret", timeout=10) as news:
             assert news.post(article).startswith("240")
             assert news.group("local.talk")[1] == 1
+
+
+def test_theServiceCanBeSaved(tmp_path: Path) -> None:
+    """``torsion mktap news`` pickles what makeService made; it must load again."""
+    import pickle
+
+    options = parse("--spool", str(tmp_path / "s"), "--group", "a.b", "--auth", "memory:x:y")
+    loaded = pickle.loads(pickle.dumps(tap.makeService(options)))
+    (listening,) = list(loaded)
+    factory = listening.factory
+    assert factory.storage.group("a.b") is not None
+    assert factory.authRequired == "post"

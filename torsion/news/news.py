@@ -82,11 +82,17 @@ class NNTPFactory(ServerFactory):
         self.authRequired = authRequired
         self.postingAllowed = postingAllowed
         self.clock = clock
-        if reactor is None:
+        self._reactor = reactor
+
+    @property
+    def reactor(self) -> Any:
+        """The reactor of the idle timers: the one given, else the global one (looked
+        up when first needed, so that a factory can be saved with ``torsion mktap``)."""
+        if self._reactor is None:
             from torsion.internet import reactor as default
 
-            reactor = default
-        self.reactor = reactor
+            return default
+        return self._reactor
 
 
 class UsenetClientFactory(ClientFactory):
