@@ -16,7 +16,7 @@ Three layers, each usable alone:
   positioning receiver with values in SI units. Other sentence types are ignored.
 
 Tests: tests/positioning/test_nmea.py (recorded sentences, in memory) and
-tests/internet/test_serialport.py (the same through a pty).
+tests/positioning/test_serialnmea.py (a recorded receiver through a pty).
 """
 
 from __future__ import annotations
@@ -245,11 +245,15 @@ class NMEAAdapter:
         self._inView: dict[str, tuple[base.Satellite, ...]] = {}
         self._collecting: dict[str, list[base.Satellite]] = {}
         self._used: dict[str, frozenset[int]] = {}
+        self._previousType = ""
 
     def sentenceReceived(self, sentence: NMEASentence) -> None:
         handler = getattr(self, "_sentence_" + sentence.type, None)
-        if handler is not None:
-            handler(sentence)
+        try:
+            if handler is not None:
+                handler(sentence)
+        finally:
+            self._previousType = sentence.type
 
     def _position(self, s: NMEASentence, first: int) -> None:
         lat = _coordinate(s.field(first), s.field(first + 1), base.LATITUDE)
@@ -314,7 +318,12 @@ class NMEAAdapter:
             if number is not None:
                 used.add(int(number))
         # NMEA 4.1 receivers send one GSA per constellation, naming it in field 17.
-        self._used[s.talker + s.field(17)] = frozenset(used)
+        # Older multi-constellation receivers (u-blox M8, NMEA 4.0) send one GNGSA per
+        # constellation without naming it: consecutive GSAs are one epoch's, joined.
+        key = s.talker + s.field(17)
+        if not s.field(17) and self._previousType == "GSA":
+            used |= self._used.get(key, frozenset())
+        self._used[key] = frozenset(used)
         pdop, hdop, vdop = _float(s.field(14)), _float(s.field(15)), _float(s.field(16))
         if s.field(1) in ("2", "3") and (pdop, hdop, vdop) != (None, None, None):
             self.receiver.positionErrorReceived(base.PositionError(pdop, hdop, vdop))
