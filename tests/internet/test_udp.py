@@ -200,7 +200,6 @@ def test_portAndReactorProvideTheirInterfaces(reactor: Any) -> None:
 
 def test_startAndStopLogTheSeedsLines(reactor: Any, loggedMessages: Any) -> None:
     proto = Recorder()
-    proto.noisy = True
     port = listen(reactor, proto)
     number = port.getHost().port
     assert proto.started == 1
@@ -217,7 +216,9 @@ def test_startAndStopLogTheSeedsLines(reactor: Any, loggedMessages: Any) -> None
 
 def test_quietProtocolsPortLogsNothing(reactor: Any, loggedMessages: Any) -> None:
     """A client that opens a port per request (a DNS resolver) stays out of the log."""
-    port = listen(reactor, Recorder())
+    proto = Recorder()
+    proto.logPortEvents = False
+    port = listen(reactor, proto)
     runUntilFired(reactor, port.stopListening())
     assert messages(loggedMessages) == []
 
@@ -281,7 +282,6 @@ def test_startProtocolRaisingClosesThePortAndRaises(reactor: Any, loggedMessages
 
     number = freePort()
     proto = Broken()
-    proto.noisy = True
     with pytest.raises(RuntimeError, match="no start"):
         reactor.listenUDP(number, proto, interface="127.0.0.1")
     assert proto.transport is None
@@ -299,7 +299,6 @@ def test_oneProtocolServesOnePortAtATime(reactor: Any) -> None:
 
 def test_reactorShutdownClosesThePort(reactor: Any, loggedMessages: Any) -> None:
     proto = Recorder()
-    proto.noisy = True
     port = listen(reactor, proto)
     number = port.getHost().port
     reactor.disconnectAll()

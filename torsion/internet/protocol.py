@@ -331,12 +331,15 @@ class AbstractDatagramProtocol:
     instance serves the whole port. ``startProtocol`` runs when it is first attached
     to a port and ``stopProtocol`` when the last such port closes (``numPorts``
     counts them), so do set-up there rather than in ``__init__``.
-    ``noisy`` controls the "Starting protocol"/"Stopping protocol" log lines.
+    ``noisy`` controls the "Starting protocol"/"Stopping protocol" log lines, and
+    ``logPortEvents`` the port's own "starting on N"/"(UDP Port N Closed)" (off for a
+    client that opens a port per request).
     """
 
     transport: Any = None
     numPorts = 0
     noisy = True
+    logPortEvents = True
 
     def __getstate__(self) -> dict[str, Any]:
         """Persist the protocol without its transport (which holds a live socket)."""

@@ -32,8 +32,9 @@ the next datagram. Errors the network reports for earlier datagrams of a connect
 port (no route, message too long for the path) are logged and reading goes on.
 
 Logging follows the TCP ports: "module.ProtocolClass starting on 9999" and
-"(UDP Port 9999 Closed)", unless the protocol's ``noisy`` is false: a client that
-opens a port per query (torsion.names.client) would otherwise log two lines a query.
+"(UDP Port 9999 Closed)", unless the protocol's ``logPortEvents`` is false: a client
+that opens a port per query (torsion.names.client) would otherwise log two lines a
+query.
 Tests: tests/internet/test_udp.py and tests/internet/test_multicast.py.
 """
 
@@ -243,7 +244,7 @@ class Port(FileDescriptor):
         self._connectToProtocol()
 
     def _noisy(self) -> bool:
-        return bool(getattr(self.protocol, "noisy", True))
+        return bool(getattr(self.protocol, "logPortEvents", True))
 
     def _logClosed(self) -> None:
         if self._noisy():

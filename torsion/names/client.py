@@ -556,6 +556,7 @@ class Resolver(ResolverBase):
     ) -> Deferred[dns.Message]:
         """Ask C{server} once, from a new port connected to it."""
         protocol = DNSDatagramProtocol(self, reactor=self._reactor)
+        protocol.logPortEvents = False  # A port per attempt: two log lines a query else.
         try:
             port = self._reactor.listenUDP(
                 0, protocol, interface=_interfaceFor(server[0]), maxPacketSize=65535
