@@ -243,10 +243,16 @@ class _UserAuth(userauth.SSHUserAuthClient):
         return defer.succeed(self._current)
 
     def getPassword(self, prompt: bytes | None = None) -> Any:
-        if self._password is None:
+        # Given once: a password refused by "password" is not tried again through
+        # "keyboard-interactive" (the server would only count one more failure).
+        password, self._password = self._password, None
+        if password is None:
             return None
-        password = self._password
         return password.encode("utf-8") if isinstance(password, str) else password
+
+    def auth_keyboard_interactive(self) -> bool:
+        # The prompts are answered with the password: without one, do not ask for them.
+        return self._password is not None and super().auth_keyboard_interactive()
 
     def noMoreMethods(self) -> None:
         self.failed = True

@@ -189,10 +189,7 @@ class HashedEntry(_KeyEntry):
 
     def _hostField(self) -> bytes:
         return (
-            _HASH_MAGIC
-            + base64.b64encode(self._hostSalt)
-            + b"|"
-            + base64.b64encode(self._hostHash)
+            _HASH_MAGIC + base64.b64encode(self._hostSalt) + b"|" + base64.b64encode(self._hostHash)
         )
 
 
