@@ -266,7 +266,7 @@ def test_unknownHostAcceptedAndRemembered(oneReactor: Any, server: Server, tmp_p
     ep = endpoint(oneReactor, server, b"echo hi", KnownHostsFile.fromPath(path), ui=ui)
     proto, _ = run(oneReactor, ep)
     assert bytes(proto.out) == b"hi\n" and len(ui.accepted) == 1
-    assert "[127.0.0.1]:%d" % server.portNumber in ui.accepted[0]
+    assert f"[127.0.0.1]:{server.portNumber}" in ui.accepted[0]
     assert path.read_bytes().startswith(b"|1|")
     # Next time the key is known: no question.
     again = endpoint(oneReactor, server, b"echo again", KnownHostsFile.fromPath(path))

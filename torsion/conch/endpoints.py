@@ -42,7 +42,6 @@ from torsion.conch.error import ConchError
 from torsion.conch.ssh import channel, common, connection, keys, transport, userauth
 from torsion.internet import defer, endpoints, interfaces
 from torsion.internet.error import ConnectionDone, ConnectionLost, ProcessDone, ProcessTerminated
-from torsion.internet.protocol import Factory
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 
@@ -55,6 +54,7 @@ class AuthenticationFailed(Exception):
     """The server accepted none of the credentials offered."""
 
 
+@implementer(interfaces.IAddress)
 @dataclass(frozen=True)
 class SSHCommandAddress:
     """Where a command runs: the server's address, the user and the command."""
@@ -77,7 +77,7 @@ class _CommandChannel(channel.SSHChannel):
         self._creator = creator
         self._command = command
         self._factory = factory
-        self._ready = ready
+        self._ready: defer.Deferred[Any] | None = ready
         self._protocol: Any = None
         self._early: list[bytes] = []  # data sent before the exec request was answered
         self._reason: Failure | None = None
@@ -486,7 +486,7 @@ class SSHCommandClientEndpoint:
         ``protocol.transport.conn`` of a command run before)."""
         return cls(_ExistingConnectionHelper(connection), _asCommand(command))
 
-    def connect(self, protocolFactory: Factory) -> defer.Deferred[Any]:
+    def connect(self, protocolFactory: interfaces.IProtocolFactory) -> defer.Deferred[Any]:
         """Run the command; a Deferred of the connected protocol."""
         ready: defer.Deferred[Any] = defer.Deferred()
         secured = self._creator.secureConnection()
@@ -495,7 +495,8 @@ class SSHCommandClientEndpoint:
             conn.openChannel(_CommandChannel(self._creator, self._command, protocolFactory, ready))
             return ready
 
-        return secured.addCallback(open)
+        connected: defer.Deferred[Any] = secured.addCallback(open)
+        return connected
 
 
 def _asCommand(command: bytes | str) -> bytes:

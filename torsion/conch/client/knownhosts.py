@@ -306,9 +306,10 @@ class KnownHostsFile:
         can prefer them in its key exchange, as OpenSSH does."""
         found: list[bytes] = []
         for entry in self.iterentries():
-            if isinstance(entry, _KeyEntry) and not entry.marker and entry.matchesHost(hostname):
-                if entry.keyType not in found:
-                    found.append(entry.keyType)
+            if not isinstance(entry, _KeyEntry) or entry.marker:
+                continue
+            if entry.matchesHost(hostname) and entry.keyType not in found:
+                found.append(entry.keyType)
         return found
 
     def _revoked(self, hostname: bytes, key: Key) -> bool:
