@@ -184,7 +184,7 @@ def test_exitStatusAndSignal(oneReactor: Any, server: Server, known: Any) -> Non
 
 
 def test_stdinAndEOF(oneReactor: Any, server: Server, known: Any) -> None:
-    data = bytes(range(256)) * 2048  # 512 KiB, more than one packet and window step
+    data = bytes(range(256)) * 12288  # 3 MiB: more than the server's window (2 MiB)
     proto, reason = run(oneReactor, endpoint(oneReactor, server, b"cat", known), stdin=data)
     assert bytes(proto.out) == data
     assert reason.check(ProcessDone)

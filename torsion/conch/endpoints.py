@@ -82,6 +82,7 @@ class _CommandChannel(channel.SSHChannel):
         self._early: list[bytes] = []  # data sent before the exec request was answered
         self._reason: Failure | None = None
         self.lost = False  # the SSH connection ended under the channel
+        self._eofPending = False
 
     def channelOpen(self, specificData: bytes) -> None:
         d = self.conn.sendRequest(self, b"exec", common.NS(self._command), wantReply=True)
@@ -152,6 +153,18 @@ class _CommandChannel(channel.SSHChannel):
         self._reason = Failure(ProcessTerminated(signal=int(number) if number else None))
         return True
 
+    def sendEOF(self) -> None:
+        """EOF after what still waits for the peer's window, never before it."""
+        self._eofPending = True
+        if not self.buf and not self.extBuf and not self.localClosed:
+            self._eofPending = False
+            self.conn.sendEOF(self)
+
+    def addWindowBytes(self, data: int) -> None:
+        super().addWindowBytes(data)
+        if self._eofPending:
+            self.sendEOF()
+
     def closed(self) -> None:
         if self._ready is not None:
             self._fail(Failure(ConnectionLost("the channel closed before the command ran")))
@@ -182,8 +195,9 @@ class _CommandTransport:
         self._channel.write(b"".join(data))
 
     def loseWriteConnection(self) -> None:
-        """Send EOF: the command's stdin ends (its output still comes)."""
-        self.conn.sendEOF(self._channel)
+        """Send EOF once what was written has gone: the command's stdin ends (its
+        output still comes)."""
+        self._channel.sendEOF()
 
     def loseConnection(self) -> None:
         """Close the channel (the command sees its input and output go)."""
