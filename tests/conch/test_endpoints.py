@@ -308,3 +308,37 @@ def test_agentsAndPublicKeysAreRefusedUpFront(oneReactor: Any) -> None:
         SSHCommandClientEndpoint.newConnection(
             oneReactor, b"x", "a", "h", keys=[ALICE_KEY.public()]
         )
+
+
+class RecordingConnection:
+    """Stands in for SSHConnection under one channel: records what it was asked."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+        self.channels: dict[int, Any] = {}
+        self.transport = None
+
+    def sendData(self, channel: Any, data: bytes) -> None:
+        self.sent.append(("data", data))
+
+    def sendEOF(self, channel: Any) -> None:
+        self.sent.append(("eof", b""))
+
+
+def test_eofWaitsForTheWindow() -> None:
+    """What waits for the peer's window goes before the EOF (sshd loses it otherwise)."""
+    from torsion.conch.endpoints import _CommandChannel, _CommandTransport
+
+    conn = RecordingConnection()
+    channel = _CommandChannel(None, b"cat", None, defer.Deferred())
+    channel.conn = conn
+    channel.remoteWindowLeft, channel.remoteMaxPacket = 10, 4
+    transport = _CommandTransport(channel)
+    transport.write(b"0123456789abcdef")
+    transport.loseWriteConnection()
+    assert [kind for kind, _ in conn.sent] == ["data"] * 3
+    channel.addWindowBytes(3)
+    assert conn.sent[-1] == ("data", b"abc")
+    channel.addWindowBytes(100)
+    assert conn.sent[-2:] == [("data", b"def"), ("eof", b"")]
+    assert b"".join(data for _, data in conn.sent) == b"0123456789abcdef"
