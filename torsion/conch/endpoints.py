@@ -98,6 +98,11 @@ class _CommandChannel(channel.SSHChannel):
             self._creator.cleanupConnection(self.conn, immediate=False)
 
     def _execRefused(self, reason: Failure) -> None:
+        if self.lost:
+            # No answer came: the connection ended first (say why, if we know).
+            why = getattr(self.conn.transport, "_why", None)
+            self._fail(why or Failure(ConnectionLost("the SSH connection was lost")))
+            return
         command = self._command.decode(errors="replace")
         self._fail(Failure(ConchError(f"the server refused to run {command!r}")))
         self.loseConnection()
