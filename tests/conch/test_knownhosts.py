@@ -89,6 +89,7 @@ def test_hashedEntryRoundTrip() -> None:
         "|1|onlysalt host ssh-ed25519 " + base64.b64encode(KEY.blob()).decode(),
         "@sometimes " + line("host", KEY),
     ],
+    ids=["no key", "not base64", "type lies", "bad hash", "bad marker"],
 )
 def test_malformedLines(text: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidEntry):
