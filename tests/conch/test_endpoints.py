@@ -22,7 +22,7 @@ from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil, runUntilFired
 from torsion.conch import checkers
 from torsion.conch.client.knownhosts import AcceptNewHostKeys, KnownHostsFile, hostKeyName
-from torsion.conch.endpoints import AuthenticationFailed, SSHCommandClientEndpoint
+from torsion.conch.endpoints import AuthenticationFailed, SSHCommandClientEndpoint, connectSSH
 from torsion.conch.error import ConchError, HostKeyChanged, UserRejectedKey
 from torsion.conch.interfaces import IConchUser
 from torsion.conch.ssh import connection, userauth
@@ -342,3 +342,22 @@ def test_eofWaitsForTheWindow() -> None:
     channel.addWindowBytes(100)
     assert conn.sent[-2:] == [("data", b"def"), ("eof", b"")]
     assert b"".join(data for _, data in conn.sent) == b"0123456789abcdef"
+
+
+def test_connectSSHThenCommands(oneReactor: Any, server: Server, known: Any) -> None:
+    d = connectSSH(oneReactor, "alice", "127.0.0.1", server.portNumber, keys=[ALICE_KEY],
+                   knownHosts=known)  # fmt: skip
+    conn = runUntilFired(oneReactor, d, timeout=20)
+    for word in (b"one", b"two"):
+        ep = SSHCommandClientEndpoint.existingConnection(conn, b"echo " + word)
+        proto, reason = run(oneReactor, ep)
+        assert bytes(proto.out) == word + b"\n" and reason.check(ProcessDone)
+    assert server.connections[0].transport.connected  # still open: ours to close
+    conn.transport.loseConnection()
+    runUntil(oneReactor, lambda: not server.connections[0].transport.connected)
+
+
+def test_connectSSHRefused(oneReactor: Any, server: Server, known: Any) -> None:
+    d = connectSSH(oneReactor, "alice", "127.0.0.1", server.portNumber, password="no",
+                   knownHosts=known)  # fmt: skip
+    assert failureOf(oneReactor, d).check(AuthenticationFailed)

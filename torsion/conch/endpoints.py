@@ -15,7 +15,8 @@ protocol has one, else to the log. The names are Twisted's:
   unknown host is refused unless ``ui`` accepts it), logging in with ``keys``
   (private Keys) and then ``password``. It is closed when the command ends.
 - ``SSHCommandClientEndpoint.existingConnection(connection, command)``: another
-  command over a connection made before (``protocol.transport.conn``).
+  command over a connection made before (``protocol.transport.conn``, or what
+  ``connectSSH`` gave: a logged-in SSHConnection that stays open until closed).
 
 Each login method is tried once: a refused password ends the attempt with
 AuthenticationFailed (Twisted's client may ask again and again). Failures before the
@@ -45,7 +46,12 @@ from torsion.internet.error import ConnectionDone, ConnectionLost, ProcessDone, 
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 
-__all__ = ["AuthenticationFailed", "SSHCommandAddress", "SSHCommandClientEndpoint"]
+__all__ = [
+    "AuthenticationFailed",
+    "SSHCommandAddress",
+    "SSHCommandClientEndpoint",
+    "connectSSH",
+]
 
 _log = Logger()
 
@@ -516,6 +522,28 @@ class SSHCommandClientEndpoint:
 
         connected: defer.Deferred[Any] = secured.addCallback(open)
         return connected
+
+
+def connectSSH(
+    reactor: Any,
+    username: bytes | str,
+    hostname: str | bytes,
+    port: int | None = None,
+    keys: list[keys.Key] | None = None,
+    password: str | bytes | None = None,
+    knownHosts: KnownHostsFile | None = None,
+    ui: Any = None,
+) -> defer.Deferred[connection.SSHConnection]:
+    """A Deferred of a logged-in SSHConnection to ``hostname`` (the host key checked
+    and the login done as for ``newConnection``), for commands through
+    ``SSHCommandClientEndpoint.existingConnection`` or channels of your own (SFTP:
+    torsion.conch.ssh.filetransfer). It stays open until
+    ``connection.transport.loseConnection()``."""
+    endpoint = SSHCommandClientEndpoint.newConnection(
+        reactor, b"", username, hostname, port, keys, password, None, knownHosts, ui
+    )
+    secured: defer.Deferred[connection.SSHConnection] = endpoint._creator.secureConnection()
+    return secured
 
 
 def _asCommand(command: bytes | str) -> bytes:
