@@ -361,3 +361,18 @@ def test_connectSSHRefused(oneReactor: Any, server: Server, known: Any) -> None:
     d = connectSSH(oneReactor, "alice", "127.0.0.1", server.portNumber, password="no",
                    knownHosts=known)  # fmt: skip
     assert failureOf(oneReactor, d).check(AuthenticationFailed)
+
+
+def test_cancelWhileTheChannelOpens(oneReactor: Any, server: Server, known: Any) -> None:
+    d = connectSSH(oneReactor, "alice", "127.0.0.1", server.portNumber, password="pw",
+                   knownHosts=known)  # fmt: skip
+    conn = runUntilFired(oneReactor, d, timeout=20)
+    attempt = SSHCommandClientEndpoint.existingConnection(conn, b"echo never").connect(
+        protocol.Factory.forProtocol(CommandOutput)
+    )
+    attempt.cancel()
+    assert failureOf(oneReactor, attempt).check(defer.CancelledError)
+    runUntil(oneReactor, lambda: not conn.channels)  # the channel was closed again
+    proto, reason = run(oneReactor, SSHCommandClientEndpoint.existingConnection(conn, b"echo ok"))
+    assert bytes(proto.out) == b"ok\n" and reason.check(ProcessDone)
+    conn.transport.loseConnection()

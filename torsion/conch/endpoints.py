@@ -91,6 +91,9 @@ class _CommandChannel(channel.SSHChannel):
         self._eofPending = False
 
     def channelOpen(self, specificData: bytes) -> None:
+        if self._ready is None:  # connect was cancelled while the channel opened
+            self.loseConnection()
+            return
         d = self.conn.sendRequest(self, b"exec", common.NS(self._command), wantReply=True)
         d.addCallbacks(self._execStarted, self._execRefused)
 
@@ -420,10 +423,18 @@ class _NewConnectionHelper:
         return hostKeyName(self.hostname, self.port)
 
     def secureConnection(self) -> defer.Deferred[Any]:
-        """A Deferred of the logged-in SSHConnection."""
-        transportReady: defer.Deferred[Any] = defer.Deferred(self._cancel)
+        """A Deferred of the logged-in SSHConnection; cancelling it ends the attempt."""
+
+        def cancel(d: defer.Deferred[Any]) -> None:
+            client._ready = None
+            if client.transport is not None:
+                client.transport.abortConnection()
+            else:
+                connecting.cancel()
+            d.errback(defer.CancelledError("the SSH connection attempt was cancelled"))
+
+        transportReady: defer.Deferred[Any] = defer.Deferred(cancel)
         client = _CommandClientTransport(self, transportReady)
-        self._pending = client
         tcp = endpoints.HostnameEndpoint(self.reactor, self.hostname, self.port)
         connecting = endpoints.connectProtocol(tcp, client)
 
@@ -433,17 +444,7 @@ class _NewConnectionHelper:
                 transportReady.errback(reason)
 
         connecting.addErrback(tcpFailed)
-        self._connecting = connecting
         return transportReady
-
-    def _cancel(self, d: defer.Deferred[Any]) -> None:
-        client = self._pending
-        client._ready = None
-        if client.transport is not None:
-            client.transport.abortConnection()
-        else:
-            self._connecting.cancel()
-        d.errback(defer.CancelledError("the SSH connection attempt was cancelled"))
 
     def cleanupConnection(self, conn: Any, immediate: bool) -> None:
         """The command ended: close the connection once it has no channel open."""
@@ -512,16 +513,30 @@ class SSHCommandClientEndpoint:
         return cls(_ExistingConnectionHelper(connection), _asCommand(command))
 
     def connect(self, protocolFactory: interfaces.IProtocolFactory) -> defer.Deferred[Any]:
-        """Run the command; a Deferred of the connected protocol."""
-        ready: defer.Deferred[Any] = defer.Deferred()
+        """Run the command; a Deferred of the connected protocol. Cancelling it
+        abandons the attempt (and closes the command's channel if it was opened)."""
+        opened: list[_CommandChannel] = []
+
+        def cancel(d: defer.Deferred[Any]) -> None:
+            if opened:
+                commandChannel = opened[0]
+                commandChannel._ready = None
+                commandChannel.loseConnection()
+            else:
+                secured.cancel()
+
+        ready: defer.Deferred[Any] = defer.Deferred(cancel)
+
+        def open(conn: Any) -> None:
+            if ready.called:
+                return
+            commandChannel = _CommandChannel(self._creator, self._command, protocolFactory, ready)
+            opened.append(commandChannel)
+            conn.openChannel(commandChannel)
+
         secured = self._creator.secureConnection()
-
-        def open(conn: Any) -> defer.Deferred[Any]:
-            conn.openChannel(_CommandChannel(self._creator, self._command, protocolFactory, ready))
-            return ready
-
-        connected: defer.Deferred[Any] = secured.addCallback(open)
-        return connected
+        secured.addCallbacks(open, ready.errback)
+        return ready
 
 
 def connectSSH(
