@@ -15,18 +15,18 @@ from typing import Any
 
 import pytest
 
-from tests.conch.sshhelpers import HOST_KEYS
 from tests.conch.test_endpoints import (
     CommandOutput,
     Server,
+    endpoint,
     failureOf,
-    knownHostsWith,
     run,
+    trusting,
 )
 from tests.conch.test_session import CommandUser
 from tests.internet import reactormixins
 from tests.internet.reactormixins import runUntil
-from torsion.conch.client.knownhosts import KnownHostsFile, hostKeyName
+from torsion.conch.client.knownhosts import KnownHostsFile
 from torsion.conch.endpoints import SSHCommandClientEndpoint
 from torsion.conch.error import ConchError
 from torsion.conch.ssh import _kexinit
@@ -187,13 +187,8 @@ def strayServer(reactor: Any, tmp_path: Path, monkeypatch: Any) -> tuple[Server,
 
     monkeypatch.setattr(test_endpoints, "CommandUser", StrayDataUser)
     server = Server(reactor)
-    name = hostKeyName("127.0.0.1", server.portNumber)
-    known = knownHostsWith(tmp_path / "known_hosts", name, HOST_KEYS[b"ssh-ed25519"])
-    ep = SSHCommandClientEndpoint.newConnection(
-        reactor, b"sleep 5", "alice", "127.0.0.1", server.portNumber, password="pw",
-        knownHosts=known,
-    )  # fmt: skip
-    return server, ep
+    known = trusting(tmp_path / "known_hosts", server.portNumber)
+    return server, endpoint(reactor, server, b"sleep 5", known)
 
 
 def test_strayDataBeforeTheCommandRuns(
@@ -229,13 +224,8 @@ def test_strayDataWhileTheCommandRuns(
     monkeypatch.undo()
     good = Server(oneReactor)
     try:
-        name = hostKeyName("127.0.0.1", good.portNumber)
-        known = knownHostsWith(tmp_path / "known_hosts2", name, HOST_KEYS[b"ssh-ed25519"])
-        ep = SSHCommandClientEndpoint.newConnection(
-            oneReactor, b"echo fine", "alice", "127.0.0.1", good.portNumber, password="pw",
-            knownHosts=known,
-        )  # fmt: skip
-        proto, reason = run(oneReactor, ep)
+        known = trusting(tmp_path / "known_hosts2", good.portNumber)
+        proto, reason = run(oneReactor, endpoint(oneReactor, good, b"echo fine", known))
         assert bytes(proto.out) == b"fine\n" and reason.check(ProcessDone)
     finally:
         good.port.stopListening()

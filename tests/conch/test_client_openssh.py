@@ -23,14 +23,16 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from tests.conch.sshhelpers import HOST_KEYS, runningSSHD
 from tests.conch.test_endpoints import (
     ALICE_KEY,
+    READ_A_LINE,
     STRANGER_KEY,
     CommandOutput,
+    checkTwoCommands,
     failureOf,
     knownHostsWith,
     run,
+    trusting,
 )
 from tests.internet import reactormixins
-from tests.internet.reactormixins import runUntilFired
 from torsion.conch.client.knownhosts import KnownHostsFile, hostKeyName
 from torsion.conch.endpoints import AuthenticationFailed, SSHCommandClientEndpoint
 from torsion.conch.error import HostKeyChanged, UserRejectedKey
@@ -82,8 +84,7 @@ def sshd() -> Iterator[SSHD]:
 
 @pytest.fixture
 def known(tmp_path: Path, sshd: SSHD) -> KnownHostsFile:
-    name = hostKeyName("127.0.0.1", sshd.port)
-    return knownHostsWith(tmp_path / "known_hosts", name, HOST_KEYS[b"ssh-ed25519"])
+    return trusting(tmp_path / "known_hosts", sshd.port)
 
 
 def endpoint(
@@ -164,16 +165,4 @@ def test_changedHostKeyRefused(oneReactor: Any, sshd: SSHD, tmp_path: Path) -> N
 
 
 def test_twoCommandsOneConnection(oneReactor: Any, sshd: SSHD, known: Any) -> None:
-    first = runUntilFired(
-        oneReactor,
-        endpoint(oneReactor, sshd, b"read x; echo got $x", known).connect(
-            protocol.Factory.forProtocol(CommandOutput)
-        ),
-        timeout=20,
-    )
-    again = SSHCommandClientEndpoint.existingConnection(first.transport.conn, b"echo two")
-    proto, reason = run(oneReactor, again)
-    assert bytes(proto.out) == b"two\n" and reason.check(ProcessDone)
-    first.transport.write(b"one\n")
-    runUntilFired(oneReactor, first.ended, timeout=20)
-    assert bytes(first.out) == b"got one\n"
+    checkTwoCommands(oneReactor, endpoint(oneReactor, sshd, READ_A_LINE, known))

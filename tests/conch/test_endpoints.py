@@ -90,6 +90,11 @@ def knownHostsWith(path: Path, name: bytes, key: Key) -> KnownHostsFile:
     return KnownHostsFile.fromPath(path)
 
 
+def trusting(path: Path, port: int) -> KnownHostsFile:
+    """A known_hosts file at ``path`` trusting the test host key on 127.0.0.1:port."""
+    return knownHostsWith(path, hostKeyName("127.0.0.1", port), HOST_KEYS[b"ssh-ed25519"])
+
+
 # -- torsion's server ----------------------------------------------------------------------
 
 
@@ -151,8 +156,7 @@ def server(oneReactor: Any) -> Any:
 
 @pytest.fixture
 def known(tmp_path: Path, server: Server) -> KnownHostsFile:
-    name = hostKeyName("127.0.0.1", server.portNumber)
-    return knownHostsWith(tmp_path / "known_hosts", name, HOST_KEYS[b"ssh-ed25519"])
+    return trusting(tmp_path / "known_hosts", server.portNumber)
 
 
 def endpoint(
@@ -230,22 +234,27 @@ def test_connectionClosedAfterTheCommand(oneReactor: Any, server: Server, known:
     runUntil(oneReactor, lambda: not transport.transport.connected)
 
 
-def test_existingConnection(oneReactor: Any, server: Server, known: Any) -> None:
-    first = runUntilFired(
-        oneReactor,
-        endpoint(oneReactor, server, b'read line; echo "got $line"', known).connect(
-            protocol.Factory.forProtocol(CommandOutput)
-        ),
-        timeout=20,
+READ_A_LINE = b'read line; echo "got $line"'
+
+
+def checkTwoCommands(reactor: Any, first: SSHCommandClientEndpoint) -> None:
+    """``first`` runs READ_A_LINE; while it waits, a second command runs over the same
+    connection; then the first gets its line."""
+    running = runUntilFired(
+        reactor, first.connect(protocol.Factory.forProtocol(CommandOutput)), timeout=20
     )
-    again = SSHCommandClientEndpoint.existingConnection(first.transport.conn, b"echo second")
-    proto, reason = run(oneReactor, again)
+    again = SSHCommandClientEndpoint.existingConnection(running.transport.conn, b"echo second")
+    proto, reason = run(reactor, again)
     assert bytes(proto.out) == b"second\n" and reason.check(ProcessDone)
+    assert running.transport.conn.transport.transport.connected  # the first still runs
+    running.transport.write(b"first\n")
+    runUntilFired(reactor, running.ended, timeout=20)
+    assert bytes(running.out) == b"got first\n" and running.reason.check(ProcessDone)
+
+
+def test_existingConnection(oneReactor: Any, server: Server, known: Any) -> None:
+    checkTwoCommands(oneReactor, endpoint(oneReactor, server, READ_A_LINE, known))
     assert len(server.connections) == 1
-    assert server.connections[0].transport.connected  # the first command still runs
-    first.transport.write(b"first\n")
-    runUntilFired(oneReactor, first.ended, timeout=20)
-    assert bytes(first.out) == b"got first\n" and first.reason.check(ProcessDone)
     runUntil(oneReactor, lambda: not server.connections[0].transport.connected)
 
 

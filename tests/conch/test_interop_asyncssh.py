@@ -23,12 +23,12 @@ from tests.conch.test_endpoints import (
     CommandOutput,
     Server,
     failureOf,
-    knownHostsWith,
     run,
+    trusting,
 )
 from tests.internet import reactormixins
 from tests.internet.reactormixins import inThread
-from torsion.conch.client.knownhosts import KnownHostsFile, hostKeyName
+from torsion.conch.client.knownhosts import KnownHostsFile
 from torsion.conch.endpoints import AuthenticationFailed, SSHCommandClientEndpoint
 from torsion.internet import protocol
 from torsion.internet.error import ProcessDone, ProcessTerminated
@@ -115,8 +115,7 @@ def theirServer(aio: AsyncioThread) -> Iterator[int]:
 
 
 def toTheirs(reactor: Any, port: int, tmp_path: Path, command: bytes, **kw: Any) -> Any:
-    name = hostKeyName("127.0.0.1", port)
-    known = knownHostsWith(tmp_path / "known_hosts", name, HOST_KEYS[b"ssh-ed25519"])
+    known = trusting(tmp_path / "known_hosts", port)
     kw.setdefault("password", "pw")
     return SSHCommandClientEndpoint.newConnection(
         reactor, command, "alice", "127.0.0.1", port, knownHosts=known, **kw

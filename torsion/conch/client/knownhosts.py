@@ -100,14 +100,16 @@ def _parseKey(keyType: bytes, encoded: bytes) -> Key:
 
 
 class _KeyEntry:
-    """What plain and hashed entries share: a key, a marker and a comment."""
+    """What plain and hashed entries share: a key, a marker (b"", b"@revoked" or
+    b"@cert-authority") and a comment."""
 
-    marker: bytes = b""  # b"", b"@revoked" or b"@cert-authority"
-
-    def __init__(self, keyType: bytes, publicKey: Key, comment: bytes | None) -> None:
+    def __init__(
+        self, keyType: bytes, publicKey: Key, comment: bytes | None, marker: bytes
+    ) -> None:
         self.keyType = keyType
         self.publicKey = publicKey
         self.comment = comment
+        self.marker = marker
 
     def matchesHost(self, hostname: str | bytes) -> bool:
         raise NotImplementedError
@@ -138,9 +140,8 @@ class PlainEntry(_KeyEntry):
         comment: bytes | None = None,
         marker: bytes = b"",
     ) -> None:
-        super().__init__(keyType, publicKey, comment)
+        super().__init__(keyType, publicKey, comment, marker)
         self.hostnames = hostnames
-        self.marker = marker
 
     def matchesHost(self, hostname: str | bytes) -> bool:
         """True when a pattern matches and no negated (``!``) pattern does."""
@@ -171,10 +172,9 @@ class HashedEntry(_KeyEntry):
         comment: bytes | None = None,
         marker: bytes = b"",
     ) -> None:
-        super().__init__(keyType, publicKey, comment)
+        super().__init__(keyType, publicKey, comment, marker)
         self._hostSalt = hostSalt
         self._hostHash = hostHash
-        self.marker = marker
 
     @classmethod
     def forHost(cls, hostname: str | bytes, key: Key, comment: bytes | None = None) -> HashedEntry:
