@@ -257,7 +257,6 @@ class _UserAuth(userauth.SSHUserAuthClient):
         super().__init__(user, instance)
         self._keys = list(keys)
         self._password = password
-        self.failed = False
 
     def getPublicKey(self) -> Any:
         while self._keys:
@@ -281,10 +280,6 @@ class _UserAuth(userauth.SSHUserAuthClient):
     def auth_keyboard_interactive(self) -> bool:
         # The prompts are answered with the password: without one, do not ask for them.
         return self._password is not None and super().auth_keyboard_interactive()
-
-    def noMoreMethods(self) -> None:
-        self.failed = True
-        super().noMoreMethods()
 
 
 class _SecureConnection(connection.SSHConnection):
@@ -317,6 +312,9 @@ class _CommandClientTransport(transport.SSHClientTransport):
         self._ready: defer.Deferred[Any] | None = ready
         self._why: Failure | None = None
         self.clock = helper.reactor
+        for name, value in helper.transportOptions.items():
+            if value:  # e.g. supportedCiphers from a command line
+                setattr(self, name, list(value))
         known = helper.knownHosts.knownKeyTypes(helper.hostName())
         if known:
             # Ask for the key types we can check first, as OpenSSH does.
@@ -325,7 +323,7 @@ class _CommandClientTransport(transport.SSHClientTransport):
             ]
             rest = [alg for alg in self.supportedPublicKeys if alg not in preferred]
             self.supportedPublicKeys = preferred + rest
-        self.userauth: _UserAuth | None = None
+        self.userauth: userauth.SSHUserAuthClient | None = None
 
     def verifyHostKey(self, hostKey: bytes, fingerprint: bytes) -> Any:
         key = keys.Key.fromString(hostKey, type="blob")
@@ -341,13 +339,7 @@ class _CommandClientTransport(transport.SSHClientTransport):
         return reason
 
     def connectionSecure(self) -> None:
-        helper = self._helper
-        self.userauth = _UserAuth(
-            helper.username,
-            _SecureConnection(self._connected()),
-            helper.keys,
-            helper.password,
-        )
+        self.userauth = self._helper.makeUserAuth(_SecureConnection(self._connected()))
         self.requestService(self.userauth)
 
     def _connected(self) -> defer.Deferred[Any]:
@@ -411,6 +403,7 @@ class _NewConnectionHelper:
         self.password = password
         self.ui = ui
         self._knownHosts = knownHosts
+        self.transportOptions: dict[str, Any] = {}  # attributes for the SSHClientTransport
 
     @property
     def knownHosts(self) -> KnownHostsFile:
@@ -421,6 +414,10 @@ class _NewConnectionHelper:
 
     def hostName(self) -> bytes:
         return hostKeyName(self.hostname, self.port)
+
+    def makeUserAuth(self, instance: Any) -> userauth.SSHUserAuthClient:
+        """The ssh-userauth client that logs in, then starts ``instance``."""
+        return _UserAuth(self.username, instance, self.keys, self.password)
 
     def secureConnection(self) -> defer.Deferred[Any]:
         """A Deferred of the logged-in SSHConnection; cancelling it ends the attempt."""

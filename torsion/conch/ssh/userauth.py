@@ -283,6 +283,7 @@ class SSHUserAuthClient(service.SSHService):
         self.passwordAttempts = 0
         self.interactiveAttempts = 0
         self.lastAuth = b""
+        self.failed = False  # true once every method was tried and refused
         self.askForAuth(b"none", b"")
 
     def askForAuth(self, kind: bytes, extraData: bytes) -> None:
@@ -327,6 +328,7 @@ class SSHUserAuthClient(service.SSHService):
 
     def noMoreMethods(self) -> None:
         """Nothing is left to try: end the connection (override to do more)."""
+        self.failed = True
         _log.info("no more authentication methods to try for {user}", user=self.user)
         self.transport.sendDisconnect(
             transport.DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE, "no more authentication methods"
