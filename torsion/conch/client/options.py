@@ -93,8 +93,6 @@ class ConchOptions(usage.Options):
         if self["user"] is None:
             self["user"] = getpass.getuser()
         if self["strict-host-key-checking"] not in _CHECKING:
-            raise usage.UsageError(
-                "--strict-host-key-checking is one of " + ", ".join(_CHECKING)
-            )
+            raise usage.UsageError("--strict-host-key-checking is one of " + ", ".join(_CHECKING))
         if not 0 < self["port"] < 65536:
             raise usage.UsageError(f"--port {self['port']} is not a TCP port")
