@@ -32,6 +32,7 @@ from tests.conch.test_endpoints import (
     run,
     trusting,
 )
+from tests.conch.test_userauth import ALICE_RSA
 from tests.internet import reactormixins
 from torsion.conch.client.knownhosts import KnownHostsFile, hostKeyName
 from torsion.conch.endpoints import AuthenticationFailed, SSHCommandClientEndpoint
@@ -70,7 +71,9 @@ def sshd() -> Iterator[SSHD]:
             ["chpasswd"], input=f"{user}:{PASSWORD}\n", text=True, check=True, timeout=30
         )
         keys = directory / "authorized_keys"
-        keys.write_bytes(ALICE_KEY.public().toString("openssh") + b"\n")
+        keys.write_bytes(
+            b"".join(key.public().toString("openssh") + b"\n" for key in (ALICE_KEY, ALICE_RSA))
+        )
         config = (
             f"AuthorizedKeysFile {keys}\nAllowUsers {user}\nPasswordAuthentication yes\n"
             "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
@@ -120,8 +123,9 @@ def test_stdinAndStdout(oneReactor: Any, sshd: SSHD, known: Any) -> None:
     assert bytes(echoed.out) == data and reason.check(ProcessDone)
 
 
-def test_publicKeyLogin(oneReactor: Any, sshd: SSHD, known: Any) -> None:
-    ep = endpoint(oneReactor, sshd, b"echo key", known, password=None, keys=[ALICE_KEY])
+@pytest.mark.parametrize("key", [ALICE_KEY, ALICE_RSA], ids=["ed25519", "rsa-sha2"])
+def test_publicKeyLogin(oneReactor: Any, sshd: SSHD, known: Any, key: Key) -> None:
+    ep = endpoint(oneReactor, sshd, b"echo key", known, password=None, keys=[key])
     proto, reason = run(oneReactor, ep)
     assert bytes(proto.out) == b"key\n" and reason.check(ProcessDone)
 
