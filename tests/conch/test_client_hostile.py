@@ -229,3 +229,27 @@ def test_strayDataWhileTheCommandRuns(
         assert bytes(proto.out) == b"fine\n" and reason.check(ProcessDone)
     finally:
         good.port.stopListening()
+
+
+class EarlyDataUser(CommandUser):
+    """Sends a whole window of data before the exec request is answered."""
+
+    def execCommand(self, proto: Any, command: bytes) -> None:
+        proto.session.write(b"e" * proto.session.remoteWindowLeft)
+        super().execCommand(proto, command)
+
+
+def test_dataBeforeTheExecAnswer(oneReactor: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """Kept and delivered first, with no window granted until then; the rest follows."""
+    from tests.conch import test_endpoints
+
+    monkeypatch.setattr(test_endpoints, "CommandUser", EarlyDataUser)
+    server = Server(oneReactor)
+    try:
+        known = trusting(tmp_path / "known_hosts", server.portNumber)
+        proto, reason = run(oneReactor, endpoint(oneReactor, server, b"echo late", known))
+        window = 2 * 1024 * 1024  # the client's channel window
+        assert bytes(proto.out) == b"e" * window + b"late\n"
+        assert reason.check(ProcessDone)
+    finally:
+        server.port.stopListening()

@@ -117,7 +117,8 @@ class _CommandChannel(channel.SSHChannel):
         self.loseConnection()
 
     def _execStarted(self, _: object) -> None:
-        if self._ready is None:
+        if self._ready is None:  # connect was cancelled meanwhile
+            self.loseConnection()
             return
         address = SSHCommandAddress(self.getPeer(), self._creator.username, self._command)
         try:
@@ -136,10 +137,15 @@ class _CommandChannel(channel.SSHChannel):
         early, self._early = self._early, []
         for data in early:
             self._protocol.dataReceived(data)
+        if early:
+            self.resumeProducing()
 
     def dataReceived(self, data: bytes) -> None:
         if self._protocol is None:
+            # Kept until the protocol exists, granting no more window meanwhile: a
+            # server cannot make us hold more than one window's worth.
             self._early.append(data)
+            self.pauseProducing()
         else:
             self._protocol.dataReceived(data)
 
