@@ -77,6 +77,7 @@ def sshd() -> Iterator[SSHD]:
         config = (
             f"AuthorizedKeysFile {keys}\nAllowUsers {user}\nPasswordAuthentication yes\n"
             "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+            "RekeyLimit 1M\n"  # sshd starts key re-exchanges with our client
         )
         with runningSSHD(directory, config) as port:
             yield SSHD(port, user, directory)
@@ -121,6 +122,8 @@ def test_stdinAndStdout(oneReactor: Any, sshd: SSHD, known: Any) -> None:
     assert reason.check(ProcessDone)
     echoed, reason = run(oneReactor, endpoint(oneReactor, sshd, b"cat", known), stdin=data)
     assert bytes(echoed.out) == data and reason.check(ProcessDone)
+    # 6 MiB went through, and sshd re-exchanged keys every MiB (RekeyLimit).
+    assert echoed.transport.conn.transport._bytesSinceKex < 2 * 1024 * 1024
 
 
 @pytest.mark.parametrize("key", [ALICE_KEY, ALICE_RSA], ids=["ed25519", "rsa-sha2"])
