@@ -108,6 +108,25 @@ def test_refusals(oneReactor: Any, server: Server, tmp_path: Path) -> None:
     assert done.returncode == 255 and b"skipping the key" in done.stderr
 
 
+def test_aServerThatIsNotSSH(oneReactor: Any, tmp_path: Path) -> None:
+    from torsion.internet import protocol
+
+    class NotSSH(protocol.Protocol):
+        def connectionMade(self) -> None:
+            self.transport.write(b"220 an FTP server\r\n" * 80)
+
+    port = oneReactor.listenTCP(0, protocol.Factory.forProtocol(NotSSH), interface="127.0.0.1")
+    try:
+        done = client(oneReactor, "-p", str(port.getHost().port), "--known-hosts",
+                      str(tmp_path / "kh"), "alice@127.0.0.1", "true")  # fmt: skip
+    finally:
+        port.stopListening()
+    assert done.returncode == 255
+    assert done.stderr.endswith(
+        b": the peer did not start with an SSH version (SSH disconnect reason 2)\n"
+    ), done.stderr
+
+
 def test_unknownHosts(oneReactor: Any, server: Server, tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     common = ["-p", str(server.portNumber), "--known-hosts", str(known), "-i", keyFile(tmp_path)]

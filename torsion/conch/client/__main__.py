@@ -17,6 +17,7 @@ from torsion.conch.client import default
 from torsion.conch.client.knownhosts import KnownHostsFile
 from torsion.conch.client.options import ConchOptions
 from torsion.conch.endpoints import SSHCommandClientEndpoint, _NewConnectionHelper
+from torsion.conch.error import ConchError
 from torsion.conch.ssh import userauth
 from torsion.internet import defer, interfaces, protocol, stdio, task
 from torsion.internet.error import ProcessDone, ProcessTerminated
@@ -90,10 +91,19 @@ class _Remote(protocol.Protocol):
         else:
             status = FAILED
             if not isinstance(value, ProcessTerminated):
-                print(f"{PROGRAM}: {value}", file=sys.stderr)
+                print(f"{PROGRAM}: {_describe(value)}", file=sys.stderr)
         self.stdio.loseConnection()  # after what waits for stdout has gone
         assert self.local is not None
         self.local.closed.addCallback(lambda _: self.ended.callback(status))
+
+
+def _describe(problem: object) -> str:
+    """One line for the user: a ConchError's text rather than its arguments."""
+    if isinstance(problem, ConchError):
+        if isinstance(problem.value, int):
+            return f"{problem.data} (SSH disconnect reason {problem.value})"
+        return str(problem.value)
+    return str(problem)
 
 
 async def _main(reactor: Any, options: ConchOptions) -> int:
@@ -116,7 +126,7 @@ async def _main(reactor: Any, options: ConchOptions) -> int:
     try:
         remote = await endpoint.connect(protocol.Factory.forProtocol(_Remote))
     except Exception as e:
-        print(f"{PROGRAM}: {e}", file=sys.stderr)
+        print(f"{PROGRAM}: {_describe(e)}", file=sys.stderr)
         return FAILED
     status: int = await remote.ended
     return status

@@ -359,9 +359,7 @@ class KnownHostsFile:
             for name in names:
                 if self.hasHostKey(name, key):
                     return defer.succeed(True)
-        except UserRejectedKey:
-            return defer.fail()
-        except HostKeyChanged:
+        except (UserRejectedKey, HostKeyChanged):
             return defer.fail()
         shown = names[0].decode(errors="replace")
         if self._onlyCertified(names):
