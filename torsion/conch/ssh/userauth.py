@@ -14,8 +14,9 @@ the client is disconnected. A successful login starts the requested next service
 Client: `SSHUserAuthClient(user, instance)` tries the server's methods in
 ``preferredOrder``, asking ``getPublicKey``/``getPrivateKey``, ``getPassword`` and
 ``getGenericAnswers`` (each may return a Deferred). Unlike Twisted's, each method is
-tried a bounded number of times: when nothing is left to try, it disconnects
-(no more authentication methods) instead of asking again forever.
+tried a bounded number of times: when nothing is left to try, it sets ``failed`` and
+disconnects (no more authentication methods) instead of asking again forever
+(torsion.conch.endpoints turns that into AuthenticationFailed).
 Tests: tests/conch/test_userauth.py (in memory) and the OpenSSH tests of the
 connection layer.
 """
