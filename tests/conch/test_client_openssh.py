@@ -60,10 +60,14 @@ def sshd() -> Iterator[SSHD]:
     directory = Path(tempfile.mkdtemp(prefix="torsion-sshd-"))
     directory.chmod(0o755)
     user = f"torsionc{os.getpid()}"
-    made = subprocess.run(
-        ["useradd", "-M", "-d", str(directory), "-s", "/bin/sh", user],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+    for _ in range(10):  # another test process may hold /etc/passwd's lock a moment
+        made = subprocess.run(
+            ["useradd", "-M", "-d", str(directory), "-s", "/bin/sh", user],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        if "lock" not in made.stderr:
+            break
+        time.sleep(0.5)
     if made.returncode != 0:
         pytest.skip(f"cannot make a user for sshd: {made.stderr.strip()}")
     try:
