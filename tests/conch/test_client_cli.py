@@ -165,3 +165,24 @@ def test_againstOpenSSH(sshd: Any, tmp_path: Path) -> None:
     done = client(None, *common, f"{sshd.user}@127.0.0.1", "echo $USER",
                   TORSION_SSH_PASSWORD=test_client_openssh.PASSWORD)  # fmt: skip
     assert done.stdout == sshd.user.encode() + b"\n", done.stderr
+
+
+def test_passphraseOnlyForAKeyTheServerWants(
+    oneReactor: Any, server: Server, tmp_path: Path
+) -> None:
+    """With .pub files, a refused key is never decrypted (its passphrase, which the
+    environment does not have, is never needed)."""
+    trusting(tmp_path / "known_hosts", server.portNumber)
+    paths = []
+    for name, key, passphrase in [("stranger", STRANGER_KEY, b"other"),
+                                  ("alice", ALICE_KEY, b"open sesame")]:  # fmt: skip
+        path = tmp_path / name
+        path.write_bytes(key.toString("openssh", passphrase=passphrase))
+        (tmp_path / f"{name}.pub").write_bytes(key.public().toString("openssh"))
+        paths += ["-i", str(path)]
+    done = client(
+        oneReactor, "-p", str(server.portNumber), "--known-hosts", str(tmp_path / "known_hosts"),
+        *paths, "alice@127.0.0.1", "echo in", TORSION_SSH_PASSPHRASE="open sesame",
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout == b"in\n", done.stderr
+    assert b"skipping" not in done.stderr
