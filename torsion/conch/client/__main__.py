@@ -92,7 +92,11 @@ class _Remote(protocol.Protocol):
             status = FAILED
             if not isinstance(value, ProcessTerminated):
                 print(f"{PROGRAM}: {_describe(value)}", file=sys.stderr)
-        self.stdio.loseConnection()  # after what waits for stdout has gone
+        # The channel is gone: it no longer produces for stdout (a producer still
+        # registered, and paused, would hold stdout open), then close after what
+        # waits for stdout has gone.
+        self.stdio.unregisterProducer()
+        self.stdio.loseConnection()
         assert self.local is not None
         self.local.closed.addCallback(lambda _: self.ended.callback(status))
 
