@@ -3,7 +3,12 @@ wired to each other in memory, and OpenSSH's programs as peers."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +138,41 @@ def connectedPair(
     client.makeConnection(clientWire)
     pump(server, serverWire, client, clientWire)
     return server, serverWire, client, clientWire
+
+
+@contextmanager
+def runningSSHD(directory: Path, extraConfig: str = "") -> Iterator[int]:
+    """OpenSSH's sshd on a free port of 127.0.0.1 with HOST_KEYS' ed25519 key and its
+    own configuration (plus ``extraConfig`` lines) in ``directory``: yields the port.
+    Skips the test where sshd is missing or cannot run (it must run as root)."""
+    from tests.tap._torsiond import freePort
+
+    if SSHD is None:
+        pytest.skip("OpenSSH's sshd (openssh-server) is missing")
+    if os.geteuid() != 0:
+        pytest.skip("sshd runs only as root here (it checks its own privilege separation)")
+    hostKeyFile = directory / "host_ed25519"
+    hostKeyFile.write_bytes(HOST_KEYS[b"ssh-ed25519"].toString("openssh"))
+    hostKeyFile.chmod(0o600)
+    port = freePort()
+    config = directory / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {hostKeyFile}\nPidFile none\n"
+        "UsePAM no\nStrictModes no\nLogLevel VERBOSE\n" + extraConfig
+    )
+    Path("/run/sshd").mkdir(exist_ok=True)
+    process = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        for _ in range(50):
+            line = process.stderr.readline()
+            if "Server listening" in line or not line:
+                break
+        if process.poll() is not None:
+            pytest.skip(f"sshd did not start: {process.stderr.read()[-500:]}")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

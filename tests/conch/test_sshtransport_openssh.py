@@ -9,11 +9,8 @@ configuration and host key) and gets sshd's list of login methods back.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +18,11 @@ import pytest
 from tests.conch.sshhelpers import (
     HOST_KEYS,
     SSH,
-    SSHD,
     RefusingUserAuth,
     TrustingClient,
     needsSSH,
     needsSSHD,
+    runningSSHD,
     serverFactory,
 )
 from tests.internet import reactormixins
@@ -92,44 +89,10 @@ def test_opensshClientShakesHandsWithOurServer(
 # -- our client, OpenSSH's server -----------------------------------------------------------
 
 
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Key]]:
-    if SSHD is None:
-        pytest.skip("OpenSSH's sshd (openssh-server) is missing")
-    if os.geteuid() != 0:
-        pytest.skip("sshd runs only as root here (it checks its own privilege separation)")
-    home = tmp_path_factory.mktemp("sshd")
-    hostKeyFile = home / "host_ed25519"
-    hostKeyFile.write_bytes(HOST_KEYS[b"ssh-ed25519"].toString("openssh"))
-    hostKeyFile.chmod(0o600)
-    port = freePort()
-    config = home / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {hostKeyFile}\nPidFile none\n"
-        "UsePAM no\nStrictModes no\nLogLevel VERBOSE\n"
-    )
-    Path("/run/sshd").mkdir(exist_ok=True)
-    process = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stderr is not None
-        for _ in range(50):
-            line = process.stderr.readline()
-            if "Server listening" in line or not line:
-                break
-        if process.poll() is not None:
-            pytest.skip(f"sshd did not start: {process.stderr.read()[-500:]}")
+    with runningSSHD(tmp_path_factory.mktemp("sshd")) as port:
         yield port, HOST_KEYS[b"ssh-ed25519"].public()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 CLIENT_CASES = [

@@ -59,3 +59,13 @@ class HostKeyChanged(Exception):
         self.offendingEntry = offendingEntry
         self.path = path
         self.lineno = lineno
+        self.hostname: bytes = b""
+
+    def __str__(self) -> str:
+        host = self.hostname.decode(errors="replace") or "the host"
+        return (
+            f"the host key of {host} has changed: it differs from the one in {self.path} "
+            f"line {self.lineno}. Someone may be intercepting the connection, or the key "
+            "was replaced. If you know it was replaced, remove the old key "
+            f"(ssh-keygen -R '{host}' -f {self.path}) and connect again."
+        )

@@ -14,8 +14,9 @@ the client is disconnected. A successful login starts the requested next service
 Client: `SSHUserAuthClient(user, instance)` tries the server's methods in
 ``preferredOrder``, asking ``getPublicKey``/``getPrivateKey``, ``getPassword`` and
 ``getGenericAnswers`` (each may return a Deferred). Unlike Twisted's, each method is
-tried a bounded number of times: when nothing is left to try, it disconnects
-(no more authentication methods) instead of asking again forever.
+tried a bounded number of times: when nothing is left to try, it sets ``failed`` and
+disconnects (no more authentication methods) instead of asking again forever
+(torsion.conch.endpoints turns that into AuthenticationFailed).
 Tests: tests/conch/test_userauth.py (in memory) and the OpenSSH tests of the
 connection layer.
 """
@@ -283,6 +284,7 @@ class SSHUserAuthClient(service.SSHService):
         self.passwordAttempts = 0
         self.interactiveAttempts = 0
         self.lastAuth = b""
+        self.failed = False  # true once every method was tried and refused
         self.askForAuth(b"none", b"")
 
     def askForAuth(self, kind: bytes, extraData: bytes) -> None:
@@ -327,6 +329,7 @@ class SSHUserAuthClient(service.SSHService):
 
     def noMoreMethods(self) -> None:
         """Nothing is left to try: end the connection (override to do more)."""
+        self.failed = True
         _log.info("no more authentication methods to try for {user}", user=self.user)
         self.transport.sendDisconnect(
             transport.DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE, "no more authentication methods"

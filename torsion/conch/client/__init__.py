@@ -1,0 +1,1 @@
+"""The SSH client side of torsion.conch: known_hosts checking (knownhosts)."""
