@@ -143,13 +143,15 @@ _LIST_HEADS = tuple(bytes((n,)) + LIST for n in range(128))
 
 
 def _encodeInt(value: int, prefixLimit: int) -> bytes:
+    # The tables hold up to two digits: a prefix limit of one refuses what needs two.
+    cached = _CACHED_INTS if prefixLimit > 1 else 128
     if value >= 0:
-        if value < _CACHED_INTS:
+        if value < cached:
             return _INTS[value]
         kind = INT if value < _INT_LIMIT else LONGINT
     else:
         value = -value
-        if value < _CACHED_INTS:
+        if value < cached:
             return _NEGS[value]
         kind = NEG if value <= _INT_LIMIT else LONGNEG
     digits = _b128(value)
@@ -215,7 +217,10 @@ class BananaEncoder:
         depthLimit = self.depthLimit
         vocabGet = {word: _b128(number) + VOCAB for word, number in self.vocabulary.items()}.get
         ints = _INTS
-        cachedInts = _CACHED_INTS
+        # Ints below this come from the table; up to inlineInts they are built in place
+        # (PB's request ids: two or three digits). Both respect prefixLimit.
+        cachedInts = min(_CACHED_INTS, 1 << (7 * prefixLimit))
+        inlineInts = 1 << (7 * min(prefixLimit, 3))
         stringHeads = _STRING_HEADS
         listHeads = _LIST_HEADS
         packFloat = _packFloat
@@ -265,6 +270,11 @@ class BananaEncoder:
                 elif kind is int:
                     if 0 <= item < cachedInts:
                         append(ints[item])
+                    elif 0 <= item < inlineInts:
+                        if item < 0x4000:
+                            append(bytes((item & 0x7F, item >> 7, 0x81)))
+                        else:
+                            append(bytes((item & 0x7F, (item >> 7) & 0x7F, item >> 14, 0x81)))
                     else:
                         append(_encodeInt(item, prefixLimit))
                 elif kind is list or kind is tuple:
@@ -277,7 +287,7 @@ class BananaEncoder:
                     append(scalar(item))
 
         def encode(obj: object) -> bytes:
-            if isinstance(obj, (list, tuple)):
+            if type(obj) is list or isinstance(obj, (list, tuple)):
                 parts: list[bytes] = []
                 try:
                     encodeList(obj, parts.append, 1)
@@ -426,6 +436,7 @@ class BananaDecoder:
         left = self._left
         sizeLimit = self.sizeLimit
         prefixLimit = self.prefixLimit
+        twoDigits = prefixLimit >= 2
         vocabulary = self.vocabulary
         item: Any
         while pos < end:
@@ -438,6 +449,11 @@ class BananaDecoder:
             elif pos < end and buf[pos] >= 0x80:
                 kind = buf[pos]
                 pos += 1
+            elif pos + 1 < end and buf[pos + 1] >= 0x80 and twoDigits:
+                # Two digits (128 to 16383: PB's request ids, most lengths).
+                n |= buf[pos] << 7
+                kind = buf[pos + 1]
+                pos += 2
             else:
                 shift = 7
                 kind = _MISSING

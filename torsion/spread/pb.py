@@ -467,31 +467,48 @@ class Broker(banana.Banana):
         if self.disconnected:
             raise DeadReferenceError("Calling Stale Broker")
         if type(message) is str:
-            message = _encodedName(message)
+            message = _names.get(message) or _encodedName(message)
+        lent: list[tuple[bool, int]] | None = None
+        for arg in args:
+            if type(arg) not in _IMMEDIATE:
+                break
+        else:
+            if not kw:
+                # Ints, floats and bytes are their own jelly and lend nothing: the
+                # usual small call skips the jellier and its bookkeeping.
+                return self._sendCall(
+                    prefix + b"message", objectID, message, [b"tuple", *args], _EMPTY_KW, None
+                )
         outer = self._lent
-        lent: list[tuple[bool, int]] = []
+        lent = []
         self._lent = lent
         try:
-            for arg in args:
-                if type(arg) not in _IMMEDIATE:
-                    netArgs = self.serialize(args, perspective)
-                    break
-            else:
-                # Ints, floats and bytes are their own jelly: skip the jellier.
-                netArgs = [b"tuple", *args]
+            netArgs = self.serialize(args, perspective)
             netKw = self.serialize(kw, perspective) if kw else _EMPTY_KW
         except Exception as e:
             self._unlend(lent)
             return fail(e)
         finally:
             self._lent = outer
+        return self._sendCall(prefix + b"message", objectID, message, netArgs, netKw, lent)
+
+    def _sendCall(
+        self,
+        command: bytes,
+        objectID: Any,
+        message: bytes,
+        netArgs: Any,
+        netKw: Any,
+        lent: list[tuple[bool, int]] | None,
+    ) -> Deferred[Any]:
         self.currentRequestID = requestID = self.currentRequestID + 1
         d: Deferred[Any] = Deferred(self._forgetCall)
         try:
-            self.sendEncoded([prefix + b"message", requestID, objectID, message, 1, netArgs, netKw])
+            self.sendEncoded([command, requestID, objectID, message, 1, netArgs, netKw])
         except banana.BananaError as e:
             # Too big or too deep to send: the peer never sees what it would have held.
-            self._unlend(lent)
+            if lent:
+                self._unlend(lent)
             return fail(e)
         self.waitingForAnswers[requestID] = d
         return d
