@@ -174,6 +174,14 @@ class Broker(banana.Banana):
     factory: Any = None
     unsafeTracebacks = False
 
+    # Whether sendEncoded is Banana's own, so that calls and answers may write their
+    # bytes without going through it (a subclass that overrides it is still called).
+    _plainSend = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plainSend = cls.sendEncoded is banana.Banana.sendEncoded
+
     def __init__(self, isClient: int = 1, security: Any = globalSecurity) -> None:
         super().__init__(isClient)
         self.security = security
@@ -466,7 +474,7 @@ class Broker(banana.Banana):
     ) -> Deferred[Any]:
         if self.disconnected:
             raise DeadReferenceError("Calling Stale Broker")
-        if type(message) is str:
+        if isinstance(message, str):
             message = _names.get(message) or _encodedName(message)
         lent: list[tuple[bool, int]] | None = None
         for arg in args:
@@ -504,7 +512,11 @@ class Broker(banana.Banana):
         self.currentRequestID = requestID = self.currentRequestID + 1
         d: Deferred[Any] = Deferred(self._forgetCall)
         try:
-            self.sendEncoded([command, requestID, objectID, message, 1, netArgs, netKw])
+            sexp = [command, requestID, objectID, message, 1, netArgs, netKw]
+            if self._plainSend:
+                self.transport.write(self._encode(sexp))
+            else:
+                self.sendEncoded(sexp)
         except banana.BananaError as e:
             # Too big or too deep to send: the peer never sees what it would have held.
             if lent:
@@ -525,7 +537,11 @@ class Broker(banana.Banana):
         if self.disconnected:
             return
         try:
-            self.sendEncoded([b"answer", requestID, netResult])
+            sexp = [b"answer", requestID, netResult]
+            if self._plainSend:
+                self.transport.write(self._encode(sexp))
+            else:
+                self.sendEncoded(sexp)
         except banana.BananaError:
             # Too big or too deep for Banana: the caller hears why instead.
             if lent:
