@@ -315,6 +315,8 @@ def encode(obj: object, vocabulary: Mapping[bytes, int] | None = None) -> bytes:
 
 
 _MISSING = -1
+# The largest chunk parsed through a list of its byte values (see _parse).
+_LIST_WINDOW = 64 * 1024
 
 
 class BananaDecoder:
@@ -439,26 +441,30 @@ class BananaDecoder:
         twoDigits = prefixLimit >= 2
         vocabulary = self.vocabulary
         item: Any
+        # Bytes as a list of ints for short chunks: CPython indexes a list much faster
+        # than bytes (the number and type bytes are read one by one); strings are still
+        # sliced from the bytes.
+        codes: bytes | list[int] = buf if end > _LIST_WINDOW else list(buf)
         while pos < end:
             start = pos
-            n = buf[pos]
+            n = codes[pos]
             pos += 1
             if n >= 0x80:
                 kind = n
                 n = 0
-            elif pos < end and buf[pos] >= 0x80:
-                kind = buf[pos]
+            elif pos < end and codes[pos] >= 0x80:
+                kind = codes[pos]
                 pos += 1
-            elif pos + 1 < end and buf[pos + 1] >= 0x80 and twoDigits:
+            elif pos + 1 < end and codes[pos + 1] >= 0x80 and twoDigits:
                 # Two digits (128 to 16383: PB's request ids, most lengths).
-                n |= buf[pos] << 7
-                kind = buf[pos + 1]
+                n |= codes[pos] << 7
+                kind = codes[pos + 1]
                 pos += 2
             else:
                 shift = 7
                 kind = _MISSING
                 while pos < end:
-                    b = buf[pos]
+                    b = codes[pos]
                     pos += 1
                     if b >= 0x80:
                         kind = b
