@@ -476,7 +476,6 @@ class Broker(banana.Banana):
             raise DeadReferenceError("Calling Stale Broker")
         if isinstance(message, str):
             message = _names.get(message) or _encodedName(message)
-        lent: list[tuple[bool, int]] | None = None
         for arg in args:
             if type(arg) not in _IMMEDIATE:
                 break
@@ -488,7 +487,7 @@ class Broker(banana.Banana):
                     prefix + b"message", objectID, message, [b"tuple", *args], _EMPTY_KW, None
                 )
         outer = self._lent
-        lent = []
+        lent: list[tuple[bool, int]] = []
         self._lent = lent
         try:
             netArgs = self.serialize(args, perspective)
