@@ -57,7 +57,12 @@ INTEGERS = [
     1,
     127,
     128,
+    1023,
+    1024,
+    2**14 - 1,
     2**14,
+    2**21 - 1,
+    2**21,
     2**31 - 1,
     2**31,
     2**32,
@@ -268,6 +273,24 @@ def test_prefixLimit() -> None:
         decoder.feed(b"\x01")
     with pytest.raises(BananaError, match="more than 3 bytes"):
         BananaDecoder(prefixLimit=3).feed(b"\x01\x01\x01\x01\x81")
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4])
+def test_anEncoderKeepsToItsPrefixLimit(limit: int) -> None:
+    # Every path of the encoder (the table of small ints, the ints built in place, the
+    # general case; alone and inside a list) sends at most `limit` digits, and refuses
+    # what would need more rather than send what the peer's decoder refuses.
+    encoder = BananaEncoder(prefixLimit=limit)
+    decoder = BananaDecoder(prefixLimit=limit)
+    for digits in range(1, 6):
+        for value in (1 << (7 * (digits - 1)), (1 << (7 * digits)) - 1):
+            for sign in (1, -1):
+                for expression in (sign * value, [sign * value]):
+                    if digits > limit:
+                        with pytest.raises(BananaError, match="too large for Banana"):
+                            encoder.encode(expression)
+                        continue
+                    assert decoder.feed(encoder.encode(expression)) == [expression]
 
 
 def test_aHugeRunOfNumberBytesIsRefusedQuickly() -> None:

@@ -505,3 +505,40 @@ def test_failureResultOfAnUnansweredCallIsNotLeaked(pair: PBPair) -> None:
     d = root.callRemote("later")
     pair.disconnect()
     assert isinstance(failureOf(d), Failure)
+
+
+class _RecordingBroker(pb.Broker):
+    """A broker whose sendEncoded records what it sends: calls and answers go through it."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.sent: list[Any] = []
+
+    def sendEncoded(self, obj: object) -> None:
+        self.sent.append(obj)
+        super().sendEncoded(obj)
+
+
+def test_aSubclassOverridingSendEncodedSeesCallsAndAnswers() -> None:
+    serverFactory = pb.PBServerFactory(Root())
+    serverFactory.protocol = _RecordingBroker
+    clientFactory = pb.PBClientFactory()
+    clientFactory.protocol = _RecordingBroker
+    pair = PBPair(Root(), serverFactory=serverFactory, clientFactory=clientFactory)
+    root = pair.root()
+    assert pair.call(root, "add", 1) == 3
+    client, server = pair.client, pair.server
+    assert isinstance(client, _RecordingBroker) and isinstance(server, _RecordingBroker)
+    assert [b"message", 1, b"root", b"add", 1, [b"tuple", 1], [b"dictionary"]] in client.sent
+    assert [b"answer", 1, 3] in server.sent
+    assert pb.Broker._plainSend is True and _RecordingBroker._plainSend is False
+
+
+@pytest.mark.parametrize("requestID", [126, 1022, 2**14 - 2, 2**21 - 2, 2**28 - 2, 2**31 - 2])
+def test_requestIDsOfEveryLengthAreAnswered(pair: PBPair, requestID: int) -> None:
+    # Request ids are encoded by the encoder's table, in place or in general as they grow.
+    root = pair.root()
+    pair.client.currentRequestID = requestID
+    assert [pair.call(root, "add", n) for n in range(4)] == [2, 3, 4, 5]
+    assert pair.client.currentRequestID == requestID + 4
+    assert pair.client.waitingForAnswers == {}

@@ -143,13 +143,15 @@ _LIST_HEADS = tuple(bytes((n,)) + LIST for n in range(128))
 
 
 def _encodeInt(value: int, prefixLimit: int) -> bytes:
+    # The tables hold up to two digits: a prefix limit of one refuses what needs two.
+    cached = _CACHED_INTS if prefixLimit > 1 else 128
     if value >= 0:
-        if value < _CACHED_INTS:
+        if value < cached:
             return _INTS[value]
         kind = INT if value < _INT_LIMIT else LONGINT
     else:
         value = -value
-        if value < _CACHED_INTS:
+        if value < cached:
             return _NEGS[value]
         kind = NEG if value <= _INT_LIMIT else LONGNEG
     digits = _b128(value)
@@ -215,7 +217,10 @@ class BananaEncoder:
         depthLimit = self.depthLimit
         vocabGet = {word: _b128(number) + VOCAB for word, number in self.vocabulary.items()}.get
         ints = _INTS
-        cachedInts = _CACHED_INTS
+        # Ints below this come from the table; up to inlineInts they are built in place
+        # (PB's request ids: two or three digits). Both respect prefixLimit.
+        cachedInts = min(_CACHED_INTS, 1 << (7 * prefixLimit))
+        inlineInts = 1 << (7 * min(prefixLimit, 3))
         stringHeads = _STRING_HEADS
         listHeads = _LIST_HEADS
         packFloat = _packFloat
@@ -265,6 +270,11 @@ class BananaEncoder:
                 elif kind is int:
                     if 0 <= item < cachedInts:
                         append(ints[item])
+                    elif 0 <= item < inlineInts:
+                        if item < 0x4000:
+                            append(bytes((item & 0x7F, item >> 7, 0x81)))
+                        else:
+                            append(bytes((item & 0x7F, (item >> 7) & 0x7F, item >> 14, 0x81)))
                     else:
                         append(_encodeInt(item, prefixLimit))
                 elif kind is list or kind is tuple:
@@ -277,7 +287,7 @@ class BananaEncoder:
                     append(scalar(item))
 
         def encode(obj: object) -> bytes:
-            if isinstance(obj, (list, tuple)):
+            if type(obj) is list or isinstance(obj, (list, tuple)):
                 parts: list[bytes] = []
                 try:
                     encodeList(obj, parts.append, 1)
@@ -305,6 +315,8 @@ def encode(obj: object, vocabulary: Mapping[bytes, int] | None = None) -> bytes:
 
 
 _MISSING = -1
+# The largest chunk parsed through a list of its byte values (see _parse).
+_LIST_WINDOW = 64 * 1024
 
 
 class BananaDecoder:
@@ -426,23 +438,33 @@ class BananaDecoder:
         left = self._left
         sizeLimit = self.sizeLimit
         prefixLimit = self.prefixLimit
+        twoDigits = prefixLimit >= 2
         vocabulary = self.vocabulary
         item: Any
+        # Bytes as a list of ints for short chunks: CPython indexes a list much faster
+        # than bytes (the number and type bytes are read one by one); strings are still
+        # sliced from the bytes.
+        codes: bytes | list[int] = buf if end > _LIST_WINDOW else list(buf)
         while pos < end:
             start = pos
-            n = buf[pos]
+            n = codes[pos]
             pos += 1
             if n >= 0x80:
                 kind = n
                 n = 0
-            elif pos < end and buf[pos] >= 0x80:
-                kind = buf[pos]
+            elif pos < end and codes[pos] >= 0x80:
+                kind = codes[pos]
                 pos += 1
+            elif pos + 1 < end and codes[pos + 1] >= 0x80 and twoDigits:
+                # Two digits (128 to 16383: PB's request ids, most lengths).
+                n |= codes[pos] << 7
+                kind = codes[pos + 1]
+                pos += 2
             else:
                 shift = 7
                 kind = _MISSING
                 while pos < end:
-                    b = buf[pos]
+                    b = codes[pos]
                     pos += 1
                     if b >= 0x80:
                         kind = b

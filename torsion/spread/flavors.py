@@ -94,6 +94,10 @@ class NoSuchMethod(AttributeError):
     """The peer called a method that the object does not have (no ``remote_NAME``)."""
 
 
+# The same for the "remote_" prefix alone, keyed by the name as sent: one lookup per call.
+_remoteNames: dict[bytes | str, str] = {}
+
+
 def _lookup(obj: object, prefix: str, message: bytes | str) -> Any:
     name = _methodName(prefix, message)
     method = getattr(obj, name, None)
@@ -131,7 +135,14 @@ class Referenceable(Serializable):
         Raises:
             NoSuchMethod: there is no such method.
         """
-        method = _lookup(self, "remote_", message)
+        name = _remoteNames.get(message)
+        if name is None:
+            name = _methodName("remote_", message)
+            if len(_remoteNames) < _NAME_CACHE_LIMIT:
+                _remoteNames[message] = name
+        method = getattr(self, name, None)
+        if method is None:
+            raise NoSuchMethod(f"No such method: {name}")
         args = broker.unserialize(args)
         kw = broker.unserialize(kw)
         return broker.serialize(method(*args, **kw), self.perspective)

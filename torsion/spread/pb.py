@@ -174,6 +174,14 @@ class Broker(banana.Banana):
     factory: Any = None
     unsafeTracebacks = False
 
+    # Whether sendEncoded is Banana's own, so that calls and answers may write their
+    # bytes without going through it (a subclass that overrides it is still called).
+    _plainSend = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plainSend = cls.sendEncoded is banana.Banana.sendEncoded
+
     def __init__(self, isClient: int = 1, security: Any = globalSecurity) -> None:
         super().__init__(isClient)
         self.security = security
@@ -466,32 +474,52 @@ class Broker(banana.Banana):
     ) -> Deferred[Any]:
         if self.disconnected:
             raise DeadReferenceError("Calling Stale Broker")
-        if type(message) is str:
-            message = _encodedName(message)
+        if isinstance(message, str):
+            message = _names.get(message) or _encodedName(message)
+        for arg in args:
+            if type(arg) not in _IMMEDIATE:
+                break
+        else:
+            if not kw:
+                # Ints, floats and bytes are their own jelly and lend nothing: the
+                # usual small call skips the jellier and its bookkeeping.
+                return self._sendCall(
+                    prefix + b"message", objectID, message, [b"tuple", *args], _EMPTY_KW, None
+                )
         outer = self._lent
         lent: list[tuple[bool, int]] = []
         self._lent = lent
         try:
-            for arg in args:
-                if type(arg) not in _IMMEDIATE:
-                    netArgs = self.serialize(args, perspective)
-                    break
-            else:
-                # Ints, floats and bytes are their own jelly: skip the jellier.
-                netArgs = [b"tuple", *args]
+            netArgs = self.serialize(args, perspective)
             netKw = self.serialize(kw, perspective) if kw else _EMPTY_KW
         except Exception as e:
             self._unlend(lent)
             return fail(e)
         finally:
             self._lent = outer
+        return self._sendCall(prefix + b"message", objectID, message, netArgs, netKw, lent)
+
+    def _sendCall(
+        self,
+        command: bytes,
+        objectID: Any,
+        message: bytes,
+        netArgs: Any,
+        netKw: Any,
+        lent: list[tuple[bool, int]] | None,
+    ) -> Deferred[Any]:
         self.currentRequestID = requestID = self.currentRequestID + 1
         d: Deferred[Any] = Deferred(self._forgetCall)
         try:
-            self.sendEncoded([prefix + b"message", requestID, objectID, message, 1, netArgs, netKw])
+            sexp = [command, requestID, objectID, message, 1, netArgs, netKw]
+            if self._plainSend:
+                self.transport.write(self._encode(sexp))
+            else:
+                self.sendEncoded(sexp)
         except banana.BananaError as e:
             # Too big or too deep to send: the peer never sees what it would have held.
-            self._unlend(lent)
+            if lent:
+                self._unlend(lent)
             return fail(e)
         self.waitingForAnswers[requestID] = d
         return d
@@ -508,7 +536,11 @@ class Broker(banana.Banana):
         if self.disconnected:
             return
         try:
-            self.sendEncoded([b"answer", requestID, netResult])
+            sexp = [b"answer", requestID, netResult]
+            if self._plainSend:
+                self.transport.write(self._encode(sexp))
+            else:
+                self.sendEncoded(sexp)
         except banana.BananaError:
             # Too big or too deep for Banana: the caller hears why instead.
             if lent:
