@@ -1,0 +1,56 @@
+"""The interfaces that the layers of torsion.pair are plugged together by.
+
+A *packet* protocol (IP, ARP) sits on a link: an ethernet protocol or a TUN port
+hands it what arrived. A *datagram* protocol (UDP, ICMP) sits on IP. Each layer finds
+the ones above it by number with ``addProto``. Tests: tests/pair/test_layers.py.
+"""
+
+from __future__ import annotations
+
+from zope.interface import Interface
+
+
+class IRawDatagramProtocol(Interface):
+    """A protocol carried in IP datagrams (UDP, ICMP): registered on an IPProtocol."""
+
+    def addProto(num: int, proto: object) -> None:
+        """Register ``proto`` for what this protocol demultiplexes on (a UDP port...)."""
+
+    def datagramReceived(
+        data: bytes,
+        partial: int,
+        source: str,
+        dest: str,
+        protocol: int,
+        version: int,
+        ihl: int,
+        tos: int,
+        tot_len: int,
+        fragment_id: int,
+        fragment_offset: int,
+        dont_fragment: bool,
+        more_fragments: bool,
+        ttl: int,
+    ) -> None:
+        """An IP datagram's payload arrived, with the fields of its IP header."""
+
+
+class IRawPacketProtocol(Interface):
+    """A protocol carried on a link (IP, ARP): registered on an EthernetProtocol."""
+
+    def addProto(num: int, proto: object) -> None:
+        """Register ``proto`` for a protocol number this protocol carries."""
+
+    def datagramReceived(
+        data: bytes,
+        partial: int = 0,
+        dest: bytes | None = None,
+        source: bytes | None = None,
+        protocol: int | None = None,
+    ) -> None:
+        """A packet arrived; on ethernet, ``dest``/``source`` are the frame's addresses."""
+
+
+class MalformedPacket(ValueError):
+    """Bytes that do not decode as the layer's header: too short, a bad length field,
+    a checksum that does not match. The layers count such packets and drop them."""
