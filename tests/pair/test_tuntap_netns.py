@@ -31,10 +31,11 @@ from tests.pair.netns import (
 from torsion.internet.protocol import DatagramProtocol
 from torsion.pair.arp import ARPProtocol
 from torsion.pair.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetProtocol
-from torsion.pair.icmp import ICMPEchoResponder
-from torsion.pair.ip import PROTOCOL_ICMP, PROTOCOL_UDP, IPProtocol
+from torsion.pair.icmp import ICMPEchoResponder, encodeEcho
+from torsion.pair.ip import PROTOCOL_ICMP, PROTOCOL_UDP, IPProtocol, encodeIPv4, internetChecksum
 from torsion.pair.rawudp import RawUDPProtocol
 from torsion.pair.tuntap import TunnelFlags, TuntapPort
+from torsion.pair.udp import encodeUDP
 
 oneReactor = reactormixins.oneReactor
 namespace = namespace
@@ -234,3 +235,93 @@ def test_udpExchangeBothWays(oneReactor: Any, namespace: str, stack: Stack) -> N
     assert f"sent from torsion {TORSION_ADDRESS} 4444" in out
     if stack.arp is not None:
         assert KERNEL_ADDRESS in stack.arp.neighbours
+
+
+# Writes each packet given (hex) onto the device from inside the namespace, through a
+# packet socket: the kernel transmits it on the link, so torsion reads it.
+_INJECTOR = """
+import socket, sys
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+sock.bind((sys.argv[1], 0))
+for packet in sys.argv[2:]:
+    sock.send(bytes.fromhex(packet))
+print("sent", len(sys.argv) - 2, flush=True)
+"""
+
+
+def _garbage() -> dict[str, bytes]:
+    """Bad datagrams, each made from a good one with one thing wrong."""
+    good = encodeIPv4(KERNEL_ADDRESS, TORSION_ADDRESS, PROTOCOL_ICMP, encodeEcho(8, 1, 1, b"x"))
+    badChecksum = bytearray(good)
+    badChecksum[10] ^= 0xFF
+    tooLong = bytearray(good)
+    tooLong[2:4] = (len(good) + 40).to_bytes(2, "big")
+    fragment = encodeIPv4(KERNEL_ADDRESS, TORSION_ADDRESS, PROTOCOL_UDP, b"\x00" * 16)
+    fragment = fragment[:6] + b"\x20\x00" + fragment[8:10] + b"\x00\x00" + fragment[12:]
+    fragment = fragment[:10] + internetChecksum(fragment[:20]).to_bytes(2, "big") + fragment[12:]
+    udp = encodeUDP(KERNEL_ADDRESS, TORSION_ADDRESS, 1234, 9999, b"hello")
+    badUdp = udp[:6] + bytes([udp[6] ^ 0xFF, udp[7]]) + udp[8:]
+    echo = bytearray(encodeEcho(8, 7, 7, b"payload"))
+    echo[2] ^= 0xFF
+    return {
+        "short": b"\x45\x00\x00",
+        "bad IP checksum": bytes(badChecksum),
+        "total length past the end": bytes(tooLong),
+        "fragment": fragment,
+        "bad UDP checksum": encodeIPv4(KERNEL_ADDRESS, TORSION_ADDRESS, PROTOCOL_UDP, badUdp),
+        "bad ICMP checksum": encodeIPv4(
+            KERNEL_ADDRESS, TORSION_ADDRESS, PROTOCOL_ICMP, bytes(echo)
+        ),
+        "not for us": encodeIPv4(
+            KERNEL_ADDRESS, "10.200.0.77", PROTOCOL_ICMP, encodeEcho(8, 1, 1, b"")
+        ),
+    }
+
+
+def test_garbageOnTheLinkIsCountedAndPingsGoOn(
+    oneReactor: Any, namespace: str, stack: Stack
+) -> None:
+    """Malformed datagrams (and frames, on TAP) from the link are dropped and counted,
+    nothing reaches the reactor, and the stack goes on answering ping."""
+    upper = Upper()
+    stack.udp.addProto(9999, upper)
+    packets = list(_garbage().values())
+    if stack.ethernet is not None:
+        header = stack.ethernet.address + b"\x02\x00\x00\x00\x00\x01"
+        packets = [header + b"\x08\x00" + p for p in packets]
+        packets += [header + b"\x88\xb5junk", header + b"\x08\x06" + b"\x00" * 8]
+    result = runInNamespace(
+        oneReactor,
+        namespace,
+        sys.executable,
+        "-c",
+        _INJECTOR,
+        str(stack.port.interface),
+        *(p.hex() for p in packets),
+    )
+    assert result.returncode == 0, result.stderr
+    layers: list[Any] = [stack.ip, stack.udp, stack.icmp, stack.ethernet, stack.arp]
+    expected = {
+        stack.ip: {
+            "malformed: the IPv4 header checksum does not match",
+            "fragment (no reassembly)",
+            "not addressed to us",
+        },
+        stack.udp: {"malformed: the UDP checksum does not match"},
+        stack.icmp: {"malformed: the ICMP checksum does not match"},
+    }
+    if stack.ethernet is not None and stack.arp is not None:
+        expected[stack.ethernet] = {"no protocol for EtherType 0x88b5"}
+        expected[stack.arp] = {"malformed: 8 bytes are shorter than an ARP packet"}
+
+    def allCounted() -> bool:
+        return all(reasons <= set(layer.dropped) for layer, reasons in expected.items())
+
+    runUntil(oneReactor, allCounted, timeout=5)
+    assert any(r.startswith("malformed: an IPv4 total length") for r in stack.ip.dropped)
+    assert any(r.startswith("malformed: 3 bytes") for r in stack.ip.dropped)
+    assert upper.received == []
+    assert stack.icmp.answered == 0
+    assert all(layer.dropped["error in the protocol above"] == 0 for layer in layers if layer)
+    answered = ping(oneReactor, namespace)
+    assert "3 received" in answered.stdout, answered.stdout + answered.stderr
