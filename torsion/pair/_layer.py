@@ -62,6 +62,32 @@ class Layer(AbstractDatagramProtocol):
             log.err(None, f"Error in {type(proto).__name__}.datagramReceived; the stack goes on")
 
 
+class DatagramLayer(Layer):
+    """A layer carried in IP (UDP, ICMP): of IP's header fields it needs the addresses.
+
+    IP calls ``datagramReceived`` with every field of the header as a keyword (as
+    Twisted's does); this takes them all and hands ``payloadReceived`` what it uses.
+    """
+
+    def addProto(self, num: int, proto: object) -> None:
+        """Protocols on top of this one are not carried (ICMP's default).
+
+        Raises:
+            TypeError: always.
+        """
+        raise TypeError(f"{type(self).__name__} carries no protocols; register them on IP")
+
+    def datagramReceived(  # type: ignore[override]
+        self, data: bytes, partial: int = 0, source: str = "", dest: str = "", **header: Any
+    ) -> None:
+        """IP hands over a datagram's payload from ``source`` to ``dest``."""
+        self.payloadReceived(data, source, dest)
+
+    def payloadReceived(self, data: bytes, source: str, dest: str) -> None:
+        """Handle the payload of a datagram from ``source`` to ``dest`` (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement payloadReceived")
+
+
 def checkNumber(num: object, bits: int, what: str) -> int:
     """Return ``num`` if it is an int that fits ``bits`` unsigned bits, else raise."""
     if not isinstance(num, int) or isinstance(num, bool) or not 0 <= num < 2**bits:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from zope.interface import implementer
 
-from torsion.pair._layer import Layer, checkNumber
+from torsion.pair._layer import DatagramLayer, checkNumber
 from torsion.pair.ip import internetChecksum
 from torsion.pair.raw import IRawDatagramProtocol, MalformedPacket
 
@@ -91,38 +91,14 @@ def encodeEcho(kind: int, identifier: int, sequence: int, data: bytes) -> bytes:
 
 
 @implementer(IRawDatagramProtocol)
-class ICMPEchoResponder(Layer):
+class ICMPEchoResponder(DatagramLayer):
     """Answers ICMP echo requests; ``answered`` counts the replies sent."""
 
     def __init__(self) -> None:
         super().__init__()
         self.answered = 0
 
-    def addProto(self, num: int, proto: object) -> None:
-        """ICMP carries no protocols.
-
-        Raises:
-            TypeError: always.
-        """
-        raise TypeError("ICMP carries no protocols; register them on the IPProtocol")
-
-    def datagramReceived(
-        self,
-        data: bytes,
-        partial: int = 0,
-        source: str = "",
-        dest: str = "",
-        protocol: int = 1,
-        version: int = 4,
-        ihl: int = 20,
-        tos: int = 0,
-        tot_len: int = 0,
-        fragment_id: int = 0,
-        fragment_offset: int = 0,
-        dont_fragment: bool = False,
-        more_fragments: bool = False,
-        ttl: int = 0,
-    ) -> None:
+    def payloadReceived(self, data: bytes, source: str, dest: str) -> None:
         """An ICMP message arrived from ``source`` for ``dest``: answer an echo request."""
         try:
             message = parseICMP(data)

@@ -7,6 +7,8 @@ the ones above it by number with ``addProto``. Tests: tests/pair/test_layers.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 from zope.interface import Interface
 
 
@@ -17,22 +19,12 @@ class IRawDatagramProtocol(Interface):
         """Register ``proto`` for what this protocol demultiplexes on (a UDP port...)."""
 
     def datagramReceived(
-        data: bytes,
-        partial: int,
-        source: str,
-        dest: str,
-        protocol: int,
-        version: int,
-        ihl: int,
-        tos: int,
-        tot_len: int,
-        fragment_id: int,
-        fragment_offset: int,
-        dont_fragment: bool,
-        more_fragments: bool,
-        ttl: int,
+        data: bytes, partial: int = 0, source: str = "", dest: str = "", **header: Any
     ) -> None:
-        """An IP datagram's payload arrived, with the fields of its IP header."""
+        """An IP datagram's payload arrived from ``source`` for ``dest``; the other
+        fields of its IP header come as keywords (``protocol``, ``version``, ``ihl``,
+        ``tos``, ``tot_len``, ``fragment_id``, ``fragment_offset``, ``dont_fragment``,
+        ``more_fragments``, ``ttl``: Twisted's names)."""
 
 
 class IRawPacketProtocol(Interface):

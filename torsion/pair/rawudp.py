@@ -16,7 +16,7 @@ from zope.interface import implementer
 
 from torsion.internet.address import IPv4Address
 from torsion.internet.protocol import DatagramProtocol
-from torsion.pair._layer import Layer, checkNumber
+from torsion.pair._layer import DatagramLayer, checkNumber
 from torsion.pair.raw import IRawDatagramProtocol, MalformedPacket
 from torsion.pair.udp import encodeUDP, parseUDP
 
@@ -43,7 +43,7 @@ class RawUDPTransport:
 
 
 @implementer(IRawDatagramProtocol)
-class RawUDPProtocol(Layer):
+class RawUDPProtocol(DatagramLayer):
     """Demultiplexes UDP datagrams to DatagramProtocols by destination port."""
 
     def __init__(self) -> None:
@@ -62,23 +62,7 @@ class RawUDPProtocol(Layer):
         self.udpProtos.setdefault(num, []).append(proto)
         self.attach(proto, RawUDPTransport(self, num))
 
-    def datagramReceived(
-        self,
-        data: bytes,
-        partial: int = 0,
-        source: str = "",
-        dest: str = "",
-        protocol: int = 17,
-        version: int = 4,
-        ihl: int = 20,
-        tos: int = 0,
-        tot_len: int = 0,
-        fragment_id: int = 0,
-        fragment_offset: int = 0,
-        dont_fragment: bool = False,
-        more_fragments: bool = False,
-        ttl: int = 0,
-    ) -> None:
+    def payloadReceived(self, data: bytes, source: str, dest: str) -> None:
         """A UDP datagram arrived in IP from ``source`` to ``dest``."""
         try:
             header, payload = parseUDP(data, source, dest)
