@@ -20,14 +20,8 @@ import pytest
 
 from tests.internet import reactormixins
 from tests.internet.reactormixins import inThread, runUntil, runUntilFired
-from tests.pair.netns import (
-    KERNEL_ADDRESS,
-    TORSION_ADDRESS,
-    inNamespace,
-    moveInto,
-    namespace,
-    needPing,
-)
+from tests.pair import netns
+from tests.pair.netns import KERNEL_ADDRESS, TORSION_ADDRESS, inNamespace, moveInto, needPing
 from torsion.internet.protocol import DatagramProtocol
 from torsion.pair.arp import ARPProtocol
 from torsion.pair.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetProtocol
@@ -38,7 +32,8 @@ from torsion.pair.tuntap import TunnelFlags, TuntapPort
 from torsion.pair.udp import encodeUDP
 
 oneReactor = reactormixins.oneReactor
-namespace = namespace
+reactor = reactormixins.reactor
+namespace = netns.namespace
 
 
 class Stack:
@@ -151,6 +146,18 @@ def test_pingGetsRepliesFromTorsion(oneReactor: Any, namespace: str, stack: Stac
         assert onesComplementSum(datagram[:ihl]) == 0xFFFF
         assert datagram[ihl] == 0  # echo reply
         assert onesComplementSum(datagram[ihl:]) == 0xFFFF
+
+
+def test_pingOnEveryReactor(reactor: Any, namespace: str) -> None:
+    """The TUN port is an ordinary reader: every reactor serves it."""
+    made = Stack(reactor, tap=False)
+    made.port.startListening()
+    try:
+        moveInto(namespace, str(made.port.interface), pointToPoint=True)
+        result = ping(reactor, namespace, count=2)
+    finally:
+        runUntilFired(reactor, made.port.stopListening())
+    assert "2 received" in result.stdout, result.stdout + result.stderr
 
 
 def test_pingWithBigPayloads(oneReactor: Any, namespace: str, stack: Stack) -> None:
