@@ -71,9 +71,13 @@ def test_echoRequestGetsItsReply() -> None:
 
 def test_otherICMPIsCountedNotAnswered() -> None:
     ip, icmp, _, device = tunStack()
+    ip.datagramReceived(encodeIPv4(PEER, US, PROTOCOL_ICMP, encodeEcho(13, 1, 1, b"")))
     ip.datagramReceived(encodeIPv4(PEER, US, PROTOCOL_ICMP, encodeEcho(0, 1, 1, b"")))
     assert device.written == []
-    assert icmp.dropped["ICMP type 0 code 0 (only echo is answered)"] == 1
+    assert icmp.dropped == {
+        "ICMP type 13 code 0 (only echo is answered)": 1,
+        "echo reply to no ping of ours": 1,
+    }
 
 
 def test_udpReachesItsPortAndAnswers() -> None:
@@ -263,3 +267,44 @@ def test_unknownEtherTypesAndShortFramesAreDropped() -> None:
     ethernet.datagramReceived(b"\x00" * 20, partial=1)
     assert device.written == []
     assert sum(ethernet.dropped.values()) == 3
+
+
+def test_pingFiresWithTheRoundTrip() -> None:
+    clock = Clock()
+    ip = IPProtocol([US])
+    pinger = ICMPEchoResponder(reactor=clock)
+    ip.addProto(PROTOCOL_ICMP, pinger)
+    device = Device()
+    ip.makeConnection(device)
+    results: list[float] = []
+    pinger.ping(PEER, b"data").addCallback(results.append)
+    header, payload = parseIPv4(device.written[0])
+    request = parseICMP(payload)
+    assert (header.daddr, request.type, request.data) == (PEER, 8, b"data")
+    clock.advance(0.25)
+    reply = encodeEcho(ECHO_REPLY, request.identifier, request.sequence, b"data")
+    wrongId = encodeEcho(ECHO_REPLY, request.identifier ^ 1, request.sequence, b"data")
+    ip.datagramReceived(encodeIPv4(PEER, US, PROTOCOL_ICMP, wrongId))
+    assert results == [] and pinger.dropped["echo reply to no ping of ours"] == 1
+    ip.datagramReceived(encodeIPv4(PEER, US, PROTOCOL_ICMP, reply))
+    assert results == [0.25]
+    assert clock.getDelayedCalls() == []
+
+
+def test_pingTimesOutAndIsBounded() -> None:
+    clock = Clock()
+    ip = IPProtocol([US])
+    pinger = ICMPEchoResponder(reactor=clock, maxOutstanding=2)
+    ip.addProto(PROTOCOL_ICMP, pinger)
+    ip.makeConnection(Device())
+    failures: list[Any] = []
+    pinger.ping(PEER, timeout=1.0).addErrback(failures.append)
+    pinger.ping(PEER, timeout=5.0).addErrback(failures.append)
+    with pytest.raises(RuntimeError, match="2 pings wait"):
+        pinger.ping(PEER)
+    clock.advance(1.0)
+    assert "no echo reply from 10.0.0.1 within 1.0 seconds" in str(failures[0].value)
+    ip.doStop()  # the other fails when the stack stops
+    assert len(failures) == 2 and clock.getDelayedCalls() == []
+    with pytest.raises(RuntimeError, match="not registered"):
+        ICMPEchoResponder().ping(PEER)

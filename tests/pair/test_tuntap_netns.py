@@ -41,7 +41,7 @@ class Stack:
 
     def __init__(self, reactor: Any, tap: bool) -> None:
         self.ip = IPProtocol(addresses=[TORSION_ADDRESS])
-        self.icmp = ICMPEchoResponder()
+        self.icmp = ICMPEchoResponder(reactor=reactor)
         self.udp = RawUDPProtocol()
         self.ip.addProto(PROTOCOL_ICMP, self.icmp)
         self.ip.addProto(PROTOCOL_UDP, self.udp)
@@ -158,6 +158,16 @@ def test_pingOnEveryReactor(reactor: Any, namespace: str) -> None:
     finally:
         runUntilFired(reactor, made.port.stopListening())
     assert "2 received" in result.stdout, result.stdout + result.stderr
+
+
+def test_torsionPingsTheKernel(oneReactor: Any, namespace: str, stack: Stack) -> None:
+    """torsion's echo requests get the kernel's replies (on TAP, after ARP finds it)."""
+    times = [
+        runUntilFired(oneReactor, stack.icmp.ping(KERNEL_ADDRESS, b"x" * 32)) for _ in range(3)
+    ]
+    assert all(0 <= t < 2 for t in times)
+    if stack.arp is not None:
+        assert KERNEL_ADDRESS in stack.arp.neighbours
 
 
 def test_pingWithBigPayloads(oneReactor: Any, namespace: str, stack: Stack) -> None:
