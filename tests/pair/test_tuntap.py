@@ -129,6 +129,22 @@ def test_oneReadIsBounded() -> None:
     assert len(proto.packets) == port.packetsPerRead + 5
 
 
+def test_aProtocolThatStopsThePortStopsTheReading() -> None:
+    system = FakeSystem()
+
+    class Stopper(Recorder):
+        def datagramReceived(self, data: bytes, partial: int = 0, **kw: Any) -> None:
+            super().datagramReceived(data, partial)
+            self.transport.stopListening()
+
+    proto = Stopper()
+    port, reactor = started(proto, system)
+    system.toRead.extend([b"1", b"2"])
+    port.doRead()
+    reactor.advance(0)
+    assert proto.packets == [(b"1", 0)] and system.closed == [42]
+
+
 def test_anErrorInTheProtocolIsLoggedAndReadingGoesOn(loggedErrors: list[Any]) -> None:
     system = FakeSystem()
 

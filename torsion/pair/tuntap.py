@@ -214,8 +214,8 @@ class TuntapPort(FileDescriptor):
         limit = self.maxPacketSize
         protocol = self.protocol
         for _ in range(self.packetsPerRead):
-            if self._fileno < 0:
-                break
+            if self._fileno < 0 or self.disconnecting:
+                break  # The protocol closed the port.
             try:
                 data = read(self._fileno, limit + 1)
             except BlockingIOError:
