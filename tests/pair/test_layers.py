@@ -308,3 +308,13 @@ def test_pingTimesOutAndIsBounded() -> None:
     assert len(failures) == 2 and clock.getDelayedCalls() == []
     with pytest.raises(RuntimeError, match="not registered"):
         ICMPEchoResponder().ping(PEER)
+
+
+def test_theDropCounterStaysSmall() -> None:
+    ip, _, udp, _ = tunStack()
+    for port in range(200):
+        segment = encodeUDP(PEER, US, 1, 1000 + port, b"")
+        ip.datagramReceived(encodeIPv4(PEER, US, PROTOCOL_UDP, segment))
+    assert len(udp.dropped) == udp.maxReasons + 1
+    assert udp.dropped["other reasons"] == 200 - udp.maxReasons
+    assert sum(udp.dropped.values()) == 200

@@ -21,6 +21,9 @@ class Layer(AbstractDatagramProtocol):
     """The base of each decoding layer: ``dropped`` counts what it threw away, by reason."""
 
     noisy = False
+    # Reasons carry details (a port, a length) that a peer chooses: past this many
+    # different ones, the rest are counted together, so the counter stays small.
+    maxReasons = 64
 
     def __init__(self) -> None:
         self.dropped: Counter[str] = Counter()
@@ -28,6 +31,8 @@ class Layer(AbstractDatagramProtocol):
 
     def drop(self, reason: str) -> None:
         """Count a packet thrown away; the first of each reason is logged."""
+        if reason not in self.dropped and len(self.dropped) >= self.maxReasons:
+            reason = "other reasons"
         self.dropped[reason] += 1
         if self.dropped[reason] == 1:
             log.msg(f"{type(self).__name__} dropped a packet: {reason} (counted from now on)")
