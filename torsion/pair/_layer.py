@@ -25,9 +25,18 @@ class Layer(AbstractDatagramProtocol):
     # different ones, the rest are counted together, so the counter stays small.
     maxReasons = 64
 
-    def __init__(self) -> None:
+    def __init__(self, reactor: Any = None) -> None:
         self.dropped: Counter[str] = Counter()
         self._uppers: list[tuple[Any, Any]] = []
+        self._reactor = reactor
+
+    def _getReactor(self) -> Any:
+        """The reactor given, or the global one (imported only when a layer needs time)."""
+        if self._reactor is None:
+            from torsion.internet import reactor
+
+            self._reactor = reactor
+        return self._reactor
 
     def drop(self, reason: str) -> None:
         """Count a packet thrown away; the first of each reason is logged."""

@@ -94,9 +94,8 @@ class ARPProtocol(Layer):
         maxNeighbours: int = 256,
         maxWaiting: int = 64,
     ) -> None:
-        super().__init__()
+        super().__init__(reactor)
         self.addresses = {checkAddress(a) for a in addresses}
-        self._reactor = reactor
         self.timeout = timeout
         self.maxNeighbours = maxNeighbours
         self.maxWaiting = maxWaiting
@@ -191,13 +190,6 @@ class ARPProtocol(Layer):
         self._waitingCount -= len(datagrams)
         for _ in datagrams:
             self.drop(f"no ARP answer for {dest}")
-
-    def _getReactor(self) -> Any:
-        if self._reactor is None:
-            from torsion.internet import reactor
-
-            self._reactor = reactor
-        return self._reactor
 
     def stopProtocol(self) -> None:
         for _, timer in self._waiting.values():

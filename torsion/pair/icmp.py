@@ -106,9 +106,8 @@ class ICMPEchoResponder(DatagramLayer):
     """
 
     def __init__(self, reactor: Any = None, maxOutstanding: int = 64) -> None:
-        super().__init__()
+        super().__init__(reactor)
         self.answered = 0
-        self._reactor = reactor
         self.maxOutstanding = maxOutstanding
         self._identifier = int.from_bytes(os.urandom(2), "big")
         self._sequence = 0
@@ -175,13 +174,6 @@ class ICMPEchoResponder(DatagramLayer):
             pending[0].errback(
                 error.TimeoutError(f"no echo reply from {key[0]} within {timeout} seconds")
             )
-
-    def _getReactor(self) -> Any:
-        if self._reactor is None:
-            from torsion.internet import reactor
-
-            self._reactor = reactor
-        return self._reactor
 
     def stopProtocol(self) -> None:
         pending, self._pending = self._pending, {}
