@@ -35,6 +35,7 @@ from torsion.internet.interfaces import (
 )
 from torsion.internet.protocol import Factory
 from torsion.protocols.wire import Echo
+from torsion.python import usage
 
 reactor = reactormixins.reactor
 
@@ -585,3 +586,33 @@ def test_unixDescriptionsListenAndConnect(reactor: Any, tmp_path: Path) -> None:
     made.transport.loseConnection()
     runUntilFired(reactor, made.lost)
     runUntilFired(reactor, listening.stopListening())
+
+
+class ListenOptions(usage.Options, strports.ListenOptionMixin):
+    defaultListen = "tcp:7000:interface=127.0.0.1"
+
+    def postOptions(self) -> None:
+        self.checkListen()
+
+
+def test_listenOptionTakesSeveralDescriptionsAndBareNumbersStayLocal() -> None:
+    options = ListenOptions()
+    options.parseOptions(["--listen", "8080", "--listen", "unix:/tmp/x.sock"])
+    assert options["listen"] == ["tcp:8080:interface=127.0.0.1", "unix:/tmp/x.sock"]
+
+
+def test_listenOptionDefaultsAndRefusesWhatCannotBeParsed() -> None:
+    options = ListenOptions()
+    options.parseOptions([])
+    assert options["listen"] == ["tcp:7000:interface=127.0.0.1"]
+    with pytest.raises(usage.UsageError, match="--listen 'tcp:notaport'"):
+        ListenOptions().parseOptions(["--listen", "tcp:notaport"])
+
+
+def test_listenOptionBareNumberOnEveryInterfaceWhenThePluginSaysSo() -> None:
+    class Everywhere(ListenOptions):
+        bareNumberInterface = None
+
+    options = Everywhere()
+    options.parseOptions(["--listen", "8080"])
+    assert options["listen"] == ["tcp:8080"]

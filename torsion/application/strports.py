@@ -11,12 +11,12 @@ Tests: tests/application/test_strports.py.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from torsion.application.internet import StreamServerEndpointService
 from torsion.internet import endpoints
 
-__all__ = ["service"]
+__all__ = ["ListenOptionMixin", "service"]
 
 
 def service(description: str, factory: Any, reactor: Any = None) -> StreamServerEndpointService:
@@ -39,3 +39,43 @@ def service(description: str, factory: Any, reactor: Any = None) -> StreamServer
     made = StreamServerEndpointService(endpoints.serverFromString(reactor, description), factory)
     made._raiseSynchronously = True
     return made
+
+
+class ListenOptionMixin:
+    """``--listen DESCRIPTION`` for a plugin's Options: given any number of times,
+    ``defaultListen`` when never given, and each description checked when the command
+    line is parsed, so that a typo is a usage error instead of a server that fails to
+    start. A bare port number listens on ``bareNumberInterface`` only (this machine,
+    unless a plugin says otherwise; None: every interface, as Twisted's web does).
+
+    Mix it into a usage.Options subclass, set ``defaultListen``, and call
+    ``checkListen()`` from ``postOptions``; ``self["listen"]`` is then the list of
+    descriptions.
+    """
+
+    defaultListen: ClassVar[str]
+    bareNumberInterface: ClassVar[str | None] = "127.0.0.1"
+
+    def opt_listen(self, description: str) -> None:
+        """Listen here (an endpoint description); may be given several times."""
+        if description.isdigit():
+            interface = self.bareNumberInterface
+            description = f"tcp:{description}" + (f":interface={interface}" if interface else "")
+        self.setdefault("listen", []).append(description)  # type: ignore[attr-defined]
+
+    def checkListen(self) -> None:
+        """Fill in the default and refuse a description that cannot be parsed.
+
+        Raises:
+            UsageError: naming the bad description and what is wrong with it.
+        """
+        from torsion.python import usage
+
+        listen = self.setdefault("listen", [])  # type: ignore[attr-defined]
+        if not listen:
+            listen.append(self.defaultListen)
+        for description in listen:
+            try:
+                endpoints.serverFromString(None, description)
+            except ValueError as e:
+                raise usage.UsageError(f"--listen {description!r}: {e}") from None

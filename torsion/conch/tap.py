@@ -45,8 +45,10 @@ DEFAULT_HOST_KEY = "ssh_host_ed25519_key"
 _log = Logger(namespace="torsion.conch.tap")
 
 
-class Options(usage.Options, strcred.AuthOptionMixin):
+class Options(usage.Options, strcred.AuthOptionMixin, strports.ListenOptionMixin):
     """The options of the conch plugin."""
+
+    defaultListen = DEFAULT_LISTEN
 
     synopsis = "[--listen DESCRIPTION ...] [--host-key FILE ...] --auth TYPE:ARGS ..."
     longdesc = (
@@ -73,20 +75,14 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def __init__(self) -> None:
         super().__init__()
-        self["listen"] = []
         self["host-key"] = []
-
-    def opt_listen(self, description: str) -> None:
-        """Listen here (an endpoint description); may be given several times."""
-        self["listen"].append(description)
 
     def opt_host_key(self, path: str) -> None:
         """A host private key file (OpenSSH or PEM); may be given several times."""
         self["host-key"].append(path)
 
     def postOptions(self) -> None:
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
+        self.checkListen()
         if not self.get("credCheckers") and self["no-authorized-keys"]:
             raise usage.UsageError(
                 "nobody could log in: give --auth (passwords) or allow authorized_keys"

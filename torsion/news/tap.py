@@ -32,10 +32,6 @@ __all__ = ["DEFAULT_LISTEN", "Options", "makeService"]
 DEFAULT_LISTEN = "tcp:1119:interface=127.0.0.1"
 
 
-def _listenCoerce(value: str) -> str:
-    return f"tcp:{value}:interface=127.0.0.1" if value.isdigit() else value
-
-
 def _positive(name: str, value: str) -> int:
     try:
         number = int(value)
@@ -46,8 +42,10 @@ def _positive(name: str, value: str) -> int:
     return number
 
 
-class Options(usage.Options, strcred.AuthOptionMixin):
+class Options(usage.Options, strcred.AuthOptionMixin, strports.ListenOptionMixin):
     """The options of the news plugin."""
+
+    defaultListen = DEFAULT_LISTEN
 
     synopsis = "[--listen DESCRIPTION ...] [--spool DIR] [--group NAME[=DESCRIPTION] ...]"
     longdesc = (
@@ -72,12 +70,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def __init__(self) -> None:
         super().__init__()
-        self["listen"] = []
         self["groups"] = []
-
-    def opt_listen(self, description: str) -> None:
-        """Listen here (an endpoint description); may be given several times."""
-        self["listen"].append(_listenCoerce(description))
 
     def opt_port(self, description: str) -> None:
         """Twisted's name for --listen."""
@@ -106,15 +99,8 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def postOptions(self) -> None:
         """Check what can be checked now, so that a mistake is a usage error."""
-        from torsion.internet import endpoints
 
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        for description in self["listen"]:
-            try:
-                endpoints.serverFromString(None, description)
-            except ValueError as e:
-                raise usage.UsageError(f"--listen {description!r}: {e}") from None
+        self.checkListen()
         if self["auth-required"] not in ("post", "all"):
             raise usage.UsageError(
                 f"--auth-required {self['auth-required']!r}: give 'post' or 'all'"

@@ -36,10 +36,6 @@ __all__ = ["DEFAULT_LISTEN", "CertificateFiles", "Options", "makeService"]
 DEFAULT_LISTEN = "tcp:2121:interface=127.0.0.1"
 
 
-def _listenCoerce(value: str) -> str:
-    return f"tcp:{value}:interface=127.0.0.1" if value.isdigit() else value
-
-
 def _directory(value: str, option: str) -> str:
     if not os.path.isdir(value):
         raise usage.UsageError(f"{option} {value!r} is not a directory; make it first")
@@ -72,8 +68,10 @@ class CertificateFiles:
         return {"privateKey": self.privateKey, "certificate": self.certificate, "_options": None}
 
 
-class Options(usage.Options, strcred.AuthOptionMixin):
+class Options(usage.Options, strcred.AuthOptionMixin, strports.ListenOptionMixin):
     """The options of the ftp plugin."""
+
+    defaultListen = DEFAULT_LISTEN
 
     synopsis = "--root DIR [--listen DESCRIPTION ...] [--auth TYPE:ARGS ...] [--home DIR]"
     longdesc = (
@@ -99,11 +97,6 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def __init__(self) -> None:
         super().__init__()
-        self["listen"] = []
-
-    def opt_listen(self, description: str) -> None:
-        """Listen here (an endpoint description); may be given several times."""
-        self["listen"].append(_listenCoerce(description))
 
     def opt_port(self, description: str) -> None:
         """Twisted's name for --listen."""
@@ -115,20 +108,13 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def postOptions(self) -> None:
         """Check everything now, so that a mistake is a usage error, not a crash later."""
-        from torsion.internet import endpoints
 
         if self["root"] is None:
             raise usage.UsageError("give --root DIR: the directory the server serves")
         self["root"] = _directory(self["root"], "--root")
         if self["home"] is not None:
             self["home"] = _directory(self["home"], "--home")
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        for description in self["listen"]:
-            try:
-                endpoints.serverFromString(None, description)
-            except ValueError as e:
-                raise usage.UsageError(f"--listen {description!r}: {e}") from None
+        self.checkListen()
         self["tlsOptions"] = None
         if self["certificate"] is not None:
             files = CertificateFiles(

@@ -228,12 +228,10 @@ class KeyValueRealm:
         return pb.IPerspective, user, lambda: None
 
 
-def _listenCoerce(value: str) -> str:
-    return f"tcp:{value}:interface=127.0.0.1" if value.isdigit() else value
-
-
-class Options(usage.Options, strcred.AuthOptionMixin):
+class Options(usage.Options, strcred.AuthOptionMixin, strports.ListenOptionMixin):
     """The options of the pb plugin."""
+
+    defaultListen = DEFAULT_LISTEN
 
     synopsis = "[--listen DESCRIPTION ...] [--auth TYPE:ARGS ...] [--max-keys N]"
     longdesc = (
@@ -269,23 +267,11 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def __init__(self) -> None:
         super().__init__()
-        self["listen"] = []
-
-    def opt_listen(self, description: str) -> None:
-        """Listen here (an endpoint description); may be given several times."""
-        self["listen"].append(_listenCoerce(description))
 
     def postOptions(self) -> None:
         """Check the endpoint descriptions now, so that a typo is a usage error."""
-        from torsion.internet import endpoints
 
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        for description in self["listen"]:
-            try:
-                endpoints.serverFromString(None, description)
-            except ValueError as e:
-                raise usage.UsageError(f"--listen {description!r}: {e}") from None
+        self.checkListen()
 
 
 def makePortal(options: Any, store: KeyValueStore) -> portal.Portal:

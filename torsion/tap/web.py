@@ -195,10 +195,6 @@ def _globalReactor() -> Any:
     return reactor
 
 
-def _listenCoerce(value: str) -> str:
-    return f"tcp:{value}" if value.isdigit() else value
-
-
 # -- auth (guard) --
 _AUTH_INTERFACES = (IUsernamePassword, IUsernameHashedPassword, IAnonymous)
 DEFAULT_AUTH_REALM = "torsion"
@@ -284,8 +280,11 @@ def _remembering(checker: Any) -> Any:
     return checker
 
 
-class Options(usage.Options, strcred.AuthOptionMixin):
+class Options(usage.Options, strcred.AuthOptionMixin, strports.ListenOptionMixin):
     """The options of the web plugin."""
+
+    defaultListen = DEFAULT_LISTEN
+    bareNumberInterface = None  # Twisted's web: a bare port is every interface
 
     synopsis = (
         "[--listen DESCRIPTION ...] [--path DIR | --resource-script FILE | --wsgi NAME | "
@@ -336,17 +335,12 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def __init__(self) -> None:
         super().__init__()
-        self["listen"] = []
         self["vhosts"] = []
         self["ignore-ext"] = []
         self["processors"] = []
         self["headers"] = []
         for name in _ROOTS:
             self[name] = None
-
-    def opt_listen(self, description: str) -> None:
-        """Listen here (an endpoint description); may be given several times."""
-        self["listen"].append(_listenCoerce(description))
 
     def opt_port(self, description: str) -> None:
         """Twisted's older name for --listen; a bare number is that TCP port."""
@@ -425,15 +419,8 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def postOptions(self) -> None:
         """Check that the options fit together and name things that exist."""
-        from torsion.internet import endpoints
 
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        for description in self["listen"]:
-            try:
-                endpoints.serverFromString(None, description)
-            except ValueError as e:
-                raise usage.UsageError(f"--listen {description!r}: {e}") from None
+        self.checkListen()
         given = [f"--{name}" for name in _ROOTS if self[name] is not None]
         if len(given) > 1:
             raise usage.UsageError(f"give one root: {' or '.join(given)}, not several")

@@ -46,12 +46,10 @@ MAX_MOTD_BYTES = 64 * 1024
 _log = Logger(namespace="torsion.words.tap")
 
 
-def _listenCoerce(value: str) -> str:
-    return f"tcp:{value}:interface=127.0.0.1" if value.isdigit() else value
-
-
-class Options(usage.Options, strcred.AuthOptionMixin):
+class Options(usage.Options, strcred.AuthOptionMixin, strports.ListenOptionMixin):
     """The options of the words plugin."""
+
+    defaultListen = DEFAULT_LISTEN
 
     synopsis = "[--listen DESCRIPTION ...] [--group NAME ...] [--auth TYPE:ARGS ...] [--motd FILE]"
     longdesc = (
@@ -71,12 +69,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def __init__(self) -> None:
         super().__init__()
-        self["listen"] = []
         self["groups"] = []
-
-    def opt_listen(self, description: str) -> None:
-        """Listen here (an endpoint description); may be given several times."""
-        self["listen"].append(_listenCoerce(description))
 
     def opt_irc_port(self, description: str) -> None:
         """Twisted's name for --listen."""
@@ -97,15 +90,8 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def postOptions(self) -> None:
         """Check the endpoints and read the MOTD now, so that a mistake is a usage error."""
-        from torsion.internet import endpoints
 
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        for description in self["listen"]:
-            try:
-                endpoints.serverFromString(None, description)
-            except ValueError as e:
-                raise usage.UsageError(f"--listen {description!r}: {e}") from None
+        self.checkListen()
         self["motdText"] = None
         if self["motd"] is not None:
             path = Path(self["motd"])
