@@ -22,7 +22,7 @@ from torsion.internet import error
 from torsion.internet._pollers import READ as _READ
 from torsion.internet._pollers import WRITE as _WRITE
 from torsion.internet._pollers import Poller, SelectorsPoller
-from torsion.internet.main import installReactor
+from torsion.internet.main import installNewReactor
 from torsion.internet.posixbase import PosixReactorBase
 from torsion.python import context, log
 from torsion.python.failure import Failure
@@ -264,10 +264,4 @@ def installSelectorReactor(reactorClass: type[_Reactor]) -> _Reactor:
     Raises:
         ReactorAlreadyInstalledError: if a reactor is installed already.
     """
-    reactor = reactorClass()
-    try:
-        installReactor(reactor)
-    except BaseException:
-        reactor._close()
-        raise
-    return reactor
+    return installNewReactor(reactorClass())

@@ -35,7 +35,7 @@ from typing import Any
 from torsion.internet import tcp
 from torsion.internet._asynciotcp import LoopConnection, LoopConnector, LoopPort
 from torsion.internet._loopreactor import LoopReactorBase
-from torsion.internet.main import installReactor
+from torsion.internet.main import installNewReactor
 
 __all__ = ["AsyncioSelectorReactor", "install"]
 
@@ -184,10 +184,4 @@ def install(
     Raises:
         ReactorAlreadyInstalledError: if a reactor is installed already.
     """
-    reactor = AsyncioSelectorReactor(eventloop, nativeTransports)
-    try:
-        installReactor(reactor)
-    except BaseException:
-        reactor._close()
-        raise
-    return reactor
+    return installNewReactor(AsyncioSelectorReactor(eventloop, nativeTransports))

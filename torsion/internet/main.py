@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any
+from typing import Any, TypeVar
 
 from torsion.internet.error import ReactorAlreadyInstalledError
 
-__all__ = ["installReactor"]
+__all__ = ["installNewReactor", "installReactor"]
+
+_Reactor = TypeVar("_Reactor")
 
 _MODULE = "torsion.internet.reactor"
 _installedFrom: str | None = None
@@ -50,6 +52,21 @@ def installReactor(reactor: Any) -> None:
     import torsion.internet
 
     torsion.internet.reactor = reactor  # type: ignore[attr-defined]
+
+
+def installNewReactor(reactor: _Reactor) -> _Reactor:
+    """Install ``reactor``, just made by a reactor module's ``install()``, and return it;
+    if it cannot be installed, close it (its waker, its loop's watchers) and re-raise.
+
+    Raises:
+        ReactorAlreadyInstalledError: as ``installReactor``.
+    """
+    try:
+        installReactor(reactor)
+    except BaseException:
+        reactor._close()  # type: ignore[attr-defined]
+        raise
+    return reactor
 
 
 def _uninstallReactor() -> None:

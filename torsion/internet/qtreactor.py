@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from torsion.internet._loopreactor import LoopReactorBase
-from torsion.internet.main import installReactor
+from torsion.internet.main import installNewReactor
 
 try:
     from PySide6.QtCore import QCoreApplication, QEventLoop, QSocketNotifier, Qt, QThread, QTimer
@@ -155,10 +155,4 @@ def install(app: QCoreApplication | None = None) -> QtReactor:
     Raises:
         ReactorAlreadyInstalledError: if a reactor is installed already.
     """
-    reactor = QtReactor(app)
-    try:
-        installReactor(reactor)
-    except BaseException:
-        reactor._close()
-        raise
-    return reactor
+    return installNewReactor(QtReactor(app))

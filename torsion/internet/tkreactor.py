@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from torsion.internet._loopreactor import LoopReactorBase
-from torsion.internet.main import installReactor
+from torsion.internet.main import installNewReactor
 
 __all__ = ["TkReactor", "install"]
 
@@ -163,10 +163,4 @@ def install(root: tkinter.Misc | None = None) -> TkReactor:
     Raises:
         ReactorAlreadyInstalledError: if a reactor is installed already.
     """
-    reactor = TkReactor(root)
-    try:
-        installReactor(reactor)
-    except BaseException:
-        reactor._close()
-        raise
-    return reactor
+    return installNewReactor(TkReactor(root))
