@@ -190,6 +190,40 @@ def test_requestsThatCannotBeMadeFail() -> None:
     assert pending == []
 
 
+def test_theOppositeRequestWhileOneIsInFlightIsQueuedThenSent() -> None:
+    """WONT ECHO then WILL ECHO at once (a password prompt, then a shell): the WILL
+    waits for the answer to the WONT, then goes out (RFC 1143's queue)."""
+    layer, wire = connected(Recorder(local=(ECHO,)))
+    layer.dataReceived(IAC + DO + ECHO)
+    wire.clear()
+    off, on = results(layer.wont(ECHO)), results(layer.will(ECHO))
+    assert wire.value() == IAC + WONT + ECHO
+    assert results(layer.will(ECHO))[0].check(AlreadyNegotiating)  # one queued at most
+    wire.clear()
+    layer.dataReceived(IAC + DONT + ECHO)
+    assert off == [True] and on == []
+    assert wire.value() == IAC + WILL + ECHO
+    layer.dataReceived(IAC + DO + ECHO)
+    assert on == [True]
+    assert layer.getOptionState(ECHO).us.state == "yes"
+
+
+def test_aQueuedRequestAlreadyMetByARefusalSucceedsAtOnce() -> None:
+    layer, wire = connected(Recorder())
+    on, off = results(layer.do(SGA)), results(layer.dont(SGA))
+    wire.clear()
+    layer.dataReceived(IAC + WONT + SGA)  # refused: "no", which the queued DONT wanted
+    assert on[0].check(OptionRefused) and off == [True]
+    assert wire.value() == b""
+
+
+def test_aQueuedRequestFailsWhenTheConnectionIsLost() -> None:
+    layer, _ = connected(Recorder())
+    _pending, queued = results(layer.do(SGA)), results(layer.dont(SGA))
+    layer.connectionLost(Failure(ConnectionDone()))
+    assert queued[0].check(ConnectionLost)
+
+
 def test_pendingRequestsFailWhenTheConnectionIsLost() -> None:
     app = Recorder()
     layer, _ = connected(app)

@@ -123,26 +123,6 @@ def loadHostKey(directory: str, name: str) -> keys.Key:
     return key
 
 
-class _EchoingBootstrap(telnet.TelnetBootstrapProtocol):
-    """TelnetBootstrapProtocol that makes sure we echo in the end.
-
-    AuthenticatingTelnetProtocol turns our echo off after the password (WONT ECHO)
-    just before this protocol asks for it again, which then fails as "already
-    negotiating" and leaves the client echoing locally in line mode; so ask again
-    once that answer is in.
-    """
-
-    def connectionMade(self) -> None:
-        super().connectionMade()
-        echo = self.transport.getOptionState(telnet.ECHO).us
-        if echo.negotiating and echo.onResult is not None:
-            echo.onResult.addBoth(self._echoOn)
-
-    def _echoOn(self, result: object) -> None:
-        if self.transport.getOptionState(telnet.ECHO).us.state != "yes":
-            self.transport.will(telnet.ECHO).addErrback(lambda _: None)
-
-
 class _TelnetRealm:
     """Telnet logins become a terminal (negotiated by TelnetBootstrapProtocol) with a
     manhole on it."""
@@ -154,7 +134,9 @@ class _TelnetRealm:
         if telnet.ITelnetProtocol not in interfaces:
             raise NotImplementedError("this realm only gives telnet protocols")
         _log.warn("manhole: {user} logged in over telnet", user=avatarId)
-        shell = _EchoingBootstrap(insults.ServerProtocol, manhole.ColoredManhole, self.namespace)
+        shell = telnet.TelnetBootstrapProtocol(
+            insults.ServerProtocol, manhole.ColoredManhole, self.namespace
+        )
         return telnet.ITelnetProtocol, shell, lambda: None
 
 

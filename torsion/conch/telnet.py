@@ -11,11 +11,13 @@ answer. `StatefulTelnetProtocol` reads lines and routes each to ``telnet_<State>
 `TelnetBootstrapProtocol` negotiates a terminal (echo, suppress-go-ahead, window size)
 for a protocol such as a shell.
 
-Negotiation follows RFC 1143's "Q method" without its queue: each side of each option
-is "no" or "yes", possibly with a request of ours in flight. A peer that repeats a
-request we already agreed to gets no answer, so two Telnets cannot loop; asking for a
-change while one is in flight fails with AlreadyNegotiating. The command and option
-constants are one-byte ``bytes``, as in Twisted, and so are the keys of
+Negotiation follows RFC 1143's "Q method": each side of each option is "no" or "yes",
+possibly with a request of ours in flight. A peer that repeats a request we already
+agreed to gets no answer, so two Telnets cannot loop. Asking for the opposite of the
+request in flight (WILL ECHO just after WONT ECHO, as a login prompt does before a
+shell) is queued, as the RFC's queue bit says, and sent once the answer comes; asking
+for the same change again while it is in flight fails with AlreadyNegotiating. The
+command and option constants are one-byte ``bytes``, as in Twisted, and so are the keys of
 ``commandMap``/``negotiationMap``. Tests: tests/conch/test_telnet.py,
 test_telnetcodec.py and test_telnet_peers.py.
 """
@@ -193,12 +195,15 @@ class TelnetProtocol(Protocol):
 class _Side:
     """One side of one option: ``state`` "no" or "yes", and our request in flight."""
 
-    __slots__ = ("negotiating", "onResult", "state")
+    __slots__ = ("negotiating", "onResult", "queued", "state")
 
     def __init__(self) -> None:
         self.state = "no"
         self.negotiating = False
         self.onResult: Deferred[bool] | None = None
+        # The opposite request asked for while ours was in flight: the state it wants,
+        # its verb and its Deferred (RFC 1143's queue bit).
+        self.queued: tuple[str, bytes, Deferred[bool]] | None = None
 
     def finish(self, refused: Exception | None = None) -> None:
         """Our request got its answer: fire its Deferred."""
@@ -339,9 +344,11 @@ class Telnet(Protocol):
         if side.negotiating and side.state == "no":
             side.state = "yes"  # the answer to our DO (or WILL)
             side.finish()
+            self._sendQueued(side, option)
         elif side.negotiating:  # our DONT (WONT) answered by WILL (DO): not allowed
             side.state = "no"
             side.finish(OptionRefused(option))
+            self._sendQueued(side, option)
         elif side.state == "no":
             if allowed(option):
                 side.state = "yes"
@@ -356,9 +363,11 @@ class Telnet(Protocol):
         """WONT or DONT came for ``side``: a refusal, an answer, or a demand."""
         if side.negotiating and side.state == "no":
             side.finish(OptionRefused(option))  # it refused our DO (or WILL)
+            self._sendQueued(side, option)
         elif side.negotiating:
             side.state = "no"  # the answer to our DONT (or WONT)
             side.finish()
+            self._sendQueued(side, option)
         elif side.state == "yes":
             side.state = "no"
             self._send(no, option)
@@ -366,7 +375,12 @@ class Telnet(Protocol):
 
     def _request(self, side: _Side, wanted: str, verb: bytes, option: bytes) -> Deferred[bool]:
         if side.negotiating:
-            return fail(AlreadyNegotiating(option))
+            inFlight = "yes" if side.state == "no" else "no"
+            if wanted == inFlight or side.queued is not None:
+                return fail(AlreadyNegotiating(option))
+            queued: Deferred[bool] = Deferred()
+            side.queued = (wanted, verb, queued)
+            return queued
         if side.state == wanted:
             return fail((AlreadyEnabled if wanted == "yes" else AlreadyDisabled)(option))
         side.negotiating = True
@@ -374,6 +388,20 @@ class Telnet(Protocol):
         result = side.onResult
         self._send(verb, option)
         return result
+
+    def _sendQueued(self, side: _Side, option: bytes) -> None:
+        """Our request was answered: send the opposite one asked for meanwhile, if any
+        (already where it wants to be, when the peer refused ours: done at once)."""
+        if side.queued is None:
+            return
+        wanted, verb, queued = side.queued
+        side.queued = None
+        if side.state == wanted:
+            queued.callback(True)
+            return
+        side.negotiating = True
+        side.onResult = queued
+        self._send(verb, option)
 
     def will(self, option: bytes) -> Deferred[bool]:
         return self._request(self.getOptionState(option).us, "yes", WILL, option)
@@ -393,8 +421,13 @@ class Telnet(Protocol):
     def connectionLost(self, reason: object = connectionDone) -> None:
         for state in self.options.values():
             for side in (state.us, state.him):
+                lost = error.ConnectionLost("the telnet connection was lost")
                 if side.onResult is not None:
-                    side.finish(error.ConnectionLost("the telnet connection was lost"))
+                    side.finish(lost)
+                if side.queued is not None:
+                    queued = side.queued[2]
+                    side.queued = None
+                    queued.errback(Failure(lost))
 
 
 @implementer(ITelnetTransport)
