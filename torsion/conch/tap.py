@@ -4,6 +4,7 @@
     torsiond -n conch --listen tcp:22 --host-key /etc/ssh/ssh_host_ed25519_key \\
         --auth file:/etc/torsion/ssh.passwd
     torsiond -n conch --no-authorized-keys --auth memory:alice:secret
+    torsiond -n conch --auth file:ssh.passwd --sftp-root /srv/sftp/%u      # or --no-sftp
 
 Who may log in: the users named by ``--auth`` (torsion.cred.strcred: ``file:`` of
 argon2/scrypt/bcrypt hashes written by ``torsion passwd``, ``memory:`` for tests),
@@ -11,7 +12,10 @@ with their password; and, unless ``--no-authorized-keys``, any system user with 
 public key from their ~/.ssh/authorized_keys. Either way the login must be a user of
 this system (torsion.conch.unix: shells and commands run as that user, which needs
 the server to run as root; otherwise only the server's own user can log in). Port
-forwarding (ssh -L and -R) is on. Host keys: each ``--host-key FILE`` (OpenSSH or
+forwarding (ssh -L and -R) is on, and so is SFTP (the "sftp" subsystem that sftp and
+scp use): each user sees their home directory as "/" (or ``--sftp-root DIR``, where
+"%u" becomes the user name), cannot leave it by ".." or symbolic links, and acts with
+their own permissions; ``--no-sftp`` turns it off. Host keys: each ``--host-key FILE`` (OpenSSH or
 PEM private keys); without one, ``ssh_host_ed25519_key`` in the current directory,
 made if missing. The default endpoint is port 2222 of this machine only.
 Tests: tests/conch/test_conchplugin.py.
@@ -55,9 +59,16 @@ class Options(usage.Options, strcred.AuthOptionMixin):
     supportedInterfaces = (credentials.IUsernamePassword,)
     optFlags = [
         ["no-authorized-keys", None, "Do not accept public keys from ~/.ssh/authorized_keys."],
+        ["no-sftp", None, "Do not serve SFTP (sftp, and scp of OpenSSH 9)."],
     ]
     optParameters = [
         ["moduli", None, "/etc/ssh/moduli", "Primes for diffie-hellman-group-exchange."],
+        [
+            "sftp-root",
+            None,
+            unix.HOME,
+            'What each user sees as "/" over SFTP ("%u": the user name; "~": their home).',
+        ],
     ]
 
     def __init__(self) -> None:
@@ -80,6 +91,9 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             raise usage.UsageError(
                 "nobody could log in: give --auth (passwords) or allow authorized_keys"
             )
+        root = self["sftp-root"]
+        if root != unix.HOME and "%u" not in root and not os.path.isdir(root):
+            raise usage.UsageError(f"--sftp-root {root} is not a directory")
 
 
 def loadHostKeys(paths: list[str]) -> dict[bytes, keys.Key]:
@@ -112,7 +126,8 @@ def makeFactory(options: Any, reactor: Any = None) -> factory.SSHFactory:
         checkers.append(conchcheckers.SSHPublicKeyChecker(conchcheckers.UNIXAuthorizedKeysFiles()))
     made = factory.SSHFactory()
     made.privateKeys = loadHostKeys(list(options["host-key"]))
-    made.portal = portal.Portal(unix.UnixSSHRealm(reactor), checkers)
+    sftpRoot = None if options.get("no-sftp") else options.get("sftp-root", unix.HOME)
+    made.portal = portal.Portal(unix.UnixSSHRealm(reactor, sftpRoot), checkers)
     made.services = {
         b"ssh-userauth": userauth.SSHUserAuthServer,
         b"ssh-connection": connection.SSHConnection,

@@ -11,7 +11,11 @@ ISession: ``openShell`` runs the user's shell as a login shell, ``execCommand`` 
 changed by window-change) and on pipes otherwise; env requests are accepted only for
 LANG and LC_* (as OpenSSH's AcceptEnv is usually set), signals are passed on, and
 closing the channel hangs up the process. Port forwarding (ssh -L and -R) is on,
-through torsion.conch.ssh.forwarding. Tests: tests/conch/test_unix.py.
+through torsion.conch.ssh.forwarding. The "sftp" subsystem is on unless the realm is
+made with ``sftpRoot=None``: each user gets ``sftpRoot`` ("~" for their home, the
+default; "%u" in a path becomes the user name) as "/", no path leaves it, and every
+operation runs with the user's identity (torsion.conch._sftpunix).
+Tests: tests/conch/test_unix.py, tests/conch/test_sftp_server.py.
 """
 
 from __future__ import annotations
@@ -25,24 +29,27 @@ from typing import Any
 
 from zope.interface import implementer
 
+from torsion.conch._sftpunix import AsUser, UserSFTPServer
 from torsion.conch.avatar import ConchUser
-from torsion.conch.interfaces import IConchUser, ISession, ISessionSetEnv
-from torsion.conch.ssh import forwarding, session
+from torsion.conch.interfaces import IConchUser, ISession, ISessionSetEnv, ISFTPServer
+from torsion.conch.ssh import filetransfer, forwarding, session
 from torsion.cred.error import UnauthorizedLogin
 from torsion.cred.portal import IRealm
 from torsion.logger import Logger
 from torsion.python import components
 
-__all__ = ["SSHSessionForUnixConchUser", "UnixConchUser", "UnixSSHRealm"]
+__all__ = ["HOME", "SSHSessionForUnixConchUser", "UnixConchUser", "UnixSSHRealm"]
 
 _log = Logger()
 _DEFAULT_PATH = b"/usr/local/bin:/usr/bin:/bin"
+#: The sftpRoot that means each user's home directory.
+HOME = "~"
 
 
 class UnixConchUser(ConchUser, forwarding.ForwardingUser):
     """A system user logged in over SSH (Twisted's UnixConchUser)."""
 
-    def __init__(self, username: str, reactor: Any = None) -> None:
+    def __init__(self, username: str, reactor: Any = None, sftpRoot: str | None = None) -> None:
         super().__init__()
         entry = pwd.getpwnam(username)
         self.username = username
@@ -52,6 +59,26 @@ class UnixConchUser(ConchUser, forwarding.ForwardingUser):
         self.reactor = reactor
         self.channelLookup[b"session"] = session.SSHSession
         self.enableForwarding()
+        self.sftpRoot: str | None = None
+        if sftpRoot is not None:
+            self.sftpRoot = self.home if sftpRoot == HOME else sftpRoot.replace("%u", username)
+            self.subsystemLookup[b"sftp"] = filetransfer.FileTransferServer
+
+    def lookupSubsystem(self, subsystem: bytes, data: bytes) -> Any:
+        try:
+            return super().lookupSubsystem(subsystem, data)
+        except (OSError, ValueError) as e:
+            _log.warn(
+                "{user}: no {name} subsystem: {why}", user=self.username, name=subsystem, why=e
+            )
+            return None
+
+    def sftpServer(self) -> UserSFTPServer:
+        """The files this user sees over SFTP: sftpRoot, with the user's rights."""
+        if self.sftpRoot is None:
+            raise ValueError("SFTP is off")
+        groups = os.getgrouplist(self.username, self.gid)
+        return UserSFTPServer(self.sftpRoot, AsUser(self.uid, self.gid, groups))
 
     def getUserGroupId(self) -> tuple[int, int]:
         return self.uid, self.gid
@@ -171,21 +198,24 @@ class SSHSessionForUnixConchUser:
 
 
 components.registerAdapter(SSHSessionForUnixConchUser, UnixConchUser, ISession)
+components.registerAdapter(UnixConchUser.sftpServer, UnixConchUser, ISFTPServer)
 
 
 @implementer(IRealm)
 class UnixSSHRealm:
-    """Logins become the system users of their names."""
+    """Logins become the system users of their names; ``sftpRoot`` is what they see
+    over SFTP (HOME: their home directory; None: no SFTP)."""
 
-    def __init__(self, reactor: Any = None) -> None:
+    def __init__(self, reactor: Any = None, sftpRoot: str | None = HOME) -> None:
         self.reactor = reactor
+        self.sftpRoot = sftpRoot
 
     def requestAvatar(self, avatarId: bytes, mind: object, *interfaces: Any) -> Any:
         if IConchUser not in interfaces:
             raise NotImplementedError("UnixSSHRealm only gives IConchUser avatars")
         username = avatarId.decode("utf-8", "replace")
         try:
-            user = UnixConchUser(username, self.reactor)
+            user = UnixConchUser(username, self.reactor, self.sftpRoot)
         except KeyError:
             raise UnauthorizedLogin(f"{username} is not a user of this system") from None
         if os.geteuid() != 0 and user.uid != os.geteuid():

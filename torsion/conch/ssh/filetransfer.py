@@ -8,12 +8,15 @@ from ``subsystemLookup = {b"sftp": FileTransferServer}``; it serves
 The wire format is _sftpcodec; over stdio without SSH: ``python -m
 torsion.conch.ssh.sftpstdio ROOT``. Replies are bounded: a READ returns at most
 MAX_READ bytes, a READDIR at most DIR_BATCH names, and a client may hold at most
-MAX_HANDLES open files and directories. Tests: tests/conch/test_sftp*.py.
+MAX_HANDLES open files and directories. While the client's window is full (a slow
+reader), requests are not answered and the client gets no more window, so what the
+server holds is bounded by the windows. Tests: tests/conch/test_sftp*.py.
 """
 
 from __future__ import annotations
 
 import struct
+from collections import deque
 from typing import Any
 
 from torsion.conch.interfaces import ISFTPFile, ISFTPServer
@@ -60,14 +63,47 @@ class FileTransferServer(protocol.Protocol):
         self.openDirs: dict[bytes, Any] = {}
         self.nextHandle = 0
         self.versionSeen = False
+        self.paused = False
+        self.pending: deque[tuple[int, bytes]] = deque()
 
     def dataReceived(self, data: bytes) -> None:
         try:
-            for kind, body in self.reader.feed(data):
+            self.pending.extend(self.reader.feed(data))
+        except codec.SFTPCodecError as e:
+            self._broken(e)
+            return
+        self._serve()
+
+    def _serve(self) -> None:
+        """Answer the requests that came, until the client's window is full."""
+        try:
+            while self.pending and not self.paused:
+                kind, body = self.pending.popleft()
                 self._dispatch(kind, body)
         except codec.SFTPCodecError as e:
-            _log.info("SFTP: {error}; closing", error=e)
-            self.transport.loseConnection()
+            self._broken(e)
+
+    def _broken(self, error: codec.SFTPCodecError) -> None:
+        _log.info("SFTP: {error}; closing", error=error)
+        self.pending.clear()
+        self.transport.loseConnection()
+
+    # The channel is our consumer: while the client's window is full we answer
+    # nothing and grant no window, so requests wait in the client, not here.
+    def pauseProducing(self) -> None:
+        if not self.paused:
+            self.paused = True
+            pause = getattr(self.transport, "pauseProducing", None)
+            if pause is not None:
+                pause()
+
+    def resumeProducing(self) -> None:
+        if self.paused:
+            self.paused = False
+            self._serve()
+            resume = getattr(self.transport, "resumeProducing", None)
+            if resume is not None and not self.paused:
+                resume()
 
     def _dispatch(self, kind: int, body: bytes) -> None:
         reader = codec.Reader(body)

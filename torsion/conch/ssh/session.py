@@ -157,7 +157,7 @@ class SSHSession(SSHChannel):
             return False
         self.client = SSHSessionProcessProtocol(self)
         served.makeConnection(_ChannelTransport(self))
-        self.client.makeConnection(_ProtocolAsProcess(served))
+        self.client.makeConnection(_ProtocolAsProcess(served, self.client))
         return True
 
     def dataReceived(self, data: bytes) -> None:
@@ -268,17 +268,31 @@ class _ChannelTransport:
     def registerProducer(self, producer: Any, streaming: bool) -> None:
         self.session.registerProducer(producer, streaming)
 
+    # The subsystem reads slowly: the client gets no more window meanwhile.
+    def pauseProducing(self) -> None:
+        self.session.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.session.resumeProducing()
+
+    def stopProducing(self) -> None:
+        self.session.loseConnection()
+
     def unregisterProducer(self) -> None:
         self.session.unregisterProducer()
 
 
 class _ProtocolAsProcess:
     """A subsystem protocol seen as the "process" of SSHSessionProcessProtocol: what
-    the client sends goes to the protocol's dataReceived."""
+    the client sends goes to the protocol's dataReceived. The client's EOF ends the
+    subsystem like a process whose stdin closed: exit-status 0, then the channel's
+    close (OpenSSH's sftp and scp wait for that close)."""
 
-    def __init__(self, served: Any) -> None:
+    def __init__(self, served: Any, processProtocol: Any = None) -> None:
         self.served = served
+        self.processProtocol = processProtocol
         self.closed = False
+        self.pid = None
 
     def write(self, data: bytes) -> None:
         self.served.dataReceived(data)
@@ -290,6 +304,8 @@ class _ProtocolAsProcess:
         if not self.closed:
             self.closed = True
             self.served.connectionLost(Failure(ProcessDone(0)))
+            if self.processProtocol is not None:
+                self.processProtocol.processEnded(Failure(ProcessDone(0)))
 
     def pauseProducing(self) -> None:
         pause = getattr(self.served, "pauseProducing", None)
