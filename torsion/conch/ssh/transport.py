@@ -91,6 +91,7 @@ messages = {
     MSG_NEWKEYS: "NEWKEYS",
 }
 _U32 = struct.Struct("!L")
+_MESSAGE_TYPES = [bytes((number,)) for number in range(256)]  # no bytes object per packet
 # The host key algorithms a key of each SSH type can sign with, best first.
 _SIGNATURE_ALGORITHMS = {
     b"ssh-ed25519": [b"ssh-ed25519"],
@@ -264,7 +265,7 @@ class SSHTransportBase(Protocol):
         self._write(messageType, payload)
 
     def _write(self, messageType: int, payload: bytes) -> None:
-        packet = self._writer.seal(bytes((messageType,)) + payload)
+        packet = self._writer.sealParts((_MESSAGE_TYPES[messageType], payload))
         self._bytesSinceKex += len(packet)
         self.transport.write(packet)
 
