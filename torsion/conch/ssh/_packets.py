@@ -261,9 +261,7 @@ class _ChaChaPoly(_Suite):
         try:
             poly1305.Poly1305.verify_tag(polyKey, whole[:-16], bytes(whole[-16:]))
         except InvalidSignature:
-            raise SSHPacketError(
-                DISCONNECT_MAC_ERROR, "a packet's Poly1305 tag is wrong"
-            ) from None
+            raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's Poly1305 tag is wrong") from None
         return main.update(whole[4:-16])
 
 
