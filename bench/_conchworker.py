@@ -257,6 +257,14 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def checkCopy(original: Path, copy: Path) -> None:
+    """Refuse a copy that is missing or whose sha256 differs from the original's."""
+    if not copy.exists():
+        raise SystemExit(f"scp left no {copy}")
+    if sha256(copy) != sha256(original):
+        raise SystemExit(f"the copy {copy} differs from {original} (sha256)")
+
+
 def remotePath(side: str, directory: Path, name: str) -> str:
     """torsion's SFTP root is srv/ itself; the others see the whole filesystem."""
     return f"/{name}" if side == "torsion" else str(directory / "srv" / name)
@@ -299,8 +307,7 @@ def client(side: str, port: int, serverPid: int, direction: str, directory: Path
     # says nothing; the sha256 below is what decides.
     if done.returncode and done.stderr.strip():
         raise SystemExit(f"scp failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    if sha256(copy) != sha256(original):
-        raise SystemExit(f"the copy {copy} differs from {original} (sha256)")
+    checkCopy(original, copy)
     size = copy.stat().st_size
     copy.unlink()
     result = {"seconds": seconds, "bytes": size, "serverCpu": cpuAfter - cpuBefore}
