@@ -213,7 +213,10 @@ def serveOpenSSH(directory: Path) -> None:
     sshd = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)])
     for _ in range(100):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            # A whole version exchange, so that sshd logs nothing at level ERROR.
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
+                probe.sendall(b"SSH-2.0-probe\r\n")
+                probe.recv(256)
             break
         except OSError:
             if sshd.poll() is not None:

@@ -6,6 +6,7 @@ Run from the repository root with the project's interpreter (as root, for sshd):
     .venv/bin/python bench/conch.py --quiet-wait 30   # 200 MiB up and down, 3 rounds
     .venv/bin/python bench/conch.py --quick           # 8 MiB, 1 round: a smoke test
     .venv/bin/python bench/conch.py --cases down --sides torsion,twisted --rounds 5
+    .venv/bin/python bench/conch.py --callgrind       # instructions per MiB, 20 MiB each way
 
 The client is OpenSSH's scp in SFTP mode (``scp -s``, the default of OpenSSH 9) with
 its default algorithms (so each server gets what it would negotiate with a user),
@@ -44,7 +45,7 @@ from _conchworker import PASSWORD, SCP, SIDES  # noqa: E402
 from _netreport import Samples, TableSpec, betterRatio, roundRatios  # noqa: E402
 from _sidebench import SideBench  # noqa: E402
 from deferred import twistedPython  # noqa: E402
-from net import BenchError  # noqa: E402
+from net import SERVER_CPU, BenchError, Child, pinned  # noqa: E402
 
 CASES = ["up", "down"]
 MiB = 1024 * 1024
@@ -167,6 +168,45 @@ BENCH = ConchBench(
 )
 
 
+def countInstructions(sides: list[str], size: int) -> int:
+    """``--callgrind``: the instructions each side's server executes for one scp up and
+    one down (valgrind's callgrind, counters zeroed after start-up), per MiB. Unlike
+    CPU time this does not change with the machine's load, so it can compare sides on
+    a busy machine; it leaves out the kernel's share (the socket copies), which is the
+    same for every side. sshd is left out: it forks for every connection."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise BenchError("--callgrind needs valgrind (apt-get install valgrind)")
+    directory = prepare(size)
+    counts: dict[str, dict[str, int]] = {}
+    for side in [s for s in sides if s != "openssh"]:
+        out = directory / f"callgrind.{side}"
+        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p"]
+        argv += [BENCH.pythonFor(side), str(BENCH.worker), side, "serve", str(directory)]
+        child = Child(pinned(SERVER_CPU, argv), side)
+        try:
+            port = child.expect("port ", 600).split()[1]
+            pid = str(child.process.pid)
+            for case in CASES:
+                subprocess.run(["callgrind_control", "-z", pid], capture_output=True, check=True)
+                client = [sys.executable, str(BENCH.worker), "client", side, port, pid, case]
+                BENCH.runClient([*client, str(directory)], 3600, f"scp {case} through {side}")
+                subprocess.run(["callgrind_control", "-d", pid], capture_output=True, check=True)
+                dumps = sorted(directory.glob(f"callgrind.{side}.{pid}.*"), key=os.path.getmtime)
+                summary = [ln for ln in dumps[-1].read_text().splitlines() if ln[:8] == "summary:"]
+                counts.setdefault(side, {})[case] = int(summary[0].split()[1])
+        finally:
+            child.stop()
+    print(f"Instructions per MiB copied (callgrind; scp -s of {size} MiB, login included):\n")
+    print("| side | up | vs Twisted | down | vs Twisted |\n|---|---:|---:|---:|---:|")
+    for side, byCase in counts.items():
+        cells = []
+        for case in CASES:
+            ratio = counts.get("twisted", {}).get(case, 0) / byCase[case]
+            cells += [f"{byCase[case] / size:,.0f}", f"{ratio:.2f}x" if ratio else "n/a"]
+        print(f"| {side} | " + " | ".join(cells) + " |")
+    return 0
+
+
 def describe(settings: Any) -> str:
     return f"; scp -s of {settings.size} MiB, OpenSSH's default algorithms"
 
@@ -174,9 +214,22 @@ def describe(settings: Any) -> str:
 def main() -> int:
     parser = BENCH.parser(__doc__, seconds=0)
     parser.add_argument("--size", type=int, help="MiB copied each way (default 200)")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="count the servers' instructions with valgrind instead (default --size 20)",
+    )
     options = BENCH.parse(parser)
     settings = QUICK if options.quick else Settings()
     size = options.size or settings.size
+    if options.callgrind:
+        try:
+            if "twisted" in options.sides.split(","):
+                twistedWithConch()
+            return countInstructions(options.sides.split(","), options.size or 20)
+        except BenchError as e:
+            print(f"conch.py: {e}", file=sys.stderr)
+            return 2
 
     def setUp() -> None:
         if "twisted" in options.sides.split(","):
