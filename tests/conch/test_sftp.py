@@ -113,3 +113,12 @@ def test_opensshSftpEscapesRefused(tmp_path: Path) -> None:
     done = _sftp(root, tmp_path, "put evil ../evil2\n")
     assert done.returncode != 0
     assert not (tmp_path / "evil2").exists()
+
+
+def test_severalPacketsInOneFeedAndARemainder() -> None:
+    reader = codec.PacketReader()
+    wire = b"".join(codec.packet(codec.FXP_READ, bytes([n]) * n) for n in range(1, 4))
+    extra = codec.packet(codec.FXP_WRITE, b"later")
+    assert reader.feed(wire + extra[:6]) == [(codec.FXP_READ, bytes([n]) * n) for n in range(1, 4)]
+    assert reader.feed(extra[6:]) == [(codec.FXP_WRITE, b"later")]
+    assert reader.buffer == bytearray()

@@ -3,7 +3,7 @@
 Usage: python _stdiochild.py REACTOR MODE [ARGUMENT]
 
 REACTOR names the reactor to install, as the ``reactor`` fixture does (select, poll,
-epoll, kqueue, asyncio, asyncio-fd, asyncio+uvloop, asyncio+uvloop-fd). MODE is one of
+epoll, kqueue, asyncio, asyncio-fd, asyncio+uvloop, asyncio+uvloop-fd, qt, tk). MODE is one of
 the protocols below. The program reports on stderr what its protocol saw ("lost
 ConnectionDone", ...) and, once the connection is lost, the state StandardIO left
 stdin and stdout in, then stops its reactor and exits 0.
@@ -39,6 +39,8 @@ def installReactor(name: str) -> Any:
         "poll": "pollreactor",
         "epoll": "epollreactor",
         "kqueue": "kqreactor",
+        "qt": "qtreactor",
+        "tk": "tkreactor",  # the test's $DISPLAY (its Xvfb) is inherited
     }[name]
     return __import__(f"torsion.internet.{module}", fromlist=["install"]).install()
 

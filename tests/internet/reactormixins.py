@@ -3,7 +3,9 @@
 ``reactor`` is a pytest fixture parametrised over every reactor available here: the
 select, poll, epoll and kqueue reactors where the platform has them, and the asyncio
 reactor on a new asyncio loop and, when uvloop is installed, on a new uvloop loop, each
-both with TCP on the loop's own transports (the default) and on torsion's own ("-fd").
+both with TCP on the loop's own transports (the default) and on torsion's own ("-fd"),
+and the GUI toolkits' reactors: Qt's where PySide6 is installed, Tk's where there is a
+display (tests/internet/_display.py starts Xvfb when it can).
 The tests that take it are the reactor conformance suite. Each test gets a new, uninstalled
 reactor that is torn down afterwards (its descriptors, thread pool and loop closed), so
 tests do not share state and run in parallel. ``runUntilFired`` spins a reactor until a
@@ -25,6 +27,7 @@ from typing import Any
 import pytest
 from zope.interface import implementer
 
+from tests.internet import _display
 from torsion.internet import error
 from torsion.internet.asyncioreactor import AsyncioSelectorReactor
 from torsion.internet.defer import Deferred
@@ -60,6 +63,16 @@ def _availableReactors() -> dict[str, Callable[[], Any]]:
         factories["asyncio+uvloop-fd"] = lambda: AsyncioSelectorReactor(
             uvloop.new_event_loop(), False
         )
+    try:
+        from torsion.internet.qtreactor import QtReactor
+    except ImportError:
+        pass
+    else:
+        factories["qt"] = QtReactor
+    if _display.display():
+        from torsion.internet.tkreactor import TkReactor
+
+        factories["tk"] = TkReactor
     return factories
 
 

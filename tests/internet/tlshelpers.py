@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import pytest
 import trustme
@@ -32,25 +32,43 @@ needsOpenSSL = pytest.mark.skipif(
 )
 
 
-@functools.cache
+T = TypeVar("T")
+_made = threading.RLock()
+
+
+def _once(make: Callable[[], T]) -> Callable[[], T]:
+    """``functools.cache`` for a function of no arguments, safe when a test's peer
+    thread and the test itself ask first at the same moment (each would otherwise make
+    its own certificate authority, and the two ends would not trust each other)."""
+    cached = functools.cache(make)
+
+    @functools.wraps(make)
+    def get() -> T:
+        with _made:
+            return cached()
+
+    return get
+
+
+@_once
 def theCA() -> trustme.CA:
     """The test certificate authority."""
     return trustme.CA()
 
 
-@functools.cache
+@_once
 def otherCA() -> trustme.CA:
     """Another CA, that nothing trusts."""
     return trustme.CA()
 
 
-@functools.cache
+@_once
 def serverCert() -> trustme.LeafCert:
     """A server certificate from theCA for localhost and 127.0.0.1."""
     return theCA().issue_cert("localhost", "127.0.0.1")
 
 
-@functools.cache
+@_once
 def clientCert() -> trustme.LeafCert:
     """A client certificate from theCA."""
     return theCA().issue_cert("client.example", common_name="client.example")

@@ -3,19 +3,22 @@ identity, so the kernel checks the user's permissions and new files belong to th
 user (torsion.conch._sftpunix, used by torsion.conch.unix).
 
 A server that runs as root serves many users from one process. Around each
-operation, `AsUser` switches the effective gid, supplementary groups and uid to the
-user's and back (in that order, so root's right to switch is kept until the end).
-The reactor is single-threaded and the filesystem server answers synchronously, so
-nothing else runs while the identity is switched. Reads and writes of an open file
-need no switch: the kernel checked the user's access when the file was opened. A
-server that does not run as root serves only its own user (torsion.conch.unix
-refuses others), and then nothing is switched.
+operation, `AsUser` switches the identity the kernel checks file access with to
+the user's and back: on Linux the file system uid and gid of the running thread
+(setfsuid, setfsgid), so the server's other threads keep root's; elsewhere the
+effective ids of the process. The reactor is single-threaded and the filesystem
+server answers synchronously, so no other request runs while the identity is
+switched. Reads and writes of an open file need no switch: the kernel checked the
+user's access when the file was opened. A server that does not run as root serves
+only its own user (torsion.conch.unix refuses others), and then nothing is switched.
 Tests: tests/conch/test_sftp_server.py.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -29,9 +32,37 @@ __all__ = ["AsUser", "UserSFTPServer"]
 _T = TypeVar("_T")
 
 
+def _fileSystemIdSetters() -> tuple[Callable[[int], int], Callable[[int], int]] | None:
+    """libc's setfsuid and setfsgid, on Linux (where they exist and are per thread)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        return libc.setfsuid, libc.setfsgid
+    except (OSError, AttributeError):
+        return None
+
+
+_FSID = _fileSystemIdSetters()
+
+
+def _setFileSystemId(setter: Callable[[int], int], value: int) -> None:
+    setter(value)
+    # Asking for -1 changes nothing and answers the current id: the only check there is.
+    if setter(-1) != value:
+        raise PermissionError(f"could not take the file system id {value}")
+
+
 class AsUser:
-    """Runs callables with a user's effective identity (a no-op when the process
-    already is that user or cannot switch)."""
+    """Runs callables with a user's identity for file access (a no-op when the
+    process already is that user or cannot switch).
+
+    On Linux the file system uid and gid are switched (setfsuid/setfsgid): they are
+    per thread, and the kernel drops root's file capabilities with them, so the
+    user's permissions apply to this thread only. Elsewhere the effective ids are
+    switched, which holds for the whole process while the call runs. Supplementary
+    groups are set process-wide either way (threads running as root are not
+    limited by groups)."""
 
     def __init__(self, uid: int, gid: int, groups: list[int]) -> None:
         self.uid, self.gid, self.groups = uid, gid, groups
@@ -41,18 +72,33 @@ class AsUser:
         if not self.switching:
             return function(*args)
         savedGroups = os.getgroups()
-        savedGid = os.getegid()
-        os.setegid(self.gid)
+        os.setgroups(self.groups)
         try:
-            os.setgroups(self.groups)
+            if _FSID is None:
+                return self._asEffectiveUser(function, *args)
+            setfsuid, setfsgid = _FSID
+            savedGid = os.getegid()
+            _setFileSystemId(setfsgid, self.gid)
             try:
-                os.seteuid(self.uid)
+                _setFileSystemId(setfsuid, self.uid)
                 try:
                     return function(*args)
                 finally:
-                    os.seteuid(0)
+                    _setFileSystemId(setfsuid, 0)
             finally:
-                os.setgroups(savedGroups)
+                _setFileSystemId(setfsgid, savedGid)
+        finally:
+            os.setgroups(savedGroups)
+
+    def _asEffectiveUser(self, function: Callable[..., _T], *args: Any) -> _T:
+        savedGid = os.getegid()
+        os.setegid(self.gid)
+        try:
+            os.seteuid(self.uid)
+            try:
+                return function(*args)
+            finally:
+                os.seteuid(0)
         finally:
             os.setegid(savedGid)
 
@@ -133,5 +179,5 @@ class UserSFTPServer:
     def realPath(self, path: bytes) -> bytes:
         return self.files.realPath(path)
 
-    def extendedRequest(self, extendedName: bytes, extendedData: bytes) -> bytes:
+    def extendedRequest(self, extendedName: bytes, extendedData: bytes) -> bytes | None:
         return self.asUser(self.files.extendedRequest, extendedName, extendedData)

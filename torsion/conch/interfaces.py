@@ -101,7 +101,7 @@ class ISFTPServer(Interface):
         """Return the canonical absolute form of ``path``."""
 
     def extendedRequest(extendedName: bytes, extendedData: bytes) -> Any:
-        """Serve a vendor extension; return its reply bytes."""
+        """Serve a vendor extension; return its reply bytes (or None: a plain success)."""
 
 
 class ISFTPFile(Interface):

@@ -120,9 +120,10 @@ def string(value: bytes) -> bytes:
 
 
 def packet(kind: int, *fields: bytes) -> bytes:
-    """One framed packet: length, type, then the already encoded fields."""
-    body = bytes((kind,)) + b"".join(fields)
-    return struct.pack("!L", len(body)) + body
+    """One framed packet: length, type, then the already encoded fields (joined
+    once, so a large field is copied once)."""
+    length = 1 + sum(len(field) for field in fields)
+    return b"".join((struct.pack("!LB", length, kind), *fields))
 
 
 def status(requestId: int, code: int, message: str) -> bytes:
@@ -194,19 +195,24 @@ class PacketReader:
         self.maxPacket = maxPacket
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        self.buffer += data
+        buffer = self.buffer
+        buffer += data
         packets = []
-        while len(self.buffer) >= 4:
-            (length,) = struct.unpack_from("!L", self.buffer)
-            if length == 0:
-                raise SFTPCodecError("an empty SFTP packet (length 0)")
-            if length > self.maxPacket:
-                raise SFTPCodecError(
-                    f"an SFTP packet of {length} bytes; the limit is {self.maxPacket}"
-                )
-            if len(self.buffer) < 4 + length:
-                break
-            body = bytes(self.buffer[4 : 4 + length])
-            del self.buffer[: 4 + length]
-            packets.append((body[0], body[1:]))
+        offset, size = 0, len(buffer)
+        try:
+            while size - offset >= 4:
+                (length,) = struct.unpack_from("!L", buffer, offset)
+                if length == 0:
+                    raise SFTPCodecError("an empty SFTP packet (length 0)")
+                if length > self.maxPacket:
+                    raise SFTPCodecError(
+                        f"an SFTP packet of {length} bytes; the limit is {self.maxPacket}"
+                    )
+                end = offset + 4 + length
+                if end > size:
+                    break
+                packets.append((buffer[offset + 4], bytes(buffer[offset + 5 : end])))
+                offset = end
+        finally:
+            del buffer[:offset]  # once per feed, not once per packet
         return packets

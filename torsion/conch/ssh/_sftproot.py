@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as statmod
+import struct
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,10 +28,11 @@ from torsion.conch.ssh import _sftpcodec as codec
 class SFTPError(Exception):
     """A refusal with an SFTP status code (FX_*), sent to the client as a STATUS."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, lang: bytes | None = None) -> None:
         super().__init__(code, message)
         self.code = code
         self.message = message
+        self.lang = lang
 
 
 _DIRFLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -137,7 +139,9 @@ class FilesystemSFTPServer:
     """Serves the directory ``root`` as "/" to one SFTP client."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = os.fspath(root)
+        # Resolved once: the root itself may be reached through links (a home under a
+        # linked /home); below it, nothing is followed.
+        self.root = os.path.realpath(os.fspath(root))
         if not os.path.isdir(self.root):
             raise ValueError(f"the SFTP root {self.root} is not a directory; make it first")
 
@@ -172,7 +176,9 @@ class FilesystemSFTPServer:
         return fd, parts[-1] if parts else "."
 
     def gotVersion(self, otherVersion: int, extData: dict[bytes, bytes]) -> dict[bytes, bytes]:
-        return {}
+        # OpenSSH's extensions that sftp uses when offered: "df", and "rename" that
+        # replaces an existing name (plain SFTP v3 rename refuses to).
+        return {b"posix-rename@openssh.com": b"1", b"statvfs@openssh.com": b"2"}
 
     def openFile(self, filename: bytes, flags: int, attrs: dict[str, Any]) -> _File:
         access = flags & (codec.FXF_READ | codec.FXF_WRITE)
@@ -276,8 +282,43 @@ class FilesystemSFTPServer:
     def realPath(self, path: bytes) -> bytes:
         return ("/" + "/".join(self._parts(path))).encode("utf-8", "surrogateescape")
 
-    def extendedRequest(self, extendedName: bytes, extendedData: bytes) -> bytes:
+    def extendedRequest(self, extendedName: bytes, extendedData: bytes) -> bytes | None:
+        reader = codec.Reader(extendedData)
+        if extendedName == b"statvfs@openssh.com":
+            return self._statvfs(reader.string())
+        if extendedName == b"posix-rename@openssh.com":
+            self._posixRename(reader.string(), reader.string())
+            return None
         raise SFTPError(codec.FX_OP_UNSUPPORTED, f"no extension {extendedName!r}")
+
+    def _statvfs(self, path: bytes) -> bytes:
+        """The file system of ``path``, as OpenSSH's statvfs@openssh.com answer."""
+        dirFd, name = self._parent(path)
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirFd)
+        finally:
+            os.close(dirFd)
+        try:
+            st = os.statvfs(fd)
+        finally:
+            os.close(fd)
+        flags = (st.f_flag & os.ST_RDONLY and 1) | (st.f_flag & os.ST_NOSUID and 2)
+        fsid = getattr(st, "f_fsid", 0)
+        return struct.pack(
+            "!11Q", st.f_bsize, st.f_frsize, st.f_blocks, st.f_bfree, st.f_bavail,
+            st.f_files, st.f_ffree, st.f_favail, fsid, flags, st.f_namemax,
+        )  # fmt: skip
+
+    def _posixRename(self, oldpath: bytes, newpath: bytes) -> None:
+        oldFd, oldName = self._parent(oldpath)
+        try:
+            newFd, newName = self._parent(newpath)
+            try:
+                os.rename(oldName, newName, src_dir_fd=oldFd, dst_dir_fd=newFd)
+            finally:
+                os.close(newFd)
+        finally:
+            os.close(oldFd)
 
 
 def errorCode(error: BaseException) -> tuple[int, str]:

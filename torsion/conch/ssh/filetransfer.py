@@ -1,5 +1,6 @@
-"""SFTP version 3, the server side: FileTransferServer, the "sftp" subsystem of an
-SSH session, serving an ISFTPServer (torsion.conch.ssh.filetransfer).
+"""SFTP version 3: FileTransferServer, the "sftp" subsystem of an SSH session,
+serving an ISFTPServer; and the client side, FileTransferClient and openSFTP (from
+_sftpclient) (torsion.conch.ssh.filetransfer).
 
 ``FileTransferServer(data, avatar=avatar)`` is what ConchUser.lookupSubsystem makes
 from ``subsystemLookup = {b"sftp": FileTransferServer}``; it serves
@@ -10,7 +11,8 @@ torsion.conch.ssh.sftpstdio ROOT``. Replies are bounded: a READ returns at most
 MAX_READ bytes, a READDIR at most DIR_BATCH names, and a client may hold at most
 MAX_HANDLES open files and directories. While the client's window is full (a slow
 reader), requests are not answered and the client gets no more window, so what the
-server holds is bounded by the windows. Tests: tests/conch/test_sftp*.py.
+server holds is bounded by the windows (plus one batch of answers, REPLY_BATCH).
+Tests: tests/conch/test_sftp*.py.
 """
 
 from __future__ import annotations
@@ -21,20 +23,66 @@ from typing import Any
 
 from torsion.conch.interfaces import ISFTPFile, ISFTPServer
 from torsion.conch.ssh import _sftpcodec as codec
-from torsion.conch.ssh._sftpcodec import packAttrs, parseAttrs
+from torsion.conch.ssh._sftpclient import (
+    MAX_READ_REQUEST,
+    ClientDirectory,
+    ClientFile,
+    FileTransferClient,
+    openSFTP,
+)
+from torsion.conch.ssh._sftpcodec import (  # Twisted's names for the flags and statuses
+    FX_BAD_MESSAGE,
+    FX_CONNECTION_LOST,
+    FX_EOF,
+    FX_FAILURE,
+    FX_NO_CONNECTION,
+    FX_NO_SUCH_FILE,
+    FX_OK,
+    FX_OP_UNSUPPORTED,
+    FX_PERMISSION_DENIED,
+    FXF_APPEND,
+    FXF_CREAT,
+    FXF_EXCL,
+    FXF_READ,
+    FXF_TRUNC,
+    FXF_WRITE,
+    packAttrs,
+    parseAttrs,
+)
 from torsion.conch.ssh._sftproot import FilesystemSFTPServer, SFTPError, errorCode
 from torsion.internet import defer, protocol
 from torsion.logger import Logger
 from torsion.python.failure import Failure
 
 __all__ = [
+    "FXF_APPEND",
+    "FXF_CREAT",
+    "FXF_EXCL",
+    "FXF_READ",
+    "FXF_TRUNC",
+    "FXF_WRITE",
+    "FX_BAD_MESSAGE",
+    "FX_CONNECTION_LOST",
+    "FX_EOF",
+    "FX_FAILURE",
+    "FX_NO_CONNECTION",
+    "FX_NO_SUCH_FILE",
+    "FX_OK",
+    "FX_OP_UNSUPPORTED",
+    "FX_PERMISSION_DENIED",
     "MAX_HANDLES",
     "MAX_READ",
+    "MAX_READ_REQUEST",
+    "REPLY_BATCH",
+    "ClientDirectory",
+    "ClientFile",
+    "FileTransferClient",
     "FileTransferServer",
     "FilesystemSFTPServer",
     "ISFTPFile",
     "ISFTPServer",
     "SFTPError",
+    "openSFTP",
     "packAttrs",
     "parseAttrs",
 ]
@@ -44,6 +92,8 @@ _log = Logger()
 #: The most a READ returns; OpenSSH's sftp asks for 32 KiB.
 MAX_READ = 64 * 1024
 MAX_HANDLES = 256
+#: Answers are written to the channel in batches of about this many bytes.
+REPLY_BATCH = 128 * 1024
 DIR_BATCH = 100
 
 _PATH_REQUESTS = {
@@ -65,6 +115,8 @@ class FileTransferServer(protocol.Protocol):
         self.versionSeen = False
         self.paused = False
         self.pending: deque[tuple[int, bytes]] = deque()
+        self._batch: list[bytes] | None = None  # answers not written yet (see _serve)
+        self._batched = 0
 
     def dataReceived(self, data: bytes) -> None:
         try:
@@ -75,13 +127,42 @@ class FileTransferServer(protocol.Protocol):
         self._serve()
 
     def _serve(self) -> None:
-        """Answer the requests that came, until the client's window is full."""
+        """Answer the requests that came, until the client's window is full.
+
+        The answers are written in batches of about REPLY_BATCH bytes rather than
+        one by one: the channel cuts what it is given into packets of the client's
+        maximum size, and a 32 KiB READ answer written alone would become a full
+        packet and a 13-byte one, twice the packets (and their encryption)."""
+        if self._batch is not None:
+            return  # called back from inside the loop below (a resume while writing)
+        self._batch = []
         try:
             while self.pending and not self.paused:
                 kind, body = self.pending.popleft()
                 self._dispatch(kind, body)
         except codec.SFTPCodecError as e:
             self._broken(e)
+        finally:
+            self._flush()
+            self._batch = None
+
+    def _send(self, data: bytes) -> None:
+        if self.transport is None:
+            return
+        if self._batch is None:
+            self.transport.write(data)
+            return
+        self._batch.append(data)
+        self._batched += len(data)
+        if self._batched >= REPLY_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            waiting, self._batch = self._batch, []
+            self._batched = 0
+            if self.transport is not None:
+                self.transport.write(b"".join(waiting))
 
     def _broken(self, error: codec.SFTPCodecError) -> None:
         _log.info("SFTP: {error}; closing", error=error)
@@ -116,34 +197,30 @@ class FileTransferServer(protocol.Protocol):
             fields = [struct.pack("!L", codec.VERSION)]
             for name, value in ext.items():
                 fields.append(codec.string(name) + codec.string(value))
-            self.transport.write(codec.packet(codec.FXP_VERSION, *fields))
+            self._send(codec.packet(codec.FXP_VERSION, *fields))
             return
         if not self.versionSeen:
             raise codec.SFTPCodecError(f"packet type {kind} before INIT")
         requestId = reader.uint32()
         handler = getattr(self, f"_packet_{kind}", None)
         if handler is None:
-            self.transport.write(
-                codec.status(requestId, codec.FX_OP_UNSUPPORTED, f"packet type {kind}")
-            )
+            self._send(codec.status(requestId, codec.FX_OP_UNSUPPORTED, f"packet type {kind}"))
             return
-        try:
-            result = defer.maybeDeferred(handler, reader)
-        except codec.SFTPCodecError:
-            raise
+        result = defer.maybeDeferred(handler, reader)
         result.addCallbacks(
             lambda reply: self._reply(requestId, reply),
             lambda failure: self._fail(requestId, failure),
         )
 
-    def _reply(self, requestId: int, reply: tuple[int, bytes] | None) -> None:
+    def _reply(self, requestId: int, reply: tuple[Any, ...] | None) -> None:
+        """Send an answer: None is FX_OK, else (packet type, encoded fields...)."""
         if self.transport is None:
             return
         if reply is None:
-            self.transport.write(codec.status(requestId, codec.FX_OK, "ok"))
+            self._send(codec.status(requestId, codec.FX_OK, "ok"))
         else:
-            kind, payload = reply
-            self.transport.write(codec.packet(kind, struct.pack("!L", requestId), payload))
+            kind, *fields = reply
+            self._send(codec.packet(kind, struct.pack("!L", requestId), *fields))
 
     def _fail(self, requestId: int, failure: Failure) -> None:
         if isinstance(failure.value, codec.SFTPCodecError):
@@ -153,7 +230,7 @@ class FileTransferServer(protocol.Protocol):
             if code == codec.FX_FAILURE and not isinstance(failure.value, (OSError, SFTPError)):
                 _log.failure("SFTP: a request failed", failure)
         if self.transport is not None:
-            self.transport.write(codec.status(requestId, code, message))
+            self._send(codec.status(requestId, code, message))
 
     def _newHandle(self, table: dict[bytes, Any], value: Any) -> tuple[int, bytes]:
         if len(self.openFiles) + len(self.openDirs) >= MAX_HANDLES:
@@ -194,7 +271,8 @@ class FileTransferServer(protocol.Protocol):
         opened = self._file(reader)
         offset, length = reader.uint64(), reader.uint32()
         d = defer.maybeDeferred(opened.readChunk, offset, min(length, MAX_READ))
-        return d.addCallback(lambda data: (codec.FXP_DATA, codec.string(data)))
+        # The data as a field of its own: packet() copies it once, into the answer.
+        return d.addCallback(lambda data: (codec.FXP_DATA, struct.pack("!L", len(data)), data))
 
     def _packet_6(self, reader: codec.Reader) -> Any:  # WRITE
         opened = self._file(reader)
@@ -269,14 +347,19 @@ class FileTransferServer(protocol.Protocol):
         return d.addCallback(lambda target: self._name([(target, target, {})]))
 
     def _packet_20(self, reader: codec.Reader) -> Any:  # SYMLINK
-        link, target = reader.string(), reader.string()
+        # OpenSSH's order (target, then the link), which its clients send; the draft
+        # says the reverse, but no common client follows it.
+        target, link = reader.string(), reader.string()
         d = defer.maybeDeferred(self.client.makeLink, link, target)
         return d.addCallback(lambda _: None)
 
     def _packet_200(self, reader: codec.Reader) -> Any:  # EXTENDED
         name = reader.string()
         d = defer.maybeDeferred(self.client.extendedRequest, name, reader.rest())
-        return d.addCallback(lambda data: (codec.FXP_EXTENDED_REPLY, data))
+        # An extension that only succeeds or fails (posix-rename) answers with a STATUS.
+        return d.addCallback(
+            lambda data: None if data is None else (codec.FXP_EXTENDED_REPLY, data)
+        )
 
     def connectionLost(self, reason: object = protocol.connectionDone) -> None:
         for table in (self.openFiles, self.openDirs):

@@ -226,7 +226,7 @@ class SSHSessionProcessProtocol(protocol.ProcessProtocol):
 
     def processEnded(self, reason: Failure) -> None:
         conn = self.session.conn
-        if conn is not None and not self.session.localClosed:
+        if conn is not None and not (self.session.localClosed or self.session.remoteClosed):
             value = reason.value
             signal = getattr(value, "signal", None)
             if isinstance(value, ProcessTerminated) and signal is not None:

@@ -1,7 +1,7 @@
 """Serve one directory over SFTP on stdin/stdout, without SSH: the program that
 OpenSSH's ``sftp -D "python -m torsion.conch.ssh.sftpstdio ROOT"`` runs, and what an
 sshd's "Subsystem sftp" line may name. Blocking and reactor-free because the
-filesystem server answers synchronously. Tests: tests/conch/test_sftp_openssh.py.
+filesystem server answers synchronously. Tests: tests/conch/test_sftp.py, test_sftp_client.py.
 """
 
 from __future__ import annotations
