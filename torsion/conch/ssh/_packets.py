@@ -25,7 +25,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import poly1305
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -42,6 +42,7 @@ __all__ = [
 DISCONNECT_PROTOCOL_ERROR = 2
 DISCONNECT_MAC_ERROR = 5
 _U32 = struct.Struct("!L")
+_HEAD = struct.Struct("!LB")  # packet length, padding length
 _MAX_PACKET = 256 * 1024  # OpenSSH's limit; RFC 4253 asks for at least 35000
 
 
@@ -95,39 +96,49 @@ class SuiteKeys:
     macKey: bytes = b""
 
 
+Piece = bytes | memoryview
+_ZEROS64 = bytes(64)
+_NONCE = struct.Struct(">8xQ")  # ChaCha20's block counter 0, then the sequence number
+
+
 class _Suite:
-    """One direction of one cipher suite; subclasses frame and unframe packets."""
+    """One direction of one cipher suite; subclasses frame and unframe packets.
+
+    Packets go out as pieces (the 5-byte head: length and padding length, then the
+    payload's pieces and the padding) so that a channel's data is encrypted where it
+    lies instead of being copied into a packet first; they come in as a memoryview
+    of the receive buffer for the same reason.
+    """
 
     blockSize = 8
     tagSize = 0
     # 4 where the packet length is outside the cipher's blocks (sent in the clear as
     # associated data, or encrypted on its own); 0 where the padding aligns it too.
     aadSize = 0
+    firstSize = 4
 
-    def sealPacket(self, seq: int, packet: bytes) -> bytes:
-        """``packet`` (length, padding length, payload, padding) as it goes out."""
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+        """The packet as it goes out: ``head`` then ``parts``, encrypted and tagged."""
         raise NotImplementedError
 
-    def readLength(self, seq: int, first: bytes) -> int:
+    def readLength(self, seq: int, first: Piece) -> int:
         """The packet length from its first bytes (``firstSize`` of them)."""
         raise NotImplementedError
 
-    firstSize = 4
-
-    def openPacket(self, seq: int, whole: bytes) -> bytes:
+    def open(self, seq: int, whole: memoryview) -> bytes:
         """The plain packet after the length field, from everything received for it."""
         raise NotImplementedError
 
 
 class _Clear(_Suite):
-    def sealPacket(self, seq: int, packet: bytes) -> bytes:
-        return packet
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+        return b"".join((head, *parts))
 
-    def readLength(self, seq: int, first: bytes) -> int:
+    def readLength(self, seq: int, first: Piece) -> int:
         return int(_U32.unpack(first)[0])
 
-    def openPacket(self, seq: int, whole: bytes) -> bytes:
-        return whole[4:]
+    def open(self, seq: int, whole: memoryview) -> bytes:
+        return bytes(whole[4:])
 
 
 class _CTR(_Suite):
@@ -142,36 +153,42 @@ class _CTR(_Suite):
         self.aadSize = 4 if mac.etm else 0
         self.firstSize = 4 if mac.etm else 16
         self._etm = mac.etm
-        self._digest = mac.digest
-        self._macKey = keys.macKey
+        # Keyed once; each packet's MAC starts from a copy (no re-keying per packet).
+        self._keyed = hmac.new(keys.macKey, digestmod=mac.digest)
         self._decryptedFirst = b""
 
-    def _mac(self, seq: int, data: bytes) -> bytes:
-        return hmac.digest(self._macKey, _U32.pack(seq) + data, self._digest)
+    def _mac(self, seq: int, pieces: tuple[Piece, ...]) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(_U32.pack(seq))
+        for piece in pieces:
+            mac.update(piece)
+        return mac.digest()
 
-    def sealPacket(self, seq: int, packet: bytes) -> bytes:
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+        update = self._stream.update
         if self._etm:
-            body = packet[:4] + self._stream.update(packet[4:])
-            return body + self._mac(seq, body)
-        return self._stream.update(packet) + self._mac(seq, packet)
+            body = (head[:4], update(head[4:]), *[update(part) for part in parts])
+            return b"".join((*body, self._mac(seq, body)))
+        mac = self._mac(seq, (head, *parts))
+        return b"".join((update(head), *[update(part) for part in parts], mac))
 
-    def readLength(self, seq: int, first: bytes) -> int:
+    def readLength(self, seq: int, first: Piece) -> int:
         if self._etm:
             return int(_U32.unpack(first)[0])
         self._decryptedFirst = self._stream.update(first)
         return int(_U32.unpack_from(self._decryptedFirst)[0])
 
-    def openPacket(self, seq: int, whole: bytes) -> bytes:
+    def open(self, seq: int, whole: memoryview) -> bytes:
         body, tag = whole[: -self.tagSize], whole[-self.tagSize :]
         if self._etm:
-            if not hmac.compare_digest(self._mac(seq, body), tag):
+            if not hmac.compare_digest(self._mac(seq, (body,)), tag):
                 raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's MAC is wrong")
             return self._stream.update(body[4:])
-        plain = self._decryptedFirst + self._stream.update(body[self.firstSize :])
-        self._decryptedFirst = b""
-        if not hmac.compare_digest(self._mac(seq, plain), tag):
+        first, self._decryptedFirst = self._decryptedFirst, b""
+        rest = self._stream.update(body[self.firstSize :])
+        if not hmac.compare_digest(self._mac(seq, (first, rest)), tag):
             raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's MAC is wrong")
-        return plain[4:]
+        return first[4:] + rest
 
 
 class _GCM(_Suite):
@@ -188,16 +205,17 @@ class _GCM(_Suite):
 
     def _nonce(self) -> bytes:
         nonce = self._fixed + self._counter.to_bytes(8, "big")
-        self._counter = (self._counter + 1) % 2**64
+        self._counter = (self._counter + 1) & 0xFFFFFFFFFFFFFFFF
         return nonce
 
-    def sealPacket(self, seq: int, packet: bytes) -> bytes:
-        return packet[:4] + self._aead.encrypt(self._nonce(), packet[4:], packet[:4])
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+        sealed = self._aead.encrypt(self._nonce(), b"".join((head[4:], *parts)), head[:4])
+        return head[:4] + sealed
 
-    def readLength(self, seq: int, first: bytes) -> int:
+    def readLength(self, seq: int, first: Piece) -> int:
         return int(_U32.unpack(first)[0])
 
-    def openPacket(self, seq: int, whole: bytes) -> bytes:
+    def open(self, seq: int, whole: memoryview) -> bytes:
         try:
             return self._aead.decrypt(self._nonce(), whole[4:], whole[:4])
         except InvalidTag:
@@ -205,7 +223,12 @@ class _GCM(_Suite):
 
 
 class _ChaChaPoly(_Suite):
-    """chacha20-poly1305@openssh.com: the length has its own key; Poly1305 over all."""
+    """chacha20-poly1305@openssh.com: the length has its own key; Poly1305 over all.
+
+    One ChaCha20 stream of the main key per packet gives both the Poly1305 key (its
+    first block) and the payload's keystream (the blocks after), as OpenSSH's
+    PROTOCOL.chacha20poly1305 lays them out; the length has a stream of its own.
+    """
 
     def __init__(self, keys: SuiteKeys, encrypt: bool) -> None:
         self._mainKey, self._lengthKey = keys.key[:32], keys.key[32:64]
@@ -214,29 +237,32 @@ class _ChaChaPoly(_Suite):
         self.aadSize = 4
 
     @staticmethod
-    def _chacha(key: bytes, seq: int, counter: int, data: bytes) -> bytes:
+    def _stream(key: bytes, seq: int) -> CipherContext:
         # OpenSSH's ChaCha20 has a 64-bit counter and a 64-bit nonce (the sequence
         # number); the library's 16-byte nonce is exactly the two, counter first.
-        nonce = struct.pack("<Q", counter) + struct.pack(">Q", seq)
-        return Cipher(algorithms.ChaCha20(key, nonce), None).encryptor().update(data)
+        return Cipher(algorithms.ChaCha20(key, _NONCE.pack(seq)), None).encryptor()
 
-    def _tag(self, seq: int, data: bytes) -> bytes:
-        polyKey = self._chacha(self._mainKey, seq, 0, bytes(32))
-        return poly1305.Poly1305.generate_tag(polyKey, data)
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+        length = self._stream(self._lengthKey, seq).update(head[:4])
+        main = self._stream(self._mainKey, seq)
+        tagger = poly1305.Poly1305(main.update(_ZEROS64)[:32])
+        body = [length, main.update(head[4:]), *[main.update(part) for part in parts]]
+        for piece in body:
+            tagger.update(piece)
+        body.append(tagger.finalize())
+        return b"".join(body)
 
-    def sealPacket(self, seq: int, packet: bytes) -> bytes:
-        body = self._chacha(self._lengthKey, seq, 0, packet[:4])
-        body += self._chacha(self._mainKey, seq, 1, packet[4:])
-        return body + self._tag(seq, body)
+    def readLength(self, seq: int, first: Piece) -> int:
+        return int(_U32.unpack(self._stream(self._lengthKey, seq).update(first))[0])
 
-    def readLength(self, seq: int, first: bytes) -> int:
-        return int(_U32.unpack(self._chacha(self._lengthKey, seq, 0, first))[0])
-
-    def openPacket(self, seq: int, whole: bytes) -> bytes:
-        body, tag = whole[:-16], whole[-16:]
-        if not hmac.compare_digest(self._tag(seq, body), tag):
-            raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's Poly1305 tag is wrong")
-        return self._chacha(self._mainKey, seq, 1, body[4:])
+    def open(self, seq: int, whole: memoryview) -> bytes:
+        main = self._stream(self._mainKey, seq)
+        polyKey = main.update(_ZEROS64)[:32]
+        try:
+            poly1305.Poly1305.verify_tag(polyKey, whole[:-16], bytes(whole[-16:]))
+        except InvalidSignature:
+            raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's Poly1305 tag is wrong") from None
+        return main.update(whole[4:-16])
 
 
 def _suite(keys: SuiteKeys | None, encrypt: bool) -> _Suite:
@@ -272,21 +298,21 @@ class PacketWriter:
     def resetSequence(self) -> None:
         self.seq = 0
 
-    def seal(self, payload: bytes) -> bytes:
+    def seal(self, payload: Piece) -> bytes:
+        return self.sealParts((payload,))
+
+    def sealParts(self, parts: tuple[Piece, ...]) -> bytes:
+        """One packet whose payload is ``parts`` joined (never joined here: the suite
+        encrypts each where it lies)."""
         suite = self._suite
-        block = max(suite.blockSize, 8)
-        covered = 1 + len(payload) + 4 - suite.aadSize
-        paddingSize = block - covered % block
+        block = suite.blockSize
+        size = sum(map(len, parts))
+        paddingSize = block - (5 + size - suite.aadSize) % block
         if paddingSize < 4:
             paddingSize += block
-        packet = (
-            _U32.pack(1 + len(payload) + paddingSize)
-            + bytes((paddingSize,))
-            + payload
-            + self._random(paddingSize)
-        )
-        out = suite.sealPacket(self.seq, packet)
-        self.seq = (self.seq + 1) % 2**32
+        head = _HEAD.pack(1 + size + paddingSize, paddingSize)
+        out = suite.seal(self.seq, head, (*parts, self._random(paddingSize)))
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
         return out
 
 
@@ -309,45 +335,69 @@ class PacketReader:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Payloads completed by ``data``; stops after a packet whose payload is NEWKEYS
-        would change the suite (the caller then calls setKeys and feeds b"")."""
-        self._buffer += data
-        payloads: list[bytes] = []
-        while True:
-            payload = self._next()
-            if payload is None:
-                return payloads
-            payloads.append(payload)
-            if payload[:1] == b"\x15":  # SSH_MSG_NEWKEYS: the next packet has new keys
-                return payloads
+        would change the suite (the caller then calls setKeys and feeds b"").
 
-    def _next(self) -> bytes | None:
+        Packets are cut from a memoryview of what arrived (of ``data`` itself when
+        nothing was left over), so only what is left of an incomplete packet is
+        copied into the buffer.
+        """
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            source: bytes | bytearray = buffer
+        else:
+            source = data
+        payloads: list[bytes] = []
+        used = 0
+        view = memoryview(source)
+        try:
+            while True:
+                payload, used = self._next(view, used)
+                if payload is None:
+                    break
+                payloads.append(payload)
+                if payload[:1] == b"\x15":  # SSH_MSG_NEWKEYS: the next packet has new keys
+                    break
+        finally:
+            rest = view[used:]
+            if source is buffer:
+                rest.release()
+                view.release()
+                del buffer[:used]
+            else:
+                buffer += rest
+                rest.release()
+                view.release()
+        return payloads
+
+    def _next(self, view: memoryview, start: int) -> tuple[bytes | None, int]:
         suite = self._suite
-        if self._length is None:
-            if len(self._buffer) < suite.firstSize:
-                return None
-            length = suite.readLength(self.seq, bytes(self._buffer[: suite.firstSize]))
+        available = len(view) - start
+        length = self._length
+        if length is None:
+            if available < suite.firstSize:
+                return None, start
+            length = suite.readLength(self.seq, view[start : start + suite.firstSize])
             covered = length + 4 - suite.aadSize
             if length < 5 or length > self.maxPacket:
                 raise SSHPacketError(
                     DISCONNECT_PROTOCOL_ERROR, f"a packet length of {length} is out of bounds"
                 )
-            if covered % max(suite.blockSize, 8):
+            if covered % suite.blockSize:
                 raise SSHPacketError(
                     DISCONNECT_PROTOCOL_ERROR,
                     f"a packet length of {length} is not a multiple of the block size",
                 )
             self._length = length
-        total = 4 + self._length + suite.tagSize
-        if len(self._buffer) < total:
-            return None
-        whole = bytes(self._buffer[:total])
-        del self._buffer[:total]
+        total = 4 + length + suite.tagSize
+        if available < total:
+            return None, start
         self._length = None
-        plain = suite.openPacket(self.seq, whole)
-        self.seq = (self.seq + 1) % 2**32
+        plain = suite.open(self.seq, view[start : start + total])
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
         paddingSize = plain[0]
         if paddingSize < 4 or paddingSize + 1 > len(plain):
             raise SSHPacketError(
                 DISCONNECT_PROTOCOL_ERROR, f"a packet's padding length {paddingSize} is wrong"
             )
-        return plain[1 : len(plain) - paddingSize]
+        return plain[1 : len(plain) - paddingSize], start + total

@@ -65,6 +65,17 @@ class _Breach(Exception):
     """The peer broke the connection protocol."""
 
 
+def _channelData(packet: bytes, offset: int) -> bytes:
+    """The string at ``offset`` of a CHANNEL_DATA or EXTENDED_DATA packet, cut out with
+    one copy (the data path's hottest parse)."""
+    if len(packet) < offset + 4:
+        raise _Breach("a truncated channel data message")
+    (size,) = _U32.unpack_from(packet, offset)
+    if size > len(packet) - offset - 4:
+        raise _Breach(f"channel data of {size} bytes in a shorter packet")
+    return packet[offset + 4 : offset + 4 + size]
+
+
 class SSHConnection(service.SSHService):
     """Twisted's SSHConnection."""
 
@@ -93,6 +104,7 @@ class SSHConnection(service.SSHService):
         self.channels: dict[int, Any] = {}
         self.channelsToRemoteChannel: dict[Any, int] = {}
         self.deferreds: dict[Any, list[defer.Deferred[Any]]] = {"global": []}
+        self._corked: dict[Any, bytearray] = {}
 
     def serviceStarted(self) -> None:
         avatar = getattr(self.transport, "avatar", None)
@@ -295,7 +307,7 @@ class SSHConnection(service.SSHService):
 
     def ssh_CHANNEL_DATA(self, packet: bytes) -> None:
         channel = self._channel(packet)
-        data, _ = getNS(packet[4:])
+        data = _channelData(packet, 4)
         self._received(channel, len(data))
         if self._call(channel, "dataReceived", data):
             channel._consumed(len(data))
@@ -303,7 +315,7 @@ class SSHConnection(service.SSHService):
     def ssh_CHANNEL_EXTENDED_DATA(self, packet: bytes) -> None:
         channel = self._channel(packet)
         (dataType,) = _U32.unpack_from(packet, 4)
-        data, _ = getNS(packet[8:])
+        data = _channelData(packet, 8)
         self._received(channel, len(data))
         if self._call(channel, "extReceived", dataType, data):
             channel._consumed(len(data))
@@ -317,13 +329,47 @@ class SSHConnection(service.SSHService):
             )
 
     def sendData(self, channel: Any, data: bytes) -> None:
+        """Send ``data`` (already within the peer's window and maximum packet).
+
+        While the transport dispatches a batch of received packets (it is "corked"),
+        data is gathered per channel and sent when the batch is done, in packets as
+        full as the peer allows: an SFTP server answering a run of requests then
+        sends a few full packets instead of a full one and a runt per answer. Any
+        other message for the channel sends what was gathered first, so the order
+        on the channel is kept.
+        """
         if channel.localClosed:
             return
+        if getattr(self.transport, "corked", False):
+            pending = self._corked.get(channel)
+            if pending is None:
+                self._corked[channel] = bytearray(data)
+            else:
+                pending += data
+            return
+        self._sendData(channel, data)
+
+    def _sendData(self, channel: Any, data: bytes | bytearray) -> None:
         self.transport.sendPacket(
-            MSG_CHANNEL_DATA, _U32.pack(self.channelsToRemoteChannel[channel]) + NS(data)
+            MSG_CHANNEL_DATA, _2U32.pack(self.channelsToRemoteChannel[channel], len(data)) + data
         )
 
+    def _flush(self, channel: Any) -> None:
+        """Send what ``channel`` gathered while corked, cut at the peer's maximum."""
+        pending = self._corked.pop(channel, None)
+        if pending is None or channel.localClosed:
+            return
+        step = max(channel.remoteMaxPacket, 1)
+        for start in range(0, len(pending), step):
+            self._sendData(channel, pending[start : start + step])
+
+    def uncork(self) -> None:
+        """The transport's batch is done: send every channel's gathered data."""
+        while self._corked:
+            self._flush(next(iter(self._corked)))
+
     def sendExtendedData(self, channel: Any, dataType: int, data: bytes) -> None:
+        self._flush(channel)
         if channel.localClosed:
             return
         self.transport.sendPacket(
@@ -366,6 +412,7 @@ class SSHConnection(service.SSHService):
         peer accepts it and fails with ConchError when it refuses."""
         if channel.localClosed:
             return None
+        self._flush(channel)
         self.transport.sendPacket(
             MSG_CHANNEL_REQUEST,
             _U32.pack(self.channelsToRemoteChannel[channel])
@@ -397,6 +444,7 @@ class SSHConnection(service.SSHService):
         self._answer(packet, False)
 
     def sendEOF(self, channel: Any) -> None:
+        self._flush(channel)
         if channel.localClosed:
             return
         self.transport.sendPacket(MSG_CHANNEL_EOF, _U32.pack(self.channelsToRemoteChannel[channel]))
@@ -405,6 +453,7 @@ class SSHConnection(service.SSHService):
         self._call(self._channel(packet), "eofReceived")
 
     def sendClose(self, channel: Any) -> None:
+        self._flush(channel)
         if channel.localClosed or channel not in self.channelsToRemoteChannel:
             return
         self.transport.sendPacket(
@@ -424,6 +473,7 @@ class SSHConnection(service.SSHService):
     def channelClosed(self, channel: Any) -> None:
         """``channel`` is closed both ways (or the connection is gone): forget it."""
         channel.localClosed = channel.remoteClosed = True
+        self._corked.pop(channel, None)
         self.channels.pop(channel.id, None)
         self.channelsToRemoteChannel.pop(channel, None)
         self.localToRemoteChannel.pop(channel.id, None)

@@ -91,6 +91,7 @@ messages = {
     MSG_NEWKEYS: "NEWKEYS",
 }
 _U32 = struct.Struct("!L")
+_MESSAGE_TYPES = [bytes((number,)) for number in range(256)]  # no bytes object per packet
 # The host key algorithms a key of each SSH type can sign with, best first.
 _SIGNATURE_ALGORITHMS = {
     b"ssh-ed25519": [b"ssh-ed25519"],
@@ -167,6 +168,7 @@ class SSHTransportBase(Protocol):
         self._bytesSinceKex = 0
         self._rekeyCall: Any = None
         self._disconnected = False
+        self.corked = False  # True while a batch of received packets is dispatched
 
     # -- connection ----------------------------------------------------------------------
 
@@ -200,6 +202,9 @@ class SSHTransportBase(Protocol):
                     return
             self._bytesSinceKex += len(data)
             payloads = self._reader.feed(data)
+            # While the batch is dispatched, the service may hold its channels' data
+            # back and send it coalesced at the end (see SSHConnection.uncork).
+            self.corked = True
             while payloads:
                 # The batch's packets are numbered consecutively up to the reader's count
                 # (a NEWKEYS, after which numbers may be reset, is always last).
@@ -216,7 +221,16 @@ class SSHTransportBase(Protocol):
             self.sendDisconnect(e.reason, str(e))
         except (SSHDecodeError, _kexinit.KexInitError, _kex.KexError) as e:
             self.sendDisconnect(DISCONNECT_PROTOCOL_ERROR, str(e))
+        finally:
+            self._uncork()
         self._maybeRekey()
+
+    def _uncork(self) -> None:
+        if self.corked:
+            self.corked = False
+            uncork = getattr(self.service, "uncork", None)
+            if uncork is not None:
+                uncork()
 
     def _readVersion(self, data: bytes) -> bytes:
         """Collect the peer's version line; return what follows it."""
@@ -264,7 +278,7 @@ class SSHTransportBase(Protocol):
         self._write(messageType, payload)
 
     def _write(self, messageType: int, payload: bytes) -> None:
-        packet = self._writer.seal(bytes((messageType,)) + payload)
+        packet = self._writer.sealParts((_MESSAGE_TYPES[messageType], payload))
         self._bytesSinceKex += len(packet)
         self.transport.write(packet)
 
