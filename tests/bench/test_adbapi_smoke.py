@@ -24,9 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "adbapi.py"
 TWISTED_PYTHON = ROOT / "bench" / ".venv-twisted" / "bin" / "python"
 
-sys.path.insert(0, str(ROOT / "bench"))
-import _adbapiworker  # noqa: E402
-import adbapi as benchadbapi  # noqa: E402
+_adbapiworker = _quickrun.importBench("_adbapiworker")
+benchadbapi = _quickrun.importBench("adbapi")
 
 
 def requirePostgres() -> None:

@@ -23,9 +23,8 @@ from tests.spread.peers import twistedPython
 ROOT = Path(__file__).resolve().parents[2]
 CONCH = ROOT / "bench" / "conch.py"
 
-sys.path.insert(0, str(ROOT / "bench"))
-import _conchworker  # noqa: E402
-import conch as benchconch  # noqa: E402
+_conchworker = _quickrun.importBench("_conchworker")
+benchconch = _quickrun.importBench("conch")
 
 needsScp = pytest.mark.skipif(shutil.which("scp") is None, reason="OpenSSH's scp is missing")
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench import _quickrun
+
 ROOT = Path(__file__).resolve().parents[2]
 H2 = ROOT / "bench" / "h2.py"
 
-sys.path.insert(0, str(ROOT / "bench"))
-import _h2bench as bench  # noqa: E402
+bench = _quickrun.importBench("_h2bench")
 
 H2LOAD_OUTPUT = """\
 starting benchmark...

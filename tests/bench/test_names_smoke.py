@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "names.py"
 TWISTED_PYTHON = ROOT / "bench" / ".venv-twisted" / "bin" / "python"
 
-sys.path.insert(0, str(ROOT / "bench"))
-import names as benchdns  # noqa: E402
+benchdns = _quickrun.importBench("names")
 
 DNSPERF_OUTPUT = """\
 Statistics:

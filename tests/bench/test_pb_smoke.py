@@ -20,9 +20,8 @@ from tests.spread.peers import twistedPython
 ROOT = Path(__file__).resolve().parents[2]
 PB = ROOT / "bench" / "pb.py"
 
-sys.path.insert(0, str(ROOT / "bench"))
-import _pbworker  # noqa: E402
-import pb as benchpb  # noqa: E402
+_pbworker = _quickrun.importBench("_pbworker")
+benchpb = _quickrun.importBench("pb")
 
 
 def quickRun(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:

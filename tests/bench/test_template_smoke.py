@@ -21,9 +21,8 @@ from tests.spread.peers import twistedPython
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "template.py"
 
-sys.path.insert(0, str(ROOT / "bench"))
-import _templateworker  # noqa: E402
-import template as benchtemplate  # noqa: E402
+_templateworker = _quickrun.importBench("_templateworker")
+benchtemplate = _quickrun.importBench("template")
 
 
 def quickRun(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:

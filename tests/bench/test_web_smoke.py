@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench import _quickrun
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "bench" / "web.py"
 SLOW_CLIENT = ROOT / "bench" / "_slowclient.py"
 
-sys.path.insert(0, str(ROOT / "bench"))
-import web  # noqa: E402
+web = _quickrun.importBench("web")
 
 WRK_OUTPUT = """\
 Running 10s test @ http://127.0.0.1:8080/hello

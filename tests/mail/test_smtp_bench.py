@@ -8,7 +8,6 @@ client is shown to stop on a wrong reply. Every wait is bounded by a timeout.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,7 @@ from tests.spread.peers import twistedPython
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "smtp.py"
 
-sys.path.insert(0, str(ROOT / "bench"))
-import _smtpworker  # noqa: E402
+_smtpworker = _quickrun.importBench("_smtpworker")
 
 
 def quickRun(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
