@@ -9,6 +9,7 @@ where there is neither, the Tk tests skip and say why (``reason``).
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import subprocess
@@ -59,6 +60,9 @@ def display() -> bool:
                 import tkinter
 
                 tkinter.Tk().destroy()
+                # Freed here, in this thread, whatever cycle it was in: Tcl aborts the
+                # process when Tk is freed by a collection in another thread.
+                gc.collect()
                 ok, why = True, ""
             except Exception as e:  # TclError, or no _tkinter in this Python
                 why = f"Tk cannot start here: {e}"

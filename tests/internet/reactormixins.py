@@ -17,6 +17,7 @@ descriptor number too high for select(2).
 from __future__ import annotations
 
 import asyncio
+import gc
 import selectors
 import socket
 import threading
@@ -165,6 +166,11 @@ def closeReactor(reactor: Any) -> None:
     if isinstance(reactor, AsyncioSelectorReactor):
         # The test's factory made this loop, so the test closes it.
         reactor._asyncioEventloop.close()
+    if type(reactor).__name__ == "TkReactor":
+        # What the test left in reference cycles that holds Tk objects (a caught
+        # exception's frames, say) is freed here, in Tk's thread: Tcl aborts the
+        # process when a collection in another thread (a test's peer) frees them.
+        gc.collect()
 
 
 @pytest.fixture(params=sorted(REACTOR_FACTORIES))

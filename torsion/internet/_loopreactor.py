@@ -315,7 +315,10 @@ class LoopReactorBase(DescriptorReactorMixin, ReactorBase):
         finally:
             self._restoreSignalHandlers()
         if problems:
-            raise problems[0]
+            # Re-raised without the traceback it had inside the loop's callback: that
+            # one holds the toolkit's frames (Tk's application among them) in a cycle
+            # with this frame, which the collector may later free in another thread.
+            raise problems.pop().with_traceback(None)
 
     def mainLoop(self) -> None:
         """Run the loop until the reactor stops or crashes.
