@@ -219,6 +219,15 @@ class SideBench:
         )
 
 
+def byCase(measure: Callable[[str, str, Any], dict[str, float]], cases: list[str]) -> net.Measures:
+    """The ``measures`` of a SideBench whose one ``measure(case, side, settings)``
+    serves every case."""
+    return {
+        case: (lambda side, settings, info, case=case: measure(case, side, settings))
+        for case in cases
+    }
+
+
 def window(settings: Any) -> str:
     """The run header's words for a measured window after a warm-up."""
     return f"; {settings.seconds:g} s measured after {settings.warmup:g} s of warm-up"

@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _conchworker import PASSWORD, SCP, SIDES  # noqa: E402
 from _netreport import Samples, TableSpec, betterRatio, roundRatios  # noqa: E402
-from _sidebench import SideBench  # noqa: E402
+from _sidebench import SideBench, byCase  # noqa: E402
 from deferred import twistedPython  # noqa: E402
 from net import SERVER_CPU, BenchError, Child, pinned  # noqa: E402
 
@@ -159,10 +159,7 @@ BENCH = ConchBench(
     worker=HERE / "_conchworker.py",
     sides=SIDES,
     cases=CASES,
-    measures={
-        case: (lambda side, settings, info, case=case: measure(case, side, settings))
-        for case in CASES
-    },
+    measures=byCase(measure, CASES),
     tables=TABLES,
     goalMetrics=[("rate", "MiB/s"), ("perServerCpu", "per server CPU-second")],
 )
@@ -198,11 +195,11 @@ def countInstructions(sides: list[str], size: int) -> int:
             child.stop()
     print(f"Instructions per MiB copied (callgrind; scp -s of {size} MiB, login included):\n")
     print("| side | up | vs Twisted | down | vs Twisted |\n|---|---:|---:|---:|---:|")
-    for side, byCase in counts.items():
+    for side, perCase in counts.items():
         cells = []
         for case in CASES:
-            ratio = counts.get("twisted", {}).get(case, 0) / byCase[case]
-            cells += [f"{byCase[case] / size:,.0f}", f"{ratio:.2f}x" if ratio else "n/a"]
+            ratio = counts.get("twisted", {}).get(case, 0) / perCase[case]
+            cells += [f"{perCase[case] / size:,.0f}", f"{ratio:.2f}x" if ratio else "n/a"]
         print(f"| {side} | " + " | ".join(cells) + " |")
     return 0
 

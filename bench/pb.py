@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _netreport import TableSpec  # noqa: E402
 from _pbworker import SIDES  # noqa: E402
-from _sidebench import SideBench, window  # noqa: E402
+from _sidebench import SideBench, byCase, window  # noqa: E402
 from net import BenchError  # noqa: E402
 
 CASES = ["small", "small-16", "list", "list-16"]
@@ -104,10 +104,7 @@ BENCH = SideBench(
     worker=HERE / "_pbworker.py",
     sides=SIDES,
     cases=CASES,
-    measures={
-        case: (lambda side, settings, info, case=case: measure(case, side, settings))
-        for case in CASES
-    },
+    measures=byCase(measure, CASES),
     tables=TABLES,
     goalMetrics=[("rate", "round trips/s"), ("perCpu", "per CPU-second")],
 )

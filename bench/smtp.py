@@ -41,7 +41,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _netreport import TableSpec  # noqa: E402
-from _sidebench import SideBench, window  # noqa: E402
+from _sidebench import SideBench, byCase, window  # noqa: E402
 from _smtpworker import SIDES  # noqa: E402
 from net import BenchError  # noqa: E402
 
@@ -114,10 +114,7 @@ BENCH = SideBench(
     worker=HERE / "_smtpworker.py",
     sides=SIDES,
     cases=CASES,
-    measures={
-        case: (lambda side, settings, info, case=case: measure(case, side, settings))
-        for case in CASES
-    },
+    measures=byCase(measure, CASES),
     tables=TABLES,
     goalMetrics=[("rate", "messages/s"), ("perServerCpu", "per server CPU-second")],
 )
