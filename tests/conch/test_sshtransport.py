@@ -243,3 +243,10 @@ def test_garbageAfterTheHandshakeDisconnects(data: bytes) -> None:
     server, serverWire, _, _ = connectedPair()
     server.dataReceived(data + bytes(300))
     assert serverWire.disconnecting or server._reader._buffer
+
+
+def test_nagleIsOffSoFlowControlIsNotHeldBackByDelayedACKs() -> None:
+    # A window adjust or an SFTP status answer is a small packet sent while the
+    # peer's data streams in; with Nagle on it could wait for a delayed ACK.
+    _server, wire = fresh()
+    assert wire.tcpNoDelay

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from torsion.internet.abstract import FileDescriptor
+from torsion.internet.abstract import FileDescriptor, sendAtOnce
 
 
 class FakeReactor:
@@ -125,3 +125,41 @@ def test_failedSendIsTheReasonToClose(descriptor: RecordingDescriptor) -> None:
     descriptor.writeSomeData = lambda data: failure  # type: ignore[method-assign]
     descriptor.write(b"x")
     assert descriptor.doWrite() is failure
+
+
+# -- sendAtOnce: Nagle's algorithm off where the transport has it ---------------------------
+
+
+def test_sendAtOnceTurnsNagleOffOnATCPConnection() -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname(), timeout=5)
+    server, _ = listener.accept()
+    try:
+        from torsion.internet.tcp import _SocketOptions
+
+        class Wrapped(_SocketOptions):
+            """A TCP connection's socket options, on a real socket."""
+
+        wrapped = Wrapped()
+        wrapped.socket = server  # type: ignore[attr-defined]
+        assert not wrapped.getTcpNoDelay()
+        assert sendAtOnce(wrapped)
+        assert wrapped.getTcpNoDelay()
+    finally:
+        for sock in (client, server, listener):
+            sock.close()
+
+
+def test_sendAtOnceIsFalseWhereThereIsNoNagle() -> None:
+    class Pipe:
+        """A transport with no TCP underneath (a pipe, a UNIX socket...)."""
+
+    assert not sendAtOnce(Pipe())
+
+    class Closed:
+        def setTcpNoDelay(self, enabled: bool) -> None:
+            raise OSError(9, "Bad file descriptor")
+
+    assert not sendAtOnce(Closed())

@@ -26,7 +26,7 @@ from torsion.internet.interfaces import (
 from torsion.python import log
 from torsion.python.failure import Failure
 
-__all__ = ["FileDescriptor"]
+__all__ = ["FileDescriptor", "sendAtOnce"]
 
 
 def _asBytes(data: object) -> bytes:
@@ -35,6 +35,26 @@ def _asBytes(data: object) -> bytes:
         return bytes(data)
     hint = " (encode text first, for example data.encode('utf-8'))" if isinstance(data, str) else ""
     raise TypeError(f"transports send bytes, not {type(data).__name__}{hint}")
+
+
+def sendAtOnce(transport: object) -> bool:
+    """Turn Nagle's algorithm off on ``transport`` if it is TCP (or wraps TCP, as TLS
+    does); return whether it could.
+
+    For protocols that write a whole message per pass of the reactor and then wait
+    for an answer or for the peer to open a window: with Nagle on, a small message
+    sent while an earlier one is unacknowledged waits for the peer's delayed ACK
+    (tens of milliseconds), which stalls a request/response or flow-controlled
+    exchange for no gain, since torsion already sends what a pass wrote in one go.
+    """
+    setTcpNoDelay = getattr(transport, "setTcpNoDelay", None)
+    if setTcpNoDelay is None:
+        return False
+    try:
+        setTcpNoDelay(True)
+    except OSError:  # not a TCP socket after all, or already closed
+        return False
+    return True
 
 
 def attachProducer(consumer: Any, producer: Any, streaming: bool) -> bool:

@@ -29,6 +29,7 @@ from types import CoroutineType
 from typing import Any, cast
 
 from torsion.internet import error as _ierror
+from torsion.internet.abstract import sendAtOnce
 from torsion.internet.defer import Deferred, fail, succeed
 from torsion.internet.protocol import ClientFactory, ServerFactory, connectionDone
 from torsion.logger import Logger, LogLevel
@@ -208,12 +209,7 @@ class Broker(banana.Banana):
 
     def connectionMade(self) -> None:
         """Send each message at once: PB waits on its answers, so Nagle only adds delay."""
-        setTcpNoDelay = getattr(self.transport, "setTcpNoDelay", None)
-        if setTcpNoDelay is not None:
-            try:
-                setTcpNoDelay(True)
-            except OSError:
-                pass
+        sendAtOnce(self.transport)
         super().connectionMade()
 
     def connectionReady(self) -> None:

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from zope.interface import Attribute, Interface, implementer
 
 from torsion.internet import defer, error, protocol
+from torsion.internet.abstract import sendAtOnce
 from torsion.internet.defer import Deferred
 from torsion.logger import Logger
 from torsion.python.failure import Failure
@@ -226,9 +227,7 @@ class _WebSocketConnection(protocol.Protocol):
     def connectionMade(self) -> None:
         # Each message is one write: Nagle's algorithm would only hold its last
         # segment back until the peer's (delayed) ACK of the others.
-        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
-        if setNoDelay is not None:
-            setNoDelay(True)
+        sendAtOnce(self.transport)
         if self.pingInterval is not None:
             self._pingTimer = self._clock.callLater(self.pingInterval, self._keepalive)
         try:

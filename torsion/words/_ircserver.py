@@ -37,6 +37,7 @@ from typing import Any
 
 from zope.interface import implementer
 
+from torsion.internet.abstract import sendAtOnce
 from torsion.logger import Logger
 from torsion.words import ewords, iwords
 from torsion.words._irccommands import IRCCommands
@@ -222,9 +223,7 @@ class IRCUser(IRCRegistration, IRCCommands, irc.IRC):
         self._pinged = False
         self._bufferedSize = getattr(self.transport, "bufferedSize", None)
         # Chat lines are small and wanted at once: without this each waits for an ACK.
-        noDelay = getattr(self.transport, "setTcpNoDelay", None)
-        if noDelay is not None:
-            noDelay(True)
+        sendAtOnce(self.transport)
         peer = self.transport.getPeer()
         self.host = str(getattr(peer, "host", None) or "unknown")
         if factory.connections >= factory.maxConnections:

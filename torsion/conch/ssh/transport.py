@@ -35,6 +35,7 @@ from torsion.conch.ssh._packets import (
 from torsion.conch.ssh.common import MP, NS, SSHDecodeError, getMP, getNS
 from torsion.conch.ssh.keys import BadKeyError, Key
 from torsion.internet import defer
+from torsion.internet.abstract import sendAtOnce
 from torsion.internet.protocol import Protocol, connectionDone
 from torsion.logger import Logger
 from torsion.python.failure import Failure
@@ -176,6 +177,9 @@ class SSHTransportBase(Protocol):
         return "SSHClientTransport" if self.isClient else "SSHServerTransport"
 
     def connectionMade(self) -> None:
+        # Flow control waits on small packets (window adjusts, SFTP status answers):
+        # with Nagle on, each could wait for the peer's delayed ACK, stalling a copy.
+        sendAtOnce(self.transport)
         self.transport.write(self.ourVersionString + b"\r\n")
         self.sendKexInit()
 
