@@ -32,6 +32,35 @@ def test_writesWhileCorkedAreCoalescedUpToTheMaximum() -> None:
     assert mine.received == b"a" * 3250
 
 
+def test_gatheredPiecesAreCutAtTheMaximumWhereverTheyEnd() -> None:
+    # Writes that fill a packet exactly, and one that spans several packets.
+    server, client = pair()
+    mine, theirs = opened(server, client, localMaxPacket=1000)
+    server.transport.corked = True  # type: ignore[attr-defined]
+    theirs.write(b"a" * 500)
+    theirs.write(b"b" * 500)
+    theirs.write(b"c" * 2700)
+    server.transport.corked = False  # type: ignore[attr-defined]
+    server.uncork()
+    assert dataSizes(server.transport.outbox) == [1000, 1000, 1000, 700]
+    pump(server, client)
+    assert mine.received == b"a" * 500 + b"b" * 500 + b"c" * 2700
+
+
+def test_aBufferChangedAfterItsWriteIsSentAsItWas() -> None:
+    # Gathered data is kept by reference; a mutable buffer must be copied first.
+    server, client = pair()
+    mine, theirs = opened(server, client)
+    server.transport.corked = True  # type: ignore[attr-defined]
+    buffer = bytearray(b"first")
+    theirs.write(buffer)  # type: ignore[arg-type]
+    buffer[:] = b"XXXXX"
+    server.transport.corked = False  # type: ignore[attr-defined]
+    server.uncork()
+    pump(server, client)
+    assert mine.received == b"first"
+
+
 def test_otherMessagesOfTheChannelSendTheDataFirst() -> None:
     server, client = pair()
     mine, theirs = opened(server, client)
@@ -71,7 +100,7 @@ def test_theTransportCorksEachReceivedBatch() -> None:
     # each time gets one packet back, not one per write.
     server, serverWire, client, clientWire = connectedPair()
     sent: list[bytes] = []
-    server.sendPacket = lambda number, payload: sent.append(bytes((number,)) + payload)  # type: ignore[method-assign]
+    server.sendPacketParts = lambda number, parts: sent.append(bytes((number, *b"".join(parts))))  # type: ignore[method-assign]
     conn = connection.SSHConnection()
     conn.transport = server
     server.service = conn

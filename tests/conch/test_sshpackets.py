@@ -160,3 +160,32 @@ def test_garbageOnlyEverRaisesPacketErrors(data: bytes) -> None:
             reader.feed(data)
         except SSHPacketError:
             pass
+
+
+def test_chachaPacketsAreTheSameWithThePublicCipherPath(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ChaCha20 contexts come from the library's private maker when it gives the same
+    # stream as its public Cipher; a packet sealed one way opens the other way.
+    from torsion.conch.ssh import _packets
+
+    keys = next(k for k in SUITES if k is not None and k.cipher.startswith(b"chacha20"))
+    payload = b"\x05" + os.urandom(3000)
+    writer, _ = pair(keys)
+    sealedFast = writer.seal(payload)
+    monkeypatch.setattr(_packets, "_chachaContext", _packets._publicChaChaContext)
+    publicWriter, publicReader = pair(keys)
+    assert publicReader.feed(sealedFast) == [payload]
+    sealedPublic = publicWriter.seal(payload)
+    monkeypatch.undo()
+    # The same keystream: all but the random padding and the tag are equal.
+    clear = 5 + len(payload)
+    assert sealedPublic[:clear] == sealedFast[:clear]
+    assert pair(keys)[1].feed(sealedPublic) == [payload]
+
+
+def test_aLibraryWithoutThePrivateMakerUsesThePublicPath(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from torsion.conch.ssh import _packets
+
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.bindings._rust", None)
+    assert _packets._findChaChaContext() is _packets._publicChaChaContext

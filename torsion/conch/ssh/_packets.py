@@ -240,7 +240,7 @@ class _ChaChaPoly(_Suite):
     def _stream(key: bytes, seq: int) -> CipherContext:
         # OpenSSH's ChaCha20 has a 64-bit counter and a 64-bit nonce (the sequence
         # number); the library's 16-byte nonce is exactly the two, counter first.
-        return Cipher(algorithms.ChaCha20(key, _NONCE.pack(seq)), None).encryptor()
+        return _chachaContext(algorithms.ChaCha20(key, _NONCE.pack(seq)), None)
 
     def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
         length = self._stream(self._lengthKey, seq).update(head[:4])
@@ -263,6 +263,36 @@ class _ChaChaPoly(_Suite):
         except InvalidSignature:
             raise SSHPacketError(DISCONNECT_MAC_ERROR, "a packet's Poly1305 tag is wrong") from None
         return main.update(whole[4:-16])
+
+
+def _publicChaChaContext(algorithm: algorithms.ChaCha20, mode: None) -> CipherContext:
+    return Cipher(algorithm, mode).encryptor()
+
+
+def _findChaChaContext() -> Callable[[algorithms.ChaCha20, None], CipherContext]:
+    """The library's own maker of cipher contexts, under its public `Cipher`.
+
+    Two ChaCha20 contexts are made per packet (the library cannot re-nonce one), and
+    `Cipher` spends about a microsecond of each on checks that cannot fail here
+    (abstract-class isinstance tests). The maker below it is private to the
+    library, so it is used only if it is there and gives the public path's stream;
+    otherwise the public path serves.
+    """
+    try:
+        from cryptography.hazmat.bindings._rust import openssl as rust
+
+        maker = rust.ciphers.create_encryption_ctx
+        probe = algorithms.ChaCha20(bytes(range(32)), bytes(16))
+        if maker(probe, None).update(bytes(64)) == _publicChaChaContext(probe, None).update(
+            bytes(64)
+        ):
+            return maker  # type: ignore[no-any-return]
+    except Exception:  # any change in the library's internals: use the public way
+        pass
+    return _publicChaChaContext
+
+
+_chachaContext = _findChaChaContext()
 
 
 def _suite(keys: SuiteKeys | None, encrypt: bool) -> _Suite:

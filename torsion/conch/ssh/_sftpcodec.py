@@ -119,11 +119,17 @@ def string(value: bytes) -> bytes:
     return struct.pack("!L", len(value)) + value
 
 
-def packet(kind: int, *fields: bytes) -> bytes:
-    """One framed packet: length, type, then the already encoded fields (joined
-    once, so a large field is copied once)."""
+def packetParts(kind: int, *fields: bytes) -> tuple[bytes, ...]:
+    """One framed packet as pieces: its length and type, then the already encoded
+    fields, for a writer that joins many packets at once (so a READ answer's data
+    is copied once on its way out, not once per layer)."""
     length = 1 + sum(len(field) for field in fields)
-    return b"".join((struct.pack("!LB", length, kind), *fields))
+    return (struct.pack("!LB", length, kind), *fields)
+
+
+def packet(kind: int, *fields: bytes) -> bytes:
+    """One framed packet: length, type, then the already encoded fields."""
+    return b"".join(packetParts(kind, *fields))
 
 
 def status(requestId: int, code: int, message: str) -> bytes:

@@ -127,8 +127,12 @@ class SSHChannel:
                 self.areWriting = False
                 self.stopWriting()
         step = max(self.remoteMaxPacket, 1)
-        for start in range(0, len(data), step):
-            self.conn.sendData(self, data[start : start + step])
+        if len(data) <= step:
+            self.conn.sendData(self, data)
+        else:
+            view = memoryview(data)  # packets cut out of data, not copied from it
+            for start in range(0, len(data), step):
+                self.conn.sendData(self, view[start : start + step])
         self.remoteWindowLeft -= len(data)
         if self.closing and not self.buf and not self.extBuf:
             self.loseConnection()

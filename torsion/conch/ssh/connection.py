@@ -20,6 +20,7 @@ from typing import Any
 
 from torsion.conch import error
 from torsion.conch.ssh import service, transport
+from torsion.conch.ssh._packets import Piece
 from torsion.conch.ssh.common import NS, SSHDecodeError, getNS
 from torsion.internet import defer
 from torsion.internet.error import ConnectionLost
@@ -104,7 +105,7 @@ class SSHConnection(service.SSHService):
         self.channels: dict[int, Any] = {}
         self.channelsToRemoteChannel: dict[Any, int] = {}
         self.deferreds: dict[Any, list[defer.Deferred[Any]]] = {"global": []}
-        self._corked: dict[Any, bytearray] = {}
+        self._corked: dict[Any, list[Piece]] = {}
 
     def serviceStarted(self) -> None:
         avatar = getattr(self.transport, "avatar", None)
@@ -340,28 +341,46 @@ class SSHConnection(service.SSHService):
         """
         if channel.localClosed:
             return
+        if not isinstance(data, bytes) and not (isinstance(data, memoryview) and data.readonly):
+            data = bytes(data)  # a buffer the caller may change before it is sent
         if getattr(self.transport, "corked", False):
             pending = self._corked.get(channel)
             if pending is None:
-                self._corked[channel] = bytearray(data)
+                self._corked[channel] = [data]
             else:
-                pending += data
+                pending.append(data)
             return
-        self._sendData(channel, data)
+        self._sendData(channel, (data,), len(data))
 
-    def _sendData(self, channel: Any, data: bytes | bytearray) -> None:
-        self.transport.sendPacket(
-            MSG_CHANNEL_DATA, _2U32.pack(self.channelsToRemoteChannel[channel], len(data)) + data
-        )
+    def _sendData(self, channel: Any, parts: tuple[Piece, ...], size: int) -> None:
+        header = _2U32.pack(self.channelsToRemoteChannel[channel], size)
+        sendParts = getattr(self.transport, "sendPacketParts", None)
+        if sendParts is None:  # a transport of Twisted's interface only
+            self.transport.sendPacket(MSG_CHANNEL_DATA, b"".join((header, *parts)))
+        else:
+            sendParts(MSG_CHANNEL_DATA, (header, *parts))
 
     def _flush(self, channel: Any) -> None:
-        """Send what ``channel`` gathered while corked, cut at the peer's maximum."""
+        """Send what ``channel`` gathered while corked, in packets of the peer's
+        maximum, cut from the gathered pieces without copying them."""
         pending = self._corked.pop(channel, None)
         if pending is None or channel.localClosed:
             return
         step = max(channel.remoteMaxPacket, 1)
-        for start in range(0, len(pending), step):
-            self._sendData(channel, pending[start : start + step])
+        packet: list[Piece] = []
+        room = step
+        for piece in pending:
+            while piece:
+                if len(piece) < room:
+                    packet.append(piece)
+                    room -= len(piece)
+                    break
+                view = memoryview(piece)
+                packet.append(view[:room])
+                self._sendData(channel, tuple(packet), step)
+                piece, packet, room = view[room:], [], step
+        if packet:
+            self._sendData(channel, tuple(packet), step - room)
 
     def uncork(self) -> None:
         """The transport's batch is done: send every channel's gathered data."""

@@ -146,14 +146,15 @@ class FileTransferServer(protocol.Protocol):
             self._flush()
             self._batch = None
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, *pieces: bytes) -> None:
+        """Write one answer, given as the pieces of its bytes."""
         if self.transport is None:
             return
         if self._batch is None:
-            self.transport.write(data)
+            self.transport.write(b"".join(pieces))
             return
-        self._batch.append(data)
-        self._batched += len(data)
+        self._batch.extend(pieces)
+        self._batched += sum(map(len, pieces))
         if self._batched >= REPLY_BATCH:
             self._flush()
 
@@ -220,7 +221,7 @@ class FileTransferServer(protocol.Protocol):
             self._send(codec.status(requestId, codec.FX_OK, "ok"))
         else:
             kind, *fields = reply
-            self._send(codec.packet(kind, struct.pack("!L", requestId), *fields))
+            self._send(*codec.packetParts(kind, struct.pack("!L", requestId), *fields))
 
     def _fail(self, requestId: int, failure: Failure) -> None:
         if isinstance(failure.value, codec.SFTPCodecError):
@@ -271,7 +272,7 @@ class FileTransferServer(protocol.Protocol):
         opened = self._file(reader)
         offset, length = reader.uint64(), reader.uint32()
         d = defer.maybeDeferred(opened.readChunk, offset, min(length, MAX_READ))
-        # The data as a field of its own: packet() copies it once, into the answer.
+        # The data as a field of its own: it is copied once, into a batch of answers.
         return d.addCallback(lambda data: (codec.FXP_DATA, struct.pack("!L", len(data)), data))
 
     def _packet_6(self, reader: codec.Reader) -> Any:  # WRITE

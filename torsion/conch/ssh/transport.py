@@ -29,6 +29,7 @@ from torsion.conch.ssh._packets import (
     MACS,
     PacketReader,
     PacketWriter,
+    Piece,
     SSHPacketError,
     SuiteKeys,
 )
@@ -158,7 +159,8 @@ class SSHTransportBase(Protocol):
         self._kexAlgorithm: Any = None
         self._ephemeral: Any = None
         self._pendingKeys: tuple[SuiteKeys, SuiteKeys] | None = None
-        self._held: list[tuple[int, bytes]] = []  # services' packets during a key exchange
+        # Services' packets held during a key exchange.
+        self._held: list[tuple[int, tuple[Piece, ...]]] = []
         self._firstKex = True
         self._strict = False
         self._ignoreNextKexPacket = False
@@ -274,15 +276,25 @@ class SSHTransportBase(Protocol):
 
     def sendPacket(self, messageType: int, payload: bytes) -> None:
         """Send one packet; services' packets wait while keys are being exchanged."""
+        self.sendPacketParts(messageType, (payload,))
+
+    def sendPacketParts(self, messageType: int, parts: tuple[Piece, ...]) -> None:
+        """`sendPacket` of the payload ``b"".join(parts)``, never joined: each part is
+        encrypted where it lies (a channel's data goes out without being copied into
+        a payload first). The parts must not change afterwards (bytes, or views of
+        bytes), since a packet held during a key exchange keeps them."""
         if self._disconnected:
             return
         if self._ourKexInit is not None and not _isKexMessage(messageType):
-            self._held.append((messageType, payload))
+            self._held.append((messageType, parts))
             return
-        self._write(messageType, payload)
+        self._writeParts(messageType, parts)
 
     def _write(self, messageType: int, payload: bytes) -> None:
-        packet = self._writer.sealParts((_MESSAGE_TYPES[messageType], payload))
+        self._writeParts(messageType, (payload,))
+
+    def _writeParts(self, messageType: int, parts: tuple[Piece, ...]) -> None:
+        packet = self._writer.sealParts((_MESSAGE_TYPES[messageType], *parts))
         self._bytesSinceKex += len(packet)
         self.transport.write(packet)
 
@@ -532,8 +544,8 @@ class SSHTransportBase(Protocol):
         held, self._held = self._held, []
         if self._newKeysReceived:
             self._kexFinished()
-        for messageType, payload in held:
-            self._write(messageType, payload)
+        for messageType, parts in held:
+            self._writeParts(messageType, parts)
 
     def ssh_NEWKEYS(self, packet: bytes) -> None:
         if self._pendingKeys is None or self._newKeysReceived:
