@@ -286,7 +286,7 @@ def _findChaChaContext() -> Callable[[algorithms.ChaCha20, None], CipherContext]
         if maker(probe, None).update(bytes(64)) == _publicChaChaContext(probe, None).update(
             bytes(64)
         ):
-            return maker  # type: ignore[no-any-return]
+            return maker
     except Exception:  # any change in the library's internals: use the public way
         pass
     return _publicChaChaContext
