@@ -289,3 +289,76 @@ def test_answersAreWrittenInBatches(tmp_path: Path) -> None:
     assert [kind for kind, _ in answers] == [codec.FXP_DATA] * 8
     data = b"".join(codec.Reader(body[4:]).string() for _, body in answers)
     assert data == (tmp_path / "f").read_bytes()
+
+
+class LaterFile:
+    """An ISFTPFile whose reads and writes answer later, through Deferreds."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Any] = []
+        self.written: list[tuple[int, bytes]] = []
+
+    def readChunk(self, offset: int, length: int) -> Any:
+        from torsion.internet.defer import Deferred
+
+        d: Deferred[bytes] = Deferred()
+        self.waiting.append(d)
+        return d
+
+    def writeChunk(self, offset: int, data: bytes) -> Any:
+        from torsion.internet.defer import Deferred
+
+        d: Deferred[None] = Deferred()
+        self.waiting.append(d)
+        self.written.append((offset, data))
+        return d
+
+    def close(self) -> None:
+        pass
+
+
+def test_filesMayAnswerLaterThroughDeferreds(tmp_path: Path) -> None:
+    # Plain values are answered at once; a Deferred is answered when it fires, and
+    # its failure is the request's error status.
+    server, wire = served(tmp_path)
+    opened = LaterFile()
+    server.openFiles[b"h"] = opened
+    server.dataReceived(
+        request(codec.FXP_READ, 1, codec.string(b"h"), struct.pack("!QL", 0, 10))
+        + request(codec.FXP_WRITE, 2, codec.string(b"h"), struct.pack("!Q", 5), codec.string(b"xy"))
+        + request(codec.FXP_READ, 3, codec.string(b"h"), struct.pack("!QL", 0, 10))
+    )
+    assert replies(wire) == [] and opened.written == [(5, b"xy")]
+    first, written, third = opened.waiting
+    written.callback(None)
+    third.errback(SFTPError(codec.FX_PERMISSION_DENIED, "no"))
+    first.callback(b"0123456789")
+    (okKind, okBody), (errKind, errBody), (dataKind, dataBody) = replies(wire)
+    assert (okKind, struct.unpack("!LL", okBody[:8])) == (codec.FXP_STATUS, (2, codec.FX_OK))
+    assert (errKind, struct.unpack("!LL", errBody[:8])) == (
+        codec.FXP_STATUS,
+        (3, codec.FX_PERMISSION_DENIED),
+    )
+    assert dataKind == codec.FXP_DATA and dataBody == struct.pack("!L", 1) + codec.string(
+        b"0123456789"
+    )
+
+
+def test_aFileThatRaisesGetsAnErrorStatusAndTheSessionGoesOn(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"fine")
+    server, wire = served(tmp_path)
+
+    class Broken(LaterFile):
+        def readChunk(self, offset: int, length: int) -> Any:
+            raise PermissionError(13, "denied")
+
+    server.openFiles[b"h"] = Broken()
+    server.dataReceived(request(codec.FXP_READ, 7, codec.string(b"h"), struct.pack("!QL", 0, 4)))
+    ((kind, body),) = replies(wire)
+    assert (kind, struct.unpack("!LL", body[:8])) == (
+        codec.FXP_STATUS,
+        (7, codec.FX_PERMISSION_DENIED),
+    )
+    server.dataReceived(request(codec.FXP_STAT, 8, codec.string(b"f")))
+    ((kind, _),) = replies(wire)
+    assert kind == codec.FXP_ATTRS

@@ -189,3 +189,29 @@ def test_aLibraryWithoutThePrivateMakerUsesThePublicPath(monkeypatch: pytest.Mon
 
     monkeypatch.setitem(sys.modules, "cryptography.hazmat.bindings._rust", None)
     assert _packets._findChaChaContext() is _packets._publicChaChaContext
+
+
+def test_paddingIsFreshRandomnessEveryTime() -> None:
+    # Padding comes from a pool of random bytes: no byte of it is ever used twice.
+    served: list[bytes] = []
+
+    def randomBytes(n: int) -> bytes:
+        served.append(os.urandom(n))
+        return served[-1]
+
+    writer = PacketWriter(randomBytes=randomBytes)
+    paddings = []
+    for size in range(3000):
+        packet = writer.seal(b"\x05" + bytes(size % 50))
+        paddings.append(packet[len(packet) - packet[4] :])
+    assert 1 < len(served) < 100  # a pool, not a call per packet
+    used = b"".join(paddings)
+    pool = b"".join(served)
+    # Each padding is the next unused stretch of the pool (a pool's short tail is
+    # skipped rather than split).
+    at = 0
+    for padding in paddings:
+        found = pool.find(padding, at)
+        assert found >= at
+        at = found + len(padding)
+    assert len(used) <= len(pool)

@@ -44,6 +44,7 @@ DISCONNECT_MAC_ERROR = 5
 _U32 = struct.Struct("!L")
 _HEAD = struct.Struct("!LB")  # packet length, padding length
 _MAX_PACKET = 256 * 1024  # OpenSSH's limit; RFC 4253 asks for at least 35000
+_PADDING_POOL = 4096  # bytes; padding is at most 255 bytes a packet
 
 
 class SSHPacketError(Exception):
@@ -320,6 +321,10 @@ class PacketWriter:
         self.seq = 0
         self._suite: _Suite = _Clear()
         self._random = randomBytes
+        # Padding is cut from a pool of random bytes, each byte used once: one
+        # getrandom call per _PADDING_POOL bytes rather than one per packet.
+        self._pool = b""
+        self._poolAt = 0
 
     def setKeys(self, keys: SuiteKeys | None) -> None:
         """Encrypt from the next packet on (after sending NEWKEYS)."""
@@ -341,7 +346,11 @@ class PacketWriter:
         if paddingSize < 4:
             paddingSize += block
         head = _HEAD.pack(1 + size + paddingSize, paddingSize)
-        out = suite.seal(self.seq, head, (*parts, self._random(paddingSize)))
+        at = self._poolAt
+        if at + paddingSize > len(self._pool):
+            self._pool, at = self._random(_PADDING_POOL), 0
+        self._poolAt = at + paddingSize
+        out = suite.seal(self.seq, head, (*parts, self._pool[at : at + paddingSize]))
         self.seq = (self.seq + 1) & 0xFFFFFFFF
         return out
 

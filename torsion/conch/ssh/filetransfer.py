@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from torsion.conch.interfaces import ISFTPFile, ISFTPServer
@@ -100,6 +101,17 @@ _PATH_REQUESTS = {
     codec.FXP_REMOVE: "removeFile",
     codec.FXP_RMDIR: "removeDirectory",
 }
+
+
+_U32 = struct.Struct("!L")
+
+
+def _then(result: Any, then: Callable[[Any], Any]) -> Any:
+    """``then(result)`` now, or when ``result`` fires if it is a Deferred (an
+    ISFTPFile may answer either way)."""
+    if isinstance(result, defer.Deferred):
+        return result.addCallback(then)
+    return then(result)
 
 
 class FileTransferServer(protocol.Protocol):
@@ -207,11 +219,20 @@ class FileTransferServer(protocol.Protocol):
         if handler is None:
             self._send(codec.status(requestId, codec.FX_OP_UNSUPPORTED, f"packet type {kind}"))
             return
-        result = defer.maybeDeferred(handler, reader)
-        result.addCallbacks(
-            lambda reply: self._reply(requestId, reply),
-            lambda failure: self._fail(requestId, failure),
-        )
+        # Most answers are ready at once (a file read or written in place): those are
+        # sent without a Deferred each; a handler may also return one.
+        try:
+            result = handler(reader)
+        except Exception:
+            self._fail(requestId, Failure())
+            return
+        if isinstance(result, defer.Deferred):
+            result.addCallbacks(
+                lambda reply: self._reply(requestId, reply),
+                lambda failure: self._fail(requestId, failure),
+            )
+        else:
+            self._reply(requestId, result)
 
     def _reply(self, requestId: int, reply: tuple[Any, ...] | None) -> None:
         """Send an answer: None is FX_OK, else (packet type, encoded fields...)."""
@@ -221,7 +242,7 @@ class FileTransferServer(protocol.Protocol):
             self._send(codec.status(requestId, codec.FX_OK, "ok"))
         else:
             kind, *fields = reply
-            self._send(*codec.packetParts(kind, struct.pack("!L", requestId), *fields))
+            self._send(*codec.packetParts(kind, _U32.pack(requestId), *fields))
 
     def _fail(self, requestId: int, failure: Failure) -> None:
         if isinstance(failure.value, codec.SFTPCodecError):
@@ -271,14 +292,16 @@ class FileTransferServer(protocol.Protocol):
     def _packet_5(self, reader: codec.Reader) -> Any:  # READ
         opened = self._file(reader)
         offset, length = reader.uint64(), reader.uint32()
-        d = defer.maybeDeferred(opened.readChunk, offset, min(length, MAX_READ))
         # The data as a field of its own: it is copied once, into a batch of answers.
-        return d.addCallback(lambda data: (codec.FXP_DATA, struct.pack("!L", len(data)), data))
+        return _then(
+            opened.readChunk(offset, min(length, MAX_READ)),
+            lambda data: (codec.FXP_DATA, _U32.pack(len(data)), data),
+        )
 
     def _packet_6(self, reader: codec.Reader) -> Any:  # WRITE
         opened = self._file(reader)
         offset, data = reader.uint64(), reader.string()
-        return defer.maybeDeferred(opened.writeChunk, offset, data).addCallback(lambda _: None)
+        return _then(opened.writeChunk(offset, data), lambda _: None)
 
     def _stat(self, reader: codec.Reader, followLinks: bool) -> Any:
         d = defer.maybeDeferred(self.client.getAttrs, reader.string(), followLinks)
