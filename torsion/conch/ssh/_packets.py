@@ -118,7 +118,7 @@ class _Suite:
     aadSize = 0
     firstSize = 4
 
-    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> list[bytes]:
         """The packet as it goes out: ``head`` then ``parts``, encrypted and tagged."""
         raise NotImplementedError
 
@@ -132,8 +132,8 @@ class _Suite:
 
 
 class _Clear(_Suite):
-    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
-        return b"".join((head, *parts))
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> list[bytes]:
+        return [b"".join((head, *parts))]
 
     def readLength(self, seq: int, first: Piece) -> int:
         return int(_U32.unpack(first)[0])
@@ -165,13 +165,13 @@ class _CTR(_Suite):
             mac.update(piece)
         return mac.digest()
 
-    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> list[bytes]:
         update = self._stream.update
         if self._etm:
             body = (head[:4], update(head[4:]), *[update(part) for part in parts])
-            return b"".join((*body, self._mac(seq, body)))
+            return [*body, self._mac(seq, body)]
         mac = self._mac(seq, (head, *parts))
-        return b"".join((update(head), *[update(part) for part in parts], mac))
+        return [update(head), *[update(part) for part in parts], mac]
 
     def readLength(self, seq: int, first: Piece) -> int:
         if self._etm:
@@ -209,9 +209,9 @@ class _GCM(_Suite):
         self._counter = (self._counter + 1) & 0xFFFFFFFFFFFFFFFF
         return nonce
 
-    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> list[bytes]:
         sealed = self._aead.encrypt(self._nonce(), b"".join((head[4:], *parts)), head[:4])
-        return head[:4] + sealed
+        return [head[:4], sealed]
 
     def readLength(self, seq: int, first: Piece) -> int:
         return int(_U32.unpack(first)[0])
@@ -243,7 +243,7 @@ class _ChaChaPoly(_Suite):
         # number); the library's 16-byte nonce is exactly the two, counter first.
         return _chachaContext(algorithms.ChaCha20(key, _NONCE.pack(seq)), None)
 
-    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> bytes:
+    def seal(self, seq: int, head: bytes, parts: tuple[Piece, ...]) -> list[bytes]:
         length = self._stream(self._lengthKey, seq).update(head[:4])
         main = self._stream(self._mainKey, seq)
         tagger = poly1305.Poly1305(main.update(_ZEROS64)[:32])
@@ -251,7 +251,7 @@ class _ChaChaPoly(_Suite):
         for piece in body:
             tagger.update(piece)
         body.append(tagger.finalize())
-        return b"".join(body)
+        return body
 
     def readLength(self, seq: int, first: Piece) -> int:
         return int(_U32.unpack(self._stream(self._lengthKey, seq).update(first))[0])
@@ -334,11 +334,16 @@ class PacketWriter:
         self.seq = 0
 
     def seal(self, payload: Piece) -> bytes:
-        return self.sealParts((payload,))
+        return b"".join(self.sealPieces((payload,)))
 
     def sealParts(self, parts: tuple[Piece, ...]) -> bytes:
-        """One packet whose payload is ``parts`` joined (never joined here: the suite
-        encrypts each where it lies)."""
+        """One packet whose payload is ``parts`` joined."""
+        return b"".join(self.sealPieces(parts))
+
+    def sealPieces(self, parts: tuple[Piece, ...]) -> list[bytes]:
+        """One packet whose payload is ``parts`` joined, as the pieces of its bytes
+        (for a transport's writeSequence). Nothing is joined here: the suite encrypts
+        each part where it lies and hands back what it made."""
         suite = self._suite
         block = suite.blockSize
         size = sum(map(len, parts))

@@ -294,9 +294,9 @@ class SSHTransportBase(Protocol):
         self._writeParts(messageType, (payload,))
 
     def _writeParts(self, messageType: int, parts: tuple[Piece, ...]) -> None:
-        packet = self._writer.sealParts((_MESSAGE_TYPES[messageType], *parts))
-        self._bytesSinceKex += len(packet)
-        self.transport.write(packet)
+        pieces = self._writer.sealPieces((_MESSAGE_TYPES[messageType], *parts))
+        self._bytesSinceKex += sum(map(len, pieces))
+        self.transport.writeSequence(pieces)
 
     def sendDisconnect(self, reason: int, description: str) -> None:
         """Tell the peer why, and close the connection."""
