@@ -130,6 +130,30 @@ def test_readerStopsAtNewKeysSoTheCallerCanSwitch() -> None:
     assert reader.feed(b"") == [b"\x05encrypted service request"]
 
 
+@pytest.mark.parametrize("cut", [1, 3, 4, 5, 16, 17, 700, 40000, 10**6])
+@pytest.mark.parametrize("keys", [k for k in SUITES if k is not None], ids=suiteName)
+def test_newKeysMidStreamWhereverTheBytesAreCut(keys: SuiteKeys, cut: int) -> None:
+    # Packets before and after a NEWKEYS, several after it, fed in pieces of ``cut``
+    # bytes: the reader hands back each payload once, stops at NEWKEYS, and the
+    # bytes it kept decrypt with the new keys.
+    writer, reader = PacketWriter(), PacketReader()
+    before = [b"\x14" + bytes(n) for n in (0, 40, 33000)]
+    after = [b"\x05" + os.urandom(n) for n in (0, 5, 32768, 100, 60000)]
+    wire = b"".join(writer.seal(p) for p in before) + writer.seal(b"\x15")
+    writer.setKeys(keys)
+    wire += b"".join(writer.seal(p) for p in after)
+    got: list[bytes] = []
+    switched = False
+    for start in range(0, len(wire), cut):
+        got += reader.feed(wire[start : start + cut])
+        if not switched and got and got[-1] == b"\x15":
+            reader.setKeys(keys)
+            switched = True
+            got += reader.feed(b"")
+    assert got == [*before, b"\x15", *after]
+    assert reader.seq == writer.seq
+
+
 def test_sequenceNumbersWrapAndReset() -> None:
     keys = next(k for k in SUITES if k is not None and k.mac and not MACS[k.mac].etm)
     writer, reader = pair(keys)

@@ -44,6 +44,7 @@ DISCONNECT_MAC_ERROR = 5
 _U32 = struct.Struct("!L")
 _HEAD = struct.Struct("!LB")  # packet length, padding length
 _MAX_PACKET = 256 * 1024  # OpenSSH's limit; RFC 4253 asks for at least 35000
+_NEWKEYS = b"\x15"  # SSH_MSG_NEWKEYS: the packets after it have the new keys
 _PADDING_POOL = 4096  # bytes; padding is at most 255 bytes a packet
 
 
@@ -369,6 +370,7 @@ class PacketReader:
         self._suite: _Suite = _Clear()
         self._buffer = bytearray()
         self._length: int | None = None
+        self._taken = 0  # bytes of the data being fed that completed a buffered packet
 
     def setKeys(self, keys: SuiteKeys | None) -> None:
         """Decrypt from the next packet on (after receiving NEWKEYS)."""
@@ -385,34 +387,52 @@ class PacketReader:
         nothing was left over), so only what is left of an incomplete packet is
         copied into the buffer.
         """
-        buffer = self._buffer
-        if buffer:
-            buffer += data
-            source: bytes | bytearray = buffer
-        else:
-            source = data
         payloads: list[bytes] = []
-        used = 0
-        view = memoryview(source)
+        view = memoryview(data)
+        self._taken = 0
         try:
-            while True:
-                payload, used = self._next(view, used)
-                if payload is None:
-                    break
-                payloads.append(payload)
-                if payload[:1] == b"\x15":  # SSH_MSG_NEWKEYS: the next packet has new keys
-                    break
+            if self._buffer and not self._finishBuffered(view, payloads):
+                return payloads
+            view = view[self._taken :]
+            used = 0
+            if not payloads or payloads[-1][:1] != _NEWKEYS:
+                while True:
+                    payload, used = self._next(view, used)
+                    if payload is None:
+                        break
+                    payloads.append(payload)
+                    if payload[:1] == _NEWKEYS:  # the next packet has new keys
+                        break
+            self._buffer += view[used:]
         finally:
-            rest = view[used:]
-            if source is buffer:
-                rest.release()
-                view.release()
-                del buffer[:used]
-            else:
-                buffer += rest
-                rest.release()
-                view.release()
+            view.release()
         return payloads
+
+    def _finishBuffered(self, data: memoryview, payloads: list[bytes]) -> bool:
+        """Complete the packet begun in the buffer with just the bytes of ``data`` it
+        lacks (``_taken`` of them), so that what follows is cut from ``data`` itself
+        rather than copied into the buffer first. False if ``data`` did not complete
+        it or completed a NEWKEYS (what is left then waits in the buffer)."""
+        buffer, suite = self._buffer, self._suite
+        while buffer:
+            length = self._length
+            wanted = suite.firstSize if length is None else 4 + length + suite.tagSize
+            # (After a NEWKEYS the buffer may hold whole packets: then it takes nothing.)
+            take = max(0, min(wanted - len(buffer), len(data) - self._taken))
+            buffer += data[self._taken : self._taken + take]
+            self._taken += take
+            if len(buffer) < wanted:
+                return False
+            with memoryview(buffer) as view:
+                payload, used = self._next(view, 0)
+            if payload is None:
+                continue  # the length is known now: take the rest of the packet
+            del buffer[:used]
+            payloads.append(payload)
+            if payload[:1] == _NEWKEYS:
+                buffer += data[self._taken :]
+                return False
+        return True
 
     def _next(self, view: memoryview, start: int) -> tuple[bytes | None, int]:
         suite = self._suite

@@ -206,19 +206,20 @@ class PacketReader:
         packets = []
         offset, size = 0, len(buffer)
         try:
-            while size - offset >= 4:
-                (length,) = struct.unpack_from("!L", buffer, offset)
-                if length == 0:
-                    raise SFTPCodecError("an empty SFTP packet (length 0)")
-                if length > self.maxPacket:
-                    raise SFTPCodecError(
-                        f"an SFTP packet of {length} bytes; the limit is {self.maxPacket}"
-                    )
-                end = offset + 4 + length
-                if end > size:
-                    break
-                packets.append((buffer[offset + 4], bytes(buffer[offset + 5 : end])))
-                offset = end
+            with memoryview(buffer) as view:  # bodies copied once, out of the buffer
+                while size - offset >= 4:
+                    (length,) = struct.unpack_from("!L", buffer, offset)
+                    if length == 0:
+                        raise SFTPCodecError("an empty SFTP packet (length 0)")
+                    if length > self.maxPacket:
+                        raise SFTPCodecError(
+                            f"an SFTP packet of {length} bytes; the limit is {self.maxPacket}"
+                        )
+                    end = offset + 4 + length
+                    if end > size:
+                        break
+                    packets.append((buffer[offset + 4], bytes(view[offset + 5 : end])))
+                    offset = end
         finally:
             del buffer[:offset]  # once per feed, not once per packet
         return packets
