@@ -30,6 +30,7 @@ Conch section. Tests: tests/bench/test_conch_smoke.py.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -41,7 +42,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _conchworker import PASSWORD, SCP, SIDES  # noqa: E402
+from _conchworker import ALGORITHMS, PASSWORD, SCP, SIDES  # noqa: E402
 from _netreport import Samples, TableSpec, betterRatio, roundRatios  # noqa: E402
 from _sidebench import SideBench, byCase  # noqa: E402
 from deferred import twistedPython  # noqa: E402
@@ -59,6 +60,7 @@ class Settings:
 
     rounds: int = 3
     size: int = 200  # MiB
+    algorithms: str = "default"  # what scp asks for: _conchworker.ALGORITHMS
 
 
 QUICK = Settings(rounds=1, size=8)
@@ -112,7 +114,7 @@ def measure(case: str, side: str, settings: Settings) -> dict[str, float]:
     directory = PLACE["dir"]
     with BENCH.server(side, str(directory)) as (srv, port):
         argv = [sys.executable, str(BENCH.worker), "client", side, str(port)]
-        argv += [str(srv.process.pid), case, str(directory)]
+        argv += [str(srv.process.pid), case, str(directory), settings.algorithms]
         result = BENCH.runClient(argv, 600, f"scp {case} through {side}")
     seconds, serverCpu = result["seconds"], result["serverCpu"]
     mebibytes = result["bytes"] / MiB
@@ -205,7 +207,11 @@ def countInstructions(sides: list[str], size: int) -> int:
 
 
 def describe(settings: Any) -> str:
-    return f"; scp -s of {settings.size} MiB, OpenSSH's default algorithms"
+    if settings.algorithms == "fastest":
+        chosen = "aes128-gcm@openssh.com (Twisted: aes128-ctr, hmac-sha2-256)"
+    else:
+        chosen = "OpenSSH's default algorithms"
+    return f"; scp -s of {settings.size} MiB, {chosen}"
 
 
 def main() -> int:
@@ -216,8 +222,15 @@ def main() -> int:
         action="store_true",
         help="count the servers' instructions with valgrind instead (default --size 20)",
     )
+    parser.add_argument(
+        "--algorithms",
+        choices=list(ALGORITHMS),
+        default="default",
+        help="what scp asks for: OpenSSH's defaults, or each server's fastest suite",
+    )
     options = BENCH.parse(parser)
     settings = QUICK if options.quick else Settings()
+    settings = dataclasses.replace(settings, algorithms=options.algorithms)
     size = options.size or settings.size
     if options.callgrind:
         try:

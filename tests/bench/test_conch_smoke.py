@@ -102,3 +102,15 @@ def test_badOptionsAreUsageErrors() -> None:
             [sys.executable, str(CONCH), *args], capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 2 and "choose from" in done.stderr
+
+
+@needsScp
+def test_quickRunWithEachServersFastestAlgorithms(tmp_path: Path) -> None:
+    # scp asks for aes128-gcm@openssh.com only: the copy succeeds only if torsion
+    # negotiated it (scp refuses a server without it).
+    run, document = _quickrun.quickRun(
+        CONCH, tmp_path, "--sides", "torsion", "--algorithms", "fastest", timeout=240
+    )
+    assert "aes128-gcm@openssh.com" in run.stdout
+    assert {m["side"] for m in document["medians"]} == {"torsion"}
+    assert document["errors"] == []
