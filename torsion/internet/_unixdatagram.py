@@ -28,7 +28,7 @@ from torsion.internet._unixpaths import (
     removeSocketFile,
     socketName,
 )
-from torsion.internet.abstract import _asBytes
+from torsion.internet.abstract import _asBytes, stopListeningOnce, stoppedListening
 from torsion.internet.address import UNIXAddress
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import (
@@ -258,18 +258,12 @@ class DatagramPort:
 
     def stopListening(self) -> Deferred[None]:
         """Close the socket soon; return a Deferred that fires once it is closed."""
-        if self._stoppedDeferred is not None:
-            return self._stoppedDeferred
-        result: Deferred[None] = Deferred()
-        self._stoppedDeferred = result
-        if not self.connected:
-            result.callback(None)
-            return result
-        self.disconnecting = True
+        return stopListeningOnce(self, self._startClosing)
+
+    def _startClosing(self) -> None:
         self.reactor.removeReader(self)
         self.reactor.removeWriter(self)
         self.reactor.callLater(0, self._disconnectNow)
-        return result
 
     def _disconnectNow(self) -> None:
         log.callWithLogger(self, self.connectionLost, Failure(error.ConnectionDone()))
@@ -300,10 +294,7 @@ class DatagramPort:
                 self.protocol.doStop()
             except Exception:
                 log.err(None, f"Error in {type(self.protocol).__name__}.doStop")
-        if self._stoppedDeferred is None:
-            self._stoppedDeferred = Deferred()
-        if not self._stoppedDeferred.called:
-            self._stoppedDeferred.callback(None)
+        stoppedListening(self)
 
 
 def _tooLong(size: int) -> Exception:

@@ -12,12 +12,13 @@ Tests: tests/internet/test_tcp.py (through real TCP connections).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from zope.interface import implementer
 
 from torsion.internet import error
+from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import (
     IConsumer,
     IPushProducer,
@@ -26,7 +27,7 @@ from torsion.internet.interfaces import (
 from torsion.python import log
 from torsion.python.failure import Failure
 
-__all__ = ["FileDescriptor", "sendAtOnce"]
+__all__ = ["FileDescriptor", "sendAtOnce", "stopListeningOnce", "stoppedListening"]
 
 
 def _asBytes(data: object) -> bytes:
@@ -55,6 +56,37 @@ def sendAtOnce(transport: object) -> bool:
     except OSError:  # not a TCP socket after all, or already closed
         return False
     return True
+
+
+def stopListeningOnce(port: Any, close: Callable[[], object] | None = None) -> Deferred[None]:
+    """A port's ``stopListening``: the same Deferred however often it is asked, fired
+    at once if the port is not open, else when its ``connectionLost`` calls
+    `stoppedListening`. ``close`` starts the closing; by default the port stops
+    reading and its ``_disconnectNow`` closes it on a later pass, so that a stop asked
+    for from inside the port's own event does not close it under that event."""
+    if port._stoppedDeferred is not None:
+        stopped: Deferred[None] = port._stoppedDeferred
+        return stopped
+    result: Deferred[None] = Deferred()
+    port._stoppedDeferred = result
+    if not port.connected:
+        result.callback(None)
+        return result
+    port.disconnecting = True
+    if close is None:
+        port.stopReading()
+        port.reactor.callLater(0, port._disconnectNow, error.ConnectionDone())
+    else:
+        close()
+    return result
+
+
+def stoppedListening(port: Any) -> None:
+    """The port is closed: fire what `stopListeningOnce` gave (once)."""
+    if port._stoppedDeferred is None:
+        port._stoppedDeferred = Deferred()
+    if not port._stoppedDeferred.called:
+        port._stoppedDeferred.callback(None)
 
 
 def attachProducer(consumer: Any, producer: Any, streaming: bool) -> bool:

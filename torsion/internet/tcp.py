@@ -40,7 +40,7 @@ from typing import Any, Generic, Literal, TypeVar
 from zope.interface import implementer
 
 from torsion.internet import error
-from torsion.internet.abstract import FileDescriptor
+from torsion.internet.abstract import FileDescriptor, stopListeningOnce, stoppedListening
 from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.base import BaseConnector, isIPAddress
 from torsion.internet.defer import Deferred
@@ -687,17 +687,7 @@ class _BasePort(FileDescriptor, Generic[_A]):
 
     def stopListening(self) -> Deferred[None]:
         """Stop accepting; return a Deferred that fires once the socket is closed."""
-        if self._stoppedDeferred is not None:
-            return self._stoppedDeferred
-        result: Deferred[None] = Deferred()
-        self._stoppedDeferred = result
-        if not self.connected:
-            result.callback(None)
-            return result
-        self.disconnecting = True
-        self.stopReading()
-        self.reactor.callLater(0, self._disconnectNow, error.ConnectionDone())
-        return result
+        return stopListeningOnce(self)
 
     def connectionLost(self, reason: Any) -> None:
         """Close the listening socket, stop the factory and fire ``stopListening``."""
@@ -714,10 +704,7 @@ class _BasePort(FileDescriptor, Generic[_A]):
         try:
             self.factory.doStop()
         finally:
-            if self._stoppedDeferred is None:
-                self._stoppedDeferred = Deferred()
-            if not self._stoppedDeferred.called:
-                self._stoppedDeferred.callback(None)
+            stoppedListening(self)
 
     def getHost(self) -> _A:
         """Return the address the port is (or was last) bound to.

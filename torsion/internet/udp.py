@@ -49,7 +49,7 @@ from typing import Any
 from zope.interface import implementer
 
 from torsion.internet import error
-from torsion.internet.abstract import FileDescriptor
+from torsion.internet.abstract import FileDescriptor, stopListeningOnce, stoppedListening
 from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.internet.base import isIPAddress
 from torsion.internet.defer import Deferred
@@ -292,17 +292,7 @@ class Port(FileDescriptor):
 
     def stopListening(self) -> Deferred[None]:
         """Stop reading and close; return a Deferred that fires once the socket is closed."""
-        if self._stoppedDeferred is not None:
-            return self._stoppedDeferred
-        result: Deferred[None] = Deferred()
-        self._stoppedDeferred = result
-        if not self.connected:
-            result.callback(None)
-            return result
-        self.disconnecting = True
-        self.stopReading()
-        self.reactor.callLater(0, self._disconnectNow, error.ConnectionDone())
-        return result
+        return stopListeningOnce(self)
 
     def _closeSocket(self) -> None:
         if self.socket is not None:
@@ -324,10 +314,7 @@ class Port(FileDescriptor):
         except Exception:
             log.err(None, f"Error in {type(self.protocol).__name__}.stopProtocol")
         finally:
-            if self._stoppedDeferred is None:
-                self._stoppedDeferred = Deferred()
-            if not self._stoppedDeferred.called:
-                self._stoppedDeferred.callback(None)
+            stoppedListening(self)
 
     def getHost(self) -> IPv4Address | IPv6Address:
         """Return the address the port is (or was last) bound to, with the real port number.

@@ -29,7 +29,7 @@ from typing import Any
 from zope.interface import implementer
 
 from torsion.internet import error
-from torsion.internet.abstract import FileDescriptor
+from torsion.internet.abstract import FileDescriptor, stopListeningOnce, stoppedListening
 from torsion.internet.defer import Deferred
 from torsion.internet.interfaces import IAddress, IListeningPort
 from torsion.pair.ethernet import IEthernetProtocol
@@ -270,17 +270,7 @@ class TuntapPort(FileDescriptor):
 
     def stopListening(self) -> Deferred[None]:
         """Close the device; the Deferred fires once it is closed and the protocol stopped."""
-        if self._stoppedDeferred is not None:
-            return self._stoppedDeferred
-        result: Deferred[None] = Deferred()
-        self._stoppedDeferred = result
-        if not self.connected:
-            result.callback(None)
-            return result
-        self.disconnecting = True
-        self.stopReading()
-        self.reactor.callLater(0, self._disconnectNow, error.ConnectionDone())
-        return result
+        return stopListeningOnce(self)
 
     def loseConnection(self) -> None:
         """Close the device (the same as ``stopListening``)."""
@@ -300,10 +290,7 @@ class TuntapPort(FileDescriptor):
         except Exception:
             log.err(None, f"Error in {type(self.protocol).__name__}.stopProtocol")
         finally:
-            if self._stoppedDeferred is None:
-                self._stoppedDeferred = Deferred()
-            if not self._stoppedDeferred.called:
-                self._stoppedDeferred.callback(None)
+            stoppedListening(self)
 
     def getHost(self) -> TunnelAddress:
         """The device this port is attached to (the kernel's name once listening)."""
