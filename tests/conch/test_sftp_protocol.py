@@ -362,3 +362,22 @@ def test_aFileThatRaisesGetsAnErrorStatusAndTheSessionGoesOn(tmp_path: Path) -> 
     server.dataReceived(request(codec.FXP_STAT, 8, codec.string(b"f")))
     ((kind, _),) = replies(wire)
     assert kind == codec.FXP_ATTRS
+
+
+@pytest.mark.parametrize(
+    ("problem", "code"),
+    [
+        (SFTPError(codec.FX_BAD_MESSAGE, "odd"), codec.FX_BAD_MESSAGE),
+        (FileNotFoundError(2, "No such file"), codec.FX_NO_SUCH_FILE),
+        (PermissionError(13, "Permission denied"), codec.FX_PERMISSION_DENIED),
+        (OSError(40, "Too many levels of symbolic links"), codec.FX_PERMISSION_DENIED),
+        (EOFError(), codec.FX_EOF),
+        (NotImplementedError(), codec.FX_OP_UNSUPPORTED),
+        (OSError(28, "No space left on device"), codec.FX_FAILURE),
+        (ValueError("a bug"), codec.FX_FAILURE),
+    ],
+)
+def test_errorCodeMapsExceptionsToStatuses(problem: BaseException, code: int) -> None:
+    from torsion.conch.ssh.filetransfer import errorCode
+
+    assert errorCode(problem)[0] == code

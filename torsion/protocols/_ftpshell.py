@@ -26,7 +26,6 @@ from zope.interface import Interface, implementer
 
 from torsion.conch.ssh import _sftpcodec as sftpcodec
 from torsion.conch.ssh import filetransfer
-from torsion.conch.ssh._sftproot import errorCode
 from torsion.cred import checkers
 from torsion.cred.portal import IRealm
 from torsion.internet import defer
@@ -164,7 +163,7 @@ def _refusal(problem: BaseException) -> FTPCmdError:
             return IsADirectoryError()
         if problem.errno == errno.ENOTEMPTY:
             return PermissionDeniedError("the directory is not empty")
-    code, message = errorCode(problem)
+    code, message = filetransfer.errorCode(problem)
     if code == sftpcodec.FX_NO_SUCH_FILE:
         return FileNotFoundError()
     if code == sftpcodec.FX_PERMISSION_DENIED:

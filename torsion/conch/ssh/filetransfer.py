@@ -83,6 +83,7 @@ __all__ = [
     "ISFTPFile",
     "ISFTPServer",
     "SFTPError",
+    "errorCode",
     "openSFTP",
     "packAttrs",
     "parseAttrs",
