@@ -34,7 +34,10 @@ def test_quickRunMeasuresEveryCaseOnTorsion(tmp_path: Path) -> None:
     assert set(found) == {(case, "torsion") for case in benchpb.CASES}
     for metrics in found.values():
         assert metrics["rate"] > 0 and metrics["calls"] >= 1
-        assert metrics["perCpu"] > 0 and metrics["perServerCpu"] > 0
+        assert metrics["perCpu"] > 0
+        # The server's CPU is read from /proc in clock ticks (10 ms): in a --quick
+        # window on a busy machine it may have had none, and then no rate is made up.
+        assert metrics["perServerCpu"] > 0 or metrics["serverLoad"] == 0
     assert "Round trips per second (wall clock)" in run.stdout
     assert document["errors"] == []
 
