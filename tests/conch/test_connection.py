@@ -9,6 +9,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import pytest
+
 from torsion.conch import error
 from torsion.conch.avatar import ConchUser
 from torsion.conch.ssh import connection, transport
@@ -220,6 +222,28 @@ def test_dataBeyondTheWindowDisconnects() -> None:
     assert remote is not None
     client.packetReceived(connection.MSG_CHANNEL_DATA, struct.pack("!L", mine.id) + NS(b"a" * 1001))
     assert client.transport.disconnected[0][0] == transport.DISCONNECT_PROTOCOL_ERROR
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_dataAfterTheEOFDisconnects(extended: bool) -> None:
+    # RFC 4254 5.3: after EOF the peer sends no more data on the channel.
+    server, client = pair()
+    mine, theirs = opened(server, client)
+    mine.write(b"before")
+    client.sendEOF(mine)
+    pump(server, client)
+    assert theirs.received == b"before" and theirs.events[-1] == "eof"
+    assert not server.transport.disconnected
+    local = struct.pack("!L", theirs.id)
+    if extended:
+        server.packetReceived(
+            connection.MSG_CHANNEL_EXTENDED_DATA, local + struct.pack("!L", 1) + NS(b"late")
+        )
+    else:
+        server.packetReceived(connection.MSG_CHANNEL_DATA, local + NS(b"late"))
+    assert server.transport.disconnected[0][0] == transport.DISCONNECT_PROTOCOL_ERROR
+    assert "after EOF" in server.transport.disconnected[0][1]
+    assert theirs.received == b"before"
 
 
 def test_messagesForChannelsThatAreNotOpenDisconnect() -> None:

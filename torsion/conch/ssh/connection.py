@@ -106,6 +106,7 @@ class SSHConnection(service.SSHService):
         self.channelsToRemoteChannel: dict[Any, int] = {}
         self.deferreds: dict[Any, list[defer.Deferred[Any]]] = {"global": []}
         self._corked: dict[Any, list[Piece]] = {}
+        self._endedByPeer: set[Any] = set()  # channels the peer sent EOF on
 
     def serviceStarted(self) -> None:
         avatar = getattr(self.transport, "avatar", None)
@@ -300,6 +301,9 @@ class SSHConnection(service.SSHService):
         self._call(channel, "addWindowBytes", size)
 
     def _received(self, channel: Any, size: int) -> None:
+        if channel in self._endedByPeer:
+            # RFC 4254 5.3: no more data after EOF (OpenSSH disconnects too).
+            raise _Breach(f"data after EOF on channel {channel.id}")
         if size > channel.localWindowLeft:
             raise _Breach(
                 f"{size} bytes sent on a channel whose window had {channel.localWindowLeft}"
@@ -469,7 +473,9 @@ class SSHConnection(service.SSHService):
         self.transport.sendPacket(MSG_CHANNEL_EOF, _U32.pack(self.channelsToRemoteChannel[channel]))
 
     def ssh_CHANNEL_EOF(self, packet: bytes) -> None:
-        self._call(self._channel(packet), "eofReceived")
+        channel = self._channel(packet)
+        self._endedByPeer.add(channel)
+        self._call(channel, "eofReceived")
 
     def sendClose(self, channel: Any) -> None:
         self._flush(channel)
@@ -493,6 +499,7 @@ class SSHConnection(service.SSHService):
         """``channel`` is closed both ways (or the connection is gone): forget it."""
         channel.localClosed = channel.remoteClosed = True
         self._corked.pop(channel, None)
+        self._endedByPeer.discard(channel)
         self.channels.pop(channel.id, None)
         self.channelsToRemoteChannel.pop(channel, None)
         self.localToRemoteChannel.pop(channel.id, None)
