@@ -713,9 +713,11 @@ def test_withoutASignalHandlerTheTimerStillNoticesExits(
 
 def test_sigchldChainsToTheHandlerItReplaced(reactor: Any, sigchld: None) -> None:
     seen: list[int] = []
+    # Ours goes first (an earlier test in this process may have left it installed), or
+    # putting it back afterwards would replace the handler this test installs.
+    _childwatch._uninstallSigchldHandler()
     previous = signal.signal(signal.SIGCHLD, lambda n, f: seen.append(n))
     try:
-        _childwatch._uninstallSigchldHandler()
         proto = spawn(reactor, ["true"])
         ended(reactor, proto)
         runUntil(reactor, lambda: seen)
