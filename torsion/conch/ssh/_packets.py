@@ -335,7 +335,7 @@ class PacketWriter:
         self.seq = 0
 
     def seal(self, payload: Piece) -> bytes:
-        return b"".join(self.sealPieces((payload,)))
+        return self.sealParts((payload,))
 
     def sealParts(self, parts: tuple[Piece, ...]) -> bytes:
         """One packet whose payload is ``parts`` joined."""
@@ -370,7 +370,6 @@ class PacketReader:
         self._suite: _Suite = _Clear()
         self._buffer = bytearray()
         self._length: int | None = None
-        self._taken = 0  # bytes of the data being fed that completed a buffered packet
 
     def setKeys(self, keys: SuiteKeys | None) -> None:
         """Decrypt from the next packet on (after receiving NEWKEYS)."""
@@ -389,40 +388,42 @@ class PacketReader:
         """
         payloads: list[bytes] = []
         view = memoryview(data)
-        self._taken = 0
         try:
-            if self._buffer and not self._finishBuffered(view, payloads):
-                return payloads
-            view = view[self._taken :]
+            if self._buffer:
+                taken = self._finishBuffered(view, payloads)
+                if taken is None:
+                    return payloads
+                view = view[taken:]
             used = 0
-            if not payloads or payloads[-1][:1] != _NEWKEYS:
-                while True:
-                    payload, used = self._next(view, used)
-                    if payload is None:
-                        break
-                    payloads.append(payload)
-                    if payload[:1] == _NEWKEYS:  # the next packet has new keys
-                        break
+            while True:
+                payload, used = self._next(view, used)
+                if payload is None:
+                    break
+                payloads.append(payload)
+                if payload[:1] == _NEWKEYS:  # the next packet has new keys
+                    break
             self._buffer += view[used:]
         finally:
             view.release()
         return payloads
 
-    def _finishBuffered(self, data: memoryview, payloads: list[bytes]) -> bool:
+    def _finishBuffered(self, data: memoryview, payloads: list[bytes]) -> int | None:
         """Complete the packet begun in the buffer with just the bytes of ``data`` it
-        lacks (``_taken`` of them), so that what follows is cut from ``data`` itself
-        rather than copied into the buffer first. False if ``data`` did not complete
-        it or completed a NEWKEYS (what is left then waits in the buffer)."""
+        lacks, so that what follows is cut from ``data`` itself rather than copied
+        into the buffer first; return how many bytes of ``data`` that took. None if
+        ``data`` did not complete it or completed a NEWKEYS (what is left of ``data``
+        then waits in the buffer)."""
         buffer, suite = self._buffer, self._suite
+        taken = 0
         while buffer:
             length = self._length
             wanted = suite.firstSize if length is None else 4 + length + suite.tagSize
             # (After a NEWKEYS the buffer may hold whole packets: then it takes nothing.)
-            take = max(0, min(wanted - len(buffer), len(data) - self._taken))
-            buffer += data[self._taken : self._taken + take]
-            self._taken += take
+            take = max(0, min(wanted - len(buffer), len(data) - taken))
+            buffer += data[taken : taken + take]
+            taken += take
             if len(buffer) < wanted:
-                return False
+                return None
             with memoryview(buffer) as view:
                 payload, used = self._next(view, 0)
             if payload is None:
@@ -430,9 +431,9 @@ class PacketReader:
             del buffer[:used]
             payloads.append(payload)
             if payload[:1] == _NEWKEYS:
-                buffer += data[self._taken :]
-                return False
-        return True
+                buffer += data[taken:]
+                return None
+        return taken
 
     def _next(self, view: memoryview, start: int) -> tuple[bytes | None, int]:
         suite = self._suite
